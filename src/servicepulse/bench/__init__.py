@@ -1,0 +1,1 @@
+"""Benchmarks (`servicepulse bench AREA`): medians of repeated runs, written into BENCHMARKS.md."""

@@ -1,0 +1,1 @@
+"""The `servicepulse` command line (Typer)."""

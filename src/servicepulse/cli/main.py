@@ -1,0 +1,44 @@
+"""`servicepulse`: the command line. Each area of the product registers its commands here.
+
+Global option: `--db URL` (else SERVICEPULSE_DATABASE_URL, else ./servicepulse.db).
+Exit codes: 0 success, 2 usage error, 3 import finished with quarantined rows.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from servicepulse.cli.context import CliState
+
+app = typer.Typer(
+    name="servicepulse",
+    help="ServicePulse: customer-service KPIs, scorecards and staffing from every contact.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (sqlite:///FILE or postgresql+psycopg://...).",
+                     envvar="SERVICEPULSE_DATABASE_URL", show_envvar=True),
+    ] = None,
+) -> None:
+    ctx.obj = CliState(db_url=db)
+
+
+def _register() -> None:
+    # Imported here so that each command module can import `app` helpers without cycles.
+    from servicepulse.cli import bench, store_commands
+
+    store_commands.register(app)
+    bench.register(app)
+
+
+_register()

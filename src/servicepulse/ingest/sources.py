@@ -1,0 +1,23 @@
+"""What every reader yields: one raw row with where it came from.
+
+Readers (canonical JSON Lines and CSV here, connectors in `servicepulse.ingest.connectors`)
+never validate and never raise for bad input: a row they cannot read becomes a SourceRow with
+`error` set, which the importer quarantines with its source and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from servicepulse.records.validate import RecordError
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    source: str  # file path, "api", or "<connector>:<path>"
+    line: int | None  # 1-based line (JSON Lines) or row number counting the header (CSV)
+    data: dict[str, Any] | None  # raw canonical record (field names of DESIGN.md §2)
+    raw: str  # the text as read, kept in the quarantine so a fix can be retried
+    error: RecordError | None = None  # set when the row could not even be read
+    default_kind: str | None = None  # kind implied by the file (per-kind CSV) when no "type"

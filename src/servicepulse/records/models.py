@@ -1,0 +1,369 @@
+"""The canonical record format (DESIGN.md §2): twelve kinds, validated with pydantic.
+
+Every record that enters ServicePulse is, or is converted to, one of these models. Times are
+timezone-aware UTC after validation (a time without offset is read as UTC); durations are
+seconds. Validation errors name the field, so the importer can quarantine with a reason.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    model_validator,
+)
+
+
+def _as_utc(value: datetime) -> datetime:
+    # DESIGN.md §2: a time without offset is UTC.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+RecordId = Annotated[str, Field(min_length=1, max_length=200)]
+Seconds = NonNegativeFloat
+
+
+class Channel(StrEnum):
+    phone = "phone"
+    email = "email"
+    chat = "chat"
+    social = "social"
+    sms = "sms"
+    web = "web"
+    in_person = "in_person"
+
+
+class Direction(StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class Role(StrEnum):
+    frontline = "frontline"
+    technical_support = "technical_support"
+    customer_success = "customer_success"
+    social_media = "social_media"
+    account_manager = "account_manager"
+    team_lead = "team_lead"
+    manager = "manager"
+
+
+class EventKind(StrEnum):
+    created = "created"
+    queued = "queued"
+    assigned = "assigned"
+    answered = "answered"
+    agent_message = "agent_message"
+    customer_message = "customer_message"
+    hold_start = "hold_start"
+    hold_end = "hold_end"
+    wrap_start = "wrap_start"
+    wrap_end = "wrap_end"
+    transferred = "transferred"
+    escalated = "escalated"
+    resolved = "resolved"
+    reopened = "reopened"
+    abandoned = "abandoned"
+    note = "note"
+
+
+class Actor(StrEnum):
+    customer = "customer"
+    agent = "agent"
+    bot = "bot"
+    system = "system"
+
+
+class SurveyKind(StrEnum):
+    csat = "csat"
+    nps = "nps"
+    ces = "ces"
+
+
+class AgentStateName(StrEnum):
+    available = "available"
+    handling = "handling"
+    after_call_work = "after_call_work"
+    break_ = "break"
+    training = "training"
+    meeting = "meeting"
+    offline = "offline"
+
+
+class OrderKind(StrEnum):
+    purchase = "purchase"
+    renewal = "renewal"
+    upsell = "upsell"
+    cancellation = "cancellation"
+    return_ = "return"
+    exchange = "exchange"
+
+
+# Default survey scales (DESIGN.md §2): csat 1–5, nps 0–10, ces 1–7.
+SURVEY_SCALES: dict[SurveyKind, tuple[float, float]] = {
+    SurveyKind.csat: (1, 5),
+    SurveyKind.nps: (0, 10),
+    SurveyKind.ces: (1, 7),
+}
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Record(BaseModel):
+    """Fields every kind shares; `type` names the kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    record_type: ClassVar[str]
+    id: RecordId
+
+
+class Team(Record):
+    record_type: ClassVar[str] = "team"
+    type: Literal["team"] = "team"
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    lead_id: RecordId | None = None
+    calendar_id: RecordId | None = None
+
+
+class Agent(Record):
+    record_type: ClassVar[str] = "agent"
+    type: Literal["agent"] = "agent"
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    role: Role
+    email: Annotated[str, Field(max_length=320)] | None = None
+    team_id: RecordId | None = None
+    hourly_cost: NonNegativeFloat | None = None
+    active: bool = True
+    languages: list[Annotated[str, Field(max_length=35)]] = Field(default_factory=list)
+
+
+HourRange = tuple[str, str]
+
+
+def _check_clock(value: str) -> str:
+    parts = value.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"time of day {value!r} is not HH:MM")
+    hour, minute = int(parts[0]), int(parts[1])
+    if not (0 <= hour <= 24 and 0 <= minute < 60) or (hour == 24 and minute != 0):
+        raise ValueError(f"time of day {value!r} is out of range")
+    return value
+
+
+class Calendar(Record):
+    record_type: ClassVar[str] = "calendar"
+    type: Literal["calendar"] = "calendar"
+    timezone: str
+    hours: dict[str, list[HourRange]]
+    holidays: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Calendar:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from exc
+        for day, ranges in self.hours.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"hours: {day!r} is not one of {', '.join(WEEKDAYS)}")
+            for start, end in ranges:
+                _check_clock(start)
+                _check_clock(end)
+                if end <= start:
+                    raise ValueError(f"hours: {day} range {start}-{end} ends before it starts")
+        return self
+
+
+class Customer(Record):
+    record_type: ClassVar[str] = "customer"
+    type: Literal["customer"] = "customer"
+    name: Annotated[str, Field(max_length=200)] | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+    segment: Annotated[str, Field(max_length=100)] | None = None
+    acquired_at: UtcDatetime | None = None
+    churned_at: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Customer:
+        if self.acquired_at and self.churned_at and self.churned_at < self.acquired_at:
+            raise ValueError("churned_at: ends before acquired_at")
+        return self
+
+
+class Interaction(Record):
+    record_type: ClassVar[str] = "interaction"
+    type: Literal["interaction"] = "interaction"
+    channel: Channel
+    created_at: UtcDatetime
+    direction: Direction = Direction.inbound
+    customer_id: RecordId | None = None
+    agent_id: RecordId | None = None
+    team_id: RecordId | None = None
+    queue: Annotated[str, Field(max_length=100)] | None = None
+    category: Annotated[str, Field(max_length=100)] | None = None
+    subject: Annotated[str, Field(max_length=1000)] | None = None
+    priority: Annotated[str, Field(max_length=50)] | None = None
+    first_response_at: UtcDatetime | None = None
+    answered_at: UtcDatetime | None = None
+    resolved_at: UtcDatetime | None = None
+    abandoned_at: UtcDatetime | None = None
+    talk_s: Seconds | None = None
+    hold_s: Seconds | None = None
+    wrap_s: Seconds | None = None
+    handle_s: Seconds | None = None
+    reopens: NonNegativeInt = 0
+    transfers: NonNegativeInt = 0
+    escalated: bool = False
+    status: Annotated[str, Field(max_length=50)] | None = None
+    language: Annotated[str, Field(max_length=35)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Interaction:
+        for name in ("first_response_at", "answered_at", "resolved_at", "abandoned_at"):
+            value = getattr(self, name)
+            if value is not None and value < self.created_at:
+                raise ValueError(f"{name}: {value.isoformat()} is before created_at")
+        return self
+
+
+class Event(Record):
+    record_type: ClassVar[str] = "event"
+    type: Literal["event"] = "event"
+    interaction_id: RecordId
+    at: UtcDatetime
+    kind_: EventKind = Field(alias="kind")
+    actor: Actor | None = None
+    agent_id: RecordId | None = None
+    public: bool = True
+    body: Annotated[str, Field(max_length=20000)] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Survey(Record):
+    record_type: ClassVar[str] = "survey"
+    type: Literal["survey"] = "survey"
+    kind_: SurveyKind = Field(alias="kind")
+    score: float
+    submitted_at: UtcDatetime
+    scale_min: float | None = None
+    scale_max: float | None = None
+    interaction_id: RecordId | None = None
+    customer_id: RecordId | None = None
+    agent_id: RecordId | None = None
+    comment: Annotated[str, Field(max_length=20000)] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> Survey:
+        low, high = self.scale
+        if high <= low:
+            raise ValueError(f"scale_max: {high:g} is not above scale_min {low:g}")
+        if not low <= self.score <= high:
+            raise ValueError(f"score: {self.score:g} is outside the {self.kind_.value} scale "
+                             f"{low:g}–{high:g}")
+        return self
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        default_low, default_high = SURVEY_SCALES[self.kind_]
+        low = default_low if self.scale_min is None else self.scale_min
+        high = default_high if self.scale_max is None else self.scale_max
+        return low, high
+
+
+class AgentState(Record):
+    record_type: ClassVar[str] = "agent_state"
+    type: Literal["agent_state"] = "agent_state"
+    agent_id: RecordId
+    state: AgentStateName
+    start: UtcDatetime
+    end: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> AgentState:
+        if self.end is not None and self.end < self.start:
+            raise ValueError("end: ends before its start")
+        return self
+
+
+class Shift(Record):
+    record_type: ClassVar[str] = "shift"
+    type: Literal["shift"] = "shift"
+    agent_id: RecordId
+    start: UtcDatetime
+    end: UtcDatetime
+
+    @model_validator(mode="after")
+    def _check(self) -> Shift:
+        if self.end < self.start:
+            raise ValueError("end: ends before its start")
+        return self
+
+
+class Order(Record):
+    record_type: ClassVar[str] = "order"
+    type: Literal["order"] = "order"
+    customer_id: RecordId
+    at: UtcDatetime
+    amount: float
+    kind_: OrderKind = Field(alias="kind")
+    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    interaction_id: RecordId | None = None
+    agent_id: RecordId | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SocialPost(Record):
+    record_type: ClassVar[str] = "social_post"
+    type: Literal["social_post"] = "social_post"
+    platform: Annotated[str, Field(min_length=1, max_length=50)]
+    posted_at: UtcDatetime
+    agent_id: RecordId | None = None
+    impressions: NonNegativeInt | None = None
+    reach: NonNegativeInt | None = None
+    likes: NonNegativeInt | None = None
+    comments: NonNegativeInt | None = None
+    shares: NonNegativeInt | None = None
+    clicks: NonNegativeInt | None = None
+    saves: NonNegativeInt | None = None
+
+
+class SocialMention(Record):
+    record_type: ClassVar[str] = "social_mention"
+    type: Literal["social_mention"] = "social_mention"
+    platform: Annotated[str, Field(min_length=1, max_length=50)]
+    at: UtcDatetime
+    text: Annotated[str, Field(max_length=20000)]
+    author: Annotated[str, Field(max_length=200)] | None = None
+    interaction_id: RecordId | None = None
+
+
+RECORD_MODELS: dict[str, type[Record]] = {
+    model.record_type: model
+    for model in (
+        Team, Agent, Calendar, Customer, Interaction, Event, Survey, AgentState, Shift, Order,
+        SocialPost, SocialMention,
+    )
+}
+RECORD_KINDS: tuple[str, ...] = tuple(RECORD_MODELS)
+
+
+def record_to_dict(record: Record) -> dict[str, Any]:
+    """The record as canonical JSON-ready data (aliases restored, times as ISO 8601)."""
+    return record.model_dump(mode="json", by_alias=True, exclude_none=True)
