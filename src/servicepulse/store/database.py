@@ -60,23 +60,23 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 @cache
-def _head_revision() -> str:
+def _head_revisions() -> frozenset[str]:
+    # Each area of the product (KPI rollups, users, alerts, ...) keeps its own migration
+    # branch off the initial schema, so the store is at "heads", not one head.
     script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
-    head = script.get_current_head()
-    assert head is not None
-    return head
+    return frozenset(script.get_heads())
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
 def migrate(engine: Engine) -> bool:
-    """Bring the schema to the newest revision; True when anything was applied."""
-    if current_revision(engine) == _head_revision():
+    """Bring the schema to the newest revisions; True when anything was applied."""
+    if current_revisions(engine) == _head_revisions():
         return False
-    command.upgrade(_alembic_config(engine), "head")
+    command.upgrade(_alembic_config(engine), "heads")
     return True
 
 
