@@ -1,0 +1,62 @@
+"""Work that must follow every import batch, inside the batch's transaction.
+
+Areas register a callable `(connection, touched)` in AFTER_BATCH from their own module
+(business-hours durations, KPI rollups, sentiment scores, alert checks). The importer loads
+the modules named in HOOK_MODULES once, so registering needs no edit here beyond the name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Connection
+
+
+@dataclass
+class Touched:
+    """What one batch changed."""
+
+    kinds: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids inserted/updated
+    interaction_ids: set[str] = field(default_factory=set)  # effective interactions changed
+    days: set[date] = field(default_factory=set)  # UTC days whose data changed
+
+    def ids(self, kind: str) -> set[str]:
+        return self.kinds.get(kind, set())
+
+    def __bool__(self) -> bool:
+        return bool(self.interaction_ids) or any(self.kinds.values())
+
+
+AfterBatch = Callable[[Connection, Touched], None]
+AFTER_BATCH: list[AfterBatch] = []
+
+# Modules that register hooks when imported, in the order they must run (business-hours
+# durations before the rollups that read them).
+HOOK_MODULES = (
+    "servicepulse.kpi.business_hours",
+    "servicepulse.kpi.rollup",
+    "servicepulse.insights.sentiment",
+    "servicepulse.scorecards.alerts",
+)
+_loaded = False
+
+
+def register(hook: AfterBatch) -> AfterBatch:
+    if hook not in AFTER_BATCH:
+        AFTER_BATCH.append(hook)
+    return hook
+
+
+def load_hooks() -> list[AfterBatch]:
+    global _loaded
+    if not _loaded:
+        for name in HOOK_MODULES:
+            parent = name.rsplit(".", 1)[0]
+            if importlib.util.find_spec(parent) is not None and importlib.util.find_spec(name):
+                importlib.import_module(name)
+        _loaded = True
+    return AFTER_BATCH

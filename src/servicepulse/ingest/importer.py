@@ -1,0 +1,327 @@
+"""The importer: validate raw rows, upsert them idempotently, project events, quarantine the bad.
+
+Each batch is one transaction, so killing an import loses nothing already committed and a
+re-run completes it: unchanged records (same `(type, id)`, same content hash) are not written.
+A record with a known `(type, id)` and new content updates the stored one. References may
+arrive in any order: an event whose interaction is not there yet is stored, and projected when
+the interaction arrives (`servicepulse check` lists references that never resolved).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import islice
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, bindparam, func, select
+
+from servicepulse.ingest.hooks import Touched, load_hooks
+from servicepulse.ingest.projector import EventRow, project
+from servicepulse.ingest.rows import record_to_row
+from servicepulse.ingest.sources import SourceRow
+from servicepulse.records.models import RECORD_KINDS
+from servicepulse.records.validate import RecordError, parse_record
+from servicepulse.store import tables
+
+BATCH_SIZE = 5000
+_ID_CHUNK = 900  # ids per IN (...) lookup, well under every backend's parameter limit
+
+# Record kinds in the order a batch writes them (events before the interactions they build).
+WRITE_ORDER = ("team", "calendar", "agent", "customer", "event", "interaction", "survey",
+               "agent_state", "shift", "order", "social_post", "social_mention")
+INTERACTION_COLUMNS = [c.name for c in tables.interactions.columns
+                       if c.name not in ("id", "content_hash", "given")]
+PROJECTED_COLUMNS = ("created_at", "answered_at", "first_response_at", "hold_s", "wrap_s",
+                     "transfers", "reopens", "escalated", "resolved_at", "abandoned_at",
+                     "agent_id")
+# The day(s) a record's numbers belong to, for rollups: the first time-valued column it has.
+_DAY_COLUMNS = {"interaction": ("created_at", "resolved_at"), "survey": ("submitted_at",),
+                "agent_state": ("start", "end"), "shift": ("start",), "order": ("at",),
+                "social_post": ("posted_at",), "social_mention": ("at",), "event": ("at",)}
+
+
+@dataclass
+class ImportSummary:
+    inserted: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    quarantined: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    rejected: list[tuple[int | None, RecordError]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract of `servicepulse import --format json`."""
+        return {
+            "inserted": {k: self.inserted[k] for k in RECORD_KINDS if self.inserted[k]},
+            "updated": {k: self.updated[k] for k in RECORD_KINDS if self.updated[k]},
+            "unchanged": {k: self.unchanged[k] for k in RECORD_KINDS if self.unchanged[k]},
+            "quarantined": self.quarantined,
+        }
+
+    def merge(self, other: ImportSummary) -> None:
+        self.inserted.update(other.inserted)
+        self.updated.update(other.updated)
+        self.unchanged.update(other.unchanged)
+        self.quarantined += other.quarantined
+        self.rows += other.rows
+        self.rejected.extend(other.rejected)
+
+
+@dataclass
+class _Quarantined:
+    row: SourceRow
+    error: RecordError
+
+
+def _chunks(values: Sequence[str], size: int = _ID_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _batches(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _utc_day(epoch: float) -> date:
+    return datetime.fromtimestamp(epoch, UTC).date()
+
+
+class Importer:
+    """Imports batches into one store. Reusable across files and API requests."""
+
+    def __init__(self, engine: Engine, batch_size: int = BATCH_SIZE) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self.hooks = load_hooks()
+        with engine.connect() as connection:
+            self._quarantine_in_use = bool(
+                connection.execute(select(func.count()).select_from(tables.quarantine)).scalar()
+            )
+
+    def import_rows(self, rows: Iterable[SourceRow],
+                    on_batch: Callable[[ImportSummary], None] | None = None) -> ImportSummary:
+        summary = ImportSummary()
+        started = time.perf_counter()
+        for batch in _batches(rows, self.batch_size):
+            with self.engine.begin() as connection:
+                result = self._import_batch(connection, batch)
+            summary.merge(result)
+            if on_batch is not None:
+                on_batch(result)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    # -- one batch, one transaction -------------------------------------------------------
+
+    def _import_batch(self, connection: Connection, batch: list[SourceRow]) -> ImportSummary:
+        summary = ImportSummary(rows=len(batch))
+        bad: list[_Quarantined] = []
+        by_kind: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in WRITE_ORDER}
+        for row in batch:
+            if row.error is not None:
+                bad.append(_Quarantined(row, row.error))
+                continue
+            try:
+                record = parse_record(row.data, row.default_kind)
+            except RecordError as error:
+                bad.append(_Quarantined(row, error))
+                continue
+            store_row = record_to_row(record)
+            kind = record.record_type
+            # the same (type, id) twice in a batch: the later one wins, as in a re-import
+            earlier = by_kind[kind].get(store_row["id"])
+            if earlier is not None:
+                same = earlier["content_hash"] == store_row["content_hash"]
+                (summary.unchanged if same else summary.updated)[kind] += 1
+            by_kind[kind][store_row["id"]] = store_row
+
+        touched = Touched()
+        for kind in WRITE_ORDER:
+            incoming = by_kind[kind]
+            if not incoming:
+                continue
+            if kind == "interaction":
+                changed = self._write_interactions(connection, incoming, summary, touched)
+            else:
+                changed = self._write_kind(connection, kind, incoming, summary)
+            if changed:
+                touched.kinds[kind] = set(changed)
+                for column in _DAY_COLUMNS.get(kind, ()):
+                    touched.days.update(_utc_day(incoming[i][column]) for i in changed
+                                        if incoming[i].get(column) is not None)
+        # events that changed interactions already stored (not in this batch)
+        event_targets = {by_kind["event"][i]["interaction_id"] for i in touched.ids("event")}
+        outside = event_targets - set(by_kind["interaction"])
+        if outside:
+            self._reproject(connection, sorted(outside), touched)
+
+        if bad:
+            self._quarantine(connection, bad)
+            summary.quarantined = len(bad)
+            summary.rejected = [(q.row.line, q.error) for q in bad]
+        if self._quarantine_in_use:
+            self._release_quarantined(connection, by_kind)
+        if touched:
+            for hook in self.hooks:
+                hook(connection, touched)
+        return summary
+
+    def _existing_hashes(self, connection: Connection, kind: str,
+                         ids: Sequence[str]) -> dict[str, str]:
+        table = tables.RECORD_TABLES[kind]
+        found: dict[str, str] = {}
+        for chunk in _chunks(ids):
+            for key, digest in connection.execute(
+                select(table.c.id, table.c.content_hash).where(table.c.id.in_(chunk))
+            ):
+                found[key] = digest
+        return found
+
+    def _write_kind(self, connection: Connection, kind: str,
+                    incoming: dict[str, dict[str, Any]], summary: ImportSummary) -> list[str]:
+        table = tables.RECORD_TABLES[kind]
+        existing = self._existing_hashes(connection, kind, list(incoming))
+        new = [row for key, row in incoming.items() if key not in existing]
+        changed = [row for key, row in incoming.items()
+                   if key in existing and existing[key] != row["content_hash"]]
+        summary.inserted[kind] += len(new)
+        summary.updated[kind] += len(changed)
+        summary.unchanged[kind] += len(incoming) - len(new) - len(changed)
+        if new:
+            connection.execute(table.insert(), new)
+        if changed:
+            self._update_rows(connection, table, changed)
+        return [row["id"] for row in new] + [row["id"] for row in changed]
+
+    @staticmethod
+    def _update_rows(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+        columns = [name for name in rows[0] if name != "id"]
+        statement = (
+            table.update()
+            .where(table.c.id == bindparam("_id"))
+            .values({name: bindparam("_" + name) for name in columns})
+        )
+        connection.execute(statement, [
+            {"_" + name: row.get(name) for name in ["id", *columns]} for row in rows
+        ])
+
+    # -- interactions: the record as given, overlaid by its events --------------------------
+
+    def _load_events(self, connection: Connection,
+                     interaction_ids: Sequence[str]) -> dict[str, list[EventRow]]:
+        events: dict[str, list[EventRow]] = {}
+        e = tables.events
+        for chunk in _chunks(interaction_ids):
+            for row in connection.execute(
+                select(e.c.interaction_id, e.c.id, e.c.at, e.c.kind, e.c.actor, e.c.agent_id,
+                       e.c.public).where(e.c.interaction_id.in_(chunk))
+            ):
+                events.setdefault(row[0], []).append(EventRow(*row[1:]))
+        return events
+
+    def _write_interactions(self, connection: Connection, incoming: dict[str, dict[str, Any]],
+                            summary: ImportSummary, touched: Touched) -> list[str]:
+        existing = self._existing_hashes(connection, "interaction", list(incoming))
+        new_ids = [key for key in incoming if key not in existing]
+        changed_ids = [key for key in incoming
+                       if key in existing and existing[key] != incoming[key]["content_hash"]]
+        summary.inserted["interaction"] += len(new_ids)
+        summary.updated["interaction"] += len(changed_ids)
+        summary.unchanged["interaction"] += len(incoming) - len(new_ids) - len(changed_ids)
+        to_write = new_ids + changed_ids
+        if not to_write:
+            return []
+        # events already stored (this batch's events were written just before)
+        events = self._load_events(connection, to_write)
+        rows = []
+        for key in to_write:
+            given = incoming[key]
+            row = project(given, events.get(key, ()))
+            rows.append({**row, "given": orjson.dumps(given).decode()})
+        new_rows = rows[:len(new_ids)]
+        if new_rows:
+            connection.execute(tables.interactions.insert(), new_rows)
+        if changed_ids:
+            self._update_rows(connection, tables.interactions, rows[len(new_ids):])
+        touched.interaction_ids.update(to_write)
+        return to_write
+
+    def _reproject(self, connection: Connection, interaction_ids: list[str],
+                   touched: Touched) -> None:
+        """Re-derive stored interactions whose events changed in this batch."""
+        i = tables.interactions
+        stored: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for chunk in _chunks(interaction_ids):
+            for row in connection.execute(
+                select(i.c.id, i.c.given, *[i.c[c] for c in PROJECTED_COLUMNS])
+                .where(i.c.id.in_(chunk))
+            ):
+                current = dict(zip(PROJECTED_COLUMNS, row[2:], strict=True))
+                stored[row[0]] = (orjson.loads(row[1]), current)
+        if not stored:
+            return  # events of interactions not imported yet: projected when they arrive
+        events = self._load_events(connection, list(stored))
+        updates = []
+        for key, (given, current) in stored.items():
+            effective = project(given, events.get(key, ()))
+            if any(effective.get(c) != current[c] for c in PROJECTED_COLUMNS):
+                updates.append({"id": key, **{c: effective.get(c) for c in PROJECTED_COLUMNS}})
+                for column in ("created_at", "resolved_at"):
+                    for value in (effective.get(column), current[column]):
+                        if value is not None:
+                            touched.days.add(_utc_day(value))
+        if updates:
+            self._update_rows(connection, tables.interactions, updates)
+            touched.interaction_ids.update(u["id"] for u in updates)
+
+    # -- quarantine ----------------------------------------------------------------------
+
+    def _quarantine(self, connection: Connection, bad: list[_Quarantined]) -> None:
+        q = tables.quarantine
+        sources = sorted({item.row.source for item in bad})
+        already: set[tuple[str, int | None, str]] = set()
+        for source in sources:
+            lines = [item.row.line for item in bad if item.row.source == source]
+            for chunk in _chunks([str(n) for n in lines if n is not None]):
+                already.update((s, n, r) for s, n, r in connection.execute(
+                    select(q.c.source, q.c.line, q.c.raw).where(
+                        q.c.source == source, q.c.line.in_([int(n) for n in chunk]))
+                ))
+        now = time.time()
+        entries = []
+        for item in bad:
+            if (item.row.source, item.row.line, item.row.raw) in already:
+                continue  # the same bad row imported again: it is quarantined once
+            entries.append({
+                "source": item.row.source, "line": item.row.line,
+                "kind": item.error.kind or (item.row.data or {}).get("type")
+                or item.row.default_kind,
+                "record_id": item.error.record_id, "field": item.error.field,
+                "reason": item.error.reason, "raw": item.row.raw,
+                "default_kind": item.row.default_kind, "quarantined_at": now,
+            })
+        if entries:
+            connection.execute(q.insert(), entries)
+            self._quarantine_in_use = True
+
+    def _release_quarantined(self, connection: Connection,
+                             by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """A record that now imports supersedes its quarantined versions."""
+        q = tables.quarantine
+        for kind, rows in by_kind.items():
+            for chunk in _chunks(list(rows)):
+                connection.execute(q.delete().where(q.c.kind == kind, q.c.record_id.in_(chunk)))
+
+
+def import_rows(engine: Engine, rows: Iterable[SourceRow], batch_size: int = BATCH_SIZE,
+                on_batch: Callable[[ImportSummary], None] | None = None) -> ImportSummary:
+    """Import raw rows (from any reader or connector) into the store."""
+    return Importer(engine, batch_size).import_rows(rows, on_batch)
