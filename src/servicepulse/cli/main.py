@@ -35,9 +35,10 @@ def main(
 
 def _register() -> None:
     # Imported here so that each command module can import `app` helpers without cycles.
-    from servicepulse.cli import bench, store_commands
+    from servicepulse.cli import bench, ingest, store_commands
 
     store_commands.register(app)
+    ingest.register(app)
     bench.register(app)
 
 

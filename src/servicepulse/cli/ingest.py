@@ -1,0 +1,251 @@
+"""`import`, `check` and `quarantine`: getting records in, and seeing what did not get in."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from sqlalchemy import Engine, func, select
+
+from servicepulse.cli.context import state
+from servicepulse.ingest.importer import ImportSummary, Importer
+from servicepulse.ingest.readers import UsageError, expand_paths, read_paths
+from servicepulse.ingest.sources import SourceRow
+from servicepulse.store import tables
+
+console = Console(stderr=True)
+out = Console()
+
+OUTPUT_FORMATS = ("table", "json")
+EXIT_QUARANTINED = 3
+
+quarantine_app = typer.Typer(help="Rows that failed validation: list, retry after a fix, drop.",
+                             no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_command)
+    app.command("check")(check_command)
+    app.add_typer(quarantine_app, name="quarantine")
+
+
+def _split_formats(formats: list[str]) -> tuple[str | None, str]:
+    """`--format` names the source format, the summary format, or both (given twice)."""
+    source: str | None = None
+    output = "table"
+    for value in formats:
+        if value in OUTPUT_FORMATS:
+            output = value
+            continue
+        from servicepulse.ingest.connectors import CONNECTORS
+
+        if value not in CONNECTORS:
+            known = ", ".join([*OUTPUT_FORMATS, "canonical", *sorted(CONNECTORS)])
+            raise typer.BadParameter(f"unknown format {value!r}; use one of {known}",
+                                     param_hint="--format")
+        source = value
+    return source, output
+
+
+def _print_summary(summary: ImportSummary, output: str) -> None:
+    if output == "json":
+        out.print_json(json.dumps(summary.as_json()))
+        return
+    table = Table(title="Import summary", title_justify="left")
+    for column in ("kind", "inserted", "updated", "unchanged"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    kinds = sorted(set(summary.inserted) | set(summary.updated) | set(summary.unchanged))
+    for kind in kinds:
+        table.add_row(kind, f"{summary.inserted[kind]:,}", f"{summary.updated[kind]:,}",
+                      f"{summary.unchanged[kind]:,}")
+    out.print(table)
+    rate = summary.rows / summary.seconds if summary.seconds else 0
+    out.print(f"{summary.rows:,} rows in {summary.seconds:.1f} s ({rate:,.0f} rows/s); "
+              f"quarantined: {summary.quarantined:,}")
+    if summary.quarantined:
+        out.print("[yellow]Some rows were quarantined: `servicepulse quarantine list` shows "
+                  "where and why; fix the source and import it again, or `quarantine retry`.")
+
+
+def import_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.jsonl, .csv, .gz).")],
+    format: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="Summary format (table, json) and/or source format "
+                     "(zendesk, freshdesk, chatwoot, asterisk, asterisk-cdr, social, csv); "
+                     "repeat to give both. Default: canonical records, table summary."),
+    ] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        help="Column mapping file (TOML) for the csv and social formats.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+) -> None:
+    """Import canonical records (JSON Lines, per-kind CSV) or a helpdesk/phone export."""
+    source_format, output = _split_formats(format or [])
+    try:
+        files = expand_paths(paths)
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc), param_hint="PATHS") from exc
+    engine = state(ctx).engine()
+    total_bytes = sum(f.stat().st_size for f in files)
+    show_progress = sys.stderr.isatty() and output != "json"
+    progress = Progress(TextColumn("importing"), BarColumn(), DownloadColumn(),
+                        TransferSpeedColumn(), TimeRemainingColumn(), console=console,
+                        disable=not show_progress)
+    with progress:
+        task = progress.add_task("import", total=total_bytes)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+
+        rows: Any
+        if source_format is None:
+            rows = read_paths(files, on_bytes=advance)
+        else:
+            from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions
+
+            options = ConnectorOptions(mapping=mapping)
+            rows = CONNECTORS[source_format].read(files, options)
+        summary = Importer(engine, batch_size).import_rows(rows)
+    _print_summary(summary, output)
+    if summary.quarantined:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+def check_command(
+    ctx: typer.Context,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Report references that never resolved (an event whose interaction never arrived, ...)."""
+    from servicepulse.ingest.references import unresolved_references
+
+    engine = state(ctx).engine()
+    problems = unresolved_references(engine)
+    if format == "json":
+        out.print_json(json.dumps([p.as_json() for p in problems]))
+    else:
+        if not problems:
+            out.print("All references resolve.")
+        else:
+            table = Table(title="Unresolved references", title_justify="left")
+            for column in ("kind", "field", "refers to", "records", "example ids"):
+                table.add_column(column)
+            for p in problems:
+                table.add_row(p.kind, p.field, p.target, f"{p.count:,}", ", ".join(p.examples))
+            out.print(table)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _quarantine_rows(engine: Engine, ids: list[int] | None,
+                     source: str | None) -> list[dict[str, Any]]:
+    q = tables.quarantine
+    statement = select(q).order_by(q.c.id)
+    if ids:
+        statement = statement.where(q.c.id.in_(ids))
+    if source:
+        statement = statement.where(q.c.source == source)
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(statement)]
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only rows from this file.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List quarantined rows with their file, line, field and reason."""
+    engine = state(ctx).engine()
+    rows = _quarantine_rows(engine, None, source)
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(tables.quarantine)).scalar()
+    if format == "json":
+        out.print_json(json.dumps(rows[:limit]))
+        return
+    table = Table(title=f"Quarantine ({total:,} rows)", title_justify="left")
+    for column in ("id", "source", "line", "kind", "record id", "field", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows[:limit]:
+        table.add_row(str(row["id"]), row["source"], str(row["line"] or ""), row["kind"] or "",
+                      row["record_id"] or "", row["field"] or "", row["reason"])
+    out.print(table)
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    ctx: typer.Context,
+    ids: Annotated[list[int] | None, typer.Argument(help="Quarantine ids (default: all).")] = None,
+    source: Annotated[str | None, typer.Option(help="Only rows from this file.")] = None,
+) -> None:
+    """Validate quarantined rows again (after a fix to the configuration or the software);
+    the ones that pass are imported and leave the quarantine."""
+    engine = state(ctx).engine()
+    rows = _quarantine_rows(engine, ids, source)
+    retried = []
+    for row in rows:
+        try:
+            data = orjson.loads(row["raw"]) if row["raw"].lstrip().startswith("{") else None
+        except orjson.JSONDecodeError:
+            data = None
+        if isinstance(data, dict):
+            retried.append((row["id"], SourceRow(row["source"], row["line"], data, row["raw"],
+                                                 None, row["default_kind"])))
+    q = tables.quarantine
+    importer = Importer(engine)
+    passed = 0
+    for quarantine_id, source_row in retried:
+        summary = importer.import_rows([source_row])
+        if not summary.quarantined:
+            passed += 1
+            with engine.begin() as connection:
+                connection.execute(q.delete().where(q.c.id == quarantine_id))
+        else:
+            # the fresh failure was deduplicated against the old entry; refresh its reason
+            error = summary.rejected[0][1]
+            with engine.begin() as connection:
+                connection.execute(q.update().where(q.c.id == quarantine_id).values(
+                    field=error.field, reason=error.reason))
+    still = len(rows) - passed
+    out.print(f"retried {len(rows):,}: {passed:,} imported, {still:,} still quarantined"
+              + ("" if len(retried) == len(rows) else
+                 f" ({len(rows) - len(retried):,} are not JSON objects: fix the source file "
+                 "and import it again)"))
+    if still:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+@quarantine_app.command("drop")
+def quarantine_drop(
+    ctx: typer.Context,
+    ids: Annotated[list[int] | None, typer.Argument(help="Quarantine ids to drop.")] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="Drop every quarantined row.")] = False,
+    source: Annotated[str | None, typer.Option(help="Drop the rows from this file.")] = None,
+) -> None:
+    """Drop quarantined rows you have decided not to import."""
+    if not (ids or all_rows or source):
+        raise typer.BadParameter("name quarantine ids, --source FILE or --all")
+    q = tables.quarantine
+    statement = q.delete()
+    if ids:
+        statement = statement.where(q.c.id.in_(ids))
+    if source:
+        statement = statement.where(q.c.source == source)
+    with state(ctx).engine().begin() as connection:
+        dropped = connection.execute(statement).rowcount
+    out.print(f"dropped {dropped:,} quarantined rows")
