@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeFloat,
@@ -29,7 +30,18 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+def _iso_time_only(value: Any) -> Any:
+    # pydantic would read a number, or a string of digits such as the ISO basic date "20260101",
+    # as epoch seconds (1970-08-23): refuse both rather than store a wrong time silently.
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    ):
+        raise ValueError("epoch numbers are not accepted: write times as ISO 8601, "
+                         "e.g. 2026-03-01T09:30:00Z or 2026-03-01T11:30:00+02:00")
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_time_only), AfterValidator(_as_utc)]
 RecordId = Annotated[str, Field(min_length=1, max_length=200)]
 Seconds = NonNegativeFloat
 
@@ -123,7 +135,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class Record(BaseModel):
     """Fields every kind shares; `type` names the kind."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    # allow_inf_nan=False: "inf" or "nan" in a score, amount or duration is bad input, and
+    # would not survive a JSON round trip anyway (subclasses' model_config merges with this).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False,
+                              allow_inf_nan=False)
     record_type: ClassVar[str]
     id: RecordId
 
@@ -151,14 +166,15 @@ class Agent(Record):
 HourRange = tuple[str, str]
 
 
-def _check_clock(value: str) -> str:
+def _clock_minutes(value: str) -> int:
+    """Minutes since midnight of an "HH:MM" time of day ("24:00" ends a day)."""
     parts = value.split(":")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError(f"time of day {value!r} is not HH:MM")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
+        raise ValueError(f"hours: time of day {value!r} is not HH:MM (e.g. 09:00)")
     hour, minute = int(parts[0]), int(parts[1])
     if not (0 <= hour <= 24 and 0 <= minute < 60) or (hour == 24 and minute != 0):
-        raise ValueError(f"time of day {value!r} is out of range")
-    return value
+        raise ValueError(f"hours: time of day {value!r} is out of range 00:00-24:00")
+    return hour * 60 + minute
 
 
 class Calendar(Record):
@@ -175,14 +191,14 @@ class Calendar(Record):
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from exc
+            raise ValueError(f"timezone: {self.timezone!r} is not an IANA time zone "
+                             "(e.g. Europe/Paris, America/New_York, UTC)") from exc
         for day, ranges in self.hours.items():
             if day not in WEEKDAYS:
                 raise ValueError(f"hours: {day!r} is not one of {', '.join(WEEKDAYS)}")
             for start, end in ranges:
-                _check_clock(start)
-                _check_clock(end)
-                if end <= start:
+                # compared as minutes, not as text: "9:00" < "17:00" is false as text
+                if _clock_minutes(end) <= _clock_minutes(start):
                     raise ValueError(f"hours: {day} range {start}-{end} ends before it starts")
         return self
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -15,18 +14,38 @@ from servicepulse.records.models import RECORD_KINDS, RECORD_MODELS, Record
 STRUCTURED_FIELDS = {"languages", "hours", "holidays"}
 
 
-@dataclass(frozen=True)
 class RecordError(Exception):
-    """Why a raw row is not a valid record: the field (or None for the whole row) and reason."""
+    """Why a raw row is not a valid record: the field (or None for the whole row) and reason.
 
-    field: str | None
-    reason: str
-    kind: str | None = None
-    record_id: str | None = None
+    A plain exception class, not a frozen dataclass: Python itself assigns attributes to
+    exceptions (`__traceback__` in context managers, `__notes__` from add_note, which
+    Hypothesis uses) and unpickles them from `args` (process pools), all of which a frozen
+    dataclass refuses.
+    """
+
+    def __init__(self, field: str | None, reason: str, kind: str | None = None,
+                 record_id: str | None = None) -> None:
+        super().__init__(field, reason, kind, record_id)
+        self.field = field
+        self.reason = reason
+        self.kind = kind
+        self.record_id = record_id
 
     def __str__(self) -> str:
         where = f"field {self.field!r}: " if self.field else ""
         return f"{where}{self.reason}"
+
+    def __repr__(self) -> str:
+        return (f"RecordError(field={self.field!r}, reason={self.reason!r}, kind={self.kind!r}, "
+                f"record_id={self.record_id!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecordError):
+            return NotImplemented
+        return self.args == other.args
+
+    def __hash__(self) -> int:
+        return hash(self.args)
 
 
 def parse_record(data: Any, default_kind: str | None = None) -> Record:
@@ -57,6 +76,11 @@ def parse_record(data: Any, default_kind: str | None = None) -> Record:
             head, sep, rest = message.partition(": ")
             if sep and field is None and " " not in head:
                 field, message = head, rest
+        if first["type"].startswith("datetime_"):
+            message = (f"{message}; write times as ISO 8601, e.g. 2026-03-01T09:30:00Z or "
+                       "2026-03-01T11:30:00+02:00")
+        elif first["type"].startswith("date_"):
+            message = f"{message}; write dates as ISO 8601, e.g. 2026-12-25"
         if first["type"] == "missing":
             message = "missing required field"
         elif first["type"] == "extra_forbidden":
