@@ -1,0 +1,5 @@
+"""`python -m servicepulse` is the `servicepulse` command."""
+
+from servicepulse.cli.main import app
+
+app()

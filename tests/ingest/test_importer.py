@@ -1,0 +1,126 @@
+"""The importer on the real stores: idempotence, updates, order, offsets, quarantine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from servicepulse.ingest.importer import import_rows
+from servicepulse.ingest.readers import read_paths
+from servicepulse.ingest.sources import SourceRow
+from servicepulse.store import tables
+from tests.conftest import FIXTURES
+
+CENTRE = FIXTURES / "ingest" / "contact_centre.jsonl"
+# 20 lines: 16 valid records; bad: line 11 (not JSON), 13 (NPS 11 outside 0-10),
+# 15 (state ends before it starts), 19 (channel "fax").
+
+
+def _row(engine: Engine, table: str, record_id: str) -> dict[str, object]:
+    with engine.connect() as connection:
+        row = connection.execute(text(f"select * from {table} where id = :id"),
+                                 {"id": record_id}).mappings().one()
+    return dict(row)
+
+
+def test_mixed_partly_broken_file_keeps_every_good_record(store: Engine) -> None:
+    summary = import_rows(store, read_paths([CENTRE]), batch_size=4)
+    assert summary.as_json() == {
+        "inserted": {"team": 1, "agent": 3, "customer": 1, "interaction": 2, "event": 4,
+                     "survey": 1, "agent_state": 1, "shift": 1, "order": 1, "social_post": 1},
+        "updated": {}, "unchanged": {}, "quarantined": 4,
+    }
+    with store.connect() as connection:
+        quarantined = connection.execute(
+            select(tables.quarantine.c.line, tables.quarantine.c.field,
+                   tables.quarantine.c.reason).order_by(tables.quarantine.c.line)).all()
+    assert [(line, field) for line, field, _ in quarantined] == [
+        (11, None), (13, "score"), (15, "end"), (19, "channel")]
+    assert "not valid JSON" in quarantined[0][2]
+    assert quarantined[1][2] == "11 is outside the nps scale 0–10"
+
+
+def test_importing_twice_changes_nothing(store: Engine) -> None:
+    import_rows(store, read_paths([CENTRE]))
+    again = import_rows(store, read_paths([CENTRE]), batch_size=3)
+    assert sum(again.inserted.values()) == 0
+    assert sum(again.updated.values()) == 0
+    assert sum(again.unchanged.values()) == 16
+    with store.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(tables.quarantine)).scalar() == 4
+
+
+def test_events_out_of_order_and_across_batches_build_the_interaction(store: Engine) -> None:
+    # i1's events arrive before and after the interaction record, out of `at` order, and the
+    # batch size of 2 splits them across transactions.
+    import_rows(store, read_paths([CENTRE]), batch_size=2)
+    i1 = _row(store, "interactions", "i1")
+    assert i1["created_at"] == 1772442000.0  # created event 09:00:00Z (record said 09:00:30Z)
+    assert i1["first_response_at"] == 1772442000.0 + 180  # first public agent message 09:03
+    assert i1["resolved_at"] == 1772442000.0 + 480  # resolved event 09:08
+    assert i1["talk_s"] == 300 and i1["wrap_s"] == 30  # kept from the record: no events say
+    assert orjson.loads(str(i1["given"]))["created_at"] == 1772442030.0
+
+
+def test_time_offsets_and_naive_times_are_utc(store: Engine) -> None:
+    import_rows(store, read_paths([CENTRE]))
+    i2 = _row(store, "interactions", "i2")
+    assert i2["created_at"] == 1772442600.0  # 2026-03-02T09:10:00 without offset = UTC
+    assert i2["answered_at"] - i2["created_at"] == 25
+
+
+def test_new_content_updates_and_same_content_is_unchanged(store: Engine) -> None:
+    import_rows(store, read_paths([CENTRE]))
+    changed = {"type": "agent", "id": "a2", "name": "Ben Okafor", "role": "technical_support",
+               "team_id": "t1"}
+    same = {"type": "team", "id": "t1", "name": "Tier 1", "lead_id": "a3"}
+    rows = [SourceRow("api", n, data, orjson.dumps(data).decode())
+            for n, data in enumerate([changed, same], start=1)]
+    summary = import_rows(store, rows)
+    assert summary.as_json()["updated"] == {"agent": 1}
+    assert summary.as_json()["unchanged"] == {"team": 1}
+    assert _row(store, "agents", "a2")["role"] == "technical_support"
+
+
+def test_a_later_reopen_event_reopens_a_stored_interaction(store: Engine) -> None:
+    import_rows(store, read_paths([CENTRE]))
+    reopen = {"type": "event", "id": "i2-r", "interaction_id": "i2", "kind": "reopened",
+              "at": "2026-03-03T08:00:00Z", "actor": "customer"}
+    import_rows(store, [SourceRow("api", 1, reopen, "")])
+    i2 = _row(store, "interactions", "i2")
+    assert i2["resolved_at"] is None and i2["reopens"] == 1
+
+
+def test_quarantined_record_leaves_quarantine_when_fixed(store: Engine, tmp_path: Path) -> None:
+    import_rows(store, read_paths([CENTRE]))
+    fixed = tmp_path / "fixed.jsonl"
+    fixed.write_text('{"type": "interaction", "id": "i3", "channel": "email", '
+                     '"created_at": "2026-03-02T09:00:00Z"}\n')
+    import_rows(store, read_paths([fixed]))
+    with store.connect() as connection:
+        lines = connection.execute(select(tables.quarantine.c.line)).scalars().all()
+    assert sorted(lines) == [11, 13, 15]
+
+
+def test_per_kind_csv(store: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "agents.csv"
+    path.write_text("id,name,role,languages,hourly_cost\n"
+                    "a1,Ana,frontline,en;es,20.5\n"
+                    "a2,Ben,pilot,,\n"
+                    "a3,Chloe,team_lead,\"[\"\"fr\"\"]\",\n")
+    summary = import_rows(store, read_paths([path]))
+    assert summary.as_json()["inserted"] == {"agent": 2}
+    assert summary.rejected[0][0] == 3 and summary.rejected[0][1].field == "role"
+    a1 = _row(store, "agents", "a1")
+    assert a1["hourly_cost"] == 20.5
+    assert a1["languages"] in (["en", "es"], '["en", "es"]', '["en","es"]')
+
+
+@pytest.mark.parametrize("kind", ["survey", "interaction"])
+def test_unknown_fields_are_rejected_with_their_name(sqlite_store: Engine, kind: str) -> None:
+    data = {"type": kind, "id": "x", "colour": "red"}
+    summary = import_rows(sqlite_store, [SourceRow("api", 7, data, "")])
+    assert summary.quarantined == 1
