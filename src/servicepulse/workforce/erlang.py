@@ -1,0 +1,300 @@
+"""Erlang C (M/M/n) and Erlang A (M/M/n+M) queue formulas and the agents a target needs.
+
+Definitions (kept to by the staffing plan, the CLI and the simulator; see docs/workforce.md):
+- traffic A = calls / interval × AHT (Erlangs); agents n are productive positions.
+- service_level: share of ALL arrivals answered within the target time. In Erlang C every call
+  is answered; in Erlang A a contact that abandons was not answered in time, so it counts
+  against the level (abandonment never flatters it).
+- asa: mean queue time of answered contacts, those answered at once included (0 s).
+- occupancy: answered traffic / agents (A / n in Erlang C, A (1 − P(abandon)) / n in Erlang A).
+
+Numerics: Erlang B comes from the log-space Poisson form B = pmf(n; A) / cdf(n; A) (lgamma and
+the regularised incomplete gamma, no factorials), or from the recursion
+B(k) = A B(k−1) / (k + A B(k−1)) where that form would underflow; the agent search then walks
+upwards with the same recursion, one step per agent. Both stay finite for hundreds of
+thousands of Erlangs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+# Guard against a search that can never end (it cannot for a target below 100%, but a target
+# of 99.99999999% would take a long walk): no interval needs this many agents above the load.
+_SEARCH_HEADROOM = 100_000
+
+
+class ErlangInputError(ValueError):
+    """A staffing input out of range; the message names the input and what is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMetrics:
+    """Predicted performance of one interval with `agents` productive agents."""
+
+    agents: int
+    traffic: float  # offered load in Erlangs
+    service_level: float  # 0-1, share of all arrivals answered within the target time
+    occupancy: float  # 0-1
+    asa: float | None  # seconds; None when the queue is unstable (Erlang C, agents <= traffic)
+    probability_of_waiting: float  # 0-1
+    probability_of_abandon: float | None  # 0-1; None for Erlang C (no patience)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingRequirement:
+    """The smallest staffing meeting the service-level target and the occupancy cap."""
+
+    agents: int
+    agents_with_shrinkage: int
+    metrics: QueueMetrics
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        """The CLI's JSON contract: percentages 0-100, seconds for asa."""
+        m = self.metrics
+        return {
+            "agents": self.agents,
+            "agents_with_shrinkage": self.agents_with_shrinkage,
+            "service_level": _pct(m.service_level),
+            "occupancy": _pct(m.occupancy),
+            "asa": None if m.asa is None else round(m.asa, 4),
+            "probability_of_waiting": _pct(m.probability_of_waiting),
+            "probability_of_abandon": (None if m.probability_of_abandon is None
+                                       else _pct(m.probability_of_abandon)),
+        }
+
+
+def _pct(value: float) -> float:
+    return round(100.0 * value, 4)
+
+
+def traffic_intensity(calls: float, interval_s: float, aht_s: float) -> float:
+    """Offered load in Erlangs: arrival rate × mean handle time."""
+    _check_nonnegative("calls", calls)
+    _check_positive("interval", interval_s)
+    _check_positive("aht", aht_s)
+    return calls / interval_s * aht_s
+
+
+# --- Erlang B / C -------------------------------------------------------------------------
+
+def erlang_b(agents: int, traffic: float) -> float:
+    """Blocking probability of an M/M/n/n loss system (Erlang B)."""
+    if agents < 0:
+        raise ErlangInputError(f"agents must be 0 or more, got {agents}")
+    _check_nonnegative("traffic", traffic)
+    if traffic == 0.0:
+        return 0.0 if agents > 0 else 1.0
+    if agents == 0:
+        return 1.0
+    if agents > 30:
+        # P(Poisson(A) <= n) = Q(n + 1, A): regularised upper incomplete gamma.
+        cdf = float(special.gammaincc(agents + 1, traffic))
+        if cdf > 1e-250:
+            log_pmf = agents * math.log(traffic) - traffic - math.lgamma(agents + 1)
+            return min(1.0, math.exp(log_pmf) / cdf)
+    blocking = 1.0
+    for k in range(1, agents + 1):
+        blocking = traffic * blocking / (k + traffic * blocking)
+    return blocking
+
+
+def _erlang_c_from_b(agents: int, traffic: float, blocking: float) -> float:
+    if agents <= traffic:
+        return 1.0
+    return agents * blocking / (agents - traffic * (1.0 - blocking))
+
+
+def erlang_c(agents: int, traffic: float) -> float:
+    """Probability that a call waits (Erlang C); 1 when agents <= traffic (the queue grows)."""
+    return _erlang_c_from_b(agents, traffic, erlang_b(agents, traffic))
+
+
+def _erlang_c_metrics(agents: int, traffic: float, blocking: float, aht_s: float,
+                      target_time_s: float) -> QueueMetrics:
+    if traffic == 0.0:
+        return QueueMetrics(agents, 0.0, 1.0, 0.0, 0.0, 0.0, None)
+    waiting = _erlang_c_from_b(agents, traffic, blocking)
+    if agents <= traffic:
+        return QueueMetrics(agents, traffic, 0.0, 1.0, None, 1.0, None)
+    surplus = agents - traffic
+    service_level = max(0.0, 1.0 - waiting * math.exp(-surplus * target_time_s / aht_s))
+    asa = waiting * aht_s / surplus
+    return QueueMetrics(agents, traffic, service_level, traffic / agents, asa, waiting, None)
+
+
+def erlang_c_metrics(agents: int, calls: float, interval_s: float, aht_s: float,
+                     target_time_s: float) -> QueueMetrics:
+    """Erlang C prediction for `agents` productive agents."""
+    traffic = traffic_intensity(calls, interval_s, aht_s)
+    _check_nonnegative("target time", target_time_s)
+    return _erlang_c_metrics(agents, traffic, erlang_b(agents, traffic), aht_s, target_time_s)
+
+
+# --- Erlang A -----------------------------------------------------------------------------
+
+def erlang_a_metrics(agents: int, calls: float, interval_s: float, aht_s: float,
+                     target_time_s: float, patience_s: float) -> QueueMetrics:
+    """Erlang A (Palm's M/M/n+M): exponential patience with mean `patience_s`.
+
+    The stationary chain: P(k in system) ∝ A^k / k! up to n; above, each further step
+    multiplies by λ / (nμ + jθ). With a = nμ/θ and x = λ/θ the queue part is
+    w_j = x^j Γ(a+1) / Γ(a+j+1). A caller who finds j others queued is answered with
+    probability a / (a+j+1) (at each step the next event is a service or an earlier caller
+    leaving, against the caller's own patience), within t with probability
+    a / (a+j+1) · I_p(j+1, a+1), p = 1 − e^{−θt} (regularised incomplete beta: the
+    order-statistic form of the pure-death process), and its expected wait when answered is
+    a / (θ (a+j+1)) · (ψ(a+j+2) − ψ(a+1)). P(abandon) = Σ P(j) (j+1) / (a+j+1).
+    """
+    traffic = traffic_intensity(calls, interval_s, aht_s)
+    _check_nonnegative("target time", target_time_s)
+    _check_positive("patience", patience_s)
+    if agents < 0:
+        raise ErlangInputError(f"agents must be 0 or more, got {agents}")
+    if traffic == 0.0:
+        return QueueMetrics(agents, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    if agents == 0:
+        # Nobody answers: everybody waits until they give up.
+        return QueueMetrics(0, traffic, 0.0, 0.0, None, 1.0, 1.0)
+    theta = 1.0 / patience_s
+    a = agents / aht_s / theta
+    x = calls / interval_s / theta
+    blocking = erlang_b(agents, traffic)
+
+    # Queue-length weights in log space, over every j that carries mass: the terms peak near
+    # j = x − a and fall faster than a Poisson(x) tail beyond it.
+    peak = max(0.0, x - a)
+    last = int(peak + 12.0 * math.sqrt(x + 1.0) + 60.0)
+    j = np.arange(last + 1, dtype=float)
+    log_w = j * math.log(x) + math.lgamma(a + 1.0) - special.gammaln(a + j + 1.0)
+    top = float(log_w.max())
+    weights = np.exp(log_w - top)
+    queue_mass = float(weights.sum())  # Σ w_j scaled by e^{-top}
+    # P(wait) = ΣW / (1/B − 1 + ΣW) with ΣW = queue_mass · e^{top}; rearranged to stay finite.
+    scale = math.exp(-top) if top < 700.0 else 0.0
+    if blocking == 0.0:  # underflow: so many agents that nobody waits
+        waiting = 0.0
+    else:
+        waiting = queue_mass / ((1.0 / blocking - 1.0) * scale + queue_mass)
+    share = weights / queue_mass  # P(j | wait)
+
+    answered_given_j = a / (a + j + 1.0)
+    p = -math.expm1(-theta * target_time_s)
+    in_time_given_j = answered_given_j * special.betainc(j + 1.0, a + 1.0, p)
+    service_level = (1.0 - waiting) + waiting * float(share @ in_time_given_j)
+    abandon = waiting * float(share @ (1.0 - answered_given_j))
+    wait_if_answered = (answered_given_j / theta
+                        * (special.digamma(a + j + 2.0) - special.digamma(a + 1.0)))
+    answered = 1.0 - abandon
+    asa = waiting * float(share @ wait_if_answered) / answered if answered > 0 else None
+    occupancy = traffic * answered / agents
+    return QueueMetrics(agents, traffic, min(1.0, max(0.0, service_level)), min(1.0, occupancy),
+                        asa, waiting, abandon)
+
+
+# --- required agents ----------------------------------------------------------------------
+
+def required_agents(calls: float, interval_s: float, aht_s: float, target_sl: float,
+                    target_time_s: float, max_occupancy: float = 1.0, shrinkage: float = 0.0,
+                    patience_s: float | None = None) -> StaffingRequirement:
+    """The smallest number of agents meeting `target_sl` (0-1) within `target_time_s` whose
+    occupancy is at most `max_occupancy` (0-1); with `patience_s` by Erlang A, else Erlang C.
+    `agents_with_shrinkage` = agents / (1 − shrinkage) rounded up."""
+    traffic = traffic_intensity(calls, interval_s, aht_s)
+    check_targets(target_sl, target_time_s, max_occupancy, shrinkage)
+    if patience_s is None:
+        agents, metrics = _required_erlang_c(traffic, aht_s, target_sl, target_time_s,
+                                             max_occupancy)
+    else:
+        agents, metrics = _required_erlang_a(calls, interval_s, aht_s, target_sl,
+                                             target_time_s, max_occupancy, patience_s)
+    return StaffingRequirement(agents, with_shrinkage(agents, shrinkage), metrics)
+
+
+def with_shrinkage(agents: int | float, shrinkage: float) -> int:
+    """Scheduled agents so that `agents` remain after shrinkage (0-1), rounded up.
+
+    Rounded to 9 decimals first: 14 / (1 − 0.3) is 20.000000000000004 in binary floating
+    point and must stay 20.
+    """
+    return math.ceil(round(agents / (1.0 - shrinkage), 9))
+
+
+def check_targets(target_sl: float, target_time_s: float, max_occupancy: float,
+                  shrinkage: float) -> None:
+    if not 0.0 <= target_sl < 1.0:
+        raise ErlangInputError(
+            f"target service level must be at least 0% and below 100% (no finite staffing "
+            f"answers every call in time), got {100 * target_sl:g}%")
+    _check_nonnegative("target time", target_time_s)
+    if not 0.0 < max_occupancy <= 1.0:
+        raise ErlangInputError(
+            f"maximum occupancy must be above 0% and at most 100%, got {100 * max_occupancy:g}%")
+    if not 0.0 <= shrinkage < 1.0:
+        raise ErlangInputError(
+            f"shrinkage must be at least 0% and below 100%, got {100 * shrinkage:g}%")
+
+
+def _required_erlang_c(traffic: float, aht_s: float, target_sl: float, target_time_s: float,
+                       max_occupancy: float) -> tuple[int, QueueMetrics]:
+    if traffic == 0.0:
+        return 0, _erlang_c_metrics(0, 0.0, 1.0, aht_s, target_time_s)
+    # Below both bounds nothing can qualify: more than the load (a stable queue) and enough
+    # agents for the occupancy cap. Start there and walk up with the Erlang B recursion.
+    agents = max(math.floor(traffic) + 1, math.ceil(round(traffic / max_occupancy, 9)))
+    blocking = erlang_b(agents, traffic)
+    for _ in range(_SEARCH_HEADROOM):
+        metrics = _erlang_c_metrics(agents, traffic, blocking, aht_s, target_time_s)
+        if metrics.service_level >= target_sl:
+            return agents, metrics
+        agents += 1
+        blocking = traffic * blocking / (agents + traffic * blocking)
+    raise ErlangInputError(f"no staffing up to {agents} agents reaches the target")
+
+
+def _required_erlang_a(calls: float, interval_s: float, aht_s: float, target_sl: float,
+                       target_time_s: float, max_occupancy: float,
+                       patience_s: float) -> tuple[int, QueueMetrics]:
+    def metrics_at(n: int) -> QueueMetrics:
+        return erlang_a_metrics(n, calls, interval_s, aht_s, target_time_s, patience_s)
+
+    def meets(m: QueueMetrics) -> bool:
+        return m.service_level >= target_sl and m.occupancy <= max_occupancy
+
+    if calls == 0:
+        return 0, metrics_at(0)
+    # Both the service level and (1 − occupancy) rise with every agent, so the feasible
+    # staffings are all n from some n*; with abandonment n* may lie below the offered load.
+    # Bracket it (the Erlang C answer is a good first upper guess: patience shortens the
+    # queue), then bisect.
+    traffic = traffic_intensity(calls, interval_s, aht_s)
+    low = 0
+    high, _ = _required_erlang_c(traffic, aht_s, target_sl, target_time_s, max_occupancy)
+    high_metrics = metrics_at(high)
+    while not meets(high_metrics):
+        low, high = high, high * 2
+        if high > _SEARCH_HEADROOM + 2 * traffic:
+            raise ErlangInputError(f"no staffing up to {high} agents reaches the target")
+        high_metrics = metrics_at(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        middle_metrics = metrics_at(middle)
+        if meets(middle_metrics):
+            high, high_metrics = middle, middle_metrics
+        else:
+            low = middle
+    return high, high_metrics
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ErlangInputError(f"{name} must be a positive number, got {value:g}")
+
+
+def _check_nonnegative(name: str, value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ErlangInputError(f"{name} must be 0 or more, got {value:g}")

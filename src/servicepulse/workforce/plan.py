@@ -1,0 +1,250 @@
+"""Staffing plan: agents required by the forecast against agents scheduled by shifts.
+
+Per interval of [start, end):
+- forecast arrivals (seasonal baseline or Holt-Winters from the `history_weeks` weeks before
+  `start`) and the arrivals actually stored for the interval, if any;
+- required agents by Erlang C (Erlang A with a patience) for the service-level target under the
+  occupancy cap, and required scheduled agents after shrinkage;
+- scheduled agents: agent-time on shift inside the interval / interval length (an agent on
+  shift for half the interval counts 0.5; overlapping shifts of one agent count once);
+- over/under = scheduled − required with shrinkage (negative: under-staffed);
+- projected service level, occupancy, ASA (and abandonment) with the productive scheduled
+  agents, floor(scheduled × (1 − shrinkage)).
+AHT is the stored mean for the channels (talk + hold + wrap of answered contacts; handle_s
+where there is no talk time) unless given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, and_, func, select
+
+from servicepulse.store.tables import interactions, shifts
+from servicepulse.workforce.erlang import (
+    QueueMetrics,
+    check_targets,
+    erlang_a_metrics,
+    erlang_c_metrics,
+    required_agents,
+)
+from servicepulse.workforce.forecast import (
+    WEEK_S,
+    ArrivalSeries,
+    ForecastError,
+    ForecastMethod,
+    arrival_history,
+    first_arrival,
+    forecast,
+)
+
+# Service-level threshold per channel (DESIGN.md §3): phone 20 s, chat 30 s.
+DEFAULT_TARGET_TIME_S = {"phone": 20.0, "chat": 30.0}
+
+
+class PlanInterval(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime
+    end: datetime
+    forecast_calls: float
+    actual_calls: int
+    required_agents: int
+    required_scheduled: int  # required agents after shrinkage
+    scheduled_agents: float
+    over_under: float  # scheduled − required_scheduled; negative = under-staffed
+    projected_service_level: float  # 0-1, share of all arrivals answered in time
+    projected_occupancy: float  # 0-1
+    projected_asa: float | None  # seconds; None when the queue cannot keep up (Erlang C)
+    projected_abandon: float | None  # 0-1, only with a patience
+
+
+class StaffingPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime
+    end: datetime
+    interval_s: int
+    channels: list[str]
+    method: str
+    history_start: datetime
+    aht_s: float
+    target_service_level: float
+    target_time_s: float
+    max_occupancy: float
+    shrinkage: float
+    patience_s: float | None
+    intervals: list[PlanInterval]
+
+    @property
+    def under_staffed(self) -> int:
+        return sum(1 for row in self.intervals if row.over_under < 0)
+
+    @property
+    def required_agent_hours(self) -> float:
+        return sum(row.required_scheduled for row in self.intervals) * self.interval_s / 3600
+
+    @property
+    def scheduled_agent_hours(self) -> float:
+        return sum(row.scheduled_agents for row in self.intervals) * self.interval_s / 3600
+
+
+def scheduled_agents(engine: Engine, start: datetime, interval_s: int, count: int) -> np.ndarray:
+    """Agent-equivalents on shift per interval (time on shift inside it / its length)."""
+    start_s = start.timestamp()
+    end_s = start_s + count * interval_s
+    query = (select(shifts.c.agent_id, shifts.c.start, shifts.c.end)
+             .where(and_(shifts.c.start < end_s, shifts.c.end > start_s))
+             .order_by(shifts.c.agent_id, shifts.c.start))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    # Merge each agent's overlapping shifts, so a duplicated shift does not add a second agent.
+    spans: list[tuple[float, float]] = []
+    current_agent: str | None = None
+    for agent_id, shift_start, shift_end in rows:
+        begin, finish = max(shift_start, start_s), min(shift_end, end_s)
+        if finish <= begin:
+            continue
+        if agent_id == current_agent and spans and begin <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], finish))
+        else:
+            spans.append((begin, finish))
+        current_agent = agent_id
+    on_shift = np.zeros(count)
+    if not spans:
+        return on_shift
+    begins = np.array([s for s, _ in spans])
+    finishes = np.array([f for _, f in spans])
+    edges = start_s + np.arange(count + 1) * interval_s
+    for k in range(count):
+        overlap = np.minimum(finishes, edges[k + 1]) - np.maximum(begins, edges[k])
+        on_shift[k] = overlap[overlap > 0].sum() / interval_s
+    return on_shift
+
+
+def mean_handle_time(engine: Engine, channels: Sequence[str], start: datetime,
+                     end: datetime) -> float | None:
+    """Mean handle time (s) of inbound contacts of `channels` created in [start, end):
+    talk + hold + wrap where talk time is known, else handle_s (DESIGN.md §3's AHT)."""
+    talk = interactions.c.talk_s
+    handle = func.coalesce(
+        talk + func.coalesce(interactions.c.hold_s, 0.0) + func.coalesce(interactions.c.wrap_s,
+                                                                          0.0),
+        interactions.c.handle_s)
+    query = select(func.avg(handle)).where(
+        interactions.c.direction == "inbound",
+        interactions.c.channel.in_(list(channels)),
+        interactions.c.created_at >= start.timestamp(),
+        interactions.c.created_at < end.timestamp(),
+        handle.is_not(None), handle > 0)
+    with engine.connect() as connection:
+        value = connection.execute(query).scalar()
+    return None if value is None else float(value)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def staffing_plan(engine: Engine, start: date, end: date, interval_s: int = 1800,
+                  channels: Sequence[str] = ("phone",), target_sl: float = 0.8,
+                  target_time_s: float | None = None, max_occupancy: float = 0.85,
+                  shrinkage: float = 0.0, patience_s: float | None = None,
+                  aht_s: float | None = None,
+                  method: ForecastMethod = ForecastMethod.baseline, history_weeks: int = 8,
+                  timezone: str = "UTC") -> StaffingPlan:
+    """The plan for the days `start` to `end` (both included, UTC days).
+
+    Fractions are 0-1. `target_time_s` defaults to the first channel's threshold (phone 20 s,
+    chat 30 s). Raises ForecastError when there is no history to forecast from or no AHT.
+    """
+    if end < start:
+        raise ForecastError(f"--to {end} is before --from {start}")
+    channels = list(channels)
+    if not channels:
+        raise ForecastError("name at least one channel")
+    if target_time_s is None:
+        target_time_s = DEFAULT_TARGET_TIME_S.get(channels[0], 20.0)
+    check_targets(target_sl, target_time_s, max_occupancy, shrinkage)
+    plan_start = _midnight(start)
+    plan_end = _midnight(end) + timedelta(days=1)
+    count = int((plan_end - plan_start).total_seconds()) // interval_s
+
+    history_start = plan_start - timedelta(weeks=history_weeks)
+    first = first_arrival(engine, channels, plan_start)
+    if first is None:
+        raise ForecastError(
+            f"no inbound {'/'.join(channels)} interactions stored before {start}: import "
+            "some history first (the forecast is built from it)")
+    if first > history_start:
+        # Start at the first stored arrival's interval, so the weeks before the data began
+        # do not count as weeks without calls.
+        offset = (first - history_start).total_seconds()
+        history_start += timedelta(seconds=offset - offset % interval_s)
+    history = arrival_history(engine, history_start, plan_start, interval_s, channels)
+    predicted = forecast(history, plan_start, count, method, weeks=history_weeks,
+                         timezone=timezone)
+    actual = arrival_history(engine, plan_start, plan_end, interval_s, channels)
+
+    if aht_s is None:
+        aht_s = mean_handle_time(engine, channels, history_start, plan_start)
+        if aht_s is None:
+            raise ForecastError(
+                f"no handle times stored for {'/'.join(channels)} before {start}: pass the "
+                "average handle time (--aht SECONDS)")
+    on_shift = scheduled_agents(engine, plan_start, interval_s, count)
+
+    rows = []
+    for k, begins in enumerate(predicted.starts):
+        calls = float(predicted.values[k])
+        requirement = required_agents(calls, interval_s, aht_s, target_sl, target_time_s,
+                                      max_occupancy, shrinkage, patience_s)
+        productive = math.floor(round(on_shift[k] * (1.0 - shrinkage), 9))
+        projected = _projection(productive, calls, interval_s, aht_s, target_time_s,
+                                patience_s)
+        rows.append(PlanInterval(
+            start=begins, end=begins + timedelta(seconds=interval_s),
+            forecast_calls=round(calls, 4), actual_calls=int(actual.values[k]),
+            required_agents=requirement.agents,
+            required_scheduled=requirement.agents_with_shrinkage,
+            scheduled_agents=round(float(on_shift[k]), 4),
+            over_under=round(float(on_shift[k]) - requirement.agents_with_shrinkage, 4),
+            projected_service_level=projected.service_level,
+            projected_occupancy=projected.occupancy, projected_asa=projected.asa,
+            projected_abandon=projected.probability_of_abandon))
+    return StaffingPlan(
+        start=plan_start, end=plan_end, interval_s=interval_s, channels=channels,
+        method=predicted.method, history_start=history_start, aht_s=aht_s,
+        target_service_level=target_sl, target_time_s=target_time_s,
+        max_occupancy=max_occupancy, shrinkage=shrinkage, patience_s=patience_s,
+        intervals=rows)
+
+
+def _projection(agents: int, calls: float, interval_s: int, aht_s: float,
+                target_time_s: float, patience_s: float | None) -> QueueMetrics:
+    if patience_s is None:
+        return erlang_c_metrics(agents, calls, interval_s, aht_s, target_time_s)
+    return erlang_a_metrics(agents, calls, interval_s, aht_s, target_time_s, patience_s)
+
+
+def history_series(engine: Engine, before: date, interval_s: int, channels: Sequence[str],
+                   weeks: int) -> ArrivalSeries:
+    """Whole weeks of history ending at midnight UTC of `before` (for forecasts and backtests),
+    starting no earlier than the week of the first stored arrival."""
+    end = _midnight(before)
+    start = end - timedelta(weeks=weeks)
+    first = first_arrival(engine, channels, end)
+    if first is None:
+        raise ForecastError(f"no inbound {'/'.join(channels)} interactions stored before "
+                            f"{before}: import some history first")
+    if first > start:
+        whole_weeks = int((end - first).total_seconds() // WEEK_S)
+        if whole_weeks < 1:
+            raise ForecastError(f"less than one whole week of {'/'.join(channels)} history "
+                                f"before {before}")
+        start = end - timedelta(weeks=whole_weeks)
+    return arrival_history(engine, start, end, interval_s, channels)
