@@ -198,7 +198,8 @@ class Calendar(Record):
                 raise ValueError(f"hours: {day!r} is not one of {', '.join(WEEKDAYS)}")
             for start, end in ranges:
                 # compared as minutes, not as text: "9:00" < "17:00" is false as text
-                if _clock_minutes(end) <= _clock_minutes(start):
+                start_minutes = _clock_minutes(start)
+                if _clock_minutes(end) <= start_minutes:
                     raise ValueError(f"hours: {day} range {start}-{end} ends before it starts")
         return self
 
