@@ -35,10 +35,12 @@ def main(
 
 def _register() -> None:
     # Imported here so that each command module can import `app` helpers without cycles.
-    from servicepulse.cli import bench, ingest, store_commands
+    from servicepulse.cli import bench, demo, ingest, staffing, store_commands
 
     store_commands.register(app)
     ingest.register(app)
+    demo.register(app)
+    staffing.register(app)
     bench.register(app)
 
 

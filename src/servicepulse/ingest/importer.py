@@ -18,8 +18,9 @@ from itertools import islice
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, func, select
 
+from servicepulse.ingest.driver import Driver
 from servicepulse.ingest.hooks import Touched, load_hooks
 from servicepulse.ingest.projector import EventRow, project
 from servicepulse.ingest.rows import record_to_row
@@ -174,16 +175,12 @@ class Importer:
                 hook(connection, touched)
         return summary
 
-    def _existing_hashes(self, connection: Connection, kind: str,
+    @staticmethod
+    def _existing_hashes(connection: Connection, kind: str,
                          ids: Sequence[str]) -> dict[str, str]:
-        table = tables.RECORD_TABLES[kind]
-        found: dict[str, str] = {}
-        for chunk in _chunks(ids):
-            for key, digest in connection.execute(
-                select(table.c.id, table.c.content_hash).where(table.c.id.in_(chunk))
-            ):
-                found[key] = digest
-        return found
+        rows = Driver(connection).select_where_in(
+            tables.RECORD_TABLES[kind], ("id", "content_hash"), "id", ids)
+        return dict(rows)  # type: ignore[arg-type]
 
     def _write_kind(self, connection: Connection, kind: str,
                     incoming: dict[str, dict[str, Any]], summary: ImportSummary) -> list[str]:
@@ -196,35 +193,22 @@ class Importer:
         summary.updated[kind] += len(changed)
         summary.unchanged[kind] += len(incoming) - len(new) - len(changed)
         if new:
-            connection.execute(table.insert(), new)
+            Driver(connection).insert(table, new)
         if changed:
-            self._update_rows(connection, table, changed)
+            Driver(connection).update(table, changed)
         return [row["id"] for row in new] + [row["id"] for row in changed]
-
-    @staticmethod
-    def _update_rows(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-        columns = [name for name in rows[0] if name != "id"]
-        statement = (
-            table.update()
-            .where(table.c.id == bindparam("_id"))
-            .values({name: bindparam("_" + name) for name in columns})
-        )
-        connection.execute(statement, [
-            {"_" + name: row.get(name) for name in ["id", *columns]} for row in rows
-        ])
 
     # -- interactions: the record as given, overlaid by its events --------------------------
 
     def _load_events(self, connection: Connection,
                      interaction_ids: Sequence[str]) -> dict[str, list[EventRow]]:
         events: dict[str, list[EventRow]] = {}
-        e = tables.events
-        for chunk in _chunks(interaction_ids):
-            for row in connection.execute(
-                select(e.c.interaction_id, e.c.id, e.c.at, e.c.kind, e.c.actor, e.c.agent_id,
-                       e.c.public).where(e.c.interaction_id.in_(chunk))
-            ):
-                events.setdefault(row[0], []).append(EventRow(*row[1:]))
+        for row in Driver(connection).select_where_in(
+            tables.events, ("interaction_id", "id", "at", "kind", "actor", "agent_id", "public"),
+            "interaction_id", interaction_ids,
+        ):
+            events.setdefault(row[0], []).append(EventRow(row[1], row[2], row[3], row[4],
+                                                          row[5], bool(row[6])))
         return events
 
     def _write_interactions(self, connection: Connection, incoming: dict[str, dict[str, Any]],
@@ -248,24 +232,23 @@ class Importer:
             rows.append({**row, "given": orjson.dumps(given).decode()})
         new_rows = rows[:len(new_ids)]
         if new_rows:
-            connection.execute(tables.interactions.insert(), new_rows)
+            Driver(connection).insert(tables.interactions, new_rows)
         if changed_ids:
-            self._update_rows(connection, tables.interactions, rows[len(new_ids):])
+            Driver(connection).update(tables.interactions, rows[len(new_ids):])
         touched.interaction_ids.update(to_write)
         return to_write
 
     def _reproject(self, connection: Connection, interaction_ids: list[str],
                    touched: Touched) -> None:
         """Re-derive stored interactions whose events changed in this batch."""
-        i = tables.interactions
         stored: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-        for chunk in _chunks(interaction_ids):
-            for row in connection.execute(
-                select(i.c.id, i.c.given, *[i.c[c] for c in PROJECTED_COLUMNS])
-                .where(i.c.id.in_(chunk))
-            ):
-                current = dict(zip(PROJECTED_COLUMNS, row[2:], strict=True))
-                stored[row[0]] = (orjson.loads(row[1]), current)
+        for row in Driver(connection).select_where_in(
+            tables.interactions, ("id", "given", *PROJECTED_COLUMNS), "id", interaction_ids
+        ):
+            current = dict(zip(PROJECTED_COLUMNS, row[2:], strict=True))
+            if current["escalated"] is not None:
+                current["escalated"] = bool(current["escalated"])
+            stored[row[0]] = (orjson.loads(row[1]), current)
         if not stored:
             return  # events of interactions not imported yet: projected when they arrive
         events = self._load_events(connection, list(stored))
@@ -279,7 +262,7 @@ class Importer:
                         if value is not None:
                             touched.days.add(_utc_day(value))
         if updates:
-            self._update_rows(connection, tables.interactions, updates)
+            Driver(connection).update(tables.interactions, updates)
             touched.interaction_ids.update(u["id"] for u in updates)
 
     # -- quarantine ----------------------------------------------------------------------

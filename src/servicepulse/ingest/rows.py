@@ -1,42 +1,74 @@
-"""Validated records as store rows (times as epoch seconds UTC), with their content hash."""
+"""Validated records as store rows (times as epoch seconds UTC), with their content hash.
+
+This runs once per imported record, so it is written for speed: the conversion plan of each
+model (which attributes are times, enums, lists) is worked out once per model.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from functools import cache
+from typing import Any, get_args
 
 import orjson
 
 from servicepulse.records.models import Record, Survey
 
-# model attribute -> column, where the field's alias is a Python keyword-ish name
+# model attribute -> column (fields whose alias is `kind` are `kind_` on the model)
 _RENAMED = {"kind_": "kind"}
+_PLAIN, _TIME, _ENUM, _OTHER = 0, 1, 2, 3
 
 
-def _store_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, Enum):
-        return value.value
+def _classify(annotation: Any) -> int:
+    args = get_args(annotation) or (annotation,)
+    flat: list[Any] = []
+    for arg in args:
+        flat.extend(get_args(arg) or (arg,))
+    if any(arg is datetime for arg in flat):
+        return _TIME
+    if any(isinstance(arg, type) and issubclass(arg, Enum) for arg in flat):
+        return _ENUM
+    if any(isinstance(arg, type) and issubclass(arg, list | dict) for arg in flat) or any(
+        getattr(arg, "__origin__", None) in (list, dict) for arg in flat
+    ):
+        return _OTHER
+    return _PLAIN
+
+
+@cache
+def _plan(model: type[Record]) -> tuple[tuple[str, str, int], ...]:
+    return tuple(
+        (name, _RENAMED.get(name, name), _classify(field.annotation))
+        for name, field in model.model_fields.items()
+        if name != "type"
+    )
+
+
+def _other_value(value: Any) -> Any:
     if isinstance(value, list):
-        return [_store_value(item) for item in value]
-    if isinstance(value, date):
-        return value.isoformat()
+        return [item.isoformat() if isinstance(item, date) else item for item in value]
+    if isinstance(value, dict):  # calendar hours: {"mon": [("09:00", "17:00")]}
+        return {key: [list(r) for r in ranges] for key, ranges in value.items()}
     return value
 
 
 def record_to_row(record: Record) -> dict[str, Any]:
+    values = record.__dict__
     row: dict[str, Any] = {}
-    for name, value in record.__dict__.items():
-        if name == "type":
-            continue
-        row[_RENAMED.get(name, name)] = _store_value(value)
+    for name, column, how in _plan(type(record)):
+        value = values[name]
+        if value is None or how == _PLAIN:
+            row[column] = value
+        elif how == _TIME:
+            row[column] = value.timestamp()
+        elif how == _ENUM:
+            row[column] = value.value
+        else:
+            row[column] = _other_value(value)
     if isinstance(record, Survey):
         row["scale_min"], row["scale_max"] = record.scale
-    if "hours" in row:
-        row["hours"] = {day: [list(r) for r in ranges] for day, ranges in row["hours"].items()}
     row["content_hash"] = content_hash(row)
     return row
 

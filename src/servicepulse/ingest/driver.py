@@ -1,0 +1,79 @@
+"""The importer's few hot statements, run on the DBAPI driver directly.
+
+SQLAlchemy compiles an expanding `IN (...)` and converts every parameter dict on each call;
+at tens of thousands of records a second that costs more than the database work. These
+statements are plain, fully parameterised SQL built once per table: an id lookup with ONE
+parameter (SQLite `json_each`, PostgreSQL `= ANY`), and executemany with tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Connection, Table
+
+
+class Driver:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        dialect = connection.dialect
+        self.sqlite = dialect.name == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+        self.quote = dialect.identifier_preparer.quote
+
+    def _ids_clause(self, column: str) -> str:
+        if self.sqlite:
+            return f"{self.quote(column)} IN (SELECT value FROM json_each({self.mark}))"
+        return f"{self.quote(column)} = ANY({self.mark})"
+
+    def _ids_param(self, ids: Sequence[str]) -> Any:
+        return orjson.dumps(list(ids)).decode() if self.sqlite else list(ids)
+
+    def select_where_in(self, table: Table, columns: Sequence[str], key: str,
+                        ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        sql = (f"SELECT {', '.join(self.quote(c) for c in columns)} "
+               f"FROM {self.quote(table.name)} WHERE {self._ids_clause(key)}")
+        cursor = self.connection.exec_driver_sql(sql, (self._ids_param(ids),))
+        return [tuple(row) for row in cursor]
+
+    def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        columns = _columns(table)
+        json_columns = _json_columns(table)
+        sql = (f"INSERT INTO {self.quote(table.name)} "
+               f"({', '.join(self.quote(c) for c in columns)}) "
+               f"VALUES ({', '.join([self.mark] * len(columns))})")
+        self.connection.exec_driver_sql(sql, [_values(row, columns, json_columns) for row in rows])
+
+    def update(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Update the columns the rows hold, by id (every row holds the same columns)."""
+        columns = [c for c in rows[0] if c != "id"]
+        json_columns = _json_columns(table)
+        sql = (f"UPDATE {self.quote(table.name)} SET "
+               f"{', '.join(f'{self.quote(c)} = {self.mark}' for c in columns)} "
+               f"WHERE {self.quote('id')} = {self.mark}")
+        self.connection.exec_driver_sql(
+            sql, [_values(row, [*columns, "id"], json_columns) for row in rows])
+
+
+@cache
+def _columns(table: Table) -> list[str]:
+    return [column.name for column in table.columns if column.autoincrement is not True]
+
+
+@cache
+def _json_columns(table: Table) -> frozenset[str]:
+    return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
+
+
+def _values(row: dict[str, Any], columns: Sequence[str],
+            json_columns: frozenset[str]) -> tuple[Any, ...]:
+    if not json_columns:
+        return tuple([row.get(c) for c in columns])
+    return tuple([
+        orjson.dumps(row.get(c)).decode() if c in json_columns and row.get(c) is not None
+        else row.get(c)
+        for c in columns
+    ])
