@@ -22,7 +22,7 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 
 from servicepulse.cli.context import state
-from servicepulse.ingest.importer import ImportSummary, Importer
+from servicepulse.ingest.importer import Importer, ImportSummary
 from servicepulse.ingest.readers import UsageError, expand_paths, read_paths
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.store import tables
