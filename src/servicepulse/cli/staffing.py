@@ -1,0 +1,399 @@
+"""`servicepulse staffing ...`: Erlang staffing, plans against shifts, forecasts, what-if runs.
+
+Percentages on the command line are 0-100; the library works in fractions 0-1. Bad input
+exits with code 2 and says which option was wrong and what it accepts; a store without the
+history a plan needs exits with code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from servicepulse.cli.context import state
+
+staffing_app = typer.Typer(help="Staffing: Erlang C/A, plans against shifts, forecasts, "
+                                "what-if simulation.", no_args_is_help=True)
+console = Console()
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Method(StrEnum):
+    baseline = "baseline"
+    holt_winters = "holt-winters"
+
+
+class HandleTimeOption(StrEnum):
+    exponential = "exponential"
+    lognormal = "lognormal"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(staffing_app, name="staffing")
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+def _require(ok: bool, option: str, message: str) -> None:
+    if not ok:
+        raise typer.BadParameter(message, param_hint=option)
+
+
+def _percent(value: float, option: str, *, allow_100: bool, allow_0: bool = True) -> float:
+    upper_ok = value <= 100 if allow_100 else value < 100
+    lower_ok = value >= 0 if allow_0 else value > 0
+    if not (_finite(value) and upper_ok and lower_ok):
+        low = "at least 0" if allow_0 else "above 0"
+        high = "at most 100" if allow_100 else "below 100"
+        raise typer.BadParameter(f"{value:g} is out of range: give a percentage {low} and "
+                                 f"{high}", param_hint=option)
+    return value / 100.0
+
+
+def _positive(value: float, option: str, what: str = "seconds") -> float:
+    _require(_finite(value) and value > 0, option, f"{value:g} must be a positive number of "
+             f"{what}")
+    return value
+
+
+def _nonnegative(value: float, option: str, what: str) -> float:
+    _require(_finite(value) and value >= 0, option, f"{value:g} must be 0 or more {what}")
+    return value
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def _fmt_seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"
+
+
+# --- erlang -------------------------------------------------------------------------------
+
+@staffing_app.command("erlang")
+def erlang(
+    calls: Annotated[float, typer.Option("--calls", help="Calls arriving in the interval.")],
+    interval: Annotated[float, typer.Option("--interval", help="Interval length, seconds.")],
+    aht: Annotated[float, typer.Option("--aht", help="Average handle time, seconds.")],
+    target_sl: Annotated[float, typer.Option("--target-sl", help="Service-level target, %.")],
+    target_time: Annotated[float, typer.Option(
+        "--target-time", help="Answer within this many seconds.")],
+    max_occupancy: Annotated[float, typer.Option(
+        "--max-occupancy", help="Occupancy cap, % (100 = no cap).")] = 100.0,
+    shrinkage: Annotated[float, typer.Option(
+        "--shrinkage", help="Share of paid time not on the phones, %.")] = 0.0,
+    patience: Annotated[float | None, typer.Option(
+        "--patience", help="Mean customer patience, seconds: switches to Erlang A.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Agents required for a service-level target (Erlang C, or Erlang A with --patience)."""
+    from servicepulse.workforce.erlang import ErlangInputError, required_agents
+
+    _nonnegative(calls, "--calls", "calls")
+    _positive(interval, "--interval")
+    _positive(aht, "--aht")
+    sl = _percent(target_sl, "--target-sl", allow_100=False)
+    _nonnegative(target_time, "--target-time", "seconds")
+    cap = _percent(max_occupancy, "--max-occupancy", allow_100=True, allow_0=False)
+    shrink = _percent(shrinkage, "--shrinkage", allow_100=False)
+    if patience is not None:
+        _positive(patience, "--patience")
+    try:
+        requirement = required_agents(calls, interval, aht, sl, target_time, cap, shrink,
+                                      patience)
+    except ErlangInputError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    result = requirement.as_dict()
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(result))
+        return
+    m = requirement.metrics
+    table = Table(title="Erlang A" if patience is not None else "Erlang C",
+                  caption=f"{calls:g} calls in {interval:g} s, AHT {aht:g} s: "
+                          f"{m.traffic:.2f} Erlangs")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("agents required", str(requirement.agents))
+    table.add_row(f"agents with {shrinkage:g}% shrinkage", str(requirement.agents_with_shrinkage))
+    table.add_row(f"service level ({target_time:g} s)", _fmt_pct(m.service_level))
+    table.add_row("occupancy", _fmt_pct(m.occupancy))
+    table.add_row("average speed of answer", _fmt_seconds(m.asa))
+    table.add_row("probability of waiting", _fmt_pct(m.probability_of_waiting))
+    if m.probability_of_abandon is not None:
+        table.add_row("probability of abandoning", _fmt_pct(m.probability_of_abandon))
+    console.print(table)
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+def _day(value: str | None, option: str, default: date) -> date:
+    if value is None:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD",
+                                 param_hint=option) from None
+
+
+def _interval_seconds(value: str) -> int:
+    from servicepulse.workforce.forecast import ForecastError, parse_interval
+
+    try:
+        return parse_interval(value)
+    except ForecastError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--interval") from exc
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+ChannelOption = Annotated[list[str] | None, typer.Option(
+    "--channel", help="Channel(s) forming the queue (repeat the option); default phone.")]
+
+
+def _channels(values: list[str] | None) -> list[str]:
+    from servicepulse.records.models import Channel
+
+    chosen = values or ["phone"]
+    known = {channel.value for channel in Channel}
+    for value in chosen:
+        _require(value in known, "--channel",
+                 f"{value!r} is not a channel: use one of {', '.join(sorted(known))}")
+    return chosen
+
+
+@staffing_app.command("plan")
+def plan(
+    ctx: typer.Context,
+    start: Annotated[str | None, typer.Option(
+        "--from", help="First day, YYYY-MM-DD (UTC); default today.")] = None,
+    end: Annotated[str | None, typer.Option(
+        "--to", help="Last day, included; default the --from day.")] = None,
+    interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 60m.")] = "30m",
+    channel: ChannelOption = None,
+    target_sl: Annotated[float, typer.Option("--target-sl", help="Target, %.")] = 80.0,
+    target_time: Annotated[float | None, typer.Option(
+        "--target-time", help="Seconds; default phone 20, chat 30.")] = None,
+    max_occupancy: Annotated[float, typer.Option("--max-occupancy", help="%.")] = 85.0,
+    shrinkage: Annotated[float, typer.Option("--shrinkage", help="%.")] = 0.0,
+    patience: Annotated[float | None, typer.Option(
+        "--patience", help="Mean patience, seconds (Erlang A).")] = None,
+    aht: Annotated[float | None, typer.Option(
+        "--aht", help="Average handle time, seconds; default from the stored history.")] = None,
+    method: Annotated[Method, typer.Option("--method")] = Method.baseline,
+    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)] = 8,
+    timezone: Annotated[str, typer.Option(
+        "--timezone", help="IANA zone in which weekdays and times of day repeat.")] = "UTC",
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Required against scheduled agents per interval, with projected service level."""
+    from servicepulse.workforce.erlang import ErlangInputError
+    from servicepulse.workforce.forecast import ForecastError, ForecastMethod
+    from servicepulse.workforce.plan import staffing_plan
+
+    interval_s = _interval_seconds(interval)
+    first = _day(start, "--from", datetime.now(UTC).date())
+    last = _day(end, "--to", first)
+    _require(last >= first, "--to", f"{last} is before --from {first}")
+    sl = _percent(target_sl, "--target-sl", allow_100=False)
+    cap = _percent(max_occupancy, "--max-occupancy", allow_100=True, allow_0=False)
+    shrink = _percent(shrinkage, "--shrinkage", allow_100=False)
+    if target_time is not None:
+        _nonnegative(target_time, "--target-time", "seconds")
+    if patience is not None:
+        _positive(patience, "--patience")
+    if aht is not None:
+        _positive(aht, "--aht")
+    channels = _channels(channel)
+    engine = state(ctx).engine()
+    try:
+        result = staffing_plan(engine, first, last, interval_s, channels, sl, target_time, cap,
+                               shrink, patience, aht, ForecastMethod(method.value),
+                               history_weeks, timezone)
+    except ErlangInputError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except ForecastError as exc:
+        raise _fail(str(exc)) from exc
+    if output is OutputFormat.json:
+        payload = result.model_dump(mode="json")
+        payload["summary"] = {"under_staffed_intervals": result.under_staffed,
+                              "required_agent_hours": round(result.required_agent_hours, 2),
+                              "scheduled_agent_hours": round(result.scheduled_agent_hours, 2)}
+        typer.echo(json.dumps(payload))
+        return
+    table = Table(title=(
+        f"Staffing plan {first} to {last}, {'/'.join(channels)}, {interval_s // 60}-minute "
+        f"intervals: {100 * sl:g}% in {result.target_time_s:g} s, occupancy ≤ {100 * cap:g}%, "
+        f"shrinkage {100 * shrink:g}%, AHT {result.aht_s:.0f} s, forecast {result.method}"))
+    for name in ("interval (UTC)", "forecast", "actual", "required", "req. scheduled",
+                 "scheduled", "over/under", "proj. SL", "proj. occupancy", "proj. ASA"):
+        table.add_column(name, justify="left" if name.startswith("interval") else "right")
+    for row in result.intervals:
+        style = "red" if row.over_under < 0 else None
+        table.add_row(
+            f"{row.start:%a %Y-%m-%d %H:%M}", f"{row.forecast_calls:.1f}", str(row.actual_calls),
+            str(row.required_agents), str(row.required_scheduled), f"{row.scheduled_agents:.2f}",
+            f"{row.over_under:+.2f}", _fmt_pct(row.projected_service_level),
+            _fmt_pct(row.projected_occupancy), _fmt_seconds(row.projected_asa), style=style)
+    console.print(table)
+    console.print(f"under-staffed intervals: {result.under_staffed} of {len(result.intervals)}; "
+                  f"agent-hours required {result.required_agent_hours:.1f}, scheduled "
+                  f"{result.scheduled_agent_hours:.1f}")
+
+
+# --- forecast -----------------------------------------------------------------------------
+
+@staffing_app.command("forecast")
+def forecast_command(
+    ctx: typer.Context,
+    start: Annotated[str | None, typer.Option(
+        "--from", help="First forecast day, YYYY-MM-DD (UTC); default today.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day, included.")] = None,
+    interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 60m.")] = "30m",
+    channel: ChannelOption = None,
+    method: Annotated[Method, typer.Option("--method")] = Method.baseline,
+    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)] = 8,
+    backtest_weeks: Annotated[int, typer.Option(
+        "--backtest-weeks", min=0, help="Held-out weeks scored by WAPE (0: none).")] = 2,
+    timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Forecast arrivals per interval from the stored history, with a WAPE backtest."""
+    from servicepulse.workforce.forecast import ForecastError, ForecastMethod, backtest, forecast
+    from servicepulse.workforce.plan import history_series
+
+    interval_s = _interval_seconds(interval)
+    first = _day(start, "--from", datetime.now(UTC).date())
+    last = _day(end, "--to", first)
+    _require(last >= first, "--to", f"{last} is before --from {first}")
+    channels = _channels(channel)
+    chosen = ForecastMethod(method.value)
+    engine = state(ctx).engine()
+    try:
+        history = history_series(engine, first, interval_s, channels, history_weeks)
+        count = ((last - first).days + 1) * 86400 // interval_s
+        predicted = forecast(history, datetime(first.year, first.month, first.day, tzinfo=UTC),
+                             count, chosen, history_weeks, timezone)
+        tested = (backtest(history, backtest_weeks, chosen, history_weeks, timezone)
+                  if backtest_weeks else None)
+    except ForecastError as exc:
+        raise _fail(str(exc)) from exc
+    if output is OutputFormat.json:
+        typer.echo(json.dumps({
+            "method": predicted.method, "interval_s": interval_s, "channels": channels,
+            "history_start": history.start.isoformat(),
+            "intervals": [{"start": s.isoformat(), "forecast": round(float(v), 4)}
+                          for s, v in zip(predicted.starts, predicted.values, strict=True)],
+            "backtest": None if tested is None else {
+                "wape": None if tested.wape is None else round(tested.wape, 6),
+                "weeks": [{"week_start": w.week_start.isoformat(), "actual": w.actual,
+                           "forecast": round(w.forecast, 4),
+                           "wape": None if w.wape is None else round(w.wape, 6)}
+                          for w in tested.weeks]},
+        }))
+        return
+    table = Table(title=f"Forecast of inbound {'/'.join(channels)} arrivals ({predicted.method})")
+    table.add_column("day (UTC)")
+    table.add_column("arrivals", justify="right")
+    table.add_column("peak interval", justify="right")
+    per_day = 86400 // interval_s
+    for d in range(len(predicted.values) // per_day):
+        values = predicted.values[d * per_day:(d + 1) * per_day]
+        peak = int(values.argmax())
+        peak_start = predicted.start + timedelta(seconds=(d * per_day + peak) * interval_s)
+        table.add_row(f"{first + timedelta(days=d):%a %Y-%m-%d}", f"{values.sum():.0f}",
+                      f"{peak_start:%H:%M} ({values[peak]:.1f})")
+    console.print(table)
+    if tested is not None:
+        for week in tested.weeks:
+            console.print(f"backtest week from {week.week_start:%Y-%m-%d}: actual "
+                          f"{week.actual:.0f}, forecast {week.forecast:.0f}, "
+                          f"WAPE {_fmt_pct(week.wape)}")
+        console.print(f"backtest WAPE over {len(tested.weeks)} held-out week(s): "
+                      f"{_fmt_pct(tested.wape)}")
+
+
+# --- what-if ------------------------------------------------------------------------------
+
+@staffing_app.command("whatif")
+def whatif(
+    calls: Annotated[list[float], typer.Option(
+        "--calls", help="Calls per interval; repeat for several intervals.")],
+    agents: Annotated[list[int], typer.Option(
+        "--agents", help="Agents on duty per interval; one value applies to every interval.")],
+    interval: Annotated[float, typer.Option("--interval", help="Seconds.")] = 1800.0,
+    aht: Annotated[float, typer.Option("--aht", help="Average handle time, seconds.")] = 180.0,
+    target_time: Annotated[float, typer.Option("--target-time", help="Seconds.")] = 20.0,
+    patience: Annotated[float | None, typer.Option(
+        "--patience", help="Mean patience, seconds (exponential; compares with Erlang A).")
+    ] = None,
+    handle_time: Annotated[HandleTimeOption, typer.Option(
+        "--handle-time", help="Handle-time distribution.")] = HandleTimeOption.exponential,
+    handle_cv: Annotated[float, typer.Option(
+        "--handle-cv", help="Coefficient of variation of a lognormal handle time.")] = 1.0,
+    repeat: Annotated[int, typer.Option(
+        "--repeat", min=1, help="Run the given intervals this many times in a row.")] = 1,
+    replications: Annotated[int, typer.Option("--replications", min=1)] = 20,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Simulate a proposed staffing and compare it with the Erlang prediction per interval."""
+    from servicepulse.workforce.simulation import HandleTime, IntervalLoad, what_if
+
+    for value in calls:
+        _nonnegative(value, "--calls", "calls")
+    for value in agents:
+        _require(value >= 0, "--agents", f"{value} must be 0 or more agents")
+    _require(len(agents) in (1, len(calls)), "--agents",
+             f"give one --agents or one per --calls ({len(calls)}), not {len(agents)}")
+    _positive(interval, "--interval")
+    _positive(aht, "--aht")
+    _nonnegative(target_time, "--target-time", "seconds")
+    if patience is not None:
+        _positive(patience, "--patience")
+    _positive(handle_cv, "--handle-cv", "(a ratio)")
+    staffing = agents if len(agents) == len(calls) else agents * len(calls)
+    loads = [IntervalLoad(c, a) for c, a in zip(calls, staffing, strict=True)] * repeat
+    result = what_if(loads, interval, aht, target_time, patience, HandleTime(handle_time.value),
+                     handle_cv, replications, seed)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    model = "Erlang A" if patience is not None else "Erlang C"
+    table = Table(title=f"What-if: simulation ({replications} runs, seed {seed}, "
+                        f"{handle_time.value} handle time) against {model}")
+    for name in ("#", "calls", "agents", "SL sim", f"SL {model}", "occ. sim", f"occ. {model}",
+                 "ASA sim", f"ASA {model}") + (("abandon sim", "abandon Erlang A")
+                                                 if patience is not None else ()):
+        table.add_column(name, justify="right")
+    for k, row in enumerate(result.intervals, start=1):
+        cells = [str(k), f"{row.load.calls:g}", str(row.load.agents),
+                 _fmt_pct(row.simulated.service_level), _fmt_pct(row.predicted.service_level),
+                 _fmt_pct(row.simulated.occupancy), _fmt_pct(row.predicted.occupancy),
+                 _fmt_seconds(row.simulated.asa), _fmt_seconds(row.predicted.asa)]
+        if patience is not None:
+            cells += [_fmt_pct(row.simulated.abandon_rate),
+                      _fmt_pct(row.predicted.probability_of_abandon)]
+        table.add_row(*cells)
+    console.print(table)
+    sim = result.simulation
+    console.print(f"simulated overall: service level {_fmt_pct(sim.service_level)} "
+                  f"(± {_fmt_pct(sim.service_level_ci95)}), occupancy {_fmt_pct(sim.occupancy)}, "
+                  f"ASA {_fmt_seconds(sim.asa)}, abandoned {_fmt_pct(sim.abandon_rate)}")
