@@ -27,6 +27,7 @@ def with_(record_kind: str, /, **changes: Any) -> dict[str, Any]:
 
 # --- the whole row ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("data", [[1, 2], "team", 42, None])
 def test_not_an_object(data: Any) -> None:
     error = error_of(data)
@@ -75,8 +76,9 @@ REQUIRED = {
 }
 
 
-@pytest.mark.parametrize(("kind", "field"),
-                         [(kind, field) for kind, fields in REQUIRED.items() for field in fields])
+@pytest.mark.parametrize(
+    ("kind", "field"), [(kind, field) for kind, fields in REQUIRED.items() for field in fields]
+)
 def test_missing_required_field(kind: str, field: str) -> None:
     data = {k: v for k, v in MINIMAL[kind].items() if k != field}
     error = error_of(data)
@@ -93,18 +95,30 @@ def test_minimal_examples_hold_exactly_the_required_fields() -> None:
 
 # --- unknown enumeration values ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("kind", "field", "value", "expected"), [
-    ("interaction", "channel", "fax", "'phone', 'email', 'chat', 'social', 'sms', 'web' or "
-     "'in_person'"),
-    ("interaction", "direction", "sideways", "'inbound' or 'outbound'"),
-    ("agent", "role", "boss", "'frontline'"),
-    ("event", "kind", "explode", "'created'"),
-    ("event", "actor", "robot", "'customer', 'agent', 'bot' or 'system'"),
-    ("survey", "kind", "csat5", "'csat', 'nps' or 'ces'"),
-    ("agent_state", "state", "asleep", "'available'"),
-    ("order", "kind", "gift", "'purchase', 'renewal', 'upsell', 'cancellation', 'return' or "
-     "'exchange'"),
-])
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value", "expected"),
+    [
+        (
+            "interaction",
+            "channel",
+            "fax",
+            "'phone', 'email', 'chat', 'social', 'sms', 'web' or 'in_person'",
+        ),
+        ("interaction", "direction", "sideways", "'inbound' or 'outbound'"),
+        ("agent", "role", "boss", "'frontline'"),
+        ("event", "kind", "explode", "'created'"),
+        ("event", "actor", "robot", "'customer', 'agent', 'bot' or 'system'"),
+        ("survey", "kind", "csat5", "'csat', 'nps' or 'ces'"),
+        ("agent_state", "state", "asleep", "'available'"),
+        (
+            "order",
+            "kind",
+            "gift",
+            "'purchase', 'renewal', 'upsell', 'cancellation', 'return' or 'exchange'",
+        ),
+    ],
+)
 def test_unknown_enum_value(kind: str, field: str, value: str, expected: str) -> None:
     error = error_of(with_(kind, **{field: value}))
     assert error.field == field
@@ -118,11 +132,19 @@ def test_enum_values_are_case_sensitive() -> None:
 
 # --- scores outside their scale ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("kind", "score", "scale"), [
-    ("csat", 0, "1–5"), ("csat", 6, "1–5"), ("csat", 5.5, "1–5"),
-    ("nps", -1, "0–10"), ("nps", 11, "0–10"),
-    ("ces", 0, "1–7"), ("ces", 8, "1–7"),
-])
+
+@pytest.mark.parametrize(
+    ("kind", "score", "scale"),
+    [
+        ("csat", 0, "1–5"),
+        ("csat", 6, "1–5"),
+        ("csat", 5.5, "1–5"),
+        ("nps", -1, "0–10"),
+        ("nps", 11, "0–10"),
+        ("ces", 0, "1–7"),
+        ("ces", 8, "1–7"),
+    ],
+)
 def test_score_outside_default_scale(kind: str, score: float, scale: str) -> None:
     error = error_of(with_("survey", kind=kind, score=score))
     assert error.field == "score"
@@ -146,8 +168,9 @@ def test_scale_that_is_not_a_range(scale_min: float, scale_max: float) -> None:
     assert error.reason == f"{scale_max} is not above scale_min {scale_min}"
 
 
-@pytest.mark.parametrize(("field", "value"), [("score", "nan"), ("score", "inf"),
-                                              ("scale_max", "inf")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("score", "nan"), ("score", "inf"), ("scale_max", "inf")]
+)
 def test_non_finite_numbers_are_refused(field: str, value: str) -> None:
     error = error_of(with_("survey", **{field: value}))
     assert error.field == field
@@ -161,6 +184,7 @@ def test_non_finite_amount_is_refused() -> None:
 
 # --- an end before its start ------------------------------------------------------------------
 
+
 def test_agent_state_end_before_start() -> None:
     error = error_of(with_("agent_state", end="2026-03-02T07:59:59Z"))
     assert (error.field, error.reason) == ("end", "ends before its start")
@@ -172,8 +196,9 @@ def test_shift_end_before_start() -> None:
     assert (error.field, error.reason) == ("end", "ends before its start")
 
 
-@pytest.mark.parametrize("field", ["first_response_at", "answered_at", "resolved_at",
-                                   "abandoned_at"])
+@pytest.mark.parametrize(
+    "field", ["first_response_at", "answered_at", "resolved_at", "abandoned_at"]
+)
 def test_interaction_time_before_created_at(field: str) -> None:
     error = error_of(with_("interaction", **{field: "2026-03-02T08:59:59Z"}))
     assert error.field == field
@@ -187,16 +212,19 @@ def test_customer_churned_before_acquired() -> None:
 
 # --- negative durations and counts ------------------------------------------------------------
 
-@pytest.mark.parametrize("field", ["talk_s", "hold_s", "wrap_s", "handle_s", "reopens",
-                                   "transfers"])
+
+@pytest.mark.parametrize(
+    "field", ["talk_s", "hold_s", "wrap_s", "handle_s", "reopens", "transfers"]
+)
 def test_negative_duration_or_count(field: str) -> None:
     error = error_of(with_("interaction", **{field: -1}))
     assert error.field == field
     assert error.reason == "Input should be greater than or equal to 0 (got -1)"
 
 
-@pytest.mark.parametrize("field", ["impressions", "reach", "likes", "comments", "shares",
-                                   "clicks", "saves"])
+@pytest.mark.parametrize(
+    "field", ["impressions", "reach", "likes", "comments", "shares", "clicks", "saves"]
+)
 def test_negative_social_count(field: str) -> None:
     assert error_of(with_("social_post", **{field: -3})).field == field
 
@@ -207,8 +235,18 @@ def test_negative_hourly_cost() -> None:
 
 # --- unparseable times ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", ["yesterday", "2026-03-32T10:00:00Z", "2026-13-01",
-                                   "2026-03-02T25:00:00Z", "02/03/2026 09:00", ""])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2026-03-32T10:00:00Z",
+        "2026-13-01",
+        "2026-03-02T25:00:00Z",
+        "02/03/2026 09:00",
+        "",
+    ],
+)
 def test_unparseable_time(value: str) -> None:
     error = error_of(with_("interaction", created_at=value))
     assert error.field == "created_at"
@@ -225,38 +263,57 @@ def test_epoch_numbers_are_not_times(value: Any) -> None:
     assert error.reason.startswith("epoch numbers are not accepted: write times as ISO 8601")
 
 
-@pytest.mark.parametrize(("kind", "field"), [
-    ("event", "at"), ("survey", "submitted_at"), ("agent_state", "start"), ("agent_state", "end"),
-    ("shift", "start"), ("shift", "end"), ("order", "at"), ("social_post", "posted_at"),
-    ("social_mention", "at"), ("customer", "acquired_at"), ("customer", "churned_at"),
-])
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("event", "at"),
+        ("survey", "submitted_at"),
+        ("agent_state", "start"),
+        ("agent_state", "end"),
+        ("shift", "start"),
+        ("shift", "end"),
+        ("order", "at"),
+        ("social_post", "posted_at"),
+        ("social_mention", "at"),
+        ("customer", "acquired_at"),
+        ("customer", "churned_at"),
+    ],
+)
 def test_every_time_field_is_checked(kind: str, field: str) -> None:
     assert error_of(with_(kind, **{field: "not a time"})).field == field
 
 
 # --- calendars --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("timezone", ["Mars/Olympus", "CEST", "", "../../etc/passwd",
-                                      "Europe/paris"])
+
+@pytest.mark.parametrize(
+    "timezone", ["Mars/Olympus", "CEST", "", "../../etc/passwd", "Europe/paris"]
+)
 def test_bad_iana_timezone(timezone: str) -> None:
     error = error_of(with_("calendar", timezone=timezone))
     assert error.field == "timezone"
     assert error.reason.startswith(f"{timezone!r} is not an IANA time zone")
 
 
-@pytest.mark.parametrize(("hours", "field", "reason"), [
-    ({"mon": [["17:00", "09:00"]]}, "hours", "mon range 17:00-09:00 ends before it starts"),
-    ({"mon": [["09:00", "09:00"]]}, "hours", "mon range 09:00-09:00 ends before it starts"),
-    ({"monday": [["09:00", "17:00"]]}, "hours",
-     "'monday' is not one of mon, tue, wed, thu, fri, sat, sun"),
-    ({"mon": [["9am", "5pm"]]}, "hours", "time of day '9am' is not HH:MM (e.g. 09:00)"),
-    # one digit hours: refused, not compared as text ("9:00" > "17:00" as text)
-    ({"mon": [["9:00", "17:00"]]}, "hours", "time of day '9:00' is not HH:MM (e.g. 09:00)"),
-    ({"mon": [["09:00", "25:00"]]}, "hours", "time of day '25:00' is out of range 00:00-24:00"),
-    ({"mon": [["09:00", "24:30"]]}, "hours", "time of day '24:30' is out of range 00:00-24:00"),
-    ({"mon": [["09:60", "17:00"]]}, "hours", "time of day '09:60' is out of range 00:00-24:00"),
-    ({"mon": [["09:00"]]}, "hours.mon.0.1", "missing required field"),
-])
+@pytest.mark.parametrize(
+    ("hours", "field", "reason"),
+    [
+        ({"mon": [["17:00", "09:00"]]}, "hours", "mon range 17:00-09:00 ends before it starts"),
+        ({"mon": [["09:00", "09:00"]]}, "hours", "mon range 09:00-09:00 ends before it starts"),
+        (
+            {"monday": [["09:00", "17:00"]]},
+            "hours",
+            "'monday' is not one of mon, tue, wed, thu, fri, sat, sun",
+        ),
+        ({"mon": [["9am", "5pm"]]}, "hours", "time of day '9am' is not HH:MM (e.g. 09:00)"),
+        # one digit hours: refused, not compared as text ("9:00" > "17:00" as text)
+        ({"mon": [["9:00", "17:00"]]}, "hours", "time of day '9:00' is not HH:MM (e.g. 09:00)"),
+        ({"mon": [["09:00", "25:00"]]}, "hours", "time of day '25:00' is out of range 00:00-24:00"),
+        ({"mon": [["09:00", "24:30"]]}, "hours", "time of day '24:30' is out of range 00:00-24:00"),
+        ({"mon": [["09:60", "17:00"]]}, "hours", "time of day '09:60' is out of range 00:00-24:00"),
+        ({"mon": [["09:00"]]}, "hours.mon.0.1", "missing required field"),
+    ],
+)
 def test_bad_calendar_hours(hours: Any, field: str, reason: str) -> None:
     error = error_of(with_("calendar", hours=hours))
     assert (error.field, error.reason) == (field, reason)
@@ -276,11 +333,15 @@ def test_bad_holiday_date() -> None:
 
 # --- other field checks -----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("value", "reason"), [
-    ("", "String should have at least 1 character (got '')"),
-    (5, "Input should be a valid string (got 5)"),
-    ("x" * 201, "String should have at most 200 characters"),
-])
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("", "String should have at least 1 character (got '')"),
+        (5, "Input should be a valid string (got 5)"),
+        ("x" * 201, "String should have at most 200 characters"),
+    ],
+)
 def test_bad_id(value: Any, reason: str) -> None:
     error = error_of(with_("team", id=value))
     assert error.field == "id"
@@ -299,6 +360,7 @@ def test_currency_is_three_letters() -> None:
 
 # --- the error object itself ------------------------------------------------------------------
 
+
 def test_error_message_names_the_field() -> None:
     error = error_of(with_("shift", end="2026-03-02T07:00:00Z"))
     assert str(error) == "field 'end': ends before its start"
@@ -310,8 +372,12 @@ def test_error_survives_pickling() -> None:
     error = error_of(with_("shift", end="2026-03-02T07:00:00Z"))
     again = pickle.loads(pickle.dumps(error))
     assert again == error
-    assert (again.field, again.reason, again.kind, again.record_id) == \
-        ("end", "ends before its start", "shift", "sh1")
+    assert (again.field, again.reason, again.kind, again.record_id) == (
+        "end",
+        "ends before its start",
+        "shift",
+        "sh1",
+    )
 
 
 def test_error_passes_through_context_managers_and_takes_notes() -> None:

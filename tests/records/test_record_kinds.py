@@ -39,8 +39,18 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def test_the_twelve_kinds_are_the_designs() -> None:
     assert set(RECORD_KINDS) == {
-        "team", "agent", "calendar", "customer", "interaction", "event", "survey",
-        "agent_state", "shift", "order", "social_post", "social_mention",
+        "team",
+        "agent",
+        "calendar",
+        "customer",
+        "interaction",
+        "event",
+        "survey",
+        "agent_state",
+        "shift",
+        "order",
+        "social_post",
+        "social_mention",
     }
     assert set(MINIMAL) == set(RECORD_KINDS)
 
@@ -82,11 +92,27 @@ def test_agent_defaults_active_and_no_languages() -> None:
 
 
 def test_agent_with_every_field() -> None:
-    agent = parse_record({**MINIMAL["agent"], "role": "account_manager", "email": "s@x.org",
-                          "team_id": "t1", "hourly_cost": 33.65, "active": False,
-                          "languages": ["en", "fr"]})
-    assert agent == Agent(id="a1", name="Sam", role=Role.account_manager, email="s@x.org",
-                          team_id="t1", hourly_cost=33.65, active=False, languages=["en", "fr"])
+    agent = parse_record(
+        {
+            **MINIMAL["agent"],
+            "role": "account_manager",
+            "email": "s@x.org",
+            "team_id": "t1",
+            "hourly_cost": 33.65,
+            "active": False,
+            "languages": ["en", "fr"],
+        }
+    )
+    assert agent == Agent(
+        id="a1",
+        name="Sam",
+        role=Role.account_manager,
+        email="s@x.org",
+        team_id="t1",
+        hourly_cost=33.65,
+        active=False,
+        languages=["en", "fr"],
+    )
 
 
 @pytest.mark.parametrize("role", [r.value for r in Role])
@@ -95,25 +121,42 @@ def test_every_role_is_accepted(role: str) -> None:
 
 
 def test_calendar() -> None:
-    calendar = parse_record({**MINIMAL["calendar"],
-                             "hours": {"mon": [["09:00", "12:30"], ["13:30", "18:00"]],
-                                       "sat": [["00:00", "24:00"]]},
-                             "holidays": ["2026-12-25"]})
+    calendar = parse_record(
+        {
+            **MINIMAL["calendar"],
+            "hours": {"mon": [["09:00", "12:30"], ["13:30", "18:00"]], "sat": [["00:00", "24:00"]]},
+            "holidays": ["2026-12-25"],
+        }
+    )
     assert isinstance(calendar, Calendar)
     assert calendar.timezone == "Europe/Paris"
-    assert calendar.hours == {"mon": [("09:00", "12:30"), ("13:30", "18:00")],
-                              "sat": [("00:00", "24:00")]}
+    assert calendar.hours == {
+        "mon": [("09:00", "12:30"), ("13:30", "18:00")],
+        "sat": [("00:00", "24:00")],
+    }
     assert calendar.holidays == [date(2026, 12, 25)]
     assert parse_record(MINIMAL["calendar"]).holidays == []  # type: ignore[attr-defined]
 
 
 def test_customer() -> None:
-    customer = parse_record({**MINIMAL["customer"], "name": "Ada", "email": "ada@x.org",
-                             "segment": "smb", "acquired_at": "2025-06-01T00:00:00Z",
-                             "churned_at": "2026-02-01T00:00:00Z"})
-    assert customer == Customer(id="c1", name="Ada", email="ada@x.org", segment="smb",
-                                acquired_at=datetime(2025, 6, 1, tzinfo=UTC),
-                                churned_at=datetime(2026, 2, 1, tzinfo=UTC))
+    customer = parse_record(
+        {
+            **MINIMAL["customer"],
+            "name": "Ada",
+            "email": "ada@x.org",
+            "segment": "smb",
+            "acquired_at": "2025-06-01T00:00:00Z",
+            "churned_at": "2026-02-01T00:00:00Z",
+        }
+    )
+    assert customer == Customer(
+        id="c1",
+        name="Ada",
+        email="ada@x.org",
+        segment="smb",
+        acquired_at=datetime(2025, 6, 1, tzinfo=UTC),
+        churned_at=datetime(2026, 2, 1, tzinfo=UTC),
+    )
     bare = parse_record(MINIMAL["customer"])
     assert isinstance(bare, Customer) and bare.acquired_at is None and bare.churned_at is None
 
@@ -127,36 +170,77 @@ def test_interaction_defaults() -> None:
     assert interaction.reopens == 0
     assert interaction.transfers == 0
     assert interaction.escalated is False
-    for optional in ("customer_id", "agent_id", "team_id", "queue", "category", "subject",
-                     "priority", "first_response_at", "answered_at", "resolved_at",
-                     "abandoned_at", "talk_s", "hold_s", "wrap_s", "handle_s", "status",
-                     "language"):
+    for optional in (
+        "customer_id",
+        "agent_id",
+        "team_id",
+        "queue",
+        "category",
+        "subject",
+        "priority",
+        "first_response_at",
+        "answered_at",
+        "resolved_at",
+        "abandoned_at",
+        "talk_s",
+        "hold_s",
+        "wrap_s",
+        "handle_s",
+        "status",
+        "language",
+    ):
         assert getattr(interaction, optional) is None, optional
 
 
 def test_interaction_with_every_field() -> None:
-    interaction = parse_record({
-        **MINIMAL["interaction"], "channel": "phone", "direction": "outbound",
-        "customer_id": "c1", "agent_id": "a1", "team_id": "t1", "queue": "billing",
-        "category": "invoice", "subject": "Wrong amount", "priority": "high",
-        "first_response_at": "2026-03-02T09:00:20Z", "answered_at": "2026-03-02T09:00:20Z",
-        "resolved_at": "2026-03-02T09:06:00Z", "talk_s": 240, "hold_s": 45.5, "wrap_s": 30,
-        "handle_s": 315.5, "reopens": 1, "transfers": 2, "escalated": True, "status": "solved",
-        "language": "en",
-    })
+    interaction = parse_record(
+        {
+            **MINIMAL["interaction"],
+            "channel": "phone",
+            "direction": "outbound",
+            "customer_id": "c1",
+            "agent_id": "a1",
+            "team_id": "t1",
+            "queue": "billing",
+            "category": "invoice",
+            "subject": "Wrong amount",
+            "priority": "high",
+            "first_response_at": "2026-03-02T09:00:20Z",
+            "answered_at": "2026-03-02T09:00:20Z",
+            "resolved_at": "2026-03-02T09:06:00Z",
+            "talk_s": 240,
+            "hold_s": 45.5,
+            "wrap_s": 30,
+            "handle_s": 315.5,
+            "reopens": 1,
+            "transfers": 2,
+            "escalated": True,
+            "status": "solved",
+            "language": "en",
+        }
+    )
     assert isinstance(interaction, Interaction)
     assert interaction.direction is Direction.outbound
     assert interaction.answered_at == T0 + timedelta(seconds=20)
     assert interaction.resolved_at == T0 + timedelta(minutes=6)
-    assert (interaction.talk_s, interaction.hold_s, interaction.wrap_s, interaction.handle_s) \
-        == (240.0, 45.5, 30.0, 315.5)
+    assert (interaction.talk_s, interaction.hold_s, interaction.wrap_s, interaction.handle_s) == (
+        240.0,
+        45.5,
+        30.0,
+        315.5,
+    )
     assert (interaction.reopens, interaction.transfers, interaction.escalated) == (1, 2, True)
 
 
 def test_interaction_times_equal_to_created_at_are_allowed() -> None:
     # an instant answer is not "before" the interaction
-    interaction = parse_record({**MINIMAL["interaction"], "answered_at": "2026-03-02T09:00:00Z",
-                                "abandoned_at": "2026-03-02T09:00:00Z"})
+    interaction = parse_record(
+        {
+            **MINIMAL["interaction"],
+            "answered_at": "2026-03-02T09:00:00Z",
+            "abandoned_at": "2026-03-02T09:00:00Z",
+        }
+    )
     assert interaction.answered_at == T0  # type: ignore[attr-defined]
 
 
@@ -175,11 +259,22 @@ def test_event_defaults_public() -> None:
 
 
 def test_event_with_every_field() -> None:
-    event = parse_record({**MINIMAL["event"], "actor": "agent", "agent_id": "a1",
-                          "public": False, "body": "internal note"})
+    event = parse_record(
+        {
+            **MINIMAL["event"],
+            "actor": "agent",
+            "agent_id": "a1",
+            "public": False,
+            "body": "internal note",
+        }
+    )
     assert isinstance(event, Event)
-    assert (event.actor, event.agent_id, event.public, event.body) == \
-        (Actor.agent, "a1", False, "internal note")
+    assert (event.actor, event.agent_id, event.public, event.body) == (
+        Actor.agent,
+        "a1",
+        False,
+        "internal note",
+    )
 
 
 @pytest.mark.parametrize("kind", [k.value for k in EventKind])
@@ -216,11 +311,25 @@ def test_survey_custom_scale() -> None:
 
 
 def test_survey_with_every_field() -> None:
-    survey = parse_record({**MINIMAL["survey"], "interaction_id": "i1", "customer_id": "c1",
-                           "agent_id": "a1", "comment": "great"})
-    assert survey == Survey(id="s1", kind=SurveyKind.csat, score=4,
-                            submitted_at=T0 + timedelta(hours=1), interaction_id="i1",
-                            customer_id="c1", agent_id="a1", comment="great")
+    survey = parse_record(
+        {
+            **MINIMAL["survey"],
+            "interaction_id": "i1",
+            "customer_id": "c1",
+            "agent_id": "a1",
+            "comment": "great",
+        }
+    )
+    assert survey == Survey(
+        id="s1",
+        kind_=SurveyKind.csat,
+        score=4,
+        submitted_at=T0 + timedelta(hours=1),
+        interaction_id="i1",
+        customer_id="c1",
+        agent_id="a1",
+        comment="great",
+    )
 
 
 def test_agent_state_open_while_end_is_null() -> None:
@@ -241,25 +350,35 @@ def test_every_agent_state_is_accepted(state: str) -> None:
 
 
 def test_zero_length_state_and_shift_are_allowed() -> None:
-    same = "2026-03-02T08:00:00Z"
-    assert parse_record({**MINIMAL["agent_state"], "end": same}).end == parse_record(  # type: ignore[attr-defined]
-        {**MINIMAL["agent_state"], "end": same}).start  # type: ignore[attr-defined]
-    assert isinstance(parse_record({**MINIMAL["shift"], "end": MINIMAL["shift"]["start"]}), Shift)
+    # MINIMAL's state and shift start at 08:00Z: ending at the same instant is not "before"
+    state = parse_record({**MINIMAL["agent_state"], "end": "2026-03-02T08:00:00Z"})
+    assert isinstance(state, AgentState) and state.end == state.start
+    shift = parse_record({**MINIMAL["shift"], "end": "2026-03-02T08:00:00Z"})
+    assert isinstance(shift, Shift) and shift.end == shift.start
 
 
 def test_shift() -> None:
     shift = parse_record(MINIMAL["shift"])
-    assert shift == Shift(id="sh1", agent_id="a1", start=datetime(2026, 3, 2, 8, tzinfo=UTC),
-                          end=datetime(2026, 3, 2, 16, tzinfo=UTC))
+    assert shift == Shift(
+        id="sh1",
+        agent_id="a1",
+        start=datetime(2026, 3, 2, 8, tzinfo=UTC),
+        end=datetime(2026, 3, 2, 16, tzinfo=UTC),
+    )
 
 
 def test_order() -> None:
-    order = parse_record({**MINIMAL["order"], "currency": "EUR", "interaction_id": "i1",
-                          "agent_id": "a1"})
+    order = parse_record(
+        {**MINIMAL["order"], "currency": "EUR", "interaction_id": "i1", "agent_id": "a1"}
+    )
     assert isinstance(order, Order)
     assert order.kind_ is OrderKind.purchase
-    assert (order.amount, order.currency, order.interaction_id, order.agent_id) == \
-        (99.5, "EUR", "i1", "a1")
+    assert (order.amount, order.currency, order.interaction_id, order.agent_id) == (
+        99.5,
+        "EUR",
+        "i1",
+        "a1",
+    )
 
 
 @pytest.mark.parametrize("kind", [k.value for k in OrderKind])
@@ -269,38 +388,64 @@ def test_every_order_kind_is_accepted(kind: str) -> None:
 
 
 def test_social_post() -> None:
-    post = parse_record({**MINIMAL["social_post"], "agent_id": "a1", "impressions": 1000,
-                         "reach": 800, "likes": 40, "comments": 5, "shares": 3, "clicks": 10,
-                         "saves": 2})
+    post = parse_record(
+        {
+            **MINIMAL["social_post"],
+            "agent_id": "a1",
+            "impressions": 1000,
+            "reach": 800,
+            "likes": 40,
+            "comments": 5,
+            "shares": 3,
+            "clicks": 10,
+            "saves": 2,
+        }
+    )
     assert isinstance(post, SocialPost)
-    assert (post.impressions, post.reach, post.likes, post.comments, post.shares, post.clicks,
-            post.saves) == (1000, 800, 40, 5, 3, 10, 2)
+    assert (
+        post.impressions,
+        post.reach,
+        post.likes,
+        post.comments,
+        post.shares,
+        post.clicks,
+        post.saves,
+    ) == (1000, 800, 40, 5, 3, 10, 2)
     bare = parse_record(MINIMAL["social_post"])
     assert isinstance(bare, SocialPost) and bare.impressions is None and bare.likes is None
 
 
 def test_social_mention() -> None:
     mention = parse_record({**MINIMAL["social_mention"], "author": "@ada", "interaction_id": "i1"})
-    assert mention == SocialMention(id="m1", platform="x", at=T0 + timedelta(hours=3, minutes=30),
-                                    text="thanks for the help", author="@ada",
-                                    interaction_id="i1")
+    assert mention == SocialMention(
+        id="m1",
+        platform="x",
+        at=T0 + timedelta(hours=3, minutes=30),
+        text="thanks for the help",
+        author="@ada",
+        interaction_id="i1",
+    )
 
 
 # --- times -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("written", "utc"), [
-    # +02:00 means two hours ahead of UTC: 11:00+02:00 is 09:00Z
-    ("2026-03-02T11:00:00+02:00", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
-    # a negative offset crosses midnight: 22:30-05:00 is 03:30Z the next day
-    ("2026-03-01T22:30:00-05:00", datetime(2026, 3, 2, 3, 30, tzinfo=UTC)),
-    # no offset: UTC
-    ("2026-03-02T09:00:00", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
-    ("2026-03-02 09:00", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
-    ("2026-03-02T09:00:00Z", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
-    # a date alone is its midnight UTC
-    ("2026-03-02", datetime(2026, 3, 2, 0, 0, tzinfo=UTC)),
-    ("2026-03-02T09:00:00.250+00:00", datetime(2026, 3, 2, 9, 0, 0, 250000, tzinfo=UTC)),
-])
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        # +02:00 means two hours ahead of UTC: 11:00+02:00 is 09:00Z
+        ("2026-03-02T11:00:00+02:00", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+        # a negative offset crosses midnight: 22:30-05:00 is 03:30Z the next day
+        ("2026-03-01T22:30:00-05:00", datetime(2026, 3, 2, 3, 30, tzinfo=UTC)),
+        # no offset: UTC
+        ("2026-03-02T09:00:00", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+        ("2026-03-02 09:00", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+        ("2026-03-02T09:00:00Z", datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+        # a date alone is its midnight UTC
+        ("2026-03-02", datetime(2026, 3, 2, 0, 0, tzinfo=UTC)),
+        ("2026-03-02T09:00:00.250+00:00", datetime(2026, 3, 2, 9, 0, 0, 250000, tzinfo=UTC)),
+    ],
+)
 def test_times_are_converted_to_utc(written: str, utc: datetime) -> None:
     record = parse_record({**MINIMAL["interaction"], "created_at": written})
     assert isinstance(record, Interaction)
@@ -322,4 +467,4 @@ def test_order_of_times_is_checked_after_conversion_to_utc() -> None:
 def test_records_are_immutable() -> None:
     record = parse_record(MINIMAL["team"])
     with pytest.raises(Exception, match="frozen"):
-        record.id = "other"
+        record.id = "other"  # type: ignore[misc]

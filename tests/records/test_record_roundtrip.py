@@ -36,7 +36,8 @@ seconds = st.floats(min_value=0, max_value=1e8, allow_nan=False, allow_infinity=
 counts = st.integers(min_value=0, max_value=10**6)
 money = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
-    lambda minutes: timezone(timedelta(minutes=minutes)))
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
 instants = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1))
 later = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400))
 
@@ -89,12 +90,22 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         data |= draw(optional_fields({"lead_id": ids, "calendar_id": ids}))
     elif kind == "agent":
         data |= {"name": draw(names), "role": draw(enum_values(Role))}
-        data |= draw(optional_fields({
-            "email": texts, "team_id": ids, "hourly_cost": seconds, "active": st.booleans(),
-            "languages": st.lists(st.text(max_size=35), max_size=4)}))
+        data |= draw(
+            optional_fields(
+                {
+                    "email": texts,
+                    "team_id": ids,
+                    "hourly_cost": seconds,
+                    "active": st.booleans(),
+                    "languages": st.lists(st.text(max_size=35), max_size=4),
+                }
+            )
+        )
     elif kind == "calendar":
-        data |= {"timezone": draw(st.sampled_from(sorted(available_timezones()))),
-                 "hours": draw(st.dictionaries(st.sampled_from(WEEKDAYS), day_hours()))}
+        data |= {
+            "timezone": draw(st.sampled_from(sorted(available_timezones()))),
+            "hours": draw(st.dictionaries(st.sampled_from(WEEKDAYS), day_hours())),
+        }
         data |= draw(optional_fields({"holidays": st.lists(st.dates().map(str), max_size=4)}))
     elif kind == "customer":
         acquired, acquired_text = draw(time_text())
@@ -105,19 +116,50 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     elif kind == "interaction":
         created, created_text = draw(time_text())
         data |= {"channel": draw(enum_values(Channel)), "created_at": created_text}
-        data |= draw(times_after(created, ["first_response_at", "answered_at", "resolved_at",
-                                           "abandoned_at"]))
-        data |= draw(optional_fields({
-            "direction": enum_values(Direction), "customer_id": ids, "agent_id": ids,
-            "team_id": ids, "queue": texts, "category": texts, "subject": texts,
-            "priority": texts, "talk_s": seconds, "hold_s": seconds, "wrap_s": seconds,
-            "handle_s": seconds, "reopens": counts, "transfers": counts,
-            "escalated": st.booleans(), "status": texts, "language": st.text(max_size=35)}))
+        data |= draw(
+            times_after(
+                created, ["first_response_at", "answered_at", "resolved_at", "abandoned_at"]
+            )
+        )
+        data |= draw(
+            optional_fields(
+                {
+                    "direction": enum_values(Direction),
+                    "customer_id": ids,
+                    "agent_id": ids,
+                    "team_id": ids,
+                    "queue": texts,
+                    "category": texts,
+                    "subject": texts,
+                    "priority": texts,
+                    "talk_s": seconds,
+                    "hold_s": seconds,
+                    "wrap_s": seconds,
+                    "handle_s": seconds,
+                    "reopens": counts,
+                    "transfers": counts,
+                    "escalated": st.booleans(),
+                    "status": texts,
+                    "language": st.text(max_size=35),
+                }
+            )
+        )
     elif kind == "event":
-        data |= {"interaction_id": draw(ids), "at": draw(time_text())[1],
-                 "kind": draw(enum_values(EventKind))}
-        data |= draw(optional_fields({"actor": enum_values(Actor), "agent_id": ids,
-                                      "public": st.booleans(), "body": texts}))
+        data |= {
+            "interaction_id": draw(ids),
+            "at": draw(time_text())[1],
+            "kind": draw(enum_values(EventKind)),
+        }
+        data |= draw(
+            optional_fields(
+                {
+                    "actor": enum_values(Actor),
+                    "agent_id": ids,
+                    "public": st.booleans(),
+                    "body": texts,
+                }
+            )
+        )
     elif kind == "survey":
         survey_kind = draw(enum_values(SurveyKind))
         low, high = {"csat": (1.0, 5.0), "nps": (0.0, 10.0), "ces": (1.0, 7.0)}[survey_kind]
@@ -127,10 +169,16 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         if draw(st.booleans()) or high <= low:
             high = draw(st.floats(low + 1, low + 100, allow_nan=False))
             data["scale_max"] = high
-        data |= {"kind": survey_kind, "submitted_at": draw(time_text())[1],
-                 "score": draw(st.floats(low, high, allow_nan=False))}
-        data |= draw(optional_fields({"interaction_id": ids, "customer_id": ids,
-                                      "agent_id": ids, "comment": texts}))
+        data |= {
+            "kind": survey_kind,
+            "submitted_at": draw(time_text())[1],
+            "score": draw(st.floats(low, high, allow_nan=False)),
+        }
+        data |= draw(
+            optional_fields(
+                {"interaction_id": ids, "customer_id": ids, "agent_id": ids, "comment": texts}
+            )
+        )
     elif kind in ("agent_state", "shift"):
         start, start_text = draw(time_text())
         data |= {"agent_id": draw(ids), "start": start_text}
@@ -142,14 +190,39 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
             if draw(st.booleans()):
                 data["end"] = end
     elif kind == "order":
-        data |= {"customer_id": draw(ids), "at": draw(time_text())[1], "amount": draw(money),
-                 "kind": draw(enum_values(OrderKind))}
-        data |= draw(optional_fields({"currency": st.text(min_size=3, max_size=3),
-                                      "interaction_id": ids, "agent_id": ids}))
+        data |= {
+            "customer_id": draw(ids),
+            "at": draw(time_text())[1],
+            "amount": draw(money),
+            "kind": draw(enum_values(OrderKind)),
+        }
+        data |= draw(
+            optional_fields(
+                {
+                    "currency": st.text(min_size=3, max_size=3),
+                    "interaction_id": ids,
+                    "agent_id": ids,
+                }
+            )
+        )
     elif kind == "social_post":
         data |= {"platform": draw(names), "posted_at": draw(time_text())[1]}
-        data |= draw(optional_fields({name: counts for name in (
-            "impressions", "reach", "likes", "comments", "shares", "clicks", "saves")}))
+        data |= draw(
+            optional_fields(
+                {
+                    name: counts
+                    for name in (
+                        "impressions",
+                        "reach",
+                        "likes",
+                        "comments",
+                        "shares",
+                        "clicks",
+                        "saves",
+                    )
+                }
+            )
+        )
         data |= draw(optional_fields({"agent_id": ids}))
     elif kind == "social_mention":
         data |= {"platform": draw(names), "at": draw(time_text())[1], "text": draw(texts)}
