@@ -6,6 +6,7 @@ Each area owns one section, delimited by HTML comments, so areas can be re-measu
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import statistics
@@ -13,8 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import os
 
 BENCHMARKS_FILE = Path(os.environ.get("SERVICEPULSE_BENCHMARKS_FILE", "BENCHMARKS.md"))
 
@@ -40,11 +39,19 @@ def machine_line() -> str:
             f"{os.cpu_count()} cores, measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
 
 
+_HEADER = ("# Benchmarks\n\nMeasured with `servicepulse bench AREA` on the project's 2-core "
+           "machine; medians of several runs, ratios against a baseline run in the same "
+           "process.\n")
+
+
 def write_section(name: str, markdown: str, path: Path = BENCHMARKS_FILE) -> None:
     """Replace (or append) the section `name` of BENCHMARKS.md with `markdown`."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{start}\n{markdown.strip()}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nMeasured with `servicepulse bench AREA`; medians of several runs on this machine.\n"
+    text = path.read_text() if path.exists() else _HEADER
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _match: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)

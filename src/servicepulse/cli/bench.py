@@ -10,3 +10,18 @@ bench_app = typer.Typer(help="Measure performance; figures go into BENCHMARKS.md
 
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("import")
+def bench_import(
+    agents: int = typer.Option(800, help="Simulated agents (800 x 60 days ~ 1M interactions)."),
+    days: int = typer.Option(60, help="Simulated days."),
+    runs: int = typer.Option(3, min=1, help="Runs per store; the median is reported."),
+    postgres_url: str = typer.Option(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="Server to create scratch databases on; '' to skip PostgreSQL."),
+) -> None:
+    """Records per second into SQLite and PostgreSQL for simulated data."""
+    from servicepulse.bench.ingest import run_import_bench
+
+    typer.echo(run_import_bench(agents, days, runs, postgres_url or None))

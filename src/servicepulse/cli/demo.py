@@ -39,7 +39,7 @@ def ensure_demo_data(ctx: typer.Context, agents: int, days: int, seed: int) -> N
 
 def demo(
     ctx: typer.Context,
-    agents: Annotated[int, typer.Option(min=2, max=5000)] = 40,
+    agents: Annotated[int, typer.Option(min=12, max=5000)] = 40,
     days: Annotated[int, typer.Option(min=1, max=365)] = 30,
     seed: Annotated[int, typer.Option()] = 1,
     serve: Annotated[bool, typer.Option(help="Start the dashboard afterwards.")] = True,
