@@ -150,6 +150,10 @@ class _Member:
     raw: str = ""
 
 
+class _UnknownEvent(ValueError):
+    pass
+
+
 def _number(value: str, what: str) -> float:
     try:
         number = float(value)
@@ -271,9 +275,12 @@ class QueueLogReader:
                     continue
                 try:
                     yield from self._line(number, line)
+                except _UnknownEvent as exc:
+                    yield error_row(self.path, number, line, "event", str(exc))
                 except ValueError as exc:
-                    event = line.split("|")[4] if line.count("|") >= 4 else None
-                    yield error_row(self.path, number, line, event, str(exc))
+                    parts = line.split("|")
+                    where = f"{parts[4].strip()} line: " if len(parts) >= 5 else ""
+                    yield error_row(self.path, number, line, None, f"{where}{exc}")
         # still open at the end of the log: emitted open, completed by a later, longer log
         for call in sorted(self.calls.values(), key=lambda c: c.first_line):
             yield self._interaction(call)
@@ -289,7 +296,7 @@ class QueueLogReader:
         stamp, callid, queue, agent, event, *data = (p.strip() for p in parts)
         at = _number(stamp, "time")
         if event not in KNOWN_EVENTS:
-            raise ValueError(f"unknown queue_log event {event!r}; known events: "
+            raise _UnknownEvent(f"unknown queue_log event {event!r}; known events: "
                              f"{', '.join(sorted(KNOWN_EVENTS))}")
         if event in MEMBER_EVENTS:
             yield from self._member_event(number, line, at, queue, agent, event, data)
@@ -425,7 +432,8 @@ def _cdr_row(path: Path, number: int, raw: str, values: list[str],
     outbound = row["dcontext"].strip() in settings.outbound_contexts
     in_queue = row["lastapp"].strip().lower() == "queue"
     answered = disposition == "ANSWERED" and answer is not None
-    member = _member_of(row["dstchannel"])
+    # the agent's device: the called channel of an inbound call, the calling one of an outbound
+    member = _member_of(row["channel"] if outbound else row["dstchannel"])
     data: dict[str, Any] = {
         "type": "interaction", "id": record_id, "channel": "phone",
         "direction": "outbound" if outbound else "inbound",
