@@ -1,0 +1,305 @@
+"""Configuration: `servicepulse.toml` plus `SERVICEPULSE_*` environment variables (DESIGN.md §5).
+
+`load_settings()` reads the file named by its argument, else by SERVICEPULSE_CONFIG, else
+`./servicepulse.toml` when there is one (no file at all is fine: defaults). Environment
+variables override the file: SERVICEPULSE_<KEY> for a key, SERVICEPULSE_<KEY>__<SUBKEY> for one
+entry of a table (SERVICEPULSE_SERVICE_LEVEL_THRESHOLD_S__PHONE=15), JSON for a whole table.
+`Settings()` built directly gives the defaults overlaid by the environment (pydantic-settings).
+
+Every key is documented in docs/configuration.md; a bad value raises `ConfigError` naming the
+file or variable, the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_FILE_NAME = "servicepulse.toml"
+CONFIG_PATH_VARIABLE = "SERVICEPULSE_CONFIG"
+ENV_PREFIX = "SERVICEPULSE_"
+ENV_NESTED_DELIMITER = "__"
+
+
+class ConfigError(ValueError):
+    """A configuration file or variable that cannot be used; the message says how to fix it."""
+
+
+class ServiceLevelFormula(StrEnum):
+    """The service-level variants of DESIGN.md §3 (centres count it differently)."""
+
+    # answered within the threshold / (answered + abandoned after the short-abandon threshold)
+    short_abandons_excluded = "short_abandons_excluded"
+    # answered within / answered
+    answered_only = "answered_only"
+    # answered within / (answered + all abandoned)
+    all_abandoned = "all_abandoned"
+    # (answered within + abandoned within) / (answered + abandoned)
+    abandoned_within_met = "abandoned_within_met"
+    # answered within / (answered + abandoned after the service-level threshold)
+    abandoned_within_excluded = "abandoned_within_excluded"
+
+
+class IndustryProfile(StrEnum):
+    """DESIGN.md §4: how targets and weights lean."""
+
+    general = "general"
+    ecommerce = "ecommerce"
+    telecom = "telecom"
+    b2b = "b2b"
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"{value!r} is not an IANA time zone name") from error
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+_SECONDS = "seconds >= 0, or leave the channel out to have none"
+Seconds = Annotated[float | None, Field(ge=0, allow_inf_nan=False, description=_SECONDS)]
+_COST = "money an hour >= 0, or leave the role out to have none"
+HourlyCost = Annotated[float | None, Field(ge=0, allow_inf_nan=False, description=_COST)]
+
+
+class _Table(BaseModel):
+    """A fixed table of optional numbers, read like a mapping of the entries that are set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def as_dict(self) -> dict[str, float]:
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+    def __getitem__(self, key: str) -> float:
+        value = self.as_dict().get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: float | None = None) -> float | None:
+        return self.as_dict().get(key, default)
+
+    def items(self) -> Iterator[tuple[str, float]]:
+        return iter(self.as_dict().items())
+
+
+class ServiceLevelThresholds(_Table):
+    """Seconds within which an answer counts as within service level, per channel."""
+
+    phone: Seconds = 20.0
+    chat: Seconds = 30.0
+    email: Seconds = None
+    social: Seconds = None
+    sms: Seconds = None
+    web: Seconds = None
+    in_person: Seconds = None
+
+
+class FirstResponseTargets(_Table):
+    """First-response-time target per channel, seconds (DESIGN.md §4)."""
+
+    phone: Seconds = 20.0
+    chat: Seconds = 60.0
+    email: Seconds = 86_400.0
+    social: Seconds = 3_600.0
+    sms: Seconds = None
+    web: Seconds = None
+    in_person: Seconds = None
+
+
+class HourlyCosts(_Table):
+    """Hourly cost per role for agents without their own: the median salary over 2,080 h."""
+
+    frontline: HourlyCost = 37_920 / 2080
+    technical_support: HourlyCost = 57_000 / 2080
+    customer_success: HourlyCost = 80_000 / 2080
+    social_media: HourlyCost = 50_000 / 2080
+    account_manager: HourlyCost = 70_000 / 2080
+    team_lead: HourlyCost = None  # DESIGN.md gives no salary for these two roles
+    manager: HourlyCost = None
+
+
+# The file's content while load_settings() builds a Settings: the lowest-priority source.
+_file_data: ContextVar[dict[str, Any] | None] = ContextVar("servicepulse_file_data", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_file_data.get() or {})
+
+
+class Settings(BaseSettings):
+    """Everything ServicePulse can be configured with. Immutable; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+        env_file=None,
+        validate_default=True,
+    )
+
+    timezone: TimeZoneName = Field(
+        "UTC", description="an IANA time zone name such as \"Europe/London\" or \"UTC\"")
+    repeat_window_days: float = Field(
+        7.0, gt=0, le=366, allow_inf_nan=False,
+        description="days after a contact within which a new inbound contact of the same "
+                    "customer is a repeat: a number > 0 and <= 366")
+    short_abandon_s: float = Field(
+        5.0, ge=0, allow_inf_nan=False,
+        description="seconds >= 0; abandons quicker than this count neither as offered nor "
+                    "as abandoned")
+    service_level_threshold_s: ServiceLevelThresholds = Field(
+        default_factory=ServiceLevelThresholds,
+        description="a table of seconds per channel (phone, chat, email, social, sms, web, "
+                    "in_person)")
+    service_level_formula: ServiceLevelFormula = Field(
+        ServiceLevelFormula.short_abandons_excluded,
+        description="one of " + ", ".join(formula.value for formula in ServiceLevelFormula))
+    frt_target_s: FirstResponseTargets = Field(
+        default_factory=FirstResponseTargets,
+        description="a table of seconds per channel (phone, chat, email, social, sms, web, "
+                    "in_person)")
+    minimum_sample: int = Field(
+        30, ge=1,
+        description="a whole number >= 1: below it a KPI is marked low_sample")
+    gross_margin: float = Field(
+        1.0, gt=0, le=1, allow_inf_nan=False,
+        description="the share of revenue kept, a number > 0 and <= 1")
+    cltv_horizon_months: float = Field(
+        60.0, gt=0, le=1200, allow_inf_nan=False,
+        description="months, a number > 0 and <= 1200: the longest customer life CLTV assumes")
+    default_hourly_cost: HourlyCosts = Field(
+        default_factory=HourlyCosts,
+        description="a table of hourly costs per role (frontline, technical_support, "
+                    "customer_success, social_media, account_manager, team_lead, manager)")
+    industry_profile: IndustryProfile = Field(
+        IndustryProfile.general,
+        description="one of " + ", ".join(profile.value for profile in IndustryProfile))
+    targets: dict[str, Any] = Field(
+        default_factory=dict,
+        description="a free table of KPI targets (read by the scorecards)")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments, then SERVICEPULSE_* variables, then servicepulse.toml; no .env files.
+        return init_settings, env_settings, _FileSource(settings_cls)
+
+
+def config_path(path: Path | None = None) -> Path | None:
+    """The configuration file to read: `path`, else $SERVICEPULSE_CONFIG, else ./servicepulse.toml
+    when it exists, else None."""
+    if path is not None:
+        return Path(path)
+    named = os.environ.get(CONFIG_PATH_VARIABLE)
+    if named:
+        return Path(named)
+    default = Path.cwd() / CONFIG_FILE_NAME
+    return default if default.is_file() else None
+
+
+def _read_file(path: Path, named_by: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: configuration file not found ({named_by}); create it (see "
+            f"servicepulse.toml.example) or point {CONFIG_PATH_VARIABLE} at an existing one"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(
+            f"{path}: not valid TOML: {error}; see servicepulse.toml.example for the syntax"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror}") from None
+
+
+def _field_info(location: tuple[int | str, ...]) -> tuple[FieldInfo | None, type[BaseModel] | None]:
+    """The field a validation error points at, and the model that holds it."""
+    model: type[BaseModel] | None = Settings
+    info: FieldInfo | None = None
+    for part in location:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return info, model
+        info = model.model_fields[part]
+        annotation = info.annotation
+        holder = model
+        model = annotation if isinstance(annotation, type) and issubclass(
+            annotation, BaseModel) else None
+        if model is None:
+            return info, holder
+    return info, model
+
+
+def _environment_variable(location: tuple[int | str, ...]) -> str | None:
+    """The SERVICEPULSE_* variable that set the value at `location`, if one did."""
+    names = {name.upper(): name for name in os.environ}
+    parts = [str(part) for part in location]
+    for length in range(len(parts), 0, -1):
+        candidate = (ENV_PREFIX + ENV_NESTED_DELIMITER.join(parts[:length])).upper()
+        if candidate in names:
+            return names[candidate]
+    return None
+
+
+def _describe(error: dict[str, Any], file: Path | None) -> str:
+    location: tuple[int | str, ...] = tuple(error["loc"])
+    key = ".".join(str(part) for part in location)
+    variable = _environment_variable(location)
+    where = (f"environment variable {variable}" if variable
+             else str(file) if file is not None else "settings")
+    if error["type"] == "extra_forbidden":
+        _, holder = _field_info(location[:-1]) if len(location) > 1 else (None, Settings)
+        known = ", ".join(holder.model_fields) if holder is not None else ""
+        return f"{where}: unknown key {key!r}; known keys here: {known}"
+    info, _ = _field_info(location)
+    allowed = f"; allowed: {info.description}" if info is not None and info.description else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {key} = {error.get('input')!r}: {message}{allowed}"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Settings from the configuration file (see `config_path`) and SERVICEPULSE_* variables.
+
+    Raises ConfigError, with one line per problem, when a value is not allowed.
+    """
+    file = config_path(path)
+    data: dict[str, Any] = {}
+    if file is not None:
+        named_by = ("given" if path is not None
+                    else f"named by {CONFIG_PATH_VARIABLE}" if os.environ.get(CONFIG_PATH_VARIABLE)
+                    else "in the current directory")
+        data = _read_file(file, named_by)
+    token = _file_data.set(data)
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [_describe(dict(item), file) for item in error.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+    finally:
+        _file_data.reset(token)
