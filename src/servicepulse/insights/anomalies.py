@@ -1,0 +1,229 @@
+"""KPI anomalies: a day's value against a weekday-aware, robust baseline.
+
+Contact centres have strong weekly seasonality (Mondays are busy, Sundays quiet), so a day is
+compared only with the same weekday of the previous `weeks` weeks. The baseline is the median of
+those values and the spread their median absolute deviation (MAD), both insensitive to an
+earlier outlier. The deviation is measured as a robust z-score (Iglewicz & Hoaglin's modified
+z-score): (value - median) / (1.4826 * MAD), where 1.4826 makes the MAD a consistent estimate
+of the standard deviation for normal data; a day is flagged when |z| >= `threshold` (3.5 is
+their recommended cut-off).
+
+The spread can be zero (the same value every Monday): then the mean absolute deviation is used
+(x 1.2533, again consistent for normal data), and the scale is never allowed below
+`relative_floor` of the baseline, so a 1% wobble in a flat series is not an "infinite" outlier.
+
+`detect_anomalies(series)` works on any daily series (used by the alerts of the scorecards
+area); `find_kpi_anomalies(engine, ...)` reads daily KPI values from the KPI engine first.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+MAD_TO_SD = 1.4826  # 1 / Phi^-1(3/4): MAD -> standard deviation for normal data
+MEAN_AD_TO_SD = 1.2533  # sqrt(pi / 2): mean absolute deviation -> standard deviation
+Z_CAP = 999.0  # a deviation from a perfectly flat zero baseline: reported as this, not inf
+
+
+@dataclass(frozen=True, slots=True)
+class DailyValue:
+    day: date
+    value: float | None  # None: no value that day (n = 0)
+    n: int | None = None  # the count the value was computed from, when known
+
+
+class Anomaly(BaseModel):
+    """One flagged day: the value, its baseline and how far off it is."""
+
+    day: date
+    kpi: str | None = None
+    group: dict[str, str] = Field(default_factory=dict)
+    value: float
+    baseline: float  # median of the same weekday over the previous weeks
+    mad: float  # median absolute deviation of that history
+    scale: float  # the standard-deviation estimate the z-score divides by
+    deviation: float  # value - baseline, in the KPI's unit
+    deviation_pct: float | None  # deviation / |baseline| x 100; None when the baseline is 0
+    robust_z: float  # deviation / scale (capped at +-999)
+    direction: Literal["high", "low"]
+    worse: bool | None = None  # against the KPI's direction (higher or lower is better)
+    history: int  # how many same-weekday values the baseline used
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class AnomalySettings:
+    threshold: float = 3.5
+    weeks: int = 8  # same-weekday history looked at
+    min_history: int = 3  # fewer same-weekday values: the day is not judged
+    relative_floor: float = 0.05  # the scale is at least 5% of |baseline|
+    min_n: int = 0  # days whose value rests on fewer items are not judged
+    higher_is_better: bool | None = None
+
+
+DailySeries = Sequence[DailyValue] | Mapping[date, float | None]
+
+
+def _as_values(series: DailySeries) -> dict[date, DailyValue]:
+    if isinstance(series, Mapping):
+        return {day: DailyValue(day, value) for day, value in series.items()}
+    return {point.day: point for point in series}
+
+
+def _scale(history: list[float], baseline: float, relative_floor: float) -> tuple[float, float]:
+    deviations = [abs(value - baseline) for value in history]
+    mad = statistics.median(deviations)
+    scale = MAD_TO_SD * mad
+    if scale == 0:
+        scale = MEAN_AD_TO_SD * statistics.fmean(deviations)
+    return mad, max(scale, relative_floor * abs(baseline))
+
+
+def detect_anomalies(
+    series: DailySeries,
+    settings: AnomalySettings | None = None,
+    *,
+    start: date | None = None,
+    kpi: str | None = None,
+    group: Mapping[str, str] | None = None,
+) -> list[Anomaly]:
+    """Flag the days of `series` (from `start` on, if given) that are far from their baseline.
+
+    `series` holds one value per day (missing days and None values are simply absent from
+    the baselines). Days are judged against the same weekday in the `weeks` weeks before.
+    """
+    settings = settings or AnomalySettings()
+    if settings.threshold <= 0 or settings.weeks < 1 or settings.min_history < 1:
+        raise ValueError("anomaly settings: threshold must be > 0, weeks and min_history >= 1")
+    values = _as_values(series)
+    found: list[Anomaly] = []
+    for day in sorted(values):
+        point = values[day]
+        if point.value is None or (start is not None and day < start):
+            continue
+        if point.n is not None and point.n < settings.min_n:
+            continue
+        history = [
+            earlier.value
+            for week in range(1, settings.weeks + 1)
+            if (earlier := values.get(day - timedelta(weeks=week))) is not None
+            and earlier.value is not None
+            and (earlier.n is None or earlier.n >= settings.min_n)
+        ]
+        if len(history) < settings.min_history:
+            continue
+        baseline = statistics.median(history)
+        mad, scale = _scale(history, baseline, settings.relative_floor)
+        deviation = point.value - baseline
+        if deviation == 0:
+            continue
+        if scale == 0:  # a perfectly flat zero history: any change is as far off as it gets
+            z = math.copysign(Z_CAP, deviation)
+        else:
+            z = max(-Z_CAP, min(Z_CAP, deviation / scale))
+        if abs(z) < settings.threshold:
+            continue
+        direction: Literal["high", "low"] = "high" if deviation > 0 else "low"
+        worse = (None if settings.higher_is_better is None
+                 else (direction == "low") == settings.higher_is_better)
+        found.append(Anomaly(
+            day=day, kpi=kpi, group=dict(group or {}), value=point.value, baseline=baseline,
+            mad=mad, scale=scale, deviation=deviation,
+            deviation_pct=None if baseline == 0 else deviation / abs(baseline) * 100,
+            robust_z=z, direction=direction, worse=worse, history=len(history), n=point.n,
+        ))
+    return found
+
+
+# --- reading daily KPI values from the engine -----------------------------------------------
+
+
+@dataclass
+class KpiSeries:
+    kpi: str
+    group: dict[str, str]
+    values: list[DailyValue] = field(default_factory=list)
+
+
+def daily_kpi_series(
+    engine: Any,
+    kpis: Sequence[str],
+    start: date,
+    end: date,
+    *,
+    by: Sequence[str] = (),
+    filters: Mapping[str, Sequence[str]] | None = None,
+    settings: Any = None,
+) -> list[KpiSeries]:
+    """Daily values of `kpis` in [start, end) from the KPI engine, one series per group."""
+    from servicepulse.kpi.engine import run_kpi_query
+    from servicepulse.kpi.query import KpiQuery
+
+    query = KpiQuery.model_validate({
+        "by": list(by), "period": "day", "from": start, "to": end, "kpis": list(kpis),
+        "filters": {key: list(values) for key, values in (filters or {}).items()},
+    })
+    document = run_kpi_query(engine, query, settings)
+    series: dict[tuple[str, tuple[tuple[str, str], ...]], KpiSeries] = {}
+    for row in document["rows"]:
+        row_group = {key: str(value) for key, value in row["group"].items() if key != "period"}
+        day = date.fromisoformat(str(row["group"]["period"])[:10])
+        for name in kpis:
+            result = row["kpis"].get(name) or {}
+            key = (name, tuple(sorted(row_group.items())))
+            entry = series.setdefault(key, KpiSeries(name, row_group))
+            value = result.get("value")
+            entry.values.append(DailyValue(day, None if value is None else float(value),
+                                           result.get("n")))
+    return list(series.values())
+
+
+def _higher_is_better(kpi: str) -> bool | None:
+    try:
+        from servicepulse.kpi.definitions import KPIS
+    except ImportError:  # the engine not installed in this tree: direction unknown
+        return None
+    definition = KPIS.get(kpi)
+    direction = getattr(definition, "direction", None)
+    text = str(getattr(direction, "value", direction) or "").lower()
+    if text in ("higher", "up", "higher_is_better", "increase"):
+        return True
+    if text in ("lower", "down", "lower_is_better", "decrease"):
+        return False
+    return None
+
+
+def find_kpi_anomalies(
+    engine: Any,
+    kpis: Sequence[str],
+    start: date,
+    end: date,
+    *,
+    by: Sequence[str] = (),
+    filters: Mapping[str, Sequence[str]] | None = None,
+    anomaly_settings: AnomalySettings | None = None,
+    settings: Any = None,
+) -> list[Anomaly]:
+    """Anomalous days in [start, end) for each KPI and group, baselines from the weeks before."""
+    base = anomaly_settings or AnomalySettings()
+    history_start = start - timedelta(weeks=base.weeks)
+    found: list[Anomaly] = []
+    for entry in daily_kpi_series(engine, kpis, history_start, end, by=by, filters=filters,
+                                  settings=settings):
+        per_kpi = AnomalySettings(
+            threshold=base.threshold, weeks=base.weeks, min_history=base.min_history,
+            relative_floor=base.relative_floor, min_n=base.min_n,
+            higher_is_better=(base.higher_is_better if base.higher_is_better is not None
+                              else _higher_is_better(entry.kpi)),
+        )
+        found += detect_anomalies(entry.values, per_kpi, start=start, kpi=entry.kpi,
+                                  group=entry.group)
+    found.sort(key=lambda anomaly: (anomaly.day, anomaly.kpi or "", -abs(anomaly.robust_z)))
+    return found
