@@ -75,6 +75,7 @@ def record_to_row(record: Record) -> dict[str, Any]:
 
 def content_hash(row: dict[str, Any]) -> str:
     """Digest of a row's content: the same record, however written, hashes the same."""
-    payload = orjson.dumps({k: v for k, v in row.items() if k != "content_hash"},
-                           option=orjson.OPT_SORT_KEYS)
+    if "content_hash" in row:
+        row = {k: v for k, v in row.items() if k != "content_hash"}
+    payload = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(payload, digest_size=12).hexdigest()
