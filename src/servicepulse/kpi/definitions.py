@@ -1,0 +1,377 @@
+"""Every KPI of DESIGN.md §3, each defined once, here.
+
+A definition names its label, unit, direction (is higher better?), the records it reads, its
+statistic (a kind from `servicepulse.kpi.kinds` holding one small Ibis expression over the
+rows of a source in `servicepulse.kpi.sources`) and optional extra figures reported beside
+the value. The engine does grouping, periods, filters and statistics for all of them, so
+adding a KPI is adding one entry to KPIS.
+
+Rates and shares are percentages (0-100), durations seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ibis import _
+
+from servicepulse.kpi.kinds import (
+    Distribution,
+    Mean,
+    Nps,
+    Proportion,
+    Ratio,
+    Statistic,
+    StatisticKind,
+    Total,
+    proportion_result,
+)
+from servicepulse.kpi.settings import KpiSettings
+from servicepulse.kpi.sources import SOURCES
+
+Unit = Literal["count", "percent", "seconds", "score", "points", "currency", "per_hour"]
+Direction = Literal["higher", "lower", "band", "none"]
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    name: str
+    label: str
+    unit: Unit
+    direction: Direction
+    statistic: Statistic
+    description: str
+    extras: dict[str, Statistic] = field(default_factory=dict)
+    # a later area fills this KPI in (its definition exists so that names stay stable)
+    placeholder: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"KPI name {self.name!r} must be an identifier")
+        for statistic in (self.statistic, *self.extras.values()):
+            for source in _sources_of(statistic):
+                if source not in SOURCES:
+                    raise ValueError(f"KPI {self.name}: unknown source {source!r}")
+        if set(self.extras) & {"value", "n", "ci", "low_sample", "previous", "change"}:
+            raise ValueError(f"KPI {self.name}: an extra's name clashes with a result field")
+
+    @property
+    def sources(self) -> set[str]:
+        found: set[str] = set()
+        for statistic in (self.statistic, *self.extras.values()):
+            found |= _sources_of(statistic)
+        return found
+
+    @property
+    def dimensions(self) -> set[str]:
+        """Dimensions every source of the KPI can group by."""
+        sets = [set(SOURCES[source].dimensions) for source in self.sources]
+        return set.intersection(*sets) if sets else set()
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        kinds: list[str] = []
+        for source in sorted(self.sources):
+            kinds += [kind for kind in SOURCES[source].reads if kind not in kinds]
+        return tuple(kinds)
+
+
+def _sources_of(statistic: Statistic) -> set[str]:
+    if isinstance(statistic, Ratio):
+        return statistic.sources
+    return {statistic.source}
+
+
+@dataclass(frozen=True)
+class CountedProportion(Ratio):
+    """A share whose successes and population come from a formula over totals (service
+    level variants, retention): reported like a Proportion, with a Wilson interval."""
+
+    kind: StatisticKind = field(default="proportion", init=False)
+
+    def finalize(self, prefix, get, order, settings):
+        totals = {name: part.total(f"{prefix}__{name}", get) for name, part in self.parts.items()}
+        successes, n = self.formula(totals, settings)
+        n = int(n)
+        if successes is None or n <= 0:
+            return {"value": None, "n": max(n, 0), "ci": None}
+        return proportion_result(int(min(max(successes, 0), n)), n) | {
+            "value": round(100 * successes / n, 4)}
+
+
+def _count(source: str, population: object) -> Total:
+    return Total(source, population=population)
+
+
+def _sum(source: str, value: object, population: object = None) -> Total:
+    return Total(source, population=population, value=value)
+
+
+# --- formulas over totals: totals[name] = (sum, rows) ------------------------------------
+
+
+def _service_level(totals: dict[str, tuple[float, int]], settings: KpiSettings
+                   ) -> tuple[float | None, int]:
+    within, answered = totals["answered_within"][0], totals["answered"][0]
+    abandoned, abandoned_within = totals["abandoned"][0], totals["abandoned_within"][0]
+    abandoned_long = totals["abandoned_after_short"][0]
+    formula = settings.service_level_formula
+    if formula == "answered_only":
+        return within, int(answered)
+    if formula == "all_abandoned":
+        return within, int(answered + abandoned)
+    if formula == "abandoned_within_met":
+        return within + abandoned_within, int(answered + abandoned)
+    if formula == "abandoned_within_excluded":
+        return within, int(answered + abandoned - abandoned_within)
+    return within, int(answered + abandoned_long)  # short_abandons_excluded (the default)
+
+
+def _retention(totals: dict[str, tuple[float, int]], settings: KpiSettings
+               ) -> tuple[float | None, int]:
+    start, end, acquired = (totals[name][0] for name in ("start", "end", "acquired"))
+    return end - acquired, int(start)
+
+
+def _share(numerator: str, denominator: str, scale: float = 100.0, n_from: str | None = None):
+    def formula(totals: dict[str, tuple[float, int]], settings: KpiSettings
+                ) -> tuple[float | None, int]:
+        top, bottom = totals[numerator][0], totals[denominator][0]
+        n = totals[n_from or denominator][1]
+        return (None if bottom == 0 else scale * top / bottom), n
+
+    return formula
+
+
+def _utilization(totals: dict[str, tuple[float, int]], settings: KpiSettings
+                 ) -> tuple[float | None, int]:
+    busy, shift, logged_in = (totals[name][0] for name in ("busy", "shift", "logged_in"))
+    base = shift if shift > 0 else logged_in  # without shifts: logged-in time
+    n = totals["shift"][1] if shift > 0 else totals["logged_in"][1]
+    return (None if base == 0 else 100 * busy / base), n
+
+
+def _cltv(totals: dict[str, tuple[float, int]], settings: KpiSettings
+          ) -> tuple[float | None, int]:
+    customers, revenue, churned = (totals[name][0] for name in ("active", "revenue", "churned"))
+    if customers == 0:
+        return None, 0
+    revenue_a_month = revenue / customers / 12
+    churn_a_month = churned / customers / 12
+    months = settings.cltv_horizon_months if churn_a_month == 0 else min(
+        1 / churn_a_month, settings.cltv_horizon_months)
+    return revenue_a_month * settings.gross_margin * months, int(customers)
+
+
+# --- populations ---------------------------------------------------------------------------
+
+INBOUND = _.inbound
+VOICE_INBOUND = _.inbound & _.voice
+SERVICE_LEVEL_OFFERED = _.inbound & _.voice & _.sl_threshold_s.notnull()
+FRT_POPULATION = _.inbound & _.frt_s.notnull()
+RESOLVED = _.resolved
+HANDLED = _.handled
+CSAT = _.kind == "csat"
+NPS = _.kind == "nps"
+CES = _.kind == "ces"
+
+
+def _definitions() -> list[KpiDefinition]:
+    return [
+        KpiDefinition(
+            "contacts", "Contacts", "count", "none",
+            Total("interactions"),
+            "Interactions created in the period; inbound and outbound reported apart.",
+            extras={"inbound": _count("interactions", _.inbound),
+                    "outbound": _count("interactions", _.outbound)}),
+        KpiDefinition(
+            "frt", "First response time", "seconds", "lower",
+            Distribution("interactions", population=FRT_POPULATION, value=_.frt_s),
+            "Inbound interactions with an agent response: first_response_at − created_at "
+            "(phone and chat: answered_at − created_at). Value = median; mean, p90.",
+            extras={
+                "within_target": Proportion(
+                    "interactions", population=FRT_POPULATION & _.frt_target_s.notnull(),
+                    success=_.frt_s <= _.frt_target_s),
+                "business_hours": Distribution(
+                    "interactions", population=FRT_POPULATION, value=_.frt_business_s),
+            }),
+        KpiDefinition(
+            "asa", "Average speed of answer", "seconds", "lower",
+            Mean("interactions", population=VOICE_INBOUND & _.answered, value=_.wait_s),
+            "Mean of answered_at − created_at over answered inbound phone and chat "
+            "interactions."),
+        KpiDefinition(
+            "aht", "Average handle time", "seconds", "none",
+            Mean("interactions", population=_.handled, value=_.handle_time_s),
+            "Mean of talk_s + hold_s + wrap_s over handled phone and chat interactions; other "
+            "channels mean handle_s where given. Handled interactions without handle data are "
+            "left out and counted in `without_handle_data`.",
+            extras={"without_handle_data": _count(
+                "interactions", _.handled & _.handle_time_s.isnull())}),
+        KpiDefinition(
+            "fcr", "First contact resolution", "percent", "higher",
+            Proportion("interactions", population=INBOUND & RESOLVED,
+                       success=(_.reopens == 0) & (_.transfers == 0) & ~_.escalated
+                       & ~_.fcr_repeat),
+            "Share of resolved inbound interactions with no reopen, transfer, escalation and "
+            "no further inbound contact of the same customer (any channel; same category "
+            "where both have one) within the repeat window after created_at. Without "
+            "customer_id the repeat check is skipped (counted in `without_customer`).",
+            extras={"without_customer": _count(
+                "interactions", INBOUND & RESOLVED & ~_.has_customer)}),
+        KpiDefinition(
+            "repeat_contact_rate", "Repeat contact rate", "percent", "lower",
+            Proportion("interactions", population=INBOUND & _.has_customer, success=_.repeat),
+            "Share of inbound interactions (with a customer) followed by another inbound "
+            "interaction of the same customer within the repeat window.",
+            extras={"without_customer": _count("interactions", INBOUND & ~_.has_customer)}),
+        KpiDefinition(
+            "resolution_rate", "Resolution rate", "percent", "higher",
+            Proportion("interactions", population=None, success=RESOLVED),
+            "Interactions created in the period that are resolved / interactions created."),
+        KpiDefinition(
+            "ttr", "Time to resolution", "seconds", "lower",
+            Distribution("resolved", population=None, value=_.ttr_s),
+            "resolved_at − created_at for interactions resolved in the period (attributed "
+            "at resolved_at). Value = median; mean, p90.",
+            extras={"business_hours": Distribution("resolved", population=None,
+                                                   value=_.ttr_business_s)}),
+        KpiDefinition(
+            "reopen_rate", "Reopen rate", "percent", "lower",
+            Proportion("interactions", population=RESOLVED, success=_.reopens > 0),
+            "Share of resolved interactions with reopens > 0."),
+        KpiDefinition(
+            "transfer_rate", "Transfer rate", "percent", "lower",
+            Proportion("interactions", population=HANDLED, success=_.transfers > 0),
+            "Share of handled interactions with transfers > 0."),
+        KpiDefinition(
+            "escalation_rate", "Escalation rate", "percent", "lower",
+            Proportion("interactions", population=HANDLED, success=_.escalated),
+            "Share of handled interactions that were escalated."),
+        KpiDefinition(
+            "abandon_rate", "Abandon rate", "percent", "lower",
+            Proportion("interactions", population=VOICE_INBOUND & ~_.short_abandon,
+                       success=_.abandoned),
+            "Abandoned / offered inbound phone and chat interactions; abandons before the "
+            "short-abandon threshold count in neither."),
+        KpiDefinition(
+            "service_level", "Service level", "percent", "higher",
+            CountedProportion(parts={
+                "answered_within": _count("interactions",
+                                          SERVICE_LEVEL_OFFERED & _.answered_within),
+                "answered": _count("interactions", SERVICE_LEVEL_OFFERED & _.answered),
+                "abandoned": _count("interactions", SERVICE_LEVEL_OFFERED & _.abandoned),
+                "abandoned_within": _count("interactions",
+                                           SERVICE_LEVEL_OFFERED & _.abandoned_within),
+                "abandoned_after_short": _count(
+                    "interactions", SERVICE_LEVEL_OFFERED & _.abandoned & ~_.short_abandon),
+            }, formula=_service_level),
+            "Answered within the channel threshold / (answered + abandoned after the "
+            "short-abandon threshold); the formula is the setting service_level_formula."),
+        KpiDefinition(
+            "csat", "Customer satisfaction", "percent", "higher",
+            Proportion("surveys", population=CSAT, success=_.score >= _.scale_max - 1),
+            "Share of CSAT answers in the top two points of the scale; also the mean score.",
+            extras={"mean": Mean("surveys", population=CSAT, value=_.score)}),
+        KpiDefinition(
+            "nps", "Net promoter score", "points", "higher",
+            Nps("surveys", population=NPS, promoter=_.score >= 9, detractor=_.score <= 6),
+            "% promoters (9-10) − % detractors (0-6) over NPS answers."),
+        KpiDefinition(
+            "ces", "Customer effort score", "score", "higher",
+            Mean("surveys", population=CES, value=_.score),
+            "Mean CES on 1-7 (7 = very easy); also the share answering 5-7.",
+            extras={"share_5_7": Proportion("surveys", population=CES, success=_.score >= 5)}),
+        KpiDefinition(
+            "occupancy", "Occupancy", "percent", "band",
+            Ratio("agent_time", parts={
+                "busy": _sum("agent_time", _.seconds, _.busy),
+                "base": _sum("agent_time", _.seconds, _.busy | _.available),
+            }, formula=_share("busy", "base")),
+            "(handling + after_call_work) / (handling + after_call_work + available) time."),
+        KpiDefinition(
+            "utilization", "Utilization", "percent", "band",
+            Ratio("agent_time", parts={
+                "busy": _sum("agent_time", _.seconds, _.busy),
+                "shift": _sum("agent_time", _.seconds, _.shift),
+                "logged_in": _sum("agent_time", _.seconds, _.logged_in),
+            }, formula=_utilization),
+            "(handling + after_call_work) / scheduled shift time; without shifts, / logged-in "
+            "time (every state but offline)."),
+        KpiDefinition(
+            "contacts_per_hour", "Contacts per hour", "per_hour", "none",
+            Ratio("interactions", parts={
+                "handled": _count("interactions", HANDLED),
+                "logged_in": _sum("agent_time", _.seconds, _.logged_in),
+            }, formula=_share("handled", "logged_in", 3600.0, n_from="handled")),
+            "Handled interactions / logged-in hours."),
+        KpiDefinition(
+            "cost_per_contact", "Cost per contact", "currency", "lower",
+            Ratio("interactions", parts={
+                "cost": _sum("agent_time", _.cost, _.logged_in),
+                "handled": _count("interactions", HANDLED),
+            }, formula=_share("cost", "handled", 1.0)),
+            "Agent cost (hourly_cost × logged-in hours; default from the role's median "
+            "salary / 2,080 h) / handled interactions."),
+        KpiDefinition(
+            "retention_rate", "Retention rate", "percent", "higher",
+            CountedProportion("customers", parts={
+                "start": _count("customers", _.at_start),
+                "end": _count("customers", _.at_end),
+                "acquired": _count("customers", _.acquired),
+            }, formula=_retention),
+            "(E − N) / S × 100: S customers active at the period's start, E at its end, N "
+            "acquired during it."),
+        KpiDefinition(
+            "churn_rate", "Churn rate", "percent", "lower",
+            Proportion("customers", population=_.at_start, success=_.churned),
+            "Customers (of S) churned during the period / S."),
+        KpiDefinition(
+            "cltv", "Customer lifetime value", "currency", "higher",
+            Ratio("customer_value", parts={
+                "active": _count("customer_value", _.active),
+                "revenue": _sum("customer_value", _.revenue, _.active),
+                "churned": _count("customer_value", _.churned),
+            }, formula=_cltv),
+            "Average revenue a customer a month over the 12 months before the period's end "
+            "(purchases + renewals + upsells − returns) × gross margin × min(1 / monthly "
+            "churn rate, horizon)."),
+        KpiDefinition(
+            "engagement_rate", "Engagement rate", "percent", "higher",
+            Ratio("social_posts", parts={
+                "engagements": _sum("social_posts", _.engagements),
+                "impressions": _sum("social_posts", _.impressions.cast("float64")),
+            }, formula=_share("engagements", "impressions", n_from="engagements")),
+            "(likes + comments + shares + clicks + saves) / impressions × 100.",
+            extras={"by_reach": Ratio("social_posts", parts={
+                "engagements": _sum("social_posts", _.engagements),
+                "reach": _sum("social_posts", _.reach.cast("float64")),
+            }, formula=_share("engagements", "reach", n_from="engagements"))}),
+        KpiDefinition(
+            "reach", "Reach", "count", "higher",
+            Total("social_posts", value=_.reach), "Sum of reach over social posts."),
+        KpiDefinition(
+            "impressions", "Impressions", "count", "higher",
+            Total("social_posts", value=_.impressions), "Sum of impressions over social posts."),
+        KpiDefinition(
+            "backlog", "Backlog", "count", "lower",
+            Total("flow", value=_.delta, n_is_value=True),
+            "Interactions open (neither resolved nor abandoned) at the period's end."),
+        KpiDefinition(
+            "sentiment", "Sentiment", "percent", "higher",
+            Total("interactions"),
+            "Share of positive / neutral / negative customer texts and their mean score "
+            "(filled in by the sentiment area).",
+            placeholder=True),
+    ]
+
+
+KPIS: dict[str, KpiDefinition] = {definition.name: definition for definition in _definitions()}
+
+
+def register(definition: KpiDefinition) -> KpiDefinition:
+    """Add or replace a KPI (the sentiment area fills its slot this way)."""
+    KPIS[definition.name] = definition
+    return definition

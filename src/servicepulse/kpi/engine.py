@@ -1,0 +1,384 @@
+"""The KPI engine: runs the definitions of `servicepulse.kpi.definitions` on a backend.
+
+For each source the requested KPIs read, ONE grouped aggregate query returns their sufficient
+statistics (counts, sums, sums of squares) per group and period; medians and p90s come from
+a second, rank-based query that returns only the few order statistics needed (the quantile
+itself and its order-statistic interval). Everything runs inside the database through Ibis:
+SQLite and PostgreSQL (the store), DuckDB (a Parquet export) or Spark.
+
+The result is the JSON document of the `servicepulse kpi` command (see docs/kpis.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import sqlalchemy
+from ibis.backends import BaseBackend
+
+from servicepulse.kpi import statistics
+from servicepulse.kpi.definitions import KPIS, KpiDefinition
+from servicepulse.kpi.kinds import Quantiles, Statistic, Total
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.settings import KpiSettings, kpi_settings
+from servicepulse.kpi.sources import (
+    BEFORE,
+    NONE,
+    SOURCES,
+    Frame,
+    Period,
+    day_number,
+    from_day_number,
+    local_midnight,
+    next_period_start,
+    period_start,
+    previous_period_start,
+)
+
+GroupKey = tuple[Any, ...]  # by-dimension values..., period key
+
+
+@contextmanager
+def store_backend(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
+    """An Ibis connection to the store's own database (SQLite file or PostgreSQL)."""
+    url = engine.url
+    backend: BaseBackend
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
+        backend = ibis.sqlite.connect(url.database)
+    elif url.get_backend_name() == "postgresql":
+        backend = ibis.postgres.connect(
+            host=url.host or "localhost", port=url.port or 5432, user=url.username,
+            password=url.password, database=url.database)
+    else:
+        raise ValueError(f"no KPI backend for {url.get_backend_name()!r} databases")
+    try:
+        yield backend
+    finally:
+        backend.disconnect()
+
+
+def run_kpi_query(engine: sqlalchemy.Engine, query: KpiQuery,
+                  settings: Any | None = None) -> dict[str, Any]:
+    """The `servicepulse kpi` JSON document for `query` over the store behind `engine`."""
+    with store_backend(engine) as backend:
+        return run_on_backend(backend, query, settings)
+
+
+def run_on_backend(backend: BaseBackend, query: KpiQuery,
+                   settings: Any | None = None) -> dict[str, Any]:
+    """The same, on any Ibis backend holding the store's tables (DuckDB, Spark, ...)."""
+    resolved = kpi_settings(settings)
+    names = query.kpis if query.kpis is not None else list(KPIS)
+    first, end = _date_range(backend, query, resolved)
+    periods = _periods(first, end, query.period, resolved)
+    frame = Frame(backend, resolved, query.period, periods, kpis=set(names))
+    runner = _Runner(frame, query, [KPIS[name] for name in names])
+    return {
+        "from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
+        "period": query.period, "filters": dict(query.filters),
+        "timezone": resolved.timezone, "rows": runner.rows(),
+    }
+
+
+# --- dates and periods -----------------------------------------------------------------
+
+
+def _date_range(backend: BaseBackend, query: KpiQuery, settings: KpiSettings
+                ) -> tuple[date, date]:
+    """[from, to) in local dates: as asked, else the days that hold data."""
+    if query.from_ is not None and query.to is not None:
+        return query.from_, query.to
+    instants: list[float] = []
+    for table, column in (("interactions", "created_at"), ("surveys", "submitted_at"),
+                          ("agent_states", "start"), ("social_posts", "posted_at")):
+        column_expression = backend.table(table)[column]
+        low, high = (backend.execute(column_expression.min()),
+                     backend.execute(column_expression.max()))
+        instants += [value for value in (low, high)
+                     if value is not None and not (isinstance(value, float) and math.isnan(value))]
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.timezone)
+
+    def local(instant: float) -> date:
+        return datetime.fromtimestamp(instant, zone).date()
+
+    today = datetime.now(zone).date()
+    first = query.from_ or (local(min(instants)) if instants else today)
+    end = query.to or ((local(max(instants)) + timedelta(days=1)) if instants
+                       else first + timedelta(days=1))
+    if end <= first:
+        end = first + timedelta(days=1)
+    return first, end
+
+
+def _periods(first: date, end: date, period: str, settings: KpiSettings) -> list[Period]:
+    """The periods shown (clipped to [first, end)) and the one before the first, which
+    they are compared with."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.timezone)
+
+    def make(key: date, start: date, stop: date, current: bool) -> Period:
+        return Period(day_number(key), start, stop, local_midnight(start, zone),
+                      local_midnight(stop, zone), current)
+
+    if period == "all":
+        length = end - first
+        return [make(first - length, first - length, first, False),
+                make(first, first, end, True)]
+    start = period_start(first, period)
+    previous = previous_period_start(start, period)
+    periods = [make(previous, previous, start, False)]
+    while start < end:
+        following = next_period_start(start, period)
+        periods.append(make(start, max(start, first), min(following, end), True))
+        start = following
+    return periods
+
+
+# --- running the definitions --------------------------------------------------------------
+
+
+class _Runner:
+    def __init__(self, frame: Frame, query: KpiQuery, definitions: list[KpiDefinition]):
+        self.frame = frame
+        self.query = query
+        self.definitions = definitions
+        self.by = list(query.by)
+        self.measures: dict[GroupKey, dict[str, float | None]] = defaultdict(dict)
+        self.order: dict[GroupKey, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.unavailable: dict[str, str] = {}
+        needed = set(self.by) | set(query.filters)
+        runnable = []
+        for definition in definitions:
+            missing = sorted(needed - definition.dimensions)
+            if definition.placeholder:
+                self.unavailable[definition.name] = "not computed yet (a later release)"
+            elif missing:
+                self.unavailable[definition.name] = (
+                    f"not defined by {', '.join(missing)} (its records have no such field)")
+            else:
+                runnable.append(definition)
+        self.runnable = runnable
+        self._compute()
+
+    def _statistics(self) -> Iterator[tuple[str, Statistic]]:
+        for definition in self.runnable:
+            yield definition.name, definition.statistic
+            for extra, statistic in definition.extras.items():
+                yield f"{definition.name}__{extra}", statistic
+
+    def _filtered(self, source: str) -> ir.Table:
+        table = SOURCES[source].build(self.frame)
+        for dimension, allowed in self.query.filters.items():
+            table = table.filter(table[dimension].isin(list(allowed)))
+        return table
+
+    def _compute(self) -> None:
+        by_source: dict[str, dict[str, Any]] = defaultdict(dict)
+        quantiles: dict[str, Quantiles] = {}
+        for prefix, statistic in self._statistics():
+            for name, (source, build) in statistic.measures(prefix).items():
+                by_source[source][name] = build
+            quantiles.update(statistic.quantiles(prefix))
+        keys = [*self.by, "period"]
+        tables: dict[str, ir.Table] = {}
+        for source, builders in by_source.items():
+            table = tables[source] = self._filtered(source)
+            aggregate = table.group_by(keys).aggregate(
+                **{name: build(table) for name, build in builders.items()})
+            frame = self.frame.backend.execute(aggregate)
+            if SOURCES[source].cumulative:
+                frame = self._cumulative(frame, list(builders))
+            for record in frame.to_dict("records"):
+                key = (*tuple(record[k] for k in self.by), int(record["period"]))
+                self.measures[key].update({name: _plain(record[name]) for name in builders})
+        for prefix, request in quantiles.items():
+            if request.source not in tables:
+                tables[request.source] = self._filtered(request.source)
+            table = tables[request.source]
+            self._order_statistics(prefix, request, table)
+
+    def _cumulative(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        """Running sums over periods: the value at each period's end, for every period."""
+        if frame.empty:
+            return frame
+        keys = [p.key for p in self.frame.periods]
+        frame = frame.copy()
+        frame["period"] = frame["period"].astype("int64")
+        frame[columns] = frame[columns].astype("float64").fillna(0.0)
+        out = []
+        group_columns = self.by
+        groups = frame.groupby(group_columns, dropna=False) if group_columns else [((), frame)]
+        for group_values, group in groups:
+            values = group_values if isinstance(group_values, tuple) else (group_values,)
+            running = group[group["period"] == BEFORE][columns].sum()
+            by_period = group.set_index("period")[columns]
+            for key in sorted(keys):
+                if key in by_period.index:
+                    running = running + by_period.loc[[key]].sum()
+                out.append({**dict(zip(group_columns, values, strict=False)),
+                            "period": key, **running.to_dict()})
+        return pd.DataFrame(out)
+
+    def _order_statistics(self, prefix: str, request: Quantiles, table: ir.Table) -> None:
+        """Median and p90 (linear interpolation between order statistics, as PostgreSQL's
+        percentile_cont) with order-statistic intervals: ranks are worked out from each
+        group's n, and only the rows at those ranks come back."""
+        keys = [*self.by, "period"]
+        wanted: dict[GroupKey, dict[str, Any]] = {}
+        rank_rows: dict[str, list[Any]] = {name: [] for name in [*keys, "rank"]}
+        for key, measures in self.measures.items():
+            n = int(measures.get(f"{prefix}__n") or 0)
+            if n == 0:
+                continue
+            plan = _rank_plan(n)
+            wanted[key] = plan
+            for rank in sorted(plan["ranks"]):
+                for name, value in zip(keys, key, strict=True):
+                    rank_rows[name].append(value)
+                rank_rows["rank"].append(rank)
+        if not wanted:
+            return
+        condition = request.value.resolve(table).notnull()
+        if request.population is not None:
+            condition = condition & request.population.resolve(table)
+        rows = table.filter(condition).select(*keys, v=request.value.resolve(table)
+                                              .cast("float64"))
+        window = ibis.window(group_by=[rows[k] for k in keys], order_by=[rows.v])
+        ranked = rows.mutate(rank=ibis.row_number().over(window) + 1)
+        schema = {name: ("int64" if name in ("period", "rank") else "string")
+                  for name in [*keys, "rank"]}
+        targets = ibis.memtable(rank_rows, schema=schema)
+        predicates = [ranked[k] == targets[k] for k in [*keys, "rank"]]
+        found = self.frame.backend.execute(
+            ranked.join(targets, predicates).select(*[ranked[k] for k in keys],
+                                                     ranked.rank, ranked.v))
+        values: dict[GroupKey, dict[int, float]] = defaultdict(dict)
+        for record in found.to_dict("records"):
+            key = (*tuple(record[k] for k in self.by), int(record["period"]))
+            values[key][int(record["rank"])] = float(record["v"])
+        for key, plan in wanted.items():
+            at = values.get(key, {})
+            self.order[key][prefix] = _quantile_results(plan, at)
+
+    # --- assembling rows ------------------------------------------------------------------
+
+    def rows(self) -> list[dict[str, Any]]:
+        current = {p.key for p in self.frame.periods if p.current}
+        previous_of = _previous_keys(self.frame.periods)
+        group_keys = sorted({key for key in self.measures if key[-1] in current},
+                            key=_sort_key)
+        if not group_keys and not self.by:
+            group_keys = [(p.key,) for p in self.frame.periods if p.current]
+        rows = []
+        for key in group_keys:
+            previous_key = (*key[:-1], previous_of[key[-1]])
+            group: dict[str, Any] = {name: (None if value == NONE else value)
+                                     for name, value in zip(self.by, key, strict=False)}
+            if self.frame.period != "all":
+                group["period"] = from_day_number(key[-1]).isoformat()
+            rows.append({"group": group, "kpis": self._kpis(key, previous_key)})
+        return rows
+
+    def _getter(self, key: GroupKey) -> Any:
+        measures = self.measures.get(key, {})
+        return measures.get
+
+    def _kpis(self, key: GroupKey, previous_key: GroupKey) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        settings = self.frame.settings
+        current_get, previous_get = self._getter(key), self._getter(previous_key)
+        for definition in self.definitions:
+            if definition.name in self.unavailable:
+                results[definition.name] = {"value": None, "n": 0,
+                                            "unavailable": self.unavailable[definition.name]}
+                continue
+            name = definition.name
+            result = definition.statistic.finalize(name, current_get, self.order.get(key, {}),
+                                                   settings)
+            before = definition.statistic.finalize(name, previous_get,
+                                                   self.order.get(previous_key, {}), settings)
+            result["low_sample"] = (result["value"] is not None
+                                    and definition.statistic.kind != "sum"
+                                    and statistics.is_low_sample(result["n"],
+                                                                 settings.minimum_sample))
+            for extra, statistic in definition.extras.items():
+                result[extra] = _extra(statistic, f"{name}__{extra}", current_get,
+                                       self.order.get(key, {}), settings)
+            result["previous"] = {"value": before["value"], "n": before["n"]}
+            result["change"] = (None if result["value"] is None or before["value"] is None
+                                else round(result["value"] - before["value"], 4))
+            result["significant"] = definition.statistic.compare(name, current_get,
+                                                                 previous_get)
+            results[name] = result
+        return results
+
+
+def _extra(statistic: Statistic, prefix: str, get: Any, order: dict[str, dict[str, Any]],
+           settings: KpiSettings) -> Any:
+    result = statistic.finalize(prefix, get, order, settings)
+    if statistic.kind == "median-distribution":
+        return {name: result.get(name) for name in ("value", "mean", "p90", "n")}
+    if isinstance(statistic, Total) and statistic.value is None:
+        return int(result["value"] or 0)
+    return result["value"]
+
+
+def _plain(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _sort_key(key: GroupKey) -> tuple[Any, ...]:
+    return tuple((value is None or value == NONE, str(value) if not isinstance(value, int)
+                  else f"{value:+012d}") for value in key)
+
+
+def _previous_keys(periods: list[Period]) -> dict[int, int]:
+    ordered = sorted(periods, key=lambda p: p.start_utc)
+    return {p.key: (ordered[i - 1].key if i > 0 else BEFORE) for i, p in enumerate(ordered)}
+
+
+def _rank_plan(n: int) -> dict[str, Any]:
+    """1-based ranks of the order statistics giving the median and p90 (type 7: linear
+    interpolation at h = (n − 1)q + 1) and their 95% order-statistic intervals."""
+    plan: dict[str, Any] = {"n": n, "ranks": set()}
+    for name, q in (("median", 0.5), ("p90", 0.9)):
+        h = (n - 1) * q + 1
+        low, high = math.floor(h), math.ceil(h)
+        plan[name] = (h, low, high)
+        plan["ranks"] |= {low, high}
+        interval = statistics.quantile_rank_interval(n, q)
+        plan[f"{name}_ci"] = interval
+        if interval is not None:
+            plan["ranks"] |= set(interval)
+    return plan
+
+
+def _quantile_results(plan: dict[str, Any], at: dict[int, float]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name in ("median", "p90"):
+        h, low, high = plan[name]
+        if low in at and high in at:
+            results[name] = round(at[low] + (h - low) * (at[high] - at[low]), 4)
+        interval = plan[f"{name}_ci"]
+        if interval is not None and interval[0] in at and interval[1] in at:
+            results[f"{name}_ci"] = [round(at[interval[0]], 4), round(at[interval[1]], 4)]
+    return results

@@ -1,0 +1,501 @@
+"""The rows each KPI reads, with its dimensions and its period, as Ibis tables.
+
+A *source* turns store tables into one row per fact (an interaction at its created_at, a
+survey at its submitted_at, an agent-state segment clipped to a period, ...) carrying:
+- the grouping dimensions it knows (missing values read as NONE so they group and join),
+- `period`: the local day number (days since 1970-01-01 in the organisation's time zone) on
+  which the row's period starts,
+- the derived fields the KPI definitions use (`frt_s`, `handled`, `repeat`, ...).
+
+Attribution follows DESIGN.md §3: interactions count at created_at, time to resolution at
+resolved_at, surveys at submitted_at; agent states and shifts are clipped to the period.
+Everything here builds expressions: nothing runs until the engine aggregates.
+"""
+
+from __future__ import annotations
+
+import time as time_module
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from servicepulse.kpi.settings import KpiSettings
+
+NONE = "(none)"  # a missing dimension value: groups and joins like any other value
+BEFORE = -1_000_000  # the period key of "before the first period" (cumulative sources)
+DAY_S = 86_400.0
+EPOCH = date(1970, 1, 1)
+
+DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category", "language", "segment")
+PERIODS = ("day", "week", "month", "quarter", "all")
+INTERACTION_DIMENSIONS = DIMENSIONS
+AGENT_DIMENSIONS = ("agent", "team", "role")
+CUSTOMER_DIMENSIONS = ("segment",)
+
+
+def day_number(value: date) -> int:
+    return (value - EPOCH).days
+
+
+def from_day_number(value: int) -> date:
+    return EPOCH + timedelta(days=value)
+
+
+def local_midnight(value: date, zone: ZoneInfo) -> float:
+    """Epoch seconds of the local midnight starting `value` (DST-correct)."""
+    return datetime(value.year, value.month, value.day, tzinfo=zone).timestamp()
+
+
+def utc_offsets(zone: ZoneInfo, start: float, end: float) -> tuple[int, list[tuple[float, int]]]:
+    """The zone's UTC offset at `start` and each (instant, new offset) change up to `end`."""
+
+    def offset(instant: float) -> int:
+        moment = datetime.fromtimestamp(instant, UTC).astimezone(zone)
+        delta = moment.utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    first = offset(start)
+    changes: list[tuple[float, int]] = []
+    current, step = first, 3600.0
+    instant = start
+    while instant < end:
+        following = min(instant + step, end)
+        if offset(following) != current:
+            low, high = instant, following  # the change lies in (low, high]: bisect to 1 s
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(middle) == current:
+                    low = middle
+                else:
+                    high = middle
+            current = offset(high)
+            changes.append((high, current))
+        instant = following
+    return first, changes
+
+
+def period_start(value: date, period: str) -> date:
+    if period == "day":
+        return value
+    if period == "week":  # weeks start on Monday
+        return value - timedelta(days=value.weekday())
+    if period == "month":
+        return value.replace(day=1)
+    if period == "quarter":
+        return value.replace(month=3 * ((value.month - 1) // 3) + 1, day=1)
+    raise ValueError(f"period {period!r} has no calendar start")
+
+
+def next_period_start(value: date, period: str) -> date:
+    if period == "day":
+        return value + timedelta(days=1)
+    if period == "week":
+        return value + timedelta(days=7)
+    months = 1 if period == "month" else 3
+    month = value.month - 1 + months
+    return date(value.year + month // 12, month % 12 + 1, 1)
+
+
+def previous_period_start(value: date, period: str) -> date:
+    if period in ("day", "week"):
+        return value - timedelta(days=1 if period == "day" else 7)
+    months = 1 if period == "month" else 3
+    month = value.month - 1 - months
+    return date(value.year + month // 12, month % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    key: int  # local day number of its calendar start (the group's `period`)
+    start: date  # first local day counted (clipped to --from)
+    end: date  # exclusive (clipped to --to)
+    start_utc: float
+    end_utc: float
+    current: bool  # False for the previous period the first one is compared with
+
+
+@dataclass
+class Frame:
+    """What every source needs: the backend, settings, periods and the time zone."""
+
+    backend: BaseBackend
+    settings: KpiSettings
+    period: str
+    periods: list[Period]
+    kpis: set[str] = field(default_factory=set)
+    now: float = field(default_factory=time_module.time)
+    _tables: dict[str, ir.Table] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def table(self, name: str) -> ir.Table:
+        if name not in self._tables:
+            self._tables[name] = self.backend.table(name)
+        return self._tables[name]
+
+    @property
+    def range_start(self) -> float:
+        return min(p.start_utc for p in self.periods)
+
+    @property
+    def range_end(self) -> float:
+        return max(p.end_utc for p in self.periods)
+
+    def local_day(self, instant: ir.FloatingValue) -> ir.IntegerValue:
+        """The local day number of an epoch, through a CASE over the zone's UTC offsets."""
+        first, changes = utc_offsets(self.zone, self.range_start - DAY_S, self.range_end + DAY_S)
+        offset: Any = ibis.literal(float(first))
+        if changes:
+            branches = []
+            previous = first
+            for at, new in changes:
+                branches.append((instant < at, ibis.literal(float(previous))))
+                previous = new
+            offset = ibis.cases(*branches, else_=ibis.literal(float(previous)))
+        return ((instant + offset) / DAY_S).floor().cast("int64")
+
+    def period_key(self, instant: ir.FloatingValue) -> ir.IntegerValue:
+        """The period a time falls in (BEFORE for times before the first period)."""
+        ordered = sorted(self.periods, key=lambda p: p.start_utc)
+        if self.period == "all":
+            branches = [(instant < ordered[0].start_utc, ibis.literal(BEFORE))]
+            branches += [(instant < p.end_utc, ibis.literal(p.key)) for p in ordered[:-1]]
+            return ibis.cases(*branches, else_=ibis.literal(ordered[-1].key))
+        local = self.local_day(instant)
+        key: Any
+        if self.period == "day":
+            key = local
+        elif self.period == "week":
+            key = local - ((local + 3) % 7)  # day 0 was a Thursday; day 4 a Monday
+        else:
+            branches = [(local < day_number(p.end), ibis.literal(p.key)) for p in ordered[:-1]]
+            key = ibis.cases(*branches, else_=ibis.literal(ordered[-1].key)) if branches \
+                else ibis.literal(ordered[-1].key)
+        return ibis.ifelse(instant < ordered[0].start_utc, BEFORE, key).cast("int64")
+
+    def in_periods(self, instant: ir.FloatingValue) -> ir.BooleanValue:
+        condition: Any = ibis.literal(False)
+        for start, end in merged_ranges(self.periods):
+            condition = condition | ((instant >= start) & (instant < end))
+        return condition
+
+    def periods_table(self) -> ir.Table:
+        return ibis.memtable({
+            "period": [p.key for p in self.periods],
+            "p_start": [p.start_utc for p in self.periods],
+            "p_end": [p.end_utc for p in self.periods],
+        }, schema={"period": "int64", "p_start": "float64", "p_end": "float64"})
+
+
+def merged_ranges(periods: list[Period]) -> list[tuple[float, float]]:
+    ranges: list[tuple[float, float]] = []
+    for p in sorted(periods, key=lambda p: p.start_utc):
+        if ranges and p.start_utc <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], p.end_utc))
+        else:
+            ranges.append((p.start_utc, p.end_utc))
+    return ranges
+
+
+def _uniform(table: ir.Table) -> ir.Table:
+    """Nullable strings and doubles on both sides of a UNION (schemas must match exactly)."""
+    return table.select(**{
+        name: table[name].cast("string" if table[name].type().is_string() else "float64")
+        for name in table.columns})
+
+
+def _text(value: ir.Value) -> ir.StringValue:
+    return value.cast("string").fill_null(NONE)
+
+
+def _by_channel(channel: ir.StringValue, values: dict[str, float]) -> ir.FloatingValue:
+    if not values:
+        return ibis.null().cast("float64")
+    return ibis.cases(*((channel == name, ibis.literal(float(value)))
+                        for name, value in sorted(values.items())),
+                      else_=ibis.null().cast("float64"))
+
+
+def _agent_attributes(frame: Frame) -> ir.Table:
+    agents = frame.table("agents")
+    costs = frame.settings.hourly_costs
+    default_cost = ibis.cases(*((agents.role == role, ibis.literal(float(cost)))
+                                for role, cost in sorted(costs.items())),
+                              else_=ibis.null().cast("float64")) if costs else ibis.null()
+    return agents.select(
+        a_id=agents.id, a_team=agents.team_id, a_role=agents.role,
+        a_cost=agents.hourly_cost.fill_null(default_cost))
+
+
+def _interactions_enriched(frame: Frame, window_end: float) -> ir.Table:
+    """Interactions created before `window_end`, with agent, team, role and segment."""
+    interactions = frame.table("interactions")
+    interactions = interactions.filter(interactions.created_at < window_end)
+    agents = _agent_attributes(frame)
+    customers = frame.table("customers").select(c_id="id", c_segment="segment")
+    joined = interactions.left_join(agents, interactions.agent_id == agents.a_id) \
+        .left_join(customers, interactions.customer_id == customers.c_id)
+    return joined.mutate(
+        agent=_text(joined.agent_id),
+        team=_text(joined.team_id.fill_null(joined.a_team)),
+        role=_text(joined.a_role),
+        channel=_text(joined.channel),
+        queue=_text(joined.queue),
+        category=_text(joined.category),
+        language=_text(joined.language),
+        segment=_text(joined.c_segment),
+    )
+
+
+def _repeat_columns(frame: Frame, rows: ir.Table) -> ir.Table:
+    """`repeat`: another inbound contact of the same customer within the repeat window;
+    `fcr_repeat`: the same, but only in the same category where both have one."""
+    window_s = frame.settings.repeat_window_days * DAY_S
+    inbound_at = ibis.ifelse(rows.direction == "inbound", rows.created_at, None)
+    inbound_uncategorised_at = ibis.ifelse(
+        (rows.direction == "inbound") & rows.category.isnull(), rows.created_at, None)
+    order = [rows.created_at, rows.id]
+    later = ibis.window(group_by=rows.customer_id, order_by=order, rows=(1, None))
+    later_same_category = ibis.window(group_by=[rows.customer_id, rows.category],
+                                      order_by=order, rows=(1, None))
+    marked = rows.mutate(
+        next_inbound_at=inbound_at.min().over(later),
+        next_uncategorised_at=inbound_uncategorised_at.min().over(later),
+        next_same_category_at=inbound_at.min().over(later_same_category),
+    )
+    within = marked.next_inbound_at - marked.created_at <= window_s
+    within_same = ibis.ifelse(
+        marked.category.isnull(), within,
+        (marked.next_same_category_at - marked.created_at <= window_s).fill_null(False)
+        | (marked.next_uncategorised_at - marked.created_at <= window_s).fill_null(False))
+    has_customer = marked.customer_id.notnull()
+    return marked.mutate(
+        repeat=has_customer & within.fill_null(False),
+        fcr_repeat=has_customer & within_same.fill_null(False),
+    )
+
+
+def _interaction_fields(frame: Frame, rows: ir.Table) -> ir.Table:
+    settings = frame.settings
+    voice = rows.channel.isin(["phone", "chat"])
+    answered = rows.answered_at.notnull()
+    abandoned = rows.abandoned_at.notnull() & ~answered
+    wait_s = rows.answered_at - rows.created_at
+    abandon_wait_s = rows.abandoned_at - rows.created_at
+    threshold = _by_channel(rows.channel, settings.service_level_thresholds)
+    talk = rows.talk_s + rows.hold_s.fill_null(0.0) + rows.wrap_s.fill_null(0.0)
+    return rows.mutate(
+        inbound=rows.direction == "inbound",
+        outbound=rows.direction == "outbound",
+        voice=voice,
+        answered=answered,
+        abandoned=abandoned,
+        short_abandon=abandoned & (abandon_wait_s < settings.short_abandon_s),
+        answered_within=answered & (wait_s <= threshold),
+        abandoned_within=abandoned & (abandon_wait_s <= threshold),
+        sl_threshold_s=threshold,
+        wait_s=wait_s,
+        frt_s=ibis.ifelse(voice, wait_s, rows.first_response_at - rows.created_at),
+        frt_target_s=_by_channel(rows.channel, settings.frt_targets),
+        frt_business_s=rows.first_response_business_s,
+        handle_time_s=ibis.ifelse(voice & rows.talk_s.notnull(), talk, rows.handle_s),
+        handled=rows.agent_id.notnull() & rows.abandoned_at.isnull(),
+        resolved=rows.resolved_at.notnull(),
+        has_customer=rows.customer_id.notnull(),
+        ttr_s=rows.resolved_at - rows.created_at,
+        ttr_business_s=rows.resolution_business_s,
+    )
+
+
+def interactions_source(frame: Frame) -> ir.Table:
+    """Interactions at created_at (volume, response, FCR, resolution rate, ...)."""
+    needs_repeat = bool(frame.kpis & {"fcr", "repeat_contact_rate"})
+    window_end = frame.range_end + (frame.settings.repeat_window_days * DAY_S + 1
+                                    if needs_repeat else 0)
+    rows = _interactions_enriched(frame, window_end)
+    if needs_repeat:
+        # Repeats are looked for among every later contact (any channel, also after the
+        # range end), so the windows run before the period filter and the user's filters.
+        rows = rows.filter(rows.created_at >= frame.range_start)
+        rows = _repeat_columns(frame, rows)
+    else:
+        rows = rows.mutate(repeat=ibis.literal(False), fcr_repeat=ibis.literal(False))
+    rows = rows.filter(frame.in_periods(rows.created_at))
+    rows = _interaction_fields(frame, rows)
+    return rows.mutate(period=frame.period_key(rows.created_at))
+
+
+def resolved_source(frame: Frame) -> ir.Table:
+    """Interactions at resolved_at (time to resolution)."""
+    rows = _interactions_enriched(frame, frame.range_end)
+    rows = rows.filter(rows.resolved_at.notnull() & frame.in_periods(rows.resolved_at))
+    rows = _interaction_fields(frame, rows)
+    return rows.mutate(period=frame.period_key(rows.resolved_at))
+
+
+def flow_source(frame: Frame) -> ir.Table:
+    """+1 when an interaction opens, −1 when it closes (resolved or abandoned): summed
+    cumulatively over periods, the engine gets the backlog open at each period's end."""
+    rows = _interactions_enriched(frame, frame.range_end)
+    dims = [rows[name] for name in INTERACTION_DIMENSIONS]
+    closed_at = ibis.least(rows.resolved_at.fill_null(float("inf")),
+                           rows.abandoned_at.fill_null(float("inf")))
+    opened = _uniform(rows.select(*dims, at=rows.created_at, delta=ibis.literal(1.0)))
+    closed = _uniform(rows.filter((rows.resolved_at.notnull() | rows.abandoned_at.notnull())
+                                  & (closed_at < frame.range_end))
+                      .select(*dims, at=closed_at, delta=ibis.literal(-1.0)))
+    flow = opened.union(closed)
+    return flow.mutate(period=frame.period_key(flow.at))
+
+
+def surveys_source(frame: Frame) -> ir.Table:
+    """Survey answers at submitted_at; the agent named, else the interaction's agent."""
+    surveys = frame.table("surveys")
+    surveys = surveys.filter(frame.in_periods(surveys.submitted_at))
+    interactions = frame.table("interactions").select(
+        i_id="id", i_agent="agent_id", i_team="team_id", i_channel="channel", i_queue="queue",
+        i_category="category", i_language="language", i_customer="customer_id")
+    joined = surveys.left_join(interactions, surveys.interaction_id == interactions.i_id)
+    joined = joined.mutate(s_agent=joined.agent_id.fill_null(joined.i_agent),
+                           s_customer=joined.customer_id.fill_null(joined.i_customer))
+    agents = _agent_attributes(frame)
+    customers = frame.table("customers").select(c_id="id", c_segment="segment")
+    joined = joined.left_join(agents, joined.s_agent == agents.a_id) \
+        .left_join(customers, joined.s_customer == customers.c_id)
+    return joined.mutate(
+        agent=_text(joined.s_agent),
+        team=_text(joined.i_team.fill_null(joined.a_team)),
+        role=_text(joined.a_role),
+        channel=_text(joined.i_channel),
+        queue=_text(joined.i_queue),
+        category=_text(joined.i_category),
+        language=_text(joined.i_language),
+        segment=_text(joined.c_segment),
+        period=frame.period_key(joined.submitted_at),
+    )
+
+
+def agent_time_source(frame: Frame) -> ir.Table:
+    """Agent-state segments and shifts clipped to each period (`state` "shift" for shifts);
+    an open state runs until now."""
+    periods = frame.periods_table()
+    states = frame.table("agent_states")
+    shifts = frame.table("shifts")
+    spans = _uniform(states.select("agent_id", "state", "start",
+                                   end=states.end.fill_null(frame.now))) \
+        .union(_uniform(shifts.select("agent_id", state=ibis.literal("shift"),
+                                      start=shifts.start, end=shifts.end)))
+    clipped = spans.join(periods, [spans.start < periods.p_end, spans.end > periods.p_start])
+    clipped = clipped.mutate(
+        seconds=ibis.least(clipped.end, clipped.p_end) - ibis.greatest(clipped.start,
+                                                                       clipped.p_start))
+    agents = _agent_attributes(frame)
+    joined = clipped.left_join(agents, clipped.agent_id == agents.a_id)
+    logged_in = (joined.state != "offline") & (joined.state != "shift")
+    return joined.mutate(
+        agent=_text(joined.agent_id), team=_text(joined.a_team), role=_text(joined.a_role),
+        busy=joined.state.isin(["handling", "after_call_work"]),
+        available=joined.state == "available",
+        logged_in=logged_in,
+        shift=joined.state == "shift",
+        cost=ibis.ifelse(logged_in, joined.seconds / 3600.0 * joined.a_cost, None),
+    )
+
+
+def customers_source(frame: Frame) -> ir.Table:
+    """Each customer × period with whether it was active at the start, at the end, acquired
+    or churned during (a customer without acquired_at has always been one)."""
+    periods = frame.periods_table()
+    customers = frame.table("customers")
+    rows = customers.cross_join(periods)
+    acquired_before = lambda at: rows.acquired_at.isnull() | (rows.acquired_at < at)  # noqa: E731
+    not_churned = lambda at: rows.churned_at.isnull() | (rows.churned_at >= at)  # noqa: E731
+    at_start = acquired_before(rows.p_start) & not_churned(rows.p_start)
+    return rows.mutate(
+        segment=_text(rows.segment),
+        at_start=at_start,
+        at_end=acquired_before(rows.p_end) & not_churned(rows.p_end),
+        acquired=(rows.acquired_at >= rows.p_start) & (rows.acquired_at < rows.p_end),
+        churned=at_start & (rows.churned_at >= rows.p_start) & (rows.churned_at < rows.p_end),
+    )
+
+
+CLTV_WINDOW_S = 365 * DAY_S  # trailing 12 months before the period's end
+REVENUE_SIGN = {"purchase": 1.0, "renewal": 1.0, "upsell": 1.0, "return": -1.0}
+
+
+def customer_value_source(frame: Frame) -> ir.Table:
+    """Each customer × period over the trailing 12 months before the period's end: active
+    in that window, churned in it, and its revenue (purchases + renewals + upsells − returns)."""
+    periods = frame.periods_table()
+    orders = frame.table("orders")
+    signed = orders.amount * ibis.cases(
+        *((orders.kind == kind, ibis.literal(sign)) for kind, sign in REVENUE_SIGN.items()),
+        else_=ibis.literal(0.0))
+    orders = orders.select(o_customer=orders.customer_id, o_at=orders.at, o_amount=signed)
+    in_window = orders.join(periods, [orders.o_at < periods.p_end,
+                                      orders.o_at >= periods.p_end - CLTV_WINDOW_S])
+    revenue = in_window.group_by(r_customer=in_window.o_customer, r_period=in_window.period) \
+        .aggregate(r_revenue=in_window.o_amount.sum())
+    customers = frame.table("customers")
+    rows = customers.cross_join(periods)
+    rows = rows.left_join(revenue, [rows.id == revenue.r_customer,
+                                    rows.period == revenue.r_period])
+    rows = rows.mutate(window_start=rows.p_end - CLTV_WINDOW_S)
+    window_start = rows.window_start
+    active = (rows.acquired_at.isnull() | (rows.acquired_at < rows.p_end)) \
+        & (rows.churned_at.isnull() | (rows.churned_at >= window_start))
+    return rows.mutate(
+        segment=_text(rows.segment),
+        active=active,
+        churned=active & (rows.churned_at >= window_start) & (rows.churned_at < rows.p_end),
+        revenue=rows.r_revenue.fill_null(0.0),
+    )
+
+
+def social_posts_source(frame: Frame) -> ir.Table:
+    posts = frame.table("social_posts")
+    posts = posts.filter(frame.in_periods(posts.posted_at))
+    agents = _agent_attributes(frame)
+    joined = posts.left_join(agents, posts.agent_id == agents.a_id)
+    engagements = (joined.likes.fill_null(0) + joined.comments.fill_null(0)
+                   + joined.shares.fill_null(0) + joined.clicks.fill_null(0)
+                   + joined.saves.fill_null(0))
+    return joined.mutate(
+        agent=_text(joined.agent_id), team=_text(joined.a_team), role=_text(joined.a_role),
+        engagements=engagements.cast("float64"),
+        period=frame.period_key(joined.posted_at),
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    build: Callable[[Frame], ir.Table]
+    dimensions: tuple[str, ...]
+    reads: tuple[str, ...]
+    cumulative: bool = False  # sums run over periods (the value at each period's end)
+
+
+SOURCES: dict[str, Source] = {source.name: source for source in (
+    Source("interactions", interactions_source, INTERACTION_DIMENSIONS,
+           ("interaction", "agent", "customer")),
+    Source("resolved", resolved_source, INTERACTION_DIMENSIONS,
+           ("interaction", "agent", "customer")),
+    Source("flow", flow_source, INTERACTION_DIMENSIONS, ("interaction", "agent", "customer"),
+           cumulative=True),
+    Source("surveys", surveys_source, INTERACTION_DIMENSIONS,
+           ("survey", "interaction", "agent", "customer")),
+    Source("agent_time", agent_time_source, AGENT_DIMENSIONS, ("agent_state", "shift", "agent")),
+    Source("customers", customers_source, CUSTOMER_DIMENSIONS, ("customer",)),
+    Source("customer_value", customer_value_source, CUSTOMER_DIMENSIONS, ("customer", "order")),
+    Source("social_posts", social_posts_source, AGENT_DIMENSIONS, ("social_post", "agent")),
+)}
