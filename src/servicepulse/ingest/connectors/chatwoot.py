@@ -118,9 +118,11 @@ class _Chatwoot:
         meta = conversation.get("meta") or {}
         channel_type = meta.get("channel") or conversation.get("channel")
         status = conversation.get("status")
+        channel = CHANNELS.get(str(channel_type), "chat")
+        first_reply = _time(conversation, "first_reply_created_at")
         record = {
             "type": "interaction", "id": self.id(conversation["id"]),
-            "channel": CHANNELS.get(str(channel_type), "chat"), "direction": "inbound",
+            "channel": channel, "direction": "inbound",
             "created_at": _time(conversation, "created_at", required=True),
             "customer_id": self.id(_nested_id(meta.get("sender"))
                                    or conversation.get("contact_id")),
@@ -132,7 +134,10 @@ class _Chatwoot:
             "status": status,
             # Chatwoot's own first response time (human agents only); a later message
             # import refines it through the events
-            "first_response_at": _time(conversation, "first_reply_created_at"),
+            "first_response_at": first_reply,
+            # a chat is answered by the first agent reply (the KPI engine times chat by
+            # answered_at, like calls)
+            "answered_at": first_reply if channel == "chat" else None,
             # the API gives no resolution time: a resolved conversation's last activity is
             # its resolution, unless its activity messages say when (events then win)
             "resolved_at": (_time(conversation, "last_activity_at") or

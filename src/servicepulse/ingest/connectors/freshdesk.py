@@ -122,6 +122,7 @@ class _Freshdesk:
         assert isinstance(stats, dict)
         resolved = _time(stats, "resolved_at") or _time(stats, "closed_at")
         priority = ticket.get("priority")
+        first_response = _time(stats, "first_responded_at")
         return {
             "type": "interaction", "id": self.id(ticket["id"]), "channel": channel,
             "direction": direction, "created_at": _time(ticket, "created_at", required=True),
@@ -133,7 +134,10 @@ class _Freshdesk:
             "priority": PRIORITIES.get(priority, str(priority)) if priority else None,
             # custom statuses (6 and up) keep their code
             "status": STATUSES.get(status_code, f"status_{status_code}"),
-            "first_response_at": _time(stats, "first_responded_at"),
+            "first_response_at": first_response,
+            # a chat is answered by the first agent reply (the KPI engine times chat by
+            # answered_at, like calls)
+            "answered_at": first_response if channel == "chat" else None,
             # only open again when resolved/closed now: a reopen followed by a new resolution
             # leaves reopened_at set, and Freshdesk keeps only the last reopen (so at most 1)
             "resolved_at": resolved if status_code in (4, 5) else None,

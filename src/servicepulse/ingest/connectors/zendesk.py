@@ -292,6 +292,10 @@ def _ticket(state: _State, ticket: dict[str, Any],
     if "first_response_at" not in record and ticket_id in state.first_reply_events:
         event = state.first_reply_events[ticket_id]
         record["first_response_at"] = iso(_time(event.value, "time"))
+    if channel == "chat" and "first_response_at" in record:
+        # a chat is answered when an agent first replies (the KPI engine times chat by
+        # answered_at, like calls)
+        record["answered_at"] = record["first_response_at"]
     if status in ("solved", "closed"):
         resolved = _optional_time(metric, "solved_at") if metric else None
         full = _minutes(metric, "full_resolution_time_in_minutes") if metric else None
