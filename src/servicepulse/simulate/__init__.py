@@ -1,0 +1,96 @@
+"""A realistic, internally consistent simulated contact centre, as canonical records.
+
+    from servicepulse.simulate import SimulationConfig, simulate_records, write_jsonl
+    for record in simulate_records(SimulationConfig(agents=40, days=30, seed=1)): ...
+    write_jsonl(SimulationConfig(agents=40, days=30), "demo.jsonl")
+
+The order is: teams, calendars, agents, customers; then day by day the interactions (each
+followed by its events and surveys), agent states, shifts, orders and social activity; last,
+the backlog still open at the end. See docs/simulator.md for the model and what it hides.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from servicepulse.simulate.config import DEFAULT_START, SimulationConfig
+from servicepulse.simulate.engine import Simulation
+
+__all__ = ["DEFAULT_START", "SimulationConfig", "SimulationSummary", "simulate_records",
+           "special_agents", "write_jsonl"]
+
+
+def simulate_records(config: SimulationConfig) -> Iterator[dict[str, Any]]:
+    """Canonical record dicts, deterministic by `config.seed`."""
+    for block in Simulation(config).blocks():
+        yield from block
+
+
+def special_agents(config: SimulationConfig) -> dict[str, str]:
+    """Ids of the agents the product should find: `busy_not_effective` and `overloaded`."""
+    import numpy as np
+
+    from servicepulse.simulate.org import build_organisation
+
+    org = build_organisation(config, np.random.default_rng(config.seed))
+    return {"busy_not_effective": org.agents[org.busy_not_effective].id,
+            "overloaded": org.agents[org.overloaded].id}
+
+
+@dataclass
+class SimulationSummary:
+    records: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    bytes_written: int = 0
+
+
+def write_jsonl(config: SimulationConfig, path: str | Path, progress: bool = True
+                ) -> SimulationSummary:
+    """Write the simulation as JSON Lines to `path` ("-" for stdout). A rich progress bar
+    shows the days when `progress` and stderr is a terminal."""
+    summary = SimulationSummary()
+    simulation = Simulation(config)
+    counts: dict[str, int] = {}
+    if str(path) == "-":
+        _write(simulation, sys.stdout.buffer, config, counts, summary, progress)
+        sys.stdout.buffer.flush()
+    else:
+        with open(path, "wb", buffering=1 << 20) as handle:
+            _write(simulation, handle, config, counts, summary, progress)
+    summary.by_kind = dict(sorted(counts.items()))
+    summary.records = sum(counts.values())
+    return summary
+
+
+def _write(simulation: Simulation, handle: IO[bytes], config: SimulationConfig,
+           counts: dict[str, int], summary: SimulationSummary, progress: bool) -> None:
+    dumps = orjson.dumps
+    newline = orjson.OPT_APPEND_NEWLINE
+
+    def write_block(block: list[dict[str, Any]]) -> None:
+        data = b"".join([dumps(record, option=newline) for record in block])
+        handle.write(data)
+        summary.bytes_written += len(data)
+        for record in block:
+            kind = record["type"]
+            counts[kind] = counts.get(kind, 0) + 1
+
+    show = progress and sys.stderr.isatty()
+    if not show:
+        for block in simulation.blocks():
+            write_block(block)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("simulating days", total=config.days + 2)
+        for block in simulation.blocks():
+            write_block(block)
+            bar.advance(task)
