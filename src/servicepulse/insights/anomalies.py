@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 MAD_TO_SD = 1.4826  # 1 / Phi^-1(3/4): MAD -> standard deviation for normal data
 MEAN_AD_TO_SD = 1.2533  # sqrt(pi / 2): mean absolute deviation -> standard deviation
+NO_VALUE = "(none)"  # a group whose dimension is missing (the engine reports it as null)
 Z_CAP = 999.0  # a deviation from a perfectly flat zero baseline: reported as this, not inf
 
 
@@ -173,7 +174,8 @@ def daily_kpi_series(
     document = run_kpi_query(engine, query, settings)
     series: dict[tuple[str, tuple[tuple[str, str], ...]], KpiSeries] = {}
     for row in document["rows"]:
-        row_group = {key: str(value) for key, value in row["group"].items() if key != "period"}
+        row_group = {key: NO_VALUE if value is None else str(value)
+                     for key, value in row["group"].items() if key != "period"}
         day = date.fromisoformat(str(row["group"]["period"])[:10])
         for name in kpis:
             result = row["kpis"].get(name) or {}

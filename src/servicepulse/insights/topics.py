@@ -11,6 +11,7 @@ top terms, with a phrase shown instead of the single words it contains.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,7 @@ def discover_topics(
 ) -> TopicModel:
     """Topics of `texts`; `n_topics` fixed, or chosen by stability up to `max_topics`."""
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
     from sklearn.metrics import adjusted_rand_score
 
@@ -97,7 +99,10 @@ def discover_topics(
 
     def fit(k: int, rows: Any) -> tuple[Any, NDArray[np.float64]]:
         model = NMF(n_components=k, init="nndsvda", random_state=RANDOM_STATE, max_iter=500)
-        return model, model.fit_transform(rows)
+        with warnings.catch_warnings():
+            # an unconverged fit of a wrong k is expected while k is being chosen
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model, model.fit_transform(rows)
 
     def assign(weights: NDArray[np.float64]) -> NDArray[np.int64]:
         labels = weights.argmax(axis=1).astype(np.int64)
@@ -130,8 +135,12 @@ def discover_topics(
         else:
             stability, model, weights = best
     # Texts outside the fitted sample are placed by the fitted model.
-    labels = (assign(weights) if len(sample) == documents
-              else assign(model.transform(matrix)))
+    if len(sample) == documents:
+        labels = assign(weights)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = assign(model.transform(matrix))
     topics = []
     for index, component in enumerate(model.components_):
         order = np.argsort(component)[::-1][: TOPIC_TERMS * 3]

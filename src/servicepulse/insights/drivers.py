@@ -1,0 +1,226 @@
+"""Contact drivers: which contact reasons (topics) bring volume, repeat contacts and low scores.
+
+1. Texts: for each inbound interaction created in [from, to) (local dates in the organisation's
+   time zone, `to` exclusive), its subject and its first customer message (the earliest event
+   by the customer with a body), fetched in one set-based query.
+2. Topics: TF-IDF + NMF (`servicepulse.insights.topics`), a readable label per topic.
+3. KPIs per topic through the KPI engine, with its own definitions: the engine runs on a view
+   of the store in which each interaction's `queue` holds its topic, grouped by `queue`. Only
+   `queue` changes (no KPI reads it except as a grouping), so repeat contacts are still looked
+   for among ALL later contacts of the customer, surveys and texts follow their interaction
+   into its topic, and nothing stored changes.
+
+`DriversRunner(engine).run(DriversQuery(...))` returns a `DriversResult`; its `as_json()` is the
+contract of `servicepulse drivers --format json`:
+`{"topics": [{"topic": label, "terms": [...], "contacts": n, "kpis": {name: {...}}}]}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Connection, Engine, and_, func, or_, select
+
+from servicepulse.insights.topics import UNASSIGNED, discover_topics
+from servicepulse.store import tables
+
+DRIVER_KPIS = ("fcr", "aht", "csat", "repeat_contact_rate", "sentiment")
+NO_TOPIC = "(no topic)"  # the engine group of interactions outside every topic
+
+
+class DriversQuery(BaseModel):
+    """Which contacts to model, and how many topics (None: chosen by stability)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    topics: int | None = Field(default=None, ge=1, le=50)
+    max_topics: int = Field(default=12, ge=2, le=50)
+    examples: int = Field(default=3, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> DriversQuery:
+        if self.from_ and self.to and self.to <= self.from_:
+            raise ValueError(f"`to` ({self.to}) must be after `from` ({self.from_}): it is "
+                             "exclusive")
+        return self
+
+
+class DriverTopic(BaseModel):
+    topic: str  # readable label: the top terms
+    terms: list[str]
+    contacts: int
+    share: float  # % of the contacts that got a topic
+    kpis: dict[str, dict[str, Any]]
+    examples: list[str] = Field(default_factory=list)  # a few of the topic's texts
+
+
+class DriversResult(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    contacts: int  # inbound contacts with a text in the range
+    unassigned: int  # of those, without a usable word (no topic)
+    stability: float | None  # agreement of the chosen number of topics (None when fixed)
+    topics: list[DriverTopic]
+
+    def as_json(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self.model_dump(mode="json", by_alias=True))
+
+
+# --- 1. the texts -----------------------------------------------------------------------
+
+
+def _range(query: DriversQuery, timezone: str) -> tuple[float | None, float | None]:
+    from servicepulse.kpi.sources import local_midnight
+
+    zone = ZoneInfo(timezone)
+    start = local_midnight(query.from_, zone) if query.from_ else None
+    end = local_midnight(query.to, zone) if query.to else None
+    return start, end
+
+
+def contact_texts(connection: Connection, start: float | None,
+                  end: float | None) -> list[tuple[str, str]]:
+    """(interaction id, subject + first customer message) of inbound contacts in [start, end)."""
+    i, e = tables.interactions, tables.events
+    customer_text = and_(or_(e.c.actor == "customer", e.c.kind == "customer_message"),
+                         e.c.body.is_not(None), func.trim(e.c.body) != "")
+    ranked = (
+        select(e.c.interaction_id, e.c.body,
+               func.row_number().over(partition_by=e.c.interaction_id,
+                                      order_by=(e.c.at, e.c.id)).label("rank"))
+        .where(customer_text)
+        .subquery()
+    )
+    query = (
+        select(i.c.id, i.c.subject, ranked.c.body)
+        .select_from(i.outerjoin(ranked, and_(ranked.c.interaction_id == i.c.id,
+                                              ranked.c.rank == 1)))
+        .where(i.c.direction == "inbound")
+        .order_by(i.c.id)
+    )
+    if start is not None:
+        query = query.where(i.c.created_at >= start)
+    if end is not None:
+        query = query.where(i.c.created_at < end)
+    texts: list[tuple[str, str]] = []
+    for row in connection.execute(query):
+        parts = [str(part).strip() for part in (row.subject, row.body) if part and part.strip()]
+        if parts:
+            texts.append((str(row.id), ". ".join(parts)))
+    return texts
+
+
+# --- 3. KPIs per topic through the engine -----------------------------------------------
+
+
+class _TopicView:
+    """An Ibis backend whose `interactions` table carries each interaction's topic as its
+    `queue`; everything else is the store's backend unchanged."""
+
+    def __init__(self, backend: Any, assignments: dict[str, str]):
+        import ibis
+
+        self._backend = backend
+        self._topics = ibis.memtable(
+            {"t_id": list(assignments), "t_topic": list(assignments.values())},
+            schema={"t_id": "string", "t_topic": "string"})
+
+    def table(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        table = self._backend.table(name, *args, **kwargs)
+        if name != "interactions":
+            return table
+        joined = table.left_join(self._topics, table.id == self._topics.t_id)
+        return joined.select(*[
+            (joined.t_topic.fill_null(NO_TOPIC).name("queue") if column == "queue"
+             else joined[column]) for column in table.columns])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+@contextmanager
+def _kpi_backend(engine: Engine) -> Iterator[Any]:
+    from servicepulse.kpi.engine import store_backend
+
+    with store_backend(engine) as backend:
+        yield backend
+
+
+def topic_kpis(engine: Engine, assignments: dict[str, str], query: DriversQuery,
+               settings: Any = None) -> dict[str, dict[str, Any]]:
+    """The engine's DRIVER_KPIS per topic label: {label: {kpi: result}}."""
+    from servicepulse.kpi.engine import run_on_backend
+    from servicepulse.kpi.query import KpiQuery
+
+    kpi_query = KpiQuery.model_validate({
+        "by": ["queue"], "period": "all", "from": query.from_, "to": query.to,
+        "kpis": list(DRIVER_KPIS)})
+    with _kpi_backend(engine) as backend:
+        document = run_on_backend(cast(Any, _TopicView(backend, assignments)), kpi_query,
+                                  settings)
+    return {str(row["group"]["queue"]): row["kpis"] for row in document["rows"]}
+
+
+# --- the runner -------------------------------------------------------------------------
+
+
+class DriversRunner:
+    """Discover contact drivers and their KPIs; the CLI and the web service call `run`."""
+
+    def __init__(self, engine: Engine, settings: Any = None):
+        self.engine = engine
+        self.settings = settings
+
+    def _timezone(self) -> str:
+        from servicepulse.kpi.settings import kpi_settings
+
+        return kpi_settings(self.settings).timezone
+
+    def run(self, query: DriversQuery) -> DriversResult:
+        start, end = _range(query, self._timezone())
+        with self.engine.connect() as connection:
+            texts = contact_texts(connection, start, end)
+        model = discover_topics([text for _, text in texts], query.topics, query.max_topics)
+        labels = {topic.index: topic.label for topic in model.topics}
+        # Two topics could share a label; the engine groups by label, so keep them apart.
+        seen: dict[str, int] = {}
+        for index, label in sorted(labels.items()):
+            seen[label] = seen.get(label, 0) + 1
+            if seen[label] > 1:
+                labels[index] = f"{label} ({seen[label]})"
+        assignments = {interaction_id: labels[int(topic)]
+                       for (interaction_id, _), topic in zip(texts, model.assignments,
+                                                            strict=True)
+                       if topic != UNASSIGNED}
+        kpis = topic_kpis(self.engine, assignments, query, self.settings) if assignments else {}
+        assigned = len(assignments)
+        topics = []
+        for topic in model.topics:
+            label = labels[topic.index]
+            members = [text for (interaction_id, text), index in zip(texts, model.assignments,
+                                                                      strict=True)
+                       if index == topic.index]
+            if not members:
+                continue
+            topics.append(DriverTopic(
+                topic=label, terms=topic.terms, contacts=len(members),
+                share=round(100 * len(members) / assigned, 2),
+                kpis={name: kpis.get(label, {}).get(name, {"value": None, "n": 0})
+                      for name in DRIVER_KPIS},
+                examples=members[: query.examples],
+            ))
+        topics.sort(key=lambda item: (-item.contacts, item.topic))
+        return DriversResult.model_validate({
+            "from": query.from_, "to": query.to, "contacts": len(texts),
+            "unassigned": len(texts) - assigned, "stability": model.stability,
+            "topics": topics,
+        })
