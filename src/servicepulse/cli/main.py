@@ -42,6 +42,7 @@ def _register() -> None:
     demo.register(app)
     staffing.register(app)
     bench.register(app)
+    from servicepulse.cli import insights; insights.register(app)  # noqa: E702, I001
 
 
 _register()
