@@ -326,3 +326,17 @@ def test_compare_with_too_little_data_or_a_wrong_kind() -> None:
         compare("proportion", {"successes": 3}, {"successes": 1, "n": 2})
     with pytest.raises(ValueError, match="no significance test for statistic kind 'median'"):
         compare("median", {"n": 3}, {"n": 4})
+    # the engine's kinds without a test: no verdict rather than an error
+    for kind in ("sum", "ratio", "median-distribution"):
+        assert compare(kind, {"n": 3}, {"n": 4}) is None
+
+
+def test_compare_accepts_the_engines_names() -> None:
+    # servicepulse.kpi.kinds calls NPS "score" and keeps mean sums as n, sum, sumsq
+    assert compare("score", {"promoters": 200, "detractors": 80, "n": 400},
+                   {"promoters": 150, "detractors": 100, "n": 300}) == compare_nps(
+        200, 80, 400, 150, 100, 300)
+    by_sums = compare("mean", {"n": 8, "sum": 40.0, "sumsq": 232.0},
+                      {"n": 5, "sum": 17.0, "sumsq": 87.0})
+    expected = stats.ttest_ind(SAMPLE_X, SAMPLE_Y, equal_var=False).pvalue
+    assert by_sums is not None and by_sums.p_value == pytest.approx(expected, rel=1e-9)

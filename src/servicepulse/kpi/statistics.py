@@ -26,6 +26,10 @@ SIGNIFICANCE_LEVEL = 1 - COMPARISON_CONFIDENCE
 
 StatisticKind = Literal["proportion", "mean", "nps"]
 STATISTIC_KINDS: tuple[str, ...] = ("proportion", "mean", "nps")
+# The KPI engine's names (servicepulse.kpi.kinds): "score" is its NPS kind; sums, ratios and
+# medians have no significance test, so compare() answers None for them rather than failing.
+_KIND_ALIASES = {"score": "nps"}
+KINDS_WITHOUT_TEST: frozenset[str] = frozenset({"sum", "ratio", "median-distribution"})
 
 
 def _check_confidence(confidence: float) -> None:
@@ -312,13 +316,14 @@ def _require(statistic: Mapping[str, Any] | object, kind: str, names: tuple[str,
 def _mean_statistic(
     statistic: Mapping[str, Any] | object,
 ) -> tuple[float | None, float | None, int]:
-    # Either (mean, std, n) or the additive sums the rollups keep (n, total, total_of_squares).
-    if _field(statistic, "total") is not None or _field(statistic, "total_of_squares") is not None:
-        n, total, total_of_squares = _require(
-            statistic, "mean", ("n", "total", "total_of_squares")
-        )
-        mean, std = mean_std_from_sums(int(n), float(total), float(total_of_squares))
-        return mean, std, int(n)
+    # (mean, std, n), or the additive sums a rollup keeps: n with total and total_of_squares
+    # (the engine's measure names sum and sumsq are accepted too).
+    for total_name, squares_name in (("total", "total_of_squares"), ("sum", "sumsq")):
+        names = ("n", total_name, squares_name)
+        if _field(statistic, total_name) is not None or _field(statistic, squares_name) is not None:
+            n, total, total_of_squares = _require(statistic, "mean", names)
+            mean, std = mean_std_from_sums(int(n), float(total), float(total_of_squares))
+            return mean, std, int(n)
     (n,) = _require(statistic, "mean", ("n",))
     if int(n) < 2:
         return None, None, int(n)  # no standard deviation: nothing to test
@@ -331,15 +336,19 @@ def compare(
     stats_a: Mapping[str, Any] | object,
     stats_b: Mapping[str, Any] | object,
 ) -> Comparison | None:
-    """The significance verdict of A − B for a KPI's kind of statistic.
+    """The significance verdict of A − B (two groups, or this period against the previous one)
+    for a KPI's kind of statistic.
 
     `stats_a` / `stats_b` are mappings (or objects with these attributes):
     - "proportion": successes, n
-    - "mean": mean, std, n — or n, total, total_of_squares (the additive sums of a rollup)
-    - "nps": promoters, detractors, n
-    Returns None when either side has too little data to compare (see the compare_* functions).
-    Medians, percentiles and plain counts have no test here: the engine should not ask.
+    - "mean": mean, std, n — or n, total, total_of_squares (the additive sums of a rollup;
+      also spelt n, sum, sumsq)
+    - "nps" (the engine's "score"): promoters, detractors, n
+    Returns None when either side has too little data to compare (see the compare_* functions)
+    and for the kinds with no test here (sum, ratio, median-distribution). Raises ValueError
+    for an unknown kind or missing fields.
     """
+    kind = _KIND_ALIASES.get(kind, kind)
     if kind == "proportion":
         s_a, n_a = _require(stats_a, kind, ("successes", "n"))
         s_b, n_b = _require(stats_b, kind, ("successes", "n"))
@@ -354,7 +363,9 @@ def compare(
         p_a, d_a, n_a = _require(stats_a, kind, ("promoters", "detractors", "n"))
         p_b, d_b, n_b = _require(stats_b, kind, ("promoters", "detractors", "n"))
         return compare_nps(float(p_a), float(d_a), int(n_a), float(p_b), float(d_b), int(n_b))
+    if kind in KINDS_WITHOUT_TEST:
+        return None
+    known = (*STATISTIC_KINDS, *_KIND_ALIASES, *sorted(KINDS_WITHOUT_TEST))
     raise ValueError(
-        f"no significance test for statistic kind {kind!r}; "
-        f"compare() knows {', '.join(STATISTIC_KINDS)}"
+        f"no significance test for statistic kind {kind!r}; compare() knows {', '.join(known)}"
     )
