@@ -391,3 +391,8 @@ def test_error_passes_through_context_managers_and_takes_notes() -> None:
     error = RecordError("f", "r")
     error.add_note("line 3 of file.jsonl")
     assert error.__notes__ == ["line 3 of file.jsonl"]
+
+
+def test_null_required_field_is_missing() -> None:
+    error = error_of(with_("interaction", channel=None) | {"channel": None})
+    assert (error.field, error.reason) == ("channel", "missing required field")

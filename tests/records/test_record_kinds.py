@@ -468,3 +468,30 @@ def test_records_are_immutable() -> None:
     record = parse_record(MINIMAL["team"])
     with pytest.raises(Exception, match="frozen"):
         record.id = "other"  # type: ignore[misc]
+
+
+def test_null_is_absent_so_defaults_apply() -> None:
+    # exports often write null for "not known"; it means what an empty CSV cell means
+    record = parse_record(
+        {
+            **MINIMAL["interaction"],
+            "direction": None,
+            "reopens": None,
+            "transfers": None,
+            "escalated": None,
+            "agent_id": None,
+            "resolved_at": None,
+        }
+    )
+    assert isinstance(record, Interaction)
+    assert (record.direction, record.reopens, record.transfers, record.escalated) == (
+        Direction.inbound,
+        0,
+        0,
+        False,
+    )
+    assert record.agent_id is None and record.resolved_at is None
+    agent = parse_record({**MINIMAL["agent"], "active": None, "languages": None})
+    assert isinstance(agent, Agent) and agent.active is True and agent.languages == []
+    event = parse_record({**MINIMAL["event"], "public": None})
+    assert isinstance(event, Event) and event.public is True

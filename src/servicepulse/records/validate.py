@@ -62,6 +62,10 @@ def parse_record(data: Any, default_kind: str | None = None) -> Record:
     if model is None:
         raise RecordError("type", f"unknown record kind {kind!r}; expected one of "
                           f"{', '.join(RECORD_KINDS)}", None, record_id)
+    if None in data.values():
+        # null means "not known", as an empty CSV cell does: the field's default applies
+        # (a "reopens": null from an export would otherwise be refused as not a number)
+        data = {key: value for key, value in data.items() if value is not None}
     if "type" not in data:
         data = {**data, "type": kind}
     try:
