@@ -178,8 +178,9 @@ class _Chatwoot:
             if sender_type in ("agentbot", "agent_bot", "bot"):
                 event.update(kind="agent_message", actor="bot")
             else:
-                event.update(kind="agent_message", actor="agent",
-                             agent_id=self.id(sender_id) if sender_id else None)
+                # a private message is an agent's internal note, never a response
+                event.update(kind="note" if message.get("private") else "agent_message",
+                             actor="agent", agent_id=self.id(sender_id) if sender_id else None)
         elif message_type == "template":
             event.update(kind="note", actor="bot")
         else:  # activity: what happened to the conversation, in Chatwoot's (English) words
