@@ -43,6 +43,7 @@ def _register() -> None:
     staffing.register(app)
     bench.register(app)
     from servicepulse.cli import insights; insights.register(app)  # noqa: E702, I001
+    from servicepulse.cli import web; web.register(app)  # noqa: E702, I001
 
 
 _register()

@@ -1,0 +1,1 @@
+"""The web service: authenticated API, live wallboard and dashboards (`servicepulse serve`)."""

@@ -1,0 +1,172 @@
+"""The FastAPI application: `create_app(engine)` wires the store, the KPI engine, the live hub,
+the API (`/api/v1`), the server-rendered pages and the static assets.
+
+Everything but `/login`, `/health` and the static assets needs authentication (401 without);
+each route states the roles it allows (403 otherwise). Request bodies are bounded (413).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicepulse.web.access import Forbidden
+from servicepulse.web.deps import CurrentUser
+from servicepulse.web.kpi import KpiFunction, engine_kpi_function
+from servicepulse.web.services import MAX_BODY_BYTES, Services
+from servicepulse.web.templating import templates
+
+STATIC = Path(__file__).parent / "static"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for request bodies over `limit` bytes, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._reject(send)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        body = (b'{"detail":"request body too large: at most %d bytes; send the records in '
+                b'smaller batches"}' % self.limit)
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(engine: Engine, kpi: KpiFunction | None = None,
+               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    services = Services(engine=engine, kpi=kpi or engine_kpi_function(),
+                        max_body_bytes=max_body_bytes)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await services.hub.start()
+        try:
+            yield
+        finally:
+            await services.hub.stop()
+
+    app = FastAPI(
+        title="ServicePulse",
+        version="1",
+        summary="Customer-service KPIs, live wallboard and dashboards.",
+        lifespan=lifespan,
+        openapi_url=None,  # served below, behind authentication
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = services
+
+    from servicepulse.web.pages import views
+    from servicepulse.web.routes import api, auth, health
+
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(api.router)
+    app.include_router(views.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_user: CurrentUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(_user: CurrentUser) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="ServicePulse API")
+
+    _exception_handlers(app)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    return app
+
+
+def _wants_html(request: Request) -> bool:
+    return (not request.url.path.startswith("/api/")
+            and "text/html" in request.headers.get("accept", ""))
+
+
+def _exception_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_html(request):
+            return templates.TemplateResponse(
+                request, "error.html",
+                {"status": exc.status_code, "detail": exc.detail, "user": None,
+                 "next": request.url.path + (f"?{request.url.query}" if request.url.query else "")},
+                status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return await http_error(request, HTTPException(status.HTTP_403_FORBIDDEN, str(exc)))
+
+    @app.exception_handler(LookupError)
+    async def not_found(request: Request, exc: LookupError) -> Response:
+        detail = exc.args[0] if exc.args else "not found"
+        return await http_error(request, HTTPException(status.HTTP_404_NOT_FOUND, detail))
+
+    @app.exception_handler(ValueError)
+    async def bad_value(request: Request, exc: ValueError) -> Response:
+        return await http_error(request, HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                                       str(exc)))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems: list[dict[str, Any]] = [
+            {"where": ".".join(str(p) for p in error.get("loc", ())), "problem": error.get("msg")}
+            for error in exc.errors()]
+        if _wants_html(request):
+            text = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
+            return await http_error(request, HTTPException(422, f"invalid request: {text}"))
+        return JSONResponse({"detail": problems}, status_code=422)

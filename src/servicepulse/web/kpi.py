@@ -1,0 +1,156 @@
+"""The web service's view of the KPI engine: queries, labels, units, targets and formatting.
+
+The engine (`servicepulse.kpi`) computes; this module only asks it and presents the answer.
+`KpiFunction` is what the app calls, so tests can hand in a stand-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+Period = Literal["day", "week", "month", "quarter", "all"]
+DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category", "language", "segment")
+
+
+class KpiRequest(BaseModel):
+    """The query the web layer asks the engine (mirrors `servicepulse.kpi.query.KpiQuery`)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    by: list[str] = Field(default_factory=list)
+    period: Period = "all"
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None  # exclusive
+    kpis: list[str] | None = None
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+
+    def as_query_data(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+KpiFunction = Callable[[Engine, KpiRequest], dict[str, Any]]
+
+
+def engine_kpi_function() -> KpiFunction:
+    """The real engine: `servicepulse.kpi.engine.run_kpi_query`."""
+    from servicepulse.kpi.engine import run_kpi_query
+    from servicepulse.kpi.query import KpiQuery
+
+    def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
+        return run_kpi_query(engine, KpiQuery.model_validate(request.as_query_data()))
+
+    return run
+
+
+@dataclass(frozen=True)
+class KpiInfo:
+    name: str
+    label: str
+    unit: str  # the engine's: count, percent (0-100), seconds, score, points, currency, per_hour
+    higher_is_better: bool | None  # None: no better direction (volume, AHT, bands)
+    target: float | None = None  # in the KPI's unit
+    target_kind: Literal["min", "max", "band"] | None = None
+    target_high: float | None = None  # upper end of a band (occupancy 75-85%)
+
+
+# DESIGN.md §4 default targets, shown against the tiles (first response has per-channel
+# targets, so it shows "% within target" on the channel view rather than one line here).
+TARGETS: dict[str, tuple[Literal["min", "max", "band"], float, float | None]] = {
+    "csat": ("min", 80.0, None),
+    "nps": ("min", 50.0, None),
+    "fcr": ("min", 70.0, None),
+    "service_level": ("min", 80.0, None),
+    "abandon_rate": ("max", 5.0, None),
+    "occupancy": ("band", 75.0, 85.0),
+}
+
+OVERVIEW_KPIS = ("contacts", "frt", "service_level", "abandon_rate", "csat", "nps", "fcr", "aht",
+                 "occupancy")
+AGENT_KPIS = ("contacts", "csat", "fcr", "aht", "frt", "resolution_rate", "occupancy")
+CHANNEL_KPIS = ("contacts", "frt", "asa", "aht", "service_level", "abandon_rate", "csat", "fcr")
+WALLBOARD_KPIS = ("service_level", "frt", "abandon_rate", "csat", "contacts")
+
+
+def kpi_info(name: str) -> KpiInfo:
+    """Label, unit and direction from the engine's definitions; targets from DESIGN.md §4."""
+    from servicepulse.kpi.definitions import KPIS
+
+    definition = KPIS.get(name)
+    target = TARGETS.get(name)
+    kind, low, high = target if target else (None, None, None)
+    if definition is None:
+        return KpiInfo(name, name.replace("_", " ").capitalize(), "count", None, low, kind, high)
+    direction = definition.direction
+    higher = True if direction == "higher" else False if direction == "lower" else None
+    return KpiInfo(name, definition.label, definition.unit, higher, low, kind, high)
+
+
+def display_value(name: str, value: float | None) -> float | None:
+    """The value as shown (the engine's unit: rates are already percent)."""
+    return None if value is None else float(value)
+
+
+def format_value(name: str, value: float | None) -> str:
+    """Human text of an engine value: '42.5%', '3m 20s', '1,234', '+38'."""
+    return format_shown(name, display_value(name, value))
+
+
+def format_shown(name: str, shown: float | None) -> str:
+    """Human text of a value already in the unit shown (see `display_value`)."""
+    if shown is None:
+        return "–"
+    unit = kpi_info(name).unit
+    if unit == "percent":
+        return f"{shown:.1f}%"
+    if unit == "seconds":
+        return format_duration(shown)
+    if unit == "count":
+        return f"{shown:,.0f}"
+    if unit == "currency":
+        return f"${shown:,.2f}"
+    if unit == "points":
+        return f"{shown:+.0f}"
+    if unit == "per_hour":
+        return f"{shown:.1f}/h"
+    return f"{shown:,.2f}"
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
+    return f"{seconds / 86400:.1f}d"
+
+
+def target_status(name: str, value: float | None) -> str | None:
+    """'met', 'missed' or None (no target or no value), for a value in the shown unit."""
+    info = kpi_info(name)
+    if value is None or info.target is None:
+        return None
+    if info.target_kind == "min":
+        return "met" if value >= info.target else "missed"
+    if info.target_kind == "max":
+        return "met" if value <= info.target else "missed"
+    if info.target_kind == "band" and info.target_high is not None:
+        return "met" if info.target <= value <= info.target_high else "missed"
+    return None
+
+
+def target_text(name: str) -> str | None:
+    info = kpi_info(name)
+    if info.target is None:
+        return None
+    unit = "%" if info.unit == "percent" else ""
+    if info.target_kind == "band":
+        return f"target {info.target:g}–{info.target_high:g}{unit}"
+    sign = "≥" if info.target_kind == "min" else "≤"
+    shown = f"{info.target:+g}" if info.unit == "points" else f"{info.target:g}"
+    return f"target {sign} {shown}{unit}"

@@ -1,0 +1,143 @@
+"""Live updates: a change signal, the data version it bumps, and the wallboard broadcast.
+
+Whoever changes the data calls `LiveHub.changed()` (the records API does, after its import).
+With PostgreSQL, a trigger (migration 0003) also NOTIFYs `servicepulse_live` on every write to
+interactions, agent states and surveys, and each server process LISTENs on a thread, so writes
+by any process reach every server. With SQLite there is no cross-process signal: changes made
+in the serving process are pushed at once, others show at the next periodic refresh.
+
+A single pump task recomputes the wallboard once per burst of changes (not once per client)
+and hands the new state to every open server-sent-events stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+
+CHANNEL = "servicepulse_live"
+DEBOUNCE_S = 0.05  # coalesce a burst of writes into one recompute
+REFRESH_S = 10.0  # waits grow while nothing is written; also picks up SQLite writes by others
+
+log = logging.getLogger(__name__)
+
+
+class LiveHub:
+    def __init__(self, engine: Engine, compute_state: Callable[[], dict[str, Any]]) -> None:
+        self.engine = engine
+        self.compute_state = compute_state
+        self.version = 0  # bumped by every change; result caches key on it
+        self.state: dict[str, Any] | None = None
+        self.state_version = -1
+        self._subscribers: set[asyncio.Queue[bytes]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stop = threading.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listener: threading.Thread | None = None
+        self._ready: asyncio.Event | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._stop.clear()
+        if self.engine.dialect.name == "postgresql":
+            self._listener = threading.Thread(target=self._listen, name="servicepulse-listen",
+                                              daemon=True)
+            self._listener.start()
+        self._tasks.append(asyncio.create_task(self._pump()))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.join, 5)
+            self._listener = None
+
+    # -- signalling --------------------------------------------------------------------------
+    def changed(self) -> None:
+        """Data changed: safe to call from any thread (the request's worker thread included)."""
+        self.version += 1
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    # A write may have happened while we were (re)connecting.
+                    self.changed()
+                    while not self._stop.is_set():
+                        for _notify in connection.notifies(timeout=0.5, stop_after=1):
+                            self.changed()
+            except Exception:  # the server restarted or the network dropped: retry
+                log.exception("live listener lost its PostgreSQL connection; reconnecting")
+                self._stop.wait(1.0)
+
+    # -- wallboard broadcast -----------------------------------------------------------------
+    async def _pump(self) -> None:
+        assert self._wake is not None and self._ready is not None
+        while True:
+            version = self.version
+            try:
+                state = await asyncio.to_thread(self.compute_state)
+            except Exception:
+                log.exception("wallboard state failed")
+                state = {"error": "the wallboard could not be computed; see the server log"}
+            state["computed_at"] = time.time()
+            self.state, self.state_version = state, version
+            self._ready.set()
+            message = b"event: wallboard\ndata: " + orjson.dumps(state) + b"\n\n"
+            for queue in list(self._subscribers):
+                if queue.full():
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        queue.get_nowait()  # a slow client only needs the newest state
+                queue.put_nowait(message)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), REFRESH_S)
+            self._wake.clear()
+            await asyncio.sleep(DEBOUNCE_S)
+            self._wake.clear()
+
+    async def current_state(self) -> dict[str, Any]:
+        assert self._ready is not None, "LiveHub.start() was not called"
+        await self._ready.wait()
+        assert self.state is not None
+        return self.state
+
+    async def stream(self, is_disconnected: Callable[[], Any]) -> AsyncIterator[bytes]:
+        """Server-sent events: the current state at once, then every new one."""
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
+        self._subscribers.add(queue)
+        try:
+            state = await self.current_state()
+            yield b"retry: 1000\nevent: wallboard\ndata: " + orjson.dumps(state) + b"\n\n"
+            while not self._stop.is_set():
+                try:
+                    yield await asyncio.wait_for(queue.get(), 15.0)
+                except TimeoutError:
+                    if await is_disconnected():
+                        return
+                    yield b": keep-alive\n\n"
+        finally:
+            self._subscribers.discard(queue)

@@ -1,0 +1,1 @@
+"""Thin route modules: parse the request, call a runner or a service, render the answer."""

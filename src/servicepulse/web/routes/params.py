@@ -1,0 +1,47 @@
+"""Query parameters many routes share: the window, dimension filters and the output format."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query
+
+from servicepulse.web.kpi import DIMENSIONS
+
+Format = Annotated[Literal["json", "csv"],
+                   Query(description="json (default) or csv: a download of the same rows")]
+FromDate = Annotated[date | None, Query(alias="from", description="first day (UTC), inclusive")]
+ToDate = Annotated[date | None, Query(description="end day (UTC), exclusive")]
+Page = Annotated[int, Query(ge=1, le=1_000_000)]
+PageSize = Annotated[int, Query(ge=1, le=1000)]
+
+_FILTER = Query(max_length=2000,
+                description="comma-separated values (or repeat the parameter) to keep")
+
+
+def split_values(values: list[str] | None) -> list[str]:
+    """`["a,b", "c"]` -> `["a", "b", "c"]` (empty parts dropped)."""
+    out: list[str] = []
+    for value in values or []:
+        out += [part.strip() for part in value.split(",") if part.strip()]
+    return out
+
+
+def dimension_filters(
+    agent: Annotated[list[str] | None, _FILTER] = None,
+    team: Annotated[list[str] | None, _FILTER] = None,
+    role: Annotated[list[str] | None, _FILTER] = None,
+    channel: Annotated[list[str] | None, _FILTER] = None,
+    queue: Annotated[list[str] | None, _FILTER] = None,
+    category: Annotated[list[str] | None, _FILTER] = None,
+    language: Annotated[list[str] | None, _FILTER] = None,
+    segment: Annotated[list[str] | None, _FILTER] = None,
+) -> dict[str, list[str]]:
+    given = dict(zip(DIMENSIONS, (agent, team, role, channel, queue, category, language,
+                                  segment), strict=True))
+    return {name: split_values(values) for name, values in given.items()
+            if split_values(values)}
+
+
+Filters = Annotated[dict[str, list[str]], Depends(dimension_filters)]

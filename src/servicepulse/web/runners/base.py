@@ -1,0 +1,160 @@
+"""What every dashboard runner shares: typed cells from KPI results, windows, the context.
+
+A runner is one dashboard view: a typed input (pydantic), a `run()` that asks the KPI engine
+and the store, and a typed output the page template and the JSON API both render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, func, select
+
+from servicepulse.kpi.settings import KpiSettings
+from servicepulse.kpi.sources import local_midnight
+from servicepulse.store.tables import interactions
+from servicepulse.web.access import Access
+from servicepulse.web.kpi import (
+    KpiFunction,
+    KpiRequest,
+    Period,
+    display_value,
+    format_shown,
+    format_value,
+    kpi_info,
+    target_status,
+    target_text,
+)
+
+DEFAULT_WINDOW_DAYS = 28
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a runner may use: the store, the KPI engine and the caller's access scope."""
+
+    engine: Engine
+    kpi: KpiFunction
+    access: Access
+    settings: KpiSettings = field(default_factory=KpiSettings)
+
+    def local_midnight(self, day: date) -> float:
+        """Epoch seconds of `day`'s start in the organisation's time zone (as the engine)."""
+        return local_midnight(day, ZoneInfo(self.settings.timezone))
+
+    def window(self, from_: date | None, to: date | None,
+               days: int = DEFAULT_WINDOW_DAYS) -> Window:
+        return resolve_window(self.engine, from_, to, days, self.settings.timezone)
+
+    def today(self) -> date:
+        return datetime.now(ZoneInfo(self.settings.timezone)).date()
+
+    def query(self, request: KpiRequest) -> dict[str, Any]:
+        request = request.model_copy(update={"filters": self.access.kpi_filters(request.filters)})
+        return self.kpi(self.engine, request)
+
+
+class Window(BaseModel):
+    """A reporting window: `from` inclusive, `to` exclusive, both dates (UTC days)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: date = Field(alias="from")
+    to: date
+
+    @property
+    def days(self) -> int:
+        return (self.to - self.from_).days
+
+    def previous(self) -> Window:
+        return Window(**{"from": self.from_ - timedelta(days=self.days), "to": self.from_})
+
+
+def data_end(engine: Engine, timezone: str = "UTC") -> date:
+    """The day after the newest interaction (tomorrow when the store is empty), local dates."""
+    zone = ZoneInfo(timezone)
+    with engine.connect() as connection:
+        newest = connection.execute(select(func.max(interactions.c.created_at))).scalar()
+    if newest is None:
+        return datetime.now(zone).date() + timedelta(days=1)
+    return datetime.fromtimestamp(float(newest), zone).date() + timedelta(days=1)
+
+
+def resolve_window(engine: Engine, from_: date | None, to: date | None,
+                   days: int = DEFAULT_WINDOW_DAYS, timezone: str = "UTC") -> Window:
+    """Fill in a missing end (the newest data) or start (`days` before the end)."""
+    end = to or (from_ + timedelta(days=days) if from_ else data_end(engine, timezone))
+    start = from_ or end - timedelta(days=days)
+    if end <= start:
+        raise ValueError(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
+    return Window(**{"from": start, "to": end})
+
+
+class KpiCell(BaseModel):
+    """One KPI number as shown: value in the unit shown (percent for rates), n and interval."""
+
+    name: str
+    label: str
+    unit: str
+    value: float | None
+    text: str
+    n: int | None = None
+    ci: tuple[float, float] | None = None
+    ci_text: str | None = None
+    low_sample: bool = False
+    status: str | None = None  # met / missed against the target
+    target: str | None = None
+
+
+def _interval(name: str, raw: Any) -> tuple[float, float] | None:
+    if isinstance(raw, dict):
+        low, high = raw.get("low"), raw.get("high")
+    elif isinstance(raw, list | tuple) and len(raw) == 2:
+        low, high = raw
+    else:
+        return None
+    low_shown, high_shown = display_value(name, low), display_value(name, high)
+    if low_shown is None or high_shown is None:
+        return None
+    return (low_shown, high_shown)
+
+
+def cell(name: str, result: dict[str, Any] | None) -> KpiCell:
+    info = kpi_info(name)
+    result = result or {}
+    raw_value = result.get("value")
+    value = display_value(name, raw_value)
+    ci = _interval(name, result.get("ci"))
+    ci_text = None
+    if ci is not None:
+        ci_text = f"{format_shown(name, ci[0])} – {format_shown(name, ci[1])}"
+    n = result.get("n")
+    return KpiCell(
+        name=name, label=info.label, unit=info.unit, value=value,
+        text=format_value(name, raw_value), n=int(n) if n is not None else None, ci=ci,
+        ci_text=ci_text, low_sample=bool(result.get("low_sample")),
+        status=target_status(name, value), target=target_text(name),
+    )
+
+
+def rows_of(document: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = document.get("rows") or []
+    return [row for row in rows if isinstance(row, dict)]
+
+
+def period_of(row: dict[str, Any]) -> str | None:
+    """The period a row belongs to, wherever the engine put it."""
+    group = row.get("group") or {}
+    for key in ("period", "period_start", "start"):
+        if key in group and group[key] is not None:
+            return str(group[key])[:10]
+        if key in row and row[key] is not None:
+            return str(row[key])[:10]
+    return None
+
+
+def sparkline_period(window: Window) -> Period:
+    return "day" if window.days <= 62 else "week"

@@ -1,0 +1,312 @@
+"""Runners of the KPI views: overview, team, agent scorecard, channels and trends."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from servicepulse.store.tables import agents, teams
+from servicepulse.web.kpi import (
+    AGENT_KPIS,
+    CHANNEL_KPIS,
+    DIMENSIONS,
+    OVERVIEW_KPIS,
+    KpiRequest,
+    Period,
+    format_shown,
+    kpi_info,
+)
+from servicepulse.web.runners.base import (
+    KpiCell,
+    RunContext,
+    Window,
+    cell,
+    period_of,
+    rows_of,
+    sparkline_period,
+)
+
+
+class WindowInput(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+
+
+# -- overview --------------------------------------------------------------------------------
+
+class Tile(BaseModel):
+    cell: KpiCell
+    previous: KpiCell
+    change: float | None  # shown value minus the previous period's, in the shown unit
+    change_text: str | None
+    change_good: bool | None  # None when the KPI has no better direction
+    sparkline: list[float | None]
+
+
+class OverviewOutput(BaseModel):
+    window: Window
+    previous_window: Window
+    spark_period: str
+    spark_labels: list[str]
+    tiles: list[Tile]
+
+
+class OverviewRunner:
+    """KPI tiles against targets, with the change from the previous period and a sparkline."""
+
+    def __init__(self, context: RunContext, params: WindowInput) -> None:
+        self.context, self.params = context, params
+
+    def run(self) -> OverviewOutput:
+        window = self.context.window(self.params.from_, self.params.to)
+        previous = window.previous()
+        kpis = list(OVERVIEW_KPIS)
+        # The engine reports each KPI's previous period (same length, just before) beside it.
+        current_doc = self.context.query(_request(window, kpis, self.params.filters))
+        spark_period = sparkline_period(window)
+        spark_doc = self.context.query(_request(window, kpis, self.params.filters,
+                                                period=spark_period))
+        current = _totals(current_doc)
+        spark_rows = sorted(((period_of(row) or "", row) for row in rows_of(spark_doc)),
+                            key=lambda pair: pair[0])
+        tiles = []
+        for name in kpis:
+            result = current.get(name) or {}
+            now_cell, before_cell = cell(name, result), cell(name, result.get("previous"))
+            change = None
+            if now_cell.value is not None and before_cell.value is not None:
+                change = now_cell.value - before_cell.value
+            higher = kpi_info(name).higher_is_better
+            tiles.append(Tile(
+                cell=now_cell, previous=before_cell, change=change,
+                change_text=_change_text(name, change),
+                change_good=None if change is None or higher is None or change == 0
+                else (change > 0) == higher,
+                sparkline=[cell(name, (row.get("kpis") or {}).get(name)).value
+                           for _, row in spark_rows],
+            ))
+        return OverviewOutput(window=window, previous_window=previous, spark_period=spark_period,
+                              spark_labels=[label for label, _ in spark_rows], tiles=tiles)
+
+
+def _change_text(name: str, change: float | None) -> str | None:
+    if change is None:
+        return None
+    unit = kpi_info(name).unit
+    if unit == "percent":
+        return f"{change:+.1f} pts"
+    if unit == "points":
+        return f"{change:+.0f}"
+    sign = "+" if change >= 0 else "−"
+    return sign + format_shown(name, abs(change))
+
+
+def _request(window: Window, kpis: list[str] | None, filters: dict[str, list[str]],
+             by: list[str] | None = None, period: Period = "all") -> KpiRequest:
+    return KpiRequest(**{"by": by or [], "period": period, "from": window.from_,
+                         "to": window.to, "kpis": kpis, "filters": filters})
+
+
+def _totals(document: dict[str, Any]) -> dict[str, Any]:
+    """The KPIs of an ungrouped query (its single row)."""
+    rows = rows_of(document)
+    return dict(rows[0].get("kpis") or {}) if rows else {}
+
+
+# -- tables grouped by a dimension ------------------------------------------------------------
+
+class GroupRow(BaseModel):
+    key: str
+    label: str
+    cells: list[KpiCell]
+
+
+class TableOutput(BaseModel):
+    window: Window
+    kpis: list[str]
+    labels: list[str]
+    rows: list[GroupRow]
+    total: list[KpiCell]
+
+
+def _grouped(context: RunContext, window: Window, dimension: str, kpis: list[str],
+             filters: dict[str, list[str]], names: dict[str, str] | None = None) -> TableOutput:
+    grouped = context.query(_request(window, kpis, filters, by=[dimension]))
+    total = _totals(context.query(_request(window, kpis, filters)))
+    rows = []
+    for row in rows_of(grouped):
+        key = (row.get("group") or {}).get(dimension)
+        key = "" if key is None else str(key)
+        values = row.get("kpis") or {}
+        rows.append(GroupRow(key=key, label=(names or {}).get(key, key or "(none)"),
+                             cells=[cell(name, values.get(name)) for name in kpis]))
+    rows.sort(key=lambda r: r.label.lower())
+    return TableOutput(window=window, kpis=kpis, labels=[kpi_info(k).label for k in kpis],
+                       rows=rows, total=[cell(name, total.get(name)) for name in kpis])
+
+
+class TeamInput(WindowInput):
+    team_id: str
+
+
+class TeamOutput(TableOutput):
+    team_id: str
+    team_name: str
+
+
+class TeamRunner:
+    """A team's agents with their KPIs and intervals (low samples flagged for greying out)."""
+
+    def __init__(self, context: RunContext, params: TeamInput) -> None:
+        self.context, self.params = context, params
+
+    def run(self) -> TeamOutput:
+        self.context.access.check_team(self.params.team_id)
+        window = self.context.window(self.params.from_, self.params.to)
+        with self.context.engine.connect() as connection:
+            team_name = connection.execute(
+                select(teams.c.name).where(teams.c.id == self.params.team_id)).scalar()
+            names: dict[str, str] = dict(connection.execute(
+                select(agents.c.id, agents.c.name).where(
+                    agents.c.team_id == self.params.team_id)).tuples().all())
+        if team_name is None:
+            raise LookupError(f"no team {self.params.team_id!r}")
+        filters = {**self.params.filters, "team": [self.params.team_id]}
+        table = _grouped(self.context, window, "agent", list(AGENT_KPIS), filters, names)
+        return TeamOutput(team_id=self.params.team_id, team_name=team_name,
+                          **table.model_dump())
+
+
+class ChannelRunner:
+    """Every channel side by side."""
+
+    def __init__(self, context: RunContext, params: WindowInput) -> None:
+        self.context, self.params = context, params
+
+    def run(self) -> TableOutput:
+        window = self.context.window(self.params.from_, self.params.to)
+        return _grouped(self.context, window, "channel", list(CHANNEL_KPIS), self.params.filters)
+
+
+class AgentInput(WindowInput):
+    agent_id: str
+
+
+class AgentOutput(BaseModel):
+    window: Window
+    agent_id: str
+    name: str
+    role: str
+    team_id: str | None
+    team_name: str | None
+    cells: list[KpiCell]
+    team_cells: list[KpiCell]  # the agent's team over the same window, for comparison
+    trend_labels: list[str]
+    trend: dict[str, list[float | None]]
+
+
+class AgentRunner:
+    """A basic agent scorecard: the agent's KPIs next to their team's, and weekly trends."""
+
+    def __init__(self, context: RunContext, params: AgentInput) -> None:
+        self.context, self.params = context, params
+
+    def run(self) -> AgentOutput:
+        with self.context.engine.connect() as connection:
+            row = connection.execute(
+                select(agents.c.name, agents.c.role, agents.c.team_id, teams.c.name)
+                .select_from(agents.outerjoin(teams, teams.c.id == agents.c.team_id))
+                .where(agents.c.id == self.params.agent_id)).first()
+        if row is None:
+            raise LookupError(f"no agent {self.params.agent_id!r}")
+        name, role, team_id, team_name = (str(row[0]), str(row[1]),
+                                          None if row[2] is None else str(row[2]),
+                                          None if row[3] is None else str(row[3]))
+        self.context.access.check_agent(self.params.agent_id, team_id)
+        window = self.context.window(self.params.from_, self.params.to)
+        kpis = list(AGENT_KPIS)
+        mine = {"agent": [self.params.agent_id]}
+        values = _totals(self.context.query(_request(window, kpis, mine)))
+        team_values: dict[str, Any] = {}
+        if team_id is not None:
+            # The team comparison is computed without the caller's agent restriction: an agent
+            # may see their team's aggregate, never a colleague's own numbers.
+            team_values = _totals(self.context.kpi(
+                self.context.engine, _request(window, kpis, {"team": [team_id]})))
+        trend_doc = self.context.query(_request(window, ["csat", "fcr", "aht", "frt"], mine,
+                                                period="week"))
+        trend_rows = sorted(((period_of(r) or "", r) for r in rows_of(trend_doc)),
+                            key=lambda pair: pair[0])
+        return AgentOutput(
+            window=window, agent_id=self.params.agent_id, name=name, role=role,
+            team_id=team_id, team_name=team_name,
+            cells=[cell(k, values.get(k)) for k in kpis],
+            team_cells=[cell(k, team_values.get(k)) for k in kpis],
+            trend_labels=[label for label, _ in trend_rows],
+            trend={k: [cell(k, (r.get("kpis") or {}).get(k)).value for _, r in trend_rows]
+                   for k in ("csat", "fcr", "aht", "frt")},
+        )
+
+
+# -- trends ---------------------------------------------------------------------------------
+
+class TrendInput(WindowInput):
+    kpi: str = "csat"
+    period: Period = "week"
+    by: str | None = None  # a dimension, or None for the whole
+
+
+class TrendSeries(BaseModel):
+    name: str
+    values: list[float | None]
+
+
+class TrendOutput(BaseModel):
+    window: Window
+    kpi: str
+    label: str
+    unit: str
+    period: str
+    by: str | None
+    labels: list[str]
+    series: list[TrendSeries]
+
+
+MAX_SERIES = 12  # more lines than this is unreadable; the table/CSV has them all
+
+
+class TrendRunner:
+    """One KPI over time, whole or split by a dimension."""
+
+    def __init__(self, context: RunContext, params: TrendInput) -> None:
+        self.context, self.params = context, params
+
+    def run(self) -> TrendOutput:
+        params = self.params
+        if params.by is not None and params.by not in DIMENSIONS:
+            raise ValueError(f"by={params.by!r} is not a dimension; use one of "
+                             f"{', '.join(DIMENSIONS)}")
+        window = self.context.window(params.from_, params.to,
+                                days=91 if params.period != "day" else 28)
+        document = self.context.query(_request(window, [params.kpi], params.filters,
+                                               by=[params.by] if params.by else None,
+                                               period=params.period))
+        labels: set[str] = set()
+        by_series: dict[str, dict[str, float | None]] = {}
+        for row in rows_of(document):
+            label = period_of(row) or ""
+            labels.add(label)
+            key = str((row.get("group") or {}).get(params.by, "")) if params.by else "all"
+            value = cell(params.kpi, (row.get("kpis") or {}).get(params.kpi)).value
+            by_series.setdefault(key, {})[label] = value
+        ordered = sorted(labels)
+        series = [TrendSeries(name=name, values=[points.get(x) for x in ordered])
+                  for name, points in sorted(by_series.items())][:MAX_SERIES]
+        info = kpi_info(params.kpi)
+        return TrendOutput(window=window, kpi=params.kpi, label=info.label, unit=info.unit,
+                           period=params.period, by=params.by, labels=ordered, series=series)

@@ -1,0 +1,452 @@
+"""Runners over the records themselves: drill-down, customer history, wallboard, lists."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    or_,
+    select,
+    true,
+)
+
+from servicepulse.store.tables import (
+    agent_states,
+    agents,
+    customers,
+    interactions,
+    orders,
+    quarantine,
+    surveys,
+    teams,
+)
+from servicepulse.store.times import from_epoch
+from servicepulse.web.kpi import WALLBOARD_KPIS, KpiRequest
+from servicepulse.web.runners.base import KpiCell, RunContext, Window, cell, rows_of
+
+VOICE_CHAT = ("phone", "chat")
+c = interactions.c
+
+
+def _iso(epoch: float | None) -> str | None:
+    value = from_epoch(epoch)
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+# -- drill-down --------------------------------------------------------------------------------
+
+# Which interactions each KPI is computed from, as a WHERE clause mirroring the populations of
+# `servicepulse.kpi.definitions` / `servicepulse.kpi.sources` (voice = phone and chat; an
+# abandon counts only when not answered). The second element is the time column that places an
+# interaction in the period: created_at, except time to resolution (resolved_at).
+def _population(kpi: str, short_abandon_s: float) -> tuple[ColumnElement[bool], Any] | None:
+    inbound = c.direction == "inbound"
+    voice = c.channel.in_(VOICE_CHAT)
+    answered = c.answered_at.is_not(None)
+    abandoned = and_(c.abandoned_at.is_not(None), c.answered_at.is_(None))
+    short_abandon = and_(abandoned, c.abandoned_at - c.created_at < short_abandon_s)
+    handled = and_(c.agent_id.is_not(None), c.abandoned_at.is_(None))
+    resolved = c.resolved_at.is_not(None)
+    populations: dict[str, tuple[ColumnElement[bool], Any]] = {
+        "contacts": (true(), c.created_at),
+        "frt": (and_(inbound, or_(and_(voice, answered),
+                                  and_(~voice, c.first_response_at.is_not(None)))),
+                c.created_at),
+        "asa": (and_(inbound, voice, answered), c.created_at),
+        "aht": (and_(handled, or_(and_(voice, c.talk_s.is_not(None)),
+                                  c.handle_s.is_not(None))), c.created_at),
+        "fcr": (and_(inbound, resolved), c.created_at),
+        "repeat_contact_rate": (and_(inbound, c.customer_id.is_not(None)), c.created_at),
+        "resolution_rate": (true(), c.created_at),
+        "ttr": (resolved, c.resolved_at),
+        "reopen_rate": (resolved, c.created_at),
+        "transfer_rate": (handled, c.created_at),
+        "escalation_rate": (handled, c.created_at),
+        "abandon_rate": (and_(inbound, voice, ~short_abandon), c.created_at),
+        "service_level": (and_(inbound, voice, or_(answered, and_(abandoned, ~short_abandon))),
+                          c.created_at),
+    }
+    return populations.get(kpi)
+
+
+SURVEY_KPIS = ("csat", "nps", "ces")
+DRILLDOWN_KPIS = ("contacts", "frt", "asa", "aht", "fcr", "repeat_contact_rate",
+                  "resolution_rate", "ttr", "reopen_rate", "transfer_rate", "escalation_rate",
+                  "abandon_rate", "service_level", "backlog", *SURVEY_KPIS)
+
+
+def dimension_clause(dimension: str, values: list[str]) -> ColumnElement[bool]:
+    """Interactions whose `dimension` is one of `values` (bound parameters, never SQL text)."""
+    direct = {"agent": c.agent_id, "channel": c.channel, "queue": c.queue,
+              "category": c.category, "language": c.language}
+    if dimension in direct:
+        return direct[dimension].in_(values)
+    if dimension == "team":
+        return or_(c.team_id.in_(values),
+                   and_(c.team_id.is_(None),
+                        c.agent_id.in_(select(agents.c.id).where(agents.c.team_id.in_(values)))))
+    if dimension == "role":
+        return c.agent_id.in_(select(agents.c.id).where(agents.c.role.in_(values)))
+    if dimension == "segment":
+        return c.customer_id.in_(select(customers.c.id).where(customers.c.segment.in_(values)))
+    raise ValueError(f"unknown dimension {dimension!r}")
+
+
+class InteractionRow(BaseModel):
+    id: str
+    channel: str
+    direction: str
+    created_at: str | None
+    customer_id: str | None
+    agent_id: str | None
+    team_id: str | None
+    queue: str | None
+    category: str | None
+    subject: str | None
+    first_response_s: float | None
+    answered_s: float | None
+    resolved_s: float | None
+    abandoned: bool
+    handle_s: float | None
+    reopens: int
+    transfers: int
+    escalated: bool
+    status: str | None
+
+
+def _interaction_row(row: Any) -> InteractionRow:
+    def since_created(value: float | None) -> float | None:
+        return None if value is None else round(value - row.created_at, 3)
+
+    handle = row.handle_s
+    if handle is None and any(v is not None for v in (row.talk_s, row.hold_s, row.wrap_s)):
+        handle = (row.talk_s or 0) + (row.hold_s or 0) + (row.wrap_s or 0)
+    return InteractionRow(
+        id=row.id, channel=row.channel, direction=row.direction,
+        created_at=_iso(row.created_at), customer_id=row.customer_id, agent_id=row.agent_id,
+        team_id=row.team_id, queue=row.queue, category=row.category, subject=row.subject,
+        first_response_s=since_created(row.first_response_at),
+        answered_s=since_created(row.answered_at), resolved_s=since_created(row.resolved_at),
+        abandoned=row.abandoned_at is not None, handle_s=handle, reopens=row.reopens,
+        transfers=row.transfers, escalated=bool(row.escalated), status=row.status)
+
+
+class InteractionQuery(BaseModel):
+    """Filter and page interactions; `kpi` narrows to the population that KPI counts."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    kpi: str | None = None
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    customer_id: str | None = None
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=50, ge=1, le=1000)
+
+
+class InteractionPage(BaseModel):
+    kpi: str | None
+    window: Window | None
+    total: int
+    page: int
+    page_size: int
+    rows: list[InteractionRow]
+
+
+class DrillDownRunner:
+    """The interactions behind a KPI number (or any filtered list of interactions)."""
+
+    def __init__(self, context: RunContext, params: InteractionQuery) -> None:
+        self.context, self.params = context, params
+
+    def statement(self) -> tuple[Select[Any], Window | None]:
+        params = self.params
+        where: list[ColumnElement[bool]] = []
+        attributed_by: Any = c.created_at
+        window = None
+        if params.kpi is not None:
+            if params.kpi not in DRILLDOWN_KPIS:
+                raise ValueError(f"kpi={params.kpi!r} has no interaction drill-down; use one "
+                                 f"of {', '.join(DRILLDOWN_KPIS)}")
+            window = self.context.window(params.from_, params.to)
+        elif params.from_ or params.to:
+            window = self.context.window(params.from_, params.to)
+        start = self.context.local_midnight(window.from_) if window else None
+        end = self.context.local_midnight(window.to) if window else None
+        if params.kpi in SURVEY_KPIS:
+            answered = select(surveys.c.interaction_id).where(surveys.c.kind == params.kpi)
+            if window is not None:
+                answered = answered.where(surveys.c.submitted_at >= start,
+                                          surveys.c.submitted_at < end)
+            where.append(c.id.in_(answered))
+            attributed_by = None
+        elif params.kpi == "backlog":
+            assert end is not None
+            # open at the end: neither resolved nor abandoned before it
+            where.append(and_(c.created_at < end,
+                              or_(c.resolved_at.is_(None), c.resolved_at >= end),
+                              or_(c.abandoned_at.is_(None), c.abandoned_at >= end)))
+            attributed_by = None
+        elif params.kpi is not None:
+            population = _population(params.kpi, self.context.settings.short_abandon_s)
+            assert population is not None
+            clause, attributed_by = population
+            where.append(clause)
+        if window is not None and attributed_by is not None:
+            where += [attributed_by >= start, attributed_by < end]
+        for dimension, values in params.filters.items():
+            if values:
+                where.append(dimension_clause(dimension, values))
+        if params.customer_id is not None:
+            where.append(c.customer_id == params.customer_id)
+        scope = self.context.access.interaction_clause()
+        if scope is not None:
+            where.append(scope)
+        return select(interactions).where(and_(true(), *where)), window
+
+    def run(self) -> InteractionPage:
+        statement, window = self.statement()
+        offset = (self.params.page - 1) * self.params.page_size
+        with self.context.engine.connect() as connection:
+            total = connection.execute(
+                select(func.count()).select_from(statement.subquery())).scalar_one()
+            rows = connection.execute(
+                statement.order_by(c.created_at.desc(), c.id)
+                .limit(self.params.page_size).offset(offset)).all()
+        return InteractionPage(kpi=self.params.kpi, window=window, total=total,
+                               page=self.params.page, page_size=self.params.page_size,
+                               rows=[_interaction_row(row) for row in rows])
+
+
+# -- customer ---------------------------------------------------------------------------------
+
+class SurveyRow(BaseModel):
+    id: str
+    kind: str
+    score: float
+    submitted_at: str | None
+    interaction_id: str | None
+    agent_id: str | None
+    comment: str | None
+
+
+class OrderRow(BaseModel):
+    id: str
+    kind: str
+    at: str | None
+    amount: float
+    currency: str | None
+    interaction_id: str | None
+    agent_id: str | None
+
+
+class CustomerOutput(BaseModel):
+    id: str
+    name: str | None
+    email: str | None
+    segment: str | None
+    acquired_at: str | None
+    churned_at: str | None
+    interactions: list[InteractionRow]
+    surveys: list[SurveyRow]
+    orders: list[OrderRow]
+
+
+class CustomerRunner:
+    """One customer with the whole contact history, their survey answers and orders.
+
+    An agent or team lead sees the customer's contacts they may see (their own / their teams');
+    surveys and orders follow the same rule through the interaction or agent they name.
+    """
+
+    def __init__(self, context: RunContext, customer_id: str) -> None:
+        self.context, self.customer_id = context, customer_id
+
+    def run(self) -> CustomerOutput:
+        access = self.context.access
+        scope = access.interaction_clause()
+        with self.context.engine.connect() as connection:
+            customer = connection.execute(
+                select(customers).where(customers.c.id == self.customer_id)).first()
+            history = select(interactions).where(c.customer_id == self.customer_id)
+            if scope is not None:
+                history = history.where(scope)
+            rows = connection.execute(history.order_by(c.created_at.desc())).all()
+            if customer is None and not rows:
+                raise LookupError(f"no customer {self.customer_id!r}")
+            survey_query = select(surveys).where(surveys.c.customer_id == self.customer_id)
+            order_query = select(orders).where(orders.c.customer_id == self.customer_id)
+            if not access.sees_everything:
+                visible = [row.id for row in rows]
+                visible_agents = {row.agent_id for row in rows if row.agent_id}
+                if access.agent_ids is not None:
+                    visible_agents |= set(access.agent_ids)
+                survey_query = survey_query.where(or_(
+                    surveys.c.interaction_id.in_(visible),
+                    surveys.c.agent_id.in_(visible_agents)))
+                order_query = order_query.where(or_(
+                    orders.c.interaction_id.in_(visible), orders.c.agent_id.in_(visible_agents)))
+            survey_rows = connection.execute(
+                survey_query.order_by(surveys.c.submitted_at.desc())).all()
+            order_rows = connection.execute(order_query.order_by(orders.c.at.desc())).all()
+        return CustomerOutput(
+            id=self.customer_id,
+            name=customer.name if customer else None,
+            email=customer.email if customer and access.sees_everything else None,
+            segment=customer.segment if customer else None,
+            acquired_at=_iso(customer.acquired_at) if customer else None,
+            churned_at=_iso(customer.churned_at) if customer else None,
+            interactions=[_interaction_row(row) for row in rows],
+            surveys=[SurveyRow(id=s.id, kind=s.kind, score=s.score,
+                               submitted_at=_iso(s.submitted_at), interaction_id=s.interaction_id,
+                               agent_id=s.agent_id, comment=s.comment) for s in survey_rows],
+            orders=[OrderRow(id=o.id, kind=o.kind, at=_iso(o.at), amount=o.amount,
+                             currency=o.currency, interaction_id=o.interaction_id,
+                             agent_id=o.agent_id) for o in order_rows],
+        )
+
+
+# -- wallboard --------------------------------------------------------------------------------
+
+class ChannelQueue(BaseModel):
+    channel: str
+    waiting: int
+    longest_wait_s: float | None
+
+
+class WallboardOutput(BaseModel):
+    day: date
+    queues: list[ChannelQueue]
+    agent_states: dict[str, int]
+    cells: list[KpiCell]
+    contacts_today: int
+
+
+WAITING_HORIZON_S = 7 * 86400  # a contact untouched for longer is a data problem, not a queue
+
+
+class WallboardRunner:
+    """The centre right now: contacts waiting and longest wait per channel, agents by state,
+    and today's service level, first response, abandon rate and CSAT (the organisation's
+    day)."""
+
+    def __init__(self, context: RunContext, day: date | None = None) -> None:
+        self.context, self.day = context, day
+
+    def run(self) -> WallboardOutput:
+        now = time.time()
+        day = self.day or self.context.today()
+        start = self.context.local_midnight(day)
+        end = self.context.local_midnight(day + timedelta(days=1))
+        waiting = and_(c.answered_at.is_(None), c.first_response_at.is_(None),
+                       c.abandoned_at.is_(None), c.resolved_at.is_(None),
+                       c.direction == "inbound",
+                       c.created_at >= now - WAITING_HORIZON_S, c.created_at <= now)
+        with self.context.engine.connect() as connection:
+            queues = connection.execute(
+                select(c.channel, func.count(), func.min(c.created_at))
+                .where(waiting).group_by(c.channel).order_by(c.channel)).all()
+            # Each agent's newest open state (an agent with two open states is in the later).
+            s = agent_states.c
+            newest = (select(s.agent_id, func.max(s.start).label("start"))
+                      .where(s.end.is_(None), s.start <= now).group_by(s.agent_id).subquery())
+            states = connection.execute(
+                select(s.state, func.count(func.distinct(s.agent_id)))
+                .join(newest, and_(newest.c.agent_id == s.agent_id, newest.c.start == s.start))
+                .where(s.end.is_(None)).group_by(s.state).order_by(s.state)).all()
+            contacts_today = connection.execute(
+                select(func.count()).where(c.created_at >= start, c.created_at < end)
+            ).scalar_one()
+        document = self.context.query(KpiRequest(**{
+            "from": day, "to": day + timedelta(days=1), "kpis": list(WALLBOARD_KPIS)}))
+        rows = rows_of(document)
+        values = (rows[0].get("kpis") or {}) if rows else {}
+        return WallboardOutput(
+            day=day,
+            queues=[ChannelQueue(channel=channel, waiting=count,
+                                 longest_wait_s=None if oldest is None
+                                 else round(now - float(oldest), 1))  # type: ignore[arg-type]
+                    for channel, count, oldest in queues],
+            agent_states={state: count for state, count in states},
+            cells=[cell(name, values.get(name)) for name in WALLBOARD_KPIS],
+            contacts_today=contacts_today,
+        )
+
+
+# -- simple lists ------------------------------------------------------------------------------
+
+def list_agents(context: RunContext) -> list[dict[str, Any]]:
+    query = (select(agents.c.id, agents.c.name, agents.c.role, agents.c.team_id,
+                    teams.c.name.label("team_name"), agents.c.active)
+             .select_from(agents.outerjoin(teams, teams.c.id == agents.c.team_id))
+             .order_by(agents.c.name))
+    access = context.access
+    if access.agent_ids is not None:
+        query = query.where(agents.c.id.in_(access.agent_ids))
+    if access.team_ids is not None:
+        query = query.where(agents.c.team_id.in_(access.team_ids))
+    with context.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def list_teams(context: RunContext) -> list[dict[str, Any]]:
+    size = (select(agents.c.team_id, func.count().label("agents"))
+            .group_by(agents.c.team_id).subquery())
+    query = (select(teams.c.id, teams.c.name, teams.c.lead_id,
+                    func.coalesce(size.c.agents, 0).label("agents"))
+             .select_from(teams.outerjoin(size, size.c.team_id == teams.c.id))
+             .order_by(teams.c.name))
+    access = context.access
+    if access.agent_ids is not None:
+        return []
+    if access.team_ids is not None:
+        query = query.where(teams.c.id.in_(access.team_ids))
+    with context.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def list_customers(context: RunContext, search: str | None, page: int,
+                   page_size: int) -> tuple[int, list[dict[str, Any]]]:
+    contacts = (select(c.customer_id, func.count().label("contacts"),
+                       func.max(c.created_at).label("last_contact"))
+                .where(c.customer_id.is_not(None)))
+    scope = context.access.interaction_clause()
+    if scope is not None:
+        contacts = contacts.where(scope)
+    history = contacts.group_by(c.customer_id).subquery()
+    query = (select(customers.c.id, customers.c.name, customers.c.segment,
+                    func.coalesce(history.c.contacts, 0).label("contacts"),
+                    history.c.last_contact)
+             .select_from(customers.outerjoin(history, history.c.customer_id == customers.c.id)))
+    if not context.access.sees_everything:
+        query = query.where(history.c.contacts > 0)
+    if search:
+        # A LIKE pattern from a bound parameter: wildcards in the search are escaped.
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped.lower()}%"
+        query = query.where(or_(func.lower(customers.c.id).like(pattern, escape="\\"),
+                                func.lower(customers.c.name).like(pattern, escape="\\")))
+    with context.engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = connection.execute(query.order_by(customers.c.id)
+                                  .limit(page_size).offset((page - 1) * page_size)).all()
+    return total, [{**row._mapping, "last_contact": _iso(row.last_contact)} for row in rows]
+
+
+def list_quarantine(context: RunContext, page: int, page_size: int
+                    ) -> tuple[int, list[dict[str, Any]]]:
+    q = quarantine.c
+    with context.engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(quarantine)).scalar_one()
+        rows = connection.execute(
+            select(q.id, q.source, q.line, q.kind, q.record_id, q.field, q.reason, q.raw,
+                   q.quarantined_at)
+            .order_by(q.id.desc()).limit(page_size).offset((page - 1) * page_size)).all()
+    return total, [{**row._mapping, "quarantined_at": _iso(row.quarantined_at)} for row in rows]

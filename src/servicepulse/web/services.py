@@ -1,0 +1,67 @@
+"""What the app holds for its lifetime: the store engine, the KPI function, the live hub,
+the runners' result cache and a short-lived identity cache."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from servicepulse.kpi.settings import KpiSettings, kpi_settings
+from servicepulse.web.access import Access
+from servicepulse.web.cache import ResultCache
+from servicepulse.web.kpi import KpiFunction
+from servicepulse.web.live import LiveHub
+from servicepulse.web.runners import RunContext, WallboardRunner
+from servicepulse.web.users import User
+
+IDENTITY_TTL_S = 5.0  # a revoked token or ended session stops working within this time
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class Services:
+    engine: Engine
+    kpi: KpiFunction
+    max_body_bytes: int = MAX_BODY_BYTES
+    cache: ResultCache = field(default_factory=ResultCache)
+    hub: LiveHub = field(init=False)
+    _identities: dict[tuple[str, str], tuple[float, User | None]] = field(default_factory=dict)
+
+    kpi_settings: KpiSettings = field(default_factory=kpi_settings)
+
+    def __post_init__(self) -> None:
+        self.hub = LiveHub(self.engine, self.wallboard_state)
+
+    def context(self, access: Access) -> RunContext:
+        return RunContext(engine=self.engine, kpi=self.kpi, access=access,
+                          settings=self.kpi_settings)
+
+    def wallboard_state(self) -> dict[str, Any]:
+        context = self.context(Access())
+        return WallboardRunner(context).run().model_dump(mode="json")
+
+    async def cached_identity(self, key: tuple[str, str],
+                              lookup: Callable[[Engine, str], User | None]) -> User | None:
+        now = time.monotonic()
+        hit = self._identities.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        user = await run_in_threadpool(lookup, self.engine, key[1])
+        if len(self._identities) > 10_000:
+            self._identities.clear()
+        self._identities[key] = (now + IDENTITY_TTL_S, user)
+        return user
+
+    def forget_identity(self, key: tuple[str, str]) -> None:
+        self._identities.pop(key, None)
+
+    async def run_cached(self, name: str, context: RunContext, params: str,
+                         compute: Callable[[], Any]) -> Any:
+        """A runner's output, shared between callers with the same scope until data changes."""
+        key = f"{name}|{context.access.key}|{params}|v{self.hub.version}"
+        return await self.cache.get(key, compute)
