@@ -90,9 +90,9 @@ def kpi_settings(settings: Any | None = None) -> KpiSettings:
         settings, ("service_level_thresholds", "service_level_threshold_s",
                    "service_level_thresholds_s"), {}))}
     targets = {**base.frt_targets, **_as_float_map(_first(
-        settings, ("frt_targets", "frt_targets_s", "first_response_targets"), {}))}
+        settings, ("frt_target_s", "frt_targets", "first_response_targets"), {}))}
     costs = {**base.hourly_costs, **_as_float_map(_first(
-        settings, ("hourly_costs", "default_hourly_costs", "role_hourly_costs"), {}))}
+        settings, ("default_hourly_cost", "hourly_costs", "default_hourly_costs"), {}))}
     formula = _first(settings, ("service_level_formula",), base.service_level_formula)
     return KpiSettings(
         timezone=str(_first(settings, ("timezone", "org_timezone", "organisation_timezone"),
