@@ -233,7 +233,7 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("kind", RECORD_KINDS)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, database=None)  # no .hypothesis/ in the tree
 @given(data=st.data())
 def test_dump_then_parse_gives_the_same_record(kind: str, data: st.DataObject) -> None:
     raw = data.draw(records(kind))
