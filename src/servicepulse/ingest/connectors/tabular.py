@@ -37,10 +37,13 @@ TIME_FIELDS = {"created_at", "first_response_at", "answered_at", "resolved_at", 
                "at", "submitted_at", "start", "end", "posted_at", "acquired_at", "churned_at"}
 DURATION_FIELDS = {"talk_s", "hold_s", "wrap_s", "handle_s"}
 LIST_FIELDS = {"languages", "holidays"}
+INTEGER_FIELDS = {"impressions", "reach", "likes", "comments", "shares", "clicks", "saves",
+                  "reopens", "transfers"}
+NUMBER_FIELDS = {"score", "scale_min", "scale_max", "amount", "hourly_cost"} | DURATION_FIELDS
 UNITS = {"seconds": 1.0, "s": 1.0, "milliseconds": 0.001, "ms": 0.001, "minutes": 60.0,
          "min": 60.0, "hours": 3600.0, "h": 3600.0}
 SPEC_KEYS = {"column", "value", "values", "default", "format", "unit", "prefix", "template",
-             "split", "timezone"}
+             "split", "timezone", "decimal", "thousands"}
 
 
 def _canonical_fields(kind: str) -> set[str]:
@@ -61,6 +64,8 @@ class FieldSpec:
     template: str | None = None
     split: str | None = None
     timezone: ZoneInfo | None = None
+    decimal: str = "."
+    thousands: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ def _spec(kind: str, name: str, raw: Any, defaults: dict[str, Any], where: str) 
         template=template,
         split=raw.get("split", ";" if name in LIST_FIELDS else None),
         timezone=zone(raw.get("timezone")) or defaults.get("zone"),
+        decimal=str(raw.get("decimal", defaults.get("decimal") or ".")),
+        thousands=str(raw.get("thousands", defaults.get("thousands") or "")),
     )
 
 
@@ -139,6 +146,7 @@ def parse_mapping(raw: dict[str, Any], options: ConnectorOptions, where: str) ->
     """A mapping from its TOML data; MappingError says what is wrong and where."""
     timezone = zone(options.timezone or raw.get("timezone"))
     defaults = {"time_format": raw.get("time_format"), "zone": timezone,
+                "decimal": raw.get("decimal"), "thousands": raw.get("thousands"),
                 "id_prefix": options.id_prefix if options.id_prefix is not None
                 else raw.get("id_prefix", "")}
     if "records" in raw:
@@ -164,14 +172,22 @@ class _Bad(ValueError):
         self.field_name = field_name
 
 
-def _duration(text: str, unit: float) -> float:
+def _number(text: str, spec: FieldSpec) -> float:
+    """A number written the export's way (`decimal = ","`, `thousands = "."`)."""
+    for separator in spec.thousands:
+        text = text.replace(separator, "")
+    if spec.decimal != ".":
+        text = text.replace(spec.decimal, ".")
+    return float(text)
+
+
+def _duration(text: str, spec: FieldSpec) -> float:
     if ":" in text:  # h:mm:ss or mm:ss
-        parts = [float(p) for p in text.split(":")]
         seconds = 0.0
-        for part in parts:
-            seconds = seconds * 60 + part
+        for part in text.split(":"):
+            seconds = seconds * 60 + _number(part, spec)
         return seconds
-    return float(text) * unit
+    return _number(text, spec) * spec.unit
 
 
 def _time_value(text: str, spec: FieldSpec) -> str:
@@ -202,10 +218,19 @@ def _value(spec: FieldSpec, row: dict[str, str]) -> Any:
         if spec.name in TIME_FIELDS:
             return _time_value(cell, spec)
         if spec.name in DURATION_FIELDS:
-            return _duration(cell, spec.unit)
+            return _duration(cell, spec)
+        if spec.name in INTEGER_FIELDS | NUMBER_FIELDS:
+            number = _number(cell, spec)
+            if spec.name in INTEGER_FIELDS and number.is_integer():
+                return int(number)
+            return number
     except ValueError as exc:
-        raise _Bad(spec.name, f"column {spec.column!r}: {cell!r} cannot be read as a "
-                   f"{'time' if spec.name in TIME_FIELDS else 'duration'} ({exc})") from None
+        what = ("time" if spec.name in TIME_FIELDS else
+                "duration" if spec.name in DURATION_FIELDS else "number")
+        hint = ("; set decimal/thousands in the mapping if it is written like 1.234,5"
+                if what != "time" else "")
+        raise _Bad(spec.name, f"column {spec.column!r}: {cell!r} cannot be read as a {what} "
+                   f"({exc}){hint}") from None
     if spec.split and spec.name in LIST_FIELDS:
         return [part.strip() for part in cell.split(spec.split) if part.strip()]
     if spec.name == "id" or spec.name.endswith("_id"):
