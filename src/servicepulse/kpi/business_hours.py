@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -233,16 +232,6 @@ class BusinessCalendar:
 
 # --- the store refresher ------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Pending:
-    id: str
-    created_at: float
-    first_response_end: float | None
-    resolved_at: float | None
-    old_first_response: float | None
-    old_resolution: float | None
-
-
 def first_response_end(
     channel: str, first_response_at: float | None, answered_at: float | None
 ) -> float | None:
@@ -305,8 +294,12 @@ def _calendar(
     return cache[calendar_id]
 
 
-def _optional(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
+def _floats(values: Sequence[float | None]) -> FloatArray:
+    return np.array(values, dtype=np.float64)  # None becomes NaN
+
+
+def _same(new: FloatArray, old: FloatArray) -> npt.NDArray[np.bool_]:
+    return (new == old) | (np.isnan(new) & np.isnan(old))
 
 
 def refresh_business_durations(
@@ -334,39 +327,33 @@ def refresh_business_durations(
     calendars: dict[str, BusinessCalendar | None] = {}
     updated = 0
     for rows in _chunks_of_rows(connection, interaction_ids, chunk_size):
-        by_calendar: dict[str | None, list[_Pending]] = {}
-        for row in rows:
-            calendar = (_calendar(connection, row.calendar_id, calendars)
-                        if row.calendar_id is not None else None)
-            key = row.calendar_id if calendar is not None else None
-            by_calendar.setdefault(key, []).append(_Pending(
-                row.id, row.created_at,
-                first_response_end(row.channel, row.first_response_at, row.answered_at),
-                row.resolved_at, row.first_response_business_s, row.resolution_business_s,
-            ))
-        changes: list[dict[str, Any]] = []
-        for calendar_id, pending in by_calendar.items():
-            if calendar_id is None:
-                first_responses: list[float | None] = [None] * len(pending)
-                resolutions: list[float | None] = [None] * len(pending)
-            else:
-                calendar = calendars[calendar_id]
-                assert calendar is not None
-                created = np.array([p.created_at for p in pending], dtype=np.float64)
-                ends = np.array(
-                    [[np.nan if p.first_response_end is None else p.first_response_end,
-                      np.nan if p.resolved_at is None else p.resolved_at] for p in pending],
-                    dtype=np.float64,
-                )
-                seconds = calendar.business_seconds_many(created[:, None], ends)
-                first_responses = [_optional(value) for value in seconds[:, 0]]
-                resolutions = [_optional(value) for value in seconds[:, 1]]
-            for item, first_response, resolution in zip(
-                pending, first_responses, resolutions, strict=True
-            ):
-                if (first_response, resolution) != (item.old_first_response, item.old_resolution):
-                    changes.append({"interaction_id": item.id, "first_response": first_response,
-                                    "resolution": resolution})
+        if not rows:
+            continue
+        # Column-wise: the per-row Python work is only the unpacking.
+        (ids, channels, created_at, first_response_at, answered_at, resolved_at,
+         old_first_response, old_resolution, calendar_ids) = zip(*rows, strict=True)
+        answered_channel = np.array([channel in ANSWERED_CHANNELS for channel in channels])
+        created = _floats(created_at)
+        ends = np.stack([
+            np.where(answered_channel, _floats(answered_at), _floats(first_response_at)),
+            _floats(resolved_at),
+        ], axis=1)
+        seconds = np.full(ends.shape, np.nan)
+        calendar_of = np.array(calendar_ids, dtype=object)
+        for calendar_id in set(calendar_ids) - {None}:
+            calendar = _calendar(connection, calendar_id, calendars)
+            if calendar is not None:
+                mask = calendar_of == calendar_id
+                seconds[mask] = calendar.business_seconds_many(created[mask, None], ends[mask])
+        changed = ~(_same(seconds[:, 0], _floats(old_first_response))
+                    & _same(seconds[:, 1], _floats(old_resolution)))
+        changes = [
+            {"interaction_id": ids[index],
+             "first_response": None if np.isnan(first) else float(first),
+             "resolution": None if np.isnan(resolution) else float(resolution)}
+            for index, (first, resolution) in zip(
+                np.flatnonzero(changed), seconds[changed].tolist(), strict=True)
+        ]
         if changes:
             connection.execute(statement, changes)
             updated += len(changes)
