@@ -312,6 +312,12 @@ def test_bad_iana_timezone(timezone: str) -> None:
         ({"mon": [["09:00", "24:30"]]}, "hours", "time of day '24:30' is out of range 00:00-24:00"),
         ({"mon": [["09:60", "17:00"]]}, "hours", "time of day '09:60' is out of range 00:00-24:00"),
         ({"mon": [["09:00"]]}, "hours.mon.0.1", "missing required field"),
+        # overlapping ranges (in any order) would count business minutes twice
+        (
+            {"tue": [["13:00", "18:00"], ["09:00", "13:30"]]},
+            "hours",
+            "tue ranges 09:00-13:30 and 13:00-18:00 overlap",
+        ),
     ],
 )
 def test_bad_calendar_hours(hours: Any, field: str, reason: str) -> None:
@@ -396,3 +402,9 @@ def test_error_passes_through_context_managers_and_takes_notes() -> None:
 def test_null_required_field_is_missing() -> None:
     error = error_of(with_("interaction", channel=None) | {"channel": None})
     assert (error.field, error.reason) == ("channel", "missing required field")
+
+
+def test_touching_hour_ranges_do_not_overlap() -> None:
+    # 09:00-12:00 then 12:00-17:00: contiguous, not overlapping
+    ok = with_("calendar", hours={"mon": [["12:00", "17:00"], ["09:00", "12:00"]]})
+    assert parse_record(ok).hours == {"mon": [("12:00", "17:00"), ("09:00", "12:00")]}  # type: ignore[attr-defined]

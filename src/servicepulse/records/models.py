@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -196,11 +197,19 @@ class Calendar(Record):
         for day, ranges in self.hours.items():
             if day not in WEEKDAYS:
                 raise ValueError(f"hours: {day!r} is not one of {', '.join(WEEKDAYS)}")
+            spans: list[tuple[int, int, str]] = []
             for start, end in ranges:
                 # compared as minutes, not as text: "9:00" < "17:00" is false as text
                 start_minutes = _clock_minutes(start)
-                if _clock_minutes(end) <= start_minutes:
+                end_minutes = _clock_minutes(end)
+                if end_minutes <= start_minutes:
                     raise ValueError(f"hours: {day} range {start}-{end} ends before it starts")
+                spans.append((start_minutes, end_minutes, f"{start}-{end}"))
+            # overlapping ranges would count the same business minutes twice
+            spans.sort()
+            for (_, earlier_end, earlier), (later_start, _, later) in pairwise(spans):
+                if later_start < earlier_end:
+                    raise ValueError(f"hours: {day} ranges {earlier} and {later} overlap")
         return self
 
 
