@@ -131,11 +131,13 @@ def sentiment(
 ) -> None:
     """Score new customer texts (incremental), then show the sentiment KPI and coverage."""
     from servicepulse.insights.sentiment import coverage, score_texts
+    from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.engine import run_kpi_query
     from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.settings import kpi_settings
     from servicepulse.kpi.sources import DIMENSIONS, local_midnight
 
+    ensure_installed()
     first, last = _dates(from_, to)
     dimensions = _names(by, "--by", DIMENSIONS)
     engine = state(ctx).engine()
@@ -217,9 +219,11 @@ def anomalies(
 ) -> None:
     """Days whose KPI is far from the same weekday's median in the weeks before (MAD)."""
     from servicepulse.insights.anomalies import AnomalySettings, find_kpi_anomalies
+    from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.definitions import KPIS
     from servicepulse.kpi.sources import DIMENSIONS
 
+    ensure_installed()
     names = _names(kpi, "--kpi", list(KPIS))
     if not names:
         raise typer.BadParameter("name at least one KPI", param_hint="--kpi")

@@ -164,9 +164,11 @@ def daily_kpi_series(
     settings: Any = None,
 ) -> list[KpiSeries]:
     """Daily values of `kpis` in [start, end) from the KPI engine, one series per group."""
+    from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.engine import run_kpi_query
     from servicepulse.kpi.query import KpiQuery
 
+    ensure_installed()
     query = KpiQuery.model_validate({
         "by": list(by), "period": "day", "from": start, "to": end, "kpis": list(kpis),
         "filters": {key: list(values) for key, values in (filters or {}).items()},

@@ -94,3 +94,13 @@ def install() -> None:
         SOURCE_NAME, texts_source, INTERACTION_DIMENSIONS,
         ("event", "survey", "social_mention", "interaction", "agent", "customer"))
     register(sentiment_definition())
+
+
+def ensure_installed() -> None:
+    """Install unless the engine's definitions already did (callers that run `sentiment`)."""
+    from servicepulse.kpi.definitions import KPIS
+    from servicepulse.kpi.sources import SOURCES
+
+    current = KPIS.get("sentiment")
+    if SOURCE_NAME not in SOURCES or current is None or current.placeholder:
+        install()

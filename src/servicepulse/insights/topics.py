@@ -6,12 +6,16 @@ topics). Non-negative matrix factorisation splits the matrix into `k` topics; a 
 to the topic with the largest weight (none if it has no known word). The number of topics,
 when not given, is the most stable k in [2, max_topics]: the one whose grouping changes least
 when the model is refitted on random subsamples. A topic's label is its
-top terms, with a phrase shown instead of the single words it contains.
+most characteristic terms (used by many of its contacts and few others), with a phrase shown
+instead of the single words it contains.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +30,9 @@ STABILITY_RUNS = 4
 LABEL_TERMS = 3
 TOPIC_TERMS = 8
 UNASSIGNED = -1
+MAX_DOCUMENT_SHARE = 0.5
+_WORD = re.compile(r"\b[^\W\d_][^\W\d_]+\b")  # words of 2+ letters, no numbers
+_CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]\n\r\t\"]+")
 # Greetings and courtesy words customers put in every message: they never tell a reason apart.
 COURTESY_WORDS = frozenset(
     ["hello", "hi", "hey", "dear", "thanks", "thank", "please", "pls", "regards", "kind",
@@ -48,18 +55,46 @@ class TopicModel:
 
 
 def _readable_terms(ranked: Sequence[str], count: int) -> list[str]:
-    """The top `count` terms, skipping a word already shown inside a phrase and vice versa."""
+    """The top `count` terms, skipping a term whose words are all shown already
+    ("refund request" after "refund" and "request")."""
     chosen: list[str] = []
+    shown: set[str] = set()
     for term in ranked:
         words = set(term.split())
-        if any(words <= set(other.split()) for other in chosen):
-            continue  # "refund" after "refund request": nothing new
-        # "refund request" after "refund": replace the word by the more telling phrase
-        chosen = [other for other in chosen if not set(other.split()) <= words]
+        if words <= shown:
+            continue
         chosen.append(term)
+        shown |= words
         if len(chosen) == count:
             break
     return chosen
+
+
+class _Analyzer:
+    """Words (2+ letters, no numbers, no stop words) and two-word phrases, phrases only
+    within a clause: "no update. Order 1234" must not make the phrase "update order"."""
+
+    def __init__(self, stop_words: frozenset[str]):
+        self.stop_words = set(stop_words)
+
+    def clauses(self, text: str) -> list[list[str]]:
+        return [[word for word in _WORD.findall(clause) if word not in self.stop_words]
+                for clause in _CLAUSE_BREAK.split(text.lower())]
+
+    def drop_ubiquitous(self, texts: Sequence[str], share: float) -> None:
+        """Words in more than `share` of the texts tell no reason apart ("order", "issue"):
+        they become stop words, so they make no phrases either."""
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update({word for clause in self.clauses(text) for word in clause})
+        self.stop_words |= {word for word, n in counts.items() if n > share * len(texts)}
+
+    def __call__(self, text: str) -> list[str]:
+        features: list[str] = []
+        for words in self.clauses(text):
+            features += words
+            features += [f"{first} {second}" for first, second in itertools.pairwise(words)]
+        return features
 
 
 def discover_topics(
@@ -78,13 +113,13 @@ def discover_topics(
         raise ValueError(f"topics: {n_topics} is not a number of topics; give 1 or more")
     if max_topics < 1:
         raise ValueError(f"max_topics: {max_topics}; give 1 or more")
+    analyzer = _Analyzer(ENGLISH_STOP_WORDS | COURTESY_WORDS)
+    if documents >= 20:
+        analyzer.drop_ubiquitous(texts, MAX_DOCUMENT_SHARE)
     vectorizer = TfidfVectorizer(
-        stop_words=sorted(ENGLISH_STOP_WORDS | COURTESY_WORDS),
-        ngram_range=(1, 2),
+        analyzer=analyzer,
         min_df=2 if documents >= 20 else 1,
-        max_df=0.5 if documents >= 20 else 1.0,
         sublinear_tf=True,
-        token_pattern=r"(?u)\b[^\W\d_][^\W\d_]+\b",  # words of 2+ letters, no numbers
     )
     try:
         matrix = vectorizer.fit_transform(texts)
@@ -141,10 +176,19 @@ def discover_topics(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             labels = assign(model.transform(matrix))
+    # Terms that characterise a topic's contacts: the share of its contacts using the term
+    # minus the share of the other contacts using it (the NMF weights favour rare phrases;
+    # this favours the words most of the topic's contacts actually use).
+    used = (matrix > 0).astype(np.float64).tocsc()
     topics = []
     for index, component in enumerate(model.components_):
-        order = np.argsort(component)[::-1][: TOPIC_TERMS * 3]
-        ranked = [str(vocabulary[j]) for j in order if component[j] > 0]
+        members = labels == index
+        inside = np.asarray(used[members].mean(axis=0)).ravel() if members.any() else component
+        outside = (np.asarray(used[~members].mean(axis=0)).ravel() if (~members).any()
+                   else np.zeros_like(inside))
+        distinct = inside - outside
+        order = np.lexsort((-component, -distinct))[: TOPIC_TERMS * 3]
+        ranked = [str(vocabulary[j]) for j in order if distinct[j] > 0]
         terms = _readable_terms(ranked, TOPIC_TERMS)
         topics.append(Topic(index, " / ".join(terms[:LABEL_TERMS]) or f"topic {index + 1}",
                             terms))
