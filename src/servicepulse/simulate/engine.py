@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,14 +44,12 @@ from servicepulse.simulate.org import (
     Organisation,
     build_customers,
     build_organisation,
-    customer_record,
+    customer_records,
     holiday_dates,
 )
 from servicepulse.simulate.texts import (
     CATEGORIES,
-    FIRST_NAMES,
     ISSUES,
-    LAST_NAMES,
     MENTIONS,
     SURVEY_COMMENTS,
     TONES,
@@ -82,8 +80,10 @@ _CHANNEL_HANDLE = {"email": 1.0, "web": 1.0, "sms": 0.5, "social": 0.6}
 _TALK_SIGMA, _HOLD_MEDIAN, _HOLD_SIGMA, _WRAP_SIGMA, _HANDLE_SIGMA = 0.5, 60.0, 0.6, 0.4, 0.55
 _WRAP_MEDIAN = {"phone": 45.0, "chat": 30.0}
 _CHAT_TALK = 1.5  # a chat lasts longer than a call about the same thing
-_PATIENCE = {"phone": 180.0, "chat": 240.0}
-_PICKUP_GAP = (10, 40)  # seconds between backlog items
+# Mean seconds before a waiting customer gives up (exponential patience; call-centre studies
+# find means of several minutes, chat customers wait longer while doing something else).
+_PATIENCE = {"phone": 540.0, "chat": 900.0}
+_PICKUP_GAP = (5, 25)  # seconds between backlog items
 
 # Intraday demand by local hour.
 _HOURLY = {
@@ -98,7 +98,8 @@ _HOURLY = {
 }
 _CURVES = {name: np.repeat(np.array(values, dtype=float), 4) for name, values in _HOURLY.items()}
 # Weekday factors (Monday first): queues in real time, and backlog channels.
-_WEEKDAY_SYNC = [1.12, 1.05, 1.0, 0.98, 0.93, 0.85, 0.8]
+_WEEKDAY_SYNC = [1.08, 1.03, 1.0, 0.99, 0.96, 0.9, 0.85]
+_BETA = 0.6  # square-root staffing safety factor
 _WEEKDAY_ASYNC = [1.25, 1.1, 1.0, 0.98, 0.92, 0.7, 0.6]
 _TONE_P = [0.25, 0.5, 0.25]
 _PLATFORMS = ("twitter", "facebook", "instagram", "linkedin", "tiktok")
@@ -108,21 +109,21 @@ def _lognormal_mean(median: float, sigma: float) -> float:
     return median * math.exp(sigma * sigma / 2)
 
 
-class Clock:
-    """Epoch seconds -> ISO 8601 UTC text, fast: one table for dates, one for times of day."""
+def make_clock(first: int, last: int) -> Callable[[int], str]:
+    """Epoch seconds -> ISO 8601 UTC text, fast: one table for dates, one for times of day
+    (a million contacts format about ten million times)."""
+    first_day = first // 86_400
+    epoch = date(1970, 1, 1)
+    days = [(epoch + timedelta(days=first_day + i)).isoformat()
+            for i in range(last // 86_400 - first_day + 1)]
+    times = [f"T{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60)
+             for s in range(60)]
 
-    def __init__(self, first: int, last: int) -> None:
-        self.first_day = first // 86_400
-        days = last // 86_400 - self.first_day + 1
-        epoch = date(1970, 1, 1)
-        self.days = [(epoch + timedelta(days=self.first_day + i)).isoformat() for i in
-                     range(days)]
-        self.times = [f"T{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60)
-                      for s in range(60)]
+    def iso(t: int, _days: list[str] = days, _times: list[str] = times,
+            _first: int = first_day) -> str:
+        return _days[t // 86_400 - _first] + _times[t % 86_400]
 
-    def __call__(self, t: int) -> str:
-        day, second = divmod(t, 86_400)
-        return self.days[day - self.first_day] + self.times[second]
+    return iso
 
 
 class Contact:
@@ -141,37 +142,68 @@ class Contact:
 class AgentDay:
     """An agent's shift on one day: working windows, work given, and side activities."""
 
-    __slots__ = ("agent", "aux", "end", "free", "jobs", "speed", "start", "wi", "windows")
+    __slots__ = ("after", "agent", "aux", "end", "free", "jobs", "speed", "start", "wi",
+                 "windows")
 
     def __init__(self, agent: int, speed: float, start: int, end: int,
                  aux: list[tuple[int, int, str]]) -> None:
-        self.agent, self.speed, self.start, self.end, self.aux = agent, speed, start, end, aux
-        self.windows: list[tuple[int, int]] = []
+        self.agent, self.speed, self.start, self.end = agent, speed, start, end
+        self.aux = [list(block) for block in aux]  # [start, end, state], may be delayed
+        # Working windows; each but the last is followed by one side activity (`after`).
+        self.windows: list[list[int]] = []
+        self.after: list[int] = []
         cursor = start
-        for a, b, _state in aux:
+        for j, (a, b, _state) in enumerate(aux):
             if a > cursor:
-                self.windows.append((cursor, a))
+                self.windows.append([cursor, a])
+                self.after.append(j)
             cursor = max(cursor, b)
         if end > cursor:
-            self.windows.append((cursor, end))
+            self.windows.append([cursor, end])
+            self.after.append(-1)
         self.wi = 0
         self.free = self.windows[0][0] if self.windows else end
         self.jobs: list[tuple[int, int, int]] = []  # (start, handling end, wrap end)
 
     def fit(self, t: int, total: int) -> int:
-        """Earliest start >= t (and >= free) at which `total` seconds fit in a window, or -1.
-        Windows too short for this job are given up (the agent stops taking calls before a
-        break or the shift end rather than overrun it)."""
+        """Earliest start >= t (and >= free) at which the agent can take a job of `total`
+        seconds, or -1 for none today. A job may run into a break (the break then starts when
+        the job ends, see `take`) but never past the shift end: near the end of the shift the
+        agent stops taking work that would not fit."""
         start = t if t > self.free else self.free
         windows = self.windows
         while self.wi < len(windows):
             s, e = windows[self.wi]
             if start < s:
                 start = s
-            if start + total <= e:
+            if start + total <= e or (start < e and self._can_delay(start + total)):
                 return start
             self.wi += 1
         return -1
+
+    def _can_delay(self, job_end: int) -> bool:
+        """Whether the side activity after the current window can start at `job_end` and
+        still end well before the next window does (one activity between the windows)."""
+        j = self.after[self.wi]
+        if j < 0:
+            return False
+        a, b, _state = self.aux[j]
+        following = self.windows[self.wi + 1]
+        return following[0] == b and job_end + (b - a) < following[1] - 300
+
+    def take(self, start: int, end: int, busy_end: int, wrap_end: int) -> None:
+        """Record a job [start, wrap_end); the agent is free again at `end` (after any
+        pick-up gap). A job overrunning its window delays the next break or meeting."""
+        self.jobs.append((start, busy_end, wrap_end))
+        window = self.windows[self.wi]
+        if wrap_end > window[1]:
+            block = self.aux[self.after[self.wi]]
+            length = block[1] - block[0]
+            block[0], block[1] = wrap_end, wrap_end + length
+            window[1] = wrap_end
+            self.windows[self.wi + 1][0] = block[1]
+            end = max(end, block[1])
+        self.free = end
 
 
 def run_queue(contacts: list[Contact], agents: list[AgentDay], priority: list[AgentDay],
@@ -240,13 +272,11 @@ def _assign(c: Contact, ad: AgentDay, start: int, sync: bool) -> None:
         c.wrap = max(5, round(c.wrap_b * speed))
         busy_end = start + c.talk + c.hold
         end = busy_end + c.wrap
-        ad.jobs.append((start, busy_end, end))
+        ad.take(start, end, busy_end, end)
     else:
         c.handle = max(30, round(c.handle_b * speed))
         end = start + c.handle
-        ad.jobs.append((start, end, end))
-        end += c.gap
-    ad.free = end
+        ad.take(start, end + c.gap, end, end)
 
 
 class Simulation:
@@ -265,7 +295,7 @@ class Simulation:
                       for d in self.dates] for zone in self.zones]
         self.window_start = min(b[0] for b in self.base)
         self.window_end = max(b[-1] for b in self.base)
-        self.iso = Clock(self.window_start - 3 * 366 * 86_400, self.window_end + 60 * 86_400)
+        self.iso = make_clock(self.window_start - 3 * 366 * 86_400, self.window_end + 60 * 86_400)
         self.holidays = [holiday_dates(t.calendar) for t in teams]
         self.customers: Customers = build_customers(
             self._customer_count(), self.window_start, self.window_end, self.rng)
@@ -283,6 +313,7 @@ class Simulation:
         self.technical = self.org.technical_agents or [a.index for a in self.org.agents
                                                        if a.role == "frontline"]
         self._today = 0
+        self._seed_backlogs()
 
     # --- sizes -------------------------------------------------------------------------
     def _aht(self, group: GroupSpec) -> float:
@@ -306,7 +337,23 @@ class Simulation:
         for group in self.org.groups:
             per_day = WORK_SECONDS * self.config.target_occupancy / (self._aht(group) + 25)
             expected += per_day * len(group.agents) * 5 / 7 * self.config.days
-        return max(200, int(expected * 30 / max(self.config.days, 30)))
+        return max(200, int(expected * 30 / self.config.days))
+
+    def _seed_backlogs(self) -> None:
+        """An overloaded queue does not start empty: it has been behind for a while, so it
+        opens with about a day of its agents' work, received over the three days before."""
+        for group in self.org.groups:
+            if not group.overload:
+                continue
+            base = self.base[group.team][0]
+            aht = self._aht(group)
+            per_day = sum(WORK_SECONDS / (aht * self.org.agents[a].speed + sum(_PICKUP_GAP) / 2)
+                          for a in group.agents)
+            curve = _CURVES["email"] / _CURVES["email"].sum()
+            for back in (3, 2, 1):
+                counts = self.rng.multinomial(int(per_day / 3), curve)
+                self.backlog[group.index].extend(self._make_contacts(
+                    group, base - back * 86_400, counts, [], None))
 
     # --- the run -------------------------------------------------------------------------
     def blocks(self) -> Iterator[list[Record]]:
@@ -326,14 +373,7 @@ class Simulation:
             out.append(team.calendar.record())
         for agent in org.agents:
             out.append(agent.record(org.teams[agent.team].id))
-        customers = self.customers
-        n = len(customers)
-        firsts = self.rng.integers(0, len(FIRST_NAMES), size=n).tolist()
-        lasts = self.rng.integers(0, len(LAST_NAMES), size=n).tolist()
-        iso = self.iso
-        for i in range(n):
-            out.append(customer_record(customers, i, FIRST_NAMES[firsts[i]],
-                                       LAST_NAMES[lasts[i]], iso))
+        out.extend(customer_records(self.customers, self.rng))
         return out
 
     def _day(self, day: int) -> list[Record]:
@@ -404,17 +444,26 @@ class Simulation:
             if repeats and day + 1 < self.config.days:
                 self.pending.setdefault((group.index, day + 1), []).extend(repeats)
             return []
+        # Staffed capacity per slot, in agents of average speed (a fast agent counts more).
         cover = np.zeros(SLOTS)
         for ad in agent_days:
             for s, e in ad.windows:
-                cover[(s - base) // SLOT:(e - base) // SLOT] += 1
+                cover[(s - base) // SLOT:(e - base) // SLOT] += 1 / ad.speed
+        # Offered load the staffed agents can carry by the square-root staffing rule
+        # (agents = load + beta * sqrt(load)): small groups must run lighter to answer in time.
+        load = ((np.sqrt(_BETA * _BETA + 4 * cover) - _BETA) / 2) ** 2
+        load = np.minimum(load, cover * self.config.target_occupancy)
+        # Staffing already follows the demand curve; the tilt adds the peaks it misses.
         curve = _CURVES[group.channels[0]]
-        mean_curve = float((cover * curve).sum() / max(cover.sum(), 1e-9))
-        tilt = np.sqrt(curve / mean_curve) if mean_curve > 0 else np.ones(SLOTS)
-        tilt *= cover.sum() / max(float((cover * tilt).sum()), 1e-9)
+        mean_curve = float((load * curve).sum() / max(load.sum(), 1e-9))
+        tilt = (curve / mean_curve) ** 0.25 if mean_curve > 0 else np.ones(SLOTS)
+        tilt *= load.sum() / max(float((load * tilt).sum()), 1e-9)
         noise = float(self.rng.lognormal(0.0, 0.07))
-        rate = (cover * tilt * SLOT / self._aht(group) * self.config.target_occupancy
-                * _WEEKDAY_SYNC[weekday] * noise * group.volume_factor)
+        rate = load * tilt * SLOT / self._aht(group) * _WEEKDAY_SYNC[weekday] * noise
+        # Customers coming back (call-backs, unsolved issues) are part of the load.
+        expected = float(rate.sum())
+        if expected > 0:
+            rate *= max(0.3, (expected - len(repeats)) / expected)
         counts = self.rng.poisson(rate)
         weights = rate / rate.sum() if rate.sum() > 0 else None
         contacts = self._make_contacts(group, base, counts, repeats, weights)
@@ -433,10 +482,13 @@ class Simulation:
         for a in group.agents:
             agent = self.org.agents[a]
             work_days = min(5, open_days - len(agent.off_weekdays))
-            capacity += work_days * WORK_SECONDS / (aht * agent.speed + 25)
-        volume = (capacity / 7 * self.config.target_occupancy * _WEEKDAY_ASYNC[weekday]
-                  / (sum(_WEEKDAY_ASYNC) / 7) * group.volume_factor
+            capacity += work_days * WORK_SECONDS / (aht * agent.speed + sum(_PICKUP_GAP) / 2)
+        # An overloaded queue gets `overload` times what its agents can do, others are sized
+        # to the target occupancy.
+        share = group.overload if group.overload else self.config.target_occupancy
+        volume = (capacity / 7 * share * _WEEKDAY_ASYNC[weekday] / (sum(_WEEKDAY_ASYNC) / 7)
                   * float(self.rng.lognormal(0.0, 0.07)))
+        volume = max(0.3 * volume, volume - len(repeats))
         curve = _CURVES["social" if group.name == "social" else "email"]
         counts = self.rng.multinomial(self.rng.poisson(volume), curve / curve.sum())
         fresh = self._make_contacts(group, base, counts, repeats, curve / curve.sum())
@@ -629,7 +681,7 @@ class Simulation:
         start = c.start
         skill = agent.skill
         # Outcome: effective resolution, transfer, escalation (skill and category driven).
-        p_effective = 0.45 + 0.5 * skill - _DIFFICULTY[c.category] - (0.1 if c.repeat else 0)
+        p_effective = 0.5 + 0.5 * skill - _DIFFICULTY[c.category] - (0.1 if c.repeat else 0)
         effective = u[0] < p_effective
         transferred = group.sync and u[1] < 0.03 + 0.08 * (1 - skill)
         escalated = u[2] < _ESCALATION[c.category] * (1.5 - skill) * (
@@ -724,7 +776,7 @@ class Simulation:
         if submitted <= end:
             noise = z[0]
             scores = (
-                ("csat", u[8] < 0.22, min(5, max(1, round(4.0 + 0.9 * satisfaction
+                ("csat", u[8] < 0.22, min(5, max(1, round(4.1 + 0.9 * satisfaction
                                                           + 0.7 * noise)))),
                 ("nps", u[9] < 0.08, min(10, max(0, round(7.6 + 1.6 * satisfaction
                                                           + 1.3 * noise)))),
