@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from tests.ingest.connectors.helpers import FIXTURES, errors, read, records, seconds_between
 
 
-def T(offset: int) -> str:  # noqa: N802 - reads like the fixture's times
+def T(offset: int) -> str:
     return datetime.fromtimestamp(1_700_000_000 + offset, UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -91,7 +91,8 @@ def test_pause_reasons_and_agent_ids_follow_the_settings(tmp_path) -> None:
                    "280|NONE|q|PJSIP/bob|UNPAUSE|\n"
                    "400|NONE|q|PJSIP/bob|AGENTLOGOFF|PJSIP/bob|300\n")
     settings = tmp_path / "settings.toml"
-    settings.write_text('[agents]\n"PJSIP/bob" = "bob"\n[pause_reasons]\n"team huddle" = "meeting"\n')
+    settings.write_text('[agents]\n"PJSIP/bob" = "bob"\n'
+                        '[pause_reasons]\n"team huddle" = "meeting"\n')
     got = records(read("asterisk", log, mapping=settings))
     assert sorted((r["agent_id"], r["state"], r["start"], r["end"]) for r in got.values()) == [
         ("bob", "available", "1970-01-01T00:01:40Z", "1970-01-01T00:02:40Z"),
