@@ -144,3 +144,11 @@ def test_social_mentions_need_a_mapping() -> None:
 def test_social_refuses_non_social_kinds() -> None:
     with pytest.raises(MappingError, match="use --format csv"):
         read("social", "csv/helpdesk_export.csv", mapping=HELPDESK)
+
+
+def test_social_settings_file_sets_the_time_zone_of_recognised_exports(tmp_path: Path) -> None:
+    settings = tmp_path / "social.toml"
+    settings.write_text('timezone = "Europe/Paris"\n')
+    got = records(read("social", "social/facebook_posts.csv", mapping=settings))
+    # 03/01/2024 10:15 in Paris (UTC+1) = 09:15Z
+    assert got[("social_post", "fb-1234567890_111")]["posted_at"] == "2024-03-01T09:15:00Z"

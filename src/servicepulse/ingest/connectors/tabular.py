@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -354,8 +354,13 @@ def _header(path: Path) -> list[str]:
 
 def read_social(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
     given: Mapping_ | None = None
-    if options.mapping is not None:
-        raw = load_settings(options.mapping)
+    raw = load_settings(options.mapping)
+    if "fields" not in raw and "records" not in raw:
+        # no column mapping, only settings for the recognised exports (timezone of Meta's
+        # local publish times)
+        if raw.get("timezone") and options.timezone is None:
+            options = replace(options, timezone=str(raw["timezone"]))
+    else:
         given = parse_mapping(raw, options, str(options.mapping))
         kinds = {r.kind for r in given.records} - SOCIAL_KINDS
         if kinds:
