@@ -282,3 +282,16 @@ def test_calendar_team_and_agent_changes_refresh_their_interactions(store: Engin
     assert durations["i-plain"] == (None, 2 * HOUR)
     assert durations["i-phone"] == (30.0, HOUR + 60.0)
     assert durations["i-orphan"] == (None, None)
+
+
+def test_a_broken_stored_calendar_measures_nothing_and_does_not_fail(
+    sqlite_store: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    import_rows(sqlite_store, _rows(RECORDS))
+    with sqlite_store.begin() as connection:
+        # only possible by editing the store by hand: records are validated on import
+        connection.execute(update(tables.calendars).where(tables.calendars.c.id == "cal-uk")
+                           .values(timezone="Mars/Olympus_Mons"))
+        assert refresh_business_durations(connection, ["i-email", "i-phone"]) == 2
+    assert _durations(sqlite_store)["i-email"] == (None, None)
+    assert "calendar 'cal-uk' cannot be used for business hours" in caplog.text

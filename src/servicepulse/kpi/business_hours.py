@@ -18,6 +18,7 @@ and `interactions.resolution_business_s` up to date with it after every import b
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -32,6 +33,8 @@ from sqlalchemy import Connection, Select, bindparam, func, select, update
 from servicepulse.ingest.hooks import Touched, register
 from servicepulse.records.models import WEEKDAYS
 from servicepulse.store import tables
+
+logger = logging.getLogger(__name__)
 
 DAY_S = 86_400
 EPOCH = date(1970, 1, 1)
@@ -290,7 +293,16 @@ def _calendar(
         row = connection.execute(
             select(tables.calendars).where(tables.calendars.c.id == calendar_id)
         ).mappings().first()
-        cache[calendar_id] = BusinessCalendar.from_row(dict(row)) if row is not None else None
+        calendar = None
+        if row is not None:
+            try:
+                calendar = BusinessCalendar.from_row(dict(row))
+            except ValueError as error:
+                # Records are validated on import, so this is a store edited by hand: measure
+                # nothing rather than fail every import batch.
+                logger.warning("calendar %r cannot be used for business hours: %s; "
+                               "fix and re-import it", calendar_id, error)
+        cache[calendar_id] = calendar
     return cache[calendar_id]
 
 
