@@ -44,6 +44,7 @@ def _register() -> None:
     bench.register(app)
     from servicepulse.cli import insights; insights.register(app)  # noqa: E702, I001
     from servicepulse.cli import web; web.register(app)  # noqa: E702, I001
+    from servicepulse.cli import simulate; simulate.register(app)  # noqa: E702, I001
     from servicepulse.cli import export, kpi; kpi.register(app); export.register(app)  # noqa: E702, I001
     from servicepulse.cli import simulate; simulate.register(app)  # noqa: E702, I001
 

@@ -132,11 +132,43 @@ class Contact:
     __slots__ = ("agent", "category", "channel", "created", "customer", "gap", "group",
                  "handle", "handle_b", "hold", "hold_b", "issue", "message", "patience",
                  "repeat", "start", "talk", "talk_b", "tone", "wrap", "wrap_b")
+    group: int
+    channel: str
+    created: int
+    customer: int  # index into Customers, -1 when anonymous
+    category: int  # index into CATEGORIES
+    issue: int
+    tone: int  # index into TONES
+    message: int  # picks the message from its bank
+    repeat: bool  # the customer is coming back about the same thing
+    # Agent-independent draws; the agent's speed scales them into the actual durations.
+    talk_b: float
+    hold_b: float
+    wrap_b: float
+    handle_b: float
+    patience: float
+    gap: int
+    # Results: agent index (-1: abandoned or not reached), start (answer or abandon time).
+    agent: int
+    start: int
+    talk: int
+    hold: int
+    wrap: int
+    handle: int
 
     def __init__(self) -> None:
         self.agent = -1
         self.start = 0
         self.talk = self.hold = self.wrap = self.handle = 0
+
+
+class Activity:
+    """A side activity in a shift (break, meeting, training)."""
+
+    __slots__ = ("end", "start", "state")
+
+    def __init__(self, start: int, end: int, state: str) -> None:
+        self.start, self.end, self.state = start, end, state
 
 
 class AgentDay:
@@ -148,7 +180,7 @@ class AgentDay:
     def __init__(self, agent: int, speed: float, start: int, end: int,
                  aux: list[tuple[int, int, str]]) -> None:
         self.agent, self.speed, self.start, self.end = agent, speed, start, end
-        self.aux = [list(block) for block in aux]  # [start, end, state], may be delayed
+        self.aux = [Activity(a, b, state) for a, b, state in aux]  # may be delayed
         # Working windows; each but the last is followed by one side activity (`after`).
         self.windows: list[list[int]] = []
         self.after: list[int] = []
@@ -187,9 +219,10 @@ class AgentDay:
         j = self.after[self.wi]
         if j < 0:
             return False
-        a, b, _state = self.aux[j]
+        block = self.aux[j]
         following = self.windows[self.wi + 1]
-        return following[0] == b and job_end + (b - a) < following[1] - 300
+        return (following[0] == block.end
+                and job_end + block.end - block.start < following[1] - 300)
 
     def take(self, start: int, end: int, busy_end: int, wrap_end: int) -> None:
         """Record a job [start, wrap_end); the agent is free again at `end` (after any
@@ -198,11 +231,11 @@ class AgentDay:
         window = self.windows[self.wi]
         if wrap_end > window[1]:
             block = self.aux[self.after[self.wi]]
-            length = block[1] - block[0]
-            block[0], block[1] = wrap_end, wrap_end + length
+            length = block.end - block.start
+            block.start, block.end = wrap_end, wrap_end + length
             window[1] = wrap_end
-            self.windows[self.wi + 1][0] = block[1]
-            end = max(end, block[1])
+            self.windows[self.wi + 1][0] = block.end
+            end = max(end, block.end)
         self.free = end
 
 
@@ -876,7 +909,7 @@ class Simulation:
         for ad in agent_days:
             agent_id = self.org.agents[ad.agent].id
             items: list[tuple[int, int, int, str]] = [(s, b, e, "") for s, b, e in ad.jobs]
-            items.extend((a, b, b, state) for a, b, state in ad.aux)
+            items.extend((block.start, block.end, block.end, block.state) for block in ad.aux)
             items.sort()
             cursor = ad.start
             for s, busy_end, end, state in items:
@@ -1001,7 +1034,7 @@ def _place_shifts(count: int, open_s: int, close_s: int, curve: np.ndarray) -> l
     number on shift follows the demand curve over the opening hours (30-minute steps)."""
     length = min(SHIFT_LENGTH, close_s - open_s)
     half_hours = np.arange(open_s, close_s, 1800)
-    demand = np.array([curve[min(SLOTS - 1, s // SLOT)] for s in half_hours])
+    demand = np.array([curve[min(SLOTS - 1, int(s) // SLOT)] for s in half_hours])
     target = demand / demand.sum() * count * (length / 1800)
     candidates = list(range(open_s, max(open_s, close_s - length) + 1, 1800))
     coverage = np.zeros(len(half_hours))

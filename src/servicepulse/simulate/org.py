@@ -12,8 +12,10 @@ Spanish speaker, alone on a Spanish queue that gets more work than one person ca
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 import numpy as np
 
@@ -50,12 +52,18 @@ WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Opening hours by team kind, as (start, end) local clock per weekday (None: closed).
 _Hours = list[tuple[str, str] | None]
+def _week(weekdays: tuple[str, str], saturday: tuple[str, str] | None = None,
+          sunday: tuple[str, str] | None = None) -> _Hours:
+    hours: _Hours = [weekdays] * 5
+    return [*hours, saturday, sunday]
+
+
 _HOURS: dict[str, _Hours] = {
-    "care": [("08:00", "20:00")] * 5 + [("09:00", "17:00"), None],
-    "care_ph": [("07:00", "21:00")] * 6 + [None],
-    "technical": [("08:00", "18:00")] * 5 + [None, None],
-    "success": [("09:00", "17:30")] * 5 + [None, None],
-    "specialists": [("08:00", "18:00")] * 5 + [None, None],
+    "care": _week(("08:00", "20:00"), ("09:00", "17:00")),
+    "care_ph": _week(("07:00", "21:00"), ("07:00", "21:00")),
+    "technical": _week(("08:00", "18:00")),
+    "success": _week(("09:00", "17:30")),
+    "specialists": _week(("08:00", "18:00")),
 }
 
 
@@ -300,8 +308,8 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
             team = new_team(kind, f"Customer Success & Social {index + 1}",
                             ("America/New_York", "us"), "success")
         by_role: dict[str, list[AgentSpec]] = {}
-        for role in roles:
-            by_role.setdefault(role, []).append(new_agent(role, team.index))
+        for role_name in roles:
+            by_role.setdefault(role_name, []).append(new_agent(role_name, team.index))
         tech = by_role.get("technical_support", [])
         if tech:
             tech_phone = new_group(team.index, "tech_phone", "technical", True, ("phone",),
@@ -315,11 +323,11 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
                 target = tech_phone if position % 2 == 0 or tech_email is None else tech_email
                 agent.group = target.index
                 target.agents.append(agent.index)
-        success = by_role.get("customer_success", []) + by_role.get("account_manager", [])
-        if success:
+        success_members = by_role.get("customer_success", []) + by_role.get("account_manager", [])
+        if success_members:
             accounts = new_group(team.index, "accounts", "accounts", False, ("email",), (1.0,),
                                  _ACCOUNT_CATEGORIES, _BUSINESS_HEAVY)
-            for agent in success:
+            for agent in success_members:
                 agent.group = accounts.index
                 accounts.agents.append(agent.index)
         social_members = by_role.get("social_media", [])
@@ -346,9 +354,9 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
     return Organisation(teams, agents, groups, busy_not_effective, overloaded)
 
 
-def _chunks(items: list[str] | list[int], size: int) -> list[list[str]]:
+def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
     size = max(1, size)
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]  # type: ignore[misc]
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
 def _spread_order(roles: list[str]) -> list[int]:
@@ -365,6 +373,7 @@ def _spread_order(roles: list[str]) -> list[int]:
     return order
 
 
+T = TypeVar("T")
 SEGMENTS = ("consumer", "small_business", "enterprise")
 # Monthly churn hazard and plan price range by segment.
 _MONTHLY_CHURN = np.array([0.03, 0.02, 0.01])
