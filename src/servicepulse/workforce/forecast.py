@@ -5,8 +5,8 @@
 - Seasonal baseline: each interval is forecast as the mean of the same weekday and time of
   day over the last `weeks` weeks of history (weekday and time of day in `timezone`, so a
   centre's Monday 09:00 stays 09:00 across daylight-saving changes).
-- Holt-Winters (statsmodels, additive weekly season, optional damped trend): for histories
-  with a trend; needs two full weeks.
+- Holt-Winters (statsmodels, multiplicative weekly season over counts + 1, optional damped
+  trend): for histories whose volume grows or shrinks; needs two full weeks.
 - Backtest: each of the last `holdout_weeks` weeks is forecast from the history before it and
   scored by WAPE = Σ|actual − forecast| / Σ actual.
 """
@@ -172,7 +172,7 @@ def seasonal_baseline(history: ArrivalSeries, start: datetime, count: int, weeks
 
 def holt_winters(history: ArrivalSeries, start: datetime, count: int,
                  trend: bool = False) -> ArrivalSeries:
-    """Forecast `count` intervals from `start` with additive Holt-Winters over a weekly season
+    """Forecast `count` intervals from `start` with Holt-Winters over a weekly season
     (statsmodels); negative forecasts are clipped to 0. `start` may lie after the history's
     end (the gap is forecast and dropped)."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
@@ -186,15 +186,18 @@ def holt_winters(history: ArrivalSeries, start: datetime, count: int,
     gap = round((start - history.end).total_seconds() / interval_s)
     if gap < 0:
         raise ForecastError("the forecast must start at or after the end of the history")
+    # Multiplicative season: growth scales the daily peaks, not only the night-time floor
+    # (an additive season lags growing volume worse than the plain baseline does). The
+    # counts are shifted by 1 because a multiplicative model needs strictly positive data.
     model = ExponentialSmoothing(
-        history.values, trend="add" if trend else None, damped_trend=trend,
-        seasonal="add", seasonal_periods=season, initialization_method="heuristic")
+        history.values + 1.0, trend="add" if trend else None, damped_trend=trend,
+        seasonal="mul", seasonal_periods=season, initialization_method="heuristic")
     with warnings.catch_warnings():
         # Flat stretches (nights with no calls) make the optimiser warn about convergence;
         # the fit is still the best it found and the backtest says how good it is.
         warnings.simplefilter("ignore")
         fitted = model.fit()
-        values = np.asarray(fitted.forecast(gap + count), dtype=float)[gap:]
+        values = np.asarray(fitted.forecast(gap + count), dtype=float)[gap:] - 1.0
     return ArrivalSeries(start, interval_s, np.clip(values, 0.0, None),
                          ForecastMethod.holt_winters.value)
 
