@@ -102,3 +102,15 @@ def test_invalid_records_are_invalid_under_the_schema_too(
     assert not validator.is_valid(data)
     with pytest.raises(RecordError):
         parse_record(data)
+
+
+def test_null_optional_fields_are_valid_under_the_schema(validator: Any) -> None:
+    # parse_record reads null as absent (the default applies); the schema agrees
+    data = {**MINIMAL["interaction"], "reopens": None, "escalated": None, "agent_id": None}
+    assert parse_record(data).reopens == 0  # type: ignore[attr-defined]
+    assert validator.is_valid(data)
+    # but a required field given as null is missing, for both
+    missing = {**MINIMAL["interaction"], "channel": None}
+    assert not validator.is_valid(missing)
+    with pytest.raises(RecordError):
+        parse_record(missing)

@@ -31,6 +31,21 @@ def _honest_times(node: Any) -> None:
             _honest_times(value)
 
 
+_ANNOTATIONS = ("title", "description", "default")
+
+
+def _nullable_optionals(definition: dict[str, Any]) -> None:
+    """parse_record reads null as absent, so every optional field also accepts null."""
+    required = set(definition.get("required", ()))
+    for name, prop in definition.get("properties", {}).items():
+        if name in required or any(
+            option.get("type") == "null" for option in prop.get("anyOf", ())
+        ):
+            continue
+        annotations = {key: prop.pop(key) for key in _ANNOTATIONS if key in prop}
+        definition["properties"][name] = {"anyOf": [prop, {"type": "null"}], **annotations}
+
+
 def record_json_schema() -> dict[str, Any]:
     # any one of the kinds, told apart by "type"
     kinds: Any = Union[tuple(RECORD_MODELS.values())]  # noqa: UP007
@@ -43,6 +58,7 @@ def record_json_schema() -> dict[str, Any]:
         required = definition.setdefault("required", [])
         if "type" not in required:
             required.insert(0, "type")
+        _nullable_optionals(definition)
     _honest_times(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ServicePulse canonical record"
