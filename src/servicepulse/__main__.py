@@ -1,5 +1,5 @@
 """`python -m servicepulse` is the `servicepulse` command."""
 
-from servicepulse.cli.main import app
+from servicepulse.cli.main import run
 
-app()
+run()

@@ -44,9 +44,20 @@ def _register() -> None:
     bench.register(app)
     from servicepulse.cli import insights; insights.register(app)  # noqa: E702, I001
     from servicepulse.cli import web; web.register(app)  # noqa: E702, I001
-    from servicepulse.cli import simulate; simulate.register(app)  # noqa: E702, I001
     from servicepulse.cli import export, kpi; kpi.register(app); export.register(app)  # noqa: E702, I001
     from servicepulse.cli import simulate; simulate.register(app)  # noqa: E702, I001
 
 
 _register()
+
+
+def run() -> None:
+    """The console entry point: known user errors become a message and exit status 2."""
+    from servicepulse.config import ConfigError
+
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}\nFix the configuration (see docs/configuration.md).", err=True)
+        raise SystemExit(2) from None
+
