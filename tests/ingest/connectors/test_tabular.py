@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from servicepulse.ingest.connectors import MappingError
+from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions, MappingError
 from tests.ingest.connectors.helpers import FIXTURES, errors, read, records
 
 HELPDESK = FIXTURES / "csv" / "helpdesk_mapping.toml"
@@ -152,3 +152,21 @@ def test_social_settings_file_sets_the_time_zone_of_recognised_exports(tmp_path:
     got = records(read("social", "social/facebook_posts.csv", mapping=settings))
     # 03/01/2024 10:15 in Paris (UTC+1) = 09:15Z
     assert got[("social_post", "fb-1234567890_111")]["posted_at"] == "2024-03-01T09:15:00Z"
+
+
+@pytest.mark.parametrize("connector, settings", [
+    ("csv", 'kind = "interaction"\n[fields]\nident = "a"\n'),
+    ("social", 'kind = "agent"\n[fields]\nid = "a"\nname = "a"\nrole = "a"\n'),
+    ("asterisk", '[pause_reasons]\nLunch = "eating"\n'),
+    ("asterisk-cdr", 'timezone = "Mars/Olympus"\n'),
+    ("zendesk", '[roles]\nadmin = "boss"\n'),
+    ("freshdesk", "survey_points = 4\n"),
+    ("chatwoot", "role = [\n"),
+])
+def test_a_wrong_settings_file_fails_before_any_row_is_read(tmp_path: Path, connector: str,
+                                                          settings: str) -> None:
+    mapping = tmp_path / "settings.toml"
+    mapping.write_text(settings)
+    with pytest.raises(MappingError):
+        CONNECTORS[connector].read([tmp_path / "never-read.json"],
+                                   ConnectorOptions(mapping=mapping))

@@ -377,7 +377,11 @@ class QueueLogReader:
 
 
 def read_queue_log(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
-    settings = settings_from(options)
+    settings = settings_from(options)  # now: a bad settings file fails before any row
+    return _queue_log_rows(paths, settings)
+
+
+def _queue_log_rows(paths: Sequence[Path], settings: AsteriskSettings) -> Iterator[SourceRow]:
     for path in paths:
         yield from QueueLogReader(path, settings).rows()
 
@@ -457,7 +461,11 @@ def _cdr_row(path: Path, number: int, raw: str, values: list[str],
 
 
 def read_cdr(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
-    settings = settings_from(options)
+    settings = settings_from(options)  # now: a bad settings file fails before any row
+    return _cdr_rows(paths, settings)
+
+
+def _cdr_rows(paths: Sequence[Path], settings: AsteriskSettings) -> Iterator[SourceRow]:
     for path in paths:
         try:
             handle = open_text(path)

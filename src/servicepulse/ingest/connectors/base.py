@@ -53,7 +53,11 @@ class Connector:
 
     def read(self, paths: Sequence[Path],
              options: ConnectorOptions | None = None) -> Iterator[SourceRow]:
-        """Canonical records (and error rows) from the export files, in file order."""
+        """Canonical records (and error rows) from the export files, in file order.
+
+        Raises MappingError at once (before any row is read) when the mapping or settings
+        file is wrong; bad input never raises.
+        """
         return self.reader(list(paths), options or ConnectorOptions())
 
 

@@ -245,7 +245,10 @@ class _Chatwoot:
 
 
 def read_chatwoot(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
-    chatwoot = _Chatwoot(options)
+    return _chatwoot_rows(paths, _Chatwoot(options))  # settings checked before any row
+
+
+def _chatwoot_rows(paths: Sequence[Path], chatwoot: _Chatwoot) -> Iterator[SourceRow]:
     for path in paths:
         for item in iter_json_items(path, LIST_KEYS):
             if isinstance(item, JsonDamage):

@@ -198,7 +198,10 @@ class _Freshdesk:
 
 
 def read_freshdesk(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
-    freshdesk = _Freshdesk(options)
+    return _freshdesk_rows(paths, _Freshdesk(options))  # settings checked before any row
+
+
+def _freshdesk_rows(paths: Sequence[Path], freshdesk: _Freshdesk) -> Iterator[SourceRow]:
     convert = {"tickets": freshdesk.ticket, "satisfaction_ratings": freshdesk.rating,
                "agents": freshdesk.agent, "groups": freshdesk.group,
                "contacts": freshdesk.contact}

@@ -311,6 +311,10 @@ def read_csv_mapped(paths: Sequence[Path], options: ConnectorOptions) -> Iterato
         raise MappingError("the csv format needs a mapping file (--mapping FILE.toml) from the "
                            "export's columns to canonical fields; see docs/connectors.md")
     mapping = parse_mapping(load_settings(options.mapping), options, str(options.mapping))
+    return _tables(paths, mapping)
+
+
+def _tables(paths: Sequence[Path], mapping: Mapping_) -> Iterator[SourceRow]:
     for path in paths:
         yield from read_table(path, mapping)
 
@@ -366,6 +370,12 @@ def read_social(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[So
         if kinds:
             raise MappingError(f"{options.mapping}: the social format makes social_post and "
                                f"social_mention records, not {sorted(kinds)}; use --format csv")
+    zone(options.timezone)  # a wrong zone fails now, not at the first recognised file
+    return _social_rows(paths, options, given)
+
+
+def _social_rows(paths: Sequence[Path], options: ConnectorOptions,
+                 given: Mapping_ | None) -> Iterator[SourceRow]:
     for path in paths:
         mapping = given
         if mapping is None:

@@ -389,7 +389,10 @@ def _leftovers(state: _State) -> Iterator[SourceRow]:
 
 
 def read_zendesk(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
-    state = _State(_settings(options))
+    return _zendesk_rows(paths, _State(_settings(options)))  # settings checked before any row
+
+
+def _zendesk_rows(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
     yield from _pass_one(paths, state)
     yield from _pass_two(paths, state)
     yield from _leftovers(state)
