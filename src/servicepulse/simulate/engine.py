@@ -723,14 +723,17 @@ class Simulation:
             handling_end = start + c.talk + c.hold
             done = handling_end + c.wrap
             record["answered_at"] = iso(start)
-            event(start, "answered", "agent", agent_id)
             if c.channel == "chat":
-                event(c.created + 2, "customer_message", "customer", body=body)
+                # The chat opens with the customer's question, then an agent joins.
+                event(min(c.created + 2, start), "customer_message", "customer", body=body)
+                event(start, "answered", "agent", agent_id)
                 first = start + 5 + int(u[12] * min(20, c.talk - 5))
                 record["first_response_at"] = iso(first)
                 event(first, "agent_message", "agent", agent_id,
                       self._reply(category, spanish, u[14]))
             else:
+                event(start, "answered", "agent", agent_id)
+                # The caller states the reason (as noted from the call).
                 event(start + 5, "customer_message", "customer", body=body)
             if c.hold:
                 hold_start = start + 10 + int(u[12] * max(0, c.talk - 20))
