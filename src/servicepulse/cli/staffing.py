@@ -74,12 +74,12 @@ def _nonnegative(value: float, option: str, what: str) -> float:
     return value
 
 
-def _fmt_pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.2f}%"
+def _fmt_pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
-def _fmt_seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} s"
+def _fmt_seconds(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f} s"
 
 
 # --- erlang -------------------------------------------------------------------------------
@@ -238,21 +238,29 @@ def plan(
                               "scheduled_agent_hours": round(result.scheduled_agent_hours, 2)}
         typer.echo(json.dumps(payload))
         return
-    table = Table(title=(
-        f"Staffing plan {first} to {last}, {'/'.join(channels)}, {interval_s // 60}-minute "
-        f"intervals: {100 * sl:g}% in {result.target_time_s:g} s, occupancy ≤ {100 * cap:g}%, "
-        f"shrinkage {100 * shrink:g}%, AHT {result.aht_s:.0f} s, forecast {result.method}"))
-    for name in ("interval (UTC)", "forecast", "actual", "required", "req. scheduled",
-                 "scheduled", "over/under", "proj. SL", "proj. occupancy", "proj. ASA"):
-        table.add_column(name, justify="left" if name.startswith("interval") else "right")
+    table = Table(title=f"Staffing plan {first} to {last} ({'/'.join(channels)})")
+    legend = (f"{interval_s // 60}-minute intervals (UTC); target {100 * sl:g}% "
+                           f"in {result.target_time_s:g} s, occupancy ≤ {100 * cap:g}%, "
+                           f"shrinkage {100 * shrink:g}%, AHT {result.aht_s:.0f} s, forecast "
+                           f"{result.method}; fcst = forecast arrivals, act. = stored arrivals, req+shr = "
+                           "required after shrinkage, sched = agents on shift")
+    table.box = None  # 80 columns fit ten numeric columns only without rules
+    table.pad_edge = False
+    for name in ("time", "fcst", "act.", "req", "req+shr", "sched", "+/-", "SL", "occ",
+                 "ASA"):
+        table.add_column(name, justify="left" if name == "time" else "right", no_wrap=True)
+    several_days = last > first
     for row in result.intervals:
         style = "red" if row.over_under < 0 else None
         table.add_row(
-            f"{row.start:%a %Y-%m-%d %H:%M}", f"{row.forecast_calls:.1f}", str(row.actual_calls),
-            str(row.required_agents), str(row.required_scheduled), f"{row.scheduled_agents:.2f}",
-            f"{row.over_under:+.2f}", _fmt_pct(row.projected_service_level),
-            _fmt_pct(row.projected_occupancy), _fmt_seconds(row.projected_asa), style=style)
+            f"{row.start:%m-%d %H:%M}" if several_days else f"{row.start:%H:%M}",
+            f"{row.forecast_calls:.1f}", str(row.actual_calls), str(row.required_agents),
+            str(row.required_scheduled), f"{row.scheduled_agents:.2f}",
+            f"{row.over_under:+.2f}", _fmt_pct(row.projected_service_level, 1),
+            _fmt_pct(row.projected_occupancy, 1), _fmt_seconds(row.projected_asa, 0),
+            style=style)
     console.print(table)
+    console.print(legend)
     console.print(f"under-staffed intervals: {result.under_staffed} of {len(result.intervals)}; "
                   f"agent-hours required {result.required_agent_hours:.1f}, scheduled "
                   f"{result.scheduled_agent_hours:.1f}")
