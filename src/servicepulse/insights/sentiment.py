@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from servicepulse.ingest.hooks import Touched, register
+from servicepulse.ingest.hooks import Touched, register_after_import
 from servicepulse.insights.language import NO_LINGUISTIC_CONTENT, detect_language
 from servicepulse.insights.tables import text_sentiment
 from servicepulse.store import tables
@@ -277,7 +277,7 @@ def _remove_stale(connection: Connection, source: _Source, ids: set[str],
     return removed
 
 
-@register
+@register_after_import
 def score_after_batch(connection: Connection, touched: Touched) -> None:
     """Import hook: score the customer texts an import batch added or changed."""
     sources = {kind: touched.ids(kind) for kind in SOURCE_KINDS if touched.ids(kind)}

@@ -4,10 +4,10 @@ Each contact's text (its subject and first customer message) becomes a TF-IDF ve
 stop words removed, words and two-word phrases, numbers dropped so order numbers do not make
 topics). Non-negative matrix factorisation splits the matrix into `k` topics; a contact belongs
 to the topic with the largest weight (none if it has no known word). The number of topics,
-when not given, is the most stable k in [2, max_topics]: the one whose grouping changes least
-when the model is refitted on random subsamples. A topic's label is its
-most characteristic terms (used by many of its contacts and few others), with a phrase shown
-instead of the single words it contains.
+when not given, is the most stable k in [2, min(max_topics, texts / 30)]: the one whose
+grouping changes least when the model is refitted on random subsamples (ties: the larger k).
+A topic's label is its most characteristic terms (used by many of its contacts and few
+others), with a phrase shown instead of the single words it contains.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 RANDOM_STATE = 0  # NMF's initialisation and the silhouette sample: the same input, same topics
-MIN_DOCUMENTS_PER_TOPIC = 10
+# Topics tried hold this many texts on average at least: the KPI minimum sample (DESIGN §3),
+# so a topic is big enough for its KPIs to be judged, and a reason is not split by wording.
+MIN_DOCUMENTS_PER_TOPIC = 30
 FIT_SAMPLE = 20000  # texts the model is fitted on; every text is then assigned
 STABILITY_RUNS = 4
 LABEL_TERMS = 3

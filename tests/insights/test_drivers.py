@@ -1,0 +1,201 @@
+"""Contact drivers on a store: topics of simulated contacts, with the engine's KPIs per topic."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from servicepulse.cli.main import app
+from servicepulse.ingest.importer import import_rows
+from servicepulse.ingest.sources import SourceRow
+from servicepulse.insights.drivers import DRIVER_KPIS, DriversQuery, DriversRunner
+from servicepulse.store import open_store
+
+# Four reasons, three subjects and three first messages each (distinct vocabularies).
+REASONS: dict[str, tuple[list[str], list[str]]] = {
+    "refund": (["Refund not received", "Where is my refund", "Refund request"],
+               ["I returned the jacket weeks ago and the refund is missing",
+                "the refund for my return never reached my card",
+                "I sent the item back and still have no refund"]),
+    "login": (["Cannot log in", "Password reset", "Account locked"],
+              ["the password reset email never arrives",
+               "my account is locked after a failed login",
+               "the login page rejects my password"]),
+    "billing": (["Charged twice", "Wrong invoice", "Unexpected charge"],
+                ["my card was charged twice for one invoice",
+                 "the invoice shows a charge I did not expect",
+                 "the invoice total is higher than my plan price"]),
+    "delivery": (["Parcel late", "Courier missed me", "Tracking not updating"],
+                 ["the courier says the parcel is delayed at the depot",
+                  "tracking has shown the parcel at the depot for days",
+                  "the parcel delivery slot was missed by the courier"]),
+}
+GREETINGS = ["Hi,", "Hello team,", "Good morning,", ""]
+SIGN_OFFS = ["Thanks", "Regards", "Please help", ""]
+PER_REASON = 30
+START = datetime(2026, 3, 2, 10, 0)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat() + "Z"
+
+
+def simulated_contacts() -> list[dict[str, Any]]:
+    """30 inbound emails per reason, one customer each, resolved after 2 hours.
+    - refund: every second customer writes again 2 days later (a contact with no text);
+    - login: handle_s 600 s, the others 300 s;
+    - billing: CSAT 2 (of 5) on every contact, the others CSAT 5."""
+    rng = random.Random(5)  # varied wording, like real texts: no two contacts alike
+    records: list[dict[str, Any]] = []
+    for reason_index, (reason, (subjects, messages)) in enumerate(REASONS.items()):
+        for k in range(PER_REASON):
+            key = f"{reason}-{k}"
+            created = START + timedelta(days=k % 10, minutes=reason_index)
+            records.append({
+                "type": "interaction", "id": key, "channel": "email", "customer_id": f"c-{key}",
+                "agent_id": "a1", "created_at": iso(created), "subject": rng.choice(subjects),
+                "resolved_at": iso(created + timedelta(hours=2)),
+                "handle_s": 600 if reason == "login" else 300})
+            records.append({
+                "type": "event", "id": f"e-{key}", "interaction_id": key, "at": iso(created),
+                "kind": "customer_message", "actor": "customer",
+                "body": f"{rng.choice(GREETINGS)} {rng.choice(messages)}, order "
+                        f"{rng.randint(1000, 9999)}. {rng.choice(SIGN_OFFS)}"})
+            records.append({
+                "type": "survey", "id": f"s-{key}", "kind": "csat", "interaction_id": key,
+                "score": 2 if reason == "billing" else 5,
+                "submitted_at": iso(created + timedelta(hours=3))})
+            if reason == "refund" and k % 2 == 0:
+                records.append({
+                    "type": "interaction", "id": f"again-{key}", "channel": "phone",
+                    "customer_id": f"c-{key}", "created_at": iso(created + timedelta(days=2))})
+    return records
+
+
+def load(engine: Engine, records: list[dict[str, Any]]) -> None:
+    rows = [SourceRow("test", n, record, json.dumps(record))
+            for n, record in enumerate(records, 1)]
+    summary = import_rows(engine, rows)
+    assert summary.quarantined == 0
+
+
+def reason_of(topic: dict[str, Any]) -> str:
+    """The reason whose subject words the topic's terms name."""
+    words = " ".join(topic["terms"])
+    matches = [reason for reason, hints in {
+        "refund": ("refund", "return"), "login": ("password", "login", "account"),
+        "billing": ("invoice", "charge"), "delivery": ("parcel", "courier", "depot"),
+    }.items() if any(hint in words for hint in hints)]
+    assert len(matches) == 1, (topic["topic"], matches)
+    return matches[0]
+
+
+def test_drivers_find_the_reasons_and_their_kpis(store: Engine) -> None:
+    load(store, simulated_contacts())
+    result = DriversRunner(store).run(DriversQuery.model_validate(
+        {"from": "2026-03-01", "to": "2026-04-01"}))
+    document = result.as_json()
+    assert document["contacts"] == 120  # the 15 follow-ups have no text: not modelled
+    assert document["unassigned"] == 0
+    topics = {reason_of(topic): topic for topic in document["topics"]}
+    assert sorted(topics) == sorted(REASONS)
+    for reason, topic in topics.items():
+        assert topic["contacts"] == PER_REASON, reason
+        assert set(topic["kpis"]) == set(DRIVER_KPIS)
+        assert isinstance(topic["topic"], str) and topic["terms"]
+    # repeat_contact_rate: refund 15 of 30 followed by another contact within 7 days = 50%
+    # (the follow-ups are in no topic: repeats are looked for among all contacts); others 0%.
+    assert topics["refund"]["kpis"]["repeat_contact_rate"]["value"] == 50.0
+    assert topics["refund"]["kpis"]["repeat_contact_rate"]["n"] == 30
+    assert topics["delivery"]["kpis"]["repeat_contact_rate"]["value"] == 0.0
+    # fcr: resolved, no reopen/transfer/escalation, no repeat: refund 15/30 = 50%, login 100%
+    assert topics["refund"]["kpis"]["fcr"]["value"] == 50.0
+    assert topics["login"]["kpis"]["fcr"]["value"] == 100.0
+    # aht: login 600 s, billing 300 s (mean handle_s of email contacts)
+    assert topics["login"]["kpis"]["aht"]["value"] == 600.0
+    assert topics["billing"]["kpis"]["aht"]["value"] == 300.0
+    # csat: billing 0 of 30 answers in the top two points = 0%; refund 30 of 30 = 100%
+    assert (topics["billing"]["kpis"]["csat"]["value"], topics["billing"]["kpis"]["csat"]["n"]) \
+        == (0.0, 30)
+    assert topics["refund"]["kpis"]["csat"]["value"] == 100.0
+    # sentiment: one scored customer message per contact
+    assert all(topic["kpis"]["sentiment"]["n"] == PER_REASON for topic in topics.values())
+
+
+def test_drivers_date_range_and_empty_store(sqlite_store: Engine) -> None:
+    empty = DriversRunner(sqlite_store).run(DriversQuery())
+    assert (empty.contacts, empty.topics) == (0, [])
+    load(sqlite_store, simulated_contacts())
+    # Only the first day (k % 10 == 0: 3 contacts per reason = 12): too few to split.
+    first_day = DriversRunner(sqlite_store).run(DriversQuery.model_validate(
+        {"from": "2026-03-02", "to": "2026-03-03"}))
+    assert first_day.contacts == 12
+    assert sum(topic.contacts for topic in first_day.topics) == 12
+    with pytest.raises(ValueError, match="exclusive"):
+        DriversQuery.model_validate({"from": "2026-03-03", "to": "2026-03-02"})
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = open_store(url)
+    load(engine, simulated_contacts())
+    engine.dispose()
+    return url
+
+
+def test_cli_drivers_json_contract(store_url: str) -> None:
+    result = CliRunner().invoke(app, ["--db", store_url, "drivers", "--from", "2026-03-01",
+                                      "--to", "2026-04-01", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert len(document["topics"]) == 4
+    for topic in document["topics"]:
+        assert {"topic", "terms", "contacts", "kpis"} <= set(topic)
+        for name in ("fcr", "aht", "csat", "repeat_contact_rate", "sentiment"):
+            assert {"value", "n"} <= set(topic["kpis"][name])
+    table = CliRunner().invoke(app, ["--db", store_url, "drivers", "--topics", "4"])
+    assert table.exit_code == 0, table.output
+    assert "Contact drivers (120 contacts" in table.output
+
+
+def test_cli_sentiment_and_anomalies(store_url: str) -> None:
+    result = CliRunner().invoke(app, ["--db", store_url, "sentiment", "--by", "channel",
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["scored_now"] == {}  # the import hook already scored every text
+    (email,) = document["rows"]
+    assert email["group"] == {"channel": "email"}
+    assert email["kpis"]["sentiment"]["n"] == 120
+    assert sum(item["texts"] for item in document["coverage"]) == 120
+    anomalies = CliRunner().invoke(app, ["--db", store_url, "anomalies", "--kpi", "contacts",
+                                         "--format", "json"])
+    assert anomalies.exit_code == 0, anomalies.output
+    assert json.loads(anomalies.output)["anomalies"] == []  # 2 weeks: too little history
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["drivers", "--from", "2026-13-01"], "not a date"),
+    (["drivers", "--from", "2026-03-05", "--to", "2026-03-01"], "exclusive"),
+    (["sentiment", "--by", "colour"], "unknown colour"),
+    (["anomalies", "--kpi", "happiness"], "unknown happiness"),
+])
+def test_cli_bad_input_exits_2(store_url: str, arguments: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["--db", store_url, *arguments])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_dates_are_local_days() -> None:
+    assert DriversQuery.model_validate({"from": "2026-03-01"}).from_ == date(2026, 3, 1)

@@ -1,0 +1,179 @@
+"""Sentiment: VADER labels, unscored languages, the incremental store pass and the KPI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine, select
+
+from servicepulse.ingest.importer import import_rows
+from servicepulse.ingest.readers import read_paths
+from servicepulse.ingest.sources import SourceRow
+from servicepulse.insights.sentiment import Label, label_for, score_text, score_texts
+from servicepulse.insights.sentiment_kpi import ensure_installed
+from servicepulse.insights.tables import text_sentiment
+from tests.conftest import FIXTURES
+
+FIXTURE = FIXTURES / "insights" / "sentiment.jsonl"
+
+
+@pytest.mark.parametrize("text", [
+    "Thank you so much, the agent was wonderful and solved everything!",
+    "Great service, very helpful and friendly :)",
+    "I love how fast you fixed this, excellent work",
+])
+def test_clearly_positive(text: str) -> None:
+    result = score_text(text)
+    assert result.language == "en"
+    assert result.label is Label.positive
+
+
+@pytest.mark.parametrize("text", [
+    "This is terrible, I am furious and nobody helps me.",
+    "Worst support ever, a total waste of my time",
+    "I hate this app, it is broken and useless",
+])
+def test_clearly_negative(text: str) -> None:
+    assert score_text(text).label is Label.negative
+
+
+@pytest.mark.parametrize("text", [
+    "I changed my address last week.",
+    "The parcel was sent on Tuesday to the office address.",
+])
+def test_neutral(text: str) -> None:
+    result = score_text(text)
+    assert result.label is Label.neutral
+    assert result.score is not None and -0.05 < result.score < 0.05
+
+
+@pytest.mark.parametrize("text", [
+    "Muchas gracias por la ayuda tan rápida con mi pedido",  # positive in Spanish
+    "Das ist eine Katastrophe, ich bin wirklich wütend",  # negative in German
+])
+def test_non_english_is_unscored_not_neutral(text: str) -> None:
+    result = score_text(text)
+    assert result.language != "en"
+    assert result.score is None
+    assert result.label is Label.unscored
+
+
+def test_label_thresholds() -> None:
+    # VADER's published cut-offs: >= 0.05 positive, <= -0.05 negative.
+    assert label_for(0.05) is Label.positive
+    assert label_for(0.0499) is Label.neutral
+    assert label_for(-0.05) is Label.negative
+    assert label_for(None) is Label.unscored
+
+
+# --- the store pass ----------------------------------------------------------------------
+
+
+def stored(engine: Engine) -> dict[tuple[str, str], dict[str, object]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(text_sentiment)).mappings().all()
+    return {(row["source_kind"], row["source_id"]): dict(row) for row in rows}
+
+
+def test_import_scores_customer_texts(store: Engine) -> None:
+    import_rows(store, read_paths([FIXTURE]))  # the import hook scores as it goes
+    rows = stored(store)
+    labels = {key: row["label"] for key, row in rows.items()}
+    # Customer texts only: e2 is the agent's, e5 is blank, s3 has no comment.
+    assert labels == {
+        ("event", "e1"): "positive", ("event", "e3"): "negative",
+        ("event", "e4"): "unscored",  # interaction i2 says language "de"
+        ("event", "e6"): "neutral",  # kind customer_message without an actor
+        ("survey", "s1"): "positive", ("survey", "s2"): "unscored",  # French
+        ("social_mention", "m1"): "negative", ("social_mention", "m2"): "unscored",  # Spanish
+    }
+    assert rows[("event", "e4")]["score"] is None
+    assert rows[("event", "e4")]["language"] == "de"
+    assert rows[("survey", "s2")]["language"] == "fr"
+    # Attribution: the interaction's channel and agent; a survey's own agent; mentions social.
+    assert (rows[("event", "e1")]["channel"], rows[("event", "e1")]["agent_id"]) == ("chat", "a1")
+    assert (rows[("survey", "s2")]["channel"], rows[("survey", "s2")]["agent_id"]) == (None, "a2")
+    assert (rows[("social_mention", "m1")]["channel"],
+            rows[("social_mention", "m1")]["agent_id"]) == ("social", "a1")
+    assert rows[("social_mention", "m2")]["interaction_id"] is None
+
+
+def test_the_pass_is_incremental(store: Engine) -> None:
+    import_rows(store, read_paths([FIXTURE]))
+    with store.begin() as connection:
+        assert score_texts(connection).texts == 0  # nothing new since the import hook
+    before = stored(store)
+    # e3 becomes friendly, e6 turns out to be the agent's, the interaction i3 moves to a2.
+    changed = [
+        {"type": "event", "id": "e3", "interaction_id": "i1", "at": "2026-03-02T09:03:00Z",
+         "kind": "customer_message", "actor": "customer", "body": "All good now, thanks a lot!"},
+        {"type": "event", "id": "e6", "interaction_id": "i3", "at": "2026-03-03T11:02:00Z",
+         "kind": "agent_message", "actor": "agent", "body": "Where is my parcel?"},
+        {"type": "interaction", "id": "i3", "channel": "phone",
+         "created_at": "2026-03-03T11:00:00Z", "agent_id": "a2", "customer_id": "c3"},
+    ]
+    import_rows(store, [SourceRow("test", n, row, json.dumps(row))
+                        for n, row in enumerate(changed, 1)])
+    after = stored(store)
+    assert after[("event", "e3")]["label"] == "positive"
+    assert ("event", "e6") not in after  # no longer a customer text
+    assert after[("social_mention", "m1")]["agent_id"] == "a2"  # follows its interaction
+    untouched = ("event", "e1")
+    assert after[untouched]["scored_at"] == before[untouched]["scored_at"]
+    with store.begin() as connection:
+        assert score_texts(connection).texts == 0
+        assert score_texts(connection, rescore=True).texts == 7
+
+
+def test_full_pass_scores_texts_imported_without_the_hook(sqlite_store: Engine) -> None:
+    import_rows(sqlite_store, read_paths([FIXTURE]))
+    with sqlite_store.begin() as connection:
+        connection.execute(text_sentiment.delete())
+        summary = score_texts(connection)
+    assert summary.scored == {"positive": 2, "negative": 2, "neutral": 1, "unscored": 3}
+    with sqlite_store.begin() as connection, pytest.raises(ValueError, match="unknown text"):
+        score_texts(connection, sources={"order": {"o1"}})
+
+
+# --- the KPI through the engine ------------------------------------------------------------
+
+
+def sentiment_rows(engine: Engine, by: list[str]) -> list[dict[str, object]]:
+    from servicepulse.kpi.engine import run_kpi_query
+    from servicepulse.kpi.query import KpiQuery
+
+    ensure_installed()
+    document = run_kpi_query(engine, KpiQuery.model_validate(
+        {"by": by, "from": date(2026, 3, 2), "to": date(2026, 3, 4), "kpis": ["sentiment"]}))
+    return [{**row["group"], **row["kpis"]["sentiment"]} for row in document["rows"]]
+
+
+def test_sentiment_kpi(store: Engine) -> None:
+    import_rows(store, read_paths([FIXTURE]))
+    (overall,) = sentiment_rows(store, [])
+    # Scored texts and their VADER compound scores (vaderSentiment 3.3.2):
+    #   e1 "Thank you, this is great!"            0.784   positive
+    #   e3 "This is terrible and I am angry."    -0.7506  negative
+    #   e6 "Where is my parcel?"                  0.0     neutral
+    #   s1 "Very helpful agent, thanks"           0.7397  positive
+    #   m1 "Worst airline ever, they lost my bag" -0.7506 negative
+    # mean = (0.784 - 0.7506 + 0 + 0.7397 - 0.7506) / 5 = 0.0225 / 5 = 0.0045;
+    # positive 2/5 = 40%, neutral 1/5 = 20%, negative 2/5 = 40%; unscored e4, s2, m2 = 3.
+    assert overall["value"] == pytest.approx(0.0045, abs=1e-9)
+    assert overall["n"] == 5
+    assert (overall["positive"], overall["neutral"], overall["negative"]) == (40.0, 20.0, 40.0)
+    assert overall["unscored"] == 3
+    assert overall["low_sample"] is True
+    by_channel = {row["channel"]: row for row in sentiment_rows(store, ["channel"])}
+    # chat: e1, e3, s1 -> (0.784 - 0.7506 + 0.7397) / 3 = 0.7731 / 3 = 0.2577
+    assert by_channel["chat"]["value"] == pytest.approx(0.2577, abs=1e-4)
+    assert by_channel["chat"]["n"] == 3
+    # social: m1 scored (-0.7506), m2 unscored: counted apart, not as neutral
+    assert by_channel["social"]["value"] == pytest.approx(-0.7506)
+    assert (by_channel["social"]["n"], by_channel["social"]["unscored"]) == (1, 1)
+    assert by_channel["social"]["neutral"] == 0.0
+    # email: only the German text -> no value (n = 0 is null, never 0)
+    assert by_channel["email"]["value"] is None and by_channel["email"]["unscored"] == 1
+
