@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -190,16 +191,22 @@ def _duration(text: str, spec: FieldSpec) -> float:
     return _number(text, spec) * spec.unit
 
 
-def _time_value(text: str, spec: FieldSpec) -> str:
-    if spec.format in ("epoch", "epoch_ms"):
-        seconds = float(text) / (1000 if spec.format == "epoch_ms" else 1)
+@lru_cache(maxsize=65_536)
+def _parse_cell_time(text: str, time_format: str | None, timezone: ZoneInfo | None) -> str:
+    # Exports repeat the same minute many times and strptime is slow: parse each text once.
+    if time_format in ("epoch", "epoch_ms"):
+        seconds = float(text) / (1000 if time_format == "epoch_ms" else 1)
         return iso(datetime.fromtimestamp(seconds, UTC))
-    if spec.format:
-        moment = datetime.strptime(text, spec.format)
+    if time_format:
+        moment = datetime.strptime(text, time_format)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=spec.timezone or UTC)
+            moment = moment.replace(tzinfo=timezone or UTC)
         return iso(moment)
-    return iso(parse_time(text, spec.timezone))
+    return iso(parse_time(text, timezone))
+
+
+def _time_value(text: str, spec: FieldSpec) -> str:
+    return _parse_cell_time(text, spec.format, spec.timezone)
 
 
 def _value(spec: FieldSpec, row: dict[str, str]) -> Any:
