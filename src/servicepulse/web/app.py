@@ -7,6 +7,7 @@ each route states the roles it allows (403 otherwise). Request bodies are bounde
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicepulse.web.access import Forbidden
+from servicepulse.web.cache import ResultCache
 from servicepulse.web.deps import CurrentUser
 from servicepulse.web.kpi import KpiFunction, engine_kpi_function
 from servicepulse.web.services import MAX_BODY_BYTES, Services
@@ -85,16 +87,23 @@ class BodyLimit:
 
 
 def create_app(engine: Engine, kpi: KpiFunction | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, serve_stale: bool = True,
+               prewarm: bool = True) -> FastAPI:
+    """The app on `engine`. `serve_stale=False` makes every view exact right after a write
+    (at the cost of waiting for the engine); `prewarm` computes the default views at start."""
     services = Services(engine=engine, kpi=kpi or engine_kpi_function(),
-                        max_body_bytes=max_body_bytes)
+                        max_body_bytes=max_body_bytes,
+                        cache=ResultCache(serve_stale=serve_stale), prewarm_views=prewarm)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.hub.start()
+        prewarm = asyncio.create_task(services.prewarm()) if services.prewarm_views else None
         try:
             yield
         finally:
+            if prewarm is not None:
+                prewarm.cancel()
             await services.hub.stop()
 
     app = FastAPI(

@@ -7,7 +7,9 @@ by any process reach every server. With SQLite there is no cross-process signal:
 in the serving process are pushed at once, others show at the next periodic refresh.
 
 A single pump task recomputes the wallboard once per burst of changes (not once per client)
-and hands the new state to every open server-sent-events stream.
+and hands the new state to every open server-sent-events stream, in two steps: first the
+counts (waiting contacts, agent states, contacts today: plain indexed SQL, milliseconds), then
+today's KPIs from the KPI engine (slower), each pushed as soon as it is ready.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ log = logging.getLogger(__name__)
 
 
 class LiveHub:
-    def __init__(self, engine: Engine, compute_state: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, engine: Engine, compute_counts: Callable[[], dict[str, Any]],
+                 compute_kpis: Callable[[], dict[str, Any]]) -> None:
         self.engine = engine
-        self.compute_state = compute_state
+        self.compute_counts = compute_counts
+        self.compute_kpis = compute_kpis
         self.version = 0  # bumped by every change; result caches key on it
         self.state: dict[str, Any] | None = None
         self.state_version = -1
@@ -97,27 +101,39 @@ class LiveHub:
     # -- wallboard broadcast -----------------------------------------------------------------
     async def _pump(self) -> None:
         assert self._wake is not None and self._ready is not None
+        kpis: dict[str, Any] = {}
         while True:
             version = self.version
-            try:
-                state = await asyncio.to_thread(self.compute_state)
-            except Exception:
-                log.exception("wallboard state failed")
-                state = {"error": "the wallboard could not be computed; see the server log"}
-            state["computed_at"] = time.time()
-            self.state, self.state_version = state, version
-            self._ready.set()
-            message = b"event: wallboard\ndata: " + orjson.dumps(state) + b"\n\n"
-            for queue in list(self._subscribers):
-                if queue.full():
-                    with contextlib.suppress(asyncio.QueueEmpty):
-                        queue.get_nowait()  # a slow client only needs the newest state
-                queue.put_nowait(message)
+            for step in (self.compute_counts, self.compute_kpis):
+                try:
+                    part = await asyncio.to_thread(step)
+                except Exception:
+                    log.exception("wallboard state failed")
+                    part = {"error": "the wallboard could not be computed; see the server log"}
+                if step is self.compute_kpis:
+                    kpis = part
+                    state = {**(self.state or {}), **part}
+                else:
+                    state = {**part, **kpis}
+                state["computed_at"] = time.time()
+                state["version"] = version
+                self._publish(state, version)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), REFRESH_S)
             self._wake.clear()
             await asyncio.sleep(DEBOUNCE_S)
             self._wake.clear()
+
+    def _publish(self, state: dict[str, Any], version: int) -> None:
+        assert self._ready is not None
+        self.state, self.state_version = state, version
+        self._ready.set()
+        message = b"event: wallboard\ndata: " + orjson.dumps(state) + b"\n\n"
+        for queue in list(self._subscribers):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()  # a slow client only needs the newest state
+            queue.put_nowait(message)
 
     async def current_state(self) -> dict[str, Any]:
         assert self._ready is not None, "LiveHub.start() was not called"

@@ -3,11 +3,14 @@ the runners' result cache and a short-lived identity cache."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -19,8 +22,14 @@ from servicepulse.web.live import LiveHub
 from servicepulse.web.runners import RunContext, WallboardRunner
 from servicepulse.web.users import User
 
+log = logging.getLogger(__name__)
 IDENTITY_TTL_S = 5.0  # a revoked token or ended session stops working within this time
 MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def cache_key(*parts: Any) -> str:
+    """A stable text key for a runner's parameters."""
+    return orjson.dumps(jsonable_encoder(parts), option=orjson.OPT_SORT_KEYS).decode()
 
 
 @dataclass
@@ -29,21 +38,38 @@ class Services:
     kpi: KpiFunction
     max_body_bytes: int = MAX_BODY_BYTES
     cache: ResultCache = field(default_factory=ResultCache)
+    prewarm_views: bool = True
     hub: LiveHub = field(init=False)
     _identities: dict[tuple[str, str], tuple[float, User | None]] = field(default_factory=dict)
 
     kpi_settings: KpiSettings = field(default_factory=kpi_settings)
 
     def __post_init__(self) -> None:
-        self.hub = LiveHub(self.engine, self.wallboard_state)
+        self.hub = LiveHub(self.engine, self.wallboard_counts, self.wallboard_kpis)
 
     def context(self, access: Access) -> RunContext:
         return RunContext(engine=self.engine, kpi=self.kpi, access=access,
                           settings=self.kpi_settings)
 
-    def wallboard_state(self) -> dict[str, Any]:
+    def wallboard_counts(self) -> dict[str, Any]:
+        return WallboardRunner(self.context(Access())).run_counts()
+
+    def wallboard_kpis(self) -> dict[str, Any]:
+        return WallboardRunner(self.context(Access())).run_kpis()
+
+    async def prewarm(self) -> None:
+        """Compute the managers' default overview and channel views once at start-up, so the
+        first visitor does not wait for the engine."""
+        from servicepulse.web.runners import ChannelRunner, OverviewRunner, WindowInput
+
         context = self.context(Access())
-        return WallboardRunner(context).run().model_dump(mode="json")
+        params = WindowInput()
+        key = cache_key(params.model_dump())
+        for name, runner in (("overview", OverviewRunner), ("channels", ChannelRunner)):
+            try:
+                await self.run_cached(name, context, key, runner(context, params).run)
+            except Exception:
+                log.exception("pre-computing the %s view failed", name)
 
     async def cached_identity(self, key: tuple[str, str],
                               lookup: Callable[[Engine, str], User | None]) -> User | None:
@@ -63,5 +89,5 @@ class Services:
     async def run_cached(self, name: str, context: RunContext, params: str,
                          compute: Callable[[], Any]) -> Any:
         """A runner's output, shared between callers with the same scope until data changes."""
-        key = f"{name}|{context.access.key}|{params}|v{self.hub.version}"
-        return await self.cache.get(key, compute)
+        key = f"{name}|{context.access.key}|{params}"
+        return await self.cache.get(key, self.hub.version, compute)

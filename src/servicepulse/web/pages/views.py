@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from servicepulse.web.deps import AdminUser, ContextDep, CurrentUser, LeadUser, ManagerUser
-from servicepulse.web.kpi import DIMENSIONS, kpi_info
+from servicepulse.web.kpi import DIMENSIONS, WALLBOARD_KPIS, kpi_info
 from servicepulse.web.routes.api import (
     get_channels,
     get_overview,
@@ -37,7 +36,7 @@ from servicepulse.web.runners.records import (
     list_quarantine,
     list_teams,
 )
-from servicepulse.web.services import Services
+from servicepulse.web.services import Services, cache_key
 from servicepulse.web.templating import templates
 from servicepulse.web.users import User, UserError, UserRole, create_user, list_users
 
@@ -71,7 +70,7 @@ def _window_params(from_: Any, to: Any, filters: dict[str, list[str]]) -> dict[s
 async def overview(request: Request, user: CurrentUser, context: ContextDep, filters: Filters,
                    from_: FromDate = None, to: ToDate = None) -> Response:
     output = await get_overview(_services(request), context, filters, from_, to)
-    window = output.window  # type: ignore[union-attr]
+    window = output.window
     return _render(request, user, "overview.html", "overview", data=output,
                    link=_window_params(window.from_, window.to, filters))
 
@@ -79,7 +78,8 @@ async def overview(request: Request, user: CurrentUser, context: ContextDep, fil
 @router.get("/wallboard", response_class=HTMLResponse)
 async def wallboard(request: Request, user: ManagerUser) -> Response:
     state = await _services(request).hub.current_state()
-    return _render(request, user, "wallboard.html", "wallboard", state=state)
+    tiles = [(name, kpi_info(name).label) for name in WALLBOARD_KPIS]
+    return _render(request, user, "wallboard.html", "wallboard", state=state, tiles=tiles)
 
 
 @router.get("/teams", response_class=HTMLResponse)
@@ -92,7 +92,7 @@ async def teams_page(request: Request, user: LeadUser, context: ContextDep) -> R
 async def team_page(team_id: str, request: Request, user: LeadUser, context: ContextDep,
                     from_: FromDate = None, to: ToDate = None) -> Response:
     output = await get_team(team_id, _services(request), context, user, from_, to)
-    window = output.window  # type: ignore[union-attr]
+    window = output.window
     return _render(request, user, "team.html", "teams", data=output,
                    link=_window_params(window.from_, window.to, {"team": [team_id]}))
 
@@ -108,7 +108,7 @@ async def agent_page(agent_id: str, request: Request, user: CurrentUser, context
                      from_: FromDate = None, to: ToDate = None) -> Response:
     params = AgentInput(**{"from": from_, "to": to, "agent_id": agent_id})
     output = await _services(request).run_cached(
-        "agent", context, orjson.dumps(jsonable_encoder(params.model_dump())).decode(),
+        "agent", context, cache_key(params.model_dump()),
         AgentRunner(context, params).run)
     return _render(request, user, "agent.html", "agents", data=output,
                    link=_window_params(output.window.from_, output.window.to,
@@ -120,7 +120,7 @@ async def channels_page(request: Request, user: CurrentUser, context: ContextDep
                         filters: Filters, from_: FromDate = None,
                         to: ToDate = None) -> Response:
     output = await get_channels(_services(request), context, filters, from_, to)
-    window = output.window  # type: ignore[union-attr]
+    window = output.window
     return _render(request, user, "channels.html", "channels", data=output,
                    link=_window_params(window.from_, window.to, filters))
 

@@ -69,15 +69,12 @@ from servicepulse.web.runners.records import (
     list_quarantine,
     list_teams,
 )
+from servicepulse.web.services import cache_key
 from servicepulse.web.users import UserError, UserRole, create_user, list_users
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}}
-
-
-def _key(*parts: Any) -> str:
-    return orjson.dumps(jsonable_encoder(parts), option=orjson.OPT_SORT_KEYS).decode()
 
 
 # -- records in -----------------------------------------------------------------------------
@@ -208,7 +205,7 @@ async def get_kpi(services: ServicesDep, context: ContextDep, filters: Filters,
     request = KpiRequest(**{"by": groups, "period": period, "from": from_, "to": to,
                             "kpis": split_values(kpi) or None, "filters": filters})
     document = await services.run_cached(
-        "kpi", context, _key(request.as_query_data()),
+        "kpi", context, cache_key(request.as_query_data()),
         lambda: jsonable_encoder(context.query(request)))
     if format == "csv":
         rows = kpi_document_rows(document)
@@ -224,7 +221,7 @@ async def get_overview(services: ServicesDep, context: ContextDep, filters: Filt
                        format: Format = "json") -> Any:
     params = WindowInput(**{"from": from_, "to": to, "filters": filters})
     output: OverviewOutput = await services.run_cached(
-        "overview", context, _key(params.model_dump()), OverviewRunner(context, params).run)
+        "overview", context, cache_key(params.model_dump()), OverviewRunner(context, params).run)
     if format == "csv":
         return csv_response([cells_row({"kpi": t.cell.name, "label": t.cell.label,
                                         "target": t.cell.target, "status": t.cell.status,
@@ -239,7 +236,7 @@ async def get_channels(services: ServicesDep, context: ContextDep, filters: Filt
                        format: Format = "json") -> Any:
     params = WindowInput(**{"from": from_, "to": to, "filters": filters})
     output: TableOutput = await services.run_cached(
-        "channels", context, _key(params.model_dump()), ChannelRunner(context, params).run)
+        "channels", context, cache_key(params.model_dump()), ChannelRunner(context, params).run)
     if format == "csv":
         return csv_response(table_rows(output, "channel"), "channels.csv")
     return output
@@ -255,7 +252,7 @@ async def get_trends(services: ServicesDep, context: ContextDep, filters: Filter
     params = TrendInput(**{"from": from_, "to": to, "filters": filters, "kpi": kpi,
                            "period": period, "by": by})
     output: TrendOutput = await services.run_cached(
-        "trends", context, _key(params.model_dump()), TrendRunner(context, params).run)
+        "trends", context, cache_key(params.model_dump()), TrendRunner(context, params).run)
     if format == "csv":
         rows = [{"period": label, **{s.name: s.values[i] for s in output.series}}
                 for i, label in enumerate(output.labels)]
@@ -305,7 +302,7 @@ async def get_agent(agent_id: str, services: ServicesDep, context: ContextDep,
                     format: Format = "json") -> Any:
     params = AgentInput(**{"from": from_, "to": to, "agent_id": agent_id})
     output: AgentOutput = await services.run_cached(
-        "agent", context, _key(params.model_dump()), AgentRunner(context, params).run)
+        "agent", context, cache_key(params.model_dump()), AgentRunner(context, params).run)
     if format == "csv":
         return csv_response([cells_row({"agent_id": output.agent_id, "name": output.name},
                                        output.cells),
@@ -336,7 +333,7 @@ async def get_team(team_id: str, services: ServicesDep, context: ContextDep, _us
                    format: Format = "json") -> Any:
     params = TeamInput(**{"from": from_, "to": to, "team_id": team_id})
     output: TeamOutput = await services.run_cached(
-        "team", context, _key(params.model_dump()), TeamRunner(context, params).run)
+        "team", context, cache_key(params.model_dump()), TeamRunner(context, params).run)
     if format == "csv":
         return csv_response(table_rows(output, "agent_id"), f"team-{team_id}.csv")
     return output

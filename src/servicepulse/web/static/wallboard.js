@@ -41,7 +41,8 @@
       var num = tile.querySelector(".num");
       if (num.textContent !== c.text) { tile.classList.remove("flash"); void tile.offsetWidth; tile.classList.add("flash"); }
       num.textContent = c.text;
-      tile.querySelector(".meta").textContent = "n = " + (c.n === null ? "–" : c.n);
+      tile.querySelector(".meta").textContent = "n = " + (c.n === null ? "–" : c.n) + (c.low_sample ? " · low sample" : "");
+      tile.querySelector(".target").textContent = c.target ? c.target + (c.status ? " · " + c.status : "") : "";
       tile.classList.remove("met", "missed", "none");
       tile.classList.add(c.status || "none");
     });
