@@ -1,12 +1,16 @@
-"""Weekday-aware median/MAD anomalies on daily series (no database)."""
+"""Weekday-aware median/MAD anomalies on daily series, and on daily KPIs from the engine."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import Engine
 
+from servicepulse.ingest.importer import import_rows
+from servicepulse.ingest.sources import SourceRow
 from servicepulse.insights.anomalies import (
     Z_CAP,
     AnomalySettings,
@@ -122,3 +126,36 @@ def test_start_min_n_and_missing_values() -> None:
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="threshold"):
         detect_anomalies({}, AnomalySettings(threshold=0))
+
+
+# --- daily KPI values from the engine ------------------------------------------------------
+
+
+def test_kpi_anomalies_from_the_engine(store: Engine) -> None:
+    from servicepulse.insights.anomalies import daily_kpi_series, find_kpi_anomalies
+
+    # Five weeks from Monday 2026-02-02: 6 contacts each weekday, 3 on Saturdays, 1 on
+    # Sundays; in week 5 Wednesday 2026-03-04 gets 20.
+    start = date(2026, 2, 2)
+    spike = date(2026, 3, 4)
+    per_weekday = (6, 6, 6, 6, 6, 3, 1)
+    records = []
+    for offset in range(35):
+        day = start + timedelta(days=offset)
+        count = 20 if day == spike else per_weekday[day.weekday()]
+        for k in range(count):
+            records.append({"type": "interaction", "id": f"{day}-{k}", "channel": "chat",
+                            "created_at": f"{day}T{9 + k % 8:02d}:00:00Z"})
+    import_rows(store, [SourceRow("test", n, r, json.dumps(r)) for n, r in enumerate(records)])
+    week5 = date(2026, 3, 2)
+    (series,) = daily_kpi_series(store, ["contacts"], week5, week5 + timedelta(days=7))
+    assert [point.value for point in series.values] == [6, 6, 20, 6, 6, 3, 1]
+    found = find_kpi_anomalies(store, ["contacts"], week5, week5 + timedelta(days=7))
+    # Wednesdays before: 6, 6, 6, 6 -> median 6, MAD 0, mean deviation 0 -> the scale is the
+    # 5% floor, 0.3; deviation 20 - 6 = 14; z = 14 / 0.3 = 46.67; +233.3%. The weekend's 3
+    # and 1 match their own weekdays: not flagged.
+    assert [(a.day, a.kpi, a.value, a.baseline) for a in found] == [(spike, "contacts", 20, 6)]
+    assert found[0].robust_z == pytest.approx(14 / 0.3)
+    assert found[0].deviation_pct == pytest.approx(1400 / 6)
+    assert found[0].history == 4
+    assert found[0].worse is None  # contacts have no better direction
