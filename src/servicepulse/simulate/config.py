@@ -20,7 +20,7 @@ class SimulationConfig:
     seed: int = 1
     start: date = DEFAULT_START
     # Target occupancy the arrival volume is sized to (per staffed interval).
-    target_occupancy: float = 0.78
+    target_occupancy: float = 0.82
     # Spanish-queue volume as a multiple of its only agent's capacity (> 1: overloaded).
     spanish_overload: float = 1.2
     currency: str = "USD"

@@ -79,10 +79,10 @@ _ISSUE_COUNTS = np.array([len(ISSUES[c]) for c in CATEGORIES])
 _CHANNEL_HANDLE = {"email": 1.0, "web": 1.0, "sms": 0.5, "social": 0.6}
 _TALK_SIGMA, _HOLD_MEDIAN, _HOLD_SIGMA, _WRAP_SIGMA, _HANDLE_SIGMA = 0.5, 60.0, 0.6, 0.4, 0.55
 _WRAP_MEDIAN = {"phone": 45.0, "chat": 30.0}
-_CHAT_TALK = 1.5  # a chat lasts longer than a call about the same thing
+_CHAT_TALK = 1.3  # a chat lasts longer than a call about the same thing
 # Mean seconds before a waiting customer gives up (exponential patience; call-centre studies
 # find means of several minutes, chat customers wait longer while doing something else).
-_PATIENCE = {"phone": 540.0, "chat": 900.0}
+_PATIENCE = {"phone": 540.0, "chat": 900.0, "technical": 900.0}
 _PICKUP_GAP = (5, 25)  # seconds between backlog items
 
 # Intraday demand by local hour.
@@ -565,7 +565,8 @@ class Simulation:
         channel_factor = np.array([_CHANNEL_HANDLE.get(ch, 1.0) for ch in group.channels])
         handle = (_HANDLE_MEDIAN[category] * channel_factor[channel_index]
                   * np.exp(_HANDLE_SIGMA * rng.standard_normal(n)))
-        patience = rng.exponential(_PATIENCE.get(group.channels[0], 1e9), size=n)
+        patience = rng.exponential(_PATIENCE["technical"] if group.queue == "technical" else
+                                   _PATIENCE.get(group.channels[0], 1e9), size=n)
         gap = rng.integers(_PICKUP_GAP[0], _PICKUP_GAP[1], size=n)
         if n_rep:
             rep = np.array([r[:4] for r in repeats], dtype=np.int64)
@@ -812,7 +813,7 @@ class Simulation:
         if submitted <= end:
             noise = z[0]
             scores = (
-                ("csat", u[8] < 0.22, min(5, max(1, round(4.1 + 0.9 * satisfaction
+                ("csat", u[8] < 0.22, min(5, max(1, round(4.25 + 0.9 * satisfaction
                                                           + 0.7 * noise)))),
                 ("nps", u[9] < 0.08, min(10, max(0, round(7.6 + 1.6 * satisfaction
                                                           + 1.3 * noise)))),
