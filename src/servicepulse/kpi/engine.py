@@ -278,10 +278,10 @@ class _Runner:
     def rows(self) -> list[dict[str, Any]]:
         current = {p.key for p in self.frame.periods if p.current}
         previous_of = _previous_keys(self.frame.periods)
-        group_keys = sorted({key for key in self.measures if key[-1] in current},
-                            key=_sort_key)
-        if not group_keys and not self.by:
-            group_keys = [(p.key,) for p in self.frame.periods if p.current]
+        found = {key for key in self.measures if key[-1] in current}
+        if not self.by:  # ungrouped: every period has its row, with or without data
+            found |= {(key,) for key in current}
+        group_keys = sorted(found, key=_sort_key)
         rows = []
         for key in group_keys:
             previous_key = (*key[:-1], previous_of[key[-1]])

@@ -1,0 +1,35 @@
+"""Shared helpers of the KPI tests: load a fixture into a store, pick rows of a result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from servicepulse.ingest.importer import import_rows
+from servicepulse.ingest.readers import read_paths
+from servicepulse.kpi.engine import run_kpi_query
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.settings import KpiSettings
+from tests.conftest import FIXTURES
+
+KPI_FIXTURES = FIXTURES / "kpi"
+WEEK = KPI_FIXTURES / "week.jsonl"
+
+
+def load(engine: Engine, *paths: Path) -> None:
+    summary = import_rows(engine, read_paths(list(paths)))
+    assert summary.quarantined == 0, summary.rejected
+
+
+def kpis(engine: Engine, settings: KpiSettings | None = None, **query: Any) -> dict[str, Any]:
+    """The KPI results of the one row of an ungrouped query."""
+    document = run_kpi_query(engine, KpiQuery.model_validate(query), settings or KpiSettings())
+    assert len(document["rows"]) == 1, document["rows"]
+    result: dict[str, Any] = document["rows"][0]["kpis"]
+    return result
+
+
+def rows_by_group(document: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {tuple(row["group"].values()): row["kpis"] for row in document["rows"]}
