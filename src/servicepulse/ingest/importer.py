@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Connection, Engine, func, select
 
 from servicepulse.ingest.driver import Driver
-from servicepulse.ingest.hooks import Touched, load_hooks
+from servicepulse.ingest.hooks import AFTER_IMPORT, Touched, load_hooks
 from servicepulse.ingest.projector import EventRow, project
 from servicepulse.ingest.rows import record_to_row
 from servicepulse.ingest.sources import SourceRow
@@ -53,7 +53,8 @@ class ImportSummary:
     unchanged: Counter[str] = field(default_factory=Counter)
     quarantined: int = 0
     rows: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the batches: reading, validating, writing, per-batch hooks
+    after_import_seconds: float = 0.0  # deferred derived data (text scoring)
     rejected: list[tuple[int | None, RecordError]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -102,13 +103,17 @@ class Importer:
         self.engine = engine
         self.batch_size = batch_size
         self.hooks = load_hooks()
+        self._pending = Touched()  # what the after-import hooks have still to see
         with engine.connect() as connection:
             self._quarantine_in_use = bool(
                 connection.execute(select(func.count()).select_from(tables.quarantine)).scalar()
             )
 
     def import_rows(self, rows: Iterable[SourceRow],
-                    on_batch: Callable[[ImportSummary], None] | None = None) -> ImportSummary:
+                    on_batch: Callable[[ImportSummary], None] | None = None,
+                    after_import: bool = True) -> ImportSummary:
+        """Import every row; then run the after-import hooks unless `after_import` is False
+        (the caller then runs `run_after_import` itself, e.g. once for many requests)."""
         summary = ImportSummary()
         started = time.perf_counter()
         for batch in _batches(rows, self.batch_size):
@@ -118,7 +123,18 @@ class Importer:
             if on_batch is not None:
                 on_batch(result)
         summary.seconds = time.perf_counter() - started
+        if after_import:
+            started = time.perf_counter()
+            self.run_after_import()
+            summary.after_import_seconds = time.perf_counter() - started
         return summary
+
+    def run_after_import(self) -> None:
+        touched, self._pending = self._pending, Touched()
+        if touched and AFTER_IMPORT:
+            with self.engine.begin() as connection:
+                for hook in AFTER_IMPORT:
+                    hook(connection, touched)
 
     # -- one batch, one transaction -------------------------------------------------------
 
@@ -173,6 +189,7 @@ class Importer:
         if touched:
             for hook in self.hooks:
                 hook(connection, touched)
+            self._pending.merge(touched)
         return summary
 
     @staticmethod
