@@ -298,14 +298,16 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
             bne.skill = 0.12
             busy_not_effective = bne.index
 
-    for index, (kind, roles) in enumerate(specialist_teams):
+    numbers: dict[str, int] = {}
+    for kind, roles in specialist_teams:
+        number = numbers[kind] = numbers.get(kind, 0) + 1
         if kind == "specialists":
             team = new_team(kind, "Specialists", ("America/New_York", "us"), "specialists")
         elif kind == "technical":
-            zone = ("Europe/London", "uk") if index % 2 else ("America/New_York", "us")
-            team = new_team(kind, f"Technical Support {index + 1}", zone, "technical")
+            zone = ("Europe/London", "uk") if number % 2 == 0 else ("America/New_York", "us")
+            team = new_team(kind, f"Technical Support {number}", zone, "technical")
         else:
-            team = new_team(kind, f"Customer Success & Social {index + 1}",
+            team = new_team(kind, f"Customer Success & Social {number}",
                             ("America/New_York", "us"), "success")
         by_role: dict[str, list[AgentSpec]] = {}
         for role_name in roles:
