@@ -176,3 +176,26 @@ def test_cdr_without_settings_reads_times_as_utc() -> None:
     assert record["created_at"] == "2024-03-01T09:00:00Z"
     assert record["agent_id"] == "ast-SIP/1001"
     assert got[("interaction", "ast-cdr-1709285400.6")]["direction"] == "inbound"
+
+
+def test_asterisk_12_transfers_and_a_second_queue_entry(tmp_path) -> None:
+    # BLINDTRANSFER(extension|context|holdtime|calltime|origposition);
+    # ATTENDEDTRANSFER(method|method data...|holdtime|calltime|origposition)
+    log = tmp_path / "queue_log.gz"
+    import gzip
+
+    with gzip.open(log, "wt") as handle:
+        handle.write("100|c1|sales|NONE|ENTERQUEUE||5550001|1\n"
+                     "110|c1|sales|SIP/1|CONNECT|10|c1b|2\n"
+                     "170|c1|sales|SIP/1|BLINDTRANSFER|200|default|10|60|1\n"
+                     "180|c1|support|NONE|ENTERQUEUE||5550001|1\n"
+                     "185|c1|support|SIP/2|CONNECT|5|c1c|1\n"
+                     "285|c1|support|SIP/2|ATTENDEDTRANSFER|LINK|SIP/2-01|SIP/3-02|5|100|1\n")
+    got = records(read("asterisk", log))
+    first, second = got[("interaction", "ast-c1")], got[("interaction", "ast-c1-2")]
+    assert (first["queue"], first["talk_s"], first["transfers"], first["agent_id"]) == (
+        "sales", 60.0, 1, "ast-SIP/1")
+    assert (second["queue"], second["talk_s"], second["transfers"], second["agent_id"]) == (
+        "support", 100.0, 1, "ast-SIP/2")
+    # wait of the second entry: 185 - 180 = 5 = CONNECT holdtime
+    assert seconds_between(second["created_at"], second["answered_at"]) == 5

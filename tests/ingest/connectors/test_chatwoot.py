@@ -82,3 +82,15 @@ def test_webhook_style_message_types_and_bad_rows(tmp_path: Path) -> None:
     assert [(line, field) for line, field, _ in errors(rows)] == [
         (2, "message_type"), (3, "conversation_id"), (4, None)]
     assert [r.data["kind"] for r in rows if r.data] == ["customer_message"]
+
+
+def test_damaged_conversations_page_keeps_the_complete_conversations(tmp_path: Path) -> None:
+    page = tmp_path / "conversations.json"
+    text = (Path(__file__).parents[2] / "fixtures" / "connectors" / "chatwoot"
+            / "conversations.json").read_text()
+    page.write_text(text[: text.index('"id": 12')])  # cut inside data.payload's 2nd element
+    rows = read("chatwoot", page)
+    [(line, field, reason)] = errors(rows)
+    assert (line, field) == (32, None)  # where conversation 12 starts
+    assert reason.startswith("invalid or truncated JSON in element 2 of 'data.payload'")
+    assert sorted(records(rows)) == [("event", "cw-msg-1108"), ("interaction", "cw-11")]

@@ -169,3 +169,23 @@ def test_rows_that_are_not_zendesk_objects_are_quarantined(tmp_path: Path) -> No
         ("tickets.json", 3, "created_at"),
     ]
     assert [r.data["id"] for r in rows if r.data] == ["zd-2"]
+
+
+def test_json_lines_rows_are_recognised_by_shape(tmp_path: Path) -> None:
+    rows = tmp_path / "export.jsonl"
+    rows.write_text("\n".join(json.dumps(row) for row in (
+        {"id": 1, "name": "Support", "is_public": True, "default": True},
+        {"id": 2, "name": "Ann", "role": "agent", "email": "ann@example.com"},
+        {"id": 3, "created_at": "2024-03-01T10:00:00Z", "status": "new", "requester_id": 9,
+         "via": {"channel": "voice"}},
+        {"ticket_id": 3, "created_at": "2024-03-01T10:00:00Z", "reopens": 0,
+         "reply_time_in_minutes": {"calendar": None, "business": None}},
+        {"ticket_id": 3, "id": 77, "score": "bad", "comment": "rude",
+         "created_at": "2024-03-01T11:00:00Z"},
+    )))
+    got = records(read("zendesk", rows))
+    assert sorted(got) == [("agent", "zd-2"), ("interaction", "zd-3"), ("survey", "zd-sat-77"),
+                           ("team", "zd-1")]
+    ticket = got[("interaction", "zd-3")]
+    # voice -> phone; a null reply time (no reply yet) gives no first response
+    assert ticket["channel"] == "phone" and "first_response_at" not in ticket

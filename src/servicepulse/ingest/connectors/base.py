@@ -268,52 +268,63 @@ def _iter_json_lines(data: bytes, list_keys: Sequence[str]) -> Iterator[JsonItem
 
 
 def _salvage(text: str, list_keys: Sequence[str]) -> Iterator[JsonItem | JsonDamage]:
-    """Walk a damaged document with the standard decoder, keeping every complete element."""
+    """Walk a damaged document with the standard decoder, keeping every complete element of
+    the row arrays (also nested ones such as `data.payload`) before the damage."""
     position = _skip(text, 0)
+    if text.startswith("[", position):
+        parts: Iterator[JsonItem | JsonDamage | int] = _salvage_array(text, position + 1, None)
+    elif text.startswith("{", position):
+        parts = _salvage_object(text, position + 1, list_keys, "")
+    else:
+        yield _damage(text, position, "at the start of the file")
+        return
+    for part in parts:
+        if not isinstance(part, int):
+            yield part
 
-    def damage(at: int, what: str) -> JsonDamage:
-        return JsonDamage(_line_of(text, at), f"invalid or truncated JSON {what} "
-                          f"(at line {_line_of(text, at)}); the elements before it were read",
-                          text[at:at + 2000])
 
-    def elements(at: int, key: str | None) -> Iterator[JsonItem | JsonDamage | int]:
-        # at points just after '['; yields items, then the offset after ']'
-        index = 0
-        at = _skip(text, at)
+def _damage(text: str, at: int, what: str) -> JsonDamage:
+    line = _line_of(text, at)
+    return JsonDamage(line, f"invalid or truncated JSON {what} (at line {line}); the elements "
+                      "before it were read", text[at:at + 2000])
+
+
+def _salvage_array(text: str, at: int, key: str | None
+                   ) -> Iterator[JsonItem | JsonDamage | int]:
+    """Elements of the array whose '[' is just before `at`; last, the offset after its ']'
+    (nothing after a damage)."""
+    index = 0
+    at = _skip(text, at)
+    if text.startswith("]", at):
+        yield at + 1
+        return
+    while True:
+        try:
+            value, end = _decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            yield _damage(text, at, f"in element {index + 1}" + (f" of {key!r}" if key else ""))
+            return
+        index += 1
+        yield JsonItem(key, index, value)
+        at = _skip(text, end)
+        if text.startswith(",", at):
+            at = _skip(text, at + 1)
+            continue
         if text.startswith("]", at):
             yield at + 1
             return
-        while True:
-            try:
-                value, end = _decoder.raw_decode(text, at)
-            except json.JSONDecodeError:
-                yield damage(at, f"in element {index + 1}" + (f" of {key!r}" if key else ""))
-                return
-            index += 1
-            yield JsonItem(key, index, value)
-            at = _skip(text, end)
-            if text.startswith(",", at):
-                at = _skip(text, at + 1)
-                continue
-            if text.startswith("]", at):
-                yield at + 1
-                return
-            yield damage(at, "after element " + str(index))
-            return
+        yield _damage(text, at, f"after element {index}")
+        return
 
-    if text.startswith("[", position):
-        for item in elements(position + 1, None):
-            if not isinstance(item, int):
-                yield item
-        return
-    if not text.startswith("{", position):
-        yield damage(position, "at the start of the file")
-        return
-    wanted = {key.split(".")[0] for key in list_keys}
-    at = position + 1
+
+def _salvage_object(text: str, at: int, list_keys: Sequence[str], prefix: str
+                    ) -> Iterator[JsonItem | JsonDamage | int]:
+    """Rows of the list keys inside the object whose '{' is just before `at`; last, the offset
+    after its '}' (nothing after a damage)."""
     while True:
         at = _skip(text, at)
         if text.startswith("}", at):
+            yield at + 1
             return
         try:
             key, end = _decoder.raw_decode(text, at)
@@ -321,35 +332,39 @@ def _salvage(text: str, list_keys: Sequence[str]) -> Iterator[JsonItem | JsonDam
             if not isinstance(key, str) or not text.startswith(":", colon):
                 raise json.JSONDecodeError("expected a key", text, at)
         except json.JSONDecodeError:
-            yield damage(at, "at a key")
+            yield _damage(text, at, "at a key")
             return
         at = _skip(text, colon + 1)
-        if key in wanted and text.startswith("[", at):
-            end_of_array = None
-            for item in elements(at + 1, key):
-                if isinstance(item, int):
-                    end_of_array = item
-                else:
-                    yield item
-            if end_of_array is None:
-                return
-            at = end_of_array
+        path = prefix + key
+        inner: Iterator[JsonItem | JsonDamage | int] | None = None
+        if path in list_keys and text.startswith("[", at):
+            inner = _salvage_array(text, at + 1, path)
+        elif text.startswith("{", at) and any(k.startswith(path + ".") for k in list_keys):
+            inner = _salvage_object(text, at + 1, list_keys, path + ".")
         else:
             try:
-                value, at = _decoder.raw_decode(text, at)
+                _, at = _decoder.raw_decode(text, at)
             except json.JSONDecodeError:
-                yield damage(at, f"in the value of {key!r}")
+                yield _damage(text, at, f"in the value of {path!r}")
                 return
-            if key in wanted and isinstance(value, dict):
-                # nested list key (data.payload): decode the object whole (it parsed fine)
-                yield from _items_of({key: value}, list_keys, 0)
+        if inner is not None:
+            closed = None
+            for part in inner:
+                if isinstance(part, int):
+                    closed = part
+                else:
+                    yield part
+            if closed is None:
+                return  # damaged inside; the damage was reported
+            at = closed
         at = _skip(text, at)
         if text.startswith(",", at):
             at += 1
             continue
         if text.startswith("}", at):
+            yield at + 1
             return
-        yield damage(at, "after a value")
+        yield _damage(text, at, "after a value")
         return
 
 
