@@ -1,0 +1,242 @@
+"""Scorecard commands: `targets show`, `scorecard`, `report`, `leaderboard`, `alerts ...`,
+`health` (docs/scorecards.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from servicepulse.cli.context import state
+
+FromOption = Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")]
+ToOption = Annotated[str | None, typer.Option(
+    "--to", help="Day after the last (YYYY-MM-DD, exclusive).")]
+FormatOption = Annotated[str, typer.Option("--format", help="table or json.")]
+
+targets_app = typer.Typer(help="KPI targets: what applies and which level set it.",
+                          no_args_is_help=True)
+alerts_app = typer.Typer(help="Alert rules, checks and history.", no_args_is_help=True)
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD",
+                                 param_hint=option) from None
+
+
+def _format(value: str) -> str:
+    if value not in ("table", "json"):
+        raise typer.BadParameter(f"{value!r}: use table or json", param_hint="--format")
+    return value
+
+
+def _settings() -> Any:
+    from servicepulse.config import load_settings
+
+    return load_settings()
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _print_json(document: Any) -> None:
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(targets_app, name="targets")
+    app.add_typer(alerts_app, name="alerts")
+    app.command("scorecard")(scorecard)
+    app.command("report")(report)
+    app.command("leaderboard")(leaderboard)
+    app.command("health")(health)
+
+
+@targets_app.command("show")
+def targets_show(
+    ctx: typer.Context,
+    team: Annotated[str | None, typer.Option("--team", help="Team id.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Agent id.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Role (without an agent).")] = None,
+    format_: FormatOption = "table",
+) -> None:
+    """The targets that apply to a team, an agent or a role, and which level set each."""
+    from servicepulse.scorecards.scorecard import load_members
+    from servicepulse.scorecards.targets import TargetError, resolve_targets
+
+    _format(format_)
+    if team and agent:
+        raise typer.BadParameter("give --team or --agent, not both", param_hint="--team")
+    if agent is not None:
+        members = load_members(state(ctx).engine())
+        if agent not in members:
+            raise typer.BadParameter(f"agent {agent!r} is not in the store", param_hint="--agent")
+        role, team = members[agent].role, members[agent].team
+    try:
+        resolved = resolve_targets(_settings(), role=role, team=team)
+    except TargetError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    targets = resolved.as_json()
+    document = {"agent": agent, "role": role, "team": team, "targets": targets}
+    if format_ == "json":
+        _print_json(document)
+        return
+    who = ", ".join(f"{k} {v}" for k, v in (("agent", agent), ("role", role), ("team", team)) if v)
+    table = Table(title=f"Targets for {who or 'the organisation'}")
+    for column in ("KPI", "channel", "target", "weight", "set by"):
+        table.add_column(column)
+    for kpi, entry in targets.items():
+        table.add_row(kpi, "", entry["describe"], _fmt(entry["weight"]), entry["set_by"])
+        for channel, sub in entry.get("channels", {}).items():
+            table.add_row("", channel, sub["describe"], _fmt(sub["weight"]), sub["set_by"])
+    Console().print(table)
+
+
+def scorecard(
+    ctx: typer.Context,
+    agent: Annotated[str | None, typer.Option("--agent", help="Agent id.")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Team id.")] = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    format_: FormatOption = "table",
+) -> None:
+    """Role scorecards: value, interval, target, attainment, status, balanced score, flags."""
+    from servicepulse.scorecards.scorecard import ScorecardError, build_scorecards
+
+    _format(format_)
+    if (agent is None) == (team is None):
+        raise typer.BadParameter("give exactly one of --agent ID or --team ID",
+                                 param_hint="--agent/--team")
+    try:
+        document = build_scorecards(state(ctx).engine(), agent=agent, team=team,
+                                    start=_date(from_, "--from"), end=_date(to, "--to"),
+                                    settings=_settings())
+    except (ScorecardError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if format_ == "json":
+        _print_json(document)
+        return
+    console = Console()
+    for card in document["agents"]:
+        table = Table(title=f"{card['agent']} {card['name']} ({card['role']}, team "
+                            f"{card['team']}) — balanced score {_fmt(card['balanced_score'])}",
+                      caption=f"{document['from']} – {document['to']} (to exclusive)")
+        for column in ("KPI", "value", "n", "95% CI", "target", "attainment", "status"):
+            table.add_column(column)
+        for name, entry in card["kpis"].items():
+            ci = entry.get("ci")
+            table.add_row(name, _fmt(entry["value"]), _fmt(entry["n"]),
+                          f"{_fmt(ci[0])}–{_fmt(ci[1])}" if ci else "–",
+                          entry.get("target") or "–", _fmt(entry["attainment"], 2),
+                          entry["status"] + (f" ({entry['unavailable']})"
+                                             if entry.get("unavailable") else ""))
+        console.print(table)
+        for flag in card["flags"]:
+            console.print(f"  [bold]{flag['flag']}[/bold]: {flag['evidence']}")
+    team_doc = document["team"]
+    console.print(f"Team {team_doc['team']} ({team_doc['name']}): {team_doc['agents']} agents, "
+                  f"mean balanced score {_fmt(team_doc['balanced_score'])}, flags "
+                  f"{team_doc['flags'] or 'none'}")
+
+
+def report(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="agent or team.")],
+    identifier: Annotated[str, typer.Argument(metavar="ID", help="Agent or team id.")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.html or FILE.pdf.")],
+    from_: FromOption = None,
+    to: ToOption = None,
+) -> None:
+    """A coaching report (agent) or a team-lead digest (team) as HTML or PDF with charts."""
+    from servicepulse.scorecards.coaching import write_report
+    from servicepulse.scorecards.scorecard import ScorecardError
+
+    if kind not in ("agent", "team"):
+        raise typer.BadParameter(f"{kind!r}: use agent or team", param_hint="KIND")
+    if out.suffix.lower() not in (".html", ".pdf"):
+        raise typer.BadParameter(f"{out}: the file name must end in .html or .pdf",
+                                 param_hint="--out")
+    try:
+        write_report(state(ctx).engine(), kind, identifier, out, start=_date(from_, "--from"),
+                     end=_date(to, "--to"), settings=_settings())
+    except (ScorecardError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out}")
+
+
+def leaderboard(
+    ctx: typer.Context,
+    team: Annotated[str | None, typer.Option("--team", help="Team id (default: all).")] = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    format_: FormatOption = "table",
+) -> None:
+    """Points, badges and a ranking of agents with enough data (ties where not significant)."""
+    from servicepulse.scorecards.gamification import build_leaderboard
+
+    _format(format_)
+    document = build_leaderboard(state(ctx).engine(), team=team, start=_date(from_, "--from"),
+                                 end=_date(to, "--to"), settings=_settings())
+    if format_ == "json":
+        _print_json(document)
+        return
+    table = Table(title=f"Leaderboard {document['from']} – {document['to']}",
+                  caption="= marks a tie: the difference is not significant at 95%")
+    for column in ("rank", "agent", "team", "balanced score", "points", "badges"):
+        table.add_column(column)
+    for row in document["ranked"]:
+        table.add_row(("=" if row["tied"] else "") + str(row["rank"]),
+                      f"{row['agent']} {row['name']}", str(row["team"]),
+                      _fmt(row["balanced_score"]), str(row["points"]),
+                      ", ".join(b["badge"] for b in row["badges"]))
+    Console().print(table)
+    if document["unranked"]:
+        typer.echo("Not ranked (not enough data): " + ", ".join(
+            f"{row['agent']} ({row['reason']})" for row in document["unranked"]))
+
+
+def health(
+    ctx: typer.Context,
+    customer: Annotated[str | None, typer.Option("--customer", help="One account.")] = None,
+    at_risk: Annotated[bool, typer.Option("--at-risk", help="Only accounts at risk.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 20,
+    to: ToOption = None,
+    format_: FormatOption = "table",
+) -> None:
+    """Customer health: score 0-100 per account with the reasons, accounts at risk first."""
+    from servicepulse.scorecards.health import customer_health
+
+    _format(format_)
+    document = customer_health(state(ctx).engine(), end=_date(to, "--to"),
+                               customers=[customer] if customer else None,
+                               settings=_settings())
+    accounts = [a for a in document["accounts"] if a["at_risk"] or not at_risk][:limit]
+    if format_ == "json":
+        _print_json({**document, "accounts": accounts})
+        return
+    table = Table(title=f"Customer health, window {document['from']} – {document['to']}")
+    for column in ("customer", "score", "at risk", "reasons"):
+        table.add_column(column)
+    for account in accounts:
+        table.add_row(f"{account['customer']} {account['name'] or ''}",
+                      _fmt(account["score"]), "yes" if account["at_risk"] else "",
+                      "; ".join(account["reasons"]) or "–")
+    Console().print(table)

@@ -1,0 +1,462 @@
+"""Role scorecards (DESIGN.md §4): per agent and KPI the engine's value, n and interval, the
+target that applies, attainment and status, the trend over the last periods, the balanced
+score 0-100 and the flags; plus the team's own figures.
+
+Every number comes from the KPI engine (`run_kpi_query`); this module only reads the agents
+table (who is in which team and role) and combines engine results with targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import select
+
+from servicepulse.kpi.definitions import KPIS
+from servicepulse.kpi.engine import run_kpi_query
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.scorecards import flags as flag_rules
+from servicepulse.scorecards.attainment import (
+    attainment,
+    balanced_score,
+    balanced_score_error,
+    status,
+)
+from servicepulse.scorecards.targets import ResolvedTargets, resolve_targets
+from servicepulse.store import tables
+
+# DESIGN.md §4: the KPIs each role is judged on.
+ROLE_KPIS: dict[str, list[str]] = {
+    "frontline": ["csat", "fcr", "aht", "frt"],
+    "technical_support": ["resolution_rate", "ttr", "ces", "escalation_rate"],
+    "customer_success": ["retention_rate", "cltv", "nps"],
+    "social_media": ["engagement_rate", "sentiment", "reach", "impressions", "frt"],
+    "account_manager": ["retention_rate", "cltv", "nps", "upsell_revenue"],
+    "team_lead": ["csat", "fcr", "frt", "occupancy"],
+    "manager": ["csat", "fcr", "frt", "occupancy"],
+}
+LEAD_ROLES = ("team_lead", "manager")
+# Shown beside every scorecard (flags read them); they do not score unless the role has them.
+CONTEXT_KPIS = ["contacts", "aht", "repeat_contact_rate", "occupancy", "csat", "fcr"]
+QUALITY_KPIS = ("csat", "fcr")
+# Customers carry no owning agent or team in the record format, so these are the
+# organisation's figures on any scorecard; they are shown and not scored (docs/scorecards.md).
+ORGANISATION_KPIS = ("retention_rate", "cltv")
+# No engine KPI yet: shown as unavailable.
+NOT_IN_ENGINE = {"upsell_revenue": "no upsell revenue KPI in the engine yet"}
+SOCIAL_CHANNELS = ("social",)
+
+
+class ScorecardError(ValueError):
+    """An agent or team that is not in the store, or a bad date range."""
+
+
+@dataclass
+class Member:
+    id: str
+    name: str
+    role: str
+    team: str | None
+    active: bool = True
+
+
+@dataclass
+class Context:
+    """Everything the engine returned for one team and period."""
+
+    members: dict[str, Member]
+    team: str | None
+    team_name: str | None
+    start: str
+    end: str
+    per_agent: dict[str, dict[str, Any]]
+    per_channel: dict[tuple[str, str], dict[str, Any]]
+    daily_occupancy: dict[str, list[float]]
+    trend: dict[str, list[dict[str, Any]]]  # agent -> [{"period", kpi: value...}]
+    trend_period: str
+    team_kpis: dict[str, Any]
+    organisation_kpis: dict[str, Any]
+    minimum_sample: int
+    settings: Any
+    medians: dict[str, float | None] = field(default_factory=dict)
+
+
+def load_members(engine: sqlalchemy.Engine) -> dict[str, Member]:
+    agents = tables.agents
+    with engine.connect() as connection:
+        rows = connection.execute(select(agents.c.id, agents.c.name, agents.c.role,
+                                         agents.c.team_id, agents.c.active)).all()
+    return {row.id: Member(row.id, row.name, row.role, row.team_id, bool(row.active))
+            for row in rows}
+
+
+def team_name(engine: sqlalchemy.Engine, team: str | None) -> str | None:
+    if team is None:
+        return None
+    with engine.connect() as connection:
+        return connection.execute(select(tables.teams.c.name).where(
+            tables.teams.c.id == team)).scalar()
+
+
+def _rows(result: dict[str, Any], by: list[str]) -> dict[Any, dict[str, Any]]:
+    out: dict[Any, dict[str, Any]] = {}
+    for row in result["rows"]:
+        key = tuple(row["group"].get(name) for name in by)
+        out[key[0] if len(key) == 1 else key] = row["kpis"]
+    return out
+
+
+def _trend_period(start: date, end: date) -> str:
+    days = (end - start).days
+    return "day" if days <= 14 else "week" if days <= 120 else "month"
+
+
+def gather(engine: sqlalchemy.Engine, *, agent: str | None = None, team: str | None = None,
+           start: date | None = None, end: date | None = None,
+           settings: Any = None) -> Context:
+    """Run the engine queries a team's scorecards need (the team of `agent` when given)."""
+    if settings is None:
+        from servicepulse.config import load_settings
+
+        settings = load_settings()
+    members = load_members(engine)
+    if agent is not None:
+        if agent not in members:
+            raise ScorecardError(f"agent {agent!r} is not in the store; list agents with "
+                                 "`servicepulse kpi --by agent` or import its agent record")
+        team = members[agent].team
+        in_team = [m for m in members.values() if team is not None and m.team == team
+                   and (m.active or m.id == agent)]
+        if not in_team:
+            in_team = [members[agent]]
+    else:
+        in_team = [m for m in members.values() if m.team == team and m.active]
+        if not in_team:
+            known = sorted({m.team for m in members.values() if m.team})
+            raise ScorecardError(f"team {team!r} has no agents in the store; known teams: "
+                                 f"{', '.join(known) or 'none'}")
+    ids = sorted(m.id for m in in_team)
+    filters = {"agent": ids}
+    wanted = _needed_kpis([m.role for m in in_team])
+    main = run_kpi_query(engine, KpiQuery(by=["agent"], from_=start, to=end, kpis=wanted,
+                                          filters=filters), settings)
+    first, stop = date.fromisoformat(main["from"]), date.fromisoformat(main["to"])
+    per_agent = _rows(main, ["agent"])
+    channel_result = run_kpi_query(engine, KpiQuery(
+        by=["agent", "channel"], from_=first, to=stop, kpis=["frt", "service_level"],
+        filters=filters), settings)
+    per_channel = _rows(channel_result, ["agent", "channel"])
+    trend_period = _trend_period(first, stop)
+    scored = sorted({k for m in in_team for k in ROLE_KPIS.get(m.role, [])
+                     if k in KPIS and k not in ORGANISATION_KPIS} | {"occupancy"})
+    trend_result = run_kpi_query(engine, KpiQuery(
+        by=["agent"], period=trend_period, from_=first, to=stop, kpis=scored,
+        filters=filters), settings)
+    trend: dict[str, list[dict[str, Any]]] = {}
+    for row in trend_result["rows"]:
+        trend.setdefault(row["group"]["agent"], []).append(
+            {"period": row["group"]["period"],
+             **{k: {"value": v.get("value"), "n": v.get("n")} for k, v in row["kpis"].items()}})
+    if trend_period == "day":
+        daily_source = trend_result
+    else:
+        daily_source = run_kpi_query(engine, KpiQuery(
+            by=["agent"], period="day", from_=first, to=stop, kpis=["occupancy"],
+            filters=filters), settings)
+    daily: dict[str, list[float]] = {}
+    for row in daily_source["rows"]:
+        value = row["kpis"]["occupancy"]["value"]
+        if value is not None:
+            daily.setdefault(row["group"]["agent"], []).append(float(value))
+    team_result = run_kpi_query(engine, KpiQuery(from_=first, to=stop, kpis=wanted,
+                                                 filters=filters), settings)
+    team_kpis = team_result["rows"][0]["kpis"] if team_result["rows"] else {}
+    organisation: dict[str, Any] = {}
+    if any(k in ORGANISATION_KPIS for m in in_team for k in ROLE_KPIS.get(m.role, [])):
+        org_result = run_kpi_query(engine, KpiQuery(from_=first, to=stop,
+                                                    kpis=list(ORGANISATION_KPIS)), settings)
+        organisation = org_result["rows"][0]["kpis"] if org_result["rows"] else {}
+    context = Context(
+        members={m.id: m for m in in_team}, team=team, team_name=team_name(engine, team),
+        start=main["from"], end=main["to"], per_agent=per_agent, per_channel=per_channel,
+        daily_occupancy=daily, trend=trend, trend_period=trend_period, team_kpis=team_kpis,
+        organisation_kpis=organisation, minimum_sample=_minimum_sample(settings),
+        settings=settings)
+    context.medians = {kpi: _median(flag_rules.team_values(_individuals(context), kpi))
+                       for kpi in ("aht", "contacts", "csat", "fcr", "repeat_contact_rate")}
+    return context
+
+
+def _minimum_sample(settings: Any) -> int:
+    from servicepulse.kpi.settings import kpi_settings
+
+    return kpi_settings(settings).minimum_sample
+
+
+def _median(values: list[float]) -> float | None:
+    return flag_rules.percentile(values, 50) if values else None
+
+
+def _needed_kpis(roles: list[str]) -> list[str]:
+    names = set(CONTEXT_KPIS)
+    for role in roles:
+        names |= set(ROLE_KPIS.get(role, []))
+    if "sentiment" in names:
+        _install_sentiment()
+    names -= set(ORGANISATION_KPIS) | set(NOT_IN_ENGINE)
+    return sorted(name for name in names if name in KPIS)
+
+
+def _install_sentiment() -> None:
+    try:
+        from servicepulse.insights.sentiment_kpi import ensure_installed
+    except ImportError:  # the insights area is optional: sentiment then shows unavailable
+        return
+    ensure_installed()
+
+
+def _individuals(context: Context) -> dict[str, dict[str, Any]]:
+    """Agents compared with each other: everyone but team leads and managers."""
+    return {agent: kpis for agent, kpis in context.per_agent.items()
+            if agent in context.members and context.members[agent].role not in LEAD_ROLES}
+
+
+# --- one KPI entry -------------------------------------------------------------------------
+
+
+def _entry(name: str, result: dict[str, Any] | None, targets: ResolvedTargets,
+           context: Context, quality: list[float]) -> dict[str, Any]:
+    result = result or {"value": None, "n": 0}
+    target = targets.get(name)
+    value, n = result.get("value"), int(result.get("n") or 0)
+    definition = KPIS.get(name)
+    sampled = definition is None or definition.statistic.kind != "sum"
+    att = attainment(target, value, context.medians.get(name))
+    cap = min(quality) if name == "aht" and quality else None  # speed never beats quality
+    if att is not None and cap is not None:
+        att = min(att, cap)
+    entry: dict[str, Any] = {
+        "value": value, "n": n, "ci": result.get("ci"),
+        "target": target.describe() if target else None,
+        "attainment": att,
+        "status": status(value, n, att, context.minimum_sample, sampled),
+        "weight": target.weight if target else 0.0,
+        "set_by": target.set_by if target else None,
+    }
+    if "unavailable" in result:
+        entry["unavailable"] = result["unavailable"]
+    if target is not None and value is not None and result.get("ci"):
+        low, high = result["ci"]
+        ends = [attainment(target, x, context.medians.get(name)) for x in (low, high)]
+        entry["attainment_interval"] = sorted(
+            min(x, cap) if cap is not None else x for x in ends if x is not None) or None
+    return entry
+
+
+def _frt_entry(agent: str, result: dict[str, Any] | None, targets: ResolvedTargets,
+               context: Context, channels: tuple[str, ...] | None) -> dict[str, Any]:
+    """First response judged per channel (phone by service level), weighted by each
+    channel's sample."""
+    result = result or {"value": None, "n": 0}
+    parts: dict[str, Any] = {}
+    weighted, total = 0.0, 0
+    low_sum, high_sum = 0.0, 0.0
+    for (who, channel), kpis in sorted(context.per_channel.items(), key=lambda i: str(i[0])):
+        if who != agent or (channels is not None and channel not in channels):
+            continue
+        name = "service_level" if channel == "phone" else "frt"
+        target = targets.get(name, channel)
+        channel_result = kpis.get(name, {})
+        value, n = channel_result.get("value"), int(channel_result.get("n") or 0)
+        if target is None or target.target is None or value is None or n == 0:
+            continue
+        att = attainment(target, value)
+        assert att is not None
+        parts[channel] = {"kpi": name, "value": value, "n": n, "target": target.describe(),
+                          "attainment": att, "set_by": target.set_by}
+        weighted += n * att
+        total += n
+        ci = channel_result.get("ci") or [value, value]
+        ends = [attainment(target, ci[0]) or 0.0, attainment(target, ci[1]) or 0.0]
+        low_sum += n * min(ends)
+        high_sum += n * max(ends)
+    att_all = round(weighted / total, 4) if total else None
+    value, n = result.get("value"), int(result.get("n") or 0)
+    if channels is not None:  # social first response: the social channel's own figures
+        social = parts.get("social")
+        value, n = (social["value"], social["n"]) if social else (None, 0)
+    frt_target = targets.get("frt")
+    entry = {
+        "value": value, "n": n, "ci": result.get("ci") if channels is None else None,
+        "target": "; ".join(f"{c} {'service level ' if p['kpi'] == 'service_level' else ''}"
+                            f"{p['target']}" for c, p in parts.items()) or None,
+        "attainment": att_all,
+        "status": status(value if total else None, total, att_all, context.minimum_sample),
+        "weight": frt_target.weight if frt_target else 1.0,
+        "set_by": ", ".join(sorted({p["set_by"] for p in parts.values()})) or None,
+        "channels": parts,
+    }
+    if total:
+        entry["attainment_interval"] = [round(low_sum / total, 4), round(high_sum / total, 4)]
+    return entry
+
+
+def _trend(context: Context, agent: str, kpis: list[str]) -> dict[str, list[Any]]:
+    rows = context.trend.get(agent, [])
+    return {kpi: [{"period": row["period"], "value": row.get(kpi, {}).get("value"),
+                   "n": row.get(kpi, {}).get("n")} for row in rows]
+            for kpi in kpis if kpi in KPIS and kpi not in ORGANISATION_KPIS}
+
+
+def agent_scorecard(context: Context, agent: str) -> dict[str, Any]:
+    member = context.members[agent]
+    targets = resolve_targets(context.settings, role=member.role, team=member.team)
+    lead = member.role in LEAD_ROLES
+    source = context.team_kpis if lead else context.per_agent.get(agent, {})
+    names = ROLE_KPIS.get(member.role, ROLE_KPIS["frontline"])
+    quality: list[float] = []
+    entries: dict[str, dict[str, Any]] = {}
+    for name in [n for n in names if n in QUALITY_KPIS] + [n for n in names
+                                                           if n not in QUALITY_KPIS]:
+        if name == "frt":
+            if lead:
+                entry = _team_frt(context, targets)
+            else:
+                entry = _frt_entry(agent, source.get("frt"), targets, context,
+                                   SOCIAL_CHANNELS if member.role == "social_media" else None)
+        elif name in ORGANISATION_KPIS:
+            entry = _entry(name, context.organisation_kpis.get(name), targets, context, [])
+            entry["scope"] = "organisation"
+            entry["weight"] = 0.0
+        elif name in NOT_IN_ENGINE:
+            entry = {"value": None, "n": 0, "ci": None, "target": None, "attainment": None,
+                     "status": "not_enough_data", "weight": 0.0,
+                     "unavailable": NOT_IN_ENGINE[name]}
+        else:
+            entry = _entry(name, source.get(name), targets, context, quality)
+            if lead and name == "aht":
+                entry["attainment"], entry["status"] = None, "info"
+        if name in QUALITY_KPIS and entry["status"] in ("meets", "near", "misses"):
+            quality.append(entry["attainment"])
+        entries[name] = entry
+    judged = [(e["weight"], e["attainment"]) for e in entries.values()
+              if e["status"] in ("meets", "near", "misses") and e["weight"] > 0]
+    score = balanced_score(judged)
+    error = balanced_score_error([(e["weight"], *e["attainment_interval"])
+                                  for e in entries.values()
+                                  if e["status"] in ("meets", "near", "misses")
+                                  and e["weight"] > 0 and e.get("attainment_interval")
+                                  and len(e["attainment_interval"]) == 2])
+    found = agent_flags(context, agent, entries)
+    context_kpis = {name: {"value": source.get(name, {}).get("value"),
+                           "n": source.get(name, {}).get("n")}
+                    for name in CONTEXT_KPIS if name not in entries}
+    return {
+        "agent": agent, "name": member.name, "role": member.role, "team": member.team,
+        "balanced_score": score, "balanced_score_se": error,
+        "flags": [flag.as_json() for flag in found],
+        "kpis": entries, "context": context_kpis,
+        "trend": {"period": context.trend_period,
+                  "kpis": _trend(context, agent, [n for n in names if n in KPIS])},
+    }
+
+
+def _team_frt(context: Context, targets: ResolvedTargets) -> dict[str, Any]:
+    """A lead's first response: the whole team's, per channel, from the members' figures."""
+    merged = Context(**{**context.__dict__, "per_channel": _team_channels(context)})
+    return _frt_entry("__team__", context.team_kpis.get("frt"), targets, merged, None)
+
+
+def _team_channels(context: Context) -> dict[tuple[str, str], dict[str, Any]]:
+    """The team's per-channel first response attainment inputs: the n-weighted mean of the
+    members' per-channel medians and service levels (only attainment uses them)."""
+    sums: dict[str, dict[str, list[float]]] = {}
+    for (_agent, channel), kpis in context.per_channel.items():
+        name = "service_level" if channel == "phone" else "frt"
+        result = kpis.get(name, {})
+        if result.get("value") is None or not result.get("n"):
+            continue
+        bucket = sums.setdefault(channel, {"v": [], "n": []})
+        bucket["v"].append(float(result["value"]) * int(result["n"]))
+        bucket["n"].append(int(result["n"]))
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for channel, bucket in sums.items():
+        n = int(sum(bucket["n"]))
+        name = "service_level" if channel == "phone" else "frt"
+        out[("__team__", channel)] = {name: {"value": round(sum(bucket["v"]) / n, 4), "n": n}}
+    return out
+
+
+def agent_flags(context: Context, agent: str,
+                entries: dict[str, dict[str, Any]]) -> list[flag_rules.Flag]:
+    member = context.members[agent]
+    found: list[flag_rules.Flag] = []
+    if member.role not in LEAD_ROLES:
+        team = _individuals(context)
+        mine = context.per_agent.get(agent, {})
+        for flag in (flag_rules.busy_not_effective(mine, team, context.minimum_sample),
+                     flag_rules.rushing(mine, team)):
+            if flag is not None:
+                found.append(flag)
+        band = resolve_targets(context.settings, role=member.role,
+                               team=member.team).get("occupancy")
+        low, high = (band.low, band.high) if band and band.low is not None else (75.0, 85.0)
+        occupancy = flag_rules.occupancy_flags(context.daily_occupancy.get(agent, []), low,
+                                               high or 85.0)
+        if occupancy is not None:
+            found.append(occupancy)
+    labels = {name: KPIS[name].label if name in KPIS else name for name in entries}
+    thin = {name: {"value": e["value"] if "channels" not in e else (e["value"] if e["channels"]
+                                                                    else None),
+                   "n": e["n"] if "channels" not in e else sum(
+                       p["n"] for p in e["channels"].values())}
+            for name, e in entries.items()
+            if e.get("scope") != "organisation" and e.get("weight", 0) > 0
+            and (name not in KPIS or KPIS[name].statistic.kind != "sum")}
+    thin_flag = flag_rules.low_sample(thin, context.minimum_sample, labels)
+    if thin_flag is not None:
+        found.append(thin_flag)
+    return found
+
+
+def team_summary(context: Context, cards: list[dict[str, Any]]) -> dict[str, Any]:
+    scores = [c["balanced_score"] for c in cards if c["balanced_score"] is not None]
+    targets = resolve_targets(context.settings, team=context.team)
+    kpis: dict[str, Any] = {}
+    for name in ("csat", "fcr", "aht", "occupancy", "contacts", "repeat_contact_rate"):
+        result = context.team_kpis.get(name, {})
+        target = targets.get(name)
+        att = attainment(target, result.get("value"), context.medians.get(name))
+        sampled = name in KPIS and KPIS[name].statistic.kind != "sum"
+        kpis[name] = {"value": result.get("value"), "n": result.get("n"),
+                      "ci": result.get("ci"), "target": target.describe() if target else None,
+                      "attainment": None if name == "aht" else att,
+                      "status": "info" if name == "aht" else status(
+                          result.get("value"), int(result.get("n") or 0), att,
+                          context.minimum_sample, sampled)}
+    flag_counts: dict[str, int] = {}
+    for card in cards:
+        for flag in card["flags"]:
+            flag_counts[flag["flag"]] = flag_counts.get(flag["flag"], 0) + 1
+    return {"team": context.team, "name": context.team_name, "agents": len(cards),
+            "from": context.start, "to": context.end,
+            "balanced_score": round(sum(scores) / len(scores), 1) if scores else None,
+            "kpis": kpis, "medians": context.medians, "flags": flag_counts}
+
+
+def build_scorecards(engine: sqlalchemy.Engine, *, agent: str | None = None,
+                     team: str | None = None, start: date | None = None,
+                     end: date | None = None, settings: Any = None,
+                     context: Context | None = None) -> dict[str, Any]:
+    """The `servicepulse scorecard` JSON document. `end` is exclusive."""
+    if (agent is None) == (team is None) and context is None:
+        raise ScorecardError("give exactly one of an agent or a team")
+    context = context or gather(engine, agent=agent, team=team, start=start, end=end,
+                                settings=settings)
+    cards = [agent_scorecard(context, member) for member in sorted(context.members)]
+    chosen = [card for card in cards if agent is None or card["agent"] == agent]
+    return {"from": context.start, "to": context.end, "agents": chosen,
+            "team": team_summary(context, cards)}
