@@ -63,6 +63,7 @@ from servicepulse.web.runners import (
     WindowInput,
 )
 from servicepulse.web.runners.records import (
+    CSV_MAX_ROWS,
     InteractionRow,
     list_agents,
     list_customers,
@@ -391,7 +392,7 @@ async def get_interactions(context: ContextDep, filters: Filters,
                            format: Format = "json") -> Any:
     params = InteractionQuery(**{"kpi": kpi, "from": from_, "to": to, "filters": filters,
                                  "customer_id": customer, "page": page,
-                                 "page_size": 100_000 if format == "csv" else page_size})
+                                 "page_size": CSV_MAX_ROWS if format == "csv" else page_size})
     output = await run_in_threadpool(DrillDownRunner(context, params).run)
     if format == "csv":
         rows = [row.model_dump() for row in output.rows]

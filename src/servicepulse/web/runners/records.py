@@ -138,6 +138,9 @@ def _interaction_row(row: Any) -> InteractionRow:
         transfers=row.transfers, escalated=bool(row.escalated), status=row.status)
 
 
+CSV_MAX_ROWS = 100_000  # one CSV download; narrow the filters for more
+
+
 class InteractionQuery(BaseModel):
     """Filter and page interactions; `kpi` narrows to the population that KPI counts."""
 
@@ -148,7 +151,7 @@ class InteractionQuery(BaseModel):
     filters: dict[str, list[str]] = Field(default_factory=dict)
     customer_id: str | None = None
     page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=50, ge=1, le=1000)
+    page_size: int = Field(default=50, ge=1, le=CSV_MAX_ROWS)
 
 
 class InteractionPage(BaseModel):
@@ -281,7 +284,11 @@ class CustomerRunner:
             rows = connection.execute(history.order_by(c.created_at.desc())).all()
             if customer is None and not rows:
                 raise LookupError(f"no customer {self.customer_id!r}")
-            survey_query = select(surveys).where(surveys.c.customer_id == self.customer_id)
+            # An answer is the customer's when it names them or the interaction it is about does.
+            their_contacts = select(c.id).where(c.customer_id == self.customer_id)
+            survey_query = select(surveys).where(or_(
+                surveys.c.customer_id == self.customer_id,
+                surveys.c.interaction_id.in_(their_contacts)))
             order_query = select(orders).where(orders.c.customer_id == self.customer_id)
             if not access.sees_everything:
                 visible = [row.id for row in rows]
