@@ -197,3 +197,27 @@ def test_damaged_exports_quarantine_the_bad_part(sqlite_store: Engine, connector
                    tables.quarantine.c.field).order_by(tables.quarantine.c.line)).all()
     assert [(line, field) for _, line, field in rows] == quarantined
     assert {source for source, _, _ in rows} == {str(path)}
+
+
+@pytest.mark.parametrize("connector, paths, options", [
+    ("freshdesk", FRESHDESK, {}),
+    ("chatwoot", CHATWOOT, {}),
+    ("asterisk", [QUEUE_LOG], {}),
+    ("asterisk-cdr", [FIXTURES / "asterisk" / "Master.csv"],
+     {"mapping": FIXTURES / "asterisk" / "asterisk.toml"}),
+    ("csv", [FIXTURES / "csv" / "helpdesk_export.csv"],
+     {"mapping": FIXTURES / "csv" / "helpdesk_mapping.toml"}),
+    ("social", [FIXTURES / "social" / "x_tweet_activity.csv",
+                FIXTURES / "social" / "facebook_posts.csv"], {}),
+])
+def test_importing_an_export_again_changes_nothing(sqlite_store: Engine, connector: str,
+                                                   paths: list[Path],
+                                                   options: dict[str, Any]) -> None:
+    first = load(sqlite_store, connector, paths, **options)
+    assert first.as_json()["inserted"]
+    again = load(sqlite_store, connector, paths, **options)
+    assert again.as_json()["inserted"] == {} and again.as_json()["updated"] == {}
+    # (a record given twice in one export, like Chatwoot's last message embedded in its
+    # conversation and listed with the messages, counts as unchanged the second time)
+    assert again.unchanged == first.inserted + first.unchanged
+    assert again.quarantined == first.quarantined

@@ -334,6 +334,8 @@ class QueueLogReader:
         elif event in COMPLETE_EVENTS or event in TRANSFER_EVENTS:
             base = 0 if event in COMPLETE_EVENTS else 2
             if event == "ATTENDEDTRANSFER":
+                while data and not data[-1]:
+                    data.pop()  # a trailing '|' must not shift the fields counted from the end
                 base = len(data) - 3  # method|…|holdtime|calltime|origposition
             wait = _number(_field(data, base, "holdtime"), "holdtime")
             talk = _number(_field(data, base + 1, "calltime"), "calltime")
