@@ -124,3 +124,23 @@ def test_unknown_fields_are_rejected_with_their_name(sqlite_store: Engine, kind:
     data = {"type": kind, "id": "x", "colour": "red"}
     summary = import_rows(sqlite_store, [SourceRow("api", 7, data, "")])
     assert summary.quarantined == 1
+
+
+def test_parallel_import_stores_the_same_as_serial(tmp_path: Path) -> None:
+    from servicepulse.store.database import open_store
+
+    results = []
+    for workers in (0, 1):
+        engine = open_store(f"sqlite:///{tmp_path / f'w{workers}.db'}")
+        summary = import_rows(engine, read_paths([CENTRE], parse=workers == 0), batch_size=3,
+                              workers=workers)
+        with engine.connect() as connection:
+            stored = connection.execute(text(
+                "select id, created_at, first_response_at, resolved_at, content_hash "
+                "from interactions order by id")).all()
+            lines = connection.execute(select(tables.quarantine.c.line)
+                                       .order_by(tables.quarantine.c.line)).scalars().all()
+        results.append((summary.as_json(), stored, lines))
+        engine.dispose()
+    assert results[0] == results[1]
+    assert results[1][2] == [11, 13, 15, 19]

@@ -50,7 +50,7 @@ def _parse_only(path: Path) -> None:
             orjson.loads(line)
 
 
-def _timed(run: Callable[[], None]) -> float:
+def _timed(run: Callable[[], object]) -> float:
     started = time.perf_counter()
     run()
     return time.perf_counter() - started
@@ -60,7 +60,7 @@ def _import_sqlite(path: Path, workdir: Path) -> float:
     db = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
     engine = open_store(f"sqlite:///{db}")
     try:
-        return _timed(lambda: Importer(engine).import_rows(read_paths([path])) and None)
+        return _timed(lambda: Importer(engine).import_rows(read_paths([path])))
     finally:
         engine.dispose()
         for suffix in ("", "-wal", "-shm"):
@@ -74,7 +74,7 @@ def _import_postgres(path: Path, admin_url: str) -> float:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine = open_store(admin.url.set(database=name).render_as_string(hide_password=False))
     try:
-        return _timed(lambda: Importer(engine).import_rows(read_paths([path])) and None)
+        return _timed(lambda: Importer(engine).import_rows(read_paths([path])))
     finally:
         engine.dispose()
         with admin.connect() as connection:

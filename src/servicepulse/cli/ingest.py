@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -93,6 +94,9 @@ def import_command(
     mapping: Annotated[Path | None, typer.Option(
         help="Column mapping file (TOML) for the csv and social formats.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    workers: Annotated[int | None, typer.Option(
+        min=0, max=16, help="Processes validating ahead of the writer (default: cores - 1).")]
+    = None,
 ) -> None:
     """Import canonical records (JSON Lines, per-kind CSV) or a helpdesk/phone export."""
     source_format, output = _split_formats(format or [])
@@ -113,14 +117,16 @@ def import_command(
             progress.advance(task, n)
 
         rows: Any
+        if workers is None:
+            workers = min(3, max(0, (os.cpu_count() or 1) - 1))
         if source_format is None:
-            rows = read_paths(files, on_bytes=advance)
+            rows = read_paths(files, on_bytes=advance, parse=workers == 0)
         else:
             from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions
 
             options = ConnectorOptions(mapping=mapping)
             rows = CONNECTORS[source_format].read(files, options)
-        summary = Importer(engine, batch_size).import_rows(rows)
+        summary = Importer(engine, batch_size, workers).import_rows(rows)
     _print_summary(summary, output)
     if summary.quarantined:
         raise typer.Exit(EXIT_QUARANTINED)

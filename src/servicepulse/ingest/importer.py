@@ -9,9 +9,11 @@ the interaction arrives (`servicepulse check` lists references that never resolv
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -81,6 +83,65 @@ class _Quarantined:
     error: RecordError
 
 
+@dataclass
+class PreparedBatch:
+    """A batch validated and converted to store rows: pure CPU work, done before the
+    transaction (in a worker process when the import is parallel)."""
+
+    summary: ImportSummary
+    by_kind: dict[str, dict[str, dict[str, Any]]]
+    bad: list[_Quarantined]
+
+
+def prepare_batch(batch: list[SourceRow]) -> PreparedBatch:
+    summary = ImportSummary(rows=len(batch))
+    bad: list[_Quarantined] = []
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in WRITE_ORDER}
+    for row in batch:
+        if row.error is not None:
+            bad.append(_Quarantined(row, row.error))
+            continue
+        data: Any = row.data
+        if data is None:  # a raw JSON line, parsed here rather than in the reader
+            try:
+                data = orjson.loads(row.raw)
+            except orjson.JSONDecodeError as exc:
+                bad.append(_Quarantined(row, RecordError(None, f"not valid JSON ({exc})")))
+                continue
+        try:
+            record = parse_record(data, row.default_kind)
+        except RecordError as error:
+            bad.append(_Quarantined(row, error))
+            continue
+        store_row = record_to_row(record)
+        kind = record.record_type
+        # the same (type, id) twice in a batch: the later one wins, as in a re-import
+        earlier = by_kind[kind].get(store_row["id"])
+        if earlier is not None:
+            same = earlier["content_hash"] == store_row["content_hash"]
+            (summary.unchanged if same else summary.updated)[kind] += 1
+        by_kind[kind][store_row["id"]] = store_row
+    return PreparedBatch(summary, by_kind, bad)
+
+
+def _prepared(rows: Iterable[SourceRow], size: int, workers: int) -> Iterator[PreparedBatch]:
+    """Prepared batches in input order; with workers, prepared ahead in other processes
+    while the caller writes (a bounded number in flight, so memory stays flat)."""
+    if workers <= 0:
+        for batch in _batches(rows, size):
+            yield prepare_batch(batch)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        in_flight: deque[Future[PreparedBatch]] = deque()
+        for batch in _batches(rows, size):
+            in_flight.append(pool.submit(prepare_batch, batch))
+            if len(in_flight) > workers + 1:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
+
+
 def _chunks(values: Sequence[str], size: int = _ID_CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -99,9 +160,11 @@ def _utc_day(epoch: float) -> date:
 class Importer:
     """Imports batches into one store. Reusable across files and API requests."""
 
-    def __init__(self, engine: Engine, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, engine: Engine, batch_size: int = BATCH_SIZE, workers: int = 0) -> None:
+        """`workers`: processes that validate ahead of the writer (0: all in this one)."""
         self.engine = engine
         self.batch_size = batch_size
+        self.workers = workers
         self.hooks = load_hooks()
         self._pending = Touched()  # what the after-import hooks have still to see
         with engine.connect() as connection:
@@ -116,9 +179,9 @@ class Importer:
         (the caller then runs `run_after_import` itself, e.g. once for many requests)."""
         summary = ImportSummary()
         started = time.perf_counter()
-        for batch in _batches(rows, self.batch_size):
+        for prepared in _prepared(rows, self.batch_size, self.workers):
             with self.engine.begin() as connection:
-                result = self._import_batch(connection, batch)
+                result = self._import_batch(connection, prepared)
             summary.merge(result)
             if on_batch is not None:
                 on_batch(result)
@@ -138,28 +201,8 @@ class Importer:
 
     # -- one batch, one transaction -------------------------------------------------------
 
-    def _import_batch(self, connection: Connection, batch: list[SourceRow]) -> ImportSummary:
-        summary = ImportSummary(rows=len(batch))
-        bad: list[_Quarantined] = []
-        by_kind: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in WRITE_ORDER}
-        for row in batch:
-            if row.error is not None:
-                bad.append(_Quarantined(row, row.error))
-                continue
-            try:
-                record = parse_record(row.data, row.default_kind)
-            except RecordError as error:
-                bad.append(_Quarantined(row, error))
-                continue
-            store_row = record_to_row(record)
-            kind = record.record_type
-            # the same (type, id) twice in a batch: the later one wins, as in a re-import
-            earlier = by_kind[kind].get(store_row["id"])
-            if earlier is not None:
-                same = earlier["content_hash"] == store_row["content_hash"]
-                (summary.unchanged if same else summary.updated)[kind] += 1
-            by_kind[kind][store_row["id"]] = store_row
-
+    def _import_batch(self, connection: Connection, prepared: PreparedBatch) -> ImportSummary:
+        summary, by_kind, bad = prepared.summary, prepared.by_kind, prepared.bad
         touched = Touched()
         for kind in WRITE_ORDER:
             incoming = by_kind[kind]
@@ -197,7 +240,7 @@ class Importer:
                          ids: Sequence[str]) -> dict[str, str]:
         rows = Driver(connection).select_where_in(
             tables.RECORD_TABLES[kind], ("id", "content_hash"), "id", ids)
-        return dict(rows)  # type: ignore[arg-type]
+        return {str(key): str(digest) for key, digest in rows}
 
     def _write_kind(self, connection: Connection, kind: str,
                     incoming: dict[str, dict[str, Any]], summary: ImportSummary) -> list[str]:
@@ -280,7 +323,7 @@ class Importer:
                             touched.days.add(_utc_day(value))
         if updates:
             Driver(connection).update(tables.interactions, updates)
-            touched.interaction_ids.update(u["id"] for u in updates)
+            touched.interaction_ids.update(str(u["id"]) for u in updates)
 
     # -- quarantine ----------------------------------------------------------------------
 
@@ -291,7 +334,7 @@ class Importer:
         for source in sources:
             lines = [item.row.line for item in bad if item.row.source == source]
             for chunk in _chunks([str(n) for n in lines if n is not None]):
-                already.update((s, n, r) for s, n, r in connection.execute(
+                already.update((str(s), int(n), str(r)) for s, n, r in connection.execute(
                     select(q.c.source, q.c.line, q.c.raw).where(
                         q.c.source == source, q.c.line.in_([int(n) for n in chunk]))
                 ))
@@ -322,6 +365,7 @@ class Importer:
 
 
 def import_rows(engine: Engine, rows: Iterable[SourceRow], batch_size: int = BATCH_SIZE,
-                on_batch: Callable[[ImportSummary], None] | None = None) -> ImportSummary:
+                on_batch: Callable[[ImportSummary], None] | None = None,
+                workers: int = 0) -> ImportSummary:
     """Import raw rows (from any reader or connector) into the store."""
-    return Importer(engine, batch_size).import_rows(rows, on_batch)
+    return Importer(engine, batch_size, workers).import_rows(rows, on_batch)

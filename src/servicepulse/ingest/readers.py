@@ -33,7 +33,7 @@ class UsageError(ValueError):
 
 def _open(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 
@@ -70,7 +70,10 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def read_jsonl(path: Path, on_bytes: ByteCounter | None = None) -> Iterator[SourceRow]:
+def read_jsonl(path: Path, on_bytes: ByteCounter | None = None,
+               parse: bool = True) -> Iterator[SourceRow]:
+    """Rows of a JSON Lines file. With `parse=False` the JSON is left to the importer
+    (`data` None, `raw` the line), which a parallel import parses in its workers."""
     source = str(path)
     with _open(path) as handle:
         for number, line in enumerate(handle, start=1):
@@ -83,6 +86,9 @@ def read_jsonl(path: Path, on_bytes: ByteCounter | None = None) -> Iterator[Sour
             if len(stripped) > MAX_LINE_BYTES:
                 yield SourceRow(source, number, None, raw[:2000], RecordError(
                     None, f"line is {len(stripped):,} bytes; the limit is {MAX_LINE_BYTES:,}"))
+                continue
+            if not parse:
+                yield SourceRow(source, number, None, raw)
                 continue
             try:
                 data = orjson.loads(stripped)
@@ -115,9 +121,10 @@ def read_csv(path: Path, on_bytes: ByteCounter | None = None) -> Iterator[Source
             if on_bytes is not None:
                 # approximate: csv does not expose the byte position; count the row's characters
                 on_bytes(len(raw) + 1)
-            if None in row:
+            extra = row.get(None)
+            if extra is not None:
                 yield SourceRow(source, line, None, raw, RecordError(
-                    None, f"row has {len(fields) + len(row[None])} cells, the header has "  # type: ignore[index]
+                    None, f"row has {len(fields) + len(extra)} cells, the header has "
                     f"{len(fields)}"), default_kind)
                 continue
             try:
@@ -128,10 +135,11 @@ def read_csv(path: Path, on_bytes: ByteCounter | None = None) -> Iterator[Source
             yield SourceRow(source, line, data, raw, None, default_kind)
 
 
-def read_paths(paths: Iterable[Path], on_bytes: ByteCounter | None = None) -> Iterator[SourceRow]:
+def read_paths(paths: Iterable[Path], on_bytes: ByteCounter | None = None,
+               parse: bool = True) -> Iterator[SourceRow]:
     """Every row of every file, in order (folders expanded, .gz read transparently)."""
     for path in expand_paths(paths):
         if _logical_suffix(path) in CSV_SUFFIXES:
             yield from read_csv(path, on_bytes)
         else:
-            yield from read_jsonl(path, on_bytes)
+            yield from read_jsonl(path, on_bytes, parse)

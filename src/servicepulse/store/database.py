@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -26,7 +27,7 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("SERVICEPULSE_DATABASE_URL") or DEFAULT_URL
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers (the dashboard) never block the importer; NORMAL is crash-safe under WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
