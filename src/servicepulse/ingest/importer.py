@@ -334,10 +334,10 @@ class Importer:
         for source in sources:
             lines = [item.row.line for item in bad if item.row.source == source]
             for chunk in _chunks([str(n) for n in lines if n is not None]):
-                already.update((str(s), int(n), str(r)) for s, n, r in connection.execute(
+                found = connection.execute(
                     select(q.c.source, q.c.line, q.c.raw).where(
-                        q.c.source == source, q.c.line.in_([int(n) for n in chunk]))
-                ))
+                        q.c.source == source, q.c.line.in_([int(n) for n in chunk])))
+                already.update((row.source, row.line, row.raw) for row in found)
         now = time.time()
         entries = []
         for item in bad:
