@@ -196,6 +196,12 @@ class Settings(BaseSettings):
     targets: dict[str, Any] = Field(
         default_factory=dict,
         description="a free table of KPI targets (read by the scorecards)")
+    # Scorecards area (issue 5): alert rules and their delivery, read and checked by
+    # servicepulse.scorecards.alerts (see docs/scorecards.md).
+    alerts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="a table: [[alerts.rules]] and smtp_* / webhook_secret delivery settings "
+                    "(read by the scorecards)")
 
     @classmethod
     def settings_customise_sources(
