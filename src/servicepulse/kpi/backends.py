@@ -17,16 +17,19 @@ from ibis.backends import BaseBackend
 from servicepulse.kpi.engine import store_backend
 from servicepulse.store.tables import RECORD_TABLES
 
-# The tables the KPI engine reads (the export holds them all).
-EXPORTED_TABLES = tuple(table.name for table in RECORD_TABLES.values())
+# The record tables must be there; other areas' tables (text_sentiment, rollups, ...) are
+# exported too, so that KPIs they add run on every engine.
+RECORD_TABLE_NAMES = tuple(table.name for table in RECORD_TABLES.values())
+NOT_EXPORTED = {"alembic_version", "quarantine"}
 
 
 def export_parquet(engine: sqlalchemy.Engine, directory: Path) -> dict[str, int]:
-    """Write every record table of the store to DIRECTORY/<table>.parquet; rows per table."""
+    """Write every table of the store to DIRECTORY/<table>.parquet; rows per table."""
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
+    names = sorted(set(sqlalchemy.inspect(engine).get_table_names()) - NOT_EXPORTED)
     with store_backend(engine) as backend:
-        for name in EXPORTED_TABLES:
+        for name in names:
             table = backend.table(name)
             # JSON columns travel as text: every engine reads them the same way.
             table = table.mutate(**{column: table[column].cast("string")
@@ -41,13 +44,14 @@ def export_parquet(engine: sqlalchemy.Engine, directory: Path) -> dict[str, int]
 
 
 def _parquet_files(directory: Path) -> dict[str, Path]:
-    files = {name: directory / f"{name}.parquet" for name in EXPORTED_TABLES}
-    missing = [name for name, path in files.items() if not path.is_file()]
+    missing = [name for name in RECORD_TABLE_NAMES
+               if not (directory / f"{name}.parquet").is_file()]
     if missing:
         raise FileNotFoundError(
             f"{directory}: no {', '.join(f'{name}.parquet' for name in missing)}; write the "
             f"export with `servicepulse export --format parquet {directory}`")
-    return files
+    return {path.name.removesuffix(".parquet"): path
+            for path in sorted(directory.glob("*.parquet"))}
 
 
 def duckdb_backend(directory: Path, threads: int | None = None) -> BaseBackend:
@@ -64,7 +68,7 @@ def spark_session(cores: int = 2) -> Any:
 
     return (SparkSession.builder.master(f"local[{cores}]").appName("servicepulse-kpi")
             .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
+            .config("spark.sql.shuffle.partitions", str(cores))
             .config("spark.ui.enabled", "false")
             .config("spark.sql.ansi.enabled", "false")
             .getOrCreate())

@@ -1,0 +1,77 @@
+"""The whole KPI suite on all four engines gives the same document.
+
+SQLite and PostgreSQL run on the store itself; DuckDB and Spark on its Parquet export
+(`servicepulse export --format parquet`). Spark is slow to start: one session for the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from servicepulse.kpi.backends import duckdb_backend, export_parquet, spark_backend
+from servicepulse.kpi.engine import run_kpi_query, run_on_backend
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.settings import KpiSettings
+from tests.kpi.helpers import WEEK, load
+
+# Every KPI, by day (customer KPIs have no agent) and by agent and week, with a time zone
+# that moves days off UTC midnight.
+QUERIES = [
+    KpiQuery.model_validate({"from": "2026-03-02", "to": "2026-03-09", "period": "day"}),
+    KpiQuery.model_validate({"from": "2026-03-02", "to": "2026-03-09", "by": ["agent"],
+                             "period": "week"}),
+]
+SETTINGS = KpiSettings(timezone="America/New_York")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    from servicepulse.kpi.backends import spark_session
+
+    session = spark_session()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _reference(sqlite_store: Engine) -> list[dict[str, Any]]:
+    load(sqlite_store, WEEK)
+    return [run_kpi_query(sqlite_store, query, SETTINGS) for query in QUERIES]
+
+
+def test_the_suite_has_data_on_every_kpi(sqlite_store: Engine) -> None:
+    # so that "the same" below compares numbers, not nulls
+    documents = _reference(sqlite_store)
+    seen = {name for document in documents for row in document["rows"]
+            for name, result in row["kpis"].items() if result["value"] is not None}
+    assert seen == set(documents[0]["rows"][0]["kpis"]) - {"sentiment"}
+
+
+@pytest.mark.postgres
+def test_postgres_matches_sqlite(sqlite_store: Engine, postgres_store: Engine) -> None:
+    load(postgres_store, WEEK)
+    assert [run_kpi_query(postgres_store, query, SETTINGS) for query in QUERIES] \
+        == _reference(sqlite_store)
+
+
+def test_duckdb_over_parquet_matches_sqlite(sqlite_store: Engine, tmp_path: Path) -> None:
+    expected = _reference(sqlite_store)
+    export_parquet(sqlite_store, tmp_path)
+    backend = duckdb_backend(tmp_path)
+    assert [run_on_backend(backend, query, SETTINGS) for query in QUERIES] == expected
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_over_parquet_matches_sqlite(sqlite_store: Engine, tmp_path: Path,
+                                           spark: Any) -> None:
+    expected = _reference(sqlite_store)
+    export_parquet(sqlite_store, tmp_path)
+    backend = spark_backend(tmp_path, spark)
+    # The ungrouped query by day only: it reads every KPI and Spark is slow to answer.
+    assert run_on_backend(backend, QUERIES[0], SETTINGS) == expected[0]
