@@ -160,7 +160,8 @@ def _interval_seconds(value: str) -> int:
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    # soft_wrap: a message is one line, whatever the terminal width, so scripts can grep it.
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -242,8 +243,9 @@ def plan(
     legend = (f"{interval_s // 60}-minute intervals (UTC); target {100 * sl:g}% "
                            f"in {result.target_time_s:g} s, occupancy ≤ {100 * cap:g}%, "
                            f"shrinkage {100 * shrink:g}%, AHT {result.aht_s:.0f} s, forecast "
-                           f"{result.method}; fcst = forecast arrivals, act. = stored arrivals, req+shr = "
-                           "required after shrinkage, sched = agents on shift")
+                           f"{result.method}; fcst = forecast arrivals, act. = stored "
+                           "arrivals, req+shr = required after shrinkage, sched = agents "
+                           "on shift")
     table.box = None  # 80 columns fit ten numeric columns only without rules
     table.pad_edge = False
     for name in ("time", "fcst", "act.", "req", "req+shr", "sched", "+/-", "SL", "occ",

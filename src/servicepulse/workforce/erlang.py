@@ -176,10 +176,9 @@ def erlang_a_metrics(agents: int, calls: float, interval_s: float, aht_s: float,
     queue_mass = float(weights.sum())  # Σ w_j scaled by e^{-top}
     # P(wait) = ΣW / (1/B − 1 + ΣW) with ΣW = queue_mass · e^{top}; rearranged to stay finite.
     scale = math.exp(-top) if top < 700.0 else 0.0
-    if blocking == 0.0:  # underflow: so many agents that nobody waits
-        waiting = 0.0
-    else:
-        waiting = queue_mass / ((1.0 / blocking - 1.0) * scale + queue_mass)
+    # B underflows to 0 only with so many agents that nobody waits.
+    waiting = (0.0 if blocking == 0.0
+               else queue_mass / ((1.0 / blocking - 1.0) * scale + queue_mass))
     share = weights / queue_mass  # P(j | wait)
 
     answered_given_j = a / (a + j + 1.0)

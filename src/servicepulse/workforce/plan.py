@@ -105,8 +105,9 @@ def scheduled_agents(engine: Engine, start: datetime, interval_s: int, count: in
     # Merge each agent's overlapping shifts, so a duplicated shift does not add a second agent.
     spans: list[tuple[float, float]] = []
     current_agent: str | None = None
-    for agent_id, shift_start, shift_end in rows:
-        begin, finish = max(shift_start, start_s), min(shift_end, end_s)
+    for row in rows:
+        agent_id = str(row[0])
+        begin, finish = max(float(row[1]), start_s), min(float(row[2]), end_s)
         if finish <= begin:
             continue
         if agent_id == current_agent and spans and begin <= spans[-1][1]:
