@@ -240,3 +240,142 @@ def health(
                       _fmt(account["score"]), "yes" if account["at_risk"] else "",
                       "; ".join(account["reasons"]) or "–")
     Console().print(table)
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+@alerts_app.command("add")
+def alerts_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Rule name (replaces a stored rule of that name).")],
+    kpi: Annotated[str, typer.Option("--kpi", help="KPI name, e.g. csat.")],
+    scope: Annotated[str, typer.Option(
+        "--scope", help="organisation, team:ID, agent:ID or role:ROLE.")] = "organisation",
+    per_agent: Annotated[bool, typer.Option(
+        "--per-agent", help="Check each agent of the scope apart.")] = False,
+    condition: Annotated[str, typer.Option(
+        "--condition", help="target (the target misses), below or above.")] = "target",
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", help="For below/above.")] = None,
+    window_days: Annotated[int, typer.Option("--window-days", help="Days up to today.")] = 7,
+    minimum_sample: Annotated[int | None, typer.Option(
+        "--minimum-sample", help="Below it the rule says nothing (default: the setting).")
+    ] = None,
+    webhook: Annotated[str | None, typer.Option("--webhook", help="URL to POST to.")] = None,
+    email: Annotated[list[str] | None, typer.Option("--email", help="Address (repeat).")
+                     ] = None,
+) -> None:
+    """Store an alert rule."""
+    from servicepulse.scorecards.alerts import AlertError, AlertRule, add_rule
+
+    try:
+        rule = AlertRule(name=name, kpi=kpi, scope=scope, per_agent=per_agent,
+                         condition=condition,  # type: ignore[arg-type]  # checked by the rule
+                         threshold=threshold, window_days=window_days,
+                         minimum_sample=minimum_sample, webhook=webhook,
+                         email=tuple(email or ()))
+    except AlertError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    add_rule(state(ctx).engine(), rule)
+    typer.echo(f"stored alert rule {name}")
+
+
+@alerts_app.command("list")
+def alerts_list(ctx: typer.Context, format_: FormatOption = "table") -> None:
+    """Alert rules from the configuration and the store."""
+    from servicepulse.scorecards.alerts import all_rules
+
+    _format(format_)
+    rules = [rule.as_json() for rule in all_rules(state(ctx).engine(), _settings())]
+    if format_ == "json":
+        _print_json(rules)
+        return
+    table = Table(title="Alert rules")
+    for column in ("name", "kpi", "scope", "condition", "window", "deliver to", "from"):
+        table.add_column(column)
+    for rule in rules:
+        condition = rule["condition"] + (f" {rule['threshold']:g}"
+                                         if rule["threshold"] is not None else "")
+        table.add_row(rule["name"], rule["kpi"],
+                      rule["scope"] + (" per agent" if rule["per_agent"] else ""), condition,
+                      f"{rule['window_days']} d",
+                      ", ".join([*([rule["webhook"]] if rule["webhook"] else []),
+                                 *rule["email"]]) or "–", rule["origin"])
+    Console().print(table)
+
+
+@alerts_app.command("remove")
+def alerts_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Remove a stored alert rule (rules in the configuration are edited there)."""
+    from servicepulse.scorecards.alerts import remove_rule
+
+    if not remove_rule(state(ctx).engine(), name):
+        typer.echo(f"error: no stored alert rule {name!r} (see `servicepulse alerts list`)",
+                   err=True)
+        raise typer.Exit(2)
+    typer.echo(f"removed alert rule {name}")
+
+
+@alerts_app.command("run")
+def alerts_run(
+    ctx: typer.Context,
+    loop: Annotated[bool, typer.Option("--loop", help="Keep running as the scheduler.")
+                    ] = False,
+    interval: Annotated[float, typer.Option(
+        "--interval", help="Seconds between full checks with --loop.")] = 300.0,
+    poll: Annotated[float, typer.Option(
+        "--poll", help="Seconds between checks of rules queued by imports with --loop.")
+    ] = 10.0,
+    day: Annotated[str | None, typer.Option(
+        "--date", help="Check as of this day (YYYY-MM-DD; default today).")] = None,
+) -> None:
+    """Check every alert rule now (or keep checking with --loop) and deliver notices."""
+    import time
+
+    from servicepulse.scorecards.alerts import AlertError, check_pending, check_rules
+
+    engine = state(ctx).engine()
+    today = _date(day, "--date")
+    try:
+        settings = _settings()
+        summary = check_rules(engine, settings, today=today)
+        typer.echo(json.dumps(summary.as_json()))
+        next_full = time.monotonic() + interval
+        while loop:
+            time.sleep(min(poll, interval))
+            if time.monotonic() >= next_full:
+                summary = check_rules(engine, settings, today=today)
+                next_full = time.monotonic() + interval
+            else:
+                summary = check_pending(engine, settings, today=today)
+            if summary.checked or summary.delivered or summary.failed:
+                typer.echo(json.dumps(summary.as_json()))
+    except AlertError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@alerts_app.command("history")
+def alerts_history(
+    ctx: typer.Context,
+    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule.")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    format_: FormatOption = "table",
+) -> None:
+    """Alerts fired and recovered, newest first, with their delivery."""
+    from servicepulse.scorecards.alerts import history
+
+    _format(format_)
+    rows = history(state(ctx).engine(), limit=limit, rule=rule)
+    if format_ == "json":
+        _print_json(rows)
+        return
+    table = Table(title="Alert history")
+    for column in ("at", "rule", "event", "message", "webhook", "email"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["at"][:19], row["rule"], row["event"], row["message"],
+                      row["webhook_status"] or "–", row["email_status"] or "–")
+    Console().print(table)
