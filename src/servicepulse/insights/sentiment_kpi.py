@@ -20,6 +20,7 @@ while it is still being defined.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +32,27 @@ if TYPE_CHECKING:
 SOURCE_NAME = "texts"
 
 
+TEXT_COLUMNS = {"source_kind": "string", "source_id": "string", "interaction_id": "string",
+                "channel": "string", "agent_id": "string", "at": "float64",
+                "language": "string", "score": "float64", "label": "string"}
+
+
+def _texts_table(frame: Frame) -> ir.Table:
+    """The store's `text_sentiment`; a backend without it (a Parquet export that left the
+    table out) gets an empty table and a warning, so the other KPIs still compute."""
+    import ibis
+    from ibis.common.exceptions import TableNotFound
+
+    try:
+        return frame.table("text_sentiment")
+    except TableNotFound:
+        pass
+    warnings.warn("this KPI backend has no text_sentiment table: sentiment has no data here "
+                  "(export it with the record tables to compute sentiment on this engine)",
+                  stacklevel=2)
+    return ibis.memtable({name: [] for name in TEXT_COLUMNS}, schema=TEXT_COLUMNS)
+
+
 def texts_source(frame: Frame) -> ir.Table:
     """Scored and unscored customer texts in the periods, with the engine's dimensions."""
     from servicepulse.kpi.sources import NONE
@@ -38,7 +60,7 @@ def texts_source(frame: Frame) -> ir.Table:
     def text(value: Any) -> Any:
         return value.cast("string").fill_null(NONE)
 
-    texts = frame.table("text_sentiment")
+    texts = _texts_table(frame)
     texts = texts.filter(frame.in_periods(texts.at))
     interactions = frame.table("interactions").select(
         i_id="id", i_team="team_id", i_queue="queue", i_category="category",

@@ -375,3 +375,11 @@ def register(definition: KpiDefinition) -> KpiDefinition:
     """Add or replace a KPI (the sentiment area fills its slot this way)."""
     KPIS[definition.name] = definition
     return definition
+
+
+# --- sentiment: filled in by the text insights area (issue 8) ------------------------------
+# Its `texts` source (one row per customer text in `text_sentiment`) and its definition live
+# in servicepulse.insights.sentiment_kpi, which registers both through `register` above.
+from servicepulse.insights.sentiment_kpi import install as _install_sentiment  # noqa: E402
+
+_install_sentiment()
