@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -131,3 +132,50 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> None:
                                            "csrf_token": token, "next": "/"},
                            follow_redirects=False)
     assert response.status_code == 303, response.text
+
+
+@dataclass
+class LiveServer:
+    url: str
+    engine: Engine
+    tokens: Tokens
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """uvicorn on a free loopback port in a thread: a real server for browsers and SSE."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(centre: tuple[Engine, Tokens]) -> Iterator[LiveServer]:
+    """The app with the real KPI engine behind a real server."""
+    app = create_app(centre[0], serve_stale=False, prewarm=False)
+    with serve_in_thread(app) as url:
+        yield LiveServer(url, centre[0], centre[1])

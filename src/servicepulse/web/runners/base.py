@@ -119,6 +119,9 @@ def _interval(name: str, raw: Any) -> tuple[float, float] | None:
     low_shown, high_shown = display_value(name, low), display_value(name, high)
     if low_shown is None or high_shown is None:
         return None
+    if kpi_info(name).unit in ("seconds", "count", "currency", "per_hour"):
+        # a t interval of a skewed duration can reach below zero; no duration does
+        low_shown = max(0.0, low_shown)
     return (low_shown, high_shown)
 
 

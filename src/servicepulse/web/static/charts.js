@@ -6,7 +6,7 @@
 
   function toEpoch(label) { return Date.parse(label + "T00:00:00Z") / 1000; }
 
-  function draw(container, labels, series, unit) {
+  function draw(container, labels, series, unit, height) {
     if (!container || !labels.length) {
       if (container) container.textContent = "No data in this window.";
       return;
@@ -22,7 +22,7 @@
             : function (u, v) { return v == null ? "–" : (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)); };
     config.slice(1).forEach(function (s) { s.value = fmt; });
     var width = Math.max(320, container.clientWidth - 16);
-    new uPlot({ width: width, height: 300, series: config,
+    new uPlot({ width: width, height: height || 300, series: config,
                 axes: [{}, { values: function (u, vals) { return vals.map(function (v) { return fmt(u, v); }); }, size: 70 }],
                 scales: { x: { time: true } } }, data, container);
   }
@@ -45,7 +45,7 @@
       h.textContent = titles[name] || name;
       div.appendChild(h);
       box.appendChild(div);
-      draw(div, a.labels, [{ name: titles[name] || name, values: a.series[name] }], units[name]);
+      draw(div, a.labels, [{ name: titles[name] || name, values: a.series[name] }], units[name], 180);
     });
   }
 })();

@@ -1,0 +1,133 @@
+"""Live wallboard: a record posted through the API reaches the server-sent events stream
+within 2 seconds (SQLite, one process), and with PostgreSQL a write by another process
+reaches the server's hub through LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import Engine
+
+from servicepulse.web.access import Access
+from servicepulse.web.live import LiveHub
+from servicepulse.web.runners import RunContext, WallboardRunner
+from tests.web.conftest import LiveServer, fake_kpi, load_centre
+
+
+def _now_record(record_id: str, channel: str = "phone") -> dict[str, Any]:
+    created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {"type": "interaction", "id": record_id, "channel": channel, "created_at": created}
+
+
+def _events(url: str, headers: dict[str, str], into: list[tuple[float, dict[str, Any]]],
+            stop: threading.Event) -> None:
+    with httpx.stream("GET", f"{url}/api/v1/live", headers=headers, timeout=30) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                into.append((time.monotonic(), orjson.loads(line[6:])))
+            if stop.is_set():
+                return
+
+
+def test_wallboard_updates_within_two_seconds(live_server: LiveServer) -> None:
+    headers = {"Authorization": f"Bearer {live_server.tokens.manager}"}
+    received: list[tuple[float, dict[str, Any]]] = []
+    stop = threading.Event()
+    reader = threading.Thread(target=_events, args=(live_server.url, headers, received, stop),
+                              daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 30
+    while not received:
+        assert time.monotonic() < deadline, "no initial wallboard event"
+        time.sleep(0.05)
+    before = received[-1][1]
+    posted_at = time.monotonic()
+    response = httpx.post(f"{live_server.url}/api/v1/records", headers=headers,
+                          json=[_now_record("live-1")], timeout=30)
+    assert response.json()["inserted"] == {"interaction": 1}
+    updated = None
+    while updated is None and time.monotonic() < posted_at + 2.0:
+        for at, state in list(received):
+            if at >= posted_at and state.get("contacts_today") == before["contacts_today"] + 1:
+                updated = state
+        time.sleep(0.02)
+    stop.set()
+    assert updated is not None, f"no update within 2 s: {received[-1][1]}"
+    # the new phone call is waiting: no answer yet
+    assert {q["channel"]: q["waiting"] for q in updated["queues"]}.get("phone") == 1
+
+
+@pytest.mark.postgres
+def test_postgres_write_by_another_process_reaches_the_hub(postgres_store: Engine) -> None:
+    load_centre(postgres_store)
+    url = postgres_store.url.render_as_string(hide_password=False)
+    context = RunContext(engine=postgres_store, kpi=fake_kpi, access=Access())
+    runner = WallboardRunner(context)
+    hub = LiveHub(postgres_store, runner.run_counts, runner.run_kpis)
+    # Another process writes one interaction straight into the store (as any writer might:
+    # an importer, a connector); kept light so the test does not pay for the importer's hooks.
+    writer = (
+        "import sys, time\n"
+        "from sqlalchemy import create_engine\n"
+        "from servicepulse.store.tables import interactions\n"
+        "with create_engine(sys.argv[1]).begin() as connection:\n"
+        "    connection.execute(interactions.insert().values(\n"
+        "        id='pg-1', channel='phone', created_at=time.time(), direction='inbound',\n"
+        "        reopens=0, transfers=0, escalated=False, given='{}', content_hash='x'))\n"
+    )
+
+    async def scenario() -> float:
+        await hub.start()
+        try:
+            stream = hub.stream(lambda: asyncio.sleep(0, result=False))
+            first = orjson.loads((await anext(stream)).split(b"data: ", 1)[1])
+            version = hub.version
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", writer, url)
+            assert await process.wait() == 0
+            written = time.monotonic()
+            while True:
+                message = await asyncio.wait_for(anext(stream), 5)
+                state = orjson.loads(message.split(b"data: ", 1)[1])
+                if state["contacts_today"] == first["contacts_today"] + 1:
+                    assert hub.version > version  # woken by NOTIFY, not by a timer
+                    return time.monotonic() - written
+        finally:
+            await hub.stop()
+
+    assert asyncio.run(scenario()) < 2.0
+
+
+def test_hub_coalesces_a_burst_of_changes(sqlite_store: Engine) -> None:
+    computed: list[int] = []
+
+    def counts() -> dict[str, Any]:
+        computed.append(1)
+        return {"contacts_today": len(computed)}
+
+    hub = LiveHub(sqlite_store, counts, lambda: {})
+
+    async def scenario() -> None:
+        await hub.start()
+        try:
+            await hub.current_state()
+            for _ in range(100):
+                hub.changed()
+            await asyncio.sleep(0.5)
+        finally:
+            await hub.stop()
+
+    asyncio.run(scenario())
+    # one computation at start, then one for the whole burst (not 100)
+    assert len(computed) == 2
+    assert hub.version == 100
