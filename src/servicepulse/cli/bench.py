@@ -12,6 +12,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
 
 
+@bench_app.command("connectors")
+def bench_connectors(
+    size: int = typer.Option(50_000, help="Source rows per format."),
+    runs: int = typer.Option(3, min=1),
+) -> None:
+    """Rows per second each connector converts, against parsing the same file alone."""
+    from servicepulse.ingest.connectors.bench import run_connectors_bench
+
+    typer.echo(run_connectors_bench(size, runs))
+
+
 @bench_app.command("import")
 def bench_import(
     agents: int = typer.Option(800, help="Simulated agents (800 x 60 days ~ 1M interactions)."),

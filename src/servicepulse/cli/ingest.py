@@ -92,7 +92,10 @@ def import_command(
                      "repeat to give both. Default: canonical records, table summary."),
     ] = None,
     mapping: Annotated[Path | None, typer.Option(
-        help="Column mapping file (TOML) for the csv and social formats.")] = None,
+        help="Settings file (TOML) for a source format: the column mapping of csv and social "
+             "exports, and the options of the others (docs/connectors.md).")] = None,
+    timezone: Annotated[str | None, typer.Option(
+        help="IANA time zone of local times in a source export (connectors only).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
     workers: Annotated[int | None, typer.Option(
         min=0, max=16, help="Processes validating ahead of the writer (default: cores - 1).")]
@@ -101,7 +104,7 @@ def import_command(
     """Import canonical records (JSON Lines, per-kind CSV) or a helpdesk/phone export."""
     source_format, output = _split_formats(format or [])
     try:
-        files = expand_paths(paths)
+        files = expand_paths(paths, any_file=source_format is not None)
     except UsageError as exc:
         raise typer.BadParameter(str(exc), param_hint="PATHS") from exc
     engine = state(ctx).engine()
@@ -122,10 +125,13 @@ def import_command(
         if source_format is None:
             rows = read_paths(files, on_bytes=advance, parse=workers == 0)
         else:
-            from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions
+            from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions, MappingError
 
-            options = ConnectorOptions(mapping=mapping)
-            rows = CONNECTORS[source_format].read(files, options)
+            try:
+                options = ConnectorOptions(mapping=mapping, timezone=timezone)
+                rows = CONNECTORS[source_format].read(files, options)
+            except MappingError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--mapping") from exc
         summary = Importer(engine, batch_size, workers).import_rows(rows)
     _print_summary(summary, output)
     if summary.quarantined:
@@ -209,7 +215,9 @@ def quarantine_retry(
             data = orjson.loads(row["raw"]) if row["raw"].lstrip().startswith("{") else None
         except orjson.JSONDecodeError:
             data = None
-        if isinstance(data, dict):
+        # a connector's source text (a Zendesk ticket, ...) is not a canonical record: those
+        # are fixed by importing the source export again with its --format
+        if isinstance(data, dict) and ("type" in data or row["default_kind"]):
             retried.append((row["id"], SourceRow(row["source"], row["line"], data, row["raw"],
                                                  None, row["default_kind"])))
     q = tables.quarantine
@@ -230,8 +238,8 @@ def quarantine_retry(
     still = len(rows) - passed
     out.print(f"retried {len(rows):,}: {passed:,} imported, {still:,} still quarantined"
               + ("" if len(retried) == len(rows) else
-                 f" ({len(rows) - len(retried):,} are not JSON objects: fix the source file "
-                 "and import it again)"))
+                 f" ({len(rows) - len(retried):,} are not canonical records: fix the source "
+                 "file and import it again, with its --format for a helpdesk export)"))
     if still:
         raise typer.Exit(EXIT_QUARANTINED)
 

@@ -51,17 +51,19 @@ def kind_from_file_name(path: Path) -> str | None:
     return None
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files to read: each file given, and every readable file below each folder given."""
+def expand_paths(paths: Iterable[Path], any_file: bool = False) -> list[Path]:
+    """Files to read: each file given, and every readable file below each folder given.
+    `any_file`: a source format decides what it reads (an Asterisk `queue_log` has no suffix)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             files.extend(
                 p for p in sorted(path.rglob("*"))
-                if p.is_file() and _logical_suffix(p) in JSON_SUFFIXES + CSV_SUFFIXES
+                if p.is_file()
+                and (any_file or _logical_suffix(p) in JSON_SUFFIXES + CSV_SUFFIXES)
             )
         elif path.is_file():
-            if _logical_suffix(path) not in JSON_SUFFIXES + CSV_SUFFIXES:
+            if not any_file and _logical_suffix(path) not in JSON_SUFFIXES + CSV_SUFFIXES:
                 raise UsageError(f"{path}: unknown file type; expected .jsonl, .ndjson, .json "
                                  "or .csv (optionally .gz)")
             files.append(path)
