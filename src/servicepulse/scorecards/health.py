@@ -1,0 +1,193 @@
+"""Customer health for customer success and account managers (docs/scorecards.md).
+
+Per customer account, over the recent window (WINDOW_DAYS up to `end`, exclusive) and the
+window before it: CSAT and the latest NPS answer, the contact trend, open escalations, repeat
+contacts, orders and returns/cancellations. They combine into a health score: 100 minus the
+penalties below, each given as a reason with its numbers. Accounts under AT_RISK are at risk.
+Only accounts with something in the window (or an open escalation) are scored; churned
+accounts are left out (they are counted).
+
+The KPI engine groups by agent, team, channel and the like but not by customer, so these
+per-account figures are set-based aggregates over the store's tables (pandas over the rows of
+the two windows), using the KPI definitions' rules: a survey is the customer's it names, else
+its interaction's; CSAT counts the top two points of the scale; a repeat is an inbound contact
+within the repeat window after another inbound contact of the same customer.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy
+from sqlalchemy import func, select
+
+from servicepulse.store import tables
+
+WINDOW_DAYS = 90
+AT_RISK = 60.0
+CSAT_TARGET = 80.0
+PENALTY = {
+    "csat": 30.0,  # × shortfall of the CSAT share below CSAT_TARGET, relative
+    "detractor": 15.0,  # latest NPS answer 0-6
+    "escalation": 10.0, "escalation_max": 20.0,  # each open escalation
+    "repeat": 5.0, "repeat_max": 15.0,  # each repeat contact in the window
+    "surge": 10.0,  # contacts at least 1.5× the window before, and at least 3
+    "return": 10.0, "return_max": 20.0,  # each return or exchange
+    "cancellation": 25.0,
+    "lapsed": 10.0,  # bought or renewed in the window before, not in this one
+}
+
+
+def _epoch(day: date, zone: ZoneInfo) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+
+def _latest_day(engine: sqlalchemy.Engine, zone: ZoneInfo) -> date:
+    with engine.connect() as connection:
+        latest = connection.execute(select(func.max(tables.interactions.c.created_at))).scalar()
+    if latest is None:
+        return datetime.now(zone).date() + timedelta(days=1)
+    return datetime.fromtimestamp(latest, zone).date() + timedelta(days=1)
+
+
+def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
+                    customers: list[str] | None = None, settings: Any = None,
+                    window_days: int = WINDOW_DAYS) -> dict[str, Any]:
+    from servicepulse.kpi.settings import kpi_settings
+
+    resolved = kpi_settings(settings)
+    zone = ZoneInfo(resolved.timezone)
+    end = end or _latest_day(engine, zone)
+    start = end - timedelta(days=window_days)
+    before = start - timedelta(days=window_days)
+    t_end, t_start, t_before = _epoch(end, zone), _epoch(start, zone), _epoch(before, zone)
+    i, s, o, c = tables.interactions, tables.surveys, tables.orders, tables.customers
+
+    def chosen(column: Any) -> Any:
+        return column.in_(customers) if customers else sqlalchemy.true()
+
+    with engine.connect() as connection:
+        contacts = pd.DataFrame(connection.execute(
+            select(i.c.customer_id, i.c.created_at, i.c.direction).where(
+                i.c.customer_id.is_not(None), i.c.created_at >= t_before,
+                i.c.created_at < t_end, chosen(i.c.customer_id))).all(),
+            columns=["customer", "created_at", "direction"])
+        escalations = pd.DataFrame(connection.execute(
+            select(i.c.customer_id, func.count()).where(
+                i.c.customer_id.is_not(None), i.c.escalated.is_(True),
+                i.c.resolved_at.is_(None), i.c.abandoned_at.is_(None),
+                i.c.created_at < t_end, chosen(i.c.customer_id)).group_by(i.c.customer_id)
+        ).all(), columns=["customer", "open_escalations"])
+        survey_customer = func.coalesce(s.c.customer_id, i.c.customer_id)
+        surveys = pd.DataFrame(connection.execute(
+            select(survey_customer, s.c.kind, s.c.score, s.c.scale_max, s.c.submitted_at)
+            .select_from(s.outerjoin(i, s.c.interaction_id == i.c.id)).where(
+                survey_customer.is_not(None), s.c.submitted_at >= t_start,
+                s.c.submitted_at < t_end, chosen(survey_customer))).all(),
+            columns=["customer", "kind", "score", "scale_max", "submitted_at"])
+        orders = pd.DataFrame(connection.execute(
+            select(o.c.customer_id, o.c.kind, o.c.at, o.c.amount).where(
+                o.c.at >= t_before, o.c.at < t_end, chosen(o.c.customer_id))).all(),
+            columns=["customer", "kind", "ordered_at", "amount"])
+        people = pd.DataFrame(connection.execute(
+            select(c.c.id, c.c.name, c.c.segment, c.c.churned_at).where(chosen(c.c.id))).all(),
+            columns=["customer", "name", "segment", "churned_at"])
+    recent = contacts[contacts.created_at >= t_start]
+    earlier = contacts[contacts.created_at < t_start]
+    inbound = contacts[contacts.direction == "inbound"].sort_values(["customer", "created_at"])
+    gap = inbound.groupby("customer")["created_at"].diff()
+    inbound = inbound.assign(repeat=gap <= resolved.repeat_window_days * 86_400)
+    repeats = inbound[(inbound.created_at >= t_start) & inbound.repeat].groupby(
+        "customer").size()
+    csat = surveys[surveys.kind == "csat"].assign(
+        top=lambda f: f.score >= f.scale_max - 1).groupby("customer")["top"].agg(["sum", "count"])
+    nps = surveys[surveys.kind == "nps"].sort_values("submitted_at").groupby(
+        "customer")["score"].last()
+    recent_orders = orders[orders.ordered_at >= t_start]
+    buying = {"purchase", "renewal", "upsell"}
+    bought_now = set(recent_orders[recent_orders.kind.isin(buying)].customer)
+    bought_before = set(orders[(orders.ordered_at < t_start) & orders.kind.isin(buying)].customer)
+    returns = recent_orders[recent_orders.kind.isin({"return", "exchange"})].groupby(
+        "customer").size()
+    cancellations = recent_orders[recent_orders.kind == "cancellation"].groupby(
+        "customer").size()
+    revenue = recent_orders.assign(signed=lambda f: f.amount.where(
+        f.kind.isin(buying), -f.amount.where(f.kind == "return", 0.0))).groupby(
+        "customer")["signed"].sum()
+    now_counts, before_counts = recent.groupby("customer").size(), earlier.groupby(
+        "customer").size()
+    open_escalations = escalations.set_index("customer")["open_escalations"]
+    active = (set(now_counts.index) | set(csat.index) | set(nps.index)
+              | set(recent_orders.customer) | set(open_escalations.index))
+    people = people.set_index("customer")
+    churned = {cid for cid in active if cid in people.index
+               and pd.notna(people.at[cid, "churned_at"])
+               and people.at[cid, "churned_at"] < t_end}
+    accounts = []
+    for customer in sorted(active - churned):
+        figures = {
+            "contacts": int(now_counts.get(customer, 0)),
+            "contacts_before": int(before_counts.get(customer, 0)),
+            "csat": (round(100 * csat.at[customer, "sum"] / csat.at[customer, "count"], 1)
+                     if customer in csat.index else None),
+            "csat_answers": int(csat.at[customer, "count"]) if customer in csat.index else 0,
+            "latest_nps": float(nps[customer]) if customer in nps.index else None,
+            "open_escalations": int(open_escalations.get(customer, 0)),
+            "repeat_contacts": int(repeats.get(customer, 0)),
+            "returns": int(returns.get(customer, 0)),
+            "cancellations": int(cancellations.get(customer, 0)),
+            "revenue": round(float(revenue.get(customer, 0.0)), 2),
+            "lapsed": customer in bought_before and customer not in bought_now,
+        }
+        score, reasons = health_score(figures)
+        accounts.append({"customer": customer,
+                         "name": people.at[customer, "name"] if customer in people.index
+                         else None,
+                         "segment": people.at[customer, "segment"] if customer in people.index
+                         else None,
+                         "score": score, "at_risk": score < AT_RISK, "reasons": reasons,
+                         **figures})
+    accounts.sort(key=lambda a: (a["score"], a["customer"]))
+    return {"from": start.isoformat(), "to": end.isoformat(), "window_days": window_days,
+            "accounts": accounts, "at_risk": sum(1 for a in accounts if a["at_risk"]),
+            "churned_left_out": len(churned)}
+
+
+def health_score(f: dict[str, Any]) -> tuple[float, list[str]]:
+    """100 minus the penalties of PENALTY, with a reason for each."""
+    score, reasons = 100.0, []
+    if f["csat"] is not None and f["csat"] < CSAT_TARGET:
+        penalty = PENALTY["csat"] * (CSAT_TARGET - f["csat"]) / CSAT_TARGET
+        score -= penalty
+        reasons.append(f"CSAT {f['csat']:.0f}% on {f['csat_answers']} answers "
+                       f"(target {CSAT_TARGET:.0f}%) −{penalty:.0f}")
+    if f["latest_nps"] is not None and f["latest_nps"] <= 6:
+        score -= PENALTY["detractor"]
+        reasons.append(f"latest NPS answer {f['latest_nps']:g} (detractor) "
+                       f"−{PENALTY['detractor']:.0f}")
+    if f["open_escalations"]:
+        penalty = min(PENALTY["escalation"] * f["open_escalations"], PENALTY["escalation_max"])
+        score -= penalty
+        reasons.append(f"{f['open_escalations']} open escalation(s) −{penalty:.0f}")
+    if f["repeat_contacts"]:
+        penalty = min(PENALTY["repeat"] * f["repeat_contacts"], PENALTY["repeat_max"])
+        score -= penalty
+        reasons.append(f"{f['repeat_contacts']} repeat contact(s) −{penalty:.0f}")
+    if f["contacts"] >= 3 and f["contacts"] >= 1.5 * max(f["contacts_before"], 1):
+        score -= PENALTY["surge"]
+        reasons.append(f"contacts up from {f['contacts_before']} to {f['contacts']} "
+                       f"−{PENALTY['surge']:.0f}")
+    if f["returns"]:
+        penalty = min(PENALTY["return"] * f["returns"], PENALTY["return_max"])
+        score -= penalty
+        reasons.append(f"{f['returns']} return(s) or exchange(s) −{penalty:.0f}")
+    if f["cancellations"]:
+        score -= PENALTY["cancellation"]
+        reasons.append(f"{f['cancellations']} cancellation(s) −{PENALTY['cancellation']:.0f}")
+    if f["lapsed"]:
+        score -= PENALTY["lapsed"]
+        reasons.append(f"bought or renewed before, not in this window −{PENALTY['lapsed']:.0f}")
+    return round(max(score, 0.0), 1), reasons
