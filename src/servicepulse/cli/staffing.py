@@ -40,7 +40,19 @@ class HandleTimeOption(StrEnum):
 
 
 def register(app: typer.Typer) -> None:
+    from servicepulse.cli.bench import bench_app
+
     app.add_typer(staffing_app, name="staffing")
+    bench_app.command("workforce")(bench_workforce)
+
+
+def bench_workforce(
+    runs: Annotated[int, typer.Option("--runs", min=3, help="Runs; medians are reported.")] = 7,
+) -> None:
+    """Required-agent solving for a day of 96 intervals, against pyworkforce."""
+    from servicepulse.bench.workforce import run_workforce_bench
+
+    typer.echo(run_workforce_bench(runs))
 
 
 def _finite(value: float) -> bool:

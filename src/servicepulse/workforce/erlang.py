@@ -155,6 +155,13 @@ def erlang_a_metrics(agents: int, calls: float, interval_s: float, aht_s: float,
     _check_positive("patience", patience_s)
     if agents < 0:
         raise ErlangInputError(f"agents must be 0 or more, got {agents}")
+    return _erlang_a(agents, calls, interval_s, aht_s, target_time_s, patience_s, traffic,
+                     with_asa=True)
+
+
+def _erlang_a(agents: int, calls: float, interval_s: float, aht_s: float, target_time_s: float,
+              patience_s: float, traffic: float, with_asa: bool) -> QueueMetrics:
+    # The agent search skips the ASA (digamma over the queue) until it has its answer.
     if traffic == 0.0:
         return QueueMetrics(agents, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
     if agents == 0:
@@ -186,10 +193,12 @@ def erlang_a_metrics(agents: int, calls: float, interval_s: float, aht_s: float,
     in_time_given_j = answered_given_j * special.betainc(j + 1.0, a + 1.0, p)
     service_level = (1.0 - waiting) + waiting * float(share @ in_time_given_j)
     abandon = waiting * float(share @ (1.0 - answered_given_j))
-    wait_if_answered = (answered_given_j / theta
-                        * (special.digamma(a + j + 2.0) - special.digamma(a + 1.0)))
     answered = 1.0 - abandon
-    asa = waiting * float(share @ wait_if_answered) / answered if answered > 0 else None
+    asa = None
+    if with_asa and answered > 0:
+        wait_if_answered = (answered_given_j / theta
+                            * (special.digamma(a + j + 2.0) - special.digamma(a + 1.0)))
+        asa = waiting * float(share @ wait_if_answered) / answered
     occupancy = traffic * answered / agents
     return QueueMetrics(agents, traffic, min(1.0, max(0.0, service_level)), min(1.0, occupancy),
                         asa, waiting, abandon)
@@ -205,6 +214,8 @@ def required_agents(calls: float, interval_s: float, aht_s: float, target_sl: fl
     `agents_with_shrinkage` = agents / (1 − shrinkage) rounded up."""
     traffic = traffic_intensity(calls, interval_s, aht_s)
     check_targets(target_sl, target_time_s, max_occupancy, shrinkage)
+    if patience_s is not None:
+        _check_positive("patience", patience_s)
     if patience_s is None:
         agents, metrics = _required_erlang_c(traffic, aht_s, target_sl, target_time_s,
                                              max_occupancy)
@@ -258,8 +269,11 @@ def _required_erlang_c(traffic: float, aht_s: float, target_sl: float, target_ti
 def _required_erlang_a(calls: float, interval_s: float, aht_s: float, target_sl: float,
                        target_time_s: float, max_occupancy: float,
                        patience_s: float) -> tuple[int, QueueMetrics]:
+    traffic = traffic_intensity(calls, interval_s, aht_s)
+
     def metrics_at(n: int) -> QueueMetrics:
-        return erlang_a_metrics(n, calls, interval_s, aht_s, target_time_s, patience_s)
+        return _erlang_a(n, calls, interval_s, aht_s, target_time_s, patience_s, traffic,
+                         with_asa=False)
 
     def meets(m: QueueMetrics) -> bool:
         return m.service_level >= target_sl and m.occupancy <= max_occupancy
@@ -268,25 +282,31 @@ def _required_erlang_a(calls: float, interval_s: float, aht_s: float, target_sl:
         return 0, metrics_at(0)
     # Both the service level and (1 − occupancy) rise with every agent, so the feasible
     # staffings are all n from some n*; with abandonment n* may lie below the offered load.
-    # Bracket it (the Erlang C answer is a good first upper guess: patience shortens the
-    # queue), then bisect.
-    traffic = traffic_intensity(calls, interval_s, aht_s)
-    low = 0
-    high, _ = _required_erlang_c(traffic, aht_s, target_sl, target_time_s, max_occupancy)
-    high_metrics = metrics_at(high)
-    while not meets(high_metrics):
-        low, high = high, high * 2
-        if high > _SEARCH_HEADROOM + 2 * traffic:
-            raise ErlangInputError(f"no staffing up to {high} agents reaches the target")
-        high_metrics = metrics_at(high)
+    # The Erlang C answer is a good first guess (patience only shortens the queue, and the
+    # answer is usually a few agents below it): gallop down from it (or up, if it falls
+    # short) to bracket n*, then bisect.
+    guess, _ = _required_erlang_c(traffic, aht_s, target_sl, target_time_s, max_occupancy)
+    if meets(metrics_at(guess)):
+        high, step = guess, 1
+        while high - step >= 1 and meets(metrics_at(high - step)):
+            high, step = high - step, step * 2
+        low = max(0, high - step)
+    else:
+        low, step = guess, 1
+        while not meets(metrics_at(low + step)):
+            low, step = low + step, step * 2
+            if step > _SEARCH_HEADROOM + 2 * traffic:
+                raise ErlangInputError(f"no staffing up to {low + step} agents reaches the "
+                                       "target")
+        high = low + step
     while high - low > 1:
         middle = (low + high) // 2
-        middle_metrics = metrics_at(middle)
-        if meets(middle_metrics):
-            high, high_metrics = middle, middle_metrics
+        if meets(metrics_at(middle)):
+            high = middle
         else:
             low = middle
-    return high, high_metrics
+    return high, _erlang_a(high, calls, interval_s, aht_s, target_time_s, patience_s, traffic,
+                           with_asa=True)
 
 
 def _check_positive(name: str, value: float) -> None:
