@@ -28,7 +28,7 @@ __all__ = ["DEFAULT_START", "SimulationConfig", "SimulationSummary", "simulate_r
 
 def simulate_records(config: SimulationConfig) -> Iterator[dict[str, Any]]:
     """Canonical record dicts, deterministic by `config.seed`."""
-    for block in Simulation(config).blocks():
+    for _day, block in Simulation(config).blocks():
         yield from block
 
 
@@ -83,14 +83,14 @@ def _write(simulation: Simulation, handle: IO[bytes], config: SimulationConfig,
 
     show = progress and sys.stderr.isatty()
     if not show:
-        for block in simulation.blocks():
+        for _day, block in simulation.blocks():
             write_block(block)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
-        task = bar.add_task("simulating days", total=config.days + 2)
-        for block in simulation.blocks():
+        task = bar.add_task("simulating days", total=config.days + 1)
+        for day, block in simulation.blocks():
             write_block(block)
-            bar.advance(task)
+            bar.update(task, completed=day + 1)

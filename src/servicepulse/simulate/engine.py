@@ -389,13 +389,15 @@ class Simulation:
                     group, base - back * 86_400, counts, [], None))
 
     # --- the run -------------------------------------------------------------------------
-    def blocks(self) -> Iterator[list[Record]]:
-        """Records in blocks: the static block (teams, calendars, agents, customers), one
-        block per day, and a last block with the backlog still open at the end."""
-        yield self._static_records()
+    def blocks(self) -> Iterator[tuple[int, list[Record]]]:
+        """Records in blocks of moderate size (memory stays flat), each with its day: -1 for
+        the static records (teams, calendars, agents, customers), then 0 … days-1, and
+        `days` for the backlog still open at the end."""
+        yield -1, self._static_records()
+        yield from ((-1, chunk) for chunk in customer_records(self.customers, self.rng))
         for day in range(self.config.days):
-            yield self._day(day)
-        yield self._final_backlog()
+            yield from ((day, chunk) for chunk in self._day(day))
+        yield self.config.days, self._final_backlog()
 
     def _static_records(self) -> list[Record]:
         org = self.org
@@ -406,16 +408,17 @@ class Simulation:
             out.append(team.calendar.record())
         for agent in org.agents:
             out.append(agent.record(org.teams[agent.team].id))
-        out.extend(customer_records(self.customers, self.rng))
         return out
 
-    def _day(self, day: int) -> list[Record]:
-        out: list[Record] = []
+    def _day(self, day: int) -> Iterator[list[Record]]:
+        """The day's records: the contacts team by team, then states and shifts, orders and
+        social activity."""
         agent_days: list[AgentDay] = []
         self.orders_today = []
         self.mentions_today = []
         self._today = day
         for team in self.org.teams:
+            out: list[Record] = []
             local = self.dates[day]
             weekday = local.weekday()
             hours = team.calendar.open_seconds(weekday)
@@ -435,10 +438,14 @@ class Simulation:
                 else:
                     contacts = self._async_day(group, day, base, days_agents, weekday)
                 self._emit_contacts(out, group, contacts)
+            yield out
+        out = []
         self._states(out, agent_days)
+        yield out
+        out = []
         self._orders(out, day)
         self._social(out, day, agent_days)
-        return out
+        yield out
 
     # --- shifts --------------------------------------------------------------------------
     def _shifts(self, group: GroupSpec, working: list[int], hours: tuple[int, int] | None,

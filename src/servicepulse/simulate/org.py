@@ -12,7 +12,7 @@ Spanish speaker, alone on a Spanish queue that gets more work than one person ca
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
@@ -431,8 +431,9 @@ def build_customers(count: int, window_start: int, window_end: int,
     return Customers(ids, segment, acquired, churned, subscriber, plan_price, pools)
 
 
-def customer_records(customers: Customers, rng: np.random.Generator) -> list[dict[str, object]]:
-    """Customer records, built column-wise (times formatted by numpy) for speed."""
+def customer_records(customers: Customers, rng: np.random.Generator,
+                     chunk: int = 20_000) -> Iterator[list[dict[str, object]]]:
+    """Customer records in lists of `chunk`, built column-wise (times formatted by numpy)."""
     n = len(customers)
     firsts = rng.integers(0, len(FIRST_NAMES), size=n).tolist()
     lasts = rng.integers(0, len(LAST_NAMES), size=n).tolist()
@@ -443,6 +444,9 @@ def customer_records(customers: Customers, rng: np.random.Generator) -> list[dic
     segments = [SEGMENTS[s] for s in customers.segment.tolist()]
     out: list[dict[str, object]] = []
     for i in range(n):
+        if len(out) == chunk:
+            yield out
+            out = []
         first, last = FIRST_NAMES[firsts[i]], LAST_NAMES[lasts[i]]
         record: dict[str, object] = {
             "type": "customer", "id": customers.ids[i], "name": f"{first} {last}",
@@ -451,7 +455,7 @@ def customer_records(customers: Customers, rng: np.random.Generator) -> list[dic
         if has_churned[i]:
             record["churned_at"] = churned[i]
         out.append(record)
-    return out
+    yield out
 
 
 def _iso_column(epochs: np.ndarray) -> list[str]:
