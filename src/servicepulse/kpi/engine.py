@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,6 +44,7 @@ from servicepulse.kpi.sources import (
 )
 
 GroupKey = tuple[Any, ...]  # by-dimension values..., period key
+Executor = Callable[[ir.Expr], pd.DataFrame]
 
 
 @contextmanager
@@ -80,9 +81,9 @@ def run_on_backend(backend: BaseBackend, query: KpiQuery,
     resolved = kpi_settings(settings)
     names = query.kpis if query.kpis is not None else list(KPIS)
     first, end = _date_range(backend, query, resolved)
-    periods = _periods(first, end, query.period, resolved)
+    periods = periods_for(first, end, query.period, resolved)
     frame = Frame(backend, resolved, query.period, periods, kpis=set(names))
-    runner = _Runner(frame, query, [KPIS[name] for name in names])
+    runner = Runner(frame, query, [KPIS[name] for name in names])
     return {
         "from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
         "period": query.period, "filters": dict(query.filters),
@@ -122,7 +123,7 @@ def _date_range(backend: BaseBackend, query: KpiQuery, settings: KpiSettings
     return first, end
 
 
-def _periods(first: date, end: date, period: str, settings: KpiSettings) -> list[Period]:
+def periods_for(first: date, end: date, period: str, settings: KpiSettings) -> list[Period]:
     """The periods shown (clipped to [first, end)) and the one before the first, which
     they are compared with."""
     from zoneinfo import ZoneInfo
@@ -150,9 +151,14 @@ def _periods(first: date, end: date, period: str, settings: KpiSettings) -> list
 # --- running the definitions --------------------------------------------------------------
 
 
-class _Runner:
-    def __init__(self, frame: Frame, query: KpiQuery, definitions: list[KpiDefinition]):
+class Runner:
+    def __init__(self, frame: Frame, query: KpiQuery, definitions: list[KpiDefinition],
+                 execute: Executor | None = None, compute: bool = True,
+                 order_statistics: bool = True):
         self.frame = frame
+        self._tables: dict[str, ir.Table] = {}
+        self.execute: Executor = execute or (frame.backend.execute if frame.backend is not None
+                                             else _no_backend)
         self.query = query
         self.definitions = definitions
         self.by = list(query.by)
@@ -171,7 +177,8 @@ class _Runner:
             else:
                 runnable.append(definition)
         self.runnable = runnable
-        self._compute()
+        if compute:
+            self._compute(order_statistics)
 
     def _statistics(self) -> Iterator[tuple[str, Statistic]]:
         for definition in self.runnable:
@@ -185,30 +192,42 @@ class _Runner:
             table = table.filter(table[dimension].isin(list(allowed)))
         return table
 
-    def _compute(self) -> None:
-        by_source: dict[str, dict[str, Any]] = defaultdict(dict)
+    def quantile_requests(self) -> dict[str, Quantiles]:
+        """Distributions whose median and p90 the requested KPIs report."""
         quantiles: dict[str, Quantiles] = {}
+        for prefix, statistic in self._statistics():
+            quantiles.update(statistic.quantiles(prefix))
+        return quantiles
+
+    def measure_names(self) -> list[str]:
+        return [name for prefix, statistic in self._statistics()
+                for name in statistic.measures(prefix)]
+
+    def source_table(self, source: str) -> ir.Table:
+        """The rows of a source after the query's filters (built once per run)."""
+        if source not in self._tables:
+            self._tables[source] = self._filtered(source)
+        return self._tables[source]
+
+    def _compute(self, order_statistics: bool = True) -> None:
+        by_source: dict[str, dict[str, Any]] = defaultdict(dict)
         for prefix, statistic in self._statistics():
             for name, (source, build) in statistic.measures(prefix).items():
                 by_source[source][name] = build
-            quantiles.update(statistic.quantiles(prefix))
         keys = [*self.by, "period"]
-        tables: dict[str, ir.Table] = {}
         for source, builders in by_source.items():
-            table = tables[source] = self._filtered(source)
+            table = self.source_table(source)
             aggregate = table.group_by(keys).aggregate(
                 **{name: build(table) for name, build in builders.items()})
-            frame = self.frame.backend.execute(aggregate)
+            frame = self.execute(aggregate)
             if SOURCES[source].cumulative:
                 frame = self._cumulative(frame, list(builders))
             for record in frame.to_dict("records"):
                 key = (*tuple(record[k] for k in self.by), int(record["period"]))
                 self.measures[key].update({name: _plain(record[name]) for name in builders})
-        for prefix, request in quantiles.items():
-            if request.source not in tables:
-                tables[request.source] = self._filtered(request.source)
-            table = tables[request.source]
-            self._order_statistics(prefix, request, table)
+        if order_statistics:
+            for prefix, request in self.quantile_requests().items():
+                self._order_statistics(prefix, request, self.source_table(request.source))
 
     def _cumulative(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         """Running sums over periods: the value at each period's end, for every period."""
@@ -262,7 +281,7 @@ class _Runner:
                   for name in [*keys, "rank"]}
         targets = ibis.memtable(rank_rows, schema=schema)
         predicates = [ranked[k] == targets[k] for k in [*keys, "rank"]]
-        found = self.frame.backend.execute(
+        found = self.execute(
             ranked.join(targets, predicates).select(*[ranked[k] for k in keys],
                                                      ranked.rank, ranked.v))
         values: dict[GroupKey, dict[int, float]] = defaultdict(dict)
@@ -324,6 +343,10 @@ class _Runner:
                                                                  previous_get)
             results[name] = result
         return results
+
+
+def _no_backend(expression: ir.Expr) -> pd.DataFrame:
+    raise RuntimeError("this run reads stored statistics and has no backend to query")
 
 
 def _extra(statistic: Statistic, prefix: str, get: Any, order: dict[str, dict[str, Any]],

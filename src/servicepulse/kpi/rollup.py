@@ -1,0 +1,336 @@
+"""The daily additive rollup: kept up to date on import, read by dashboards.
+
+`refresh_rollups(connection, days)` recomputes the rollup rows of the given days with the
+engine itself (the same definitions, grouped by day x agent x team x role x channel x queue x
+category) inside the caller's transaction, so an import and its rollup commit together.
+It is registered as an import hook (servicepulse.ingest.hooks).
+
+`query_rollup(engine, query)` answers a KPI query from the rollup when it can (the rollup
+KPIs, grouped and filtered by rollup dimensions, rollup kept in the organisation's time zone)
+and returns the same document as the exact path, with `"source": "rollup"`; medians and p90s
+are then read from logarithmic histograms (buckets 25% wide: an approximation, within one
+bucket of the exact value). It returns None when the rollup cannot answer: use
+`servicepulse.kpi.engine.run_kpi_query` then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from servicepulse.ingest.hooks import Touched, register
+from servicepulse.kpi.definitions import KPIS
+from servicepulse.kpi.engine import Runner, periods_for, store_backend
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.settings import KpiSettings, kpi_settings
+from servicepulse.kpi.sources import (
+    DAY_S,
+    EPOCH,
+    Frame,
+    Period,
+    day_number,
+    from_day_number,
+    local_midnight,
+)
+from servicepulse.kpi.tables import (
+    ROLLUP_DIMENSIONS,
+    ROLLUP_MEASURES,
+    kpi_daily_histogram,
+    kpi_daily_rollup,
+)
+from servicepulse.store import tables
+
+ROLLUP_KPIS = ("contacts", "frt", "asa", "aht", "fcr", "repeat_contact_rate", "resolution_rate",
+               "ttr", "reopen_rate", "transfer_rate", "escalation_rate", "abandon_rate",
+               "service_level", "csat", "nps", "ces")
+BUCKET_BASE = 1.25  # histogram buckets: [0, 1) s, then [1.25^(b-1), 1.25^b) s
+REFRESH_CHUNK_DAYS = 31  # days recomputed in one query
+
+
+def bucket_of(seconds: ir.FloatingValue) -> ir.IntegerValue:
+    return ibis.ifelse(seconds < 1.0, 0,
+                       (seconds.ln() / math.log(BUCKET_BASE)).floor() + 1).cast("int64")
+
+
+def bucket_bounds(bucket: int) -> tuple[float, float]:
+    if bucket <= 0:
+        return 0.0, 1.0
+    return BUCKET_BASE ** (bucket - 1), BUCKET_BASE ** bucket
+
+
+# --- refreshing ----------------------------------------------------------------------------
+
+
+def _zone_ranges(days: Iterable[date], lookback_days: int) -> list[tuple[date, date]]:
+    """Local-day ranges [first, end) to recompute for changed UTC days: one day either side
+    (time zones), and the repeat window before (a later contact changes an earlier FCR)."""
+    wanted: set[date] = set()
+    for day in days:
+        for offset in range(-lookback_days - 1, 2):
+            wanted.add(day + timedelta(days=offset))
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(wanted):
+        if ranges and day <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], day + timedelta(days=1)))
+        else:
+            ranges.append((day, day + timedelta(days=1)))
+    return ranges
+
+
+def _chunks(first: date, end: date) -> Iterable[tuple[date, date]]:
+    while first < end:
+        following = min(first + timedelta(days=REFRESH_CHUNK_DAYS), end)
+        yield first, following
+        first = following
+
+
+def _data_days(connection: Connection) -> list[date]:
+    """UTC days of the first and last time the rollup KPIs read."""
+    instants: list[float] = []
+    for table, column in ((tables.interactions, "created_at"),
+                          (tables.interactions, "resolved_at"),
+                          (tables.surveys, "submitted_at")):
+        low, high = connection.execute(
+            sa.select(sa.func.min(table.c[column]), sa.func.max(table.c[column]))).one()
+        instants += [float(value) for value in (low, high) if isinstance(value, int | float)]
+    if not instants:
+        return []
+    first = EPOCH + timedelta(days=int(min(instants) // DAY_S))
+    last = EPOCH + timedelta(days=int(max(instants) // DAY_S))
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _resolved_days(connection: Connection, interaction_ids: set[str]) -> set[date]:
+    days: set[date] = set()
+    ids = sorted(interaction_ids)
+    for start in range(0, len(ids), 500):
+        rows: list[float] = list(connection.execute(
+            sa.select(tables.interactions.c.resolved_at).where(
+                tables.interactions.c.id.in_(ids[start:start + 500]),
+                tables.interactions.c.resolved_at.is_not(None))).scalars())
+        days |= {EPOCH + timedelta(days=int(value // DAY_S)) for value in rows}
+    return days
+
+
+def _executor(connection: Connection, backend: Any) -> Any:
+    """Run compiled Ibis expressions on the caller's connection (inside its transaction)."""
+
+    def execute(expression: ir.Expr) -> pd.DataFrame:
+        result = connection.exec_driver_sql(str(backend.compile(expression)))
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    return execute
+
+
+def refresh_rollups(connection: Connection, days: set[date] | None = None,
+                    settings: Any | None = None) -> int:
+    """Recompute the rollup for these UTC days (and the days they affect); all when None.
+
+    Returns the number of rollup rows written.
+    """
+    resolved = kpi_settings(settings)
+    if days is None:
+        all_days = _data_days(connection)
+        connection.execute(kpi_daily_rollup.delete())
+        connection.execute(kpi_daily_histogram.delete())
+        ranges = [(all_days[0] - timedelta(days=1), all_days[-1] + timedelta(days=2))] \
+            if all_days else []
+    else:
+        ranges = _zone_ranges(days, math.ceil(resolved.repeat_window_days))
+    written = 0
+    with store_backend(connection.engine) as backend:
+        execute = _executor(connection, backend)
+        for first, end in ranges:
+            for chunk_first, chunk_end in _chunks(first, end):
+                written += _refresh_range(connection, backend, execute, chunk_first, chunk_end,
+                                          resolved)
+    return written
+
+
+def _refresh_range(connection: Connection, backend: Any, execute: Any, first: date, end: date,
+                   settings: KpiSettings) -> int:
+    zone = settings.timezone
+    for table in (kpi_daily_rollup, kpi_daily_histogram):
+        connection.execute(table.delete().where(
+            table.c.timezone == zone, table.c.day >= first.isoformat(),
+            table.c.day < end.isoformat()))
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    periods = [Period(day_number(first + timedelta(days=i)), first + timedelta(days=i),
+                      first + timedelta(days=i + 1),
+                      local_midnight(first + timedelta(days=i), tz),
+                      local_midnight(first + timedelta(days=i + 1), tz), True)
+               for i in range((end - first).days)]
+    frame = Frame(backend, settings, "day", periods, kpis=set(ROLLUP_KPIS))
+    query = KpiQuery(by=list(ROLLUP_DIMENSIONS), period="day", kpis=list(ROLLUP_KPIS))
+    runner = Runner(frame, query, [KPIS[name] for name in ROLLUP_KPIS], execute=execute,
+                    order_statistics=False)
+    rows = []
+    for key, measures in runner.measures.items():
+        row: dict[str, Any] = {"timezone": zone, "day": from_day_number(key[-1]).isoformat()}
+        row.update(zip(ROLLUP_DIMENSIONS, key[:-1], strict=True))
+        row.update({name: measures.get(name) or 0.0 for name in ROLLUP_MEASURES})
+        rows.append(row)
+    for start in range(0, len(rows), 1000):
+        connection.execute(kpi_daily_rollup.insert(), rows[start:start + 1000])
+    keys = [*ROLLUP_DIMENSIONS, "period"]
+    for prefix, request in runner.quantile_requests().items():
+        table = runner.source_table(request.source)
+        value = request.value.resolve(table)
+        condition = value.notnull()
+        if request.population is not None:
+            condition = condition & request.population.resolve(table)
+        counts = table.filter(condition).mutate(bucket=bucket_of(value.cast("float64"))) \
+            .group_by([*keys, "bucket"]).aggregate(count=ibis._.count())
+        found = execute(counts)
+        histogram = [{"timezone": zone, "day": from_day_number(int(record["period"])).isoformat(),
+                      **{name: record[name] for name in ROLLUP_DIMENSIONS},
+                      "measure": prefix, "bucket": int(record["bucket"]),
+                      "count": int(record["count"])}
+                     for record in found.to_dict("records")]
+        for start in range(0, len(histogram), 1000):
+            connection.execute(kpi_daily_histogram.insert(), histogram[start:start + 1000])
+    return len(rows)
+
+
+def _after_batch(connection: Connection, touched: Touched) -> None:
+    if not touched:
+        return
+    days = set(touched.days) | _resolved_days(connection, touched.interaction_ids)
+    if days:
+        refresh_rollups(connection, days)
+
+
+register(_after_batch)
+
+
+# --- answering from the rollup ---------------------------------------------------------------
+
+
+def can_answer(query: KpiQuery) -> bool:
+    kpis = query.kpis if query.kpis is not None else list(ROLLUP_KPIS)
+    return (set(kpis) <= set(ROLLUP_KPIS) and set(query.by) <= set(ROLLUP_DIMENSIONS)
+            and set(query.filters) <= set(ROLLUP_DIMENSIONS))
+
+
+def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None
+                 ) -> dict[str, Any] | None:
+    """The KPI document from the rollup, or None when the rollup cannot answer the query."""
+    if not can_answer(query):
+        return None
+    resolved = kpi_settings(settings)
+    kpis = query.kpis if query.kpis is not None else list(ROLLUP_KPIS)
+    query = query.model_copy(update={"kpis": kpis})
+    r = kpi_daily_rollup
+    with engine.connect() as connection:
+        zones: list[str] = list(
+            connection.execute(sa.select(r.c.timezone).distinct().limit(2)).scalars())
+        if zones and zones != [resolved.timezone]:
+            return None  # kept in another time zone: the exact path answers
+        first, end = _rollup_range(connection, query)
+        periods = periods_for(first, end, query.period, resolved)
+        frame = Frame(None, resolved, query.period, periods, kpis=set(kpis))
+        runner = Runner(frame, query, [KPIS[name] for name in kpis], compute=False)
+        _read_measures(connection, runner, periods)
+        _read_histograms(connection, runner, periods)
+    return {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
+            "period": query.period, "filters": dict(query.filters),
+            "timezone": resolved.timezone, "source": "rollup", "rows": runner.rows()}
+
+
+def _rollup_range(connection: Connection, query: KpiQuery) -> tuple[date, date]:
+    if query.from_ is not None and query.to is not None:
+        return query.from_, query.to
+    low, high = connection.execute(sa.select(sa.func.min(kpi_daily_rollup.c.day),  # str
+                                             sa.func.max(kpi_daily_rollup.c.day))).one()
+    today = date.today()
+    first = query.from_ or (date.fromisoformat(str(low)) if low else today)
+    end = query.to or (date.fromisoformat(str(high)) + timedelta(days=1) if high
+                       else first + timedelta(days=1))
+    return first, max(end, first + timedelta(days=1))
+
+
+def _period_column(table: sa.Table, periods: list[Period], period: str) -> Any:
+    ordered = sorted(periods, key=lambda p: p.start)
+    if period == "day":
+        return table.c.day
+    return sa.case(*((table.c.day < p.end.isoformat(), sa.literal(str(p.key)))
+                     for p in ordered[:-1]), else_=sa.literal(str(ordered[-1].key)))
+
+
+def _where(table: sa.Table, runner: Runner, periods: list[Period]) -> list[Any]:
+    conditions: list[Any] = [table.c.timezone == runner.frame.settings.timezone,
+                             sa.or_(*(sa.and_(table.c.day >= p.start.isoformat(),
+                                              table.c.day < p.end.isoformat())
+                                      for p in periods))]
+    for dimension, allowed in runner.query.filters.items():
+        conditions.append(table.c[dimension].in_(allowed))
+    return conditions
+
+
+def _period_key(value: str, period: str) -> int:
+    return day_number(date.fromisoformat(value)) if period == "day" else int(value)
+
+
+def _read_measures(connection: Connection, runner: Runner, periods: list[Period]) -> None:
+    r = kpi_daily_rollup
+    period = _period_column(r, periods, runner.frame.period).label("period")
+    names = [name for name in runner.measure_names() if name in r.c]
+    statement = sa.select(*(r.c[name] for name in runner.by), period,
+                          *(sa.func.sum(r.c[name]).label(name) for name in names)) \
+        .where(*_where(r, runner, periods)) \
+        .group_by(*(r.c[name] for name in runner.by), period)
+    for record in connection.execute(statement).mappings():
+        key = (*(record[name] for name in runner.by),
+               _period_key(record["period"], runner.frame.period))
+        runner.measures[key].update({name: record[name] for name in names})
+
+
+def _read_histograms(connection: Connection, runner: Runner, periods: list[Period]) -> None:
+    h = kpi_daily_histogram
+    requests = runner.quantile_requests()
+    if not requests:
+        return
+    period = _period_column(h, periods, runner.frame.period).label("period")
+    statement = sa.select(*(h.c[name] for name in runner.by), period, h.c.measure, h.c.bucket,
+                          sa.func.sum(h.c.count).label("count")) \
+        .where(*_where(h, runner, periods), h.c.measure.in_(list(requests))) \
+        .group_by(*(h.c[name] for name in runner.by), period, h.c.measure, h.c.bucket)
+    histograms: dict[tuple[Any, ...], dict[str, dict[int, int]]] = defaultdict(
+        lambda: defaultdict(dict))
+    for record in connection.execute(statement).mappings():
+        key = (*(record[name] for name in runner.by),
+               _period_key(record["period"], runner.frame.period))
+        histograms[key][record["measure"]][int(record["bucket"])] = int(record["count"])
+    for key, by_measure in histograms.items():
+        for measure, counts in by_measure.items():
+            runner.order[key][measure] = {"median": histogram_quantile(counts, 0.5),
+                                          "p90": histogram_quantile(counts, 0.9)}
+
+
+def histogram_quantile(counts: dict[int, int], q: float) -> float | None:
+    """The q-quantile of bucketed values: rank h = (n − 1)q + 1 located in its bucket and
+    interpolated linearly inside it."""
+    n = sum(counts.values())
+    if n == 0:
+        return None
+    rank = (n - 1) * q + 1
+    seen = 0
+    for bucket in sorted(counts):
+        count = counts[bucket]
+        if seen + count >= rank:
+            low, high = bucket_bounds(bucket)
+            return round(low + (high - low) * (rank - seen - 0.5) / count, 4)
+        seen += count
+    low, high = bucket_bounds(max(counts))
+    return round(high, 4)

@@ -1,0 +1,62 @@
+"""The KPI engine's own tables: the daily additive rollup and its duration histograms.
+
+`kpi_daily_rollup` holds, per local day (in `timezone`) x agent x team x role x channel x
+queue x category, the engine's sufficient statistics of the rollup KPIs under the engine's
+own measure names (counts, sums, sums of squares: additive, never averages).
+`kpi_daily_histogram` holds counts of durations (frt, ttr and their business-hours variants)
+in logarithmic buckets, from which dashboards read approximate medians and p90s.
+Missing dimension values are stored as "(none)" so that every column is part of the key.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Index, Integer, String, Table
+
+from servicepulse.store.tables import metadata
+
+ROLLUP_DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category")
+
+# The measures of the rollup KPIs (servicepulse.kpi.rollup.ROLLUP_KPIS), as the engine names
+# them; a test checks that this list and the definitions agree.
+ROLLUP_MEASURES = (
+    "contacts__n", "contacts__inbound__n", "contacts__outbound__n",
+    "frt__n", "frt__sum", "frt__sumsq", "frt__within_target__n", "frt__within_target__s",
+    "frt__business_hours__n", "frt__business_hours__sum", "frt__business_hours__sumsq",
+    "asa__n", "asa__sum", "asa__sumsq",
+    "aht__n", "aht__sum", "aht__sumsq", "aht__without_handle_data__n",
+    "fcr__n", "fcr__s", "fcr__without_customer__n",
+    "repeat_contact_rate__n", "repeat_contact_rate__s", "repeat_contact_rate__without_customer__n",
+    "resolution_rate__n", "resolution_rate__s",
+    "ttr__n", "ttr__sum", "ttr__sumsq",
+    "ttr__business_hours__n", "ttr__business_hours__sum", "ttr__business_hours__sumsq",
+    "reopen_rate__n", "reopen_rate__s", "transfer_rate__n", "transfer_rate__s",
+    "escalation_rate__n", "escalation_rate__s", "abandon_rate__n", "abandon_rate__s",
+    "service_level__answered_within__n", "service_level__answered__n",
+    "service_level__abandoned__n", "service_level__abandoned_within__n",
+    "service_level__abandoned_after_short__n",
+    "csat__n", "csat__s", "csat__mean__n", "csat__mean__sum", "csat__mean__sumsq",
+    "nps__n", "nps__p", "nps__d",
+    "ces__n", "ces__sum", "ces__sumsq", "ces__share_5_7__n", "ces__share_5_7__s",
+)
+
+kpi_daily_rollup = Table(
+    "kpi_daily_rollup",
+    metadata,
+    Column("timezone", String(64), nullable=False),
+    Column("day", String(10), nullable=False),  # local ISO date
+    *(Column(name, String(200), nullable=False) for name in ROLLUP_DIMENSIONS),
+    *(Column(name, Float, nullable=False, server_default="0") for name in ROLLUP_MEASURES),
+    Index("ix_kpi_daily_rollup_zone_day", "timezone", "day"),
+)
+
+kpi_daily_histogram = Table(
+    "kpi_daily_histogram",
+    metadata,
+    Column("timezone", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    *(Column(name, String(200), nullable=False) for name in ROLLUP_DIMENSIONS),
+    Column("measure", String(40), nullable=False),  # frt, frt__business_hours, ttr, ...
+    Column("bucket", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_kpi_daily_histogram_zone_day", "timezone", "day", "measure"),
+)
