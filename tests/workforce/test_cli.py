@@ -148,16 +148,37 @@ def test_whatif_json() -> None:
     assert [row["agents"] for row in payload["intervals"]] == [14, 14]
     assert payload["intervals"][0]["predicted_service_level"] == 88.84
     again = runner.invoke(app, ["staffing", "whatif", "--calls", "100", "--calls", "120",
-                                "--agents", "14", "--replications", "5", "--seed", "9",
-                                "--format", "json"])
+                                "--agents", "14", "--aht", "180", "--replications", "5",
+                                "--seed", "9", "--format", "json"])
     assert json.loads(again.output) == payload  # seeded: the same run
 
 
 def test_whatif_table_and_errors() -> None:
     result = runner.invoke(app, ["staffing", "whatif", "--calls", "100", "--agents", "12",
-                                 "--patience", "60", "--replications", "3"])
+                                 "--aht", "180", "--patience", "60", "--replications", "3"])
     assert result.exit_code == 0, result.output
     assert "Erlang A" in result.output and "simulated overall" in result.output
     bad = runner.invoke(app, ["staffing", "whatif", "--calls", "100", "--calls", "90",
-                              "--agents", "1", "--agents", "2", "--agents", "3"])
+                              "--agents", "1", "--agents", "2", "--agents", "3", "--aht", "60"])
     assert bad.exit_code == 2 and "one per --calls" in bad.output
+    bad = runner.invoke(app, ["staffing", "whatif", "--calls", "100", "--agents", "5"])
+    assert bad.exit_code == 2 and "average handle time" in bad.output
+    bad = runner.invoke(app, ["staffing", "whatif", "--agents", "5", "--aht", "60"])
+    assert bad.exit_code == 2 and "--calls" in bad.output
+
+
+def test_whatif_on_the_stored_plan(database: str) -> None:
+    # Plan of test_plan.py (16 March, hourly, 25% shrinkage): at 09:00 4 calls forecast with
+    # floor(2 × 0.75) = 1 productive agent scheduled; with --staffing required, 2 agents.
+    arguments = ["--db", database, "staffing", "whatif", "--from", "2026-03-16", "--interval",
+                 "60m", "--history-weeks", "2", "--shrinkage", "25", "--replications", "5",
+                 "--format", "json"]
+    scheduled = runner.invoke(app, arguments)
+    assert scheduled.exit_code == 0, scheduled.output
+    nine = json.loads(scheduled.output)["intervals"][9]
+    assert (nine["calls"], nine["agents"]) == (4.0, 1)
+    assert nine["predicted_service_level"] == 66.98  # Erlang C by hand in test_plan.py
+    required = runner.invoke(app, [*arguments, "--staffing", "required"])
+    assert json.loads(required.output)["intervals"][9]["agents"] == 2
+    both = runner.invoke(app, [*arguments, "--calls", "5"])
+    assert both.exit_code == 2 and "not both" in both.output

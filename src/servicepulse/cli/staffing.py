@@ -354,15 +354,38 @@ def forecast_command(
 
 # --- what-if ------------------------------------------------------------------------------
 
+class Staffing(StrEnum):
+    scheduled = "scheduled"
+    required = "required"
+
+
 @staffing_app.command("whatif")
 def whatif(
-    calls: Annotated[list[float], typer.Option(
-        "--calls", help="Calls per interval; repeat for several intervals.")],
-    agents: Annotated[list[int], typer.Option(
-        "--agents", help="Agents on duty per interval; one value applies to every interval.")],
-    interval: Annotated[float, typer.Option("--interval", help="Seconds.")] = 1800.0,
-    aht: Annotated[float, typer.Option("--aht", help="Average handle time, seconds.")] = 180.0,
-    target_time: Annotated[float, typer.Option("--target-time", help="Seconds.")] = 20.0,
+    ctx: typer.Context,
+    calls: Annotated[list[float] | None, typer.Option(
+        "--calls", help="Calls per interval; repeat for several intervals.")] = None,
+    agents: Annotated[list[int] | None, typer.Option(
+        "--agents", help="Agents on duty per interval; one value applies to every interval.")
+    ] = None,
+    start: Annotated[str | None, typer.Option(
+        "--from", help="Instead of --calls/--agents: simulate the stored plan from this day "
+                       "(YYYY-MM-DD, UTC).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last plan day, included.")] = None,
+    staffing: Annotated[Staffing, typer.Option(
+        "--staffing", help="Plan mode: the productive scheduled agents or the required ones.")
+    ] = Staffing.scheduled,
+    channel: ChannelOption = None,
+    interval: Annotated[str, typer.Option(
+        "--interval", help="Seconds (or 15m/30m/60m in plan mode).")] = "1800",
+    aht: Annotated[float | None, typer.Option(
+        "--aht", help="Average handle time, seconds (plan mode: default from history).")
+    ] = None,
+    target_time: Annotated[float | None, typer.Option(
+        "--target-time", help="Seconds; default phone 20, chat 30.")] = None,
+    target_sl: Annotated[float, typer.Option("--target-sl", help="Plan mode, %.")] = 80.0,
+    max_occupancy: Annotated[float, typer.Option("--max-occupancy", help="Plan mode, %.")
+                             ] = 85.0,
+    shrinkage: Annotated[float, typer.Option("--shrinkage", help="Plan mode, %.")] = 0.0,
     patience: Annotated[float | None, typer.Option(
         "--patience", help="Mean patience, seconds (exponential; compares with Erlang A).")
     ] = None,
@@ -372,50 +395,95 @@ def whatif(
         "--handle-cv", help="Coefficient of variation of a lognormal handle time.")] = 1.0,
     repeat: Annotated[int, typer.Option(
         "--repeat", min=1, help="Run the given intervals this many times in a row.")] = 1,
+    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)] = 8,
     replications: Annotated[int, typer.Option("--replications", min=1)] = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:
-    """Simulate a proposed staffing and compare it with the Erlang prediction per interval."""
+    """Simulate a proposed staffing (or a stored plan's) against the Erlang prediction."""
+    from servicepulse.workforce.erlang import ErlangInputError
+    from servicepulse.workforce.forecast import ForecastError
+    from servicepulse.workforce.plan import plan_what_if, staffing_plan
     from servicepulse.workforce.simulation import HandleTime, IntervalLoad, what_if
 
-    for value in calls:
-        _nonnegative(value, "--calls", "calls")
-    for value in agents:
-        _require(value >= 0, "--agents", f"{value} must be 0 or more agents")
-    _require(len(agents) in (1, len(calls)), "--agents",
-             f"give one --agents or one per --calls ({len(calls)}), not {len(agents)}")
-    _positive(interval, "--interval")
-    _positive(aht, "--aht")
-    _nonnegative(target_time, "--target-time", "seconds")
+    if aht is not None:
+        _positive(aht, "--aht")
+    if target_time is not None:
+        _nonnegative(target_time, "--target-time", "seconds")
     if patience is not None:
         _positive(patience, "--patience")
     _positive(handle_cv, "--handle-cv", "(a ratio)")
-    staffing = agents if len(agents) == len(calls) else agents * len(calls)
-    loads = [IntervalLoad(c, a) for c, a in zip(calls, staffing, strict=True)] * repeat
-    result = what_if(loads, interval, aht, target_time, patience, HandleTime(handle_time.value),
-                     handle_cv, replications, seed)
+    distribution = HandleTime(handle_time.value)
+    if start is not None:
+        _require(not calls and not agents, "--from",
+                 "give either --from (simulate the stored plan) or --calls/--agents, not both")
+        first = _day(start, "--from", datetime.now(UTC).date())
+        last = _day(end, "--to", first)
+        _require(last >= first, "--to", f"{last} is before --from {first}")
+        try:
+            plan = staffing_plan(
+                state(ctx).engine(), first, last, _interval_seconds(interval),
+                _channels(channel), _percent(target_sl, "--target-sl", allow_100=False),
+                target_time, _percent(max_occupancy, "--max-occupancy", allow_100=True,
+                                      allow_0=False),
+                _percent(shrinkage, "--shrinkage", allow_100=False), patience, aht,
+                history_weeks=history_weeks)
+            result = plan_what_if(plan, staffing.value, distribution, handle_cv,
+                                  replications, seed)
+        except ErlangInputError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        except ForecastError as exc:
+            raise _fail(str(exc)) from exc
+    else:
+        _require(bool(calls), "--calls", "give --calls (one per interval) and --agents, or "
+                 "--from to simulate the stored plan")
+        _require(bool(agents), "--agents", "give the agents on duty (one value, or one per "
+                 "--calls)")
+        _require(aht is not None, "--aht", "give the average handle time in seconds")
+        assert calls is not None and agents is not None and aht is not None
+        for value in calls:
+            _nonnegative(value, "--calls", "calls")
+        for count in agents:
+            _require(count >= 0, "--agents", f"{count} must be 0 or more agents")
+        _require(len(agents) in (1, len(calls)), "--agents",
+                 f"give one --agents or one per --calls ({len(calls)}), not {len(agents)}")
+        try:
+            interval_s = float(interval)
+        except ValueError:
+            raise typer.BadParameter(f"{interval!r} is not a number of seconds",
+                                     param_hint="--interval") from None
+        _positive(interval_s, "--interval")
+        proposed = agents if len(agents) == len(calls) else agents * len(calls)
+        loads = [IntervalLoad(c, a) for c, a in zip(calls, proposed, strict=True)] * repeat
+        result = what_if(loads, interval_s, aht, 20.0 if target_time is None else target_time,
+                         patience, distribution, handle_cv, replications, seed)
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.as_dict()))
         return
     model = "Erlang A" if patience is not None else "Erlang C"
     table = Table(title=f"What-if: simulation ({replications} runs, seed {seed}, "
                         f"{handle_time.value} handle time) against {model}")
-    for name in ("#", "calls", "agents", "SL sim", f"SL {model}", "occ. sim", f"occ. {model}",
-                 "ASA sim", f"ASA {model}") + (("abandon sim", "abandon Erlang A")
-                                                 if patience is not None else ()):
-        table.add_column(name, justify="right")
+    table.box = None  # 80 columns fit eleven numeric columns only without rules
+    table.pad_edge = False
+    headers = ["#", "calls", "agents", "SL", "SL E", "occ", "occ E", "ASA", "ASA E"]
+    if patience is not None:
+        headers += ["aband.", "aband. E"]
+    for name in headers:
+        table.add_column(name, justify="right", no_wrap=True)
     for k, row in enumerate(result.intervals, start=1):
         cells = [str(k), f"{row.load.calls:g}", str(row.load.agents),
-                 _fmt_pct(row.simulated.service_level), _fmt_pct(row.predicted.service_level),
-                 _fmt_pct(row.simulated.occupancy), _fmt_pct(row.predicted.occupancy),
+                 _fmt_pct(row.simulated.service_level, 1),
+                 _fmt_pct(row.predicted.service_level, 1),
+                 _fmt_pct(row.simulated.occupancy, 1), _fmt_pct(row.predicted.occupancy, 1),
                  _fmt_seconds(row.simulated.asa), _fmt_seconds(row.predicted.asa)]
         if patience is not None:
-            cells += [_fmt_pct(row.simulated.abandon_rate),
-                      _fmt_pct(row.predicted.probability_of_abandon)]
+            cells += [_fmt_pct(row.simulated.abandon_rate, 1),
+                      _fmt_pct(row.predicted.probability_of_abandon, 1)]
         table.add_row(*cells)
     console.print(table)
     sim = result.simulation
-    console.print(f"simulated overall: service level {_fmt_pct(sim.service_level)} "
+    console.print(f"E = {model}'s prediction, beside the simulated figure; simulated overall: "
+                  f"service level {_fmt_pct(sim.service_level)} "
                   f"(± {_fmt_pct(sim.service_level_ci95)}), occupancy {_fmt_pct(sim.occupancy)}, "
-                  f"ASA {_fmt_seconds(sim.asa)}, abandoned {_fmt_pct(sim.abandon_rate)}")
+                  f"ASA {_fmt_seconds(sim.asa)}, not answered (abandoned, or nobody on duty to the "
+                  f"end) {_fmt_pct(sim.abandon_rate)}")

@@ -41,6 +41,7 @@ from servicepulse.workforce.forecast import (
     first_arrival,
     forecast,
 )
+from servicepulse.workforce.simulation import HandleTime, IntervalLoad, WhatIf, what_if
 
 # Service-level threshold per channel (DESIGN.md §3): phone 20 s, chat 30 s.
 DEFAULT_TARGET_TIME_S = {"phone": 20.0, "chat": 30.0}
@@ -249,3 +250,18 @@ def history_series(engine: Engine, before: date, interval_s: int, channels: Sequ
                                 f"before {before}")
         start = end - timedelta(weeks=whole_weeks)
     return arrival_history(engine, start, end, interval_s, channels)
+
+
+def plan_what_if(plan: StaffingPlan, staffing: str = "scheduled",
+                 handle_time: HandleTime = HandleTime.exponential, handle_cv: float = 1.0,
+                 replications: int = 20, seed: int = 0) -> WhatIf:
+    """Simulate a plan's forecast arrivals with its productive scheduled agents
+    (floor(scheduled × (1 − shrinkage))) or its required agents, against Erlang."""
+    if staffing not in ("scheduled", "required"):
+        raise ForecastError(f"staffing {staffing!r} is not known: use scheduled or required")
+    loads = [IntervalLoad(row.forecast_calls,
+                          math.floor(round(row.scheduled_agents * (1.0 - plan.shrinkage), 9))
+                          if staffing == "scheduled" else row.required_agents)
+             for row in plan.intervals]
+    return what_if(loads, plan.interval_s, plan.aht_s, plan.target_time_s, plan.patience_s,
+                   handle_time, handle_cv, replications, seed)

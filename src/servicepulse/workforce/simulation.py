@@ -99,7 +99,7 @@ class IntervalOutcome:
     offered: int
     answered: int
     answered_in_time: int
-    abandoned: int
+    abandoned: int  # not answered: gave up, or nobody was on duty to the end of the run
     service_level: float | None  # answered within target / offered
     occupancy: float | None  # busy seconds / on-duty seconds
     asa: float | None  # mean queue time of answered contacts
