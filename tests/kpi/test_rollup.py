@@ -97,7 +97,7 @@ def test_full_rebuild_gives_the_same_rollup(sqlite_store: Engine) -> None:
 
 def test_questions_the_rollup_cannot_answer(sqlite_store: Engine) -> None:
     load(sqlite_store, WEEK)
-    for query in ({"by": ["segment"]}, {"kpis": ["occupancy"]},
+    for query in ({"by": ["segment"]}, {"kpis": ["occupancy"]}, {"by": ["queue"]},
                   {"filters": {"language": ["en"]}}):
         assert query_rollup(sqlite_store, KpiQuery.model_validate(query), KpiSettings()) is None
     # kept in UTC: a query in another zone goes to the exact path

@@ -1,11 +1,13 @@
 """The KPI engine's own tables: the daily additive rollup and its duration histograms.
 
-`kpi_daily_rollup` holds, per local day (in `timezone`) x agent x team x role x channel x
-queue x category, the engine's sufficient statistics of the rollup KPIs under the engine's
+`kpi_daily_rollup` holds, per local day (in `timezone`) x agent x team x role x channel, the
+engine's sufficient statistics of the rollup KPIs under the engine's
 own measure names (counts, sums, sums of squares: additive, never averages).
 `kpi_daily_histogram` holds counts of durations (frt, ttr and their business-hours variants)
 in logarithmic buckets, from which dashboards read approximate medians and p90s.
 Missing dimension values are stored as "(none)" so that every column is part of the key.
+The grain stops at channel so that the rollup's size follows agents x days x channels, not
+the number of contacts; queue, category, language and segment go to the exact path.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import Column, Float, Index, Integer, String, Table
 
 from servicepulse.store.tables import metadata
 
-ROLLUP_DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category")
+ROLLUP_DIMENSIONS = ("agent", "team", "role", "channel")
 
 # The measures of the rollup KPIs (servicepulse.kpi.rollup.ROLLUP_KPIS), as the engine names
 # them; a test checks that this list and the definitions agree.

@@ -12,7 +12,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category")
+DIMENSIONS = ("agent", "team", "role", "channel")
 # Must equal servicepulse.kpi.tables.ROLLUP_MEASURES at this revision (a later change of the
 # measures adds its own revision).
 MEASURES = (
