@@ -1,7 +1,8 @@
 """The daily additive rollup: kept up to date on import, read by dashboards.
 
 `refresh_rollups(connection, days)` recomputes the rollup rows of the given days with the
-engine itself (the same definitions, grouped by day x agent x team x role x channel) inside the caller's transaction, so an import and its rollup commit together.
+engine itself (the same definitions, grouped by day x agent x team x role x channel) inside
+the caller's transaction, so an import and its rollup commit together.
 It is registered as an import hook (servicepulse.ingest.hooks).
 
 `query_rollup(engine, query)` answers a KPI query from the rollup when it can (the rollup
