@@ -149,17 +149,28 @@ _REPEAT_OPENINGS = {
     ],
 }
 
-# Spanish statements by category (the Spanish queue); kept short and real.
+# Spanish statements, one per issue (same order as ISSUES), for the Spanish queue.
 _SPANISH = {
-    "billing": ["Me cobraron dos veces el pedido {order}.", "No he recibido el reembolso del "
-                "pedido {order}.", "No entiendo un cargo en mi factura."],
-    "delivery": ["¿Dónde está mi pedido {order}? No ha llegado.", "El pedido {order} figura como "
-                 "entregado pero no lo recibí."],
-    "returns": ["Quiero devolver un artículo del pedido {order}.", "La etiqueta de devolución no "
-                "funciona."],
-    "technical": ["La aplicación se cierra al iniciar sesión.", "No puedo entrar en mi cuenta."],
-    "account": ["Necesito cambiar el correo de mi cuenta.", "Quiero actualizar mi tarjeta."],
-    "cancellation": ["Quiero cancelar mi suscripción.", "Por favor, cierren mi cuenta."],
+    "billing": ["Me cobraron dos veces el pedido {order}.",
+                "No he recibido el reembolso del pedido {order}.",
+                "No entiendo un cargo extra en mi factura.",
+                "Mi tarjeta es rechazada al pagar aunque es válida."],
+    "delivery": ["¿Dónde está mi pedido {order}? Todavía no ha llegado.",
+                 "El pedido {order} figura como entregado pero no lo recibí.",
+                 "El pedido {order} llegó dañado.",
+                 "Necesito cambiar la dirección de entrega del pedido {order}."],
+    "returns": ["Quiero devolver un artículo del pedido {order}.",
+                "La etiqueta de devolución del pedido {order} no funciona.",
+                "Quiero cambiar el artículo del pedido {order} por otra talla."],
+    "technical": ["La aplicación se cierra al abrir mi cuenta.",
+                  "No puedo iniciar sesión en mi cuenta.",
+                  "Aparece un error cuando intento pagar.",
+                  "El dispositivo no se conecta al wifi después de la actualización."],
+    "account": ["Necesito cambiar el correo de mi cuenta.",
+                "Quiero actualizar mi método de pago.",
+                "No me llega el correo para restablecer la contraseña."],
+    "cancellation": ["Quiero cancelar mi suscripción.",
+                     "Por favor, cierren mi cuenta y borren mis datos."],
 }
 _SPANISH_CLOSINGS = {
     "positive": ["¡Muchas gracias por su ayuda!", "Gracias de antemano."],
@@ -258,7 +269,7 @@ def build_banks(spanish: bool = False) -> dict[tuple[str, int, str, bool], Messa
             for tone in TONES:
                 for repeat in (False, True):
                     if spanish:
-                        statements_used = _SPANISH[category]
+                        statements_used = [_SPANISH[category][issue_index]]
                         openings = ["Hola,", "Buenas tardes,", ""]
                         closings = _SPANISH_CLOSINGS[tone]
                     else:
@@ -266,7 +277,8 @@ def build_banks(spanish: bool = False) -> dict[tuple[str, int, str, bool], Messa
                         openings = (_REPEAT_OPENINGS[tone] if repeat else _OPENINGS[tone])
                         closings = _CLOSINGS[tone]
                     messages = tuple(
-                        " ".join(part for part in (opening, statement, closing) if part)
+                        " ".join(part for part in (opening, _after(opening, statement),
+                                                   closing) if part)
                         for opening, statement, closing in product(
                             openings, statements_used, closings)
                     )
@@ -274,27 +286,38 @@ def build_banks(spanish: bool = False) -> dict[tuple[str, int, str, bool], Messa
     return banks
 
 
+def _after(opening: str, statement: str) -> str:
+    """The statement as it reads after the opening: "Hi, my card…" (but "Hi, I was…")."""
+    if not opening.endswith(","):
+        return statement
+    lead = 1 if statement.startswith("¿") else 0
+    if statement[lead:].startswith(("I ", "I'")):
+        return statement
+    return statement[:lead] + statement[lead].lower() + statement[lead + 1:]
+
+
 def agent_replies(spanish: bool = False) -> dict[str, list[str]]:
     if spanish:
         return {category: _AGENT_REPLIES_ES for category in ISSUES}
     return _AGENT_REPLIES
+
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
 FIRST_NAMES = _words(
-    "Olivia Liam Emma Noah Ava Oliver Sophia Elijah Isabella James Mia William Amelia  "
-    "Benjamin Harper Lucas Evelyn Henry Abigail Alexander Emily Daniel Ella Matthew Grace  "
-    "Jackson Chloe Sebastian Zoe Mateo Lily David Nora Joseph Aria Samuel Layla Carter Riley  "
-    "Owen Lucia Wyatt Valentina John Camila Jack Priya Arjun Aisha Omar Mei Hiro Fatima  "
+    "Olivia Liam Emma Noah Ava Oliver Sophia Elijah Isabella James Mia William Amelia "
+    "Benjamin Harper Lucas Evelyn Henry Abigail Alexander Emily Daniel Ella Matthew Grace "
+    "Jackson Chloe Sebastian Zoe Mateo Lily David Nora Joseph Aria Samuel Layla Carter Riley "
+    "Owen Lucia Wyatt Valentina John Camila Jack Priya Arjun Aisha Omar Mei Hiro Fatima "
     "Kwame Sofia Diego Maria Jose Ana Luis Carmen Javier"
 )
 LAST_NAMES = _words(
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez  "
-    "Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson  "
-    "White Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott  "
-    "Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter  "
-    "Roberts Patel Khan Okafor Tanaka Kim Silva Reyes Santos Cruz Murphy O'Brien Kowalski  "
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez "
+    "Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson "
+    "White Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott "
+    "Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter "
+    "Roberts Patel Khan Okafor Tanaka Kim Silva Reyes Santos Cruz Murphy O'Brien Kowalski "
     "Novak"
 )
