@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
+    from servicepulse.cli.bench import bench_app
+
+    bench_app.command("web")(bench_web)
 
 
 def serve(
@@ -87,3 +90,24 @@ def token_create(
     except UserError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(token)
+
+
+def bench_web(
+    interactions: Annotated[int, typer.Option(help="Interactions in each store.")] = 1_000_000,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 50,
+    requests: Annotated[int, typer.Option(min=1, help="Requests per client per view.")] = 20,
+    backends: Annotated[str, typer.Option(help="Comma-separated: sqlite,postgresql.")]
+    = "sqlite,postgresql",
+    postgres_url: Annotated[str, typer.Option(help="Server for the PostgreSQL store.")]
+    = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    ingest_batches: Annotated[int, typer.Option(min=1)] = 10,
+    batch_size: Annotated[int, typer.Option(min=1)] = 5000,
+    live_samples: Annotated[int, typer.Option(min=1)] = 20,
+) -> None:
+    """p50/p95 of the overview, team page and KPI API under concurrent clients, ingest
+    throughput through the API and posted-record-to-wallboard latency; into BENCHMARKS.md."""
+    from servicepulse.bench.web import run_web_bench
+
+    typer.echo(run_web_bench(interactions, clients, requests,
+                             [b.strip() for b in backends.split(",") if b.strip()],
+                             postgres_url, ingest_batches, batch_size, live_samples))
