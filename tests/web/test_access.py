@@ -54,6 +54,13 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/quarantine"): MANAGERS,
     ("GET", "/admin/users"): {"admin"},
     ("POST", "/admin/users"): {"admin"},
+    # text insights (servicepulse.insights.web)
+    ("GET", "/api/v1/insights/drivers"): MANAGERS,
+    ("GET", "/api/v1/insights/sentiment"): EVERYONE,
+    ("GET", "/api/v1/insights/anomalies"): EVERYONE,
+    ("GET", "/insights/drivers"): MANAGERS,
+    ("GET", "/insights/sentiment"): EVERYONE,
+    ("GET", "/insights/anomalies"): EVERYONE,
 }
 
 

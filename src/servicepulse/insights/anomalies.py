@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -153,6 +153,23 @@ class KpiSeries:
     values: list[DailyValue] = field(default_factory=list)
 
 
+KpiRun = Callable[[dict[str, Any]], dict[str, Any]]  # KpiQuery data -> the kpi document
+
+
+def engine_run(engine: Any, settings: Any = None) -> KpiRun:
+    """Run KPI questions on the store behind `engine` with the KPI engine."""
+
+    def run(data: dict[str, Any]) -> dict[str, Any]:
+        from servicepulse.insights.sentiment_kpi import ensure_installed
+        from servicepulse.kpi.engine import run_kpi_query
+        from servicepulse.kpi.query import KpiQuery
+
+        ensure_installed()
+        return run_kpi_query(engine, KpiQuery.model_validate(data), settings)
+
+    return run
+
+
 def daily_kpi_series(
     engine: Any,
     kpis: Sequence[str],
@@ -162,18 +179,14 @@ def daily_kpi_series(
     by: Sequence[str] = (),
     filters: Mapping[str, Sequence[str]] | None = None,
     settings: Any = None,
+    run: KpiRun | None = None,
 ) -> list[KpiSeries]:
-    """Daily values of `kpis` in [start, end) from the KPI engine, one series per group."""
-    from servicepulse.insights.sentiment_kpi import ensure_installed
-    from servicepulse.kpi.engine import run_kpi_query
-    from servicepulse.kpi.query import KpiQuery
-
-    ensure_installed()
-    query = KpiQuery.model_validate({
+    """Daily values of `kpis` in [start, end) from the KPI engine, one series per group.
+    `run` replaces the engine call (the web service passes its access-scoped one)."""
+    document = (run or engine_run(engine, settings))({
         "by": list(by), "period": "day", "from": start, "to": end, "kpis": list(kpis),
         "filters": {key: list(values) for key, values in (filters or {}).items()},
     })
-    document = run_kpi_query(engine, query, settings)
     series: dict[tuple[str, tuple[tuple[str, str], ...]], KpiSeries] = {}
     for row in document["rows"]:
         row_group = {key: NO_VALUE if value is None else str(value)
@@ -214,13 +227,14 @@ def find_kpi_anomalies(
     filters: Mapping[str, Sequence[str]] | None = None,
     anomaly_settings: AnomalySettings | None = None,
     settings: Any = None,
+    run: KpiRun | None = None,
 ) -> list[Anomaly]:
     """Anomalous days in [start, end) for each KPI and group, baselines from the weeks before."""
     base = anomaly_settings or AnomalySettings()
     history_start = start - timedelta(weeks=base.weeks)
     found: list[Anomaly] = []
     for entry in daily_kpi_series(engine, kpis, history_start, end, by=by, filters=filters,
-                                  settings=settings):
+                                  settings=settings, run=run):
         per_kpi = AnomalySettings(
             threshold=base.threshold, weeks=base.weeks, min_history=base.min_history,
             relative_floor=base.relative_floor, min_n=base.min_n,
