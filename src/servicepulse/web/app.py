@@ -124,6 +124,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(views.router)
+    from servicepulse.insights.web import router as insights; app.include_router(insights)  # noqa: E702, I001
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/openapi.json", include_in_schema=False)
