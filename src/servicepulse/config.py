@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -131,6 +131,16 @@ class HourlyCosts(_Table):
     manager: HourlyCost = None
 
 
+class WebhookSecrets(BaseModel):
+    """Signing secrets of the helpdesk webhooks (docs/connectors.md, "Webhooks"); a webhook
+    without its secret answers 503."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    zendesk: SecretStr | None = None
+    chatwoot: SecretStr | None = None
+
+
 # The file's content while load_settings() builds a Settings: the lowest-priority source.
 _file_data: ContextVar[dict[str, Any] | None] = ContextVar("servicepulse_file_data", default=None)
 
@@ -202,6 +212,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="a table: [[alerts.rules]] and smtp_* / webhook_secret delivery settings "
                     "(read by the scorecards)")
+
+    # Connectors area (issue 6 item 8): read by servicepulse.web.routes.webhooks.
+    webhook_secrets: WebhookSecrets = Field(
+        default_factory=WebhookSecrets,
+        description="a table of signing secrets (zendesk, chatwoot), strings")
 
     @classmethod
     def settings_customise_sources(

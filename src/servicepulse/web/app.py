@@ -123,6 +123,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(api.router)
+    from servicepulse.web.routes import webhooks; app.include_router(webhooks.router)  # noqa: E702, I001
     app.include_router(views.router)
     from servicepulse.insights.web import router as insights; app.include_router(insights)  # noqa: E702, I001
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
