@@ -1,0 +1,129 @@
+"""Attainment, status, balanced score and every flag as pure functions, worked by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from servicepulse.scorecards import flags
+from servicepulse.scorecards.attainment import (
+    attainment,
+    balanced_score,
+    balanced_score_error,
+    status,
+)
+from servicepulse.scorecards.targets import Target
+
+CSAT = Target("csat", "higher", 80.0)
+NPS = Target("nps", "higher", 50.0, floor=-100.0)
+CES = Target("ces", "higher", 5.0, floor=1.0)
+ESCALATION = Target("escalation_rate", "lower", 10.0)
+OCCUPANCY = Target("occupancy", "band", low=75.0, high=85.0)
+AHT = Target("aht", "relative")
+
+
+@pytest.mark.parametrize(("target", "value", "median", "expected"), [
+    (CSAT, 60.0, None, 0.75),  # 60 / 80
+    (CSAT, 100.0, None, 1.25),
+    (NPS, 20.0, None, 0.8),  # (20 + 100) / (50 + 100)
+    (NPS, -100.0, None, 0.0),
+    (CES, 4.0, None, 0.75),  # (4 − 1) / (5 − 1)
+    (ESCALATION, 20.0, None, 0.5),  # 10 / 20
+    (ESCALATION, 0.0, None, 2.0),  # the cap: none escalated
+    (ESCALATION, 4.0, None, 2.0),  # 10 / 4 = 2.5, capped
+    (OCCUPANCY, 80.0, None, 1.0),
+    (OCCUPANCY, 60.0, None, 0.8),  # 60 / 75
+    (OCCUPANCY, 95.0, None, 0.3333),  # (100 − 95) / (100 − 85)
+    (AHT, 400.0, 300.0, 0.75),  # 300 / 400
+    (AHT, 200.0, 300.0, 1.0),  # faster than the median: on target
+    (AHT, 200.0, None, None),  # no team to compare with
+    (Target("reach", "info"), 5000.0, None, None),
+])
+def test_attainment(target: Target, value: float, median: float | None,
+                    expected: float | None) -> None:
+    assert attainment(target, value, median) == expected
+
+
+def test_status() -> None:
+    assert status(85.0, 40, 1.0625, 30) == "meets"
+    assert status(75.0, 40, 0.9375, 30) == "near"  # 0.9 <= attainment < 1
+    assert status(70.0, 40, 0.875, 30) == "misses"
+    assert status(100.0, 12, 1.25, 30) == "not_enough_data"
+    assert status(None, 0, None, 30) == "not_enough_data"
+    assert status(5000.0, 3, None, 30, sampled=False) == "info"
+
+
+def test_balanced_score_caps_each_kpi_and_weighs() -> None:
+    # (1 × min(1.25, 1) + 1 × 0.5 + 2 × 0.75) / 4 = 3 / 4
+    assert balanced_score([(1.0, 1.25), (1.0, 0.5), (2.0, 0.75)]) == 75.0
+    assert balanced_score([]) is None
+    # one KPI, weight 1, capped interval [0.8, 1.0]: se = 0.2 / 3.919928 = 0.0510 → 5.102 points
+    assert balanced_score_error([(1.0, 0.8, 1.3)]) == pytest.approx(5.1021, abs=1e-4)
+    # two equal weights: each contributes half its error; √2 × 0.5 × 5.10213 = 3.60776
+    assert balanced_score_error([(1.0, 0.8, 1.0), (1.0, 0.8, 1.0)]) == pytest.approx(
+        3.6078, abs=1e-4)
+
+
+def _team(**agents: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]:
+    return {name: {kpi: {"value": value, "n": 50} for kpi, value in kpis.items()}
+            for name, kpis in agents.items()}
+
+
+TEAM = _team(
+    a={"contacts": 100, "fcr": 80, "csat": 85, "aht": 300, "repeat_contact_rate": 10},
+    b={"contacts": 110, "fcr": 75, "csat": 80, "aht": 320, "repeat_contact_rate": 12},
+    c={"contacts": 90, "fcr": 78, "csat": 82, "aht": 310, "repeat_contact_rate": 11},
+    d={"contacts": 212, "fcr": 38, "csat": 84, "aht": 200, "repeat_contact_rate": 30},
+    e={"contacts": 95, "fcr": 71, "csat": 90, "aht": 330, "repeat_contact_rate": 9},
+)
+
+
+def test_busy_not_effective() -> None:
+    # contacts sorted 90, 95, 100, 110, 212: 75th percentile = 110; d (212) is in the top
+    # quarter. FCR sorted 38, 71, 75, 78, 80: 25th percentile 71, median 75; d's 38 is below.
+    flag = flags.busy_not_effective(TEAM["d"], TEAM, minimum_sample=30)
+    assert flag is not None and flag.flag == "busy_not_effective"
+    assert flag.evidence == (
+        "handled 212 contacts, top quarter of the team (75th percentile 110); FCR 38.0% "
+        "against a team median of 75.0% (bottom quarter: ≤ 71.0%, n = 50)")
+    # b is in the top quarter too (110 ≥ 110); its FCR 75 is above the bottom quarter (71),
+    # but CSAT sorted 80, 82, 84, 85, 90 has 25th percentile 82: b's 80 is bottom quarter
+    flag_b = flags.busy_not_effective(TEAM["b"], TEAM, minimum_sample=30)
+    assert flag_b is not None and "CSAT 80.0% against a team median of 84.0%" in flag_b.evidence
+    # e is not busy
+    assert flags.busy_not_effective(TEAM["e"], TEAM, minimum_sample=30) is None
+    # a quality KPI below the minimum sample does not count
+    thin = {**TEAM, "d": {**TEAM["d"], "fcr": {"value": 38, "n": 10}}}
+    assert flags.busy_not_effective(thin["d"], thin, minimum_sample=30) is None
+
+
+def test_rushing() -> None:
+    # AHT sorted 200, 300, 310, 320, 330: median 310, 70% = 217: d's 200 is under.
+    # Repeats sorted 9, 10, 11, 12, 30: median 11, 1.5× = 16.5: d's 30 is over.
+    flag = flags.rushing(TEAM["d"], TEAM)
+    assert flag is not None
+    assert flag.evidence == ("AHT 200 s is 65% of the team median 310 s (under 70%); repeat "
+                             "contacts 30.0% against a team median of 11.0% (over 1.5×)")
+    assert flags.rushing(TEAM["a"], TEAM) is None
+    fast_but_fine = {**TEAM["d"], "repeat_contact_rate": {"value": 12, "n": 50}}
+    assert flags.rushing(fast_but_fine, TEAM) is None
+
+
+def test_occupancy_flags() -> None:
+    burnout = flags.occupancy_flags([90, 88, 80, 95], 75, 85)  # 3 of 4 days over 85
+    assert burnout is not None and burnout.flag == "burnout_risk"
+    assert burnout.evidence == ("occupancy above 85% on 3 of 4 days (mean on those days "
+                                "91.0%, highest 95.0%)")
+    assert flags.occupancy_flags([90, 88, 80, 70], 75, 85) is None  # 2 of 4: not most
+    underused = flags.occupancy_flags([60, 70, 80], 75, 85)
+    assert underused is not None and underused.flag == "underused"
+    assert underused.evidence == ("occupancy below 75% on 2 of 3 days (mean on those days "
+                                  "65.0%, lowest 60.0%)")
+    assert flags.occupancy_flags([95], 75, 85) is None  # one day is too few to say
+
+
+def test_low_sample() -> None:
+    flag = flags.low_sample({"csat": {"value": 100.0, "n": 12}, "fcr": {"value": 80, "n": 40},
+                             "nps": {"value": None, "n": 0}}, 30, {"csat": "CSAT"})
+    assert flag is not None
+    assert flag.evidence == "too few to judge: CSAT from 12 (minimum 30)"
+    assert flags.low_sample({"fcr": {"value": 80, "n": 40}}, 30, {}) is None
