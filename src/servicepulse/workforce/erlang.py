@@ -148,7 +148,8 @@ def erlang_a_metrics(agents: int, calls: float, interval_s: float, aht_s: float,
     leaving, against the caller's own patience), within t with probability
     a / (a+j+1) · I_p(j+1, a+1), p = 1 − e^{−θt} (regularised incomplete beta: the
     order-statistic form of the pure-death process), and its expected wait when answered is
-    a / (θ (a+j+1)) · (ψ(a+j+2) − ψ(a+1)). P(abandon) = Σ P(j) (j+1) / (a+j+1).
+    a / (θ (a+j+1)) · (ψ(a+j+2) − ψ(a+1)), the digamma difference being
+    Σ_{i<=j} 1/(a+i+1). P(abandon) = Σ P(j) (j+1) / (a+j+1).
     """
     traffic = traffic_intensity(calls, interval_s, aht_s)
     _check_nonnegative("target time", target_time_s)
@@ -165,19 +166,29 @@ def _erlang_a(agents: int, calls: float, interval_s: float, aht_s: float, target
     if traffic == 0.0:
         return QueueMetrics(agents, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
     if agents == 0:
-        # Nobody answers: everybody waits until they give up.
-        return QueueMetrics(0, traffic, 0.0, 0.0, None, 1.0, 1.0)
+        # Nobody answers: everybody waits until they give up. Occupancy 100% as in Erlang C
+        # for too few agents: no capacity to spare.
+        return QueueMetrics(0, traffic, 0.0, 1.0, None, 1.0, 1.0)
     theta = 1.0 / patience_s
     a = agents / aht_s / theta
     x = calls / interval_s / theta
     blocking = erlang_b(agents, traffic)
 
     # Queue-length weights in log space, over every j that carries mass: the terms peak near
-    # j = x − a and fall faster than a Poisson(x) tail beyond it.
+    # j = x − a (at 0 when x <= a).
+    # Past an interior peak (overload) they fall like a Gaussian of width √x; when the queue
+    # is stable (x < a) at least geometrically with ratio x / (a + 1), which for long
+    # patience is far fewer terms than √x.
     peak = max(0.0, x - a)
-    last = int(peak + 12.0 * math.sqrt(x + 1.0) + 60.0)
+    span = 12.0 * math.sqrt(x + 1.0)
+    ratio = x / (a + peak + 1.0)
+    if ratio < 1.0:
+        span = min(span, 40.0 / -math.log(ratio))
+    last = int(peak + span + 60.0)
     j = np.arange(last + 1, dtype=float)
-    log_w = j * math.log(x) + math.lgamma(a + 1.0) - special.gammaln(a + j + 1.0)
+    # log w_j = Σ_{i<=j} log(x / (a + i)), summed term by term: the closed form with lgamma
+    # would subtract two numbers of order a·log(a) and lose every digit for long patience.
+    log_w = np.concatenate(([0.0], np.cumsum(np.log(x / (a + j[1:])))))
     top = float(log_w.max())
     weights = np.exp(log_w - top)
     queue_mass = float(weights.sum())  # Σ w_j scaled by e^{-top}
@@ -190,18 +201,35 @@ def _erlang_a(agents: int, calls: float, interval_s: float, aht_s: float, target
 
     answered_given_j = a / (a + j + 1.0)
     p = -math.expm1(-theta * target_time_s)
-    in_time_given_j = answered_given_j * special.betainc(j + 1.0, a + 1.0, p)
+    in_time_given_j = answered_given_j * _incomplete_beta_first_parameters(j, a + 1.0, p)
     service_level = (1.0 - waiting) + waiting * float(share @ in_time_given_j)
     abandon = waiting * float(share @ (1.0 - answered_given_j))
     answered = 1.0 - abandon
     asa = None
     if with_asa and answered > 0:
-        wait_if_answered = (answered_given_j / theta
-                            * (special.digamma(a + j + 2.0) - special.digamma(a + 1.0)))
+        # ψ(a + j + 2) − ψ(a + 1) = Σ_{i=0..j} 1 / (a + i + 1), summed directly (stable).
+        wait_if_answered = answered_given_j / theta * np.cumsum(1.0 / (a + j + 1.0))
         asa = waiting * float(share @ wait_if_answered) / answered
     occupancy = traffic * answered / agents
     return QueueMetrics(agents, traffic, min(1.0, max(0.0, service_level)), min(1.0, occupancy),
                         asa, waiting, abandon)
+
+
+def _incomplete_beta_first_parameters(j: np.ndarray, b: float, p: float) -> np.ndarray:
+    """I_p(j + 1, b) for j = 0, 1, …, n at once (what scipy's betainc gives, 2-3× faster
+    here, where the search evaluates it hundreds of times a day).
+
+    I_p(k, b) = 1 − (1 − p)^b Σ_{i<k} C(i + b − 1, i) p^i (the negative-binomial form),
+    with every term in log space and the binomial coefficients as a running sum of logs.
+    """
+    if p <= 0.0:
+        return np.zeros_like(j)
+    if p >= 1.0:
+        return np.ones_like(j)
+    steps = j[1:]
+    log_binomial = np.concatenate(([0.0], np.cumsum(np.log((b - 1.0 + steps) / steps))))
+    terms = np.exp(b * math.log1p(-p) + j * math.log(p) + log_binomial)
+    return np.clip(1.0 - np.cumsum(terms), 0.0, 1.0)
 
 
 # --- required agents ----------------------------------------------------------------------
