@@ -50,4 +50,7 @@ def demo(
     from servicepulse.cli.demo_summary import print_agent_summary
 
     print_agent_summary(state(ctx).engine(), console)
-    del serve, port
+    if serve:
+        from servicepulse.cli.web import serve_demo
+
+        serve_demo(state(ctx).engine(), port)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 
 from servicepulse.cli.context import state
 
@@ -111,3 +112,18 @@ def bench_web(
     typer.echo(run_web_bench(interactions, clients, requests,
                              [b.strip() for b in backends.split(",") if b.strip()],
                              postgres_url, ingest_batches, batch_size, live_samples))
+
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "servicepulse-demo"
+
+
+def serve_demo(engine: Engine, port: int) -> None:
+    """The last step of `servicepulse demo`: a demo admin user, the address, the server."""
+    from servicepulse.web.users import create_user
+
+    create_user(engine, DEMO_USERNAME, DEMO_PASSWORD, "admin")
+    url = engine.url.render_as_string(hide_password=False)
+    console.print(f"\nDashboard: http://127.0.0.1:{port}/  — log in as [bold]{DEMO_USERNAME}[/]"
+                  f" / [bold]{DEMO_PASSWORD}[/] (admin). Ctrl+C stops it.")
+    run_server(url, "127.0.0.1", port)
