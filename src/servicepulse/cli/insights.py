@@ -32,9 +32,29 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table or j
 
 
 def register(app: typer.Typer) -> None:
+    from servicepulse.cli.bench import bench_app
+
     app.command("drivers")(drivers)
     app.command("sentiment")(sentiment)
     app.command("anomalies")(anomalies)
+    bench_app.command("insights")(bench_insights)
+
+
+def bench_insights(
+    texts: Annotated[int, typer.Option(min=100, help="Texts scored and imported.")] = 5000,
+    runs: Annotated[int, typer.Option(min=1, help="Runs; the median is reported.")] = 3,
+    topic_sizes: Annotated[str, typer.Option(help="Text counts for topic discovery.")
+                           ] = "2000,10000,20000",
+) -> None:
+    """Sentiment scoring rate, the import hook's cost, topic discovery time."""
+    from servicepulse.insights.bench import run_insights_bench
+
+    try:
+        sizes = tuple(int(size) for size in topic_sizes.split(",") if size.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{topic_sizes!r}: give whole numbers, comma-separated",
+                                 param_hint="--topic-sizes") from None
+    typer.echo(run_insights_bench(texts, runs, sizes))
 
 
 def _date(value: str | None, option: str) -> date | None:
