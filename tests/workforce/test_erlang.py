@@ -323,3 +323,27 @@ def test_erlang_a_huge_traffic_does_not_overflow() -> None:
     assert all(math.isfinite(v) for v in (metrics.service_level, metrics.occupancy,
                                           metrics.probability_of_waiting))
     assert 0.0 <= metrics.service_level <= 1.0
+
+
+@pytest.mark.parametrize("patience", [1e12, 1e15, 1e18])
+def test_erlang_a_stays_exact_for_endless_patience(patience: float) -> None:
+    # With a = nμ/θ of order 1e13 and more, a closed form through lgamma(a) would lose every
+    # digit; the figures must still converge to Erlang C's (Call Centre Helper's example).
+    ours = erlang_a_metrics(14, 100, 1800, 180, 20, patience_s=patience)
+    classic = erlang_c_metrics(14, 100, 1800, 180, 20)
+    assert ours.service_level == pytest.approx(classic.service_level, abs=1e-9)
+    assert ours.probability_of_waiting == pytest.approx(classic.probability_of_waiting,
+                                                        abs=1e-9)
+    assert ours.asa == pytest.approx(classic.asa, rel=1e-6)
+
+
+@pytest.mark.parametrize(("b", "p"), [(41.0, 0.15), (1.3, 0.5), (1e4, 0.1), (7.7e13, 2e-14),
+                                      (6.0, 0.999)])
+def test_incomplete_beta_matches_scipy(b: float, p: float) -> None:
+    from scipy import special
+
+    from servicepulse.workforce.erlang import _incomplete_beta_first_parameters
+
+    j = np.arange(400.0)
+    assert np.allclose(_incomplete_beta_first_parameters(j, b, p),
+                       special.betainc(j + 1.0, b, p), rtol=0, atol=1e-12)
