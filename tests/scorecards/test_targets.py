@@ -14,7 +14,8 @@ def test_defaults_are_design_section_4() -> None:
     assert targets.get("nps").target == 50 and targets.get("nps").floor == -100
     assert (targets.get("fcr").target, targets.get("fcr").stretch) == (70, 80)
     assert (targets.get("occupancy").low, targets.get("occupancy").high) == (75, 85)
-    assert targets.get("abandon_rate").target == 5 and targets.get("abandon_rate").direction == "lower"
+    abandon = targets.get("abandon_rate")
+    assert (abandon.target, abandon.direction) == (5, "lower")
     assert targets.get("aht").direction == "relative"
     assert (targets.get("frt", "chat").target, targets.get("frt", "chat").stretch) == (60, 30)
     assert targets.get("frt", "email").target == 86_400
@@ -45,7 +46,8 @@ def test_levels_later_wins_and_say_who_set_it() -> None:
         "team": {"T1": {"csat": 90, "channel": {"email": {"frt": 3600}}}},
     })
     organisation = resolve_targets(settings)
-    assert (organisation.get("csat").target, organisation.get("csat").set_by) == (85, "organisation")
+    csat = organisation.get("csat")
+    assert (csat.target, csat.set_by) == (85, "organisation")
     # the organisation's 75 replaces telecom's 80; the weight is the organisation's too
     assert (organisation.get("fcr").target, organisation.get("fcr").weight) == (75, 3)
     assert organisation.get("frt", "chat").target == 45
