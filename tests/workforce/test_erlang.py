@@ -347,3 +347,22 @@ def test_incomplete_beta_matches_scipy(b: float, p: float) -> None:
     j = np.arange(400.0)
     assert np.allclose(_incomplete_beta_first_parameters(j, b, p),
                        special.betainc(j + 1.0, b, p), rtol=0, atol=1e-12)
+
+
+def test_many_intervals_at_once_give_the_same_answers() -> None:
+    from servicepulse.workforce.erlang import required_agents_for_intervals
+
+    # A day's profile from a trickle to 4,000 Erlangs, including empty intervals.
+    calls = [0.0, 0.4, 3.0, 37.0, 120.0, 480.0, 2500.0, 12_000.0, 0.0]
+    together = required_agents_for_intervals(calls, 900, 300, 0.8, 20, 0.85, 0.3)
+    for volume, requirement in zip(calls, together, strict=True):
+        alone = required_agents(volume, 900, 300, 0.8, 20, 0.85, 0.3)
+        assert (requirement.agents, requirement.agents_with_shrinkage) == (
+            alone.agents, alone.agents_with_shrinkage)
+        assert requirement.metrics.service_level == pytest.approx(
+            alone.metrics.service_level, rel=1e-12)
+    with_patience = required_agents_for_intervals([100.0], 1800, 180, 0.8, 20,
+                                                  patience_s=60)
+    assert with_patience[0].agents == 12
+    with pytest.raises(ErlangInputError, match="interval 2"):
+        required_agents_for_intervals([1.0, -1.0], 900, 300, 0.8, 20)

@@ -7,7 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from servicepulse.bench.report import machine_line, median, time_runs, write_section
-from servicepulse.workforce.erlang import StaffingRequirement, required_agents
+from servicepulse.workforce.erlang import (
+    StaffingRequirement,
+    required_agents,
+    required_agents_for_intervals,
+)
 from servicepulse.workforce.simulation import IntervalLoad, simulate
 
 INTERVAL_S = 900
@@ -28,6 +32,11 @@ def solve_day(calls: list[float], patience_s: float | None = None) -> list[Staff
                             SHRINKAGE, patience_s) for c in calls]
 
 
+def solve_day_batch(calls: list[float]) -> list[StaffingRequirement]:
+    return required_agents_for_intervals(calls, INTERVAL_S, AHT_S, TARGET_SL, TARGET_TIME_S,
+                                         MAX_OCCUPANCY, SHRINKAGE)
+
+
 def solve_day_pyworkforce(calls: list[float]) -> list[dict[str, float]]:
     from pyworkforce.queuing import ErlangC
 
@@ -41,12 +50,14 @@ def solve_day_pyworkforce(calls: list[float]) -> list[dict[str, float]]:
 def run_workforce_bench(runs: int = 7) -> str:
     calls = day_profile(120.0)  # peak 120 calls a quarter-hour: 40 Erlangs at AHT 300 s
     ours = median(time_runs(lambda: solve_day(calls), repeats=runs))
+    batch = median(time_runs(lambda: solve_day_batch(calls), repeats=runs))
     reference = median(time_runs(lambda: solve_day_pyworkforce(calls), repeats=runs))
     agree = sum(a.agents == b["raw_positions"]
                 for a, b in zip(solve_day(calls), solve_day_pyworkforce(calls), strict=True))
 
     big_calls = day_profile(12_000.0)  # 4,000 Erlangs at the peak
-    big_ours = median(time_runs(lambda: solve_day(big_calls), repeats=max(3, runs // 2)))
+    big_ours = median(time_runs(lambda: solve_day(big_calls), repeats=runs))
+    big_batch = median(time_runs(lambda: solve_day_batch(big_calls), repeats=runs))
     big_reference = median(time_runs(lambda: solve_day_pyworkforce(big_calls), repeats=1,
                                      warmup=0))
     erlang_a = median(time_runs(lambda: solve_day(calls, patience_s=120.0), repeats=runs))
@@ -61,7 +72,7 @@ def run_workforce_bench(runs: int = 7) -> str:
 
     peak_agents = max(r.agents for r in solve_day(calls))
     big_peak = max(r.agents for r in solve_day(big_calls))
-    goal_met = ours < 0.020 and ours < reference
+    goal_met = max(ours, batch) < 0.020 and max(ours, batch) < reference
     markdown = f"""## Workforce (`servicepulse bench workforce`)
 
 - Machine: {machine_line()}.
@@ -73,9 +84,15 @@ def run_workforce_bench(runs: int = 7) -> str:
 | case | ServicePulse | pyworkforce | ratio |
 |---|---:|---:|---:|
 | Erlang C, 96 intervals, {sum(calls):.0f} calls (peak {max(calls):.0f}/15 min, \
-{peak_agents} agents) | {ms(ours)} | {ms(reference)} | {reference / ours:.1f}× faster |
-| Erlang C, 96 intervals, peak {max(big_calls):.0f}/15 min ({big_peak} agents) \
-| {ms(big_ours)} | {ms(big_reference)} (1 run) | {big_reference / big_ours:.0f}× faster |
+{peak_agents} agents), one call per interval | {ms(ours)} | {ms(reference)} \
+| {reference / ours:.1f}× faster |
+| same day, `required_agents_for_intervals` (one call for the day) | {ms(batch)} \
+| {ms(reference)} | {reference / batch:.1f}× faster |
+| Erlang C, 96 intervals, peak {max(big_calls):.0f}/15 min ({big_peak} agents), one call \
+per interval | {ms(big_ours)} | {ms(big_reference)} (1 run) \
+| {big_reference / big_ours:.0f}× faster |
+| same day, one call for the day | {ms(big_batch)} | {ms(big_reference)} (1 run) \
+| {big_reference / big_batch:.0f}× faster |
 | Erlang A (patience 120 s), 96 intervals, first day | {ms(erlang_a)} | — | — |
 | simulation of the first day at its Erlang C staffing, 10 runs \
 ({simulated_calls:.0f} calls) | {ms(simulated)} (median of 3) | — | — |

@@ -15,6 +15,7 @@ from servicepulse.workforce.erlang import (
     erlang_c,
     erlang_c_metrics,
     required_agents,
+    required_agents_for_intervals,
     traffic_intensity,
 )
 from servicepulse.workforce.forecast import (
@@ -61,6 +62,7 @@ __all__ = [
     "forecast",
     "parse_interval",
     "required_agents",
+    "required_agents_for_intervals",
     "simulate",
     "staffing_plan",
     "traffic_intensity",

@@ -18,6 +18,7 @@ thousands of Erlangs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -277,21 +278,78 @@ def check_targets(target_sl: float, target_time_s: float, max_occupancy: float,
             f"shrinkage must be at least 0% and below 100%, got {100 * shrinkage:g}%")
 
 
+def _erlang_c_start(traffic: float, max_occupancy: float) -> int:
+    # Below both bounds nothing can qualify: more than the load (a stable queue) and enough
+    # agents for the occupancy cap.
+    return max(math.floor(traffic) + 1, math.ceil(round(traffic / max_occupancy, 9)))
+
+
 def _required_erlang_c(traffic: float, aht_s: float, target_sl: float, target_time_s: float,
-                       max_occupancy: float) -> tuple[int, QueueMetrics]:
+                       max_occupancy: float, start: int | None = None,
+                       blocking: float | None = None) -> tuple[int, QueueMetrics]:
+    """Walk up from the lower bound (or `start` with its Erlang B `blocking`) with the
+    Erlang B recursion until the service level is met."""
     if traffic == 0.0:
         return 0, _erlang_c_metrics(0, 0.0, 1.0, aht_s, target_time_s)
-    # Below both bounds nothing can qualify: more than the load (a stable queue) and enough
-    # agents for the occupancy cap. Start there and walk up with the Erlang B recursion.
-    agents = max(math.floor(traffic) + 1, math.ceil(round(traffic / max_occupancy, 9)))
-    blocking = erlang_b(agents, traffic)
+    agents = _erlang_c_start(traffic, max_occupancy) if start is None else start
+    if blocking is None:
+        blocking = erlang_b(agents, traffic)
+    decay = target_time_s / aht_s
     for _ in range(_SEARCH_HEADROOM):
-        metrics = _erlang_c_metrics(agents, traffic, blocking, aht_s, target_time_s)
-        if metrics.service_level >= target_sl:
-            return agents, metrics
+        # The service level of _erlang_c_metrics, inlined: this loop is the hot path.
+        waiting = agents * blocking / (agents - traffic * (1.0 - blocking))
+        if 1.0 - waiting * math.exp(-(agents - traffic) * decay) >= target_sl:
+            return agents, _erlang_c_metrics(agents, traffic, blocking, aht_s, target_time_s)
         agents += 1
         blocking = traffic * blocking / (agents + traffic * blocking)
     raise ErlangInputError(f"no staffing up to {agents} agents reaches the target")
+
+
+def required_agents_for_intervals(calls: Sequence[float], interval_s: float, aht_s: float,
+                                  target_sl: float, target_time_s: float,
+                                  max_occupancy: float = 1.0, shrinkage: float = 0.0,
+                                  patience_s: float | None = None,
+                                  ) -> list[StaffingRequirement]:
+    """`required_agents` for many intervals at once (a day, a week): the same answers, with
+    the Erlang B starting values of every interval computed in one vectorised step."""
+    _check_positive("interval", interval_s)
+    _check_positive("aht", aht_s)
+    check_targets(target_sl, target_time_s, max_occupancy, shrinkage)
+    volumes = np.asarray(calls, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(volumes) | (volumes < 0))
+    if bad.size:
+        raise ErlangInputError(f"calls must be 0 or more, got {volumes[bad[0]]:g} in interval "
+                               f"{int(bad[0]) + 1}")
+    if patience_s is not None:
+        return [required_agents(c, interval_s, aht_s, target_sl, target_time_s, max_occupancy,
+                                shrinkage, patience_s) for c in volumes.tolist()]
+    traffic = volumes / interval_s * aht_s
+    start = np.maximum(np.floor(traffic) + 1.0, np.ceil(np.round(traffic / max_occupancy, 9)))
+    blocking = _erlang_b_many(start, traffic)
+    requirements = []
+    for load, first, first_blocking in zip(traffic.tolist(), start.astype(int).tolist(),
+                                           blocking.tolist(), strict=True):
+        agents, metrics = _required_erlang_c(load, aht_s, target_sl, target_time_s,
+                                             max_occupancy, first, first_blocking)
+        requirements.append(StaffingRequirement(agents, with_shrinkage(agents, shrinkage),
+                                                metrics))
+    return requirements
+
+
+def _erlang_b_many(agents: np.ndarray, traffic: np.ndarray) -> np.ndarray:
+    """Erlang B for arrays: the log-space form where it is safe, `erlang_b` elsewhere."""
+    blocking = np.full(agents.shape, np.nan)
+    usable = (agents > 30) & (traffic > 0)
+    if usable.any():
+        n, load = agents[usable], traffic[usable]
+        cdf = special.gammaincc(n + 1.0, load)
+        log_pmf = n * np.log(load) - load - special.gammaln(n + 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(cdf > 1e-250, np.exp(log_pmf) / cdf, np.nan)
+        blocking[usable] = np.minimum(values, 1.0)
+    for index in np.flatnonzero(np.isnan(blocking)):
+        blocking[index] = erlang_b(int(agents[index]), float(traffic[index]))
+    return blocking
 
 
 def _required_erlang_a(calls: float, interval_s: float, aht_s: float, target_sl: float,

@@ -30,7 +30,7 @@ from servicepulse.workforce.erlang import (
     check_targets,
     erlang_a_metrics,
     erlang_c_metrics,
-    required_agents,
+    required_agents_for_intervals,
 )
 from servicepulse.workforce.forecast import (
     WEEK_S,
@@ -200,11 +200,13 @@ def staffing_plan(engine: Engine, start: date, end: date, interval_s: int = 1800
                 "average handle time (--aht SECONDS)")
     on_shift = scheduled_agents(engine, plan_start, interval_s, count)
 
+    requirements = required_agents_for_intervals(
+        predicted.values.tolist(), interval_s, aht_s, target_sl, target_time_s, max_occupancy,
+        shrinkage, patience_s)
     rows = []
     for k, begins in enumerate(predicted.starts):
         calls = float(predicted.values[k])
-        requirement = required_agents(calls, interval_s, aht_s, target_sl, target_time_s,
-                                      max_occupancy, shrinkage, patience_s)
+        requirement = requirements[k]
         productive = math.floor(round(on_shift[k] * (1.0 - shrinkage), 9))
         projected = _projection(productive, calls, interval_s, aht_s, target_time_s,
                                 patience_s)
