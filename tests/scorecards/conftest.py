@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from servicepulse.config import Settings
+from servicepulse.scorecards.scorecard import Context, gather
 from servicepulse.store.database import open_store
 from tests.scorecards.builders import load, team_records
 
@@ -26,6 +27,13 @@ def team_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     load(engine, team_records())
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def team_context(team_store: Engine) -> Context:
+    """The engine's figures for team T1 with default settings, gathered once per module
+    (`dataclasses.replace(team_context, settings=...)` re-judges them with other targets)."""
+    return gather(team_store, team="T1", settings=Settings())
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from servicepulse.scorecards.gamification import (
     points,
     rank,
 )
+from servicepulse.scorecards.scorecard import Context
 from servicepulse.scorecards.targets import resolve_targets
 
 
@@ -52,8 +53,8 @@ def test_fcr_streak_skips_idle_days() -> None:
 
 
 def test_leaderboard_ranks_only_agents_with_enough_data(team_store: Engine,
-                                                        settings: Settings) -> None:
-    board = build_leaderboard(team_store, team="T1", settings=settings)
+                                                        team_context: Context) -> None:
+    board = build_leaderboard(team_store, contexts=[team_context])
     ranked = {row["agent"]: row for row in board["ranked"]}
     unranked = {row["agent"]: row["reason"] for row in board["unranked"]}
     # A5 has 12 CSAT answers: never ranked, whatever its score (100)

@@ -14,6 +14,7 @@ Team AHT median (A1-A5) = 310.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import Engine
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 
 from servicepulse.cli.main import app
 from servicepulse.config import Settings
-from servicepulse.scorecards.scorecard import ScorecardError, build_scorecards
+from servicepulse.scorecards.scorecard import Context, ScorecardError, build_scorecards
 from tests.scorecards.builders import load, team_records
 
 
@@ -62,8 +63,8 @@ def test_attainment_and_balanced_scores_by_hand(store: Engine, settings: Setting
     assert cards["L1"]["balanced_score"] == 98.6  # (0.9448 + 3) / 4
 
 
-def test_every_flag_with_its_evidence(team_store: Engine, settings: Settings) -> None:
-    cards = _cards(build_scorecards(team_store, team="T1", settings=settings))
+def test_every_flag_with_its_evidence(team_store: Engine, team_context: Context) -> None:
+    cards = _cards(build_scorecards(team_store, team="T1", context=team_context))
     flags = {agent: {f["flag"]: f["evidence"] for f in card["flags"]}
              for agent, card in cards.items()}
     # contacts 36, 40, 42, 44, 80 → 75th percentile 44; FCR (n ≥ 30) 50, 77.78, 81.82, 85.71,
@@ -88,17 +89,19 @@ def test_every_flag_with_its_evidence(team_store: Engine, settings: Settings) ->
     assert cards["A2"]["team"] == "T1"
 
 
-def test_one_agent_keeps_the_team_context(team_store: Engine, settings: Settings) -> None:
-    document = build_scorecards(team_store, agent="A2", settings=settings)
+def test_one_agent_keeps_the_team_context(team_store: Engine, team_context: Context) -> None:
+    document = build_scorecards(team_store, agent="A2", context=team_context)
     assert [card["agent"] for card in document["agents"]] == ["A2"]
     assert {f["flag"] for f in document["agents"][0]["flags"]} == {"busy_not_effective",
                                                                   "rushing"}
     assert document["team"]["agents"] == 6 and document["team"]["team"] == "T1"
 
 
-def test_targets_from_configuration_change_the_score(team_store: Engine) -> None:
+def test_targets_from_configuration_change_the_score(team_store: Engine,
+                                                    team_context: Context) -> None:
     settings = Settings(targets={"team": {"T1": {"csat": 50}}})
-    card = build_scorecards(team_store, agent="A2", settings=settings)["agents"][0]
+    context = replace(team_context, settings=settings)
+    card = build_scorecards(team_store, agent="A2", context=context)["agents"][0]
     assert card["kpis"]["csat"]["attainment"] == 1.0  # 50 / 50
     assert card["kpis"]["csat"]["set_by"] == "team T1"
     # AHT is capped by FCR now: (1 + 0.7143 + 0.7143 + 1) / 4 = 85.7

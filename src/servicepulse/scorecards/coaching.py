@@ -306,8 +306,10 @@ def team_chart(cards: list[dict[str, Any]]) -> str | None:
 
 
 def team_digest(engine: sqlalchemy.Engine, team: str, *, start: date | None = None,
-                end: date | None = None, settings: Any = None) -> dict[str, Any]:
-    document = build_scorecards(engine, team=team, start=start, end=end, settings=settings)
+                end: date | None = None, settings: Any = None,
+                context: Context | None = None) -> dict[str, Any]:
+    document = build_scorecards(engine, team=team, start=start, end=end, settings=settings,
+                                context=context)
     return {"kind": "team", "document": document, "team": document["team"],
             "cards": document["agents"], "from": document["from"], "to": document["to"],
             "charts": {"scores": team_chart(document["agents"])}}
@@ -331,11 +333,14 @@ def render_html(data: dict[str, Any]) -> str:
 
 def write_report(engine: sqlalchemy.Engine, kind: str, identifier: str, out: Path, *,
                  start: date | None = None, end: date | None = None,
-                 settings: Any = None) -> None:
+                 settings: Any = None, context: Context | None = None) -> None:
+    """`context`: the engine's figures already gathered for the team (optional)."""
     if kind == "agent":
-        data = coaching_data(engine, identifier, start=start, end=end, settings=settings)
+        data = coaching_data(engine, identifier, start=start, end=end, settings=settings,
+                             context=context)
     elif kind == "team":
-        data = team_digest(engine, identifier, start=start, end=end, settings=settings)
+        data = team_digest(engine, identifier, start=start, end=end, settings=settings,
+                           context=context)
     else:
         raise ScorecardError(f"report kind {kind!r}: use agent or team")
     html = render_html(data)
