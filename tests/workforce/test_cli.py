@@ -80,9 +80,10 @@ def test_erlang_missing_option_exits_2() -> None:
     assert "--interval" in result.output
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'plan.db'}"
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # Read-only for every test here: one store for the module saves a migration per test.
+    url = f"sqlite:///{tmp_path_factory.mktemp('workforce_cli') / 'plan.db'}"
     engine = open_store(url)
     import_rows(engine, read_jsonl(FIXTURE))
     engine.dispose()

@@ -35,7 +35,8 @@ def planned_store(store: Engine) -> Engine:
     return store
 
 
-def test_arrival_history_counts_inbound_calls_per_interval(planned_store: Engine) -> None:
+def test_history_handle_time_and_schedule(planned_store: Engine) -> None:
+    # One test for the three readers: each store set-up (a migrated database) is costly.
     day = datetime(2026, 3, 9, tzinfo=UTC)
     end = datetime(2026, 3, 10, tzinfo=UTC)
     hourly = arrival_history(planned_store, day, end, 3600, ["phone"])
@@ -50,8 +51,6 @@ def test_arrival_history_counts_inbound_calls_per_interval(planned_store: Engine
     both = arrival_history(planned_store, day, end, 3600, ["phone", "chat"])
     assert both.values[9] == 6
 
-
-def test_mean_handle_time_and_schedule(planned_store: Engine) -> None:
     start, end = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 16, tzinfo=UTC)
     assert mean_handle_time(planned_store, ["phone"], start, end) == pytest.approx(310.0)
     on_shift = scheduled_agents(planned_store, datetime(2026, 3, 16, 8, tzinfo=UTC), 3600, 4)
@@ -61,7 +60,7 @@ def test_mean_handle_time_and_schedule(planned_store: Engine) -> None:
     assert list(halves) == [0.0, 1.0, 2.0, 2.0, 1.5, 0.0]
 
 
-def test_staffing_plan_by_hand(planned_store: Engine) -> None:
+def test_staffing_plans_by_hand(planned_store: Engine) -> None:
     plan = staffing_plan(planned_store, date(2026, 3, 16), date(2026, 3, 16), interval_s=3600,
                          target_sl=0.8, max_occupancy=0.85, shrinkage=0.25, history_weeks=2)
     assert plan.aht_s == pytest.approx(310.0)
@@ -105,8 +104,7 @@ def test_staffing_plan_by_hand(planned_store: Engine) -> None:
     assert plan.required_agent_hours == 5.0  # 3 + 2
     assert plan.scheduled_agent_hours == 3.25  # 0.5 + 2 + 0.75
 
-
-def test_staffing_plan_with_patience_uses_erlang_a(planned_store: Engine) -> None:
+    # With a patience the projection is Erlang A.
     plan = staffing_plan(planned_store, date(2026, 3, 16), date(2026, 3, 16), interval_s=3600,
                          shrinkage=0.25, history_weeks=2, patience_s=60.0, aht_s=310.0)
     nine = next(row for row in plan.intervals if row.start.hour == 9)
@@ -116,18 +114,10 @@ def test_staffing_plan_with_patience_uses_erlang_a(planned_store: Engine) -> Non
     assert nine.projected_service_level <= 1 - nine.projected_abandon
     assert nine.required_agents >= 1
 
-
-def test_plan_without_history_says_what_to_do(store: Engine) -> None:
-    with pytest.raises(ForecastError, match="import some history first"):
-        staffing_plan(store, date(2026, 3, 16), date(2026, 3, 16))
-
-
-def test_plan_rejects_reversed_days(planned_store: Engine) -> None:
     with pytest.raises(ForecastError, match="before"):
         staffing_plan(planned_store, date(2026, 3, 17), date(2026, 3, 16))
 
-
-def test_half_hour_plan_covers_every_interval(planned_store: Engine) -> None:
+    # Half-hour intervals over two days.
     plan = staffing_plan(planned_store, date(2026, 3, 16), date(2026, 3, 17), interval_s=1800,
                          history_weeks=2, aht_s=300.0)
     assert len(plan.intervals) == 96
@@ -138,3 +128,8 @@ def test_half_hour_plan_covers_every_interval(planned_store: Engine) -> None:
     assert by_start[datetime(2026, 3, 16, 9, tzinfo=UTC)].forecast_calls == 2
     assert sum(row.forecast_calls for row in plan.intervals[48:]) == 0
     assert math.isclose(by_start[datetime(2026, 3, 17, 9, tzinfo=UTC)].scheduled_agents, 1.0)
+
+
+def test_plan_without_history_says_what_to_do(store: Engine) -> None:
+    with pytest.raises(ForecastError, match="import some history first"):
+        staffing_plan(store, date(2026, 3, 16), date(2026, 3, 16))
