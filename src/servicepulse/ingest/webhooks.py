@@ -8,7 +8,11 @@ the webhook envelopes and adds what a stream of events says that an export says 
 fields (who commented when, a status change). Field mappings: docs/connectors.md, "Webhooks".
 
 Everything is deterministic (record ids come from the source's ids, times from the payload,
-never from the arrival time), so a delivery retried by the sender changes nothing.
+never from the arrival time), so a delivery retried by the sender changes nothing. Senders do
+not promise order, and a retry may come after newer deliveries: each delivery leaves a
+bodiless system note at the time its snapshot was taken (`...-update-<ms>`), and a ticket or
+conversation snapshot older than an event already stored for it is not applied (its events
+still are), so a late retry never rolls a ticket back (`drop_stale`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import Engine, func, select
 
 from servicepulse.ingest.connectors.base import (
     ConnectorOptions,
@@ -41,10 +46,14 @@ from servicepulse.ingest.connectors.zendesk import _settings as _zendesk_setting
 from servicepulse.ingest.connectors.zendesk import _State as _ZendeskState
 from servicepulse.ingest.connectors.zendesk import _ticket as _zendesk_ticket
 from servicepulse.ingest.sources import SourceRow
+from servicepulse.store import tables
 
 ZENDESK_SOURCE = "webhook:zendesk"
 CHATWOOT_SOURCE = "webhook:chatwoot"
 MAX_AGE_S = 300.0  # a signed timestamp older (or further ahead) than this is a replay: 401
+# A snapshot is stale when an event of its ticket is later than it by more than this (the
+# times of one update differ by milliseconds between a payload's fields).
+STALE_AFTER_S = 1.0
 
 ZENDESK_SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 ZENDESK_TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
@@ -137,6 +146,37 @@ class Delivery:
     event: str | None
     rows: list[SourceRow] = field(default_factory=list)
     ignored: str | None = None  # set: nothing to import (an event ServicePulse does not use)
+    # interaction id -> epoch seconds of the snapshot of it this delivery holds
+    as_of: dict[str, float] = field(default_factory=dict)
+
+
+def drop_stale(engine: Engine, delivery: Delivery) -> Delivery:
+    """The delivery without the interaction snapshots that are older than an event already
+    stored for the same interaction (a late retry); their events are kept."""
+    if not delivery.as_of:
+        return delivery
+    e = tables.events.c
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(e.interaction_id, func.max(e.at).label("latest"))
+            .where(e.interaction_id.in_(sorted(delivery.as_of)))
+            .group_by(e.interaction_id)).all()
+    latest: dict[str, float | None] = {str(row.interaction_id): row.latest for row in found}
+    stale = {key for key, at in latest.items()
+             if at is not None and at > delivery.as_of[key] + STALE_AFTER_S}
+    if not stale:
+        return delivery
+    rows = [row for row in delivery.rows
+            if not (row.data is not None and row.data.get("type") == "interaction"
+                    and row.data.get("id") in stale)]
+    return Delivery(delivery.event, rows, delivery.ignored, delivery.as_of)
+
+
+def _snapshot_marker(interaction_id: str, moment: datetime) -> dict[str, Any]:
+    """The bodiless system note that records when a delivery's snapshot was taken."""
+    return {"type": "event", "id": f"{interaction_id}-update-{int(moment.timestamp() * 1000)}",
+            "interaction_id": interaction_id, "at": iso(moment), "kind": "note",
+            "actor": "system", "public": False}
 
 
 def load_payload(body: bytes) -> dict[str, Any]:
@@ -314,7 +354,8 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
                            "ticket in `detail`) or a trigger body with a `ticket` object "
                            "holding at least id and created_at (see docs/connectors.md)")
     ticket = _zendesk_ticket_fields(ticket)
-    ticket_id = state.id(ticket.get("id"))
+    ticket_id = str(state.id(ticket.get("id")))
+    as_of = _latest(ticket.get("updated_at"), payload.get("time"))
     try:
         for record in _zendesk_ticket(state, ticket, None):
             rows.record(record)
@@ -331,7 +372,23 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
                 rows.record(status_event)
     except _ZendeskBad as bad:
         rows.error(bad.field_name, str(bad), "event")
-    return Delivery(name, rows.rows)
+    if as_of is None:
+        return Delivery(name, rows.rows)
+    rows.record(_snapshot_marker(ticket_id, as_of))
+    return Delivery(name, rows.rows, as_of={ticket_id: as_of.timestamp()})
+
+
+def _latest(*values: Any) -> datetime | None:
+    """The latest of the times given (unreadable or absent ones left out)."""
+    moments = []
+    for value in values:
+        if value in (None, "", 0):
+            continue
+        try:
+            moments.append(parse_time(value))
+        except ValueError:
+            continue
+    return max(moments) if moments else None
 
 
 # -- Chatwoot ---------------------------------------------------------------------------------
@@ -381,7 +438,12 @@ def chatwoot_delivery(payload: dict[str, Any]) -> Delivery:
         except _ChatwootBad as bad:
             rows.error(bad.field_name, str(bad), "interaction",
                        prefixed(chatwoot.prefix, payload.get("id")))
-        return Delivery(event, rows.rows)
+        as_of = _latest(*(conversation.get(name) for name in _CHATWOOT_TIMES))
+        interaction_id = str(prefixed(chatwoot.prefix, payload.get("id")))
+        if as_of is None:
+            return Delivery(event, rows.rows)
+        rows.record(_snapshot_marker(interaction_id, as_of))
+        return Delivery(event, rows.rows, as_of={interaction_id: as_of.timestamp()})
     if event in CHATWOOT_MESSAGE_EVENTS:
         message = _chatwoot_times(payload)
         message["conversation_id"] = _chatwoot_conversation_id(payload)
