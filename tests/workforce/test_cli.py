@@ -132,10 +132,13 @@ def test_forecast_json(database: str) -> None:
     # One whole week of history before 16 March (9-15 March): Monday 09:00 had 5 calls.
     assert payload["history_start"].startswith("2026-03-09")
     assert payload["intervals"][9]["forecast"] == 5.0
-    assert payload["backtest"] is None
+    assert payload["backtest"] is None and payload["backtest_skipped"] is None
+    # A backtest of 2 weeks needs 3 whole weeks; the forecast is still printed.
     too_short = runner.invoke(app, ["--db", database, "staffing", "forecast", "--from",
                                     "2026-03-16", "--backtest-weeks", "2"])
-    assert too_short.exit_code == 1 and "whole weeks of history" in too_short.output
+    assert too_short.exit_code == 0, too_short.output
+    assert "backtest skipped" in too_short.output and "whole weeks of history" in too_short.output
+    assert "Mon 2026-03-16" in too_short.output
 
 
 def test_whatif_json() -> None:
@@ -183,3 +186,34 @@ def test_whatif_on_the_stored_plan(database: str) -> None:
     assert json.loads(required.output)["intervals"][9]["agents"] == 2
     both = runner.invoke(app, [*arguments, "--calls", "5"])
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_forecast_backtest_end_to_end(tmp_path: Path) -> None:
+    # Three identical weeks (2-22 March 2026): every weekday 4 calls at 09:00-09:30 and 2 at
+    # 14:00-14:30, none at weekends. Holding out the last week, the baseline (mean of the
+    # weeks before) forecasts it exactly: WAPE 0 over 6 × 5 = 30 calls.
+    lines = []
+    for day in range(21):
+        if day % 7 >= 5:
+            continue
+        for k, (hour, minute) in enumerate([(9, 1), (9, 7), (9, 15), (9, 29), (14, 2), (14, 20)]):
+            lines.append(json.dumps({
+                "type": "interaction", "id": f"d{day}c{k}", "channel": "phone",
+                "created_at": f"2026-03-{2 + day:02d}T{hour:02d}:{minute:02d}:00Z"}))
+    source = tmp_path / "weeks.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    url = f"sqlite:///{tmp_path / 'weeks.db'}"
+    engine = open_store(url)
+    import_rows(engine, read_jsonl(source))
+    engine.dispose()
+    result = runner.invoke(app, ["--db", url, "staffing", "forecast", "--from", "2026-03-23",
+                                 "--to", "2026-03-24", "--history-weeks", "3",
+                                 "--backtest-weeks", "1", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["backtest"]["wape"] == 0.0
+    assert payload["backtest"]["weeks"] == [{"week_start": "2026-03-16T00:00:00+00:00",
+                                             "actual": 30.0, "forecast": 30.0, "wape": 0.0}]
+    forecasts = [row["forecast"] for row in payload["intervals"]]
+    assert len(forecasts) == 96 and sum(forecasts) == 12  # two weekdays × 6 calls
+    assert forecasts[18] == 4 and forecasts[28] == 2  # 09:00 and 14:00 half-hours

@@ -313,16 +313,21 @@ def forecast_command(
         count = ((last - first).days + 1) * 86400 // interval_s
         predicted = forecast(history, datetime(first.year, first.month, first.day, tzinfo=UTC),
                              count, chosen, history_weeks, timezone)
-        tested = (backtest(history, backtest_weeks, chosen, history_weeks, timezone)
-                  if backtest_weeks else None)
     except ForecastError as exc:
         raise _fail(str(exc)) from exc
+    tested, skipped = None, None
+    if backtest_weeks:
+        try:
+            tested = backtest(history, backtest_weeks, chosen, history_weeks, timezone)
+        except ForecastError as exc:
+            skipped = f"backtest skipped: {exc}"  # the forecast itself is still useful
     if output is OutputFormat.json:
         typer.echo(json.dumps({
             "method": predicted.method, "interval_s": interval_s, "channels": channels,
             "history_start": history.start.isoformat(),
             "intervals": [{"start": s.isoformat(), "forecast": round(float(v), 4)}
                           for s, v in zip(predicted.starts, predicted.values, strict=True)],
+            "backtest_skipped": skipped,
             "backtest": None if tested is None else {
                 "wape": None if tested.wape is None else round(tested.wape, 6),
                 "weeks": [{"week_start": w.week_start.isoformat(), "actual": w.actual,
@@ -343,6 +348,8 @@ def forecast_command(
         table.add_row(f"{first + timedelta(days=d):%a %Y-%m-%d}", f"{values.sum():.0f}",
                       f"{peak_start:%H:%M} ({values[peak]:.1f})")
     console.print(table)
+    if skipped is not None:
+        console.print(skipped, soft_wrap=True)
     if tested is not None:
         for week in tested.weeks:
             console.print(f"backtest week from {week.week_start:%Y-%m-%d}: actual "
