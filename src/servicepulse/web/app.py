@@ -126,6 +126,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     from servicepulse.web.routes import webhooks; app.include_router(webhooks.router)  # noqa: E702, I001
     app.include_router(views.router)
     from servicepulse.insights.web import router as insights; app.include_router(insights)  # noqa: E702, I001
+    from servicepulse.scorecards.web import router as scorecards; app.include_router(scorecards)  # noqa: E702, I001
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/openapi.json", include_in_schema=False)

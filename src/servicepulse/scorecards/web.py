@@ -1,0 +1,207 @@
+"""Scorecards in the web service: scorecard, coaching report, team digest, leaderboard and
+badges, alert history and customer health pages, and the scorecard JSON under `/api/v1`.
+
+- GET /api/v1/scorecards?agent=ID|team=ID, /scorecards/agent/ID: an agent their own, a lead
+  their teams' agents, managers and admins all; /scorecards/team/ID: leads (their teams) up.
+- GET /scorecards/agent/ID/coaching[?format=pdf]: as the agent's scorecard.
+- GET /scorecards/team/ID/digest[?format=pdf]: leads (their teams), managers, admins.
+- GET /leaderboard[?team=ID]: everyone; an agent sees their own team's.
+- GET /alerts, /customer-health: leads, managers, admins.
+
+The work (several KPI engine queries) runs in a worker thread; access is checked with the
+web service's `Access` before anything is computed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from sqlalchemy import Engine, select
+from starlette.concurrency import run_in_threadpool
+
+from servicepulse.scorecards import alerts as alert_rules
+from servicepulse.scorecards.coaching import coaching_data, render_html, team_digest
+from servicepulse.scorecards.gamification import build_leaderboard
+from servicepulse.scorecards.health import customer_health
+from servicepulse.scorecards.scorecard import ScorecardError, build_scorecards
+from servicepulse.store import tables
+from servicepulse.web.access import Access, Forbidden
+from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
+from servicepulse.web.routes.params import FromDate, ToDate
+from servicepulse.web.templating import templates as web_templates
+from servicepulse.web.users import User
+
+router = APIRouter()
+pages = APIRouter(include_in_schema=False)
+
+_loaders: list[BaseLoader] = [FileSystemLoader(Path(__file__).parent / "templates")]
+if web_templates.env.loader is not None:
+    _loaders.append(web_templates.env.loader)
+templates = Jinja2Templates(env=web_templates.env.overlay(loader=ChoiceLoader(_loaders)))
+
+Format = Annotated[str, Query(pattern="^(html|pdf)$")]
+
+
+def _settings() -> Any:
+    from servicepulse.config import load_settings
+
+    return load_settings()
+
+
+def _team_of(engine: Engine, agent: str) -> tuple[bool, str | None]:
+    with engine.connect() as connection:
+        row = connection.execute(select(tables.agents.c.team_id).where(
+            tables.agents.c.id == agent)).first()
+    return (row is not None, row.team_id if row is not None else None)
+
+
+def _check_agent(engine: Engine, user: User, agent: str) -> None:
+    found, team = _team_of(engine, agent)
+    if not found:
+        raise HTTPException(404, f"agent {agent!r} is not in the store")
+    Access.of(user).check_agent(agent, team)
+
+
+async def _scorecards(engine: Engine, agent: str | None, team: str | None,
+                      from_: date | None, to: date | None) -> dict[str, Any]:
+    try:
+        return await run_in_threadpool(build_scorecards, engine, agent=agent, team=team,
+                                       start=from_, end=to, settings=_settings())
+    except ScorecardError as error:
+        raise HTTPException(404, str(error)) from None
+
+
+def _render(request: Request, user: User, template: str, page: str, **context: Any) -> Response:
+    params = dict(request.query_params.multi_items())
+    return templates.TemplateResponse(request, template, {
+        "user": user, "page": page, "params": params, **context})
+
+
+def _document(html: str, format_: str, name: str) -> Response:
+    if format_ == "pdf":
+        from weasyprint import HTML
+
+        return Response(HTML(string=html).write_pdf(), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
+    return HTMLResponse(html)
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/scorecards")
+async def scorecards_api(services: ServicesDep, user: CurrentUser,
+                         agent: str | None = None, team: str | None = None,
+                         from_: FromDate = None, to: ToDate = None) -> JSONResponse:
+    """The `servicepulse scorecard --format json` document for one agent or one team."""
+    if (agent is None) == (team is None):
+        raise HTTPException(422, "give exactly one of agent=ID or team=ID")
+    if agent is not None:
+        _check_agent(services.engine, user, agent)
+    else:
+        assert team is not None
+        Access.of(user).check_team(team)
+    return JSONResponse(await _scorecards(services.engine, agent, team, from_, to))
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@pages.get("/scorecards/agent/{agent}", response_class=HTMLResponse)
+async def agent_page(request: Request, services: ServicesDep, user: CurrentUser, agent: str,
+                     from_: FromDate = None, to: ToDate = None) -> Response:
+    _check_agent(services.engine, user, agent)
+    document = await _scorecards(services.engine, agent, None, from_, to)
+    return _render(request, user, "sc_scorecard.html", "agents", data=document,
+                   title=f"Scorecard {agent}")
+
+
+@pages.get("/scorecards/team/{team}", response_class=HTMLResponse)
+async def team_page(request: Request, services: ServicesDep, user: LeadUser, team: str,
+                    from_: FromDate = None, to: ToDate = None) -> Response:
+    Access.of(user).check_team(team)
+    document = await _scorecards(services.engine, None, team, from_, to)
+    return _render(request, user, "sc_scorecard.html", "teams", data=document,
+                   title=f"Scorecards of team {team}")
+
+
+@pages.get("/scorecards/agent/{agent}/coaching")
+async def coaching_page(services: ServicesDep, user: CurrentUser, agent: str,
+                        from_: FromDate = None, to: ToDate = None,
+                        format: Format = "html") -> Response:
+    _check_agent(services.engine, user, agent)
+    data = await run_in_threadpool(coaching_data, services.engine, agent, start=from_, end=to,
+                                   settings=_settings())
+    return _document(render_html(data), format, f"coaching-{agent}")
+
+
+@pages.get("/scorecards/team/{team}/digest")
+async def digest_page(services: ServicesDep, user: LeadUser, team: str,
+                      from_: FromDate = None, to: ToDate = None,
+                      format: Format = "html") -> Response:
+    Access.of(user).check_team(team)
+    try:
+        data = await run_in_threadpool(team_digest, services.engine, team, start=from_, end=to,
+                                       settings=_settings())
+    except ScorecardError as error:
+        raise HTTPException(404, str(error)) from None
+    return _document(render_html(data), format, f"digest-{team}")
+
+
+@pages.get("/leaderboard", response_class=HTMLResponse)
+async def leaderboard_page(request: Request, services: ServicesDep, user: CurrentUser,
+                           team: str | None = None, from_: FromDate = None,
+                           to: ToDate = None) -> Response:
+    access = Access.of(user)
+    if team is None and not access.sees_everything:
+        if access.agent_ids is not None:
+            team = _team_of(services.engine, access.agent_ids[0])[1] if access.agent_ids \
+                else None
+            if team is None:
+                raise Forbidden("you are not in a team")
+        elif access.team_ids:
+            team = access.team_ids[0]
+    if team is not None and access.agent_ids is None:
+        access.check_team(team)
+    elif team is not None and access.agent_ids:
+        own = _team_of(services.engine, access.agent_ids[0])[1]
+        if own != team:
+            raise Forbidden(f"you may not see team {team}")
+    board = await run_in_threadpool(build_leaderboard, services.engine, team=team,
+                                    start=from_, end=to, settings=_settings())
+    return _render(request, user, "sc_leaderboard.html", "leaderboard", data=board, team=team)
+
+
+@pages.get("/alerts", response_class=HTMLResponse)
+async def alerts_page(request: Request, services: ServicesDep, user: LeadUser,
+                      rule: str | None = None) -> Response:
+    rows = await run_in_threadpool(alert_rules.history, services.engine, 200, rule)
+    rules = await run_in_threadpool(alert_rules.all_rules, services.engine, _settings())
+    access = Access.of(user)
+    if not access.sees_everything:  # a lead sees the alerts about their teams and agents
+        allowed = set(access.team_ids or ())
+        with services.engine.connect() as connection:
+            agents: set[str] = set(connection.execute(select(tables.agents.c.id).where(
+                tables.agents.c.team_id.in_(sorted(allowed)))).scalars())
+        rows = [row for row in rows if row["subject"] in allowed | agents]
+    return _render(request, user, "sc_alerts.html", "alerts", rows=rows,
+                   rules=[r.as_json() for r in rules])
+
+
+@pages.get("/customer-health", response_class=HTMLResponse)
+async def health_page(request: Request, services: ServicesDep, user: LeadUser,
+                      to: ToDate = None, at_risk: bool = False) -> Response:
+    document = await run_in_threadpool(customer_health, services.engine, end=to,
+                                       settings=_settings())
+    accounts = [a for a in document["accounts"] if a["at_risk"] or not at_risk][:200]
+    return _render(request, user, "sc_health.html", "customers", data=document,
+                   accounts=accounts)
+
+
+router.include_router(pages)
