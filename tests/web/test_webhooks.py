@@ -33,16 +33,21 @@ from servicepulse.web.routes import webhooks as webhook_routes
 from servicepulse.web.users import create_token, create_user
 from tests.conftest import FIXTURES
 
+# one worker builds the module's delivered store (with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("webhooks")
+
 HOOKS = FIXTURES / "webhooks"
 ZENDESK_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3RzX29ubHk="
 CHATWOOT_SECRET = "cw-secret-for-tests"
 ZENDESK_URL = "/api/v1/webhooks/zendesk"
 CHATWOOT_URL = "/api/v1/webhooks/chatwoot"
 # Ticket 101 as Zendesk ticket events; ticket 102 as a trigger's body (customer comment,
-# private note, agent reply), in the order Zendesk sends them.
+# private note, agent reply, solved: the last two with the documented template, whose latest
+# comment has no time of its own), in the order Zendesk sends them.
 ZENDESK_SEQUENCE = ("zendesk_101_created.json", "zendesk_101_comment.json",
                     "zendesk_101_solved.json", "zendesk_102_trigger_customer.json",
-                    "zendesk_102_trigger_note.json", "zendesk_102_trigger_reply.json")
+                    "zendesk_102_trigger_note.json", "zendesk_102_trigger_reply.json",
+                    "zendesk_102_trigger_solved.json")
 CHATWOOT_SEQUENCE = ("chatwoot_7_created.json", "chatwoot_7_note.json", "chatwoot_7_reply.json",
                      "chatwoot_7_resolved_activity.json", "chatwoot_7_status_changed.json")
 
@@ -306,12 +311,16 @@ def test_zendesk_deliveries_become_the_ticket_and_its_comments(
         delivered: TestClient, answers: dict[str, dict[str, Any]]) -> None:
     assert [answers[name]["event"] for name in ZENDESK_SEQUENCE] == [
         "ticket.created", "ticket.comment_added", "ticket.status_changed",
-        "comment_added", "comment_added", "comment_added"]
+        "comment_added", "comment_added", "comment_added", "ticket_solved"]
     # created: the ticket and the note of its snapshot; comment: the comment and a snapshot
     # note, the ticket updated (status new -> open)
     assert answers["zendesk_101_created.json"]["inserted"] == {"interaction": 1, "event": 1}
     assert answers["zendesk_101_comment.json"]["inserted"] == {"event": 2}
     assert answers["zendesk_101_comment.json"]["updated"] == {"interaction": 1}
+    # solved: the ticket updated and a snapshot note; the latest comment (the 09:35 reply,
+    # here timed by the 09:50 update) is not moved to 09:50
+    assert answers["zendesk_102_trigger_solved.json"]["inserted"] == {"event": 1}
+    assert answers["zendesk_102_trigger_solved.json"]["updated"] == {"interaction": 1}
     assert answers["hub versions"] == {"increasing": True}
     with engine_of(delivered).connect() as connection:
         i = tables.interactions.c
@@ -334,12 +343,12 @@ def test_zendesk_deliveries_become_the_ticket_and_its_comments(
     assert ticket.first_response_at == epoch("2026-11-23T09:12:00+00:00")
     assert ticket.resolved_at == epoch("2026-11-23T10:00:00+00:00")
     trigger = rows["zd-102"]
-    # trigger placeholders ("Mail", "Pending", "High", "Incident") in the API's words
+    # trigger placeholders ("Mail", "Solved", "High", "Incident") in the API's words
     assert (trigger.channel, trigger.status, trigger.priority, trigger.category,
-            trigger.agent_id, trigger.resolved_at) == (
-        "email", "pending", "high", "incident", "zd-9002", None)
+            trigger.agent_id) == ("email", "solved", "high", "incident", "zd-9002")
     # not the requester's comment at 09:31 nor the private note at 09:32: the reply at 09:35
     assert trigger.first_response_at == epoch("2026-11-23T09:35:00+00:00")
+    assert trigger.resolved_at == epoch("2026-11-23T09:50:00+00:00")
     snapshot_note = ("note", "system", False)
     assert events == {
         "zd-comment-30001": ("zd-101", "agent_message", "agent", True),
@@ -351,10 +360,11 @@ def test_zendesk_deliveries_become_the_ticket_and_its_comments(
         "zd-101-update-1795424400000": ("zd-101", *snapshot_note),
         "zd-101-update-1795425120000": ("zd-101", *snapshot_note),
         "zd-101-update-1795428000000": ("zd-101", *snapshot_note),
-        # ... and 09:31, 09:32, 09:35
+        # ... and 09:31, 09:32, 09:35, 09:50
         "zd-102-update-1795426260000": ("zd-102", *snapshot_note),
         "zd-102-update-1795426320000": ("zd-102", *snapshot_note),
         "zd-102-update-1795426500000": ("zd-102", *snapshot_note),
+        "zd-102-update-1795427400000": ("zd-102", *snapshot_note),
     }
 
 
@@ -424,6 +434,7 @@ def test_the_same_delivery_twice_changes_nothing(delivered: TestClient) -> None:
     assert hub_version(delivered) == version  # nothing changed, nothing pushed
 
 
+@pytest.mark.postgres
 def test_the_same_on_postgresql(postgres_store: Engine) -> None:
     sequence = ZENDESK_SEQUENCE[:3]
     for client in _client(postgres_store):
@@ -456,7 +467,8 @@ def test_kpis_from_a_webhook_sequence(delivered: TestClient) -> None:
     # chat (answered − created): 11:00:00 → 11:00:55 = 55 s.
     assert (kpis["email"]["frt"]["value"], kpis["email"]["frt"]["n"]) == (510, 2)
     assert (kpis["chat"]["frt"]["value"], kpis["chat"]["frt"]["n"]) == (55, 1)
-    # ttr: ticket 101 09:00 → 10:00 = 3600 s (102 is pending); chat 11:00 → 11:20 = 1200 s
-    assert (kpis["email"]["ttr"]["value"], kpis["email"]["ttr"]["n"]) == (3600, 1)
+    # ttr: ticket 101 09:00 → 10:00 = 3600 s, 102 09:30 → 09:50 = 1200 s: median of two =
+    # (3600 + 1200) / 2 = 2400 s; chat 11:00 → 11:20 = 1200 s
+    assert (kpis["email"]["ttr"]["value"], kpis["email"]["ttr"]["n"]) == (2400, 2)
     assert (kpis["chat"]["ttr"]["value"], kpis["chat"]["ttr"]["n"]) == (1200, 1)
     assert (kpis["email"]["contacts"]["value"], kpis["chat"]["contacts"]["value"]) == (2, 1)

@@ -148,28 +148,37 @@ class Delivery:
     ignored: str | None = None  # set: nothing to import (an event ServicePulse does not use)
     # interaction id -> epoch seconds of the snapshot of it this delivery holds
     as_of: dict[str, float] = field(default_factory=dict)
+    # events timed by the delivery rather than by themselves (a trigger body's latest comment
+    # without its own time): the first delivery that brought them keeps its time
+    first_seen: set[str] = field(default_factory=set)
 
 
 def drop_stale(engine: Engine, delivery: Delivery) -> Delivery:
     """The delivery without the interaction snapshots that are older than an event already
-    stored for the same interaction (a late retry); their events are kept."""
-    if not delivery.as_of:
+    stored for the same interaction (a late retry; their events are kept), and without the
+    `first_seen` events already stored."""
+    if not delivery.as_of and not delivery.first_seen:
         return delivery
     e = tables.events.c
     with engine.connect() as connection:
         found = connection.execute(
             select(e.interaction_id, func.max(e.at).label("latest"))
             .where(e.interaction_id.in_(sorted(delivery.as_of)))
-            .group_by(e.interaction_id)).all()
+            .group_by(e.interaction_id)).all() if delivery.as_of else []
+        seen: set[str] = set(connection.execute(
+            select(e.id).where(e.id.in_(sorted(delivery.first_seen)))).scalars().all()
+        ) if delivery.first_seen else set()
     latest: dict[str, float | None] = {str(row.interaction_id): row.latest for row in found}
     stale = {key for key, at in latest.items()
              if at is not None and at > delivery.as_of[key] + STALE_AFTER_S}
-    if not stale:
+    if not stale and not seen:
         return delivery
     rows = [row for row in delivery.rows
-            if not (row.data is not None and row.data.get("type") == "interaction"
-                    and row.data.get("id") in stale)]
-    return Delivery(delivery.event, rows, delivery.ignored, delivery.as_of)
+            if row.data is None or not (
+                (row.data.get("type") == "interaction" and row.data.get("id") in stale)
+                or (row.data.get("type") == "event" and row.data.get("id") in seen))]
+    return Delivery(delivery.event, rows, delivery.ignored, delivery.as_of,
+                    delivery.first_seen)
 
 
 def _snapshot_marker(interaction_id: str, moment: datetime) -> dict[str, Any]:
@@ -334,8 +343,9 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
     status_change: Any = None
     event_id = text_id(payload.get("id"))
     at = payload.get("time")
-    if isinstance(event_type, str) and event_type.startswith(ZENDESK_EVENT_PREFIX):
-        name = event_type.removeprefix(ZENDESK_EVENT_PREFIX)
+    is_event = isinstance(event_type, str) and event_type.startswith(ZENDESK_EVENT_PREFIX)
+    if is_event:
+        name = str(event_type).removeprefix(ZENDESK_EVENT_PREFIX)
         if not name.startswith("ticket."):
             return Delivery(name, ignored=f"{event_type} is not a ticket event")
         ticket: Any = payload.get("detail")
@@ -362,10 +372,15 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
     except _ZendeskBad as bad:
         rows.error(f"ticket.{bad.field_name}" if bad.field_name else None, str(bad),
                    "interaction", ticket_id)
+    first_seen: set[str] = set()
     try:
         if isinstance(comment, dict):
             for comment_event in _zendesk_comment(state, ticket, comment, at):
                 rows.record(comment_event)
+                if not comment.get("created_at") and not is_event:
+                    # a trigger body's latest comment is timed by the update that sent it,
+                    # which may be a later one (a status change): its first time stands
+                    first_seen.add(comment_event["id"])
         if isinstance(status_change, dict) and event_id is not None:
             status_event = _zendesk_status_change(state, ticket, status_change, event_id, at)
             if status_event is not None:
@@ -373,9 +388,10 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
     except _ZendeskBad as bad:
         rows.error(bad.field_name, str(bad), "event")
     if as_of is None:
-        return Delivery(name, rows.rows)
+        return Delivery(name, rows.rows, first_seen=first_seen)
     rows.record(_snapshot_marker(ticket_id, as_of))
-    return Delivery(name, rows.rows, as_of={ticket_id: as_of.timestamp()})
+    return Delivery(name, rows.rows, as_of={ticket_id: as_of.timestamp()},
+                    first_seen=first_seen)
 
 
 def _latest(*values: Any) -> datetime | None:
