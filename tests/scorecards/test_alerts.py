@@ -98,8 +98,9 @@ def _settings(port: int) -> Settings:
                             "smtp_from": "alerts@servicepulse.test", "webhook_secret": SECRET})
 
 
-def test_fire_once_then_recover(sqlite_store: Engine, receiver: Receiver,
+def test_fire_once_then_recover(store: Engine, receiver: Receiver,
                                 mailbox: tuple[Mailbox, int]) -> None:
+    sqlite_store = store  # on both stores: the import hook runs inside each one's transaction
     box, port = mailbox
     settings = _settings(port)
     load(sqlite_store, team_records())
