@@ -4,6 +4,8 @@ traffic and the simulator for scale. Writes the `workforce` section of BENCHMARK
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from servicepulse.bench.report import machine_line, median, time_runs, write_section
@@ -48,6 +50,7 @@ def solve_day_pyworkforce(calls: list[float]) -> list[dict[str, float]]:
 
 
 def run_workforce_bench(runs: int = 7) -> str:
+    load = os.getloadavg()[0]
     calls = day_profile(120.0)  # peak 120 calls a quarter-hour: 40 Erlangs at AHT 300 s
     ours = median(time_runs(lambda: solve_day(calls), repeats=runs))
     batch = median(time_runs(lambda: solve_day_batch(calls), repeats=runs))
@@ -75,7 +78,8 @@ def run_workforce_bench(runs: int = 7) -> str:
     goal_met = max(ours, batch) < 0.020 and max(ours, batch) < reference
     markdown = f"""## Workforce (`servicepulse bench workforce`)
 
-- Machine: {machine_line()}.
+- Machine: {machine_line()}; load average {load:.1f} at the start
+  (the machine is shared: absolute times vary, ratios are measured in the same run).
 - Day: 96 quarter-hours, AHT {AHT_S:.0f} s, target {100 * TARGET_SL:.0f}% in \
 {TARGET_TIME_S:.0f} s, occupancy cap {100 * MAX_OCCUPANCY:.0f}%, shrinkage {100 * SHRINKAGE:.0f}%.
 - Baseline: pyworkforce {_version()} `ErlangC.required_positions`, same process, same inputs.
