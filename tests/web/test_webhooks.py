@@ -317,9 +317,9 @@ def test_zendesk_deliveries_become_the_ticket_and_its_comments(
     assert answers["zendesk_101_created.json"]["inserted"] == {"interaction": 1, "event": 1}
     assert answers["zendesk_101_comment.json"]["inserted"] == {"event": 2}
     assert answers["zendesk_101_comment.json"]["updated"] == {"interaction": 1}
-    # solved: the ticket updated and a snapshot note; the latest comment (the 09:35 reply,
-    # here timed by the 09:50 update) is not moved to 09:50
-    assert answers["zendesk_102_trigger_solved.json"]["inserted"] == {"event": 1}
+    # solved: the ticket updated, a snapshot note and (pending before) a resolution; the
+    # latest comment (the 09:35 reply, here timed by the 09:50 update) is not moved to 09:50
+    assert answers["zendesk_102_trigger_solved.json"]["inserted"] == {"event": 2}
     assert answers["zendesk_102_trigger_solved.json"]["updated"] == {"interaction": 1}
     assert answers["hub versions"] == {"increasing": True}
     with engine_of(delivered).connect() as connection:
@@ -356,6 +356,8 @@ def test_zendesk_deliveries_become_the_ticket_and_its_comments(
         "zd-comment-30008": ("zd-102", "customer_message", "customer", True),
         "zd-comment-30009": ("zd-102", "note", "agent", False),
         "zd-comment-30010": ("zd-102", "agent_message", "agent", True),
+        # a trigger body's status went from pending (stored) to solved at 09:50
+        "zd-102-resolved-1795427400000": ("zd-102", "resolved", "system", True),
         # one per snapshot time: 09:00, 09:12, 10:00 (epoch ms) ...
         "zd-101-update-1795424400000": ("zd-101", *snapshot_note),
         "zd-101-update-1795425120000": ("zd-101", *snapshot_note),
@@ -404,6 +406,28 @@ def test_a_comment_that_arrives_before_its_ticket_still_counts(hooks: TestClient
             select(i.first_response_at, i.status)).one()
     assert first_response == epoch("2026-11-23T09:12:00+00:00")
     assert status == "open"
+
+
+def test_a_rating_keeps_the_time_it_was_first_delivered(hooks: TestClient) -> None:
+    # A trigger body's satisfaction_rating is timed by the ticket's updated_at ("Good with
+    # comment" as the placeholder prints it); the automation that closes the ticket four
+    # days later sends the same rating again, and must not move the answer to that day.
+    # (rated: the ticket, the rating, the snapshot note and the resolution at 10:00)
+    assert post_zendesk(hooks, "zendesk_104_rated.json")["inserted"] == {
+        "interaction": 1, "survey": 1, "event": 2}
+    closed = post_zendesk(hooks, "zendesk_104_closed.json")
+    assert (closed["inserted"], closed["updated"]) == ({"event": 1}, {"interaction": 1})
+    with engine_of(hooks).connect() as connection:
+        s = tables.surveys.c
+        survey = connection.execute(select(s.id, s.kind, s.score, s.submitted_at, s.agent_id,
+                                           s.interaction_id, s.comment)).one()
+        i = tables.interactions.c
+        status, resolved_at = connection.execute(select(i.status, i.resolved_at)).one()
+    assert tuple(survey) == ("zd-sat-880", "csat", 5.0, epoch("2026-11-23T10:00:00+00:00"),
+                             "zd-9001", "zd-104", "Quick, thanks")
+    # the ticket follows its latest update (closed), but closing a solved ticket is not a
+    # new resolution: resolved_at stays at the solve (not the close, four days on)
+    assert (status, resolved_at) == ("closed", epoch("2026-11-23T10:00:00+00:00"))
 
 
 def test_a_bad_record_is_quarantined_once_and_the_rest_imported(hooks: TestClient) -> None:

@@ -32,6 +32,7 @@ from servicepulse.ingest.connectors.base import (
     dumps,
     error_row,
     iso,
+    iso_epoch,
     parse_time,
     prefixed,
     record_row,
@@ -148,37 +149,64 @@ class Delivery:
     ignored: str | None = None  # set: nothing to import (an event ServicePulse does not use)
     # interaction id -> epoch seconds of the snapshot of it this delivery holds
     as_of: dict[str, float] = field(default_factory=dict)
-    # events timed by the delivery rather than by themselves (a trigger body's latest comment
-    # without its own time): the first delivery that brought them keeps its time
-    first_seen: set[str] = field(default_factory=set)
+    # (kind, id) of records timed by the delivery rather than by themselves (a trigger body's
+    # latest comment or satisfaction rating): the first delivery that brought them keeps its
+    # time
+    first_seen: set[tuple[str, str]] = field(default_factory=set)
+    # interaction id -> its status in a snapshot that says nothing of status changes (a
+    # trigger body): compared with the stored status to find resolutions and reopens
+    statuses: dict[str, str | None] = field(default_factory=dict)
 
 
 def drop_stale(engine: Engine, delivery: Delivery) -> Delivery:
-    """The delivery without the interaction snapshots that are older than an event already
-    stored for the same interaction (a late retry; their events are kept), and without the
-    `first_seen` events already stored."""
-    if not delivery.as_of and not delivery.first_seen:
+    """The delivery as it applies to the store: without the interaction snapshots that are
+    older than an event already stored for the same interaction (a late retry; their events
+    are kept), without the `first_seen` records already stored, and with a `resolved` /
+    `reopened` event where a snapshot's status crosses solved against the stored one."""
+    if not delivery.as_of and not delivery.first_seen and not delivery.statuses:
         return delivery
     e = tables.events.c
+    i = tables.interactions.c
     with engine.connect() as connection:
+        stored_status: dict[str, str | None] = {
+            str(row.id): row.status for row in connection.execute(
+                select(i.id, i.status).where(i.id.in_(sorted(delivery.statuses))))
+        } if delivery.statuses else {}
         found = connection.execute(
             select(e.interaction_id, func.max(e.at).label("latest"))
             .where(e.interaction_id.in_(sorted(delivery.as_of)))
             .group_by(e.interaction_id)).all() if delivery.as_of else []
-        seen: set[str] = set(connection.execute(
-            select(e.id).where(e.id.in_(sorted(delivery.first_seen)))).scalars().all()
-        ) if delivery.first_seen else set()
+        seen: set[tuple[str, str]] = set()
+        for kind in sorted({kind for kind, _ in delivery.first_seen}):
+            table = tables.RECORD_TABLES[kind]
+            ids = sorted(key for k, key in delivery.first_seen if k == kind)
+            stored: list[str] = list(connection.execute(
+                select(table.c.id).where(table.c.id.in_(ids))).scalars())
+            seen.update((kind, key) for key in stored)
     latest: dict[str, float | None] = {str(row.interaction_id): row.latest for row in found}
     stale = {key for key, at in latest.items()
              if at is not None and at > delivery.as_of[key] + STALE_AFTER_S}
-    if not stale and not seen:
-        return delivery
     rows = [row for row in delivery.rows
             if row.data is None or not (
                 (row.data.get("type") == "interaction" and row.data.get("id") in stale)
-                or (row.data.get("type") == "event" and row.data.get("id") in seen))]
+                or (row.data.get("type"), row.data.get("id")) in seen)]
+    for key, status in sorted(delivery.statuses.items()):
+        if key in stale or key not in delivery.as_of:
+            continue
+        before = stored_status.get(key)
+        if status in SOLVED and before not in SOLVED:
+            kind = "resolved"
+        elif before in SOLVED and status not in SOLVED:
+            kind = "reopened"
+        else:
+            continue
+        moment = delivery.as_of[key]
+        rows.append(record_row(rows[0].source if rows else "webhook", len(rows) + 1,
+                               rows[0].raw if rows else "", {
+            "type": "event", "id": f"{key}-{kind}-{int(moment * 1000)}",
+            "interaction_id": key, "at": iso_epoch(moment), "kind": kind, "actor": "system"}))
     return Delivery(delivery.event, rows, delivery.ignored, delivery.as_of,
-                    delivery.first_seen)
+                    delivery.first_seen, delivery.statuses)
 
 
 def _snapshot_marker(interaction_id: str, moment: datetime) -> dict[str, Any]:
@@ -262,6 +290,11 @@ def _zendesk_ticket_fields(ticket: dict[str, Any]) -> dict[str, Any]:
     tags = out.get("tags")
     if isinstance(tags, str):
         out["tags"] = tags.split()
+    rating = out.get("satisfaction_rating")
+    if isinstance(rating, dict) and isinstance(rating.get("score"), str):
+        # a placeholder prints "Good" or "Bad with comment"
+        out["satisfaction_rating"] = {**rating, "score": rating["score"].strip().lower()
+                                      .replace(" ", "_")}
     return out
 
 
@@ -366,13 +399,16 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
     ticket = _zendesk_ticket_fields(ticket)
     ticket_id = str(state.id(ticket.get("id")))
     as_of = _latest(ticket.get("updated_at"), payload.get("time"))
+    first_seen: set[tuple[str, str]] = set()
     try:
         for record in _zendesk_ticket(state, ticket, None):
             rows.record(record)
+            if record["type"] == "survey" and not is_event:
+                # timed by the ticket's updated_at, which later updates move on
+                first_seen.add(("survey", record["id"]))
     except _ZendeskBad as bad:
         rows.error(f"ticket.{bad.field_name}" if bad.field_name else None, str(bad),
                    "interaction", ticket_id)
-    first_seen: set[str] = set()
     try:
         if isinstance(comment, dict):
             for comment_event in _zendesk_comment(state, ticket, comment, at):
@@ -380,7 +416,7 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
                 if not comment.get("created_at") and not is_event:
                     # a trigger body's latest comment is timed by the update that sent it,
                     # which may be a later one (a status change): its first time stands
-                    first_seen.add(comment_event["id"])
+                    first_seen.add(("event", comment_event["id"]))
         if isinstance(status_change, dict) and event_id is not None:
             status_event = _zendesk_status_change(state, ticket, status_change, event_id, at)
             if status_event is not None:
@@ -390,8 +426,10 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
     if as_of is None:
         return Delivery(name, rows.rows, first_seen=first_seen)
     rows.record(_snapshot_marker(ticket_id, as_of))
+    # a trigger body tells the status, not its changes: drop_stale compares it with the store
+    statuses = {} if is_event else {ticket_id: ticket.get("status")}
     return Delivery(name, rows.rows, as_of={ticket_id: as_of.timestamp()},
-                    first_seen=first_seen)
+                    first_seen=first_seen, statuses=statuses)
 
 
 def _latest(*values: Any) -> datetime | None:
