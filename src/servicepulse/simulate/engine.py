@@ -585,13 +585,22 @@ class Simulation:
             for j, r in enumerate(repeats):
                 if r[4] in channels:
                     channel_index[n_new + j] = channels.index(r[4])
+        # A customer who has left in the meantime does not come back.
+        returning = customer[n_new:]
+        known = returning >= 0
+        gone = np.zeros(n, dtype=bool)
+        gone[n_new:][known] = (self.customers.churned[returning[known]]
+                               <= created[n_new:][known])
         columns = [created.tolist(), customer.tolist(), category.tolist(), issue.tolist(),
                    tone.tolist(), channel_index.tolist(), message.tolist(), talk.tolist(),
                    hold.tolist(), wrap.tolist(), handle.tolist(), patience.tolist(),
                    gap.tolist()]
+        gone_list = gone.tolist()
         contacts = []
         for i, (t, cu, ca, iss, to, ch, msg, tk, hd, wr, hn, pa, gp) in enumerate(
                 zip(*columns, strict=True)):
+            if i >= n_new and gone_list[i]:
+                continue
             c = Contact()
             c.group = group.index
             c.created = t
@@ -702,8 +711,9 @@ class Simulation:
         if agent is None:
             # Abandoned in the queue (sync), or still waiting at the end (async backlog).
             if group.sync:
-                if c.channel == "chat" and c.start - c.created > 5:
-                    event(c.created + 3, "customer_message", "customer", body=body)
+                if c.channel == "chat":  # the chat opened with the question
+                    event(min(c.created + 2, c.start), "customer_message", "customer",
+                          body=body)
                 event(c.start, "abandoned", "customer")
                 record["abandoned_at"] = iso(c.start)
                 record["status"] = "abandoned"
