@@ -29,6 +29,8 @@ from servicepulse.simulate import (
 )
 
 SMALL = SimulationConfig(agents=12, days=3, seed=7)
+# Crosses the US change back from daylight-saving time (Sunday 1 November 2026).
+CLOCK_CHANGE = SimulationConfig(agents=12, days=6, seed=5, start=date(2026, 10, 28))
 Record = dict[str, Any]
 
 
@@ -36,9 +38,15 @@ def ts(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
+@pytest.fixture(scope="module", params=[SMALL, CLOCK_CHANGE], ids=["small", "clock-change"])
+def config(request: pytest.FixtureRequest) -> SimulationConfig:
+    assert isinstance(request.param, SimulationConfig)
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def records() -> list[Record]:
-    return list(simulate_records(SMALL))
+def records(config: SimulationConfig) -> list[Record]:
+    return list(simulate_records(config))
 
 
 @pytest.fixture(scope="module")
@@ -253,8 +261,8 @@ def _team_members(by_kind: dict[str, list[Record]], agent_id: str) -> list[str]:
 
 
 def test_busy_not_effective_agent_has_top_volume_and_worst_csat_and_fcr(
-        by_kind: dict[str, list[Record]]) -> None:
-    agent = special_agents(SMALL)["busy_not_effective"]
+        by_kind: dict[str, list[Record]], config: SimulationConfig) -> None:
+    agent = special_agents(config)["busy_not_effective"]
     members = _team_members(by_kind, agent)
     interactions = by_kind["interaction"]
     volume = Counter(i.get("agent_id") for i in interactions)
@@ -298,7 +306,7 @@ def test_busy_not_effective_agent_has_top_volume_and_worst_csat_and_fcr(
 
 
 def test_overloaded_agent_occupancy_is_above_ninety_percent(
-        by_kind: dict[str, list[Record]]) -> None:
+        by_kind: dict[str, list[Record]], config: SimulationConfig) -> None:
     seconds: dict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
     for s in by_kind["agent_state"]:
         seconds[s["agent_id"]][s["state"]] += ts(s["end"]) - ts(s["start"])
@@ -308,17 +316,30 @@ def test_overloaded_agent_occupancy_is_above_ninety_percent(
         work = c["handling"] + c["after_call_work"]
         return work / (work + c["available"])
 
-    overloaded = special_agents(SMALL)["overloaded"]
+    overloaded = special_agents(config)["overloaded"]
     assert occupancy(overloaded) > 0.90
     others = [occupancy(a) for a in seconds if a != overloaded]
     assert max(others) < occupancy(overloaded)
     assert 0.5 < sum(others) / len(others) < 0.9  # the rest of the centre is not drowning
 
 
+def test_phone_and_chat_arrive_within_the_teams_opening_hours(records: list[Record]) -> None:
+    per_day = _opening_hours_check(records)
+    assert sum(per_day.values()) > 200
+
+
 def test_phone_and_chat_arrive_only_in_opening_hours_and_not_on_holidays() -> None:
     # 2026-09-07 is Labor Day: the New York care team is closed, the London one is not.
     config = SimulationConfig(agents=40, days=2, seed=3, start=date(2026, 9, 7))
-    records = list(simulate_records(config))
+    per_day = _opening_hours_check(list(simulate_records(config)))
+    assert per_day[("America/New_York", "2026-09-07")] == 0
+    assert per_day[("America/New_York", "2026-09-08")] > 100
+    assert per_day[("Europe/London", "2026-09-07")] > 100
+
+
+def _opening_hours_check(records: list[Record]) -> Counter[tuple[str, str]]:
+    """Asserts every phone/chat contact arrives in its team's local opening hours and not on
+    a holiday; returns the count per (time zone, local date)."""
     teams = {r["id"]: r for r in records if r["type"] == "team"}
     calendars = {r["id"]: r for r in records if r["type"] == "calendar"}
     per_day: Counter[tuple[str, str]] = Counter()
@@ -334,9 +355,7 @@ def test_phone_and_chat_arrive_only_in_opening_hours_and_not_on_holidays() -> No
         assert any(start <= clock < end for start, end in hours), r
         assert local.date().isoformat() not in calendar["holidays"], r
         per_day[(calendar["timezone"], local.date().isoformat())] += 1
-    assert per_day[("America/New_York", "2026-09-07")] == 0
-    assert per_day[("America/New_York", "2026-09-08")] > 100
-    assert per_day[("Europe/London", "2026-09-07")] > 100
+    return per_day
 
 
 def test_same_seed_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
