@@ -86,10 +86,13 @@ def _write(simulation: Simulation, handle: IO[bytes], config: SimulationConfig,
         for _day, block in simulation.blocks():
             write_block(block)
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    # On stderr, so that `--out -` keeps stdout to the records.
     with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
+                  console=Console(stderr=True)) as bar:
         task = bar.add_task("simulating days", total=config.days + 1)
         for day, block in simulation.blocks():
             write_block(block)
