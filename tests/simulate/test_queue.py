@@ -5,8 +5,9 @@ from __future__ import annotations
 from servicepulse.simulate.engine import AgentDay, Contact, run_queue
 
 
-def call(created: int, talk: float, wrap: float, patience: float = 1e9,
-         hold: float = 0.0) -> Contact:
+def call(
+    created: int, talk: float, wrap: float, patience: float = 1e9, hold: float = 0.0
+) -> Contact:
     c = Contact()
     c.created, c.talk_b, c.hold_b, c.wrap_b, c.patience = created, talk, hold, wrap, patience
     return c
@@ -29,8 +30,7 @@ def test_first_come_first_served_by_the_agent_free_earliest_with_abandons() -> N
         call(40, 30, 10),  # agent 0 at 180 (it left no trace: the abandon took no one)
     ]
     run_queue(calls, [a, b], [], sync=True)
-    assert [(c.agent, c.start) for c in calls] == [
-        (0, 0), (1, 10), (0, 120), (-1, 130), (0, 180)]
+    assert [(c.agent, c.start) for c in calls] == [(0, 0), (1, 10), (0, 120), (-1, 130), (0, 180)]
     # Jobs: (start, end of talk+hold, end of wrap).
     assert a.jobs == [(0, 100, 120), (120, 170, 180), (180, 210, 220)]
     assert b.jobs == [(10, 210, 220)]
@@ -69,7 +69,9 @@ def test_backlog_is_served_oldest_first_and_what_is_left_waits_for_tomorrow() ->
     # 1000: item 1 (200 s) + 10 s gap -> 1210: item 2 -> 1420; item 3 arrives 1500, takes
     # 400 s -> 1900 + 10 -> 1910: item 4 (200 s) would end at 2110, after the shift.
     assert [(c.agent, c.start, c.handle) for c in items[:3]] == [
-        (3, 1_000, 200), (3, 1_210, 200), (3, 1_500, 400)]
+        (3, 1_000, 200),
+        (3, 1_210, 200),
+        (3, 1_500, 400),
+    ]
     assert left == [items[3]]
-    assert agent.jobs == [(1_000, 1_200, 1_200), (1_210, 1_410, 1_410),
-                          (1_500, 1_900, 1_900)]
+    assert agent.jobs == [(1_000, 1_200, 1_200), (1_210, 1_410, 1_410), (1_500, 1_900, 1_900)]

@@ -63,12 +63,25 @@ def test_every_record_is_valid_and_ids_are_unique(records: list[Record]) -> None
     keys = Counter((r["type"], r["id"]) for r in records)
     assert [key for key, n in keys.items() if n > 1] == []
     kinds = set(keys_kind for keys_kind, _id in keys)
-    assert kinds == {"team", "calendar", "agent", "customer", "interaction", "event", "survey",
-                     "agent_state", "shift", "order", "social_post", "social_mention"}
+    assert kinds == {
+        "team",
+        "calendar",
+        "agent",
+        "customer",
+        "interaction",
+        "event",
+        "survey",
+        "agent_state",
+        "shift",
+        "order",
+        "social_post",
+        "social_mention",
+    }
 
 
 def test_order_static_first_then_each_interaction_followed_by_its_events(
-        records: list[Record]) -> None:
+    records: list[Record],
+) -> None:
     static = ("team", "calendar", "agent", "customer")
     first_dynamic = next(i for i, r in enumerate(records) if r["type"] not in static)
     assert all(r["type"] not in static for r in records[first_dynamic:])
@@ -83,7 +96,8 @@ def test_order_static_first_then_each_interaction_followed_by_its_events(
 
 
 def test_states_cover_every_shift_without_gaps_or_overlaps(
-        by_kind: dict[str, list[Record]]) -> None:
+    by_kind: dict[str, list[Record]],
+) -> None:
     states: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     for s in by_kind["agent_state"]:
         states[s["agent_id"]].append((ts(s["start"]), ts(s["end"]), s["state"]))
@@ -103,10 +117,13 @@ def test_states_cover_every_shift_without_gaps_or_overlaps(
         assert covered == len(timeline), f"{agent_id} has states outside its shifts"
 
 
-def _per_shift(shifts: list[tuple[float, float]], timeline: list[tuple[float, float, str]]
-               ) -> dict[tuple[float, float], list[tuple[float, float, str]]]:
-    return {(start, end): [s for s in timeline if start <= s[0] and s[1] <= end]
-            for start, end in shifts}
+def _per_shift(
+    shifts: list[tuple[float, float]], timeline: list[tuple[float, float, str]]
+) -> dict[tuple[float, float], list[tuple[float, float, str]]]:
+    return {
+        (start, end): [s for s in timeline if start <= s[0] and s[1] <= end]
+        for start, end in shifts
+    }
 
 
 def _work_intervals(interaction: Record) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -120,7 +137,8 @@ def _work_intervals(interaction: Record) -> tuple[tuple[float, float], tuple[flo
 
 
 def test_no_agent_works_two_contacts_at_once_and_work_sits_in_the_right_state(
-        by_kind: dict[str, list[Record]]) -> None:
+    by_kind: dict[str, list[Record]],
+) -> None:
     states: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     for s in by_kind["agent_state"]:
         states[s["agent_id"]].append((ts(s["start"]), ts(s["end"]), s["state"]))
@@ -143,13 +161,15 @@ def test_no_agent_works_two_contacts_at_once_and_work_sits_in_the_right_state(
             assert before[1] <= after[0], f"{agent} works two contacts at once"
 
 
-def _inside(timeline: list[tuple[float, float, str]], interval: tuple[float, float],
-            state: str) -> bool:
+def _inside(
+    timeline: list[tuple[float, float, str]], interval: tuple[float, float], state: str
+) -> bool:
     return any(s == state and a <= interval[0] and interval[1] <= b for a, b, s in timeline)
 
 
 def test_surveys_only_on_handled_interactions_with_their_agent(
-        by_kind: dict[str, list[Record]]) -> None:
+    by_kind: dict[str, list[Record]],
+) -> None:
     interactions = {i["id"]: i for i in by_kind["interaction"]}
     assert len(by_kind["survey"]) > 50
     for survey in by_kind["survey"]:
@@ -210,8 +230,9 @@ def test_events_fold_into_the_interaction_fields(by_kind: dict[str, list[Record]
         if interaction["channel"] in ("phone", "chat") and "answered_at" in interaction:
             assert folded["hold_s"] == interaction["hold_s"]
             seen["hold"] += folded["hold_s"] > 0
-        body = next((e["body"] for e in events[interaction["id"]]
-                     if e["kind"] == "customer_message"), None)
+        body = next(
+            (e["body"] for e in events[interaction["id"]] if e["kind"] == "customer_message"), None
+        )
         assert body or interaction["channel"] == "phone"  # a phone caller may hang up first
     # The run exercises every kind of outcome.
     assert min(seen.values()) > 0 and set(seen) == {"transfers", "reopens", "escalated", "hold"}
@@ -234,8 +255,7 @@ def test_outcomes_channels_and_text_are_varied(by_kind: dict[str, list[Record]])
     assert {o["kind"] for o in by_kind["order"]} >= {"purchase", "renewal", "return"}
 
 
-def test_contacts_come_from_customers_active_at_the_time(
-        by_kind: dict[str, list[Record]]) -> None:
+def test_contacts_come_from_customers_active_at_the_time(by_kind: dict[str, list[Record]]) -> None:
     customers = {c["id"]: c for c in by_kind["customer"]}
     repeat_same_category = 0
     seen: dict[str, list[Record]] = defaultdict(list)
@@ -248,20 +268,21 @@ def test_contacts_come_from_customers_active_at_the_time(
         assert "churned_at" not in customer or created < ts(customer["churned_at"])
         earlier = seen[interaction["customer_id"]]
         repeat_same_category += any(
-            e["category"] == interaction["category"]
-            and created - ts(e["created_at"]) < 7 * 86_400 for e in earlier)
+            e["category"] == interaction["category"] and created - ts(e["created_at"]) < 7 * 86_400
+            for e in earlier
+        )
         earlier.append(interaction)
     assert repeat_same_category > 30  # customers come back about the same thing
 
 
 def _team_members(by_kind: dict[str, list[Record]], agent_id: str) -> list[str]:
     team = next(a["team_id"] for a in by_kind["agent"] if a["id"] == agent_id)
-    return [a["id"] for a in by_kind["agent"] if a["team_id"] == team
-            and a["role"] != "team_lead"]
+    return [a["id"] for a in by_kind["agent"] if a["team_id"] == team and a["role"] != "team_lead"]
 
 
 def test_busy_not_effective_agent_has_top_volume_and_worst_csat_and_fcr(
-        by_kind: dict[str, list[Record]], config: SimulationConfig) -> None:
+    by_kind: dict[str, list[Record]], config: SimulationConfig
+) -> None:
     agent = special_agents(config)["busy_not_effective"]
     members = _team_members(by_kind, agent)
     interactions = by_kind["interaction"]
@@ -272,8 +293,11 @@ def test_busy_not_effective_agent_has_top_volume_and_worst_csat_and_fcr(
     for survey in by_kind["survey"]:
         if survey["kind"] == "csat":
             answers[survey["agent_id"]].append(survey["score"])
-    csat = {m: sum(s >= 4 for s in answers[m]) / len(answers[m]) for m in members
-            if len(answers[m]) >= 5}
+    csat = {
+        m: sum(s >= 4 for s in answers[m]) / len(answers[m])
+        for m in members
+        if len(answers[m]) >= 5
+    }
     assert min(csat, key=lambda m: csat[m]) == agent
     # FCR (DESIGN.md §3): resolved, no reopen/transfer/escalation, and no further inbound
     # contact by the same customer within 7 days (same category).
@@ -289,9 +313,9 @@ def test_busy_not_effective_agent_has_top_volume_and_worst_csat_and_fcr(
         created = ts(i["created_at"])
         repeat = "customer_id" in i and any(
             created < t <= created + 7 * 86_400 and c == i["category"]
-            for t, c in later[i["customer_id"]])
-        first_contact = not (repeat or i.get("reopens") or i.get("transfers")
-                             or i.get("escalated"))
+            for t, c in later[i["customer_id"]]
+        )
+        first_contact = not (repeat or i.get("reopens") or i.get("transfers") or i.get("escalated"))
         fcr_hits[i["agent_id"]] += first_contact
         fcr_total[i["agent_id"]] += 1
     fcr = {m: fcr_hits[m] / fcr_total[m] for m in fcr_total if fcr_total[m] >= 20}
@@ -306,7 +330,8 @@ def test_busy_not_effective_agent_has_top_volume_and_worst_csat_and_fcr(
 
 
 def test_overloaded_agent_occupancy_is_above_ninety_percent(
-        by_kind: dict[str, list[Record]], config: SimulationConfig) -> None:
+    by_kind: dict[str, list[Record]], config: SimulationConfig
+) -> None:
     seconds: dict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
     for s in by_kind["agent_state"]:
         seconds[s["agent_id"]][s["state"]] += ts(s["end"]) - ts(s["start"])
@@ -347,10 +372,10 @@ def _opening_hours_check(records: list[Record]) -> Counter[tuple[str, str]]:
         if r["type"] != "interaction" or r["channel"] not in ("phone", "chat"):
             continue
         calendar = calendars[teams[r["team_id"]]["calendar_id"]]
-        local = datetime.fromisoformat(r["created_at"]).astimezone(ZoneInfo(
-            calendar["timezone"]))
-        hours = calendar["hours"][("mon", "tue", "wed", "thu", "fri", "sat", "sun")[
-            local.weekday()]]
+        local = datetime.fromisoformat(r["created_at"]).astimezone(ZoneInfo(calendar["timezone"]))
+        hours = calendar["hours"][
+            ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
+        ]
         clock = local.strftime("%H:%M")
         assert any(start <= clock < end for start, end in hours), r
         assert local.date().isoformat() not in calendar["holidays"], r
@@ -374,13 +399,30 @@ def test_same_seed_same_bytes_and_another_seed_differs(tmp_path: Path) -> None:
 def test_cli_writes_the_file_and_rejects_bad_input(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "demo.jsonl"
-    result = runner.invoke(app, ["simulate", "--agents", "12", "--days", "1", "--seed", "2",
-                                 "--out", str(out), "--start", "2026-09-01"])
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--agents",
+            "12",
+            "--days",
+            "1",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+            "--start",
+            "2026-09-01",
+        ],
+    )
     assert result.exit_code == 0, result.output
     first = orjson.loads(out.read_bytes().splitlines()[0])
     assert first["type"] == "team"
-    interactions = [orjson.loads(line) for line in out.read_bytes().splitlines()
-                    if b'"type":"interaction"' in line]
+    interactions = [
+        orjson.loads(line)
+        for line in out.read_bytes().splitlines()
+        if b'"type":"interaction"' in line
+    ]
     # Only the overloaded Spanish queue starts with a backlog (received the 3 days before).
     assert min(i["created_at"] for i in interactions if i["queue"] != "spanish") >= "2026-09-01"
     assert min(i["created_at"] for i in interactions) >= "2026-08-29"

@@ -26,21 +26,23 @@ def _parse_start(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD "
-                                 "(for example 2026-08-24)", param_hint="--start") from None
+        raise typer.BadParameter(
+            f"{value!r} is not a date; write it as YYYY-MM-DD (for example 2026-08-24)",
+            param_hint="--start",
+        ) from None
 
 
 def simulate(
     agents: Annotated[int, typer.Option(help="Agents in the centre (at least 12).")] = 40,
     days: Annotated[int, typer.Option(help="Days to simulate.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 1,
-    out: Annotated[Path, typer.Option("--out", "-o",
-                                      help="Output JSON Lines file, or - for stdout.")] = Path(
-        "demo.jsonl"),
-    start: Annotated[str | None, typer.Option(
-        help="First local day, YYYY-MM-DD (default 2026-08-24, a Monday).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")
-                     ] = False,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output JSON Lines file, or - for stdout.")
+    ] = Path("demo.jsonl"),
+    start: Annotated[
+        str | None, typer.Option(help="First local day, YYYY-MM-DD (default 2026-08-24, a Monday).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Simulate a contact centre (teams, agents, customers, contacts with events, surveys,
     agent states, shifts, orders, social) as canonical records. About 800 agents over 60 days
@@ -48,15 +50,17 @@ def simulate(
     from servicepulse.simulate import DEFAULT_START, SimulationConfig, special_agents, write_jsonl
 
     try:
-        config = SimulationConfig(agents=agents, days=days, seed=seed,
-                                  start=_parse_start(start) or DEFAULT_START)
+        config = SimulationConfig(
+            agents=agents, days=days, seed=seed, start=_parse_start(start) or DEFAULT_START
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     started = time.perf_counter()
     to_stdout = str(out) == "-"
     if not to_stdout and out.parent and not out.parent.exists():
-        raise typer.BadParameter(f"folder {out.parent} does not exist; create it first",
-                                 param_hint="--out")
+        raise typer.BadParameter(
+            f"folder {out.parent} does not exist; create it first", param_hint="--out"
+        )
     summary = write_jsonl(config, "-" if to_stdout else out, progress=not quiet)
     elapsed = time.perf_counter() - started
     if quiet:
@@ -70,22 +74,25 @@ def simulate(
     table.add_row("total", f"{summary.records:,}")
     console.print(table)
     interactions = summary.by_kind.get("interaction", 0)
-    console.print(f"{summary.records / elapsed:,.0f} records/s, {interactions / elapsed:,.0f} "
-                  f"interactions/s ({elapsed:.1f} s) -> "
-                  f"{'stdout' if to_stdout else out}")
+    console.print(
+        f"{summary.records / elapsed:,.0f} records/s, {interactions / elapsed:,.0f} "
+        f"interactions/s ({elapsed:.1f} s) -> "
+        f"{'stdout' if to_stdout else out}"
+    )
     special = special_agents(config)
-    console.print(f"busy but not effective: {special['busy_not_effective']}; "
-                  f"overloaded: {special['overloaded']}")
+    console.print(
+        f"busy but not effective: {special['busy_not_effective']}; "
+        f"overloaded: {special['overloaded']}"
+    )
 
 
 def bench_simulate(
-    agents: Annotated[int, typer.Option(help="Agents (800 x 60 days ~ 1M interactions).")
-                      ] = 800,
+    agents: Annotated[int, typer.Option(help="Agents (800 x 60 days ~ 1M interactions).")] = 800,
     days: Annotated[int, typer.Option(help="Days.")] = 60,
-    runs: Annotated[int, typer.Option(min=1, help="Measured runs; the median is reported.")
-                    ] = 3,
+    runs: Annotated[int, typer.Option(min=1, help="Measured runs; the median is reported.")] = 3,
     out: Annotated[Path, typer.Option(help="Scratch file written by each run.")] = Path(
-        "/tmp/servicepulse-bench-simulate.jsonl"),
+        "/tmp/servicepulse-bench-simulate.jsonl"
+    ),
 ) -> None:
     """Time `simulate` to a file: records/s and interactions/s (median of runs), against the
     baseline of serialising the same records alone, measured in the same process."""

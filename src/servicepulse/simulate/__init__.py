@@ -22,8 +22,14 @@ import orjson
 from servicepulse.simulate.config import DEFAULT_START, SimulationConfig
 from servicepulse.simulate.engine import Simulation
 
-__all__ = ["DEFAULT_START", "SimulationConfig", "SimulationSummary", "simulate_records",
-           "special_agents", "write_jsonl"]
+__all__ = [
+    "DEFAULT_START",
+    "SimulationConfig",
+    "SimulationSummary",
+    "simulate_records",
+    "special_agents",
+    "write_jsonl",
+]
 
 
 def simulate_records(config: SimulationConfig) -> Iterator[dict[str, Any]]:
@@ -39,8 +45,10 @@ def special_agents(config: SimulationConfig) -> dict[str, str]:
     from servicepulse.simulate.org import build_organisation
 
     org = build_organisation(config, np.random.default_rng(config.seed))
-    return {"busy_not_effective": org.agents[org.busy_not_effective].id,
-            "overloaded": org.agents[org.overloaded].id}
+    return {
+        "busy_not_effective": org.agents[org.busy_not_effective].id,
+        "overloaded": org.agents[org.overloaded].id,
+    }
 
 
 @dataclass
@@ -50,8 +58,9 @@ class SimulationSummary:
     bytes_written: int = 0
 
 
-def write_jsonl(config: SimulationConfig, path: str | Path, progress: bool = True
-                ) -> SimulationSummary:
+def write_jsonl(
+    config: SimulationConfig, path: str | Path, progress: bool = True
+) -> SimulationSummary:
     """Write the simulation as JSON Lines to `path` ("-" for stdout). A rich progress bar
     shows the days when `progress` and stderr is a terminal."""
     summary = SimulationSummary()
@@ -68,8 +77,14 @@ def write_jsonl(config: SimulationConfig, path: str | Path, progress: bool = Tru
     return summary
 
 
-def _write(simulation: Simulation, handle: IO[bytes], config: SimulationConfig,
-           counts: dict[str, int], summary: SimulationSummary, progress: bool) -> None:
+def _write(
+    simulation: Simulation,
+    handle: IO[bytes],
+    config: SimulationConfig,
+    counts: dict[str, int],
+    summary: SimulationSummary,
+    progress: bool,
+) -> None:
     dumps = orjson.dumps
     newline = orjson.OPT_APPEND_NEWLINE
 
@@ -90,9 +105,14 @@ def _write(simulation: Simulation, handle: IO[bytes], config: SimulationConfig,
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     # On stderr, so that `--out -` keeps stdout to the records.
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
-                  console=Console(stderr=True)) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    ) as bar:
         task = bar.add_task("simulating days", total=config.days + 1)
         for day, block in simulation.blocks():
             write_block(block)

@@ -50,8 +50,10 @@ def run_simulate_bench(agents: int, days: int, runs: int, out: Path) -> str:
     if wall * scale < 120:
         verdict = f"met ({wall * scale:.0f} s wall per million)"
     elif cpu * scale < 120:
-        verdict = (f"met in CPU time ({cpu * scale:.0f} s per million); the wall time on the "
-                   f"shared machine was {wall * scale:.0f} s per million")
+        verdict = (
+            f"met in CPU time ({cpu * scale:.0f} s per million); the wall time on the "
+            f"shared machine was {wall * scale:.0f} s per million"
+        )
     else:
         verdict = f"not met ({cpu * scale:.0f} s CPU per million)"
     markdown = f"""## Simulator (`servicepulse bench simulate --agents {agents} --days {days}`)

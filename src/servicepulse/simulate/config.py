@@ -27,8 +27,10 @@ class SimulationConfig:
 
     def __post_init__(self) -> None:
         if self.agents < 12:
-            raise ValueError(f"agents: {self.agents} is too few; the simulated centre needs "
-                             "at least 12 (a care team with its lead plus the specialist roles)")
+            raise ValueError(
+                f"agents: {self.agents} is too few; the simulated centre needs "
+                "at least 12 (a care team with its lead plus the specialist roles)"
+            )
         if self.days < 1:
             raise ValueError(f"days: {self.days} must be at least 1")
         if not 0.1 <= self.target_occupancy <= 0.98:

@@ -87,14 +87,110 @@ _PICKUP_GAP = (5, 25)  # seconds between backlog items
 
 # Intraday demand by local hour.
 _HOURLY = {
-    "phone": [0, 0, 0, 0, 0, 0, .2, .5, .8, 1.0, 1.15, 1.1, .9, .95, 1.05, 1.0, .9, .75, .6, .45,
-              .35, .25, .15, .05],
-    "chat": [.1, .05, .05, .05, .05, .1, .2, .35, .6, .8, .9, .95, .9, .9, .95, 1.0, 1.0, .95,
-             .95, 1.0, 1.0, .85, .6, .3],
-    "email": [.15, .1, .08, .07, .07, .1, .25, .5, .85, 1.0, 1.0, .95, .85, .9, .95, .9, .85, .75,
-              .65, .6, .55, .45, .35, .25],
-    "social": [.3, .2, .1, .05, .05, .1, .2, .4, .6, .7, .8, .85, .9, .85, .85, .9, .95, 1.0, 1.1,
-               1.2, 1.2, 1.1, .8, .5],
+    "phone": [
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0.2,
+        0.5,
+        0.8,
+        1.0,
+        1.15,
+        1.1,
+        0.9,
+        0.95,
+        1.05,
+        1.0,
+        0.9,
+        0.75,
+        0.6,
+        0.45,
+        0.35,
+        0.25,
+        0.15,
+        0.05,
+    ],
+    "chat": [
+        0.1,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.1,
+        0.2,
+        0.35,
+        0.6,
+        0.8,
+        0.9,
+        0.95,
+        0.9,
+        0.9,
+        0.95,
+        1.0,
+        1.0,
+        0.95,
+        0.95,
+        1.0,
+        1.0,
+        0.85,
+        0.6,
+        0.3,
+    ],
+    "email": [
+        0.15,
+        0.1,
+        0.08,
+        0.07,
+        0.07,
+        0.1,
+        0.25,
+        0.5,
+        0.85,
+        1.0,
+        1.0,
+        0.95,
+        0.85,
+        0.9,
+        0.95,
+        0.9,
+        0.85,
+        0.75,
+        0.65,
+        0.6,
+        0.55,
+        0.45,
+        0.35,
+        0.25,
+    ],
+    "social": [
+        0.3,
+        0.2,
+        0.1,
+        0.05,
+        0.05,
+        0.1,
+        0.2,
+        0.4,
+        0.6,
+        0.7,
+        0.8,
+        0.85,
+        0.9,
+        0.85,
+        0.85,
+        0.9,
+        0.95,
+        1.0,
+        1.1,
+        1.2,
+        1.2,
+        1.1,
+        0.8,
+        0.5,
+    ],
 }
 _CURVES = {name: np.repeat(np.array(values, dtype=float), 4) for name, values in _HOURLY.items()}
 # Weekday factors (Monday first): queues in real time, and backlog channels.
@@ -114,13 +210,15 @@ def make_clock(first: int, last: int) -> Callable[[int], str]:
     (a million contacts format about ten million times)."""
     first_day = first // 86_400
     epoch = date(1970, 1, 1)
-    days = [(epoch + timedelta(days=first_day + i)).isoformat()
-            for i in range(last // 86_400 - first_day + 1)]
-    times = [f"T{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60)
-             for s in range(60)]
+    days = [
+        (epoch + timedelta(days=first_day + i)).isoformat()
+        for i in range(last // 86_400 - first_day + 1)
+    ]
+    times = [f"T{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60)]
 
-    def iso(t: int, _days: list[str] = days, _times: list[str] = times,
-            _first: int = first_day) -> str:
+    def iso(
+        t: int, _days: list[str] = days, _times: list[str] = times, _first: int = first_day
+    ) -> str:
         return _days[t // 86_400 - _first] + _times[t % 86_400]
 
     return iso
@@ -129,9 +227,29 @@ def make_clock(first: int, last: int) -> Callable[[int], str]:
 class Contact:
     """One inbound contact on its way through a queue; results are filled in by the queue."""
 
-    __slots__ = ("agent", "category", "channel", "created", "customer", "gap", "group",
-                 "handle", "handle_b", "hold", "hold_b", "issue", "message", "patience",
-                 "repeat", "start", "talk", "talk_b", "tone", "wrap", "wrap_b")
+    __slots__ = (
+        "agent",
+        "category",
+        "channel",
+        "created",
+        "customer",
+        "gap",
+        "group",
+        "handle",
+        "handle_b",
+        "hold",
+        "hold_b",
+        "issue",
+        "message",
+        "patience",
+        "repeat",
+        "start",
+        "talk",
+        "talk_b",
+        "tone",
+        "wrap",
+        "wrap_b",
+    )
     group: int
     channel: str
     created: int
@@ -174,11 +292,11 @@ class Activity:
 class AgentDay:
     """An agent's shift on one day: working windows, work given, and side activities."""
 
-    __slots__ = ("after", "agent", "aux", "end", "free", "jobs", "speed", "start", "wi",
-                 "windows")
+    __slots__ = ("after", "agent", "aux", "end", "free", "jobs", "speed", "start", "wi", "windows")
 
-    def __init__(self, agent: int, speed: float, start: int, end: int,
-                 aux: list[tuple[int, int, str]]) -> None:
+    def __init__(
+        self, agent: int, speed: float, start: int, end: int, aux: list[tuple[int, int, str]]
+    ) -> None:
         self.agent, self.speed, self.start, self.end = agent, speed, start, end
         self.aux = [Activity(a, b, state) for a, b, state in aux]  # may be delayed
         # Working windows; each but the last is followed by one side activity (`after`).
@@ -221,8 +339,7 @@ class AgentDay:
             return False
         block = self.aux[j]
         following = self.windows[self.wi + 1]
-        return (following[0] == block.end
-                and job_end + block.end - block.start < following[1] - 300)
+        return following[0] == block.end and job_end + block.end - block.start < following[1] - 300
 
     def take(self, start: int, end: int, busy_end: int, wrap_end: int) -> None:
         """Record a job [start, wrap_end); the agent is free again at `end` (after any
@@ -239,8 +356,9 @@ class AgentDay:
         self.free = end
 
 
-def run_queue(contacts: list[Contact], agents: list[AgentDay], priority: list[AgentDay],
-              sync: bool) -> list[Contact]:
+def run_queue(
+    contacts: list[Contact], agents: list[AgentDay], priority: list[AgentDay], sync: bool
+) -> list[Contact]:
     """Assign each contact (in arrival order) to the agent who can start it earliest; an
     agent in `priority` wins ties (so takes every contact that arrives while they are free).
 
@@ -324,27 +442,41 @@ class Simulation:
         self.dates = [config.start + timedelta(days=d) for d in range(config.days + 1)]
         # Local day d of a team starts at base[team][d] (local noon minus 12 h: exact except
         # in the small hours of a daylight-saving change, when nobody works).
-        self.base = [[int(datetime.combine(d, time(12), tzinfo=zone).timestamp()) - 43_200
-                      for d in self.dates] for zone in self.zones]
+        self.base = [
+            [
+                int(datetime.combine(d, time(12), tzinfo=zone).timestamp()) - 43_200
+                for d in self.dates
+            ]
+            for zone in self.zones
+        ]
         self.window_start = min(b[0] for b in self.base)
         self.window_end = max(b[-1] for b in self.base)
         self.iso = make_clock(self.window_start - 3 * 366 * 86_400, self.window_end + 60 * 86_400)
         self.holidays = [holiday_dates(t.calendar) for t in teams]
         self.customers: Customers = build_customers(
-            self._customer_count(), self.window_start, self.window_end, self.rng)
+            self._customer_count(), self.window_start, self.window_end, self.rng
+        )
         self.banks = build_banks(False)
         self.banks_es = build_banks(True)
         self.replies = agent_replies(False)
         self.replies_es = agent_replies(True)
         self.pending: dict[tuple[int, int], list[tuple[int, int, int, int, str | None]]] = {}
         self.backlog: dict[int, list[Contact]] = {g.index: [] for g in self.org.groups}
-        self.counters = {"interaction": 0, "survey": 0, "state": 0, "shift": 0, "order": 0,
-                         "post": 0, "mention": 0}
+        self.counters = {
+            "interaction": 0,
+            "survey": 0,
+            "state": 0,
+            "shift": 0,
+            "order": 0,
+            "post": 0,
+            "mention": 0,
+        }
         self.shift_cache: dict[tuple[int, int, int, str], list[int]] = {}
         self.orders_today: list[tuple[int, Record]] = []
         self.mentions_today: list[tuple[int, Record]] = []
-        self.technical = self.org.technical_agents or [a.index for a in self.org.agents
-                                                       if a.role == "frontline"]
+        self.technical = self.org.technical_agents or [
+            a.index for a in self.org.agents if a.role == "frontline"
+        ]
         self._today = 0
         self._seed_backlogs()
 
@@ -354,13 +486,18 @@ class Simulation:
         weights = np.array(group.category_weights)
         if group.sync:
             channel = group.channels[0]
-            talk = _lognormal_mean(1.0, _TALK_SIGMA) * _TALK_MEDIAN * (
-                _CHAT_TALK if channel == "chat" else 1.0)
+            talk = (
+                _lognormal_mean(1.0, _TALK_SIGMA)
+                * _TALK_MEDIAN
+                * (_CHAT_TALK if channel == "chat" else 1.0)
+            )
             hold = _HOLD_SHARE * _lognormal_mean(_HOLD_MEDIAN, _HOLD_SIGMA)
             wrap = _lognormal_mean(_WRAP_MEDIAN[channel], _WRAP_SIGMA)
             return float(weights @ (talk + hold) + wrap)
-        channel_factor = sum(w * _CHANNEL_HANDLE[ch] for ch, w in
-                             zip(group.channels, group.channel_weights, strict=True))
+        channel_factor = sum(
+            w * _CHANNEL_HANDLE[ch]
+            for ch, w in zip(group.channels, group.channel_weights, strict=True)
+        )
         handle = weights @ (_HANDLE_MEDIAN * _lognormal_mean(1.0, _HANDLE_SIGMA))
         return float(handle * channel_factor)
 
@@ -380,13 +517,16 @@ class Simulation:
                 continue
             base = self.base[group.team][0]
             aht = self._aht(group)
-            per_day = sum(WORK_SECONDS / (aht * self.org.agents[a].speed + sum(_PICKUP_GAP) / 2)
-                          for a in group.agents)
+            per_day = sum(
+                WORK_SECONDS / (aht * self.org.agents[a].speed + sum(_PICKUP_GAP) / 2)
+                for a in group.agents
+            )
             curve = _CURVES["email"] / _CURVES["email"].sum()
             for back in (3, 2, 1):
                 counts = self.rng.multinomial(int(per_day / 3), curve)
-                self.backlog[group.index].extend(self._make_contacts(
-                    group, base - back * 86_400, counts, [], None))
+                self.backlog[group.index].extend(
+                    self._make_contacts(group, base - back * 86_400, counts, [], None)
+                )
 
     # --- the run -------------------------------------------------------------------------
     def blocks(self) -> Iterator[tuple[int, list[Record]]]:
@@ -428,9 +568,11 @@ class Simulation:
             meeting = weekday == 2
             for g in team.groups:
                 group = self.org.groups[g]
-                working = [a for a in group.agents
-                           if hours is not None
-                           and weekday not in self.org.agents[a].off_weekdays]
+                working = [
+                    a
+                    for a in group.agents
+                    if hours is not None and weekday not in self.org.agents[a].off_weekdays
+                ]
                 days_agents = self._shifts(group, working, hours, base, day, meeting)
                 agent_days.extend(days_agents)
                 if group.sync:
@@ -448,13 +590,21 @@ class Simulation:
         yield out
 
     # --- shifts --------------------------------------------------------------------------
-    def _shifts(self, group: GroupSpec, working: list[int], hours: tuple[int, int] | None,
-                base: int, day: int, meeting: bool) -> list[AgentDay]:
+    def _shifts(
+        self,
+        group: GroupSpec,
+        working: list[int],
+        hours: tuple[int, int] | None,
+        base: int,
+        day: int,
+        meeting: bool,
+    ) -> list[AgentDay]:
         if hours is None or not working:
             return []
         open_s, close_s = hours
-        curve = group.channels[0] if group.sync else (
-            "social" if group.name == "social" else "email")
+        curve = (
+            group.channels[0] if group.sync else ("social" if group.name == "social" else "email")
+        )
         key = (len(working), open_s, close_s, curve)
         starts = self.shift_cache.get(key)
         if starts is None:
@@ -476,8 +626,15 @@ class Simulation:
         return result
 
     # --- arrivals ------------------------------------------------------------------------
-    def _sync_day(self, group: GroupSpec, day: int, base: int, hours: tuple[int, int] | None,
-                  agent_days: list[AgentDay], weekday: int) -> list[Contact]:
+    def _sync_day(
+        self,
+        group: GroupSpec,
+        day: int,
+        base: int,
+        hours: tuple[int, int] | None,
+        agent_days: list[AgentDay],
+        weekday: int,
+    ) -> list[Contact]:
         repeats = self.pending.pop((group.index, day), [])
         if not agent_days or hours is None:
             # Closed or nobody on shift: customers who meant to come back try tomorrow.
@@ -488,7 +645,7 @@ class Simulation:
         cover = np.zeros(SLOTS)
         for ad in agent_days:
             for s, e in ad.windows:
-                cover[(s - base) // SLOT:(e - base) // SLOT] += 1 / ad.speed
+                cover[(s - base) // SLOT : (e - base) // SLOT] += 1 / ad.speed
         # Offered load the staffed agents can carry by the square-root staffing rule
         # (agents = load + beta * sqrt(load)): small groups must run lighter to answer in time.
         load = ((np.sqrt(_BETA * _BETA + 4 * cover) - _BETA) / 2) ** 2
@@ -512,8 +669,9 @@ class Simulation:
         run_queue(contacts, normal, priority, sync=True)
         return contacts
 
-    def _async_day(self, group: GroupSpec, day: int, base: int, agent_days: list[AgentDay],
-                   weekday: int) -> list[Contact]:
+    def _async_day(
+        self, group: GroupSpec, day: int, base: int, agent_days: list[AgentDay], weekday: int
+    ) -> list[Contact]:
         repeats = self.pending.pop((group.index, day), [])
         team = self.org.teams[group.team]
         open_days = sum(1 for h in team.calendar.hours if h is not None)
@@ -526,8 +684,14 @@ class Simulation:
         # An overloaded queue gets `overload` times what its agents can do, others are sized
         # to the target occupancy.
         share = group.overload if group.overload else self.config.target_occupancy
-        volume = (capacity / 7 * share * _WEEKDAY_ASYNC[weekday] / (sum(_WEEKDAY_ASYNC) / 7)
-                  * float(self.rng.lognormal(0.0, 0.07)))
+        volume = (
+            capacity
+            / 7
+            * share
+            * _WEEKDAY_ASYNC[weekday]
+            / (sum(_WEEKDAY_ASYNC) / 7)
+            * float(self.rng.lognormal(0.0, 0.07))
+        )
         volume = max(0.3 * volume, volume - len(repeats))
         curve = _CURVES["social" if group.name == "social" else "email"]
         counts = self.rng.multinomial(self.rng.poisson(volume), curve / curve.sum())
@@ -537,11 +701,16 @@ class Simulation:
         normal = [ad for ad in agent_days if not self.org.agents[ad.agent].priority]
         left = run_queue(queue, normal, priority, sync=False)
         self.backlog[group.index] = left
-        return queue[:len(queue) - len(left)]
+        return queue[: len(queue) - len(left)]
 
-    def _make_contacts(self, group: GroupSpec, base: int, counts: np.ndarray,
-                       repeats: list[tuple[int, int, int, int, str | None]],
-                       repeat_weights: np.ndarray | None) -> list[Contact]:
+    def _make_contacts(
+        self,
+        group: GroupSpec,
+        base: int,
+        counts: np.ndarray,
+        repeats: list[tuple[int, int, int, int, str | None]],
+        repeat_weights: np.ndarray | None,
+    ) -> list[Contact]:
         rng = self.rng
         slots = np.repeat(np.arange(SLOTS), counts)
         n_new = len(slots)
@@ -565,15 +734,25 @@ class Simulation:
         talk = _TALK_MEDIAN[category] * np.exp(_TALK_SIGMA * rng.standard_normal(n))
         if group.channels[0] == "chat":
             talk *= _CHAT_TALK
-        hold = np.where(rng.random(n) < _HOLD_SHARE[category],
-                        _HOLD_MEDIAN * np.exp(_HOLD_SIGMA * rng.standard_normal(n)), 0.0)
+        hold = np.where(
+            rng.random(n) < _HOLD_SHARE[category],
+            _HOLD_MEDIAN * np.exp(_HOLD_SIGMA * rng.standard_normal(n)),
+            0.0,
+        )
         wrap_median = _WRAP_MEDIAN.get(group.channels[0], 30.0)
         wrap = wrap_median * np.exp(_WRAP_SIGMA * rng.standard_normal(n))
         channel_factor = np.array([_CHANNEL_HANDLE.get(ch, 1.0) for ch in group.channels])
-        handle = (_HANDLE_MEDIAN[category] * channel_factor[channel_index]
-                  * np.exp(_HANDLE_SIGMA * rng.standard_normal(n)))
-        patience = rng.exponential(_PATIENCE["technical"] if group.queue == "technical" else
-                                   _PATIENCE.get(group.channels[0], 1e9), size=n)
+        handle = (
+            _HANDLE_MEDIAN[category]
+            * channel_factor[channel_index]
+            * np.exp(_HANDLE_SIGMA * rng.standard_normal(n))
+        )
+        patience = rng.exponential(
+            _PATIENCE["technical"]
+            if group.queue == "technical"
+            else _PATIENCE.get(group.channels[0], 1e9),
+            size=n,
+        )
         gap = rng.integers(_PICKUP_GAP[0], _PICKUP_GAP[1], size=n)
         if n_rep:
             rep = np.array([r[:4] for r in repeats], dtype=np.int64)
@@ -589,16 +768,27 @@ class Simulation:
         returning = customer[n_new:]
         known = returning >= 0
         gone = np.zeros(n, dtype=bool)
-        gone[n_new:][known] = (self.customers.churned[returning[known]]
-                               <= created[n_new:][known])
-        columns = [created.tolist(), customer.tolist(), category.tolist(), issue.tolist(),
-                   tone.tolist(), channel_index.tolist(), message.tolist(), talk.tolist(),
-                   hold.tolist(), wrap.tolist(), handle.tolist(), patience.tolist(),
-                   gap.tolist()]
+        gone[n_new:][known] = self.customers.churned[returning[known]] <= created[n_new:][known]
+        columns = [
+            created.tolist(),
+            customer.tolist(),
+            category.tolist(),
+            issue.tolist(),
+            tone.tolist(),
+            channel_index.tolist(),
+            message.tolist(),
+            talk.tolist(),
+            hold.tolist(),
+            wrap.tolist(),
+            handle.tolist(),
+            patience.tolist(),
+            gap.tolist(),
+        ]
         gone_list = gone.tolist()
         contacts = []
         for i, (t, cu, ca, iss, to, ch, msg, tk, hd, wr, hn, pa, gp) in enumerate(
-                zip(*columns, strict=True)):
+            zip(*columns, strict=True)
+        ):
             if i >= n_new and gone_list[i]:
                 continue
             c = Contact()
@@ -641,11 +831,11 @@ class Simulation:
                 if not mask.any() or len(members) == 0:
                     continue
                 u = rng.random(int(mask.sum()))
-                draw[mask] = members[np.minimum(np.searchsorted(cumulative, u),
-                                                len(members) - 1)]
+                draw[mask] = members[np.minimum(np.searchsorted(cumulative, u), len(members) - 1)]
             ok = draw >= 0
-            ok[ok] = ((customers.acquired[draw[ok]] <= created[idx[ok]])
-                      & (created[idx[ok]] < customers.churned[draw[ok]]))
+            ok[ok] = (customers.acquired[draw[ok]] <= created[idx[ok]]) & (
+                created[idx[ok]] < customers.churned[draw[ok]]
+            )
             chosen[idx[ok]] = draw[ok]
             todo[idx[ok]] = False
         anonymous = rng.random(n) < 0.02
@@ -653,8 +843,7 @@ class Simulation:
         return chosen
 
     # --- records of contacts ----------------------------------------------------------------
-    def _emit_contacts(self, out: list[Record], group: GroupSpec,
-                       contacts: list[Contact]) -> None:
+    def _emit_contacts(self, out: list[Record], group: GroupSpec, contacts: list[Contact]) -> None:
         if not contacts:
             return
         n = len(contacts)
@@ -663,22 +852,29 @@ class Simulation:
         for c, u, z in zip(contacts, u_rows, z_rows, strict=True):
             self._contact_records(out, group, c, u, z)
 
-    def _contact_records(self, out: list[Record], group: GroupSpec, c: Contact,
-                         u: list[float], z: list[float]) -> None:
+    def _contact_records(
+        self, out: list[Record], group: GroupSpec, c: Contact, u: list[float], z: list[float]
+    ) -> None:
         iso = self.iso
         org = self.org
         self.counters["interaction"] += 1
         iid = f"I{self.counters['interaction']:07d}"
         category = CATEGORIES[c.category]
         spanish = group.language == "es"
-        bank = (self.banks_es if spanish else self.banks)[(category, c.issue, TONES[c.tone],
-                                                            c.repeat)]
+        bank = (self.banks_es if spanish else self.banks)[
+            (category, c.issue, TONES[c.tone], c.repeat)
+        ]
         body = bank.messages[c.message % len(bank.messages)].format(
-            order=f"#{100000 + c.message % 900000}")
+            order=f"#{100000 + c.message % 900000}"
+        )
         team = org.teams[group.team]
         customer = c.customer
-        record: Record = {"type": "interaction", "id": iid, "channel": c.channel,
-                          "created_at": iso(c.created)}
+        record: Record = {
+            "type": "interaction",
+            "id": iid,
+            "channel": c.channel,
+            "created_at": iso(c.created),
+        }
         if customer >= 0:
             record["customer_id"] = self.customers.ids[customer]
             segment = int(self.customers.segment[customer])
@@ -691,15 +887,21 @@ class Simulation:
         record["queue"] = group.queue
         record["category"] = category
         record["subject"] = bank.subject
-        record["priority"] = "urgent" if u[14] < 0.02 else (
-            "high" if segment == 2 else "normal")
+        record["priority"] = "urgent" if u[14] < 0.02 else ("high" if segment == 2 else "normal")
         record["language"] = group.language
         events: list[Record] = []
 
-        def event(at: int, kind: str, actor: str, agent_id: str | None = None,
-                  body: str | None = None) -> None:
-            e: Record = {"type": "event", "id": f"{iid}-{len(events) + 1}",
-                         "interaction_id": iid, "at": iso(at), "kind": kind, "actor": actor}
+        def event(
+            at: int, kind: str, actor: str, agent_id: str | None = None, body: str | None = None
+        ) -> None:
+            e: Record = {
+                "type": "event",
+                "id": f"{iid}-{len(events) + 1}",
+                "interaction_id": iid,
+                "at": iso(at),
+                "kind": kind,
+                "actor": actor,
+            }
             if agent_id is not None:
                 e["agent_id"] = agent_id
             if body is not None:
@@ -712,15 +914,15 @@ class Simulation:
             # Abandoned in the queue (sync), or still waiting at the end (async backlog).
             if group.sync:
                 if c.channel == "chat":  # the chat opened with the question
-                    event(min(c.created + 2, c.start), "customer_message", "customer",
-                          body=body)
+                    event(min(c.created + 2, c.start), "customer_message", "customer", body=body)
                 event(c.start, "abandoned", "customer")
                 record["abandoned_at"] = iso(c.start)
                 record["status"] = "abandoned"
                 # Many who hang up call back within hours.
                 if u[4] < 0.55:
-                    self._schedule_repeat(group, c, c.start + 120 + int(-10_800 * math.log(
-                        1 - u[5])), u[15])
+                    self._schedule_repeat(
+                        group, c, c.start + 120 + int(-10_800 * math.log(1 - u[5])), u[15]
+                    )
             else:
                 event(c.created, "customer_message", "customer", body=body)
                 record["status"] = "open"
@@ -736,7 +938,8 @@ class Simulation:
         effective = u[0] < p_effective
         transferred = group.sync and u[1] < 0.03 + 0.08 * (1 - skill)
         escalated = u[2] < _ESCALATION[c.category] * (1.5 - skill) * (
-            0.4 if group.queue == "technical" else 1.0)
+            0.4 if group.queue == "technical" else 1.0
+        )
         if group.sync:
             handling_end = start + c.talk + c.hold
             done = handling_end + c.wrap
@@ -747,8 +950,9 @@ class Simulation:
                 event(start, "answered", "agent", agent_id)
                 first = start + 5 + int(u[12] * min(20, c.talk - 5))
                 record["first_response_at"] = iso(first)
-                event(first, "agent_message", "agent", agent_id,
-                      self._reply(category, spanish, u[14]))
+                event(
+                    first, "agent_message", "agent", agent_id, self._reply(category, spanish, u[14])
+                )
             else:
                 event(start, "answered", "agent", agent_id)
                 # The caller states the reason (as noted from the call).
@@ -766,8 +970,13 @@ class Simulation:
             handling_end = done = start + c.handle
             event(c.created, "customer_message", "customer", body=body)
             record["first_response_at"] = iso(handling_end)
-            event(handling_end, "agent_message", "agent", agent_id,
-                  self._reply(category, spanish, u[14]))
+            event(
+                handling_end,
+                "agent_message",
+                "agent",
+                agent_id,
+                self._reply(category, spanish, u[14]),
+            )
             record["handle_s"] = c.handle
             wait_penalty = min(1.5, (handling_end - c.created) / 86_400)
         if transferred:
@@ -779,7 +988,7 @@ class Simulation:
         # Resolution: now, later (waiting on the customer or on the escalation), or never.
         resolved_by = agent_id
         if escalated:
-            resolved_at = (done + int(28_800 * math.exp(0.8 * z[1])) if u[3] < 0.9 else -1)
+            resolved_at = done + int(28_800 * math.exp(0.8 * z[1])) if u[3] < 0.9 else -1
             resolved_by = org.agents[self.technical[int(u[13] * len(self.technical))]].id
         elif u[3] < 0.88:
             resolved_at = done if group.sync else handling_end
@@ -806,11 +1015,13 @@ class Simulation:
                     else:
                         final_resolved = -1
             elif not effective and u[4] < 0.7:
-                self._schedule_repeat(group, c, resolved_at + 600 + int(
-                    -138_000 * math.log(1 - u[5])), u[15])
+                self._schedule_repeat(
+                    group, c, resolved_at + 600 + int(-138_000 * math.log(1 - u[5])), u[15]
+                )
         elif not effective and u[4] < 0.7:
-            self._schedule_repeat(group, c, done + 3_600 + int(-138_000 * math.log(1 - u[5])),
-                                  u[15])
+            self._schedule_repeat(
+                group, c, done + 3_600 + int(-138_000 * math.log(1 - u[5])), u[15]
+            )
         if reopens:
             record["reopens"] = reopens
         if final_resolved >= 0:
@@ -822,29 +1033,51 @@ class Simulation:
         out.extend(events)
 
         # Surveys: only on handled contacts, sent when the contact is closed (or done).
-        satisfaction = (1.2 * (skill - 0.65) + (0.9 if effective else -1.3) - wait_penalty
-                        - 0.5 * transferred - 0.4 * escalated - 0.4 * c.repeat
-                        + (0.2, 0.0, -0.3)[c.tone])
+        satisfaction = (
+            1.2 * (skill - 0.65)
+            + (0.9 if effective else -1.3)
+            - wait_penalty
+            - 0.5 * transferred
+            - 0.4 * escalated
+            - 0.4 * c.repeat
+            + (0.2, 0.0, -0.3)[c.tone]
+        )
         sent = final_resolved if final_resolved >= 0 else done
         submitted = sent + 300 + int(14_400 * math.exp(z[3]))
         if submitted <= end:
             noise = z[0]
             scores = (
-                ("csat", u[8] < 0.22, min(5, max(1, round(4.25 + 0.9 * satisfaction
-                                                          + 0.7 * noise)))),
-                ("nps", u[9] < 0.08, min(10, max(0, round(7.6 + 1.6 * satisfaction
-                                                          + 1.3 * noise)))),
-                ("ces", u[10] < 0.10, min(7, max(1, round(5.4 + 1.0 * satisfaction
-                                                          - 0.6 * transferred
-                                                          + 0.8 * noise)))),
+                (
+                    "csat",
+                    u[8] < 0.22,
+                    min(5, max(1, round(4.25 + 0.9 * satisfaction + 0.7 * noise))),
+                ),
+                (
+                    "nps",
+                    u[9] < 0.08,
+                    min(10, max(0, round(7.6 + 1.6 * satisfaction + 1.3 * noise))),
+                ),
+                (
+                    "ces",
+                    u[10] < 0.10,
+                    min(
+                        7, max(1, round(5.4 + 1.0 * satisfaction - 0.6 * transferred + 0.8 * noise))
+                    ),
+                ),
             )
             for kind, asked, score in scores:
                 if not asked:
                     continue
                 self.counters["survey"] += 1
-                survey: Record = {"type": "survey", "id": f"S{self.counters['survey']:07d}",
-                                  "kind": kind, "score": score, "submitted_at": iso(submitted),
-                                  "interaction_id": iid, "agent_id": agent_id}
+                survey: Record = {
+                    "type": "survey",
+                    "id": f"S{self.counters['survey']:07d}",
+                    "kind": kind,
+                    "score": score,
+                    "submitted_at": iso(submitted),
+                    "interaction_id": iid,
+                    "agent_id": agent_id,
+                }
                 if customer >= 0:
                     survey["customer_id"] = self.customers.ids[customer]
                 if u[11] < 0.35:
@@ -860,12 +1093,12 @@ class Simulation:
             if category == "returns" and u[13] < 0.4:
                 kind = "exchange" if c.issue == 2 else "return"
                 at = done + 86_400 + int(u[13] * 172_800)
-                self._order(at, customer, kind, amount if kind == "return" else 0.0, iid,
-                            agent_id)
+                self._order(at, customer, kind, amount if kind == "return" else 0.0, iid, agent_id)
             elif group.queue == "accounts" and u[13] < 0.15:
                 price = float(self.customers.plan_price[customer])
-                self._order(done + 60, customer, "upsell", round(price * (1 + 2 * u[13]), 2),
-                            iid, agent_id)
+                self._order(
+                    done + 60, customer, "upsell", round(price * (1 + 2 * u[13]), 2), iid, agent_id
+                )
         if c.channel == "social":
             self._mention(c.created, _PLATFORMS[int(u[14] * 3)], body, iid, customer)
 
@@ -880,8 +1113,9 @@ class Simulation:
         team = self.org.teams[group.team]
         target = group
         if group.language != "es" and group.queue == "general" and u > 0.7:
-            siblings = [self.org.groups[g] for g in team.groups
-                        if self.org.groups[g].queue == "general"]
+            siblings = [
+                self.org.groups[g] for g in team.groups if self.org.groups[g].queue == "general"
+            ]
             target = siblings[int((u - 0.7) / 0.3 * len(siblings)) % len(siblings)]
         category, issue = c.category, c.issue
         if u >= 0.85:  # now about something else the queue handles
@@ -896,27 +1130,47 @@ class Simulation:
             return
         tone = 2 if u < 0.6 else (1 if u < 0.95 else 0)
         self.pending.setdefault((target.index, day), []).append(
-            (c.customer, category, issue, tone, c.channel))
+            (c.customer, category, issue, tone, c.channel)
+        )
 
-    def _order(self, at: int, customer: int, kind: str, amount: float, interaction: str | None,
-               agent: str | None) -> None:
+    def _order(
+        self,
+        at: int,
+        customer: int,
+        kind: str,
+        amount: float,
+        interaction: str | None,
+        agent: str | None,
+    ) -> None:
         if at > self.window_end:
             return
         self.counters["order"] += 1
-        order: Record = {"type": "order", "id": f"O{self.counters['order']:07d}",
-                         "customer_id": self.customers.ids[customer], "at": self.iso(at),
-                         "amount": amount, "kind": kind, "currency": self.config.currency}
+        order: Record = {
+            "type": "order",
+            "id": f"O{self.counters['order']:07d}",
+            "customer_id": self.customers.ids[customer],
+            "at": self.iso(at),
+            "amount": amount,
+            "kind": kind,
+            "currency": self.config.currency,
+        }
         if interaction is not None:
             order["interaction_id"] = interaction
         if agent is not None:
             order["agent_id"] = agent
         self.orders_today.append((at, order))
 
-    def _mention(self, at: int, platform: str, text: str, interaction: str | None,
-                 customer: int) -> None:
+    def _mention(
+        self, at: int, platform: str, text: str, interaction: str | None, customer: int
+    ) -> None:
         self.counters["mention"] += 1
-        mention: Record = {"type": "social_mention", "id": f"M{self.counters['mention']:06d}",
-                           "platform": platform, "at": self.iso(at), "text": text}
+        mention: Record = {
+            "type": "social_mention",
+            "id": f"M{self.counters['mention']:06d}",
+            "platform": platform,
+            "at": self.iso(at),
+            "text": text,
+        }
         if customer >= 0:
             mention["author"] = "@" + self.customers.ids[customer].lower()
         if interaction is not None:
@@ -946,15 +1200,27 @@ class Simulation:
             if ad.end > cursor:
                 out.append(self._state(agent_id, "available", cursor, ad.end))
             self.counters["shift"] += 1
-            shifts.append({"type": "shift", "id": f"SH{self.counters['shift']:06d}",
-                           "agent_id": agent_id, "start": iso(ad.start), "end": iso(ad.end)})
+            shifts.append(
+                {
+                    "type": "shift",
+                    "id": f"SH{self.counters['shift']:06d}",
+                    "agent_id": agent_id,
+                    "start": iso(ad.start),
+                    "end": iso(ad.end),
+                }
+            )
         out.extend(shifts)
 
     def _state(self, agent_id: str, state: str, start: int, end: int) -> Record:
         self.counters["state"] += 1
-        return {"type": "agent_state", "id": f"AS{self.counters['state']:08d}",
-                "agent_id": agent_id, "state": state, "start": self.iso(start),
-                "end": self.iso(end)}
+        return {
+            "type": "agent_state",
+            "id": f"AS{self.counters['state']:08d}",
+            "agent_id": agent_id,
+            "state": state,
+            "start": self.iso(start),
+            "end": self.iso(end),
+        }
 
     # --- orders and social ------------------------------------------------------------------
     def _orders(self, out: list[Record], day: int) -> None:
@@ -966,8 +1232,11 @@ class Simulation:
         # Purchases: about one every two months a customer, more for businesses.
         rate = np.array([0.5, 1.0, 2.0])[customers.segment] / 30
         buyers = np.flatnonzero(active & (rng.random(len(customers)) < rate))
-        amounts = np.round(np.array([40.0, 180.0, 900.0])[customers.segment[buyers]]
-                           * np.exp(0.6 * rng.standard_normal(len(buyers))), 2)
+        amounts = np.round(
+            np.array([40.0, 180.0, 900.0])[customers.segment[buyers]]
+            * np.exp(0.6 * rng.standard_normal(len(buyers))),
+            2,
+        )
         times = rng.integers(day_start, day_end, size=len(buyers))
         for b, a, t in zip(buyers.tolist(), amounts.tolist(), times.tolist(), strict=True):
             self._order(t, b, "purchase", a, None, None)
@@ -979,11 +1248,18 @@ class Simulation:
         for r, t in zip(renewing.tolist(), times.tolist(), strict=True):
             self._order(t, r, "renewal", float(customers.plan_price[r]), None, None)
         # Cancellations when subscribers churn.
-        churning = np.flatnonzero((customers.churned >= day_start)
-                                  & (customers.churned < day_end) & customers.subscriber)
+        churning = np.flatnonzero(
+            (customers.churned >= day_start) & (customers.churned < day_end) & customers.subscriber
+        )
         for r in churning.tolist():
-            self._order(int(customers.churned[r]), r, "cancellation",
-                        float(customers.plan_price[r]), None, None)
+            self._order(
+                int(customers.churned[r]),
+                r,
+                "cancellation",
+                float(customers.plan_price[r]),
+                None,
+                None,
+            )
         self.orders_today.sort(key=lambda item: item[0])
         out.extend(order for _at, order in self.orders_today)
 
@@ -1000,17 +1276,30 @@ class Simulation:
                 platform = _PLATFORMS[int(rng.integers(0, len(_PLATFORMS)))]
                 impressions = int(rng.lognormal(math.log(3000), 0.9))
                 reach = int(impressions * rng.uniform(0.55, 0.9))
-                rates = rng.uniform(0.5, 1.5, size=5) * np.array([0.025, 0.003, 0.002, 0.01,
-                                                                  0.002])
+                rates = rng.uniform(0.5, 1.5, size=5) * np.array([0.025, 0.003, 0.002, 0.01, 0.002])
                 likes, comments, shares, clicks, saves = (
-                    int(v) for v in rng.binomial(impressions, rates))
+                    int(v) for v in rng.binomial(impressions, rates)
+                )
                 self.counters["post"] += 1
-                posts.append((at, {
-                    "type": "social_post", "id": f"P{self.counters['post']:06d}",
-                    "platform": platform, "posted_at": iso(at), "agent_id": agent.id,
-                    "impressions": impressions, "reach": reach, "likes": likes,
-                    "comments": comments, "shares": shares, "clicks": clicks, "saves": saves,
-                }))
+                posts.append(
+                    (
+                        at,
+                        {
+                            "type": "social_post",
+                            "id": f"P{self.counters['post']:06d}",
+                            "platform": platform,
+                            "posted_at": iso(at),
+                            "agent_id": agent.id,
+                            "impressions": impressions,
+                            "reach": reach,
+                            "likes": likes,
+                            "comments": comments,
+                            "shares": shares,
+                            "clicks": clicks,
+                            "saves": saves,
+                        },
+                    )
+                )
         posts.sort(key=lambda item: item[0])
         out.extend(post for _at, post in posts)
         # Mentions nobody turned into a contact: praise, questions and complaints.
@@ -1020,7 +1309,8 @@ class Simulation:
             tone = TONES[int(rng.choice(3, p=[0.35, 0.35, 0.3]))]
             texts = MENTIONS[tone]
             text = texts[int(rng.integers(0, len(texts)))].format(
-                category=CATEGORIES[int(rng.integers(0, len(CATEGORIES)))])
+                category=CATEGORIES[int(rng.integers(0, len(CATEGORIES)))]
+            )
             at = int(rng.integers(day_start, day_start + 86_400))
             platform = _PLATFORMS[int(rng.integers(0, 3))]
             self._mention(at, platform, text, None, int(rng.integers(0, len(self.customers))))

@@ -34,26 +34,93 @@ ROLE_HOURLY_COST = {
 
 # Public holidays 2025-2027 by region (closed days in the team calendar).
 HOLIDAYS = {
-    "us": ["2025-01-01", "2025-05-26", "2025-07-04", "2025-09-01", "2025-11-27", "2025-12-25",
-           "2026-01-01", "2026-05-25", "2026-07-03", "2026-09-07", "2026-11-26", "2026-12-25",
-           "2027-01-01", "2027-05-31", "2027-07-05", "2027-09-06", "2027-11-25", "2027-12-24"],
-    "uk": ["2025-01-01", "2025-04-18", "2025-04-21", "2025-05-05", "2025-05-26", "2025-08-25",
-           "2025-12-25", "2025-12-26", "2026-01-01", "2026-04-03", "2026-04-06", "2026-05-04",
-           "2026-05-25", "2026-08-31", "2026-12-25", "2026-12-28", "2027-01-01", "2027-03-26",
-           "2027-03-29", "2027-05-03", "2027-05-31", "2027-08-30", "2027-12-27", "2027-12-28"],
-    "ph": ["2025-01-01", "2025-04-17", "2025-04-18", "2025-06-12", "2025-08-25", "2025-12-25",
-           "2025-12-30", "2026-01-01", "2026-04-02", "2026-04-03", "2026-06-12", "2026-08-31",
-           "2026-12-25", "2026-12-30", "2027-01-01", "2027-03-25", "2027-03-26", "2027-06-12",
-           "2027-08-30", "2027-12-25", "2027-12-30"],
+    "us": [
+        "2025-01-01",
+        "2025-05-26",
+        "2025-07-04",
+        "2025-09-01",
+        "2025-11-27",
+        "2025-12-25",
+        "2026-01-01",
+        "2026-05-25",
+        "2026-07-03",
+        "2026-09-07",
+        "2026-11-26",
+        "2026-12-25",
+        "2027-01-01",
+        "2027-05-31",
+        "2027-07-05",
+        "2027-09-06",
+        "2027-11-25",
+        "2027-12-24",
+    ],
+    "uk": [
+        "2025-01-01",
+        "2025-04-18",
+        "2025-04-21",
+        "2025-05-05",
+        "2025-05-26",
+        "2025-08-25",
+        "2025-12-25",
+        "2025-12-26",
+        "2026-01-01",
+        "2026-04-03",
+        "2026-04-06",
+        "2026-05-04",
+        "2026-05-25",
+        "2026-08-31",
+        "2026-12-25",
+        "2026-12-28",
+        "2027-01-01",
+        "2027-03-26",
+        "2027-03-29",
+        "2027-05-03",
+        "2027-05-31",
+        "2027-08-30",
+        "2027-12-27",
+        "2027-12-28",
+    ],
+    "ph": [
+        "2025-01-01",
+        "2025-04-17",
+        "2025-04-18",
+        "2025-06-12",
+        "2025-08-25",
+        "2025-12-25",
+        "2025-12-30",
+        "2026-01-01",
+        "2026-04-02",
+        "2026-04-03",
+        "2026-06-12",
+        "2026-08-31",
+        "2026-12-25",
+        "2026-12-30",
+        "2027-01-01",
+        "2027-03-25",
+        "2027-03-26",
+        "2027-06-12",
+        "2027-08-30",
+        "2027-12-25",
+        "2027-12-30",
+    ],
 }
-_CARE_ZONES = [("America/New_York", "us"), ("Europe/London", "uk"), ("Asia/Manila", "ph"),
-               ("America/Chicago", "us")]
+_CARE_ZONES = [
+    ("America/New_York", "us"),
+    ("Europe/London", "uk"),
+    ("Asia/Manila", "ph"),
+    ("America/Chicago", "us"),
+]
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Opening hours by team kind, as (start, end) local clock per weekday (None: closed).
 _Hours = list[tuple[str, str] | None]
-def _week(weekdays: tuple[str, str], saturday: tuple[str, str] | None = None,
-          sunday: tuple[str, str] | None = None) -> _Hours:
+
+
+def _week(
+    weekdays: tuple[str, str],
+    saturday: tuple[str, str] | None = None,
+    sunday: tuple[str, str] | None = None,
+) -> _Hours:
     hours: _Hours = [weekdays] * 5
     return [*hours, saturday, sunday]
 
@@ -87,7 +154,9 @@ class CalendarSpec:
 
     def record(self) -> dict[str, object]:
         return {
-            "type": "calendar", "id": self.id, "timezone": self.timezone,
+            "type": "calendar",
+            "id": self.id,
+            "timezone": self.timezone,
             "hours": {WEEKDAY_KEYS[i]: [list(h)] for i, h in enumerate(self.hours) if h},
             "holidays": self.holidays,
         }
@@ -134,8 +203,14 @@ class AgentSpec:
     priority: bool = False  # first in the hunt group: gets a call whenever free
 
     def record(self, team_id: str) -> dict[str, object]:
-        out: dict[str, object] = {"type": "agent", "id": self.id, "name": self.name,
-                                  "role": self.role, "email": self.email, "team_id": team_id}
+        out: dict[str, object] = {
+            "type": "agent",
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "email": self.email,
+            "team_id": team_id,
+        }
         if self.hourly_cost is not None:
             out["hourly_cost"] = self.hourly_cost
         out["languages"] = list(self.languages)
@@ -154,8 +229,13 @@ class TeamSpec:
     groups: list[int] = field(default_factory=list)
 
     def record(self, agents: list[AgentSpec]) -> dict[str, object]:
-        return {"type": "team", "id": self.id, "name": self.name,
-                "lead_id": agents[self.lead].id, "calendar_id": self.calendar.id}
+        return {
+            "type": "team",
+            "id": self.id,
+            "name": self.name,
+            "lead_id": agents[self.lead].id,
+            "calendar_id": self.calendar.id,
+        }
 
 
 _CARE_CATEGORIES = (0.25, 0.22, 0.15, 0.12, 0.14, 0.12)
@@ -194,15 +274,23 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
     # Teams of specialists: (kind, roles of members); each chunk of <= 14 gets its own lead.
     specialist_teams: list[tuple[str, list[str]]] = []
     if n < 30:
-        specialist_teams.append(("specialists", ["technical_support"] * n_tech
-                                 + ["customer_success"] * n_success
-                                 + ["account_manager"] * n_account
-                                 + ["social_media"] * n_social))
+        specialist_teams.append(
+            (
+                "specialists",
+                ["technical_support"] * n_tech
+                + ["customer_success"] * n_success
+                + ["account_manager"] * n_account
+                + ["social_media"] * n_social,
+            )
+        )
     else:
         for chunk in _chunks(["technical_support"] * n_tech, 14):
             specialist_teams.append(("technical", chunk))
-        success = (["customer_success"] * n_success + ["account_manager"] * n_account
-                   + ["social_media"] * n_social)
+        success = (
+            ["customer_success"] * n_success
+            + ["account_manager"] * n_account
+            + ["social_media"] * n_social
+        )
         # Spread roles evenly across chunks so every success team has each role.
         size = math.ceil(len(success) / math.ceil(len(success) / 14))
         interleaved = [success[i] for i in _spread_order(success)]
@@ -211,8 +299,9 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
     remaining = n - specialists - len(specialist_teams)
     care_team_count = max(1, math.ceil(remaining / 15))
     frontline = remaining - care_team_count
-    care_sizes = [len(c) for c in _chunks(list(range(frontline)), math.ceil(frontline
-                                                                            / care_team_count))]
+    care_sizes = [
+        len(c) for c in _chunks(list(range(frontline)), math.ceil(frontline / care_team_count))
+    ]
 
     teams: list[TeamSpec] = []
     agents: list[AgentSpec] = []
@@ -227,8 +316,13 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
         suffix = "" if index < len(name_order) else str(index // len(name_order))
         handle = f"{first}.{last}{suffix}".lower().replace("'", "")
         agent = AgentSpec(
-            index=index, id=f"A{index + 1:04d}", name=f"{first} {last}", role=role, team=team,
-            email=f"{handle}@servicepulse.example", skill=float(rng.beta(6.0, 2.5)),
+            index=index,
+            id=f"A{index + 1:04d}",
+            name=f"{first} {last}",
+            role=role,
+            team=team,
+            email=f"{handle}@servicepulse.example",
+            skill=float(rng.beta(6.0, 2.5)),
             speed=float(np.clip(rng.lognormal(0.0, 0.12), 0.75, 1.35)),
         )
         # Most records carry a cost; some are left to the role default (DESIGN.md §3).
@@ -240,11 +334,31 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
         teams[team].members.append(index)
         return agent
 
-    def new_group(team: int, name: str, queue: str, sync: bool, channels: tuple[str, ...],
-                  weights: tuple[float, ...], categories: tuple[float, ...],
-                  segments: tuple[float, float, float], **extra: object) -> GroupSpec:
-        group = GroupSpec(len(groups), team, name, queue, sync, channels, weights, categories,
-                          segments, **extra)  # type: ignore[arg-type]
+    def new_group(
+        team: int,
+        name: str,
+        queue: str,
+        sync: bool,
+        channels: tuple[str, ...],
+        weights: tuple[float, ...],
+        categories: tuple[float, ...],
+        segments: tuple[float, float, float],
+        language: str = "en",
+        overload: float | None = None,
+    ) -> GroupSpec:
+        group = GroupSpec(
+            len(groups),
+            team,
+            name,
+            queue,
+            sync,
+            channels,
+            weights,
+            categories,
+            segments,
+            language=language,
+            overload=overload,
+        )
         groups.append(group)
         teams[team].groups.append(group.index)
         return group
@@ -261,29 +375,66 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
     busy_not_effective = overloaded = -1
     for care_index, size in enumerate(care_sizes):
         zone = _CARE_ZONES[care_index % len(_CARE_ZONES)]
-        team = new_team("care", f"Customer Care {care_index + 1}", zone,
-                        "care_ph" if zone[1] == "ph" else "care")
+        team = new_team(
+            "care",
+            f"Customer Care {care_index + 1}",
+            zone,
+            "care_ph" if zone[1] == "ph" else "care",
+        )
         spanish = care_index == 0
         general = size - (1 if spanish else 0)
         phone_n = max(2, round(general * 0.5))
         chat_n = max(1, round(general * 0.25))
         email_n = max(1, general - phone_n - chat_n)
         phone_n = general - chat_n - email_n
-        phone = new_group(team.index, "phone", "general", True, ("phone",), (1.0,),
-                          _CARE_CATEGORIES, _CONSUMER_HEAVY)
-        chat = new_group(team.index, "chat", "general", True, ("chat",), (1.0,),
-                         _CARE_CATEGORIES, _CONSUMER_HEAVY)
-        email = new_group(team.index, "email", "general", False, ("email", "web", "sms"),
-                          (0.75, 0.15, 0.10), _CARE_CATEGORIES, _CONSUMER_HEAVY)
+        phone = new_group(
+            team.index,
+            "phone",
+            "general",
+            True,
+            ("phone",),
+            (1.0,),
+            _CARE_CATEGORIES,
+            _CONSUMER_HEAVY,
+        )
+        chat = new_group(
+            team.index,
+            "chat",
+            "general",
+            True,
+            ("chat",),
+            (1.0,),
+            _CARE_CATEGORIES,
+            _CONSUMER_HEAVY,
+        )
+        email = new_group(
+            team.index,
+            "email",
+            "general",
+            False,
+            ("email", "web", "sms"),
+            (0.75, 0.15, 0.10),
+            _CARE_CATEGORIES,
+            _CONSUMER_HEAVY,
+        )
         for group, count in ((phone, phone_n), (chat, chat_n), (email, email_n)):
             for _ in range(count):
                 agent = new_agent("frontline", team.index)
                 agent.group = group.index
                 group.agents.append(agent.index)
         if spanish:
-            queue = new_group(team.index, "spanish", "spanish", False, ("email", "web"),
-                              (0.85, 0.15), _CARE_CATEGORIES, _CONSUMER_HEAVY, language="es",
-                              overload=config.spanish_overload)
+            queue = new_group(
+                team.index,
+                "spanish",
+                "spanish",
+                False,
+                ("email", "web"),
+                (0.85, 0.15),
+                _CARE_CATEGORIES,
+                _CONSUMER_HEAVY,
+                language="es",
+                overload=config.spanish_overload,
+            )
             agent = new_agent("frontline", team.index)
             agent.group = queue.index
             agent.languages = ("en", "es")
@@ -307,35 +458,67 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
             zone = ("Europe/London", "uk") if number % 2 == 0 else ("America/New_York", "us")
             team = new_team(kind, f"Technical Support {number}", zone, "technical")
         else:
-            team = new_team(kind, f"Customer Success & Social {number}",
-                            ("America/New_York", "us"), "success")
+            team = new_team(
+                kind, f"Customer Success & Social {number}", ("America/New_York", "us"), "success"
+            )
         by_role: dict[str, list[AgentSpec]] = {}
         for role_name in roles:
             by_role.setdefault(role_name, []).append(new_agent(role_name, team.index))
         tech = by_role.get("technical_support", [])
         if tech:
-            tech_phone = new_group(team.index, "tech_phone", "technical", True, ("phone",),
-                                   (1.0,), _TECH_CATEGORIES, _BUSINESS_HEAVY)
+            tech_phone = new_group(
+                team.index,
+                "tech_phone",
+                "technical",
+                True,
+                ("phone",),
+                (1.0,),
+                _TECH_CATEGORIES,
+                _BUSINESS_HEAVY,
+            )
             tech_email = None
             if len(tech) > 1:
-                tech_email = new_group(team.index, "tech_email", "technical", False,
-                                       ("email", "web"), (0.8, 0.2), _TECH_CATEGORIES,
-                                       _BUSINESS_HEAVY)
+                tech_email = new_group(
+                    team.index,
+                    "tech_email",
+                    "technical",
+                    False,
+                    ("email", "web"),
+                    (0.8, 0.2),
+                    _TECH_CATEGORIES,
+                    _BUSINESS_HEAVY,
+                )
             for position, agent in enumerate(tech):
                 target = tech_phone if position % 2 == 0 or tech_email is None else tech_email
                 agent.group = target.index
                 target.agents.append(agent.index)
         success_members = by_role.get("customer_success", []) + by_role.get("account_manager", [])
         if success_members:
-            accounts = new_group(team.index, "accounts", "accounts", False, ("email",), (1.0,),
-                                 _ACCOUNT_CATEGORIES, _BUSINESS_HEAVY)
+            accounts = new_group(
+                team.index,
+                "accounts",
+                "accounts",
+                False,
+                ("email",),
+                (1.0,),
+                _ACCOUNT_CATEGORIES,
+                _BUSINESS_HEAVY,
+            )
             for agent in success_members:
                 agent.group = accounts.index
                 accounts.agents.append(agent.index)
         social_members = by_role.get("social_media", [])
         if social_members:
-            social = new_group(team.index, "social", "social", False, ("social",), (1.0,),
-                               _SOCIAL_CATEGORIES, _CONSUMER_HEAVY)
+            social = new_group(
+                team.index,
+                "social",
+                "social",
+                False,
+                ("social",),
+                (1.0,),
+                _SOCIAL_CATEGORIES,
+                _CONSUMER_HEAVY,
+            )
             for agent in social_members:
                 agent.group = social.index
                 social.agents.append(agent.index)
@@ -351,14 +534,15 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
             elif agent.index in (busy_not_effective, overloaded):
                 agent.off_weekdays = tuple(open_days[5:])
             else:
-                agent.off_weekdays = tuple(open_days[(position + k * 3) % len(open_days)]
-                                           for k in range(extra))
+                agent.off_weekdays = tuple(
+                    open_days[(position + k * 3) % len(open_days)] for k in range(extra)
+                )
     return Organisation(teams, agents, groups, busy_not_effective, overloaded)
 
 
 def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
     size = max(1, size)
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def _spread_order(roles: list[str]) -> list[int]:
@@ -403,8 +587,9 @@ class Customers:
 NEVER = np.iinfo(np.int64).max // 4
 
 
-def build_customers(count: int, window_start: int, window_end: int,
-                    rng: np.random.Generator) -> Customers:
+def build_customers(
+    count: int, window_start: int, window_end: int, rng: np.random.Generator
+) -> Customers:
     segment = rng.choice(3, size=count, p=[0.72, 0.2, 0.08]).astype(np.int8)
     before = rng.random(count) < 0.82
     three_years = 3 * 365 * 86400
@@ -431,8 +616,9 @@ def build_customers(count: int, window_start: int, window_end: int,
     return Customers(ids, segment, acquired, churned, subscriber, plan_price, pools)
 
 
-def customer_records(customers: Customers, rng: np.random.Generator,
-                     chunk: int = 20_000) -> Iterator[list[dict[str, object]]]:
+def customer_records(
+    customers: Customers, rng: np.random.Generator, chunk: int = 20_000
+) -> Iterator[list[dict[str, object]]]:
     """Customer records in lists of `chunk`, built column-wise (times formatted by numpy)."""
     n = len(customers)
     firsts = rng.integers(0, len(FIRST_NAMES), size=n).tolist()
@@ -449,9 +635,13 @@ def customer_records(customers: Customers, rng: np.random.Generator,
             out = []
         first, last = FIRST_NAMES[firsts[i]], LAST_NAMES[lasts[i]]
         record: dict[str, object] = {
-            "type": "customer", "id": customers.ids[i], "name": f"{first} {last}",
+            "type": "customer",
+            "id": customers.ids[i],
+            "name": f"{first} {last}",
             "email": f"{first}.{last}.{i + 1}@example.com".lower().replace("'", ""),
-            "segment": segments[i], "acquired_at": acquired[i]}
+            "segment": segments[i],
+            "acquired_at": acquired[i],
+        }
         if has_churned[i]:
             record["churned_at"] = churned[i]
         out.append(record)

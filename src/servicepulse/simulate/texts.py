@@ -18,103 +18,163 @@ TONES = ("positive", "neutral", "negative")
 # Category -> list of (subject, statements). A statement may use {order} (an order number).
 ISSUES: dict[str, list[tuple[str, list[str]]]] = {
     "billing": [
-        ("Charged twice for one order", [
-            "I was charged twice for order {order}.",
-            "My card statement shows two payments for the same order ({order}).",
-            "You took the money for order {order} two times.",
-        ]),
-        ("Refund not received", [
-            "I still have not received the refund for order {order}.",
-            "The refund you promised for {order} never arrived on my card.",
-            "It has been two weeks and the refund for order {order} is not in my account.",
-        ]),
-        ("Question about my invoice", [
-            "My latest invoice has a fee I do not recognise.",
-            "Can you explain the extra charge on this month's invoice?",
-            "The invoice total is higher than the price I signed up for.",
-        ]),
-        ("Payment declined", [
-            "My payment keeps getting declined even though the card is valid.",
-            "Checkout says my card was declined but my bank says everything is fine.",
-        ]),
+        (
+            "Charged twice for one order",
+            [
+                "I was charged twice for order {order}.",
+                "My card statement shows two payments for the same order ({order}).",
+                "You took the money for order {order} two times.",
+            ],
+        ),
+        (
+            "Refund not received",
+            [
+                "I still have not received the refund for order {order}.",
+                "The refund you promised for {order} never arrived on my card.",
+                "It has been two weeks and the refund for order {order} is not in my account.",
+            ],
+        ),
+        (
+            "Question about my invoice",
+            [
+                "My latest invoice has a fee I do not recognise.",
+                "Can you explain the extra charge on this month's invoice?",
+                "The invoice total is higher than the price I signed up for.",
+            ],
+        ),
+        (
+            "Payment declined",
+            [
+                "My payment keeps getting declined even though the card is valid.",
+                "Checkout says my card was declined but my bank says everything is fine.",
+            ],
+        ),
     ],
     "delivery": [
-        ("Where is my order?", [
-            "Where is my order {order}? Tracking has not moved in five days.",
-            "My package {order} was supposed to arrive on Monday and it is still not here.",
-            "Order {order} shows 'in transit' for a week now.",
-        ]),
-        ("Package marked delivered but not received", [
-            "Tracking says order {order} was delivered but nothing came to my door.",
-            "The parcel for {order} is marked delivered, I never got it.",
-        ]),
-        ("Damaged item", [
-            "Order {order} arrived with the box crushed and the item broken.",
-            "The item in order {order} came damaged, the screen is cracked.",
-        ]),
-        ("Change delivery address", [
-            "I need to change the delivery address for order {order}.",
-            "Can you send order {order} to my work address instead?",
-        ]),
+        (
+            "Where is my order?",
+            [
+                "Where is my order {order}? Tracking has not moved in five days.",
+                "My package {order} was supposed to arrive on Monday and it is still not here.",
+                "Order {order} shows 'in transit' for a week now.",
+            ],
+        ),
+        (
+            "Package marked delivered but not received",
+            [
+                "Tracking says order {order} was delivered but nothing came to my door.",
+                "The parcel for {order} is marked delivered, I never got it.",
+            ],
+        ),
+        (
+            "Damaged item",
+            [
+                "Order {order} arrived with the box crushed and the item broken.",
+                "The item in order {order} came damaged, the screen is cracked.",
+            ],
+        ),
+        (
+            "Change delivery address",
+            [
+                "I need to change the delivery address for order {order}.",
+                "Can you send order {order} to my work address instead?",
+            ],
+        ),
     ],
     "returns": [
-        ("How do I return an item?", [
-            "I would like to return an item from order {order}.",
-            "How do I send back the shoes from order {order}? They do not fit.",
-        ]),
-        ("Return label not working", [
-            "The return label for order {order} is rejected at the post office.",
-            "The return label link in your email gives me an error.",
-        ]),
-        ("Exchange for a different size", [
-            "Can I exchange the jacket from order {order} for a larger size?",
-            "I want to swap the item in {order} for a different colour.",
-        ]),
+        (
+            "How do I return an item?",
+            [
+                "I would like to return an item from order {order}.",
+                "How do I send back the shoes from order {order}? They do not fit.",
+            ],
+        ),
+        (
+            "Return label not working",
+            [
+                "The return label for order {order} is rejected at the post office.",
+                "The return label link in your email gives me an error.",
+            ],
+        ),
+        (
+            "Exchange for a different size",
+            [
+                "Can I exchange the jacket from order {order} for a larger size?",
+                "I want to swap the item in {order} for a different colour.",
+            ],
+        ),
     ],
     "technical": [
-        ("App keeps crashing", [
-            "The app crashes every time I open my account page.",
-            "Since the last update the mobile app closes as soon as I log in.",
-            "The app freezes on the checkout screen and then crashes.",
-        ]),
-        ("Cannot log in", [
-            "I cannot log in, it says my password is wrong but I just reset it.",
-            "The login page keeps sending me back to the start.",
-            "Two-factor codes never arrive so I cannot get into my account.",
-        ]),
-        ("Error when paying", [
-            "I get 'error 502' when I try to pay.",
-            "The payment page shows an error and the order is not placed.",
-        ]),
-        ("Device will not connect", [
-            "The device will not connect to my wifi after the firmware update.",
-            "My smart plug lost its connection and the reset does not help.",
-        ]),
+        (
+            "App keeps crashing",
+            [
+                "The app crashes every time I open my account page.",
+                "Since the last update the mobile app closes as soon as I log in.",
+                "The app freezes on the checkout screen and then crashes.",
+            ],
+        ),
+        (
+            "Cannot log in",
+            [
+                "I cannot log in, it says my password is wrong but I just reset it.",
+                "The login page keeps sending me back to the start.",
+                "Two-factor codes never arrive so I cannot get into my account.",
+            ],
+        ),
+        (
+            "Error when paying",
+            [
+                "I get 'error 502' when I try to pay.",
+                "The payment page shows an error and the order is not placed.",
+            ],
+        ),
+        (
+            "Device will not connect",
+            [
+                "The device will not connect to my wifi after the firmware update.",
+                "My smart plug lost its connection and the reset does not help.",
+            ],
+        ),
     ],
     "account": [
-        ("Change my email address", [
-            "I need to change the email address on my account.",
-            "Please update my account email, I no longer use the old one.",
-        ]),
-        ("Update payment method", [
-            "How do I update the card on my account?",
-            "I want to switch my payment method to PayPal.",
-        ]),
-        ("Reset my password", [
-            "The password reset email never arrives.",
-            "I forgot my password and the reset link has expired.",
-        ]),
+        (
+            "Change my email address",
+            [
+                "I need to change the email address on my account.",
+                "Please update my account email, I no longer use the old one.",
+            ],
+        ),
+        (
+            "Update payment method",
+            [
+                "How do I update the card on my account?",
+                "I want to switch my payment method to PayPal.",
+            ],
+        ),
+        (
+            "Reset my password",
+            [
+                "The password reset email never arrives.",
+                "I forgot my password and the reset link has expired.",
+            ],
+        ),
     ],
     "cancellation": [
-        ("Cancel my subscription", [
-            "I want to cancel my subscription.",
-            "Please cancel my plan at the end of this month.",
-            "How do I stop the automatic renewal?",
-        ]),
-        ("Close my account", [
-            "Please close my account and delete my data.",
-            "I would like to close my account, I am moving to another provider.",
-        ]),
+        (
+            "Cancel my subscription",
+            [
+                "I want to cancel my subscription.",
+                "Please cancel my plan at the end of this month.",
+                "How do I stop the automatic renewal?",
+            ],
+        ),
+        (
+            "Close my account",
+            [
+                "Please close my account and delete my data.",
+                "I would like to close my account, I am moving to another provider.",
+            ],
+        ),
     ],
 }
 
@@ -127,17 +187,24 @@ _OPENINGS = {
 }
 _CLOSINGS = {
     "positive": [
-        "Thanks so much for your help!", "I love your products, so I hope this is easy to fix.",
-        "Thank you in advance, you have always been great.", "Much appreciated!",
+        "Thanks so much for your help!",
+        "I love your products, so I hope this is easy to fix.",
+        "Thank you in advance, you have always been great.",
+        "Much appreciated!",
     ],
     "neutral": [
-        "Can you help?", "What are my options?", "Please let me know.", "Thanks.",
+        "Can you help?",
+        "What are my options?",
+        "Please let me know.",
+        "Thanks.",
         "What should I do?",
     ],
     "negative": [
-        "This is the worst service I have had in years.", "I am very frustrated and want this "
-        "fixed today.", "Nobody answers my emails, this is unacceptable.",
-        "I am really disappointed and thinking about leaving.", "Fix it now or refund me.",
+        "This is the worst service I have had in years.",
+        "I am very frustrated and want this fixed today.",
+        "Nobody answers my emails, this is unacceptable.",
+        "I am really disappointed and thinking about leaving.",
+        "Fix it now or refund me.",
     ],
 }
 _REPEAT_OPENINGS = {
@@ -151,26 +218,38 @@ _REPEAT_OPENINGS = {
 
 # Spanish statements, one per issue (same order as ISSUES), for the Spanish queue.
 _SPANISH = {
-    "billing": ["Me cobraron dos veces el pedido {order}.",
-                "No he recibido el reembolso del pedido {order}.",
-                "No entiendo un cargo extra en mi factura.",
-                "Mi tarjeta es rechazada al pagar aunque es válida."],
-    "delivery": ["¿Dónde está mi pedido {order}? Todavía no ha llegado.",
-                 "El pedido {order} figura como entregado pero no lo recibí.",
-                 "El pedido {order} llegó dañado.",
-                 "Necesito cambiar la dirección de entrega del pedido {order}."],
-    "returns": ["Quiero devolver un artículo del pedido {order}.",
-                "La etiqueta de devolución del pedido {order} no funciona.",
-                "Quiero cambiar el artículo del pedido {order} por otra talla."],
-    "technical": ["La aplicación se cierra al abrir mi cuenta.",
-                  "No puedo iniciar sesión en mi cuenta.",
-                  "Aparece un error cuando intento pagar.",
-                  "El dispositivo no se conecta al wifi después de la actualización."],
-    "account": ["Necesito cambiar el correo de mi cuenta.",
-                "Quiero actualizar mi método de pago.",
-                "No me llega el correo para restablecer la contraseña."],
-    "cancellation": ["Quiero cancelar mi suscripción.",
-                     "Por favor, cierren mi cuenta y borren mis datos."],
+    "billing": [
+        "Me cobraron dos veces el pedido {order}.",
+        "No he recibido el reembolso del pedido {order}.",
+        "No entiendo un cargo extra en mi factura.",
+        "Mi tarjeta es rechazada al pagar aunque es válida.",
+    ],
+    "delivery": [
+        "¿Dónde está mi pedido {order}? Todavía no ha llegado.",
+        "El pedido {order} figura como entregado pero no lo recibí.",
+        "El pedido {order} llegó dañado.",
+        "Necesito cambiar la dirección de entrega del pedido {order}.",
+    ],
+    "returns": [
+        "Quiero devolver un artículo del pedido {order}.",
+        "La etiqueta de devolución del pedido {order} no funciona.",
+        "Quiero cambiar el artículo del pedido {order} por otra talla.",
+    ],
+    "technical": [
+        "La aplicación se cierra al abrir mi cuenta.",
+        "No puedo iniciar sesión en mi cuenta.",
+        "Aparece un error cuando intento pagar.",
+        "El dispositivo no se conecta al wifi después de la actualización.",
+    ],
+    "account": [
+        "Necesito cambiar el correo de mi cuenta.",
+        "Quiero actualizar mi método de pago.",
+        "No me llega el correo para restablecer la contraseña.",
+    ],
+    "cancellation": [
+        "Quiero cancelar mi suscripción.",
+        "Por favor, cierren mi cuenta y borren mis datos.",
+    ],
 }
 _SPANISH_CLOSINGS = {
     "positive": ["¡Muchas gracias por su ayuda!", "Gracias de antemano."],
@@ -192,8 +271,7 @@ _AGENT_REPLIES = {
     ],
     "returns": [
         "I have emailed you a new prepaid return label; drop the parcel at any post office.",
-        "Your exchange is set up: send the item back and the new size ships as soon as we scan "
-        "it.",
+        "Your exchange is set up: send the item back and the new size ships as soon as we scan it.",
     ],
     "technical": [
         "Please update the app to the latest version and clear its cache; that fixes the crash.",
@@ -215,19 +293,27 @@ _AGENT_REPLIES_ES = [
 
 SURVEY_COMMENTS = {
     "positive": [
-        "Quick and friendly, sorted in minutes.", "The agent was brilliant and really listened.",
-        "Great service, problem solved on the first call.", "Very helpful, thank you!",
-        "Fast answer and clear explanation.", "Super easy, would recommend.",
+        "Quick and friendly, sorted in minutes.",
+        "The agent was brilliant and really listened.",
+        "Great service, problem solved on the first call.",
+        "Very helpful, thank you!",
+        "Fast answer and clear explanation.",
+        "Super easy, would recommend.",
     ],
     "neutral": [
-        "It was fine.", "Took a while but it got done.", "OK service, nothing special.",
-        "Resolved, although I had to explain twice.", "Average experience.",
+        "It was fine.",
+        "Took a while but it got done.",
+        "OK service, nothing special.",
+        "Resolved, although I had to explain twice.",
+        "Average experience.",
     ],
     "negative": [
         "Waited ages on hold and the problem is still not fixed.",
         "The agent rushed me off the phone without solving anything.",
-        "I had to call back three times. Terrible.", "Nobody takes responsibility, awful.",
-        "Transferred around and lost my patience.", "Rude and unhelpful.",
+        "I had to call back three times. Terrible.",
+        "Nobody takes responsibility, awful.",
+        "Transferred around and lost my patience.",
+        "Rude and unhelpful.",
     ],
 }
 
@@ -274,13 +360,15 @@ def build_banks(spanish: bool = False) -> dict[tuple[str, int, str, bool], Messa
                         closings = _SPANISH_CLOSINGS[tone]
                     else:
                         statements_used = statements
-                        openings = (_REPEAT_OPENINGS[tone] if repeat else _OPENINGS[tone])
+                        openings = _REPEAT_OPENINGS[tone] if repeat else _OPENINGS[tone]
                         closings = _CLOSINGS[tone]
                     messages = tuple(
-                        " ".join(part for part in (opening, _after(opening, statement),
-                                                   closing) if part)
+                        " ".join(
+                            part for part in (opening, _after(opening, statement), closing) if part
+                        )
                         for opening, statement, closing in product(
-                            openings, statements_used, closings)
+                            openings, statements_used, closings
+                        )
                     )
                     banks[(category, issue_index, tone, repeat)] = MessageBank(subject, messages)
     return banks
@@ -293,7 +381,7 @@ def _after(opening: str, statement: str) -> str:
     lead = 1 if statement.startswith("¿") else 0
     if statement[lead:].startswith(("I ", "I'")):
         return statement
-    return statement[:lead] + statement[lead].lower() + statement[lead + 1:]
+    return statement[:lead] + statement[lead].lower() + statement[lead + 1 :]
 
 
 def agent_replies(spanish: bool = False) -> dict[str, list[str]]:
