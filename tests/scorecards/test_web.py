@@ -29,13 +29,13 @@ def test_scorecard_api_and_pages(web: tuple[TestClient, dict[str, dict[str, str]
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SERVICEPULSE_CONFIG", raising=False)
     client, headers = web
-    api = client.get("/api/v1/scorecards?agent=A2", headers=headers["two"])
+    api = client.get("/api/v1/scorecards/agent/A2", headers=headers["two"])
     assert api.status_code == 200
     (card,) = api.json()["agents"]
     assert (card["agent"], card["balanced_score"]) == ("A2", 74.1)
     # an agent sees only their own; a lead of another team nothing of T1
-    assert client.get("/api/v1/scorecards?agent=A1", headers=headers["two"]).status_code == 403
-    assert client.get("/api/v1/scorecards?team=T1", headers=headers["other"]).status_code == 403
+    assert client.get("/api/v1/scorecards/agent/A1", headers=headers["two"]).status_code == 403
+    assert client.get("/api/v1/scorecards/team/T1", headers=headers["other"]).status_code == 403
     page = client.get("/scorecards/team/T1", headers=headers["lead"])
     assert page.status_code == 200 and "handled 80 contacts" in page.text
     coaching = client.get("/scorecards/agent/A2/coaching", headers=headers["lead"])

@@ -61,6 +61,16 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/insights/drivers"): MANAGERS,
     ("GET", "/insights/sentiment"): EVERYONE,
     ("GET", "/insights/anomalies"): EVERYONE,
+    # scorecards (servicepulse.scorecards.web)
+    ("GET", "/api/v1/scorecards/agent/{agent_id}"): LEADS,  # a2: ann may not
+    ("GET", "/api/v1/scorecards/team/{team_id}"): MANAGERS,  # team-b: not the lead's team
+    ("GET", "/scorecards/agent/{agent_id}"): LEADS,
+    ("GET", "/scorecards/agent/{agent_id}/coaching"): LEADS,
+    ("GET", "/scorecards/team/{team_id}"): MANAGERS,
+    ("GET", "/scorecards/team/{team_id}/digest"): MANAGERS,
+    ("GET", "/leaderboard"): EVERYONE,
+    ("GET", "/alerts"): LEADS,
+    ("GET", "/customer-health"): LEADS,
 }
 
 

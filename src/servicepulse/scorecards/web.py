@@ -1,8 +1,9 @@
 """Scorecards in the web service: scorecard, coaching report, team digest, leaderboard and
 badges, alert history and customer health pages, and the scorecard JSON under `/api/v1`.
 
-- GET /api/v1/scorecards?agent=ID|team=ID, /scorecards/agent/ID: an agent their own, a lead
-  their teams' agents, managers and admins all; /scorecards/team/ID: leads (their teams) up.
+- GET /api/v1/scorecards/agent/ID, /scorecards/agent/ID: an agent their own, a lead their
+  teams' agents, managers and admins all; /api/v1/scorecards/team/ID, /scorecards/team/ID:
+  leads (their teams), managers, admins.
 - GET /scorecards/agent/ID/coaching[?format=pdf]: as the agent's scorecard.
 - GET /scorecards/team/ID/digest[?format=pdf]: leads (their teams), managers, admins.
 - GET /leaderboard[?team=ID]: everyone; an agent sees their own team's.
@@ -14,7 +15,9 @@ web service's `Access` before anything is computed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +37,7 @@ from servicepulse.store import tables
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
 from servicepulse.web.routes.params import FromDate, ToDate
+from servicepulse.web.services import Services, cache_key
 from servicepulse.web.templating import templates as web_templates
 from servicepulse.web.users import User
 
@@ -68,13 +72,26 @@ def _check_agent(engine: Engine, user: User, agent: str) -> None:
     Access.of(user).check_agent(agent, team)
 
 
-async def _scorecards(engine: Engine, agent: str | None, team: str | None,
+async def _cached(services: Services, name: str, compute: Callable[..., Any],
+                  *args: Any, **kwargs: Any) -> Any:
+    """`compute(*args, **kwargs)` through the web service's result cache (until data changes).
+    Access is checked before, and the results do not depend on who asks, so every caller
+    shares them."""
+    settings = _settings()  # part of the key: a changed target is a different answer
+    key = cache_key(args[1:], kwargs, settings.model_dump(mode="json"))  # args[0]: engine
+    return await services.run_cached(f"scorecards-{name}", services.context(Access()), key,
+                                     partial(compute, *args, **kwargs, settings=settings))
+
+
+async def _scorecards(services: Services, agent: str | None, team: str | None,
                       from_: date | None, to: date | None) -> dict[str, Any]:
     try:
-        return await run_in_threadpool(build_scorecards, engine, agent=agent, team=team,
-                                       start=from_, end=to, settings=_settings())
+        document: dict[str, Any] = await _cached(services, "scorecard", build_scorecards,
+                                                 services.engine, agent=agent, team=team,
+                                                 start=from_, end=to)
     except ScorecardError as error:
         raise HTTPException(404, str(error)) from None
+    return document
 
 
 def _render(request: Request, user: User, template: str, page: str, **context: Any) -> Response:
@@ -95,60 +112,65 @@ def _document(html: str, format_: str, name: str) -> Response:
 # --- API -------------------------------------------------------------------------------------
 
 
-@router.get("/api/v1/scorecards")
-async def scorecards_api(services: ServicesDep, user: CurrentUser,
-                         agent: str | None = None, team: str | None = None,
-                         from_: FromDate = None, to: ToDate = None) -> JSONResponse:
-    """The `servicepulse scorecard --format json` document for one agent or one team."""
-    if (agent is None) == (team is None):
-        raise HTTPException(422, "give exactly one of agent=ID or team=ID")
-    if agent is not None:
-        _check_agent(services.engine, user, agent)
-    else:
-        assert team is not None
-        Access.of(user).check_team(team)
-    return JSONResponse(await _scorecards(services.engine, agent, team, from_, to))
+@router.get("/api/v1/scorecards/agent/{agent_id}")
+async def agent_scorecard_api(services: ServicesDep, user: CurrentUser, agent_id: str,
+                              from_: FromDate = None, to: ToDate = None) -> JSONResponse:
+    """`servicepulse scorecard --agent ID --format json`: the agent's scorecard."""
+    _check_agent(services.engine, user, agent_id)
+    return JSONResponse(await _scorecards(services, agent_id, None, from_, to))
+
+
+@router.get("/api/v1/scorecards/team/{team_id}")
+async def team_scorecard_api(services: ServicesDep, user: LeadUser, team_id: str,
+                             from_: FromDate = None, to: ToDate = None) -> JSONResponse:
+    """`servicepulse scorecard --team ID --format json`: the team's scorecards."""
+    Access.of(user).check_team(team_id)
+    return JSONResponse(await _scorecards(services, None, team_id, from_, to))
 
 
 # --- pages -----------------------------------------------------------------------------------
 
 
-@pages.get("/scorecards/agent/{agent}", response_class=HTMLResponse)
-async def agent_page(request: Request, services: ServicesDep, user: CurrentUser, agent: str,
-                     from_: FromDate = None, to: ToDate = None) -> Response:
+@pages.get("/scorecards/agent/{agent_id}", response_class=HTMLResponse)
+async def agent_page(request: Request, services: ServicesDep, user: CurrentUser,
+                     agent_id: str, from_: FromDate = None, to: ToDate = None) -> Response:
+    agent = agent_id
     _check_agent(services.engine, user, agent)
-    document = await _scorecards(services.engine, agent, None, from_, to)
+    document = await _scorecards(services, agent, None, from_, to)
     return _render(request, user, "sc_scorecard.html", "agents", data=document,
                    title=f"Scorecard {agent}")
 
 
-@pages.get("/scorecards/team/{team}", response_class=HTMLResponse)
-async def team_page(request: Request, services: ServicesDep, user: LeadUser, team: str,
+@pages.get("/scorecards/team/{team_id}", response_class=HTMLResponse)
+async def team_page(request: Request, services: ServicesDep, user: LeadUser, team_id: str,
                     from_: FromDate = None, to: ToDate = None) -> Response:
+    team = team_id
     Access.of(user).check_team(team)
-    document = await _scorecards(services.engine, None, team, from_, to)
+    document = await _scorecards(services, None, team, from_, to)
     return _render(request, user, "sc_scorecard.html", "teams", data=document,
                    title=f"Scorecards of team {team}")
 
 
-@pages.get("/scorecards/agent/{agent}/coaching")
-async def coaching_page(services: ServicesDep, user: CurrentUser, agent: str,
+@pages.get("/scorecards/agent/{agent_id}/coaching")
+async def coaching_page(services: ServicesDep, user: CurrentUser, agent_id: str,
                         from_: FromDate = None, to: ToDate = None,
                         format: Format = "html") -> Response:
+    agent = agent_id
     _check_agent(services.engine, user, agent)
-    data = await run_in_threadpool(coaching_data, services.engine, agent, start=from_, end=to,
-                                   settings=_settings())
+    data = await _cached(services, "coaching", coaching_data, services.engine, agent,
+                         start=from_, end=to)
     return _document(render_html(data), format, f"coaching-{agent}")
 
 
-@pages.get("/scorecards/team/{team}/digest")
-async def digest_page(services: ServicesDep, user: LeadUser, team: str,
+@pages.get("/scorecards/team/{team_id}/digest")
+async def digest_page(services: ServicesDep, user: LeadUser, team_id: str,
                       from_: FromDate = None, to: ToDate = None,
                       format: Format = "html") -> Response:
+    team = team_id
     Access.of(user).check_team(team)
     try:
-        data = await run_in_threadpool(team_digest, services.engine, team, start=from_, end=to,
-                                       settings=_settings())
+        data = await _cached(services, "digest", team_digest, services.engine, team,
+                             start=from_, end=to)
     except ScorecardError as error:
         raise HTTPException(404, str(error)) from None
     return _document(render_html(data), format, f"digest-{team}")
@@ -173,8 +195,8 @@ async def leaderboard_page(request: Request, services: ServicesDep, user: Curren
         own = _team_of(services.engine, access.agent_ids[0])[1]
         if own != team:
             raise Forbidden(f"you may not see team {team}")
-    board = await run_in_threadpool(build_leaderboard, services.engine, team=team,
-                                    start=from_, end=to, settings=_settings())
+    board = await _cached(services, "leaderboard", build_leaderboard, services.engine,
+                          team=team, start=from_, end=to)
     return _render(request, user, "sc_leaderboard.html", "leaderboard", data=board, team=team)
 
 
@@ -197,8 +219,7 @@ async def alerts_page(request: Request, services: ServicesDep, user: LeadUser,
 @pages.get("/customer-health", response_class=HTMLResponse)
 async def health_page(request: Request, services: ServicesDep, user: LeadUser,
                       to: ToDate = None, at_risk: bool = False) -> Response:
-    document = await run_in_threadpool(customer_health, services.engine, end=to,
-                                       settings=_settings())
+    document = await _cached(services, "health", customer_health, services.engine, end=to)
     accounts = [a for a in document["accounts"] if a["at_risk"] or not at_risk][:200]
     return _render(request, user, "sc_health.html", "customers", data=document,
                    accounts=accounts)
