@@ -144,3 +144,9 @@ def test_parallel_import_stores_the_same_as_serial(tmp_path: Path) -> None:
         engine.dispose()
     assert results[0] == results[1]
     assert results[1][2] == [11, 13, 15, 19]
+
+
+def test_summary_counters_hold_no_zero_entries(sqlite_store: Engine) -> None:
+    import_rows(sqlite_store, read_paths([CENTRE]))
+    again = import_rows(sqlite_store, read_paths([CENTRE]))
+    assert not again.inserted and not again.updated  # "nothing changed" is falsy

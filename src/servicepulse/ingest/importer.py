@@ -68,6 +68,13 @@ class ImportSummary:
             "quarantined": self.quarantined,
         }
 
+    def count(self, kind: str, inserted: int, updated: int, unchanged: int) -> None:
+        # only non-zero entries, so `if summary.inserted` means "something was inserted"
+        for counter, n in ((self.inserted, inserted), (self.updated, updated),
+                           (self.unchanged, unchanged)):
+            if n:
+                counter[kind] += n
+
     def merge(self, other: ImportSummary) -> None:
         self.inserted.update(other.inserted)
         self.updated.update(other.updated)
@@ -119,7 +126,7 @@ def prepare_batch(batch: list[SourceRow]) -> PreparedBatch:
         earlier = by_kind[kind].get(store_row["id"])
         if earlier is not None:
             same = earlier["content_hash"] == store_row["content_hash"]
-            (summary.unchanged if same else summary.updated)[kind] += 1
+            summary.count(kind, 0, 0 if same else 1, 1 if same else 0)
         by_kind[kind][store_row["id"]] = store_row
     return PreparedBatch(summary, by_kind, bad)
 
@@ -249,9 +256,7 @@ class Importer:
         new = [row for key, row in incoming.items() if key not in existing]
         changed = [row for key, row in incoming.items()
                    if key in existing and existing[key] != row["content_hash"]]
-        summary.inserted[kind] += len(new)
-        summary.updated[kind] += len(changed)
-        summary.unchanged[kind] += len(incoming) - len(new) - len(changed)
+        summary.count(kind, len(new), len(changed), len(incoming) - len(new) - len(changed))
         if new:
             Driver(connection).insert(table, new)
         if changed:
@@ -277,9 +282,8 @@ class Importer:
         new_ids = [key for key in incoming if key not in existing]
         changed_ids = [key for key in incoming
                        if key in existing and existing[key] != incoming[key]["content_hash"]]
-        summary.inserted["interaction"] += len(new_ids)
-        summary.updated["interaction"] += len(changed_ids)
-        summary.unchanged["interaction"] += len(incoming) - len(new_ids) - len(changed_ids)
+        summary.count("interaction", len(new_ids), len(changed_ids),
+                      len(incoming) - len(new_ids) - len(changed_ids))
         to_write = new_ids + changed_ids
         if not to_write:
             return []

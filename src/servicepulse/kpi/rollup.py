@@ -27,7 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from servicepulse.ingest.hooks import Touched, register
+from servicepulse.ingest.hooks import Touched, register_after_import
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import Runner, periods_for, store_backend
 from servicepulse.kpi.query import KpiQuery
@@ -211,7 +211,9 @@ def _after_batch(connection: Connection, touched: Touched) -> None:
         refresh_rollups(connection, days)
 
 
-register(_after_batch)
+# once per import (not per batch): a bulk import would otherwise rebuild the same days
+# from every batch; an API request is one import, so the rollup is current after it.
+register_after_import(_after_batch)
 
 
 # --- answering from the rollup ---------------------------------------------------------------
