@@ -48,6 +48,7 @@ ORGANISATION_KPIS = ("retention_rate", "cltv")
 # No engine KPI yet: shown as unavailable.
 NOT_IN_ENGINE = {"upsell_revenue": "no upsell revenue KPI in the engine yet"}
 SOCIAL_CHANNELS = ("social",)
+MAX_DAYS = 1_100  # about three years: trends by month stay readable
 
 
 class ScorecardError(ValueError):
@@ -122,6 +123,13 @@ def gather(engine: sqlalchemy.Engine, *, agent: str | None = None, team: str | N
         from servicepulse.config import load_settings
 
         settings = load_settings()
+    if start is not None and end is not None:
+        if end <= start:
+            raise ValueError(f"the end ({end}) must be after the start ({start}): it is "
+                             "exclusive")
+        if (end - start).days > MAX_DAYS:
+            raise ValueError(f"a scorecard covers at most {MAX_DAYS} days; "
+                             f"{start} to {end} is {(end - start).days}")
     members = load_members(engine)
     if agent is not None:
         if agent not in members:

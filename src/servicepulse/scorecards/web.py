@@ -79,18 +79,21 @@ async def _cached(services: Services, name: str, compute: Callable[..., Any],
     shares them."""
     settings = _settings()  # part of the key: a changed target is a different answer
     key = cache_key(args[1:], kwargs, settings.model_dump(mode="json"))  # args[0]: engine
-    return await services.run_cached(f"scorecards-{name}", services.context(Access()), key,
-                                     partial(compute, *args, **kwargs, settings=settings))
+    try:
+        return await services.run_cached(f"scorecards-{name}", services.context(Access()),
+                                         key, partial(compute, *args, **kwargs,
+                                                      settings=settings))
+    except ScorecardError as error:  # an agent or team not in the store
+        raise HTTPException(404, str(error)) from None
+    except (ValueError, OverflowError) as error:  # a window the engine cannot use
+        raise HTTPException(422, str(error)) from None
 
 
 async def _scorecards(services: Services, agent: str | None, team: str | None,
                       from_: date | None, to: date | None) -> dict[str, Any]:
-    try:
-        document: dict[str, Any] = await _cached(services, "scorecard", build_scorecards,
-                                                 services.engine, agent=agent, team=team,
-                                                 start=from_, end=to)
-    except ScorecardError as error:
-        raise HTTPException(404, str(error)) from None
+    document: dict[str, Any] = await _cached(services, "scorecard", build_scorecards,
+                                             services.engine, agent=agent, team=team,
+                                             start=from_, end=to)
     return document
 
 
@@ -168,11 +171,8 @@ async def digest_page(services: ServicesDep, user: LeadUser, team_id: str,
                       format: Format = "html") -> Response:
     team = team_id
     Access.of(user).check_team(team)
-    try:
-        data = await _cached(services, "digest", team_digest, services.engine, team,
-                             start=from_, end=to)
-    except ScorecardError as error:
-        raise HTTPException(404, str(error)) from None
+    data = await _cached(services, "digest", team_digest, services.engine, team,
+                         start=from_, end=to)
     return _document(render_html(data), format, f"digest-{team}")
 
 
