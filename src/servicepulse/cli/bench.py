@@ -25,9 +25,10 @@ def bench_connectors(
 
 @bench_app.command("import")
 def bench_import(
-    agents: int = typer.Option(800, help="Simulated agents (800 x 60 days ~ 1M interactions)."),
+    agents: int = typer.Option(500, help="Simulated agents (500 x 60 days: 1.04M interactions)."),
     days: int = typer.Option(60, help="Simulated days."),
     runs: int = typer.Option(3, min=1, help="Runs per store; the median is reported."),
+    workers: int = typer.Option(1, min=0, help="Validation worker processes."),
     postgres_url: str = typer.Option(
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
         help="Server to create scratch databases on; '' to skip PostgreSQL."),
@@ -35,4 +36,4 @@ def bench_import(
     """Records per second into SQLite and PostgreSQL for simulated data."""
     from servicepulse.bench.ingest import run_import_bench
 
-    typer.echo(run_import_bench(agents, days, runs, postgres_url or None))
+    typer.echo(run_import_bench(agents, days, runs, postgres_url or None, workers))
