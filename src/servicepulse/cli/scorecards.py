@@ -65,6 +65,9 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
     app.command("leaderboard")(leaderboard)
     app.command("health")(health)
+    from servicepulse.cli.bench import bench_app
+
+    bench_app.command("scorecards")(bench_scorecards)
 
 
 @targets_app.command("show")
@@ -379,3 +382,15 @@ def alerts_history(
         table.add_row(row["at"][:19], row["rule"], row["event"], row["message"],
                       row["webhook_status"] or "–", row["email_status"] or "–")
     Console().print(table)
+
+
+def bench_scorecards(
+    agents: Annotated[int, typer.Option("--agents")] = 24,
+    days: Annotated[int, typer.Option("--days")] = 14,
+    repeats: Annotated[int, typer.Option("--repeats")] = 3,
+) -> None:
+    """Scorecards, coaching data and an alert check against one plain KPI query."""
+    from servicepulse.scorecards.bench import run_bench
+
+    figures = run_bench(agents=agents, days=days, repeats=repeats)
+    typer.echo(json.dumps({name: round(value, 3) for name, value in figures.items()}))
