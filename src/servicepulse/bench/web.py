@@ -362,12 +362,31 @@ def report(results: list[Measured], size: int, clients: int) -> str:
     return "\n".join(lines)
 
 
+RESULTS = BENCH_DATA / "web-results.json"
+
+
+def _saved() -> dict[str, Measured]:
+    if not RESULTS.exists():
+        return {}
+    return {name: Measured(**data) for name, data in orjson.loads(RESULTS.read_bytes()).items()}
+
+
 def run_web_bench(size: int, clients: int, per_client: int, backends: list[str],
                   postgres_url: str, ingest_batches: int, batch_size: int,
                   live_samples: int) -> str:
-    results = [bench_backend(backend, size, clients, per_client, postgres_url, ingest_batches,
-                             batch_size, live_samples) for backend in backends]
-    markdown = report(results, size, clients)
-    write_section("web", markdown)
+    """Measure each backend in turn; after each, its figures are saved (bench-data/) and the
+    section is rewritten with every backend measured so far, so backends can be re-run apart."""
+    markdown = ""
+    for backend in backends:
+        measured = bench_backend(backend, size, clients, per_client, postgres_url,
+                                 ingest_batches, batch_size, live_samples)
+        saved = _saved()
+        saved[backend] = measured
+        BENCH_DATA.mkdir(exist_ok=True)
+        RESULTS.write_bytes(orjson.dumps({k: v.__dict__ for k, v in saved.items()}))
+        order = ["sqlite", "postgresql"]
+        markdown = report(sorted(saved.values(), key=lambda m: order.index(m.backend)
+                                 if m.backend in order else 9), size, clients)
+        write_section("web", markdown)
     return markdown
 

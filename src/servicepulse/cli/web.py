@@ -96,14 +96,14 @@ def token_create(
 def bench_web(
     interactions: Annotated[int, typer.Option(help="Interactions in each store.")] = 1_000_000,
     clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 50,
-    requests: Annotated[int, typer.Option(min=1, help="Requests per client per view.")] = 20,
+    requests: Annotated[int, typer.Option(min=1, help="Requests per client per view.")] = 10,
     backends: Annotated[str, typer.Option(help="Comma-separated: sqlite,postgresql.")]
     = "sqlite,postgresql",
     postgres_url: Annotated[str, typer.Option(help="Server for the PostgreSQL store.")]
     = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    ingest_batches: Annotated[int, typer.Option(min=1)] = 10,
+    ingest_batches: Annotated[int, typer.Option(min=1)] = 5,
     batch_size: Annotated[int, typer.Option(min=1)] = 5000,
-    live_samples: Annotated[int, typer.Option(min=1)] = 20,
+    live_samples: Annotated[int, typer.Option(min=1)] = 10,
 ) -> None:
     """p50/p95 of the overview, team page and KPI API under concurrent clients, ingest
     throughput through the API and posted-record-to-wallboard latency; into BENCHMARKS.md."""

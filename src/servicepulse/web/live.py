@@ -7,9 +7,10 @@ by any process reach every server. With SQLite there is no cross-process signal:
 in the serving process are pushed at once, others show at the next periodic refresh.
 
 A single pump task recomputes the wallboard once per burst of changes (not once per client)
-and hands the new state to every open server-sent-events stream, in two steps: first the
-counts (waiting contacts, agent states, contacts today: plain indexed SQL, milliseconds), then
-today's KPIs from the KPI engine (slower), each pushed as soon as it is ready.
+and hands the new state to every open server-sent-events stream. Two independent loops do it:
+the counts (waiting contacts, agent states, contacts today: plain indexed SQL, milliseconds)
+and today's KPI tiles from the KPI engine (slower); each pushes as soon as it is ready, so a
+slow KPI computation never holds back the counts.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class LiveHub:
         self.state_version = -1
         self._subscribers: set[asyncio.Queue[bytes]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
+        self._wakes: list[asyncio.Event] = []
+        self._parts: dict[int, dict[str, Any]] = {}
         self._stop = threading.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: threading.Thread | None = None
@@ -52,14 +54,16 @@ class LiveHub:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._stop.clear()
         if self.engine.dialect.name == "postgresql":
             self._listener = threading.Thread(target=self._listen, name="servicepulse-listen",
                                               daemon=True)
             self._listener.start()
-        self._tasks.append(asyncio.create_task(self._pump()))
+        self._wakes = [asyncio.Event(), asyncio.Event()]
+        self._parts = {}
+        for step, wake in zip((self.compute_counts, self.compute_kpis), self._wakes, strict=True):
+            self._tasks.append(asyncio.create_task(self._pump(step, wake)))
 
     async def stop(self) -> None:
         self._stop.set()
@@ -76,9 +80,10 @@ class LiveHub:
     def changed(self) -> None:
         """Data changed: safe to call from any thread (the request's worker thread included)."""
         self.version += 1
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            for wake in self._wakes:
+                loop.call_soon_threadsafe(wake.set)
 
     def _listen(self) -> None:
         import psycopg
@@ -99,30 +104,30 @@ class LiveHub:
                 self._stop.wait(1.0)
 
     # -- wallboard broadcast -----------------------------------------------------------------
-    async def _pump(self) -> None:
-        assert self._wake is not None and self._ready is not None
-        kpis: dict[str, Any] = {}
+    async def _pump(self, step: Callable[[], dict[str, Any]], wake: asyncio.Event) -> None:
+        """Recompute one part of the state after each burst of changes (or every REFRESH_S).
+        Counts and KPI tiles run as two such loops, so a slow engine never delays counts."""
+        assert self._ready is not None
         while True:
             version = self.version
-            for step in (self.compute_counts, self.compute_kpis):
-                try:
-                    part = await asyncio.to_thread(step)
-                except Exception:
-                    log.exception("wallboard state failed")
-                    part = {"error": "the wallboard could not be computed; see the server log"}
-                if step is self.compute_kpis:
-                    kpis = part
-                    state = {**(self.state or {}), **part}
-                else:
-                    state = {**part, **kpis}
-                state["computed_at"] = time.time()
-                state["version"] = version
-                self._publish(state, version)
+            try:
+                part = await asyncio.to_thread(step)
+            except Exception:
+                log.exception("wallboard state failed")
+                part = {"error": "the wallboard could not be computed; see the server log"}
+            self._parts[id(step)] = part
+            state: dict[str, Any] = {}
+            for piece in self._parts.values():
+                state.update(piece)
+            state["computed_at"] = time.time()
+            state["version"] = version
+            if step is self.compute_counts or self.state is not None:
+                self._publish(state, version)  # the first state shown always has the counts
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), REFRESH_S)
-            self._wake.clear()
+                await asyncio.wait_for(wake.wait(), REFRESH_S)
+            wake.clear()
             await asyncio.sleep(DEBOUNCE_S)
-            self._wake.clear()
+            wake.clear()
 
     def _publish(self, state: dict[str, Any], version: int) -> None:
         assert self._ready is not None
