@@ -120,7 +120,35 @@ def render_csv(document: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def bench_kpi(
+    sizes: Annotated[str, typer.Option(help="Interactions for the scaling series.")
+                     ] = "1000000,2000000,4000000,8000000",
+    large: Annotated[int, typer.Option(help="The large size (0 to skip).")] = 10_000_000,
+    store_sizes: Annotated[str, typer.Option(
+        help="Sizes also loaded into SQLite and PostgreSQL.")] = "1000000,10000000",
+    runs: Annotated[int, typer.Option(min=1, help="Runs a measurement; the median counts.")
+                    ] = 3,
+    postgres_url: Annotated[str, typer.Option(
+        help="Server for a scratch database; '' to skip PostgreSQL.")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    workdir: Annotated[Path | None, typer.Option(
+        help="Keep the generated data here (default: a temporary directory).")] = None,
+) -> None:
+    """Scorecard by agent x day: the engine on DuckDB, SQLite and PostgreSQL against a
+    hand-written DuckDB query and pandas; scaling; the rollup query."""
+    from servicepulse.bench.kpi import run_kpi_bench
+
+    typer.echo(run_kpi_bench(
+        [int(item) for item in _split(sizes)], large or None,
+        [int(item) for item in _split(store_sizes)], runs, postgres_url or None, workdir,
+        echo=typer.echo))
+
+
 def register(app: typer.Typer) -> None:
+    from servicepulse.cli.bench import bench_app
+
+    bench_app.command("kpi")(bench_kpi)
+
     @app.command("kpi")
     def kpi_command(
         ctx: typer.Context,

@@ -26,7 +26,7 @@ from ibis.backends import BaseBackend
 
 from servicepulse.kpi import statistics
 from servicepulse.kpi.definitions import KPIS, KpiDefinition
-from servicepulse.kpi.kinds import Quantiles, Statistic, Total
+from servicepulse.kpi.kinds import Quantiles, Statistic, Total, quantile_rank_interval
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.kpi.sources import (
@@ -339,8 +339,11 @@ class Runner:
             result["previous"] = {"value": before["value"], "n": before["n"]}
             result["change"] = (None if result["value"] is None or before["value"] is None
                                 else round(result["value"] - before["value"], 4))
-            result["significant"] = definition.statistic.compare(name, current_get,
-                                                                 previous_get)
+            # Only groups of at least the minimum sample on both sides are compared: below it
+            # a verdict means little (and costs a test for every small agent-day).
+            comparable = min(result["n"], before["n"]) >= settings.minimum_sample
+            result["significant"] = definition.statistic.compare(
+                name, current_get, previous_get) if comparable else None
             results[name] = result
         return results
 
@@ -388,7 +391,7 @@ def _rank_plan(n: int) -> dict[str, Any]:
         low, high = math.floor(h), math.ceil(h)
         plan[name] = (h, low, high)
         plan["ranks"] |= {low, high}
-        interval = statistics.quantile_rank_interval(n, q)
+        interval = quantile_rank_interval(n, q)
         plan[f"{name}_ci"] = interval
         if interval is not None:
             plan["ranks"] |= set(interval)

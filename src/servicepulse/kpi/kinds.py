@@ -9,9 +9,9 @@ compiles for SQLite, PostgreSQL, DuckDB and Spark alike.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import ibis
@@ -78,7 +78,7 @@ def _count_values(population: Deferred | None, value: Deferred
 
 
 def _number(value: float | None) -> float:
-    return 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    return 0.0 if value is None or value != value else value  # None or NaN
 
 
 def _percent_interval(interval: tuple[float, float] | None) -> list[float] | None:
@@ -91,10 +91,50 @@ def _significant(comparison: Any) -> bool | None:
     return None if comparison is None else bool(comparison.significant)
 
 
+@lru_cache(maxsize=1)
 def _stats() -> Any:
     from servicepulse.kpi import statistics
 
     return statistics
+
+
+# The statistics functions call scipy's distributions (tens of microseconds a call); a
+# scorecard by agent x day asks for hundreds of thousands of intervals, mostly for the same
+# small counts, so the discrete ones are memoised and the t interval is scaled from n alone.
+
+
+@lru_cache(maxsize=1 << 16)
+def wilson(successes: int, n: int) -> tuple[float, float] | None:
+    result: tuple[float, float] | None = _stats().wilson_interval(successes, n)
+    return result
+
+
+@lru_cache(maxsize=1 << 14)
+def _t_half_width(n: int) -> float | None:
+    unit = _stats().mean_interval(0.0, 1.0, n)  # mean 0, std 1: (−t·1/√n, +t·1/√n)
+    return None if unit is None else float(unit[1])
+
+
+def mean_interval(mean: float, std: float | None, n: int) -> tuple[float, float] | None:
+    half = _t_half_width(n) if std is not None else None
+    return None if half is None or std is None else (mean - half * std, mean + half * std)
+
+
+@lru_cache(maxsize=1 << 16)
+def nps_interval(promoters: int, detractors: int, n: int) -> tuple[float, float] | None:
+    result: tuple[float, float] | None = _stats().nps_interval(promoters, detractors, n)
+    return result
+
+
+@lru_cache(maxsize=1 << 16)
+def compare_proportions(s1: int, n1: int, s2: int, n2: int) -> Any:
+    return _stats().compare_proportions(s1, n1, s2, n2)
+
+
+@lru_cache(maxsize=1 << 14)
+def quantile_rank_interval(n: int, q: float) -> tuple[int, int] | None:
+    result: tuple[int, int] | None = _stats().quantile_rank_interval(n, q)
+    return result
 
 
 @dataclass(frozen=True)
@@ -148,7 +188,7 @@ class Proportion(Statistic):
         n1, n2 = int(_number(current(f"{prefix}__n"))), int(_number(previous(f"{prefix}__n")))
         if n1 == 0 or n2 == 0:
             return None
-        return _significant(_stats().compare_proportions(
+        return _significant(compare_proportions(
             int(_number(current(f"{prefix}__s"))), n1, int(_number(previous(f"{prefix}__s"))), n2))
 
 
@@ -156,7 +196,7 @@ def proportion_result(successes: int, n: int) -> dict[str, Any]:
     if n == 0:
         return {"value": None, "n": 0, "ci": None}
     return {"value": round(100 * successes / n, 4), "n": n,
-            "ci": _percent_interval(_stats().wilson_interval(successes, n))}
+            "ci": _percent_interval(wilson(successes, n))}
 
 
 @dataclass(frozen=True)
@@ -183,7 +223,7 @@ class Mean(Statistic):
         n, mean, std = self.moments(prefix, get)
         if mean is None:
             return {"value": None, "n": 0, "ci": None}
-        interval = _stats().mean_interval(mean, std, n)
+        interval = mean_interval(mean, std, n)
         return {"value": round(mean, 4), "n": n,
                 "ci": None if interval is None else [round(interval[0], 4),
                                                      round(interval[1], 4)]}
@@ -236,7 +276,7 @@ class Nps(Statistic):
         if n == 0:
             return {"value": None, "n": 0, "ci": None}
         promoters, detractors = int(_number(get(f"{prefix}__p"))), int(_number(get(f"{prefix}__d")))
-        interval = _stats().nps_interval(promoters, detractors, n)
+        interval = nps_interval(promoters, detractors, n)
         return {"value": round(100 * (promoters - detractors) / n, 4), "n": n,
                 "ci": None if interval is None else [round(interval[0], 4),
                                                      round(interval[1], 4)],

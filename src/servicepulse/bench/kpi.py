@@ -1,0 +1,560 @@
+"""`servicepulse bench kpi`: the scorecard by agent x day at 1M-10M interactions.
+
+Data: generated with numpy straight into the Parquet export's schema (the simulator is built
+for realism, not for 10M rows in seconds), then loaded into SQLite and PostgreSQL stores for
+the store engines. Compared in the same process, on the same Parquet:
+- the engine on DuckDB (`run_on_backend(duckdb_backend(DIR), ...)`),
+- one hand-written DuckDB SQL query computing the same figures (the practical limit),
+- a straightforward pandas implementation (what teams do today);
+and the engine on SQLite and PostgreSQL, plus the dashboard's rollup query.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from servicepulse.bench.report import machine_line, median, time_runs, write_section
+
+BENCH_KPIS = ["contacts", "frt", "aht", "fcr", "csat", "service_level", "abandon_rate",
+              "resolution_rate"]
+START = date(2025, 1, 1)
+DAYS = 365
+AGENTS = 200
+DAY_S = 86_400.0
+REPEAT_WINDOW_S = 7 * DAY_S
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def _schemas(directory: Path) -> dict[str, pa.Schema]:
+    """The Parquet schema of every table, from an export of an empty store."""
+    from servicepulse.kpi.backends import export_parquet
+    from servicepulse.store.database import open_store
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = open_store(f"sqlite:///{Path(scratch) / 'empty.db'}")
+        export_parquet(engine, directory)
+        engine.dispose()
+    return {path.stem: pq.read_schema(path) for path in directory.glob("*.parquet")}
+
+
+def _ids(prefix: str, numbers: np.ndarray) -> pa.Array:
+    return pa.compute.binary_join_element_wise(
+        pa.scalar(prefix), pa.array(numbers).cast(pa.string()), "")
+
+
+def _choice(rng: np.random.Generator, values: list[str], size: int,
+            weights: list[float] | None = None) -> pa.Array:
+    picked = rng.choice(len(values), size=size, p=weights)
+    return pa.DictionaryArray.from_arrays(pa.array(picked.astype(np.int32)),
+                                          pa.array(values)).cast(pa.string())
+
+
+def _table(schema: pa.Schema, columns: dict[str, Any], rows: int) -> pa.Table:
+    arrays = []
+    for field in schema:
+        value = columns.get(field.name)
+        if value is None:
+            arrays.append(pa.nulls(rows, field.type))
+        else:
+            arrays.append(pa.array(value).cast(field.type) if not isinstance(value, pa.Array)
+                          else value.cast(field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def generate(directory: Path, interactions: int, seed: int = 7) -> dict[str, int]:
+    """Write a store-shaped Parquet export with `interactions` contacts over a year."""
+    directory.mkdir(parents=True, exist_ok=True)
+    schemas = _schemas(directory)
+    rng = np.random.default_rng(seed)
+    n = interactions
+    start = (START - date(1970, 1, 1)).days * DAY_S
+    customers = max(n // 5, 1)
+    channel_names = ["phone", "chat", "email", "social"]
+    channel = rng.choice(4, size=n, p=[0.4, 0.3, 0.2, 0.1])
+    voice = channel < 2
+    created = start + rng.random(n) * DAYS * DAY_S
+    answered = voice & (rng.random(n) < 0.9)
+    abandoned = voice & ~answered
+    resolved = rng.random(n) < 0.85
+    inbound = rng.random(n) < 0.95
+    with_customer = rng.random(n) < 0.95
+    agent = rng.integers(0, AGENTS, n)
+    answered_at = np.where(answered, created + rng.exponential(30, n), np.nan)
+    abandoned_at = np.where(abandoned, created + rng.exponential(40, n), np.nan)
+    first_response_at = np.where(~voice, created + rng.exponential(3600, n), np.nan)
+    resolved_at = np.where(resolved & ~abandoned, created + 60 + rng.exponential(7200, n),
+                           np.nan)
+    talk = np.where(answered, rng.gamma(4, 60, n), np.nan)
+    columns: dict[str, Any] = {
+        "id": _ids("i", np.arange(n)),
+        "channel": pa.DictionaryArray.from_arrays(pa.array(channel.astype(np.int32)),
+                                                  pa.array(channel_names)).cast(pa.string()),
+        "created_at": created,
+        "direction": np.where(inbound, "inbound", "outbound"),
+        "agent_id": _ids("a", np.where(abandoned, 0, agent)),
+        "queue": _choice(rng, ["general", "billing", "tech", "vip", "returns"], n),
+        "category": _choice(rng, ["billing", "shipping", "returns", "account", "technical",
+                                  "product", "complaint", "other"], n),
+        "language": _choice(rng, ["en", "de", "fr"], n, [0.7, 0.2, 0.1]),
+        "first_response_at": first_response_at,
+        "answered_at": answered_at,
+        "resolved_at": resolved_at,
+        "abandoned_at": abandoned_at,
+        "talk_s": talk,
+        "hold_s": np.where(answered, rng.exponential(20, n), np.nan),
+        "wrap_s": np.where(answered, rng.exponential(30, n), np.nan),
+        "handle_s": np.where(~voice, rng.gamma(3, 200, n), np.nan),
+        "reopens": (rng.random(n) < 0.05).astype(np.int64),
+        "transfers": (rng.random(n) < 0.08).astype(np.int64),
+        "escalated": rng.random(n) < 0.04,
+        "content_hash": pa.repeat(pa.scalar("0" * 32), n),
+        "given": pa.repeat(pa.scalar("{}"), n),
+    }
+    # 5% without a customer; abandoned calls have no agent
+    columns["customer_id"] = pa.compute.if_else(
+        pa.array(with_customer), _ids("c", _customer_numbers(rng, n, customers)),
+        pa.nulls(n, pa.string()))
+    columns["agent_id"] = pa.compute.if_else(pa.array(abandoned), pa.nulls(n, pa.string()),
+                                             columns["agent_id"])
+    tables: dict[str, pa.Table] = {"interactions": _table(schemas["interactions"], columns, n)}
+    surveys = n // 10
+    kind = rng.choice(3, size=surveys, p=[0.6, 0.25, 0.15])
+    score = np.select([kind == 0, kind == 1], [rng.integers(1, 6, surveys),
+                                                rng.integers(0, 11, surveys)],
+                      rng.integers(1, 8, surveys)).astype(float)
+    tables["surveys"] = _table(schemas["surveys"], {
+        "id": _ids("s", np.arange(surveys)),
+        "kind": pa.DictionaryArray.from_arrays(pa.array(kind.astype(np.int32)),
+                                               pa.array(["csat", "nps", "ces"])).cast(pa.string()),
+        "score": score,
+        "submitted_at": start + rng.random(surveys) * DAYS * DAY_S,
+        "scale_min": np.select([kind == 1], [0.0], 1.0),
+        "scale_max": np.select([kind == 0, kind == 1], [5.0, 10.0], 7.0),
+        "agent_id": _ids("a", rng.integers(0, AGENTS, surveys)),
+        "content_hash": pa.repeat(pa.scalar("0" * 32), surveys),
+    }, surveys)
+    tables["agents"] = _table(schemas["agents"], {
+        "id": _ids("a", np.arange(AGENTS)),
+        "name": _ids("Agent ", np.arange(AGENTS)),
+        "role": np.where(np.arange(AGENTS) % 4 == 0, "technical_support", "frontline"),
+        "team_id": _ids("t", np.arange(AGENTS) % 10),
+        "active": np.ones(AGENTS, dtype=bool),
+        "languages": pa.repeat(pa.scalar("[]"), AGENTS),
+        "content_hash": pa.repeat(pa.scalar("0" * 32), AGENTS),
+    }, AGENTS)
+    tables["customers"] = _table(schemas["customers"], {
+        "id": _ids("c", np.arange(customers)),
+        "segment": _choice(rng, ["gold", "silver", "bronze"], customers),
+        "content_hash": pa.repeat(pa.scalar("0" * 32), customers),
+    }, customers)
+    # agent states: each agent-day 2 h available, 5 h handling, 0.5 h wrap, 0.5 h break
+    day_starts = start + np.arange(DAYS) * DAY_S + 8 * 3600
+    agent_days = np.repeat(np.arange(AGENTS), DAYS)
+    first = np.tile(day_starts, AGENTS)
+    spans = [("available", 0, 2), ("handling", 2, 7), ("after_call_work", 7, 7.5),
+             ("break", 7.5, 8)]
+    rows = len(first) * len(spans)
+    tables["agent_states"] = _table(schemas["agent_states"], {
+        "id": _ids("st", np.arange(rows)),
+        "agent_id": _ids("a", np.tile(agent_days, len(spans))),
+        "state": np.repeat([name for name, _, _ in spans], len(first)),
+        "start": np.concatenate([first + s * 3600 for _, s, _ in spans]),
+        "end": np.concatenate([first + e * 3600 for _, _, e in spans]),
+        "content_hash": pa.repeat(pa.scalar("0" * 32), rows),
+    }, rows)
+    for name, schema in schemas.items():
+        table = tables.get(name, schema.empty_table())
+        pq.write_table(table, directory / f"{name}.parquet")
+    return {name: tables[name].num_rows for name in tables}
+
+
+def _customer_numbers(rng: np.random.Generator, n: int, customers: int) -> np.ndarray:
+    # half the contacts come from a tenth of the customers: repeats within the window happen
+    frequent = rng.random(n) < 0.5
+    return np.where(frequent, rng.integers(0, max(customers // 10, 1), n),
+                    rng.integers(0, customers, n))
+
+
+# --- loading stores --------------------------------------------------------------------------
+
+
+def load_sqlite(directory: Path, path: Path) -> Any:
+    from servicepulse.store.database import open_store
+
+    engine = open_store(f"sqlite:///{path}")
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for file in sorted(directory.glob("*.parquet")):
+            table = pq.read_table(file)
+            if table.num_rows == 0:
+                continue
+            names = ", ".join(f'"{name}"' for name in table.column_names)
+            marks = ", ".join("?" for _ in table.column_names)
+            for batch in table.to_batches(200_000):
+                rows = list(zip(*(column.to_pylist() for column in batch.columns),
+                                strict=True))
+                cursor.executemany(f'INSERT INTO "{file.stem}" ({names}) VALUES ({marks})',
+                                   rows)
+        raw.commit()
+        cursor.execute("ANALYZE")
+    finally:
+        raw.close()
+    return engine
+
+
+def load_postgres(directory: Path, admin_url: str) -> tuple[Any, Callable[[], None]]:
+    from sqlalchemy import create_engine, text
+
+    from servicepulse.store.database import open_store
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"sp_bench_kpi_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = open_store(admin.url.set(database=name).render_as_string(hide_password=False))
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for file in sorted(directory.glob("*.parquet")):
+            table = pq.read_table(file)
+            if table.num_rows == 0:
+                continue
+            names = ", ".join(f'"{column}"' for column in table.column_names)
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+            with cursor.copy(f'COPY "{file.stem}" ({names}) FROM STDIN WITH (FORMAT csv)') \
+                    as copy:
+                copy.write(buffer.getvalue())
+        raw.commit()
+        cursor.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+
+    def drop() -> None:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return engine, drop
+
+
+# --- the three ways to compute the scorecard ----------------------------------------------
+
+
+def hand_written_sql(directory: Path) -> str:
+    """The same figures in one DuckDB query (UTC days, repeat window 7 days)."""
+    i, s = directory / "interactions.parquet", directory / "surveys.parquet"
+    return f"""
+WITH i AS (
+  SELECT *, CAST(floor(created_at / 86400) AS BIGINT) AS day,
+    CASE WHEN channel IN ('phone', 'chat') THEN answered_at - created_at
+         ELSE first_response_at - created_at END AS frt,
+    min(CASE WHEN direction = 'inbound' THEN created_at END) OVER (
+      PARTITION BY customer_id, category ORDER BY created_at, id
+      ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_same
+  FROM '{i}' WHERE created_at < $end + {REPEAT_WINDOW_S + 1} AND created_at >= $start
+),
+scores AS (
+  SELECT agent_id, CAST(floor(submitted_at / 86400) AS BIGINT) AS day,
+    count(*) FILTER (WHERE kind = 'csat') AS csat_n,
+    count(*) FILTER (WHERE kind = 'csat' AND score >= scale_max - 1) AS csat_s
+  FROM '{s}' WHERE submitted_at >= $start AND submitted_at < $end GROUP BY ALL
+)
+SELECT agent_id, day, count(*) AS contacts,
+  median(frt) FILTER (WHERE direction = 'inbound') AS frt_median,
+  avg(frt) FILTER (WHERE direction = 'inbound') AS frt_mean,
+  quantile_cont(frt, 0.9) FILTER (WHERE direction = 'inbound') AS frt_p90,
+  avg(CASE WHEN channel IN ('phone', 'chat') AND talk_s IS NOT NULL
+           THEN talk_s + coalesce(hold_s, 0) + coalesce(wrap_s, 0) ELSE handle_s END)
+    FILTER (WHERE agent_id IS NOT NULL AND abandoned_at IS NULL) AS aht,
+  100.0 * count(*) FILTER (WHERE direction = 'inbound' AND resolved_at IS NOT NULL
+    AND reopens = 0 AND transfers = 0 AND NOT escalated
+    AND NOT coalesce(customer_id IS NOT NULL AND next_same - created_at <= {REPEAT_WINDOW_S},
+                     false))
+    / nullif(count(*) FILTER (WHERE direction = 'inbound' AND resolved_at IS NOT NULL), 0)
+    AS fcr,
+  100.0 * count(*) FILTER (WHERE resolved_at IS NOT NULL) / count(*) AS resolution_rate,
+  100.0 * count(*) FILTER (WHERE direction = 'inbound' AND abandoned_at IS NOT NULL
+    AND answered_at IS NULL AND abandoned_at - created_at >= 5
+    AND channel IN ('phone', 'chat'))
+    / nullif(count(*) FILTER (WHERE direction = 'inbound' AND channel IN ('phone', 'chat')
+      AND NOT coalesce(abandoned_at IS NOT NULL AND answered_at IS NULL
+                       AND abandoned_at - created_at < 5, false)), 0) AS abandon_rate,
+  100.0 * count(*) FILTER (WHERE direction = 'inbound' AND answered_at - created_at
+    <= CASE channel WHEN 'phone' THEN 20 WHEN 'chat' THEN 30 END)
+    / nullif(count(*) FILTER (WHERE direction = 'inbound' AND channel IN ('phone', 'chat')
+      AND (answered_at IS NOT NULL OR abandoned_at - created_at >= 5)), 0) AS service_level,
+  any_value(100.0 * scores.csat_s / nullif(scores.csat_n, 0)) AS csat
+FROM i LEFT JOIN scores USING (agent_id, day)
+WHERE created_at < $end
+GROUP BY agent_id, day
+"""
+
+
+def pandas_scorecard(directory: Path, start: float, end: float) -> pd.DataFrame:
+    """What a team writes today: read the export, compute with pandas."""
+    i = pd.read_parquet(directory / "interactions.parquet")
+    s = pd.read_parquet(directory / "surveys.parquet")
+    i = i[(i.created_at >= start) & (i.created_at < end + REPEAT_WINDOW_S + 1)]
+    i = i.sort_values(["customer_id", "category", "created_at", "id"])
+    inbound = i.direction == "inbound"
+    i["inbound_at"] = i.created_at.where(inbound)
+    # next inbound contact of the same customer and category: the following row's time,
+    # back-filled over outbound rows, within each group
+    keys = ["customer_id", "category"]
+    i["next_same"] = i.groupby(keys, dropna=False)["inbound_at"].shift(-1)
+    i["next_same"] = i.groupby(keys, dropna=False)["next_same"].bfill()
+    i = i[i.created_at < end]
+    voice = i.channel.isin(["phone", "chat"])
+    inbound = i.direction == "inbound"
+    i["day"] = (i.created_at // DAY_S).astype("int64")
+    i["frt"] = np.where(voice, i.answered_at - i.created_at, i.first_response_at - i.created_at)
+    i["frt"] = i.frt.where(inbound)
+    handled = i.agent_id.notna() & i.abandoned_at.isna()
+    talk = i.talk_s + i.hold_s.fillna(0) + i.wrap_s.fillna(0)
+    i["aht"] = np.where(voice & i.talk_s.notna(), talk, i.handle_s)
+    i["aht"] = i.aht.where(handled)
+    resolved_inbound = inbound & i.resolved_at.notna()
+    repeat = i.customer_id.notna() & (i.next_same - i.created_at <= REPEAT_WINDOW_S)
+    i["fcr_n"] = resolved_inbound
+    i["fcr_s"] = resolved_inbound & (i.reopens == 0) & (i.transfers == 0) & ~i.escalated \
+        & ~repeat
+    i["resolved"] = i.resolved_at.notna()
+    short = i.abandoned_at.notna() & i.answered_at.isna() & (i.abandoned_at - i.created_at < 5)
+    i["offered"] = inbound & voice & ~short
+    i["abandoned"] = i.offered & i.abandoned_at.notna() & i.answered_at.isna()
+    threshold = i.channel.map({"phone": 20.0, "chat": 30.0})
+    i["sl_n"] = inbound & voice & (i.answered_at.notna() | (i.abandoned_at - i.created_at >= 5))
+    i["sl_s"] = inbound & (i.answered_at - i.created_at <= threshold)
+    grouped = i.groupby(["agent_id", "day"])
+    out = grouped.agg(contacts=("id", "size"), frt_median=("frt", "median"),
+                      frt_mean=("frt", "mean"),
+                      aht=("aht", "mean"), fcr_n=("fcr_n", "sum"), fcr_s=("fcr_s", "sum"),
+                      resolved=("resolved", "sum"), offered=("offered", "sum"),
+                      abandoned=("abandoned", "sum"), sl_n=("sl_n", "sum"),
+                      sl_s=("sl_s", "sum"))
+    out["frt_p90"] = grouped.frt.quantile(0.9)
+    out["fcr"] = 100 * out.fcr_s / out.fcr_n.where(out.fcr_n > 0)
+    out["resolution_rate"] = 100 * out.resolved / out.contacts
+    out["abandon_rate"] = 100 * out.abandoned / out.offered.where(out.offered > 0)
+    out["service_level"] = 100 * out.sl_s / out.sl_n.where(out.sl_n > 0)
+    s = s[(s.submitted_at >= start) & (s.submitted_at < end) & (s.kind == "csat")]
+    s = s.assign(day=(s.submitted_at // DAY_S).astype("int64"),
+                 top=s.score >= s.scale_max - 1)
+    csat = s.groupby(["agent_id", "day"]).top.mean().mul(100).rename("csat")
+    return out.join(csat, how="left").reset_index()
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _query(days: int = DAYS) -> Any:
+    from servicepulse.kpi.query import KpiQuery
+
+    return KpiQuery.model_validate({"by": ["agent"], "period": "day", "kpis": BENCH_KPIS,
+                                    "from": START.isoformat(),
+                                    "to": (START + timedelta(days=days)).isoformat()})
+
+
+def _epochs(days: int = DAYS) -> tuple[float, float]:
+    start = (START - date(1970, 1, 1)).days * DAY_S
+    return start, start + days * DAY_S
+
+
+def _agreement(document: dict[str, Any], hand: pd.DataFrame) -> str:
+    """Engine vs hand-written on contacts, FCR and the FRT median of every agent-day."""
+    expected = {(row.agent_id, int(row.day)): row for row in hand.itertuples()}
+    worst = 0.0
+    checked = 0
+    for row in document["rows"]:
+        agent = row["group"]["agent"]
+        day = (date.fromisoformat(row["group"]["period"]) - date(1970, 1, 1)).days
+        other = expected.get((agent, day))
+        kpis = row["kpis"]
+        if other is None or kpis["contacts"]["value"] is None:
+            continue
+        checked += 1
+        for mine, theirs in ((kpis["contacts"]["value"], other.contacts),
+                             (kpis["fcr"]["value"], other.fcr),
+                             (kpis["frt"]["value"], other.frt_median)):
+            if mine is None or theirs is None or (isinstance(theirs, float)
+                                                  and math.isnan(theirs)):
+                continue
+            worst = max(worst, abs(float(mine) - float(theirs)))
+    return f"{checked} agent-days compared, largest difference {worst:.4f}"
+
+
+def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], runs: int,
+                  postgres_url: str | None, workdir: Path | None = None,
+                  echo: Callable[[str], None] = print) -> str:
+    import duckdb
+    from sqlalchemy import Engine
+
+    from servicepulse.kpi.backends import duckdb_backend
+    from servicepulse.kpi.engine import run_kpi_query, run_on_backend
+    from servicepulse.kpi.query import KpiQuery
+    from servicepulse.kpi.rollup import query_rollup, refresh_rollups
+    from servicepulse.kpi.settings import KpiSettings
+
+    settings = KpiSettings()
+    root = workdir or Path(tempfile.mkdtemp(prefix="sp-bench-kpi-"))
+    root.mkdir(parents=True, exist_ok=True)
+    query = _query()
+    start, end = _epochs()
+    scaling: list[dict[str, Any]] = []
+    stores: list[dict[str, Any]] = []
+    notes: list[str] = []
+    rollup_lines: list[str] = []
+
+    def section() -> str:
+        lines = [f"Scorecard by agent x day ({', '.join(BENCH_KPIS)}; {AGENTS} agents, "
+                 f"{DAYS} days; the engine also works out CIs, order-statistic intervals and "
+                 f"the previous period). {machine_line()}; medians of {runs} runs "
+                 "(1 at 10M on the store engines).", "",
+                 "| interactions | engine on DuckDB (s) | hand-written DuckDB SQL (s) | "
+                 "pandas (s) | engine / hand-written | pandas / engine |",
+                 "|---:|---:|---:|---:|---:|---:|"]
+        for item in scaling:
+            pandas_time = item.get("pandas")
+            lines.append(
+                f"| {item['n']:,} | {item['engine']:.2f} | {item['hand']:.2f} | "
+                + (f"{pandas_time:.2f}" if pandas_time else "—") + " | "
+                + f"{item['engine'] / item['hand']:.2f}x | "
+                + (f"{pandas_time / item['engine']:.1f}x" if pandas_time else "—") + " |")
+        if len(scaling) > 1:
+            first, last = scaling[0], scaling[-1]
+            growth = last["n"] / first["n"]
+            lines += ["", f"Cost growth {first['n']:,} → {last['n']:,} rows (x{growth:g}): "
+                          f"engine x{last['engine'] / first['engine']:.2f}, hand-written "
+                          f"x{last['hand'] / first['hand']:.2f}."]
+        if stores:
+            lines += ["", "| engine | interactions | load (s) | scorecard query (s) |",
+                      "|---|---:|---:|---:|"]
+            lines += [f"| {item['engine']} | {item['n']:,} | {item['load']:.1f} | "
+                      f"{item['query']:.2f} |" for item in stores]
+        if rollup_lines:
+            lines += ["", *rollup_lines]
+        if notes:
+            lines += ["", *(f"- {note}" for note in notes)]
+        return "\n".join(lines)
+
+    all_sizes = sorted(set(sizes) | ({large} if large else set()))
+    for n in all_sizes:
+        directory = root / f"parquet-{n}"
+        began = time.perf_counter()
+        generate(directory, n)
+        echo(f"{n:,}: generated in {time.perf_counter() - began:.1f} s")
+        backend = duckdb_backend(directory)
+        document: dict[str, Any] = {}
+
+        def engine_run(backend: Any = backend, document: dict[str, Any] = document) -> None:
+            document.update(run_on_backend(backend, query, settings))
+
+        engine_times = time_runs(engine_run, repeats=runs, warmup=1)
+        connection = duckdb.connect()
+        sql = hand_written_sql(directory)
+        hand: dict[str, pd.DataFrame] = {}
+
+        def hand_run(connection: Any = connection, sql: str = sql,
+                     hand: dict[str, pd.DataFrame] = hand) -> None:
+            hand["result"] = connection.execute(sql, {"start": start, "end": end}).df()
+
+        hand_times = time_runs(hand_run, repeats=runs, warmup=1)
+        item: dict[str, Any] = {"n": n, "engine": median(engine_times),
+                                "hand": median(hand_times)}
+        if n <= 10_000_000:
+            def pandas_run(directory: Path = directory) -> None:
+                pandas_scorecard(directory, start, end)
+
+            item["pandas"] = median(time_runs(pandas_run, repeats=max(1, min(runs, 3)),
+                                              warmup=0))
+        scaling.append(item)
+        if n == all_sizes[0]:
+            notes.append("engine vs hand-written at "
+                         f"{n:,}: {_agreement(document, hand['result'])}")
+        echo(str(item))
+        for store_engine in ("sqlite", "postgres"):
+            if n not in store_sizes or (store_engine == "postgres" and not postgres_url):
+                continue
+            began = time.perf_counter()
+            drop: Callable[[], None] | None = None
+            engine: Engine
+            if store_engine == "sqlite":
+                engine = load_sqlite(directory, directory / "store.db")
+            else:
+                assert postgres_url is not None
+                engine, drop = load_postgres(directory, postgres_url)
+            load_s = time.perf_counter() - began
+            store_runs = 1 if n >= 10_000_000 else runs
+            def store_run(engine: Engine = engine) -> None:
+                run_kpi_query(engine, query, settings)
+
+            query_s = median(time_runs(store_run, repeats=store_runs, warmup=0))
+            stores.append({"engine": store_engine, "n": n, "load": load_s, "query": query_s})
+            echo(str(stores[-1]))
+            if store_engine == "sqlite" and n == max(store_sizes):
+                began = time.perf_counter()
+                with engine.begin() as transaction:
+                    refresh_rollups(transaction, None, settings)
+                build_s = time.perf_counter() - began
+                last_month = KpiQuery.model_validate({
+                    "by": ["team"], "period": "day", "kpis": BENCH_KPIS,
+                    "from": (START + timedelta(days=DAYS - 30)).isoformat(),
+                    "to": (START + timedelta(days=DAYS)).isoformat()})
+                year = KpiQuery.model_validate({
+                    "by": ["channel"], "period": "month", "kpis": BENCH_KPIS,
+                    "from": START.isoformat(),
+                    "to": (START + timedelta(days=DAYS)).isoformat()})
+                times = {}
+                for label, dashboard in (("by team x day, last 30 days", last_month),
+                                         ("by channel x month, the year", year)):
+                    def rollup_run(dashboard: KpiQuery = dashboard,
+                                   engine: Engine = engine) -> None:
+                        assert query_rollup(engine, dashboard, settings) is not None
+
+                    times[label] = median(time_runs(rollup_run, repeats=max(runs, 5),
+                                                    warmup=1))
+                rollup_lines[:] = [
+                    f"Rollup at {n:,} interactions (SQLite): built from scratch in "
+                    f"{build_s:.1f} s (imports refresh only the days they touch).", "",
+                    "| dashboard query (rollup) | median (ms) |", "|---|---:|",
+                    *(f"| {label} | {seconds * 1000:.1f} |" for label, seconds in times.items())]
+                echo("\n".join(rollup_lines))
+            if drop is not None:
+                drop()
+            else:
+                engine.dispose()
+        write_section("kpi", section())
+        if workdir is None and n != all_sizes[-1]:
+            shutil.rmtree(directory, ignore_errors=True)
+    if workdir is None:
+        shutil.rmtree(root, ignore_errors=True)
+    text = section()
+    write_section("kpi", text)
+    return text
+
+
+def default_workdir() -> Path | None:
+    value = os.environ.get("SERVICEPULSE_BENCH_DIR")
+    return Path(value) if value else None
