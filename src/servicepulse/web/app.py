@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from servicepulse.web.access import Forbidden
 from servicepulse.web.cache import ResultCache
 from servicepulse.web.deps import CurrentUser
-from servicepulse.web.kpi import KpiFunction, engine_kpi_function
+from servicepulse.web.kpi import KpiFunction, dashboard_kpi_function, engine_kpi_function
 from servicepulse.web.services import MAX_BODY_BYTES, Services
 from servicepulse.web.templating import templates
 
@@ -91,7 +91,10 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
                prewarm: bool = True) -> FastAPI:
     """The app on `engine`. `serve_stale=False` makes every view exact right after a write
     (at the cost of waiting for the engine); `prewarm` computes the default views at start."""
-    services = Services(engine=engine, kpi=kpi or engine_kpi_function(),
+    # Dashboards read the daily rollup where it answers; the KPI API stays on the exact engine
+    # (the same document as `servicepulse kpi`). A `kpi` given (tests) serves both.
+    services = Services(engine=engine, kpi=kpi or dashboard_kpi_function(),
+                        exact_kpi=kpi or engine_kpi_function(),
                         max_body_bytes=max_body_bytes,
                         cache=ResultCache(serve_stale=serve_stale), prewarm_views=prewarm)
 

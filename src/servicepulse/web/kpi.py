@@ -47,6 +47,48 @@ def engine_kpi_function() -> KpiFunction:
     return run
 
 
+def dashboard_kpi_function() -> KpiFunction:
+    """For dashboards: the daily rollup answers what it can (its KPIs, grouped and filtered by
+    agent, team, role or channel), the exact engine the rest (occupancy, segment filters, ...);
+    rows of both are merged by group. Counts and proportions from the rollup are exact; its
+    medians and p90s come from 25%-wide histogram buckets (see servicepulse.kpi.rollup)."""
+    from servicepulse.kpi.engine import run_kpi_query
+    from servicepulse.kpi.query import KpiQuery
+    from servicepulse.kpi.rollup import ROLLUP_KPIS, can_answer, query_rollup
+
+    def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
+        query = KpiQuery.model_validate(request.as_query_data())
+        wanted = query.kpis if query.kpis is not None else None
+        if wanted is None:
+            return run_kpi_query(engine, query)
+        from_rollup = [name for name in wanted if name in ROLLUP_KPIS]
+        rest = [name for name in wanted if name not in ROLLUP_KPIS]
+        rollup_query = query.model_copy(update={"kpis": from_rollup})
+        document = None
+        if from_rollup and can_answer(rollup_query):
+            document = query_rollup(engine, rollup_query)
+        if document is None:
+            return run_kpi_query(engine, query)
+        if not rest:
+            return document
+        exact = run_kpi_query(engine, query.model_copy(update={"kpis": rest}))
+        return merge_documents(document, exact)
+
+    return run
+
+
+def merge_documents(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Rows of two KPI documents over the same query, joined by group (KPIs side by side)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for document in (first, second):
+        for row in document.get("rows") or []:
+            key = repr(sorted((row.get("group") or {}).items()))
+            merged = rows.setdefault(key, {"group": row.get("group") or {}, "kpis": {}})
+            merged["kpis"].update(row.get("kpis") or {})
+    return {**first, "rows": sorted(rows.values(), key=lambda r: repr(sorted(
+        (k, "" if v is None else str(v)) for k, v in r["group"].items())))}
+
+
 @dataclass(frozen=True)
 class KpiInfo:
     name: str

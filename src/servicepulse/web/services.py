@@ -36,6 +36,7 @@ def cache_key(*parts: Any) -> str:
 class Services:
     engine: Engine
     kpi: KpiFunction
+    exact_kpi: KpiFunction | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     cache: ResultCache = field(default_factory=ResultCache)
     prewarm_views: bool = True
@@ -49,7 +50,7 @@ class Services:
 
     def context(self, access: Access) -> RunContext:
         return RunContext(engine=self.engine, kpi=self.kpi, access=access,
-                          settings=self.kpi_settings)
+                          settings=self.kpi_settings, exact_kpi=self.exact_kpi)
 
     def wallboard_counts(self) -> dict[str, Any]:
         return WallboardRunner(self.context(Access())).run_counts()

@@ -207,7 +207,7 @@ async def get_kpi(services: ServicesDep, context: ContextDep, filters: Filters,
                             "kpis": split_values(kpi) or None, "filters": filters})
     document = await services.run_cached(
         "kpi", context, cache_key(request.as_query_data()),
-        lambda: jsonable_encoder(context.query(request)))
+        lambda: jsonable_encoder(context.query(request, exact=True)))
     if format == "csv":
         rows = kpi_document_rows(document)
         return csv_response(rows, "kpi.csv", all_columns(rows))

@@ -38,9 +38,10 @@ class RunContext:
     """What a runner may use: the store, the KPI engine and the caller's access scope."""
 
     engine: Engine
-    kpi: KpiFunction
+    kpi: KpiFunction  # dashboards: rollup first (see servicepulse.web.kpi)
     access: Access
     settings: KpiSettings = field(default_factory=KpiSettings)
+    exact_kpi: KpiFunction | None = None  # the exact engine (the KPI API); None: `kpi`
 
     def local_midnight(self, day: date) -> float:
         """Epoch seconds of `day`'s start in the organisation's time zone (as the engine)."""
@@ -53,9 +54,10 @@ class RunContext:
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.settings.timezone)).date()
 
-    def query(self, request: KpiRequest) -> dict[str, Any]:
+    def query(self, request: KpiRequest, exact: bool = False) -> dict[str, Any]:
         request = request.model_copy(update={"filters": self.access.kpi_filters(request.filters)})
-        return self.kpi(self.engine, request)
+        run = self.exact_kpi if exact and self.exact_kpi is not None else self.kpi
+        return run(self.engine, request)
 
 
 class Window(BaseModel):
