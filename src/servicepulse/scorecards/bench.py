@@ -52,13 +52,13 @@ def run_bench(agents: int = 24, days: int = 14, repeats: int = 3,
         "",
         "| what | median s | × baseline |",
         "|---|---|---|",
-        f"| baseline: every KPI by agent for the team (one engine call) | {base:.2f} | 1.0 |",
+        f"| baseline: every KPI by agent for the team (one engine call) | {base:.2f} | 1.00 |",
         f"| team scorecards (5 engine calls: KPIs, per channel, trend, team, org) | "
-        f"{figures['scorecards']:.2f} | {figures['scorecards'] / base:.1f} |",
+        f"{figures['scorecards']:.2f} | {figures['scorecards'] / base:.2f} |",
         f"| coaching data of one agent, team gathered (gaps by channel and category, "
-        f"examples, charts) | {figures['coaching']:.2f} | {figures['coaching'] / base:.1f} |",
+        f"examples, charts) | {figures['coaching']:.2f} | {figures['coaching'] / base:.2f} |",
         f"| alert check, CSAT per agent of the team | {figures['alert_check']:.2f} | "
-        f"{figures['alert_check'] / base:.1f} |",
+        f"{figures['alert_check'] / base:.2f} |",
     ]
     if write:
         write_section("scorecards", "## Scorecards\n\n" + "\n".join(lines))
