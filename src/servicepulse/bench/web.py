@@ -139,9 +139,18 @@ def prepare_store(backend: str, size: int, postgres_url: str) -> str:
 
 def _ensure_rollup(engine: Engine, backend: str) -> None:
     """The daily rollup the import keeps: built here once, since the bulk load skips hooks."""
-    from servicepulse.kpi.rollup import refresh_rollups
-    from servicepulse.kpi.tables import kpi_daily_rollup
+    from sqlalchemy import inspect
 
+    from servicepulse.kpi.rollup import refresh_rollups
+    from servicepulse.kpi.tables import kpi_daily_histogram, kpi_daily_rollup
+
+    for table in (kpi_daily_rollup, kpi_daily_histogram):
+        # a bench store kept from an earlier build of the rollup's (in-progress) schema
+        have_columns = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        if have_columns != {c.name for c in table.columns}:
+            console.print(f"[{backend}] recreating {table.name} (schema changed)")
+            table.drop(engine)
+            table.create(engine)
     with engine.connect() as connection:
         have = connection.execute(select(func.count()).select_from(kpi_daily_rollup)).scalar()
     if not have:

@@ -1,0 +1,87 @@
+"""Small pieces checked by hand: formatting, targets, documents merged by group, sparklines,
+access filters, the result cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from servicepulse.web.access import Access, Forbidden
+from servicepulse.web.cache import ResultCache
+from servicepulse.web.kpi import format_value, merge_documents, target_status, target_text
+from servicepulse.web.templating import sparkline
+
+
+def test_formatting_and_targets() -> None:
+    assert format_value("csat", 74.8123) == "74.8%"
+    assert format_value("frt", 246.0) == "4m 06s"  # 246 s = 4 min 6 s
+    assert format_value("ttr", 7260.0) == "2h 01m"
+    assert format_value("nps", 11.0) == "+11"
+    assert format_value("contacts", 10102.0) == "10,102"
+    assert format_value("csat", None) == "–"
+    assert target_status("csat", 80.0) == "met" and target_status("csat", 79.9) == "missed"
+    assert target_status("abandon_rate", 5.0) == "met"
+    assert target_status("abandon_rate", 5.1) == "missed"
+    assert target_status("occupancy", 86.0) == "missed"  # band 75-85: burnout side
+    assert target_status("occupancy", 74.0) == "missed"  # under-use side
+    assert target_status("occupancy", 80.0) == "met"
+    assert target_status("aht", 300.0) is None  # judged against the team, no fixed target
+    assert target_text("nps") == "target ≥ +50"
+    assert target_text("occupancy") == "target 75–85%"
+
+
+def test_merge_documents_joins_rows_by_group() -> None:
+    rollup = {"by": ["agent"], "rows": [
+        {"group": {"agent": "b"}, "kpis": {"csat": {"value": 50}}},
+        {"group": {"agent": "a"}, "kpis": {"csat": {"value": 90}}}]}
+    exact = {"by": ["agent"], "rows": [
+        {"group": {"agent": "a"}, "kpis": {"occupancy": {"value": 80}}},
+        {"group": {"agent": None}, "kpis": {"occupancy": {"value": 10}}}]}
+    merged = merge_documents(rollup, exact)
+    assert merged["rows"] == [
+        {"group": {"agent": None}, "kpis": {"occupancy": {"value": 10}}},
+        {"group": {"agent": "a"}, "kpis": {"csat": {"value": 90}, "occupancy": {"value": 80}}},
+        {"group": {"agent": "b"}, "kpis": {"csat": {"value": 50}}}]
+
+
+def test_sparkline_scales_to_the_box() -> None:
+    svg = str(sparkline([1.0, None, 3.0], width=24, height=10))
+    # x step (24 - 4) / 2 = 10; y: low 1 -> 10 - 3 = 7, high 3 -> 10 - 3 - 4 = 3
+    assert 'points="2.0,7.0 22.0,3.0"' in svg
+    assert "<polyline" not in str(sparkline([None, 2.0]))  # one point draws no line
+
+
+def test_access_filters() -> None:
+    agent = Access(agent_ids=("a1",))
+    assert agent.kpi_filters({"channel": ["chat"]}) == {"channel": ["chat"], "agent": ["a1"]}
+    assert agent.kpi_filters({"agent": ["a1"]}) == {"agent": ["a1"]}
+    with pytest.raises(Forbidden):
+        agent.kpi_filters({"agent": ["a1", "a2"]})
+    lead = Access(team_ids=("t1", "t2"))
+    assert lead.kpi_filters({"team": ["t2"]}) == {"team": ["t2"]}
+    with pytest.raises(Forbidden):
+        lead.check_team("t3")
+    assert Access().kpi_filters({}) == {}
+
+
+def test_cache_computes_once_and_serves_stale_while_refreshing() -> None:
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    async def scenario() -> list[int]:
+        cache = ResultCache(ttl=60)
+        together = await asyncio.gather(*(cache.get("k", 1, compute) for _ in range(20)))
+        assert together == [1] * 20 and len(calls) == 1  # one computation for 20 callers
+        stale = await cache.get("k", 2, compute)  # data changed: old value at once ...
+        await asyncio.sleep(0.2)
+        fresh = await cache.get("k", 2, compute)  # ... and the refreshed one next time
+        exact = ResultCache(serve_stale=False)
+        first = await exact.get("k", 1, compute)
+        second = await exact.get("k", 2, compute)
+        return [stale, fresh, first, second]
+
+    assert asyncio.run(scenario()) == [1, 2, 3, 4]
