@@ -105,14 +105,15 @@ def _import_hook(count: int, runs: int) -> list[str]:
             with tempfile.TemporaryDirectory() as folder:
                 engine = open_store(f"sqlite:///{Path(folder) / 'bench.db'}")
                 removed = False
-                if not with_hook and score_after_batch in hooks.AFTER_BATCH:
-                    hooks.AFTER_BATCH.remove(score_after_batch)
+                if not with_hook and score_after_batch in hooks.AFTER_IMPORT:
+                    hooks.AFTER_IMPORT.remove(score_after_batch)
                     removed = True
                 try:
-                    times.append(import_rows(engine, rows).seconds)
+                    summary = import_rows(engine, rows)
+                    times.append(summary.seconds + summary.after_import_seconds)
                 finally:
                     if removed:
-                        hooks.AFTER_BATCH.append(score_after_batch)
+                        hooks.AFTER_IMPORT.append(score_after_batch)
                     engine.dispose()
         return median(times)
 

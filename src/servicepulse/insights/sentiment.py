@@ -10,8 +10,9 @@ negative, else neutral.
 
 `score_texts(connection)` is incremental: it scores only texts that are new, whose source
 record changed (its `content_hash`) or whose attribution (channel, agent) changed, and removes
-rows whose source is no longer a customer text. The importer calls it after every batch with
-just the touched records (`score_after_batch`, registered in `servicepulse.ingest.hooks`).
+rows whose source is no longer a customer text. The importer calls it once after an import
+with just the records it touched (`score_after_batch`, an after-import hook of
+`servicepulse.ingest.hooks`).
 """
 
 from __future__ import annotations
@@ -279,7 +280,7 @@ def _remove_stale(connection: Connection, source: _Source, ids: set[str],
 
 @register_after_import
 def score_after_batch(connection: Connection, touched: Touched) -> None:
-    """Import hook: score the customer texts an import batch added or changed."""
+    """After-import hook: score the customer texts an import added or changed."""
     sources = {kind: touched.ids(kind) for kind in SOURCE_KINDS if touched.ids(kind)}
     if not sources and not touched.interaction_ids:
         return

@@ -4,8 +4,9 @@ Each contact's text (its subject and first customer message) becomes a TF-IDF ve
 stop words removed, words and two-word phrases, numbers dropped so order numbers do not make
 topics). Non-negative matrix factorisation splits the matrix into `k` topics; a contact belongs
 to the topic with the largest weight (none if it has no known word). The number of topics,
-when not given, is the most stable k in [2, min(max_topics, texts / 30)]: the one whose
-grouping changes least when the model is refitted on random subsamples (ties: the larger k).
+when not given, is the most stable k in [3, min(max_topics, texts / 30)] (2 only when nothing
+larger fits): the one whose grouping changes least when the model is refitted on random
+subsamples (near-ties within 0.02: the larger k).
 A topic's label is its most characteristic terms (used by many of its contacts and few
 others), with a phrase shown instead of the single words it contains.
 """
@@ -29,6 +30,7 @@ RANDOM_STATE = 0  # NMF's initialisation and the silhouette sample: the same inp
 MIN_DOCUMENTS_PER_TOPIC = 30
 FIT_SAMPLE = 20000  # texts the model is fitted on; every text is then assigned
 STABILITY_RUNS = 4
+STABILITY_TOLERANCE = 0.02
 LABEL_TERMS = 3
 TOPIC_TERMS = 8
 UNASSIGNED = -1
@@ -158,14 +160,19 @@ def discover_topics(
         subsamples = [np.sort(rng.choice(len(sample), int(0.8 * len(sample)), replace=False))
                       for _ in range(STABILITY_RUNS)]
         best: tuple[float, Any, NDArray[np.float64]] | None = None
-        for k in range(2, limit + 1):
+        # k = 2 only when nothing larger fits: splitting off the single most distinct group
+        # is stable almost always (a known weakness of stability at k = 2) and tells little.
+        for k in range(3 if limit >= 3 else 2, limit + 1):
             model, weights = fit(k, fitted)
             labels = assign(weights)
             agreement = float(np.mean([
                 adjusted_rand_score(labels[rows], assign(fit(k, fitted[rows])[1]))
                 for rows in subsamples
             ]))
-            if best is None or agreement >= best[0]:
+            # near-ties (within STABILITY_TOLERANCE) go to the larger k: finer reasons
+            if best is None or agreement >= best[0] - STABILITY_TOLERANCE:
+                if best is not None and agreement < best[0]:
+                    agreement = best[0]  # keep the level to beat; take the finer model
                 best = (agreement, model, weights)
         if best is None:  # too few documents to split: one topic
             model, weights = fit(1, fitted)
