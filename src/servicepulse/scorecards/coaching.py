@@ -217,7 +217,9 @@ def suggested_focus(card: dict[str, Any], gaps: list[dict[str, Any]]) -> list[st
             lines.append(f"{label} {entry['value']:.0f} s earns no credit while quality "
                          "misses: fix quality before speed")
         else:
-            lines.append(f"{label}: {entry['value']:.1f} misses its target {entry['target']}")
+            unit = " s" if name in KPIS and KPIS[name].unit == "seconds" else ""
+            lines.append(f"{label}: {entry['value']:.1f}{unit} misses its target "
+                         f"{entry['target']}{unit if entry['target'] else ''}")
     if not lines:
         lines.append("Keep it up: no significant gap against the team and no target missed.")
     return lines
