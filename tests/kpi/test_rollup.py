@@ -113,3 +113,21 @@ def test_histogram_quantile() -> None:
     assert histogram_quantile(counts, 0.5) == 1.0
     assert histogram_quantile(counts, 0.9) == 1.175
     assert histogram_quantile({}, 0.5) is None
+
+
+def test_a_stale_day_sends_the_query_to_the_exact_path(sqlite_store: Engine) -> None:
+    from servicepulse.ingest.importer import Importer
+    from servicepulse.ingest.readers import read_paths
+    from servicepulse.kpi.rollup import dirty_days, refresh_dirty_rollups
+
+    query = KpiQuery.model_validate(QUERY)
+    # an import that defers its after-import work leaves its days marked stale
+    Importer(sqlite_store).import_rows(read_paths([WEEK]), after_import=False)
+    with sqlite_store.connect() as connection:
+        assert dirty_days(connection)
+    assert query_rollup(sqlite_store, query, KpiSettings()) is None
+    assert refresh_dirty_rollups(sqlite_store, KpiSettings()) > 0
+    with sqlite_store.connect() as connection:
+        assert dirty_days(connection) == set()
+    rolled = query_rollup(sqlite_store, query, KpiSettings())
+    assert rolled is not None and rolled["source"] == "rollup"

@@ -2,8 +2,11 @@
 
 `refresh_rollups(connection, days)` recomputes the rollup rows of the given days with the
 engine itself (the same definitions, grouped by day x agent x team x role x channel) inside
-the caller's transaction, so an import and its rollup commit together.
-It is registered as an import hook (servicepulse.ingest.hooks).
+the caller's transaction. Every import batch marks the days it changed as stale
+(`kpi_rollup_dirty`, an import hook); they are rebuilt once after the import (an
+after-import hook), or by `refresh_dirty_rollups` for an import that defers its after-import
+work. A query whose range holds a stale day is answered by the exact path, so no answer is
+ever stale.
 
 `query_rollup(engine, query)` answers a KPI query from the rollup when it can (the rollup
 KPIs, grouped and filtered by rollup dimensions, rollup kept in the organisation's time zone)
@@ -27,7 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from servicepulse.ingest.hooks import Touched, register_after_import
+from servicepulse.ingest.hooks import Touched, register, register_after_import
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import Runner, periods_for, store_backend
 from servicepulse.kpi.query import KpiQuery
@@ -46,6 +49,7 @@ from servicepulse.kpi.tables import (
     ROLLUP_MEASURES,
     kpi_daily_histogram,
     kpi_daily_rollup,
+    kpi_rollup_dirty,
 )
 from servicepulse.store import tables
 
@@ -203,17 +207,59 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
     return len(rows)
 
 
-def _after_batch(connection: Connection, touched: Touched) -> None:
+def _mark_dirty(connection: Connection, touched: Touched) -> None:
+    """Import hook (every batch): note the days whose rollup is now stale. Rebuilding them
+    here would redo the same days for every batch of a bulk import, and make every API
+    request wait for a rebuild of the repeat window around its day."""
     if not touched:
         return
     days = set(touched.days) | _resolved_days(connection, touched.interaction_ids)
+    if not days:
+        return
+    known: set[str] = set(connection.execute(sa.select(kpi_rollup_dirty.c.day)).scalars())
+    new = sorted({day.isoformat() for day in days} - known)
+    if not new:
+        return
+    # another importer may mark the same day at the same time: that is not an error
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(kpi_rollup_dirty).on_conflict_do_nothing()
+    else:
+        statement = kpi_rollup_dirty.insert().prefix_with("OR IGNORE")
+    connection.execute(statement, [{"day": day} for day in new])
+
+
+register(_mark_dirty)
+
+
+def _refresh_after_import(connection: Connection, touched: Touched) -> None:
+    """After-import hook: rebuild the stale days once, after all the batches."""
+    days = dirty_days(connection)
     if days:
         refresh_rollups(connection, days)
+        connection.execute(kpi_rollup_dirty.delete().where(
+            kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
 
 
-# once per import (not per batch): a bulk import would otherwise rebuild the same days
-# from every batch; an API request is one import, so the rollup is current after it.
-register_after_import(_after_batch)
+register_after_import(_refresh_after_import)
+
+
+def dirty_days(connection: Connection) -> set[date]:
+    stored: list[str] = list(connection.execute(sa.select(kpi_rollup_dirty.c.day)).scalars())
+    return {date.fromisoformat(day) for day in stored}
+
+
+def refresh_dirty_rollups(engine: Engine, settings: Any | None = None) -> int:
+    """Rebuild the rollup of the days imports marked stale; the number of days rebuilt."""
+    with engine.begin() as connection:
+        days = dirty_days(connection)
+        if not days:
+            return 0
+        refresh_rollups(connection, days, settings)
+        connection.execute(kpi_rollup_dirty.delete().where(
+            kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
+    return len(days)
 
 
 # --- answering from the rollup ---------------------------------------------------------------
@@ -240,6 +286,10 @@ def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None
         if zones and zones != [resolved.timezone]:
             return None  # kept in another time zone: the exact path answers
         first, end = _rollup_range(connection, query)
+        stale = dirty_days(connection)
+        # a stale day within the range (± a day for the zone offset): the exact path answers
+        if any(first - timedelta(days=1) <= day <= end for day in stale):
+            return None
         periods = periods_for(first, end, query.period, resolved)
         frame = Frame(None, resolved, query.period, periods, kpis=set(kpis))
         runner = Runner(frame, query, [KPIS[name] for name in kpis], compute=False)

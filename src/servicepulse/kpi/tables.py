@@ -62,3 +62,12 @@ kpi_daily_histogram = Table(
     Column("count", Integer, nullable=False),
     Index("ix_kpi_daily_histogram_zone_day", "timezone", "day", "measure"),
 )
+
+# UTC days whose rollup rows are stale: marked by every import batch (cheap), rebuilt by
+# `refresh_dirty_rollups` (after a bulk import, and in the background by the web server).
+# While a day is dirty, a rollup query over it goes to the exact path, so no answer is stale.
+kpi_rollup_dirty = Table(
+    "kpi_rollup_dirty",
+    metadata,
+    Column("day", String(10), primary_key=True),  # UTC ISO date
+)
