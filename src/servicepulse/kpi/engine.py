@@ -327,8 +327,9 @@ class Runner:
             name = definition.name
             result = definition.statistic.finalize(name, current_get, self.order.get(key, {}),
                                                    settings)
-            before = definition.statistic.finalize(name, previous_get,
-                                                   self.order.get(previous_key, {}), settings)
+            before_value, before_n = definition.statistic.value_and_n(
+                name, previous_get, self.order.get(previous_key, {}), settings)
+            before = {"value": before_value, "n": before_n}
             result["low_sample"] = (result["value"] is not None
                                     and definition.statistic.kind != "sum"
                                     and statistics.is_low_sample(result["n"],

@@ -165,6 +165,12 @@ class Statistic:
         """Whether the change against the previous period is significant at 95%."""
         return None
 
+    def value_and_n(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
+                    settings: KpiSettings) -> tuple[Any, int]:
+        """Only the value and n (the previous period needs no interval)."""
+        result = self.finalize(prefix, get, order, settings)
+        return result["value"], result["n"]
+
 
 @dataclass(frozen=True)
 class Proportion(Statistic):
@@ -183,6 +189,13 @@ class Proportion(Statistic):
         n = int(_number(get(f"{prefix}__n")))
         successes = int(_number(get(f"{prefix}__s")))
         return proportion_result(successes, n)
+
+    def value_and_n(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
+                    settings: KpiSettings) -> tuple[Any, int]:
+        n = int(_number(get(f"{prefix}__n")))
+        if n == 0:
+            return None, 0
+        return round(100 * int(_number(get(f"{prefix}__s"))) / n, 4), n
 
     def compare(self, prefix: str, current: Getter, previous: Getter) -> bool | None:
         n1, n2 = int(_number(current(f"{prefix}__n"))), int(_number(previous(f"{prefix}__n")))
@@ -247,7 +260,8 @@ class Distribution(Mean):
 
     def finalize(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
                  settings: KpiSettings) -> dict[str, Any]:
-        n, mean, _std = self.moments(prefix, get)
+        n = int(_number(get(f"{prefix}__n")))
+        mean = _number(get(f"{prefix}__sum")) / n if n else None  # no spread needed here
         found = order.get(prefix, {})
         if n == 0 or mean is None:
             return {"value": None, "n": 0, "mean": None, "p90": None, "ci": None}
