@@ -199,8 +199,13 @@ class Importer:
             summary.after_import_seconds = time.perf_counter() - started
         return summary
 
-    def run_after_import(self) -> None:
+    def take_pending(self) -> Touched:
+        """What the after-import hooks have still to see (for a background worker)."""
         touched, self._pending = self._pending, Touched()
+        return touched
+
+    def run_after_import(self) -> None:
+        touched = self.take_pending()
         if touched and AFTER_IMPORT:
             with self.engine.begin() as connection:
                 for hook in AFTER_IMPORT:
@@ -373,3 +378,14 @@ def import_rows(engine: Engine, rows: Iterable[SourceRow], batch_size: int = BAT
                 workers: int = 0) -> ImportSummary:
     """Import raw rows (from any reader or connector) into the store."""
     return Importer(engine, batch_size, workers).import_rows(rows, on_batch)
+
+
+def import_rows_deferred(engine: Engine, rows: Iterable[SourceRow]) -> ImportSummary:
+    """Import now; leave the after-import work to the engine's background worker (for API
+    requests and webhook deliveries, which must answer fast)."""
+    from servicepulse.ingest.background import after_import_worker
+
+    importer = Importer(engine)
+    summary = importer.import_rows(rows, after_import=False)
+    after_import_worker(engine).submit(importer.take_pending())
+    return summary

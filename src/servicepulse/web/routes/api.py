@@ -155,11 +155,12 @@ async def post_records(request: Request, services: ServicesDep,
                        _user: ManagerUser) -> RecordsResponse:
     """Idempotent like `servicepulse import`: a record seen before with the same content changes
     nothing; rejected records are quarantined (source "api", line = index) and reported."""
-    from servicepulse.ingest.importer import import_rows
+    from servicepulse.ingest.importer import import_rows_deferred
 
     body = await request.body()
     rows = _source_rows(body, request.headers.get("content-type", ""))
-    summary = await run_in_threadpool(import_rows, services.engine, rows)
+    # rollups and text scores follow in the background (servicepulse.ingest.background)
+    summary = await run_in_threadpool(import_rows_deferred, services.engine, rows)
     if summary.inserted or summary.updated:
         services.hub.changed()
     rejected = {index: error for index, error in summary.rejected if index is not None}

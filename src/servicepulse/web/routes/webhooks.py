@@ -134,10 +134,10 @@ async def _receive(request: Request, services: Any, source: str, verify: Verifie
 
 
 def _import(engine: Any, delivery: Delivery) -> Any:
-    from servicepulse.ingest.importer import Importer
+    from servicepulse.ingest.importer import import_rows_deferred
     from servicepulse.ingest.webhooks import drop_stale
 
-    return Importer(engine).import_rows(drop_stale(engine, delivery).rows)
+    return import_rows_deferred(engine, drop_stale(engine, delivery).rows)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
