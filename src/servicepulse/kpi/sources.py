@@ -263,8 +263,11 @@ def _repeat_columns(frame: Frame, rows: ir.Table) -> ir.Table:
     inbound_uncategorised_at = ibis.ifelse(
         (rows.direction == "inbound") & rows.category.isnull(), rows.created_at, None)
     order = [rows.created_at, rows.id]
-    later = ibis.window(group_by=rows.customer_id, order_by=order, rows=(1, None))
-    later_same_category = ibis.window(group_by=[rows.customer_id, rows.category],
+    # A contact without a customer is its own partition: it has no repeats, and one huge
+    # partition of them would make engines without sliding-frame MIN (SQLite) quadratic.
+    customer = rows.customer_id.fill_null(ibis.literal("(no customer) ") + rows.id)
+    later = ibis.window(group_by=customer, order_by=order, rows=(1, None))
+    later_same_category = ibis.window(group_by=[customer, rows.category],
                                       order_by=order, rows=(1, None))
     marked = rows.mutate(
         next_inbound_at=inbound_at.min().over(later),
