@@ -47,3 +47,17 @@ def test_the_interactions_language_wins() -> None:
 def test_detection_is_deterministic() -> None:
     text = "Necesito ayuda con mi pedido"
     assert {detect_language(text) for _ in range(5)} == {"es"}
+
+
+def test_plainly_english_texts_skip_langdetect(monkeypatch: pytest.MonkeyPatch) -> None:
+    from servicepulse.insights import language
+
+    def no_langdetect() -> None:
+        raise AssertionError("langdetect was asked")
+
+    monkeypatch.setattr(language, "_factory", no_langdetect)
+    # 4 English stop words (i, a, for, the) of 9 words: plainly English.
+    assert detect_language("I want a refund for the jacket, order 4412") == "en"
+    # A foreign function word ("und") vetoes the fast path: langdetect is asked.
+    with pytest.raises(AssertionError, match="langdetect was asked"):
+        detect_language("the parcel and the invoice und the refund")

@@ -6,7 +6,7 @@ working" Afrikaans). So the rules, in order:
 1. the interaction's own `language` field, when the source gave one, is trusted;
 2. a text without letters (emoji, emoticons, numbers) has no language ("zxx", ISO 639-2 "no
    linguistic content"): VADER still reads emoji and emoticons, so it is scored;
-3. a text that is plainly English (at least three English stop words making up at least 35%
+3. a text that is plainly English (at least three English stop words making up at least 20%
    of its words, plain ASCII, no function word of another language) is English without
    running langdetect, which costs milliseconds a text;
 4. otherwise langdetect's most probable language;
@@ -76,11 +76,11 @@ def _english_stop_words() -> frozenset[str]:
 def _plainly_english(words: list[str]) -> bool:
     """Fast path: most customer messages are plainly English ("I", "my", "the", "is", ...),
     and langdetect costs milliseconds a text. At least three English stop words making up at
-    least 35% of the words, no other letters than ASCII, and no function word of another
+    least 20% of the words, no other letters than ASCII, and no function word of another
     language: English without asking langdetect."""
     stop_words = _english_stop_words()
     english = sum(1 for word in words if word in stop_words)
-    return (english >= 3 and english >= 0.35 * len(words)
+    return (english >= 3 and english >= 0.2 * len(words)
             and all(word.isascii() for word in words)
             and not any(word in _FOREIGN_FUNCTION_WORDS for word in words))
 
