@@ -385,7 +385,23 @@ def report(results: list[Measured], size: int, clients: int) -> str:
             f"{percentile(result.live_counts_ms, .95):.0f} | "
             f"{statistics.median(result.live_kpis_ms):.0f} / "
             f"{percentile(result.live_kpis_ms, .95):.0f} |")
+    lines += ["", NOTES]
     return "\n".join(lines)
+
+
+NOTES = (
+    "Reading these figures: views are served from the web layer's stale-while-revalidate "
+    "cache (dashboards read the KPI daily rollup, the KPI API the exact engine); the cold "
+    "column is what a view costs the engine when nothing is cached. The p95 / baseline ratio "
+    "(about 0.7–1.3) says a cached view costs about what `/health` does, so the absolute "
+    "latencies measure the machine: the 2026-11-23 run had both backends measured at the "
+    "same time on 2 cores shared with other work (load average 5–14), and even `/health` "
+    "had a p95 of 1.2 s (SQLite) and 2.9 s (PostgreSQL). The goals are not met on this "
+    "machine: re-measure on an idle one before judging them. Ingest: the API answers once "
+    "the records are stored and leaves the after-import work (rollup days, sentiment) to the "
+    "server's background worker, while the direct importer in the bench process runs it "
+    "inline, hence API > direct. Live: counts = waiting contacts and contacts today (plain "
+    "SQL); KPI tiles = today's KPIs recomputed by the engine.")
 
 
 RESULTS = BENCH_DATA / "web-results.json"
@@ -395,6 +411,16 @@ def _saved() -> dict[str, Measured]:
     if not RESULTS.exists():
         return {}
     return {name: Measured(**data) for name, data in orjson.loads(RESULTS.read_bytes()).items()}
+
+
+def rerender() -> str:
+    """The section again from the saved figures (bench-data/web-results.json)."""
+    order = ["sqlite", "postgresql"]
+    saved = sorted(_saved().values(),
+                   key=lambda m: order.index(m.backend) if m.backend in order else 9)
+    markdown = report(saved, 1_000_000, 50)
+    write_section("web", markdown)
+    return markdown
 
 
 def run_web_bench(size: int, clients: int, per_client: int, backends: list[str],
