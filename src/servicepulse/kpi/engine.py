@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import ibis
@@ -257,17 +258,16 @@ class Runner:
         group's n, and only the rows at those ranks come back."""
         keys = [*self.by, "period"]
         wanted: dict[GroupKey, dict[str, Any]] = {}
-        rank_rows: dict[str, list[Any]] = {name: [] for name in [*keys, "rank"]}
+        # The wanted ranks depend only on a group's n: the query keeps the rows whose
+        # (n, rank) pair is wanted, through an IN list (indexed by every engine), rather than
+        # joining a table of groups (SQLite would nest-loop that join).
+        pairs: set[int] = set()
         for key, measures in self.measures.items():
             n = int(measures.get(f"{prefix}__n") or 0)
             if n == 0:
                 continue
-            plan = _rank_plan(n)
-            wanted[key] = plan
-            for rank in sorted(plan["ranks"]):
-                for name, value in zip(keys, key, strict=True):
-                    rank_rows[name].append(value)
-                rank_rows["rank"].append(rank)
+            plan = wanted[key] = _rank_plan(n)
+            pairs |= {n * RANK_KEY + rank for rank in plan["ranks"]}
         if not wanted:
             return
         condition = request.value.resolve(table).notnull()
@@ -275,15 +275,14 @@ class Runner:
             condition = condition & request.population.resolve(table)
         rows = table.filter(condition).select(*keys, v=request.value.resolve(table)
                                               .cast("float64"))
-        window = ibis.window(group_by=[rows[k] for k in keys], order_by=[rows.v])
-        ranked = rows.mutate(rank=ibis.row_number().over(window) + 1)
-        schema = {name: ("int64" if name in ("period", "rank") else "string")
-                  for name in [*keys, "rank"]}
-        targets = ibis.memtable(rank_rows, schema=schema)
-        predicates = [ranked[k] == targets[k] for k in [*keys, "rank"]]
+        group = [rows[k] for k in keys]
+        ranked = rows.mutate(rank=ibis.row_number().over(ibis.window(group_by=group,
+                                                                     order_by=[rows.v])) + 1,
+                             n=rows.v.count().over(ibis.window(group_by=group)))
         found = self.execute(
-            ranked.join(targets, predicates).select(*[ranked[k] for k in keys],
-                                                     ranked.rank, ranked.v))
+            ranked.filter((ranked.n.cast("int64") * RANK_KEY + ranked.rank.cast("int64"))
+                          .isin(sorted(pairs)))
+            .select(*keys, "rank", "v"))
         values: dict[GroupKey, dict[int, float]] = defaultdict(dict)
         for record in found.to_dict("records"):
             key = (*tuple(record[k] for k in self.by), int(record["period"]))
@@ -383,6 +382,10 @@ def _previous_keys(periods: list[Period]) -> dict[int, int]:
     return {p.key: (ordered[i - 1].key if i > 0 else BEFORE) for i, p in enumerate(ordered)}
 
 
+RANK_KEY = 10**9  # (n, rank) packed into one integer: n * RANK_KEY + rank
+
+
+@lru_cache(maxsize=1 << 14)
 def _rank_plan(n: int) -> dict[str, Any]:
     """1-based ranks of the order statistics giving the median and p90 (type 7: linear
     interpolation at h = (n − 1)q + 1) and their 95% order-statistic intervals."""
