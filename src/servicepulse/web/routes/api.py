@@ -199,6 +199,10 @@ async def get_kpi(services: ServicesDep, context: ContextDep, filters: Filters,
                   period: Period = "all",
                   kpi: Annotated[list[str] | None, Query(max_length=500)] = None,
                   format: Format = "json") -> Response:
+    for name, day in (("from", from_), ("to", to)):
+        if day is not None and not 1970 <= day.year <= 9000:
+            raise HTTPException(422, f"{name}: {day} is out of range; use a day between 1970 "
+                                     "and 9000")
     groups = split_values([by] if by else None)
     unknown = [g for g in groups if g not in DIMENSIONS]
     if unknown:

@@ -85,13 +85,25 @@ def data_end(engine: Engine, timezone: str = "UTC") -> date:
     return datetime.fromtimestamp(float(newest), zone).date() + timedelta(days=1)
 
 
+MAX_WINDOW_DAYS = 3660  # ten years: a longer window is a typo, not a question
+EARLIEST = date(1970, 1, 2)  # the store's times are epoch seconds
+
+
 def resolve_window(engine: Engine, from_: date | None, to: date | None,
                    days: int = DEFAULT_WINDOW_DAYS, timezone: str = "UTC") -> Window:
     """Fill in a missing end (the newest data) or start (`days` before the end)."""
-    end = to or (from_ + timedelta(days=days) if from_ else data_end(engine, timezone))
-    start = from_ or end - timedelta(days=days)
+    try:
+        end = to or (from_ + timedelta(days=days) if from_ else data_end(engine, timezone))
+        start = from_ or end - timedelta(days=days)
+    except OverflowError:
+        raise ValueError("dates out of range: use days between 1970 and 9999") from None
     if end <= start:
         raise ValueError(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
+    if (end - start).days > MAX_WINDOW_DAYS:
+        raise ValueError(f"the window {start} to {end} is longer than ten years; narrow it")
+    if start - timedelta(days=(end - start).days) < EARLIEST or end.year > 9000:
+        raise ValueError(f"the window {start} to {end} (and the period before it, which it is "
+                         "compared with) must lie between 1970 and 9000")
     return Window(**{"from": start, "to": end})
 
 
