@@ -101,7 +101,7 @@ def resolve_window(engine: Engine, from_: date | None, to: date | None,
         raise ValueError(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
     if (end - start).days > MAX_WINDOW_DAYS:
         raise ValueError(f"the window {start} to {end} is longer than ten years; narrow it")
-    if start - timedelta(days=(end - start).days) < EARLIEST or end.year > 9000:
+    if start < EARLIEST + (end - start) or end.year > 9000:
         raise ValueError(f"the window {start} to {end} (and the period before it, which it is "
                          "compared with) must lie between 1970 and 9000")
     return Window(**{"from": start, "to": end})
