@@ -200,6 +200,7 @@ class ServerProcess:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()  # never leave a half-started server behind
                 raise SystemExit("the server did not start")
             time.sleep(0.3)
 
