@@ -223,10 +223,11 @@ def score_texts(
             statements = [query]
         else:
             statements = [query.where(query.selected_columns.stale)]
-        for statement in statements:
-            rows = connection.execute(statement).all()
-            if rows:
-                _store(connection, source.kind, rows, now, summary)
+        # A text can match both an id chunk and an interaction chunk: score it once.
+        rows = {row.source_id: row for statement in statements
+                for row in connection.execute(statement)}
+        if rows:
+            _store(connection, source.kind, list(rows.values()), now, summary)
         summary.removed += _remove_stale(connection, source, wanted.get(source.kind, set()),
                                          touched_interactions, restricted)
     summary.seconds = time.perf_counter() - started
