@@ -431,7 +431,7 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
         lines = [f"Scorecard by agent x day ({', '.join(BENCH_KPIS)}; {AGENTS} agents, "
                  f"{DAYS} days; the engine also works out CIs, order-statistic intervals and "
                  f"the previous period). {machine_line()}; medians of {runs} runs "
-                 "(1 at 10M on the store engines).", "",
+                 "after a warm-up run (1 run, no warm-up, for the store engines at 10M).", "",
                  "| interactions | engine on DuckDB (s) | hand-written DuckDB SQL (s) | "
                  "pandas (s) | engine / hand-written | pandas / engine |",
                  "|---:|---:|---:|---:|---:|---:|"]
