@@ -74,6 +74,7 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/leaderboard"): EVERYONE,
     ("GET", "/alerts"): LEADS,
     ("GET", "/customer-health"): LEADS,
+    ("GET", "/api/v1/staffing/plan"): LEADS, ("GET", "/staffing"): LEADS,  # workforce.web
 }
 
 

@@ -130,6 +130,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     app.include_router(views.router)
     from servicepulse.insights.web import router as insights; app.include_router(insights)  # noqa: E702, I001
     from servicepulse.scorecards.web import router as scorecards; app.include_router(scorecards)  # noqa: E702, I001
+    from servicepulse.workforce.web import router as staffing; app.include_router(staffing)  # noqa: E702, I001
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -1,0 +1,248 @@
+"""Staffing in the web service: the staffing plan page with its charts, an Erlang calculator,
+and the plan as JSON (or CSV) under `/api/v1`.
+
+- GET /api/v1/staffing/plan[?format=csv]: `staffing_plan(...)` as JSON (the StaffingPlan
+  model), or its intervals as a CSV download.
+- GET /staffing: required against scheduled agents per interval (chart and table), projected
+  service level and occupancy, and an Erlang C calculator (query parameters `calc_*`).
+
+Managers, admins and team leads (the whole plan: shifts are per agent and the forecast is for
+the whole centre); 403 for agents, 401 without credentials. Dates follow the web service's
+convention: `from` inclusive, `to` exclusive (UTC days); without them the plan is for the day
+after the newest stored interaction. Percent inputs are 0-100, as on the command line.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, cast, get_args
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
+from pydantic import BaseModel, ConfigDict, Field
+
+from servicepulse.web.access import Access
+from servicepulse.web.csv_export import csv_response
+from servicepulse.web.deps import LeadUser, ServicesDep
+from servicepulse.web.routes.params import Format, FromDate, ToDate
+from servicepulse.web.runners import RunContext
+from servicepulse.web.runners.base import data_end
+from servicepulse.web.services import Services, cache_key
+from servicepulse.web.templating import templates as web_templates
+from servicepulse.web.users import User
+from servicepulse.workforce.erlang import ErlangInputError, required_agents
+from servicepulse.workforce.forecast import ForecastError
+from servicepulse.workforce.plan import StaffingPlan, staffing_plan
+
+router = APIRouter()
+pages = APIRouter(include_in_schema=False)
+
+_loaders: list[BaseLoader] = [FileSystemLoader(Path(__file__).parent / "templates")]
+if web_templates.env.loader is not None:
+    _loaders.append(web_templates.env.loader)
+templates = Jinja2Templates(env=web_templates.env.overlay(loader=ChoiceLoader(_loaders)))
+
+IntervalMinutes = Literal[15, 30, 60]
+INTERVAL_MINUTES: tuple[int, ...] = get_args(IntervalMinutes)
+MAX_PLAN_DAYS = 31  # a month of 15-minute intervals is ~3000 rows; longer is a typo
+
+
+# --- runner ----------------------------------------------------------------------------------
+
+
+class StaffingInput(BaseModel):
+    """The plan's question; percentages 0-100 as on the command line."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None  # exclusive
+    interval_minutes: IntervalMinutes = 30
+    channel: str = Field(default="phone", min_length=1, max_length=50)
+    target_sl: float = Field(default=80.0, ge=0, lt=100)
+    target_time_s: float | None = Field(default=None, ge=0)  # None: the channel's threshold
+    max_occupancy: float = Field(default=85.0, gt=0, le=100)
+    shrinkage: float = Field(default=0.0, ge=0, lt=100)
+
+
+class StaffingRunner:
+    """The staffing plan for a window: typed input, `run()`, the StaffingPlan as output."""
+
+    def __init__(self, context: RunContext, params: StaffingInput) -> None:
+        self.context, self.params = context, params
+
+    def days(self) -> tuple[date, date]:
+        """First and last day of the plan, both included."""
+        start = self.params.from_ or (
+            self.params.to - timedelta(days=1) if self.params.to
+            else data_end(self.context.engine, self.context.settings.timezone))
+        end = self.params.to or start + timedelta(days=1)
+        if end <= start:
+            raise ValueError(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
+        if (end - start).days > MAX_PLAN_DAYS:
+            raise ValueError(f"the plan {start} to {end} is longer than {MAX_PLAN_DAYS} days; "
+                             "narrow it")
+        return start, end - timedelta(days=1)
+
+    def run(self) -> StaffingPlan:
+        start, last = self.days()
+        p = self.params
+        return staffing_plan(
+            self.context.engine, start, last, interval_s=p.interval_minutes * 60,
+            channels=(p.channel,), target_sl=p.target_sl / 100, target_time_s=p.target_time_s,
+            max_occupancy=p.max_occupancy / 100, shrinkage=p.shrinkage / 100,
+            timezone=self.context.settings.timezone)
+
+
+def _staffing_input(
+    from_: FromDate = None, to: ToDate = None,
+    interval: Annotated[int, Query(description="minutes: 15, 30 or 60")] = 30,
+    channel: Annotated[str, Query(min_length=1, max_length=50)] = "phone",
+    target_sl: Annotated[float, Query(ge=0, lt=100, description="percent")] = 80.0,
+    target_time: Annotated[float | None, Query(ge=0, description="seconds")] = None,
+    max_occupancy: Annotated[float, Query(gt=0, le=100, description="percent")] = 85.0,
+    shrinkage: Annotated[float, Query(ge=0, lt=100, description="percent")] = 0.0,
+) -> StaffingInput:
+    if interval not in INTERVAL_MINUTES:
+        raise HTTPException(422, f"interval must be 15, 30 or 60 (minutes), got {interval}")
+    return StaffingInput(**{"from": from_}, to=to,
+                         interval_minutes=cast(IntervalMinutes, interval), channel=channel,
+                         target_sl=target_sl, target_time_s=target_time,
+                         max_occupancy=max_occupancy, shrinkage=shrinkage)
+
+
+StaffingParams = Annotated[StaffingInput, Depends(_staffing_input)]
+
+
+async def _plan(services: Services, params: StaffingInput) -> StaffingPlan:
+    # The plan does not depend on who asks (leads see the whole plan), so all share it.
+    context = services.context(Access())
+    key = cache_key((), params.model_dump(mode="json"), {})
+    plan: StaffingPlan = await services.run_cached(
+        "staffing-plan", context, key, StaffingRunner(context, params).run)
+    return plan
+
+
+# --- Erlang calculator -----------------------------------------------------------------------
+
+
+class ErlangResult(BaseModel):
+    agents: int
+    agents_with_shrinkage: int
+    service_level: float  # percent
+    asa: float | None  # seconds
+    occupancy: float  # percent
+    probability_of_waiting: float  # percent
+
+
+def erlang_calculator(calls: float, interval_s: float, aht_s: float, target_sl: float,
+                      target_time_s: float, max_occupancy: float = 85.0,
+                      shrinkage: float = 0.0) -> ErlangResult:
+    """`servicepulse staffing erlang` for the page: percentages 0-100 in and out."""
+    requirement = required_agents(calls, interval_s, aht_s, target_sl / 100, target_time_s,
+                                  max_occupancy / 100, shrinkage / 100)
+    metrics = requirement.metrics
+    return ErlangResult(agents=requirement.agents,
+                        agents_with_shrinkage=requirement.agents_with_shrinkage,
+                        service_level=100 * metrics.service_level, asa=metrics.asa,
+                        occupancy=100 * metrics.occupancy,
+                        probability_of_waiting=100 * metrics.probability_of_waiting)
+
+
+def _calculator(request: Request) -> tuple[dict[str, str], ErlangResult | None, str | None]:
+    """The calculator's form values (from `calc_*` parameters) and its answer, if asked."""
+    defaults = {"calls": "100", "interval": "1800", "aht": "300", "target_sl": "80",
+                "target_time": "20", "max_occupancy": "85", "shrinkage": "0"}
+    given = {name: request.query_params.get(f"calc_{name}", "").strip() for name in defaults}
+    values = {name: given[name] or default for name, default in defaults.items()}
+    if not given["calls"]:
+        return values, None, None
+    try:
+        numbers = {name: float(text) for name, text in values.items()}
+    except ValueError:
+        bad = [name for name, text in values.items() if not _is_number(text)]
+        return values, None, f"not a number: {', '.join(bad)}; enter plain numbers"
+    try:
+        result = erlang_calculator(numbers["calls"], numbers["interval"], numbers["aht"],
+                                   numbers["target_sl"], numbers["target_time"],
+                                   numbers["max_occupancy"], numbers["shrinkage"])
+    except ErlangInputError as error:
+        return values, None, str(error)
+    return values, result, None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --- chart and table -------------------------------------------------------------------------
+
+
+def plan_rows(plan: StaffingPlan) -> list[dict[str, Any]]:
+    """One row per interval, percentages 0-100 (the table and the CSV download)."""
+    return [{"start": row.start.isoformat(), "end": row.end.isoformat(),
+             "forecast_calls": row.forecast_calls, "actual_calls": row.actual_calls,
+             "required_agents": row.required_agents,
+             "required_scheduled": row.required_scheduled,
+             "scheduled_agents": row.scheduled_agents, "over_under": row.over_under,
+             "projected_service_level": round(100 * row.projected_service_level, 2),
+             "projected_occupancy": round(100 * row.projected_occupancy, 2),
+             "projected_asa": None if row.projected_asa is None else round(row.projected_asa, 1)}
+            for row in plan.intervals]
+
+
+def chart_data(plan: StaffingPlan) -> dict[str, Any]:
+    """What static/staffing.js draws: epoch seconds and one list per line."""
+    rows = plan.intervals
+    return {"x": [row.start.timestamp() for row in rows],
+            "required": [row.required_scheduled for row in rows],
+            "scheduled": [row.scheduled_agents for row in rows],
+            "service_level": [round(100 * row.projected_service_level, 2) for row in rows],
+            "occupancy": [round(100 * row.projected_occupancy, 2) for row in rows],
+            "target_sl": 100 * plan.target_service_level,
+            "max_occupancy": 100 * plan.max_occupancy}
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/staffing/plan", response_model=StaffingPlan)
+async def staffing_plan_api(services: ServicesDep, _user: LeadUser, params: StaffingParams,
+                            format: Format = "json") -> Response:
+    """`servicepulse staffing plan`: forecast, required and scheduled agents per interval."""
+    plan = await _plan(services, params)
+    if format == "csv":
+        return csv_response(plan_rows(plan), f"staffing-{plan.start.date()}.csv")
+    return JSONResponse(plan.model_dump(mode="json"))
+
+
+@pages.get("/staffing", response_class=HTMLResponse)
+async def staffing_page(request: Request, services: ServicesDep, user: LeadUser,
+                        params: StaffingParams) -> Response:
+    calculator, result, calc_error = _calculator(request)
+    plan: StaffingPlan | None = None
+    error: str | None = None
+    try:
+        plan = await _plan(services, params)
+    except (ForecastError, ValueError) as problem:
+        # No history yet, or a window the plan cannot use: say so next to the form.
+        error = str(problem)
+    return _render(request, user, plan=plan, error=error, input=params,
+                   rows=plan_rows(plan) if plan else [],
+                   chart=chart_data(plan) if plan else None,
+                   calc=calculator, calc_result=result, calc_error=calc_error)
+
+
+def _render(request: Request, user: User, **context: Any) -> Response:
+    params = dict(request.query_params.multi_items())
+    return templates.TemplateResponse(request, "staffing.html", {
+        "user": user, "page": "staffing", "params": params, **context})
+
+
+router.include_router(pages)
