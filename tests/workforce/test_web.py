@@ -86,7 +86,7 @@ def test_page_shows_the_plan_and_the_calculator(
     page = response.text
     assert '<a href="/staffing" class="on">Staffing</a>' in page
     assert "<b>2</b> of 24 intervals under-staffed" in page  # 09:00 and 10:00
-    assert "required 5.0 agent-hours, scheduled 3.2" in page  # 3 + 2; 0.5 + 2 + 0.75
+    assert "required 5 agent-hours, scheduled 3.25" in page  # 3 + 2; 0.5 + 2 + 0.75
     assert page.count('<tr class="under">') == 2 and page.count('<tr class="over">') == 1
     assert '/static/vendor/uplot/uPlot.iife.min.js' in page and "https://" not in page
     chart = json.loads(page.split('id="staffing-data">')[1].split("</script>")[0])
