@@ -3,7 +3,8 @@
 SQLAlchemy compiles an expanding `IN (...)` and converts every parameter dict on each call;
 at tens of thousands of records a second that costs more than the database work. These
 statements are plain, fully parameterised SQL built once per table: an id lookup with ONE
-parameter (SQLite `json_each`, PostgreSQL `= ANY`), and executemany with tuples.
+parameter (SQLite `json_each`, PostgreSQL `= ANY`), executemany with tuples, and on
+PostgreSQL COPY for inserts.
 """
 
 from __future__ import annotations
@@ -42,10 +43,23 @@ class Driver:
     def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         columns = _columns(table)
         json_columns = _json_columns(table)
+        if not self.sqlite:
+            self._copy(table, columns, [_values(row, columns, json_columns) for row in rows])
+            return
         sql = (f"INSERT INTO {self.quote(table.name)} "
                f"({', '.join(self.quote(c) for c in columns)}) "
                f"VALUES ({', '.join([self.mark] * len(columns))})")
         self.connection.exec_driver_sql(sql, [_values(row, columns, json_columns) for row in rows])
+
+    def _copy(self, table: Table, columns: Sequence[str], values: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: COPY is several times faster than a multi-row INSERT, in the same
+        transaction (the DBAPI connection SQLAlchemy holds)."""
+        driver_connection: Any = self.connection.connection.driver_connection
+        statement = (f"COPY {self.quote(table.name)} "
+                     f"({', '.join(self.quote(c) for c in columns)}) FROM STDIN")
+        with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
 
     def update(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Update the columns the rows hold, by id (every row holds the same columns)."""
