@@ -223,34 +223,44 @@ class Runner:
             frame = self.execute(aggregate)
             if SOURCES[source].cumulative:
                 frame = self._cumulative(frame, list(builders))
-            for record in frame.to_dict("records"):
-                key = (*tuple(record[k] for k in self.by), int(record["period"]))
-                self.measures[key].update({name: _plain(record[name]) for name in builders})
+            names = list(builders)
+            for key, values in zip(_group_keys(frame, self.by), _plain_columns(frame, names),
+                                   strict=True):
+                self.measures[key].update(zip(names, values, strict=True))
         if order_statistics:
             for prefix, request in self.quantile_requests().items():
                 self._order_statistics(prefix, request, self.source_table(request.source))
 
     def _cumulative(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-        """Running sums over periods: the value at each period's end, for every period."""
+        """Running sums over periods: the value at each period's end, for every period.
+
+        Whole columns at once: every group gets a row for "before" and for each period (0
+        where it has none), and a grouped cumsum adds them in period order, as a running
+        total would.
+        """
         if frame.empty:
             return frame
-        keys = [p.key for p in self.frame.periods]
+        keys = sorted(p.key for p in self.frame.periods)
+        order = [BEFORE, *(key for key in keys if key != BEFORE)]
         frame = frame.copy()
         frame["period"] = frame["period"].astype("int64")
         frame[columns] = frame[columns].astype("float64").fillna(0.0)
-        out = []
         group_columns = self.by
-        groups = frame.groupby(group_columns, dropna=False) if group_columns else [((), frame)]
-        for group_values, group in groups:
-            values = group_values if isinstance(group_values, tuple) else (group_values,)
-            running = group[group["period"] == BEFORE][columns].sum()
-            by_period = group.set_index("period")[columns]
-            for key in sorted(keys):
-                if key in by_period.index:
-                    running = running + by_period.loc[[key]].sum()
-                out.append({**dict(zip(group_columns, values, strict=False)),
-                            "period": key, **running.to_dict()})
-        return pd.DataFrame(out)
+        groups = (frame[group_columns].drop_duplicates() if group_columns
+                  else pd.DataFrame(index=[0]))
+        grid = groups.merge(pd.DataFrame({"period": order}), how="cross")
+        kept = frame[frame["period"].isin(order)]
+        summed = kept.groupby([*group_columns, "period"], dropna=False, sort=False,
+                              as_index=False)[columns].sum()
+        merged = grid.merge(summed, on=[*group_columns, "period"], how="left")
+        merged[columns] = merged[columns].fillna(0.0)
+        if group_columns:
+            merged[columns] = merged.groupby(group_columns, dropna=False, sort=False
+                                             )[columns].cumsum()
+        else:
+            merged[columns] = merged[columns].cumsum()
+        result = merged[merged["period"] != BEFORE] if BEFORE not in keys else merged
+        return result.reset_index(drop=True)
 
     def _order_statistics(self, prefix: str, request: Quantiles, table: ir.Table) -> None:
         """Median and p90 (linear interpolation between order statistics, as PostgreSQL's
@@ -284,9 +294,10 @@ class Runner:
                           .isin(sorted(pairs)))
             .select(*keys, "rank", "v"))
         values: dict[GroupKey, dict[int, float]] = defaultdict(dict)
-        for record in found.to_dict("records"):
-            key = (*tuple(record[k] for k in self.by), int(record["period"]))
-            values[key][int(record["rank"])] = float(record["v"])
+        for key, rank, value in zip(_group_keys(found, self.by),
+                                    found["rank"].astype("int64").tolist(),
+                                    found["v"].astype("float64").tolist(), strict=True):
+            values[key][rank] = value
         for key, plan in wanted.items():
             at = values.get(key, {})
             self.order[key][prefix] = _quantile_results(plan, at)
@@ -360,6 +371,21 @@ def _extra(statistic: Statistic, prefix: str, get: Any, order: dict[str, dict[st
     if isinstance(statistic, Total) and statistic.value is None:
         return int(result["value"] or 0)
     return result["value"]
+
+
+def _group_keys(frame: pd.DataFrame, by: list[str]) -> list[GroupKey]:
+    """Each row's (by-values..., period) key, column by column rather than row by row."""
+    columns = [frame[name].tolist() for name in by]
+    periods = [int(period) for period in frame["period"].tolist()]
+    return [(*values, period) for *values, period in zip(*columns, periods, strict=True)]
+
+
+def _plain_columns(frame: pd.DataFrame, names: list[str]) -> list[tuple[float | None, ...]]:
+    """Each row's measures as plain floats (None for NULL/NaN), as `_plain` gives them."""
+    columns = [[_plain(value) for value in frame[name].tolist()] for name in names]
+    if not columns:
+        return [() for _ in range(len(frame))]
+    return list(zip(*columns, strict=True))
 
 
 def _plain(value: Any) -> float | None:

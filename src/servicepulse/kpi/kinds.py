@@ -131,6 +131,26 @@ def compare_proportions(s1: int, n1: int, s2: int, n2: int) -> Any:
     return _stats().compare_proportions(s1, n1, s2, n2)
 
 
+def mean_std_from_sums(n: int, total: float, total_of_squares: float
+                       ) -> tuple[float | None, float | None]:
+    # Each group's moments are asked for up to three times (its value, as the next period's
+    # "previous", and both sides of the comparison), each an exact Fraction computation.
+    # A zero sum goes uncached: 0.0 and -0.0 are one cache key but print differently.
+    if total == 0:
+        result: tuple[float | None, float | None] = _stats().mean_std_from_sums(
+            n, total, total_of_squares)
+        return result
+    return _cached_mean_std(n, total, total_of_squares)
+
+
+@lru_cache(maxsize=1 << 16)
+def _cached_mean_std(n: int, total: float, total_of_squares: float
+                     ) -> tuple[float | None, float | None]:
+    result: tuple[float | None, float | None] = _stats().mean_std_from_sums(
+        n, total, total_of_squares)
+    return result
+
+
 @lru_cache(maxsize=1 << 14)
 def quantile_rank_interval(n: int, q: float) -> tuple[int, int] | None:
     result: tuple[int, int] | None = _stats().quantile_rank_interval(n, q)
@@ -227,7 +247,7 @@ class Mean(Statistic):
 
     def moments(self, prefix: str, get: Getter) -> tuple[int, float | None, float | None]:
         n = int(_number(get(f"{prefix}__n")))
-        mean, std = _stats().mean_std_from_sums(
+        mean, std = mean_std_from_sums(
             n, _number(get(f"{prefix}__sum")), _number(get(f"{prefix}__sumsq")))
         return n, mean, std
 
