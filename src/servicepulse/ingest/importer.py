@@ -10,6 +10,8 @@ the interaction arrives (`servicepulse check` lists references that never resolv
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -131,6 +133,17 @@ def prepare_batch(batch: list[SourceRow]) -> PreparedBatch:
     return PreparedBatch(summary, by_kind, bad)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker outlives a killed importer otherwise (waiting for work that never comes)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _prepared(rows: Iterable[SourceRow], size: int, workers: int) -> Iterator[PreparedBatch]:
     """Prepared batches in input order; with workers, prepared ahead in other processes
     while the caller writes (a bounded number in flight, so memory stays flat)."""
@@ -139,7 +152,8 @@ def _prepared(rows: Iterable[SourceRow], size: int, workers: int) -> Iterator[Pr
             yield prepare_batch(batch)
         return
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
         in_flight: deque[Future[PreparedBatch]] = deque()
         for batch in _batches(rows, size):
             in_flight.append(pool.submit(prepare_batch, batch))

@@ -69,8 +69,10 @@ class LiveHub:
         self._stop.set()
         for task in self._tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Bounded: on Python 3.11 a cancel that lands as `wait_for` completes can be swallowed
+        # (CPython gh-86296); the loops also check `_stop`, so they end on their next turn.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks.clear()
         if self._listener is not None:
             await asyncio.to_thread(self._listener.join, 5)
@@ -108,7 +110,7 @@ class LiveHub:
         """Recompute one part of the state after each burst of changes (or every REFRESH_S).
         Counts and KPI tiles run as two such loops, so a slow engine never delays counts."""
         assert self._ready is not None
-        while True:
+        while not self._stop.is_set():
             version = self.version
             try:
                 part = await asyncio.to_thread(step)
