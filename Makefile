@@ -4,13 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# Some machines set PYTHONDONTWRITEBYTECODE: then every command recompiles scipy, pandas and
+# ibis from source (seconds per start). Installs precompile; an empty value lets Python cache.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: install system-deps demo test lint bench clean lock
 
 $(BIN)/servicepulse: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(BIN)/uv pip install --quiet -p $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode -p $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e .
 	touch $(BIN)/servicepulse
 
