@@ -119,11 +119,18 @@ def test_per_kind_csv(store: Engine, tmp_path: Path) -> None:
     assert a1["languages"] in (["en", "es"], '["en", "es"]', '["en","es"]')
 
 
-@pytest.mark.parametrize("kind", ["survey", "interaction"])
-def test_unknown_fields_are_rejected_with_their_name(sqlite_store: Engine, kind: str) -> None:
-    data = {"type": kind, "id": "x", "colour": "red"}
-    summary = import_rows(sqlite_store, [SourceRow("api", 7, data, "")])
+@pytest.mark.parametrize("valid", [
+    {"type": "survey", "id": "x", "kind": "csat", "score": 4,
+     "submitted_at": "2026-03-02T09:00:00Z"},
+    {"type": "interaction", "id": "x", "channel": "chat", "created_at": "2026-03-02T09:00:00Z"},
+])
+def test_unknown_fields_are_rejected_with_their_name(sqlite_store: Engine,
+                                                     valid: dict[str, object]) -> None:
+    summary = import_rows(sqlite_store, [SourceRow("api", 7, {**valid, "colour": "red"}, "")])
     assert summary.quarantined == 1
+    line, error = summary.rejected[0]
+    assert line == 7 and error.field == "colour"
+    assert error.reason == f"unknown field for a {valid['type']} record"
 
 
 def test_parallel_import_stores_the_same_as_serial(tmp_path: Path) -> None:
