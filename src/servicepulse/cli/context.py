@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import typer
 from sqlalchemy import Engine
@@ -28,3 +29,14 @@ def state(ctx: typer.Context) -> CliState:
     obj = ctx.find_root().obj
     assert isinstance(obj, CliState)
     return obj
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    """A `--from`/`--to`-style option: YYYY-MM-DD exactly, else a usage error naming it."""
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD (e.g. 2026-03-01)",
+                                 param_hint=option) from None

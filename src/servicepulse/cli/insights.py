@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from servicepulse.cli.context import state
+from servicepulse.cli.context import parse_date, state
 
 console = Console()
 
@@ -57,18 +57,10 @@ def bench_insights(
     typer.echo(run_insights_bench(texts, runs, sizes))
 
 
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD",
-                                 param_hint=option) from None
 
 
 def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None]:
-    first, last = _date(start, "--from"), _date(end, "--to")
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
     if first and last and last <= first:
         raise typer.BadParameter(f"{end} must be after --from {start} (--to is exclusive)",
                                  param_hint="--to")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +22,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from servicepulse.cli.context import state
+from servicepulse.cli.context import parse_date, state
 
 
 class OutputFormat(StrEnum):
@@ -42,14 +41,6 @@ def _split(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD",
-                                 param_hint=option) from None
 
 
 def _filters(values: list[str]) -> dict[str, list[str]]:
@@ -179,8 +170,8 @@ def register(app: typer.Typer) -> None:
 
         try:
             query = KpiQuery.model_validate({
-                "by": _split(by), "period": period, "from": _date(from_, "--from"),
-                "to": _date(to, "--to"), "kpis": _split(kpi) or None,
+                "by": _split(by), "period": period, "from": parse_date(from_, "--from"),
+                "to": parse_date(to, "--to"), "kpis": _split(kpi) or None,
                 "filters": _filters(filter_ or [])})
         except ValidationError as error:
             problems = "; ".join(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from servicepulse.cli.context import state
+from servicepulse.cli.context import parse_date, state
 
 FromOption = Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")]
 ToOption = Annotated[str | None, typer.Option(
@@ -24,14 +23,6 @@ targets_app = typer.Typer(help="KPI targets: what applies and which level set it
 alerts_app = typer.Typer(help="Alert rules, checks and history.", no_args_is_help=True)
 
 
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD",
-                                 param_hint=option) from None
 
 
 def _format(value: str) -> str:
@@ -128,7 +119,7 @@ def scorecard(
                                  param_hint="--agent/--team")
     try:
         document = build_scorecards(state(ctx).engine(), agent=agent, team=team,
-                                    start=_date(from_, "--from"), end=_date(to, "--to"),
+                                    start=parse_date(from_, "--from"), end=parse_date(to, "--to"),
                                     settings=_settings())
     except (ScorecardError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
@@ -177,8 +168,8 @@ def report(
         raise typer.BadParameter(f"{out}: the file name must end in .html or .pdf",
                                  param_hint="--out")
     try:
-        write_report(state(ctx).engine(), kind, identifier, out, start=_date(from_, "--from"),
-                     end=_date(to, "--to"), settings=_settings())
+        write_report(state(ctx).engine(), kind, identifier, out, start=parse_date(from_, "--from"),
+                     end=parse_date(to, "--to"), settings=_settings())
     except (ScorecardError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -196,8 +187,8 @@ def leaderboard(
     from servicepulse.scorecards.gamification import build_leaderboard
 
     _format(format_)
-    document = build_leaderboard(state(ctx).engine(), team=team, start=_date(from_, "--from"),
-                                 end=_date(to, "--to"), settings=_settings())
+    document = build_leaderboard(state(ctx).engine(), team=team, start=parse_date(from_, "--from"),
+                                 end=parse_date(to, "--to"), settings=_settings())
     if format_ == "json":
         _print_json(document)
         return
@@ -228,7 +219,7 @@ def health(
     from servicepulse.scorecards.health import customer_health
 
     _format(format_)
-    document = customer_health(state(ctx).engine(), end=_date(to, "--to"),
+    document = customer_health(state(ctx).engine(), end=parse_date(to, "--to"),
                                customers=[customer] if customer else None,
                                settings=_settings())
     accounts = [a for a in document["accounts"] if a["at_risk"] or not at_risk][:limit]
@@ -340,7 +331,7 @@ def alerts_run(
     from servicepulse.scorecards.alerts import AlertError, check_pending, check_rules
 
     engine = state(ctx).engine()
-    today = _date(day, "--date")
+    today = parse_date(day, "--date")
     try:
         settings = _settings()
         summary = check_rules(engine, settings, today=today)

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from servicepulse.cli.context import parse_date
 
 
 def register(app: typer.Typer) -> None:
@@ -20,16 +21,6 @@ def register(app: typer.Typer) -> None:
     bench_app.command("simulate")(bench_simulate)
 
 
-def _parse_start(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date; write it as YYYY-MM-DD (for example 2026-08-24)",
-            param_hint="--start",
-        ) from None
 
 
 def simulate(
@@ -51,7 +42,7 @@ def simulate(
 
     try:
         config = SimulationConfig(
-            agents=agents, days=days, seed=seed, start=_parse_start(start) or DEFAULT_START
+            agents=agents, days=days, seed=seed, start=parse_date(start, "--start") or DEFAULT_START
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from servicepulse.cli.context import state
+from servicepulse.cli.context import parse_date, state
 
 staffing_app = typer.Typer(help="Staffing: Erlang C/A, plans against shifts, forecasts, "
                                 "what-if simulation.", no_args_is_help=True)
@@ -152,14 +152,6 @@ def erlang(
 
 # --- plan ---------------------------------------------------------------------------------
 
-def _day(value: str | None, option: str, default: date) -> date:
-    if value is None:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD",
-                                 param_hint=option) from None
 
 
 def _interval_seconds(value: str) -> int:
@@ -222,8 +214,8 @@ def plan(
     from servicepulse.workforce.plan import staffing_plan
 
     interval_s = _interval_seconds(interval)
-    first = _day(start, "--from", datetime.now(UTC).date())
-    last = _day(end, "--to", first)
+    first = parse_date(start, "--from") or datetime.now(UTC).date()
+    last = parse_date(end, "--to") or first
     _require(last >= first, "--to", f"{last} is before --from {first}")
     sl = _percent(target_sl, "--target-sl", allow_100=False)
     cap = _percent(max_occupancy, "--max-occupancy", allow_100=True, allow_0=False)
@@ -302,8 +294,8 @@ def forecast_command(
     from servicepulse.workforce.plan import history_series
 
     interval_s = _interval_seconds(interval)
-    first = _day(start, "--from", datetime.now(UTC).date())
-    last = _day(end, "--to", first)
+    first = parse_date(start, "--from") or datetime.now(UTC).date()
+    last = parse_date(end, "--to") or first
     _require(last >= first, "--to", f"{last} is before --from {first}")
     channels = _channels(channel)
     chosen = ForecastMethod(method.value)
@@ -424,8 +416,8 @@ def whatif(
     if start is not None:
         _require(not calls and not agents, "--from",
                  "give either --from (simulate the stored plan) or --calls/--agents, not both")
-        first = _day(start, "--from", datetime.now(UTC).date())
-        last = _day(end, "--to", first)
+        first = parse_date(start, "--from") or datetime.now(UTC).date()
+        last = parse_date(end, "--to") or first
         _require(last >= first, "--to", f"{last} is before --from {first}")
         try:
             plan = staffing_plan(
