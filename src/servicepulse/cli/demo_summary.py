@@ -33,6 +33,8 @@ def print_agent_summary(engine: Engine, console: Console) -> None:
     rows = sorted(result["rows"], key=lambda r: str(r["group"].get("agent")))
     for row in rows:
         kpis = row["kpis"]
-        table.add_row(str(row["group"].get("agent")),
+        agent = row["group"].get("agent")
+        # contacts no agent took (abandoned in the queue, never answered)
+        table.add_row("(unassigned)" if agent in (None, "None", "") else str(agent),
                       *[_cell(kpis.get(name), units[name]) for name in SUMMARY_KPIS])
     console.print(table)

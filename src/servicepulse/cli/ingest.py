@@ -224,7 +224,8 @@ def quarantine_retry(
     importer = Importer(engine)
     passed = 0
     for quarantine_id, source_row in retried:
-        summary = importer.import_rows([source_row])
+        # rollups and text scores once at the end, not once per retried row
+        summary = importer.import_rows([source_row], after_import=False)
         if not summary.quarantined:
             passed += 1
             with engine.begin() as connection:
@@ -235,6 +236,7 @@ def quarantine_retry(
             with engine.begin() as connection:
                 connection.execute(q.update().where(q.c.id == quarantine_id).values(
                     field=error.field, reason=error.reason))
+    importer.run_after_import()
     still = len(rows) - passed
     out.print(f"retried {len(rows):,}: {passed:,} imported, {still:,} still quarantined"
               + ("" if len(retried) == len(rows) else
