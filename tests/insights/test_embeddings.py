@@ -56,7 +56,7 @@ def test_truncation_and_duplicates() -> None:
 
 
 def test_missing_model_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embeddings.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(embeddings, "MODEL_PACKAGE", "servicepulse_no_such_model")
     with pytest.raises(EmbeddingModelMissing) as error:
         SentenceEncoder()
     message = str(error.value)

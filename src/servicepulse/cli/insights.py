@@ -25,6 +25,11 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class TopicMethod(StrEnum):
+    nmf = "nmf"
+    embeddings = "embeddings"
+
+
 FromOption = Annotated[str | None, typer.Option("--from", help="First local day, YYYY-MM-DD.")]
 ToOption = Annotated[str | None, typer.Option("--to", help="Day after the last, YYYY-MM-DD "
                                                           "(exclusive).")]
@@ -96,15 +101,23 @@ def drivers(
     ] = None,
     max_topics: Annotated[int, typer.Option(
         "--max-topics", min=2, max=50, help="Most topics tried when choosing.")] = 12,
+    method: Annotated[TopicMethod, typer.Option(
+        "--method", help="nmf: TF-IDF + NMF; embeddings: sentence embeddings (packaged "
+                         "all-MiniLM-L6-v2) + k-means.")] = TopicMethod.nmf,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Contact drivers: topics of subjects and first customer messages, with their KPIs."""
     from servicepulse.insights.drivers import DriversQuery, DriversRunner
+    from servicepulse.insights.embeddings import EmbeddingModelMissing
 
     first, last = _dates(from_, to)
     query = DriversQuery.model_validate({"from": first, "to": last, "topics": topics,
-                                         "max_topics": max_topics})
-    result = DriversRunner(state(ctx).engine()).run(query)
+                                         "max_topics": max_topics, "method": method.value})
+    try:
+        result = DriversRunner(state(ctx).engine()).run(query)
+    except EmbeddingModelMissing as error:
+        typer.echo(f"drivers --method embeddings: {error}", err=True)
+        raise typer.Exit(1) from error
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.as_json(), indent=2))
         return

@@ -3,7 +3,8 @@
 1. Texts: for each inbound interaction created in [from, to) (local dates in the organisation's
    time zone, `to` exclusive), its subject and its first customer message (the earliest event
    by the customer with a body), fetched in one set-based query.
-2. Topics: TF-IDF + NMF (`servicepulse.insights.topics`), a readable label per topic.
+2. Topics: TF-IDF + NMF by default, or sentence embeddings + k-means (`method`), see
+   `servicepulse.insights.topics`; a readable label per topic.
 3. KPIs per topic through the KPI engine, with its own definitions: the engine runs on a view
    of the store in which each interaction's `queue` holds its topic, grouped by `queue`. Only
    `queue` changes (no KPI reads it except as a grouping), so repeat contacts are still looked
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, cast
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -34,12 +35,14 @@ NO_TOPIC = "(no topic)"  # the engine group of interactions outside every topic
 
 
 class DriversQuery(BaseModel):
-    """Which contacts to model, and how many topics (None: chosen by stability)."""
+    """Which contacts to model, how (TF-IDF + NMF, or sentence embeddings + k-means), and how
+    many topics (None: chosen from the data)."""
 
     model_config = ConfigDict(populate_by_name=True, frozen=True)
 
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None
+    method: Literal["nmf", "embeddings"] = "nmf"
     topics: int | None = Field(default=None, ge=1, le=50)
     max_topics: int = Field(default=12, ge=2, le=50)
     examples: int = Field(default=3, ge=0, le=20)
@@ -191,7 +194,12 @@ class DriversRunner:
         start, end = _range(query, self._timezone())
         with self.engine.connect() as connection:
             texts = contact_texts(connection, start, end)
-        model = discover_topics([text for _, text in texts], query.topics, query.max_topics)
+        if query.method == "embeddings":
+            from servicepulse.insights.embeddings import check_installed
+
+            check_installed()  # says what to install before any work is done
+        model = discover_topics([text for _, text in texts], query.topics, query.max_topics,
+                                query.method)
         labels = {topic.index: topic.label for topic in model.topics}
         # Two topics could share a label; the engine groups by label, so keep them apart.
         seen: dict[str, int] = {}

@@ -63,6 +63,17 @@ def model_directory() -> Path:
     return folder
 
 
+def check_installed() -> Path:
+    """The model folder, after checking that the model and both libraries are installed
+    (without loading anything): raises EmbeddingModelMissing saying what to install."""
+    for library in ("tokenizers", "safetensors"):
+        if importlib.util.find_spec(library) is None:
+            raise EmbeddingModelMissing(
+                f"sentence embeddings need the library {library}, which is not installed: "
+                f"{INSTALL_HINT}")
+    return model_directory()
+
+
 def _layer_norm(x: NDArray[np.float32], weight: NDArray[np.float32],
                 bias: NDArray[np.float32], eps: float) -> NDArray[np.float32]:
     mean = x.mean(axis=-1, keepdims=True)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
@@ -156,10 +156,18 @@ class AnomaliesRunner:
 
 
 def _drivers_query(context: RunContext, from_: date | None, to: date | None,
-                   topics: int | None) -> DriversQuery:
+                   topics: int | None, method: str = "nmf") -> DriversQuery:
+    if method == "embeddings":
+        from servicepulse.insights.embeddings import EmbeddingModelMissing, check_installed
+
+        try:
+            check_installed()
+        except EmbeddingModelMissing as error:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                f"method=embeddings: {error}") from error
     window = context.window(from_, to, days=DRIVERS_WINDOW_DAYS)
     return DriversQuery.model_validate({"from": window.from_, "to": window.to,
-                                        "topics": topics})
+                                        "topics": topics, "method": method})
 
 
 # --- API ----------------------------------------------------------------------------------
@@ -167,6 +175,9 @@ def _drivers_query(context: RunContext, from_: date | None, to: date | None,
 By = Annotated[list[str] | None, Query(max_length=200, description="group by DIM[,DIM...]")]
 Topics = Annotated[int | None, Query(ge=1, le=50, description="number of topics (default: "
                                                               "chosen by stability)")]
+Method = Annotated[Literal["nmf", "embeddings"], Query(
+    description="topics by nmf (TF-IDF + NMF, default) or embeddings (sentence embeddings + "
+                "k-means)")]
 
 
 def _dimensions(values: list[str] | None) -> list[str]:
@@ -191,8 +202,9 @@ def _kpi_names(values: list[str] | None) -> list[str]:
 
 @router.get("/api/v1/insights/drivers", response_model=DriversResult)
 async def get_drivers(services: ServicesDep, context: ContextDep, _user: ManagerUser,
-                      from_: FromDate = None, to: ToDate = None, topics: Topics = None) -> Any:
-    query = _drivers_query(context, from_, to, topics)
+                      from_: FromDate = None, to: ToDate = None, topics: Topics = None,
+                      method: Method = "nmf") -> Any:
+    query = _drivers_query(context, from_, to, topics, method)
     runner = DriversRunner(context.engine, context.settings)
     return await services.run_cached("insights-drivers", context,
                                      cache_key(query.model_dump(mode="json")),
@@ -237,12 +249,12 @@ def _render(request: Request, user: User, template: str, page: str, **context: A
 @pages.get("/insights/drivers", response_class=HTMLResponse)
 async def drivers_page(request: Request, services: ServicesDep, context: ContextDep,
                        user: ManagerUser, from_: FromDate = None, to: ToDate = None,
-                       topics: Topics = None) -> Response:
-    data: DriversResult = await get_drivers(services, context, user, from_, to, topics)
+                       topics: Topics = None, method: Method = "nmf") -> Response:
+    data: DriversResult = await get_drivers(services, context, user, from_, to, topics, method)
     window = Window(**{"from": data.from_ or date.today(),
                        "to": data.to or date.today() + timedelta(days=1)})
     return _render(request, user, "insights_drivers.html", "insights", data=data,
-                   window=window)
+                   window=window, method=method)
 
 
 @pages.get("/insights/sentiment", response_class=HTMLResponse)
