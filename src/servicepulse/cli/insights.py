@@ -50,16 +50,21 @@ def bench_insights(
     runs: Annotated[int, typer.Option(min=1, help="Runs; the median is reported.")] = 3,
     topic_sizes: Annotated[str, typer.Option(help="Text counts for topic discovery.")
                            ] = "2000,10000,20000",
+    embedding_sizes: Annotated[str, typer.Option(
+        help="Text counts for topics by sentence embeddings (empty: skip).")] = "1000,4000",
 ) -> None:
-    """Sentiment scoring rate, the import hook's cost, topic discovery time."""
+    """Sentiment scoring rate, the import hook's cost, topic discovery time (both methods)."""
     from servicepulse.insights.bench import run_insights_bench
 
-    try:
-        sizes = tuple(int(size) for size in topic_sizes.split(",") if size.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{topic_sizes!r}: give whole numbers, comma-separated",
-                                 param_hint="--topic-sizes") from None
-    typer.echo(run_insights_bench(texts, runs, sizes))
+    def sizes(value: str, option: str) -> tuple[int, ...]:
+        try:
+            return tuple(int(size) for size in value.split(",") if size.strip())
+        except ValueError:
+            raise typer.BadParameter(f"{value!r}: give whole numbers, comma-separated",
+                                     param_hint=option) from None
+
+    typer.echo(run_insights_bench(texts, runs, sizes(topic_sizes, "--topic-sizes"),
+                                  sizes(embedding_sizes, "--embedding-sizes")))
 
 
 

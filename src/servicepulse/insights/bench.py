@@ -6,7 +6,9 @@ Each figure is the median of several runs, with a baseline measured in the same 
 - the import hook: importing customer messages with the sentiment hook against the same
   import without it (what the hook adds to every import);
 - contact drivers: discovering topics with the number chosen by stability against one
-  fixed-k fit (what choosing k costs), over growing numbers of texts.
+  fixed-k fit (what choosing k costs), over growing numbers of texts;
+- sentence embeddings: the NumPy encoder's rate against tokenizing alone, and topics by
+  embeddings against topics by TF-IDF + NMF on the same texts.
 """
 
 from __future__ import annotations
@@ -141,17 +143,50 @@ def _topics(sizes: list[int], runs: int) -> list[str]:
     return lines
 
 
+def _embeddings(sizes: list[int], runs: int) -> list[str]:
+    from servicepulse.insights.embeddings import sentence_encoder
+    from servicepulse.insights.topics import EMBEDDING_SAMPLE, discover_topics
+
+    encoder = sentence_encoder()  # loaded once, as in a running service
+    lines = []
+    if sizes:
+        texts = simulated_texts(min(sizes), seed=4)
+        encoding = median(time_runs(partial(encoder.encode, texts), runs, warmup=0))
+        tokenizing = median(time_runs(partial(encoder.tokenizer.encode_batch, texts), runs))
+        lines.append(
+            f"| encoding {len(texts):,} texts (NumPy all-MiniLM-L6-v2) | {encoding:.2f} s | "
+            f"{_rate(len(texts), encoding)} | tokenizing alone {tokenizing:.2f} s | "
+            f"{encoding / tokenizing:.0f}x |")
+    for size in sizes:
+        texts = simulated_texts(size, seed=3)
+        chosen = median(time_runs(partial(discover_topics, texts, method="embeddings"), runs,
+                                  warmup=0))
+        nmf = median(time_runs(partial(discover_topics, texts), runs, warmup=0))
+        model = discover_topics(texts, method="embeddings")
+        lines.append(
+            f"| drivers by embeddings: topics of {size:,} texts "
+            f"({min(size, EMBEDDING_SAMPLE):,} embedded), k chosen ({len(model.topics)}) | "
+            f"{chosen:.2f} s | {_rate(size, chosen)} | TF-IDF + NMF, k chosen: {nmf:.2f} s | "
+            f"{chosen / nmf:.1f}x |")
+    return lines
+
+
 def run_insights_bench(texts: int = 5000, runs: int = 3,
-                       topic_sizes: tuple[int, ...] = (2000, 10_000, 20_000)) -> str:
+                       topic_sizes: tuple[int, ...] = (2000, 10_000, 20_000),
+                       embedding_sizes: tuple[int, ...] = (1000, 4000)) -> str:
     lines = ["## Text insights", "", machine_line(), "",
              "| what | median | throughput | baseline (same process) | ratio |",
              "|---|---|---|---|---|"]
     lines += _scoring(texts, runs)
     lines += _import_hook(texts, runs)
     lines += _topics(list(topic_sizes), runs)
+    lines += _embeddings(list(embedding_sizes), runs)
     lines += ["", "Language detection (langdetect) is most of the scoring cost; identical "
               "texts are scored once per process (LRU cache), which the runs above disable. "
-              "Topic discovery fits at most 20,000 texts and assigns the rest."]
+              "Topic discovery by TF-IDF + NMF fits at most 20,000 texts and assigns the "
+              "rest; the number of topics is judged on at most 4,000 of them. By sentence "
+              "embeddings, at most 2,000 texts are encoded and clustered (the forward pass "
+              "is most of the cost) and the rest join the nearest topic by TF-IDF."]
     markdown = "\n".join(lines)
     write_section("insights", markdown)
     return markdown

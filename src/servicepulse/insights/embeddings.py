@@ -161,7 +161,12 @@ class SentenceEncoder:
                             w[layer + "attention.output.LayerNorm.weight"],
                             w[layer + "attention.output.LayerNorm.bias"], self.eps)
             hidden = self._linear(x, layer + "intermediate.dense")
-            hidden = 0.5 * hidden * (1.0 + self._erf(hidden * np.float32(1 / np.sqrt(2))))
+            # GELU, exact: 0.5 x (1 + erf(x / sqrt 2)), in place (one temporary)
+            gate = hidden * np.float32(1 / np.sqrt(2))
+            self._erf(gate, out=gate)
+            gate += 1.0
+            gate *= 0.5
+            hidden *= gate
             x = _layer_norm(self._linear(hidden, layer + "output.dense") + x,
                             w[layer + "output.LayerNorm.weight"],
                             w[layer + "output.LayerNorm.bias"], self.eps)
