@@ -1,12 +1,18 @@
-"""Topic discovery for contact drivers: scikit-learn TF-IDF + NMF, deterministic.
+"""Topic discovery for contact drivers, deterministic: TF-IDF + NMF, or sentence embeddings.
 
 Each contact's text (its subject and first customer message) becomes a TF-IDF vector (English
 stop words removed, words and two-word phrases, numbers dropped so order numbers do not make
-topics). Non-negative matrix factorisation splits the matrix into `k` topics; a contact belongs
-to the topic with the largest weight (none if it has no known word). The number of topics,
-when not given, is the most stable k in [3, min(max_topics, texts / 30)] (2 only when nothing
-larger fits): the one whose grouping changes least when the model is refitted on random
-subsamples (near-ties within 0.02: the larger k).
+topics).
+- method "nmf" (default): non-negative matrix factorisation splits the matrix into `k` topics;
+  a contact belongs to the topic with the largest weight (none if it has no known word). The
+  number of topics, when not given, is the most stable k in [3, min(max_topics, texts / 30)]
+  (2 only when nothing larger fits): the one whose grouping changes least when the model is
+  refitted on random subsamples (near-ties within 0.02: the larger k). k is judged on at most
+  SELECTION_SAMPLE texts, all fits of one matrix starting from one truncated SVD.
+- method "embeddings": sentence vectors of the packaged all-MiniLM-L6-v2
+  (`servicepulse.insights.embeddings`) of at most EMBEDDING_SAMPLE texts, clustered by k-means;
+  k, when not given, has the best mean cosine silhouette; the other texts join the topic with
+  the most similar mean TF-IDF vector.
 A topic's label is its most characteristic terms (used by many of its contacts and few
 others), with a phrase shown instead of the single words it contains.
 """
