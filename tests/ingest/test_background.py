@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
+import pytest
 from sqlalchemy import Engine
 
-from servicepulse.ingest.background import after_import_worker
+from servicepulse.ingest.background import AfterImportWorker, after_import_worker
 from servicepulse.ingest.importer import import_rows_deferred
 from servicepulse.ingest.readers import read_paths
 from servicepulse.kpi.rollup import dirty_days
@@ -18,10 +21,37 @@ def test_deferred_import_leaves_stale_days_until_the_worker_has_run(
     summary = import_rows_deferred(sqlite_store, read_paths([CENTRE]))
     assert summary.as_json()["inserted"]["interaction"] == 2
     with sqlite_store.connect() as connection:
-        # the worker waits COALESCE_SECONDS for other requests before it starts
+        # the worker waits QUIET_SECONDS for other requests before it starts
         assert dirty_days(connection)
     worker = after_import_worker(sqlite_store)
     assert worker.wait_idle(timeout=120)
     with sqlite_store.connect() as connection:
         assert dirty_days(connection) == set()  # the worker rebuilt them
     assert after_import_worker(sqlite_store) is worker  # one worker per engine
+
+
+def test_the_worker_waits_for_a_pause_in_the_imports_but_not_forever(
+        sqlite_store: Engine) -> None:
+    worker = AfterImportWorker(sqlite_store, quiet_seconds=1.0, max_delay_seconds=10.0)
+    first = 100.0
+    worker._last_submit = 100.0
+    assert worker.run_at(first) == 101.0  # one import: a second after it
+    worker._last_submit = 105.0
+    assert worker.run_at(first) == 106.0  # another one came: a second after that
+    worker._last_submit = 109.5
+    assert worker.run_at(first) == 110.0  # still coming: at most 10 s after the first
+
+
+def test_sqlite_imports_and_rebuilds_take_turns(sqlite_store: Engine) -> None:
+    worker = after_import_worker(sqlite_store)
+    with worker.writing():
+        # the importer of this process waits for the lock the rebuild holds
+        assert not worker.writing().acquire(blocking=False)
+    assert worker.writing().acquire(blocking=False)
+    worker.writing().release()
+
+
+@pytest.mark.postgres
+def test_postgresql_imports_never_wait_for_a_rebuild(postgres_store: Engine) -> None:
+    worker = after_import_worker(postgres_store)
+    assert isinstance(worker.writing(), nullcontext)

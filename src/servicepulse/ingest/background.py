@@ -4,40 +4,68 @@ Each request imports its records and answers at once; the slow derived data (the
 of the stale days, sentiment scores of new texts) is brought up to date by one background
 thread per engine, which coalesces everything the requests touched in the meantime. Until
 then the rollup's stale days are answered by the exact path, so no number is ever stale.
+
+The worker waits for a pause in the imports (`QUIET_SECONDS` without a new one, at most
+`MAX_DELAY_SECONDS` after the first one waiting), so a burst of API batches is followed by one
+rollup rebuild rather than one every half second while the batches are still arriving.
+With SQLite (one writer at a time) the rebuild's transaction and the imports of this process
+take turns (`writing()`): an import waits for a running rebuild instead of failing with
+"database is locked" when the rebuild outlasts SQLite's busy timeout.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
+from contextlib import nullcontext
+from typing import Any
 
 from sqlalchemy import Engine
 
 from servicepulse.ingest.hooks import AFTER_IMPORT, Touched, load_hooks
 
 log = logging.getLogger(__name__)
-COALESCE_SECONDS = 0.5  # wait this long after a request for others to join the same run
+QUIET_SECONDS = 1.0  # run once no import has been submitted for this long,
+MAX_DELAY_SECONDS = 10.0  # or this long after the first submission waiting, if sooner
 
 
 class AfterImportWorker:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, quiet_seconds: float = QUIET_SECONDS,
+                 max_delay_seconds: float = MAX_DELAY_SECONDS) -> None:
         self.engine = engine
+        self.quiet_seconds = quiet_seconds
+        self.max_delay_seconds = max_delay_seconds
         self._pending = Touched()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._last_submit = 0.0
+        # SQLite has one writer: this process's imports and rebuilds take turns
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._thread = threading.Thread(target=self._run, name="after-import", daemon=True)
         self._thread.start()
+
+    def writing(self) -> Any:
+        """Hold while writing to the store (a context manager; a no-op on PostgreSQL)."""
+        return self._writer if self._writer is not None else nullcontext()
 
     def submit(self, touched: Touched) -> None:
         if not touched:
             return
         with self._lock:
             self._pending.merge(touched)
+            self._last_submit = time.monotonic()
             self._idle.clear()
         self._wake.set()
+
+    def run_at(self, first: float) -> float:
+        """When to run for submissions waiting since `first` (monotonic seconds)."""
+        with self._lock:
+            last = self._last_submit
+        return min(max(first, last) + self.quiet_seconds, first + self.max_delay_seconds)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until everything submitted so far has been processed (tests, shutdown)."""
@@ -48,12 +76,14 @@ class AfterImportWorker:
         while True:
             self._wake.wait()
             self._wake.clear()
-            self._wake.wait(COALESCE_SECONDS)
+            first = time.monotonic()
+            while (wait := self.run_at(first) - time.monotonic()) > 0:
+                time.sleep(wait)  # imports still arriving: they join this run
             with self._lock:
                 touched, self._pending = self._pending, Touched()
             if touched:
                 try:
-                    with self.engine.begin() as connection:
+                    with self.writing(), self.engine.begin() as connection:
                         for hook in AFTER_IMPORT:
                             hook(connection, touched)
                 except Exception:  # keep serving; the next run retries the stale days

@@ -399,7 +399,9 @@ def import_rows_deferred(engine: Engine, rows: Iterable[SourceRow]) -> ImportSum
     requests and webhook deliveries, which must answer fast)."""
     from servicepulse.ingest.background import after_import_worker
 
-    importer = Importer(engine)
-    summary = importer.import_rows(rows, after_import=False)
-    after_import_worker(engine).submit(importer.take_pending())
+    worker = after_import_worker(engine)
+    with worker.writing():  # SQLite: never at the same time as the worker's rebuild
+        importer = Importer(engine)
+        summary = importer.import_rows(rows, after_import=False)
+    worker.submit(importer.take_pending())
     return summary

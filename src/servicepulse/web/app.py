@@ -25,6 +25,7 @@ from servicepulse.web.access import Forbidden
 from servicepulse.web.cache import ResultCache
 from servicepulse.web.deps import CurrentUser
 from servicepulse.web.kpi import KpiFunction, dashboard_kpi_function, engine_kpi_function
+from servicepulse.web.kpi_backends import close_backends
 from servicepulse.web.services import MAX_BODY_BYTES, Services
 from servicepulse.web.templating import templates
 
@@ -108,6 +109,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
             if prewarm is not None:
                 prewarm.cancel()
             await services.hub.stop()
+            close_backends(engine)
 
     app = FastAPI(
         title="ServicePulse",

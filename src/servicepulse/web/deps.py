@@ -26,7 +26,7 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -34,7 +34,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_engine(services: ServicesDep) -> Engine:
+async def get_engine(services: ServicesDep) -> Engine:
     return services.engine
 
 
@@ -115,7 +115,7 @@ LeadUser = Annotated[User, Depends(require_role(UserRole.admin, UserRole.manager
                                                 UserRole.team_lead))]
 
 
-def run_context(services: ServicesDep, user: CurrentUser) -> RunContext:
+async def run_context(services: ServicesDep, user: CurrentUser) -> RunContext:
     return services.context(Access.of(user))
 
 

@@ -37,12 +37,13 @@ KpiFunction = Callable[[Engine, KpiRequest], dict[str, Any]]
 
 
 def engine_kpi_function() -> KpiFunction:
-    """The real engine: `servicepulse.kpi.engine.run_kpi_query`."""
-    from servicepulse.kpi.engine import run_kpi_query
+    """The real engine (`servicepulse.kpi.engine`), on the app's kept connections: the same
+    document as `run_kpi_query` (see `web.kpi_backends`)."""
     from servicepulse.kpi.query import KpiQuery
+    from servicepulse.web.kpi_backends import backends_for
 
     def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
-        return run_kpi_query(engine, KpiQuery.model_validate(request.as_query_data()))
+        return backends_for(engine).run(KpiQuery.model_validate(request.as_query_data()))
 
     return run
 
@@ -52,15 +53,16 @@ def dashboard_kpi_function() -> KpiFunction:
     agent, team, role or channel), the exact engine the rest (occupancy, segment filters, ...);
     rows of both are merged by group. Counts and proportions from the rollup are exact; its
     medians and p90s come from 25%-wide histogram buckets (see servicepulse.kpi.rollup)."""
-    from servicepulse.kpi.engine import run_kpi_query
     from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.rollup import ROLLUP_KPIS, can_answer, query_rollup
+    from servicepulse.web.kpi_backends import backends_for
 
     def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
+        exact_engine = backends_for(engine).run
         query = KpiQuery.model_validate(request.as_query_data())
         wanted = query.kpis if query.kpis is not None else None
         if wanted is None:
-            return run_kpi_query(engine, query)
+            return exact_engine(query)
         from_rollup = [name for name in wanted if name in ROLLUP_KPIS]
         rest = [name for name in wanted if name not in ROLLUP_KPIS]
         rollup_query = query.model_copy(update={"kpis": from_rollup})
@@ -68,10 +70,10 @@ def dashboard_kpi_function() -> KpiFunction:
         if from_rollup and can_answer(rollup_query):
             document = query_rollup(engine, rollup_query)
         if document is None:
-            return run_kpi_query(engine, query)
+            return exact_engine(query)
         if not rest:
             return document
-        exact = run_kpi_query(engine, query.model_copy(update={"kpis": rest}))
+        exact = exact_engine(query.model_copy(update={"kpis": rest}))
         return merge_documents(document, exact)
 
     return run

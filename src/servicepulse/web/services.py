@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,28 @@ IDENTITY_TTL_S = 5.0  # a revoked token or ended session stops working within th
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
+class PageCache:
+    """Rendered pages of cached views: (key, the view output they show) -> HTML. An entry
+    counts only while the result cache still hands out that very output object."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._pages: OrderedDict[Hashable, tuple[Any, bytes]] = OrderedDict()
+
+    def get(self, key: Hashable, output: Any) -> bytes | None:
+        hit = self._pages.get(key)
+        if hit is None or hit[0] is not output:
+            return None
+        self._pages.move_to_end(key)
+        return hit[1]
+
+    def put(self, key: Hashable, output: Any, body: bytes) -> None:
+        self._pages[key] = (output, body)
+        self._pages.move_to_end(key)
+        while len(self._pages) > self.max_entries:
+            self._pages.popitem(last=False)
+
+
 def cache_key(*parts: Any) -> str:
     """A stable text key for a runner's parameters."""
     return orjson.dumps(jsonable_encoder(parts), option=orjson.OPT_SORT_KEYS).decode()
@@ -39,6 +62,7 @@ class Services:
     exact_kpi: KpiFunction | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     cache: ResultCache = field(default_factory=ResultCache)
+    pages: PageCache = field(default_factory=PageCache)
     prewarm_views: bool = True
     hub: LiveHub = field(init=False)
     _identities: dict[tuple[str, str], tuple[float, User | None]] = field(default_factory=dict)

@@ -53,6 +53,21 @@ def _render(request: Request, user: User, template: str, page: str,
         "drillable": DRILLDOWN_KPIS, **context})
 
 
+def _render_view(request: Request, user: User, template: str, page: str, output: Any,
+                 **context: Any) -> Response:
+    """`_render` of a view whose `output` comes from the result cache. The same output for
+    the same user (CSRF token included) and URL is the same page, so its HTML is rendered
+    once and reused until the cache hands out a new output (see `PageCache`)."""
+    pages = _services(request).pages
+    key = (template, page, id(output), user, request.url.path, request.url.query)
+    body = pages.get(key, output)
+    if body is not None:
+        return HTMLResponse(body)
+    response = _render(request, user, template, page, data=output, **context)
+    pages.put(key, output, bytes(response.body))
+    return response
+
+
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
@@ -71,8 +86,8 @@ async def overview(request: Request, user: CurrentUser, context: ContextDep, fil
                    from_: FromDate = None, to: ToDate = None) -> Response:
     output = await get_overview(_services(request), context, filters, from_, to)
     window = output.window
-    return _render(request, user, "overview.html", "overview", data=output,
-                   link=_window_params(window.from_, window.to, filters))
+    return _render_view(request, user, "overview.html", "overview", output,
+                        link=_window_params(window.from_, window.to, filters))
 
 
 @router.get("/wallboard", response_class=HTMLResponse)
@@ -93,8 +108,8 @@ async def team_page(team_id: str, request: Request, user: LeadUser, context: Con
                     from_: FromDate = None, to: ToDate = None) -> Response:
     output = await get_team(team_id, _services(request), context, user, from_, to)
     window = output.window
-    return _render(request, user, "team.html", "teams", data=output,
-                   link=_window_params(window.from_, window.to, {"team": [team_id]}))
+    return _render_view(request, user, "team.html", "teams", output,
+                        link=_window_params(window.from_, window.to, {"team": [team_id]}))
 
 
 @router.get("/agents", response_class=HTMLResponse)
@@ -110,9 +125,9 @@ async def agent_page(agent_id: str, request: Request, user: CurrentUser, context
     output = await _services(request).run_cached(
         "agent", context, cache_key(params.model_dump()),
         AgentRunner(context, params).run)
-    return _render(request, user, "agent.html", "agents", data=output,
-                   link=_window_params(output.window.from_, output.window.to,
-                                       {"agent": [agent_id]}))
+    return _render_view(request, user, "agent.html", "agents", output,
+                        link=_window_params(output.window.from_, output.window.to,
+                                            {"agent": [agent_id]}))
 
 
 @router.get("/channels", response_class=HTMLResponse)
@@ -121,8 +136,8 @@ async def channels_page(request: Request, user: CurrentUser, context: ContextDep
                         to: ToDate = None) -> Response:
     output = await get_channels(_services(request), context, filters, from_, to)
     window = output.window
-    return _render(request, user, "channels.html", "channels", data=output,
-                   link=_window_params(window.from_, window.to, filters))
+    return _render_view(request, user, "channels.html", "channels", output,
+                        link=_window_params(window.from_, window.to, filters))
 
 
 @router.get("/trends", response_class=HTMLResponse)

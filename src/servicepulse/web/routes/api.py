@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -210,13 +210,20 @@ async def get_kpi(services: ServicesDep, context: ContextDep, filters: Filters,
                                  f"{', '.join(DIMENSIONS)}")
     request = KpiRequest(**{"by": groups, "period": period, "from": from_, "to": to,
                             "kpis": split_values(kpi) or None, "filters": filters})
-    document = await services.run_cached(
+    # cached with its JSON text, so a cached answer costs no serialising
+    document, body = await services.run_cached(
         "kpi", context, cache_key(request.as_query_data()),
-        lambda: jsonable_encoder(context.query(request, exact=True)))
+        lambda: json_document(context.query(request, exact=True)))
     if format == "csv":
         rows = kpi_document_rows(document)
         return csv_response(rows, "kpi.csv", all_columns(rows))
-    return JSONResponse(document)
+    return Response(body, media_type="application/json")
+
+
+def json_document(document: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The document as plain JSON types, and its JSON text (NaN and infinity as null)."""
+    plain = jsonable_encoder(document)
+    return plain, orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS)
 
 
 # -- dashboard views as JSON -----------------------------------------------------------------

@@ -28,7 +28,7 @@ def split_values(values: list[str] | None) -> list[str]:
     return out
 
 
-def dimension_filters(
+async def dimension_filters(
     agent: Annotated[list[str] | None, _FILTER] = None,
     team: Annotated[list[str] | None, _FILTER] = None,
     role: Annotated[list[str] | None, _FILTER] = None,

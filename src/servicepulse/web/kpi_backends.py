@@ -1,0 +1,146 @@
+"""The web service's connections to the KPI engine's backend, kept between queries.
+
+`servicepulse.kpi.engine.run_kpi_query` opens an Ibis connection for every query and Ibis
+compiles every expression to SQL anew. For a one-off command that is nothing; for a server
+that recomputes the same views after every write (the wallboard's KPI tiles, the cached
+dashboards) the compiling costs more than the database work. So the app keeps a few Ibis
+connections per store (`KpiBackends`) and each remembers the SQL of the expressions it has
+compiled (keyed by the expression itself: Ibis expressions compare by structure, so an
+identical query over the same tables and times reuses its SQL, and anything different,
+e.g. another day or a changed table schema, compiles afresh). The engine itself is
+unchanged: it runs on the lent connection through `run_on_backend`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ibis.backends import BaseBackend
+from sqlalchemy import Engine
+
+MAX_IDLE = 4  # connections kept open between queries
+MAX_COMPILED = 128  # SQL texts remembered per connection
+
+
+class CompiledSql:
+    """A connection's `compile`, remembering the SQL of each expression it compiled."""
+
+    def __init__(self, compile_: Any, max_entries: int = MAX_COMPILED) -> None:
+        self._compile = compile_
+        self.max_entries = max_entries
+        self._sql: OrderedDict[Any, str] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __call__(self, expr: Any, /, *, limit: Any = None, params: Any = None,
+                 pretty: bool = False) -> str:
+        if limit is not None or params or pretty:
+            return str(self._compile(expr, limit=limit, params=params, pretty=pretty))
+        key = expr.op()
+        sql = self._sql.get(key)
+        if sql is not None:
+            self._sql.move_to_end(key)
+            self.hits += 1
+            return sql
+        self.misses += 1
+        sql = str(self._compile(expr))
+        self._sql[key] = sql
+        while len(self._sql) > self.max_entries:
+            self._sql.popitem(last=False)
+        return sql
+
+
+class KpiBackends:
+    """Ibis connections to the store behind `engine`, lent one query at a time."""
+
+    def __init__(self, engine: Engine, max_idle: int = MAX_IDLE) -> None:
+        self.engine = engine
+        self.max_idle = max_idle
+        self._idle: list[BaseBackend] = []
+        self._lock = threading.Lock()
+
+    def _open(self) -> BaseBackend:
+        import ibis
+
+        url = self.engine.url
+        backend: BaseBackend
+        if url.get_backend_name() == "sqlite":
+            import sqlite3
+
+            if not url.database or url.database == ":memory:":
+                raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
+            # lent to one thread at a time, but not always the one that opened it
+            backend = ibis.sqlite.from_connection(
+                sqlite3.connect(url.database, check_same_thread=False))
+        elif url.get_backend_name() == "postgresql":
+            backend = ibis.postgres.connect(
+                host=url.host or "localhost", port=url.port or 5432, user=url.username,
+                password=url.password, database=url.database)
+        else:
+            raise ValueError(f"no KPI backend for {url.get_backend_name()!r} databases; use "
+                             "SQLite or PostgreSQL")
+        backend.compile = CompiledSql(backend.compile)
+        return backend
+
+    @contextmanager
+    def connection(self) -> Iterator[BaseBackend]:
+        """A connection for one query; back to the idle ones afterwards (closed on error)."""
+        with self._lock:
+            backend = self._idle.pop() if self._idle else None
+        if backend is None:
+            backend = self._open()
+        try:
+            yield backend
+        except BaseException:
+            _close(backend)  # it may be mid-transaction or broken: never lend it again
+            raise
+        with self._lock:
+            if len(self._idle) < self.max_idle:
+                self._idle.append(backend)
+                return
+        _close(backend)
+
+    def run(self, query: Any) -> dict[str, Any]:
+        """`run_kpi_query(engine, query)` on a kept connection."""
+        from servicepulse.kpi.engine import run_on_backend
+
+        with self.connection() as backend:
+            return run_on_backend(backend, query)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for backend in idle:
+            _close(backend)
+
+
+def _close(backend: BaseBackend) -> None:
+    with contextlib.suppress(Exception):  # already broken: nothing more to release
+        backend.disconnect()
+
+
+_pools: weakref.WeakKeyDictionary[Engine, KpiBackends] = weakref.WeakKeyDictionary()
+_pools_lock = threading.Lock()
+
+
+def backends_for(engine: Engine) -> KpiBackends:
+    """The kept connections to the store behind `engine` (one set per engine)."""
+    with _pools_lock:
+        pool = _pools.get(engine)
+        if pool is None:
+            pool = _pools[engine] = KpiBackends(engine)
+        return pool
+
+
+def close_backends(engine: Engine) -> None:
+    """Close the kept connections to `engine`'s store (the app's shutdown)."""
+    with _pools_lock:
+        pool = _pools.pop(engine, None)
+    if pool is not None:
+        pool.close()
