@@ -182,10 +182,14 @@ class Frame:
         return ibis.ifelse(instant < ordered[0].start_utc, BEFORE, key).cast("int64")
 
     def in_periods(self, instant: ir.FloatingValue) -> ir.BooleanValue:
-        condition: Any = ibis.literal(False)
+        """`instant` within one of the periods, as plain range tests (`a <= t < b OR ...`):
+        no constant term in front, which would keep SQLite from using the column's index
+        (`FALSE OR (t >= a AND t < b)` scans every row before `b`)."""
+        condition: Any = None
         for start, end in merged_ranges(self.periods):
-            condition = condition | ((instant >= start) & (instant < end))
-        return condition
+            within = (instant >= start) & (instant < end)
+            condition = within if condition is None else condition | within
+        return ibis.literal(False) if condition is None else condition
 
     def periods_table(self) -> ir.Table:
         return ibis.memtable({
