@@ -42,6 +42,16 @@ def test_the_worker_waits_for_a_pause_in_the_imports_but_not_forever(
     assert worker.run_at(first) == 110.0  # still coming: at most 10 s after the first
 
 
+def test_the_worker_runs_at_most_once_a_minute(sqlite_store: Engine) -> None:
+    worker = AfterImportWorker(sqlite_store, quiet_seconds=1.0, max_delay_seconds=10.0,
+                               min_interval_seconds=60.0)
+    worker._last_done = 50.0  # the previous run ended at 50
+    worker._last_submit = 100.0
+    assert worker.run_at(100.0) == 110.0  # 60 s after it: later than the pause at 101
+    worker._last_done = 20.0
+    assert worker.run_at(100.0) == 101.0  # long ago: the pause decides
+
+
 def test_sqlite_imports_and_rebuilds_take_turns(sqlite_store: Engine) -> None:
     worker = after_import_worker(sqlite_store)
     with worker.writing():

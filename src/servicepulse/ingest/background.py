@@ -7,7 +7,10 @@ then the rollup's stale days are answered by the exact path, so no number is eve
 
 The worker waits for a pause in the imports (`QUIET_SECONDS` without a new one, at most
 `MAX_DELAY_SECONDS` after the first one waiting), so a burst of API batches is followed by one
-rollup rebuild rather than one every half second while the batches are still arriving.
+rollup rebuild rather than one every half second while the batches are still arriving; and
+it starts a rebuild no sooner than `MIN_INTERVAL_SECONDS` after the previous one ended, so a
+steady trickle of records (a wallboard's day) costs one rebuild a minute, not one after every
+record: a rebuild of a day takes seconds of CPU (and on SQLite holds the one write lock).
 With SQLite (one writer at a time) the rebuild's transaction and the imports of this process
 take turns (`writing()`): an import waits for a running rebuild instead of failing with
 "database is locked" when the rebuild outlasts SQLite's busy timeout.
@@ -28,15 +31,19 @@ from servicepulse.ingest.hooks import AFTER_IMPORT, Touched, load_hooks
 
 log = logging.getLogger(__name__)
 QUIET_SECONDS = 1.0  # run once no import has been submitted for this long,
-MAX_DELAY_SECONDS = 10.0  # or this long after the first submission waiting, if sooner
+MAX_DELAY_SECONDS = 10.0  # or this long after the first submission waiting, if sooner,
+MIN_INTERVAL_SECONDS = 60.0  # but not sooner than this after the previous run ended
 
 
 class AfterImportWorker:
     def __init__(self, engine: Engine, quiet_seconds: float = QUIET_SECONDS,
-                 max_delay_seconds: float = MAX_DELAY_SECONDS) -> None:
+                 max_delay_seconds: float = MAX_DELAY_SECONDS,
+                 min_interval_seconds: float = MIN_INTERVAL_SECONDS) -> None:
         self.engine = engine
         self.quiet_seconds = quiet_seconds
         self.max_delay_seconds = max_delay_seconds
+        self.min_interval_seconds = min_interval_seconds
+        self._last_done: float | None = None  # when the previous run ended (monotonic)
         self._pending = Touched()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -64,8 +71,9 @@ class AfterImportWorker:
     def run_at(self, first: float) -> float:
         """When to run for submissions waiting since `first` (monotonic seconds)."""
         with self._lock:
-            last = self._last_submit
-        return min(max(first, last) + self.quiet_seconds, first + self.max_delay_seconds)
+            last, done = self._last_submit, self._last_done
+        due = min(max(first, last) + self.quiet_seconds, first + self.max_delay_seconds)
+        return due if done is None else max(due, done + self.min_interval_seconds)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until everything submitted so far has been processed (tests, shutdown)."""
@@ -88,6 +96,8 @@ class AfterImportWorker:
                             hook(connection, touched)
                 except Exception:  # keep serving; the next run retries the stale days
                     log.exception("after-import work failed; it is retried on the next import")
+                with self._lock:
+                    self._last_done = time.monotonic()
             with self._lock:
                 if not self._pending:
                     self._idle.set()
