@@ -35,11 +35,23 @@ def test_the_worker_waits_for_a_pause_in_the_imports_but_not_forever(
     worker = AfterImportWorker(sqlite_store, quiet_seconds=1.0, max_delay_seconds=10.0)
     first = 100.0
     worker._last_submit = 100.0
-    assert worker.run_at(first) == 101.0  # one import: a second after it
+    assert worker.run_at(first, 100.5) == 101.0  # one import: a second after it
     worker._last_submit = 105.0
-    assert worker.run_at(first) == 106.0  # another one came: a second after that
+    assert worker.run_at(first, 100.5) == 106.0  # another one came: a second after that
     worker._last_submit = 109.5
-    assert worker.run_at(first) == 110.0  # still coming: at most 10 s after the first
+    assert worker.run_at(first, 100.5) == 110.0  # still coming: at most 10 s after the first
+
+
+def test_the_worker_never_starts_while_an_import_runs(sqlite_store: Engine) -> None:
+    worker = AfterImportWorker(sqlite_store, quiet_seconds=1.0, max_delay_seconds=10.0)
+    worker._last_submit = 100.0
+    with worker.importing():
+        assert worker.run_at(100.0, 104.0) == 105.0  # a second after now, and again ...
+        assert worker.run_at(100.0, 109.5) == 110.0  # ... but at most 10 s after the first
+        assert not worker.writing().acquire(blocking=False)  # SQLite: the import writes
+    assert worker._last_submit > 100.0  # the import's end counts as the last activity
+    assert worker.writing().acquire(blocking=False)
+    worker.writing().release()
 
 
 def test_the_worker_runs_at_most_once_a_minute(sqlite_store: Engine) -> None:
@@ -47,9 +59,9 @@ def test_the_worker_runs_at_most_once_a_minute(sqlite_store: Engine) -> None:
                                min_interval_seconds=60.0)
     worker._last_done = 50.0  # the previous run ended at 50
     worker._last_submit = 100.0
-    assert worker.run_at(100.0) == 110.0  # 60 s after it: later than the pause at 101
+    assert worker.run_at(100.0, 100.5) == 110.0  # 60 s after it: later than the pause at 101
     worker._last_done = 20.0
-    assert worker.run_at(100.0) == 101.0  # long ago: the pause decides
+    assert worker.run_at(100.0, 100.5) == 101.0  # long ago: the pause decides
 
 
 def test_sqlite_imports_and_rebuilds_take_turns(sqlite_store: Engine) -> None:

@@ -132,3 +132,34 @@ def test_hub_coalesces_a_burst_of_changes(sqlite_store: Engine) -> None:
     # one computation at start, then one for the whole burst (not 100)
     assert len(computed) == 2
     assert hub.version == 100
+
+
+def test_after_a_change_the_tiles_start_once_its_counts_are_out(sqlite_store: Engine) -> None:
+    events: list[str] = []
+    hub: LiveHub
+
+    def counts() -> dict[str, Any]:
+        events.append(f"counts start v{hub.version}")
+        time.sleep(0.2)  # slower than the debounce: the tiles would start meanwhile
+        events.append("counts end")
+        return {"contacts_today": 1}
+
+    def kpis() -> dict[str, Any]:
+        events.append(f"tiles start v{hub.version}")
+        return {"cells": []}
+
+    hub = LiveHub(sqlite_store, counts, kpis)
+
+    async def scenario() -> None:
+        await hub.start()
+        try:
+            await hub.current_state()
+            await asyncio.sleep(0.5)
+            events.clear()
+            hub.changed()
+            await asyncio.sleep(1.0)
+        finally:
+            await hub.stop()
+
+    asyncio.run(scenario())
+    assert events == ["counts start v1", "counts end", "tiles start v1"]

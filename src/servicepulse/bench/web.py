@@ -72,6 +72,8 @@ class Measured:
     load_before: list[float] = field(default_factory=list)  # 1, 5, 15 min load averages
     load_after: list[float] = field(default_factory=list)
     settle_s: float = 0.0  # after the API ingest, until the server's rollup caught up
+    # per view: CPU ms per request of the server process and of this (load generator) one
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     after_import_s: float = 0.0  # the direct import's after-import work, run once
 
 
@@ -217,6 +219,11 @@ class ServerProcess:
                 self.process.kill()  # never leave a half-started server behind
                 raise SystemExit("the server did not start")
             time.sleep(0.3)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system, from /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -382,10 +389,16 @@ def bench_backend(backend: str, size: int, clients: int, per_client: int, postgr
             measured.cold_s[name] = time.perf_counter() - started
             console.print(f"[{backend}] {name}: cold {measured.cold_s[name]:.1f} s")
         for name, path in {"baseline /health": "/health", **VIEWS}.items():
+            server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
             latencies = asyncio.run(_load(server.base, headers, path, clients, per_client))
             measured.latencies_ms[name] = latencies
+            measured.cpu_ms[name] = [
+                (server.cpu_seconds() - server_cpu) * 1000 / len(latencies),
+                (time.process_time() - client_cpu) * 1000 / len(latencies)]
             console.print(f"[{backend}] {name}: p50 {percentile(latencies, .5):.1f} ms, "
-                          f"p95 {percentile(latencies, .95):.1f} ms ({len(latencies)} requests)")
+                          f"p95 {percentile(latencies, .95):.1f} ms ({len(latencies)} requests), "
+                          f"CPU per request: server {measured.cpu_ms[name][0]:.2f} ms, "
+                          f"client {measured.cpu_ms[name][1]:.2f} ms")
         measured.ingest_records_per_s = _ingest(server.base, token, ingest_batches, batch_size)
         measured.settle_s = _settle(url)
         measured.ingest_direct_records_per_s, measured.after_import_s = _ingest_direct(
@@ -410,17 +423,20 @@ def report(results: list[Measured], size: int, clients: int) -> str:
         "clients on loopback against one `servicepulse serve` process; method in "
         "`src/servicepulse/bench/web.py` and docs/web.md. Goals: page and API p95 < 150 ms; "
         "ingest ≥ 10,000 records/s batched; live update p95 < 1 s.", "",
-        "| backend | request | cold (first, engine) | p50 ms | p95 ms | p95 / baseline p95 |",
-        "|---|---|---|---|---|---|",
+        "| backend | request | cold (first, engine) | p50 ms | p95 ms | p95 / baseline p95 | "
+        "CPU ms per request: server / load generator |",
+        "|---|---|---|---|---|---|---|",
     ]
     for result in results:
         base = percentile(result.latencies_ms["baseline /health"], .95)
         for name, latencies in result.latencies_ms.items():
             cold = result.cold_s.get(name)
             p95 = percentile(latencies, .95)
+            cpu = result.cpu_ms.get(name)
             lines.append(f"| {result.backend} | {name} | "
                          f"{'–' if cold is None else f'{cold:.1f} s'} | "
-                         f"{percentile(latencies, .5):.1f} | {p95:.1f} | {p95 / base:.2f} |")
+                         f"{percentile(latencies, .5):.1f} | {p95:.1f} | {p95 / base:.2f} | "
+                         f"{'–' if cpu is None else f'{cpu[0]:.2f} / {cpu[1]:.2f}'} |")
     lines += ["", "| backend | ingest via API (records/s) | importer direct (records/s) | "
               "API / direct | after-import work, once (s): server / direct | "
               "live: counts p50 / p95 ms | live: KPI tiles p50 / p95 ms |",

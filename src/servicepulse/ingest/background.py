@@ -5,7 +5,7 @@ of the stale days, sentiment scores of new texts) is brought up to date by one b
 thread per engine, which coalesces everything the requests touched in the meantime. Until
 then the rollup's stale days are answered by the exact path, so no number is ever stale.
 
-The worker waits for a pause in the imports (`QUIET_SECONDS` without a new one, at most
+The worker waits for a pause in the imports (`QUIET_SECONDS` with none running, at most
 `MAX_DELAY_SECONDS` after the first one waiting), so a burst of API batches is followed by one
 rollup rebuild rather than one every half second while the batches are still arriving; and
 it starts a rebuild no sooner than `MIN_INTERVAL_SECONDS` after the previous one ended, so a
@@ -22,7 +22,8 @@ import logging
 import threading
 import time
 import weakref
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine
@@ -30,8 +31,8 @@ from sqlalchemy import Engine
 from servicepulse.ingest.hooks import AFTER_IMPORT, Touched, load_hooks
 
 log = logging.getLogger(__name__)
-QUIET_SECONDS = 1.0  # run once no import has been submitted for this long,
-MAX_DELAY_SECONDS = 10.0  # or this long after the first submission waiting, if sooner,
+QUIET_SECONDS = 1.0  # run once no import has run for this long,
+MAX_DELAY_SECONDS = 60.0  # or this long after the first submission waiting, if sooner,
 MIN_INTERVAL_SECONDS = 60.0  # but not sooner than this after the previous run ended
 
 
@@ -49,7 +50,8 @@ class AfterImportWorker:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self._last_submit = 0.0
+        self._last_submit = 0.0  # when the last import ended (monotonic)
+        self._importing = 0  # imports running now
         # SQLite has one writer: this process's imports and rebuilds take turns
         self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._thread = threading.Thread(target=self._run, name="after-import", daemon=True)
@@ -58,6 +60,20 @@ class AfterImportWorker:
     def writing(self) -> Any:
         """Hold while writing to the store (a context manager; a no-op on PostgreSQL)."""
         return self._writer if self._writer is not None else nullcontext()
+
+    @contextmanager
+    def importing(self) -> Iterator[None]:
+        """Around an import whose after-import work will be submitted: the worker does not
+        start while it runs (and, on SQLite, it holds the writer lock meanwhile)."""
+        with self._lock:
+            self._importing += 1
+        try:
+            with self.writing():
+                yield
+        finally:
+            with self._lock:
+                self._importing -= 1
+                self._last_submit = time.monotonic()
 
     def submit(self, touched: Touched) -> None:
         if not touched:
@@ -68,11 +84,12 @@ class AfterImportWorker:
             self._idle.clear()
         self._wake.set()
 
-    def run_at(self, first: float) -> float:
-        """When to run for submissions waiting since `first` (monotonic seconds)."""
+    def run_at(self, first: float, now: float) -> float:
+        """When to run for submissions waiting since `first` (monotonic seconds, as `now`)."""
         with self._lock:
-            last, done = self._last_submit, self._last_done
-        due = min(max(first, last) + self.quiet_seconds, first + self.max_delay_seconds)
+            last, done, busy = self._last_submit, self._last_done, self._importing
+        pause = (now if busy else max(first, last)) + self.quiet_seconds
+        due = min(pause, first + self.max_delay_seconds)
         return due if done is None else max(due, done + self.min_interval_seconds)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -85,7 +102,7 @@ class AfterImportWorker:
             self._wake.wait()
             self._wake.clear()
             first = time.monotonic()
-            while (wait := self.run_at(first) - time.monotonic()) > 0:
+            while (wait := self.run_at(first, now := time.monotonic()) - now) > 0:
                 time.sleep(wait)  # imports still arriving: they join this run
             with self._lock:
                 touched, self._pending = self._pending, Touched()

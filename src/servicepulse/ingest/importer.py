@@ -400,7 +400,7 @@ def import_rows_deferred(engine: Engine, rows: Iterable[SourceRow]) -> ImportSum
     from servicepulse.ingest.background import after_import_worker
 
     worker = after_import_worker(engine)
-    with worker.writing():  # SQLite: never at the same time as the worker's rebuild
+    with worker.importing():  # the worker waits; SQLite: never during its rebuild
         importer = Importer(engine)
         summary = importer.import_rows(rows, after_import=False)
     worker.submit(importer.take_pending())

@@ -10,7 +10,9 @@ A single pump task recomputes the wallboard once per burst of changes (not once 
 and hands the new state to every open server-sent-events stream. Two independent loops do it:
 the counts (waiting contacts, agent states, contacts today: plain indexed SQL, milliseconds)
 and today's KPI tiles from the KPI engine (slower); each pushes as soon as it is ready, so a
-slow KPI computation never holds back the counts.
+slow KPI computation never holds back the counts. After a change the tiles start once the
+counts of that change are out (at most `COUNTS_FIRST_S` later): computed side by side, the
+two would share the interpreter and the counts would arrive as late as the tiles.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy import Engine
 CHANNEL = "servicepulse_live"
 DEBOUNCE_S = 0.05  # coalesce a burst of writes into one recompute
 REFRESH_S = 10.0  # waits grow while nothing is written; also picks up SQLite writes by others
+COUNTS_FIRST_S = 1.0  # the tiles wait at most this long for the counts of the same change
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +53,15 @@ class LiveHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: threading.Thread | None = None
         self._ready: asyncio.Event | None = None
+        self._counts_version = -1  # the data version the published counts are of
+        self._counts_out: asyncio.Event | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._ready = asyncio.Event()
+        self._counts_out = asyncio.Event()
+        self._counts_version = -1
         self._stop.clear()
         if self.engine.dialect.name == "postgresql":
             self._listener = threading.Thread(target=self._listen, name="servicepulse-listen",
@@ -112,6 +119,8 @@ class LiveHub:
         assert self._ready is not None
         while not self._stop.is_set():
             version = self.version
+            if step is self.compute_kpis:
+                await self._counts_first(version)
             try:
                 part = await asyncio.to_thread(step)
             except Exception:
@@ -125,11 +134,27 @@ class LiveHub:
             state["version"] = version
             if step is self.compute_counts or self.state is not None:
                 self._publish(state, version)  # the first state shown always has the counts
+            if step is self.compute_counts:
+                self._counts_version = version
+                assert self._counts_out is not None
+                self._counts_out.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), REFRESH_S)
             wake.clear()
             await asyncio.sleep(DEBOUNCE_S)
             wake.clear()
+
+    async def _counts_first(self, version: int) -> None:
+        """Wait until the counts of `version` are published, at most COUNTS_FIRST_S."""
+        assert self._counts_out is not None
+        deadline = time.monotonic() + COUNTS_FIRST_S
+        while self._counts_version < version and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._counts_out.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._counts_out.wait(), left)
 
     def _publish(self, state: dict[str, Any], version: int) -> None:
         assert self._ready is not None
