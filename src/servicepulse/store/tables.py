@@ -23,12 +23,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
 
 Time = Float  # epoch seconds UTC
 Id = String(200)
+# An inbound contact nobody has answered, responded to, abandoned or resolved yet; the
+# wallboard's queue query states it in exactly this form, so the partial index serves it.
+OPEN_INTERACTIONS = "coalesce(answered_at, first_response_at, abandoned_at, resolved_at) IS NULL"
 
 
 def _record_table(name: str, *columns: Column, indexes: tuple[Index, ...] = ()) -> Table:
@@ -112,6 +116,9 @@ interactions = _record_table(
         Index("ix_interactions_resolved_at", "resolved_at"),
         Index("ix_interactions_agent_created", "agent_id", "created_at"),
         Index("ix_interactions_customer_created", "customer_id", "created_at"),
+        # contacts still waiting (the wallboard's queues; migration 0007)
+        Index("ix_interactions_open", "created_at",
+              sqlite_where=text(OPEN_INTERACTIONS), postgresql_where=text(OPEN_INTERACTIONS)),
     ),
 )
 

@@ -361,8 +361,9 @@ class WallboardRunner:
         """Queues, agent states and today's contacts: indexed SQL, fast enough per write."""
         now = time.time()
         day, start, end = self._day_bounds()
-        waiting = and_(c.answered_at.is_(None), c.first_response_at.is_(None),
-                       c.abandoned_at.is_(None), c.resolved_at.is_(None),
+        # as tables.OPEN_INTERACTIONS, so the partial index ix_interactions_open answers it
+        waiting = and_(func.coalesce(c.answered_at, c.first_response_at, c.abandoned_at,
+                                     c.resolved_at).is_(None),
                        c.direction == "inbound",
                        c.created_at >= now - WAITING_HORIZON_S, c.created_at <= now)
         with self.context.engine.connect() as connection:
