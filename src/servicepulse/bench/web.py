@@ -157,7 +157,7 @@ def _ensure_rollup(engine: Engine, backend: str) -> None:
     """The daily rollup the import keeps: built here once, since the bulk load skips hooks."""
     from sqlalchemy import inspect
 
-    from servicepulse.kpi.rollup import refresh_rollups
+    from servicepulse.kpi.rollup import refresh_dirty_rollups, refresh_rollups
     from servicepulse.kpi.tables import kpi_daily_histogram, kpi_daily_rollup
 
     for table in (kpi_daily_rollup, kpi_daily_histogram):
@@ -175,6 +175,13 @@ def _ensure_rollup(engine: Engine, backend: str) -> None:
         with engine.begin() as connection:
             rows = refresh_rollups(connection)
         console.print(f"[{backend}] {rows:,} rollup rows in {time.perf_counter() - started:.0f} s")
+    # days an earlier run's last records left stale (its server stopped before rebuilding
+    # them): brought up to date first, as a running server would have, so that the views do
+    # not start on the exact path
+    started = time.perf_counter()
+    if days := refresh_dirty_rollups(engine):
+        console.print(f"[{backend}] {days} stale rollup day(s) rebuilt in "
+                      f"{time.perf_counter() - started:.0f} s")
     if backend == "postgresql":
         with engine.connect() as connection:
             connection.execute(text("ANALYZE"))
