@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
+import pytest
+
 from servicepulse.insights.topics import UNASSIGNED, discover_topics
 
 # Five contact reasons, each with its own subjects and first messages; texts mix a subject,
@@ -105,3 +108,42 @@ def test_texts_without_words_get_no_topic() -> None:
     model = discover_topics(["12345", "!!!", "42"])
     assert model.topics == []
     assert model.assignments.tolist() == [UNASSIGNED] * 3
+
+
+def test_nndsvda_start_from_one_svd_equals_scikit_learns(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """The start cut from one SVD of the largest k (8) equals scikit-learn's init="nndsvda"
+    for each smaller k, computed by scikit-learn itself from an SVD of exactly k triplets
+    (both given the exact SVD, so only the construction is compared)."""
+    import sklearn.decomposition._nmf as nmf
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from servicepulse.insights.topics import _nndsvda
+
+    texts, _ = simulated_texts(200, list(REASONS), seed=3)
+    matrix = TfidfVectorizer().fit_transform(texts)
+    u, s, vt = np.linalg.svd(matrix.toarray(), full_matrices=False)
+    monkeypatch.setattr(nmf, "_randomized_svd",
+                        lambda _x, k, random_state=None: (u[:, :k], s[:k], vt[:k]))
+    for k in (1, 3, 5, 8):
+        w, h = _nndsvda(matrix, (u[:, :8], s[:8], vt[:8]), k)
+        expected_w, expected_h = nmf._initialize_nmf(matrix, k, init="nndsvda", random_state=0)
+        assert w.shape == expected_w.shape and h.shape == expected_h.shape
+        assert np.allclose(w, expected_w, rtol=0, atol=1e-12), k
+        assert np.allclose(h, expected_h, rtol=0, atol=1e-12), k
+
+
+def test_the_number_of_topics_judged_on_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With k judged on 150 of 300 texts, the same five topics and assignment as judged on
+    all of them."""
+    from servicepulse.insights import topics
+
+    texts, truth = simulated_texts(300, list(REASONS), seed=7)
+    whole = discover_topics(texts)
+    monkeypatch.setattr(topics, "SELECTION_SAMPLE", 150)
+    sampled = discover_topics(texts)
+    assert len(sampled.topics) == 5
+    assert sampled.assignments.tolist() == whole.assignments.tolist()
+    assert [topic.label for topic in sampled.topics] == [topic.label for topic in whole.topics]
+    share, _ = recovery(truth, sampled.assignments.tolist())
+    assert share >= 0.85
