@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings
-from tests.kpi.helpers import WEEK, kpis, load, rows_by_group
+from tests.kpi.helpers import KPI_FIXTURES, WEEK, kpis, load, rows_by_group
 
 WEEK_QUERY = {"from": "2026-03-02", "to": "2026-03-09"}
 
@@ -253,3 +253,18 @@ def test_month_and_quarter_periods(sqlite_store: Engine) -> None:
         {"from": "2026-01-01", "to": "2026-04-01", "period": "quarter", "kpis": ["contacts"]}),
         KpiSettings())
     assert _day_rows(quarter) == {"2026-01-01": 13}
+
+
+def test_fcr_repeats_of_uncategorised_contacts(store: Engine) -> None:
+    """DESIGN.md §3: a later contact is a repeat for FCR if it is in the same category
+    "where both have one": a contact without a category matches any category."""
+    load(store, KPI_FIXTURES / "uncategorised_repeats.jsonl")
+    result = kpis(store, **WEEK_QUERY, kpis=["fcr", "repeat_contact_rate"])
+    # Resolved inbound r1..r6. Not first-contact resolved: r1 (billing; r2 two days later has
+    # no category), r3 (no category; r4 two days later, returns). r5 (billing) is followed
+    # only by r6 in another category: resolved first time, as are r2, r4 and r6 (no later
+    # contact) → 4/6.
+    assert (result["fcr"]["value"], result["fcr"]["n"]) == (66.6667, 6)
+    # Any later contact counts for the repeat rate: r1, r3 and r5 → 3/6.
+    assert (result["repeat_contact_rate"]["value"],
+            result["repeat_contact_rate"]["n"]) == (50.0, 6)

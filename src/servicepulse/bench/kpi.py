@@ -412,7 +412,7 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
     from sqlalchemy import Engine
 
     from servicepulse.kpi.backends import duckdb_backend
-    from servicepulse.kpi.engine import run_kpi_query, run_on_backend
+    from servicepulse.kpi.engine import columns_on_backend, run_kpi_query
     from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.rollup import query_rollup, refresh_rollups
     from servicepulse.kpi.settings import KpiSettings
@@ -432,13 +432,15 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
                  f"{DAYS} days; the engine also works out CIs, order-statistic intervals and "
                  f"the previous period). {machine_line()}; medians of {runs} runs "
                  "after a warm-up run (1 run, no warm-up, for the store engines at 10M).", "",
-                 "| interactions | engine on DuckDB (s) | hand-written DuckDB SQL (s) | "
-                 "pandas (s) | engine / hand-written | pandas / engine |",
-                 "|---:|---:|---:|---:|---:|---:|"]
+                 "| interactions | engine on DuckDB (s) | + JSON rows (s) | "
+                 "hand-written DuckDB SQL (s) | pandas (s) | engine / hand-written | "
+                 "pandas / engine |",
+                 "|---:|---:|---:|---:|---:|---:|---:|"]
         for item in scaling:
             pandas_time = item.get("pandas")
             lines.append(
-                f"| {item['n']:,} | {item['engine']:.2f} | {item['hand']:.2f} | "
+                f"| {item['n']:,} | {item['engine']:.2f} | {item['rows']:.2f} | "
+                f"{item['hand']:.2f} | "
                 + (f"{pandas_time:.2f}" if pandas_time else "—") + " | "
                 + f"{item['engine'] / item['hand']:.2f}x | "
                 + (f"{pandas_time / item['engine']:.1f}x" if pandas_time else "—") + " |")
@@ -467,11 +469,20 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
         echo(f"{n:,}: generated in {time.perf_counter() - began:.1f} s")
         backend = duckdb_backend(directory)
         document: dict[str, Any] = {}
+        document_times: list[float] = []
 
-        def engine_run(backend: Any = backend, document: dict[str, Any] = document) -> None:
-            document.update(run_on_backend(backend, query, settings))
+        def engine_run(backend: Any = backend, document: dict[str, Any] = document,
+                       document_times: list[float] = document_times) -> None:
+            header, columns = columns_on_backend(backend, query, settings)
+            began = time.perf_counter()  # the document's rows: one dict per group and KPI
+            document.update(header, rows=columns.rows())
+            document_times.append(time.perf_counter() - began)
 
         engine_times = time_runs(engine_run, repeats=runs, warmup=1)
+        # time_runs timed figures + rows; the engine's figures alone exclude the rows
+        rows_times = document_times[-runs:]
+        engine_times = [total - rows for total, rows in zip(engine_times, rows_times,
+                                                           strict=True)]
         connection = duckdb.connect()
         sql = hand_written_sql(directory)
         hand: dict[str, pd.DataFrame] = {}
@@ -482,7 +493,7 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
 
         hand_times = time_runs(hand_run, repeats=runs, warmup=1)
         item: dict[str, Any] = {"n": n, "engine": median(engine_times),
-                                "hand": median(hand_times)}
+                                "rows": median(rows_times), "hand": median(hand_times)}
         if n <= 10_000_000:
             def pandas_run(directory: Path = directory) -> None:
                 pandas_scorecard(directory, start, end)

@@ -14,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from ibis import _
 
+from servicepulse.kpi.columns import Measures, json_ints
 from servicepulse.kpi.kinds import (
     Distribution,
+    Figures,
     Mean,
     Nps,
     Proportion,
@@ -25,7 +28,7 @@ from servicepulse.kpi.kinds import (
     Statistic,
     StatisticKind,
     Total,
-    proportion_result,
+    proportion_figures,
 )
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.sources import SOURCES
@@ -90,14 +93,18 @@ class CountedProportion(Ratio):
 
     kind: StatisticKind = field(default="proportion", init=False)
 
-    def finalize(self, prefix, get, order, settings):
-        totals = {name: part.total(f"{prefix}__{name}", get) for name, part in self.parts.items()}
-        successes, n = self.formula(totals, settings)
-        n = int(n)
-        if successes is None or n <= 0:
-            return {"value": None, "n": max(n, 0), "ci": None}
-        return proportion_result(int(min(max(successes, 0), n)), n) | {
-            "value": round(100 * successes / n, 4)}
+    def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
+        successes, n = self.evaluate(prefix, measures, settings)
+        valid = ~np.isnan(successes) & (n > 0)
+        counted = np.where(valid, n, 0)
+        whole = np.where(valid, np.clip(np.nan_to_num(successes), 0, counted), 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = 100 * successes / n
+        figures = proportion_figures(whole.astype(np.int64), counted, value=shares)
+        reported_n = np.maximum(n, 0)
+        figures.n = reported_n
+        figures.fields["n"] = json_ints(reported_n)
+        return figures
 
 
 def _count(source: str, population: object) -> Total:
@@ -108,60 +115,57 @@ def _sum(source: str, value: object, population: object = None) -> Total:
     return Total(source, population=population, value=value)
 
 
-# --- formulas over totals: totals[name] = (sum, rows) ------------------------------------
+# --- formulas over totals: totals[name] = (sum, rows) of every group, as arrays -----------
+
+Totals = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-def _service_level(totals: dict[str, tuple[float, int]], settings: KpiSettings
-                   ) -> tuple[float | None, int]:
+def _service_level(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.ndarray]:
     within, answered = totals["answered_within"][0], totals["answered"][0]
     abandoned, abandoned_within = totals["abandoned"][0], totals["abandoned_within"][0]
     abandoned_long = totals["abandoned_after_short"][0]
     formula = settings.service_level_formula
     if formula == "answered_only":
-        return within, int(answered)
+        return within, answered
     if formula == "all_abandoned":
-        return within, int(answered + abandoned)
+        return within, answered + abandoned
     if formula == "abandoned_within_met":
-        return within + abandoned_within, int(answered + abandoned)
+        return within + abandoned_within, answered + abandoned
     if formula == "abandoned_within_excluded":
-        return within, int(answered + abandoned - abandoned_within)
-    return within, int(answered + abandoned_long)  # short_abandons_excluded (the default)
+        return within, answered + abandoned - abandoned_within
+    return within, answered + abandoned_long  # short_abandons_excluded (the default)
 
 
-def _retention(totals: dict[str, tuple[float, int]], settings: KpiSettings
-               ) -> tuple[float | None, int]:
+def _retention(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.ndarray]:
     start, end, acquired = (totals[name][0] for name in ("start", "end", "acquired"))
-    return end - acquired, int(start)
+    return end - acquired, start
 
 
 def _share(numerator: str, denominator: str, scale: float = 100.0, n_from: str | None = None):
-    def formula(totals: dict[str, tuple[float, int]], settings: KpiSettings
-                ) -> tuple[float | None, int]:
+    def formula(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.ndarray]:
         top, bottom = totals[numerator][0], totals[denominator][0]
         n = totals[n_from or denominator][1]
-        return (None if bottom == 0 else scale * top / bottom), n
+        return np.where(bottom == 0, np.nan, scale * top / bottom), n
 
     return formula
 
 
-def _utilization(totals: dict[str, tuple[float, int]], settings: KpiSettings
-                 ) -> tuple[float | None, int]:
+def _utilization(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.ndarray]:
     busy, shift, logged_in = (totals[name][0] for name in ("busy", "shift", "logged_in"))
-    base = shift if shift > 0 else logged_in  # without shifts: logged-in time
-    n = totals["shift"][1] if shift > 0 else totals["logged_in"][1]
-    return (None if base == 0 else 100 * busy / base), n
+    scheduled = shift > 0
+    base = np.where(scheduled, shift, logged_in)  # without shifts: logged-in time
+    n = np.where(scheduled, totals["shift"][1], totals["logged_in"][1])
+    return np.where(base == 0, np.nan, 100 * busy / base), n
 
 
-def _cltv(totals: dict[str, tuple[float, int]], settings: KpiSettings
-          ) -> tuple[float | None, int]:
+def _cltv(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.ndarray]:
     customers, revenue, churned = (totals[name][0] for name in ("active", "revenue", "churned"))
-    if customers == 0:
-        return None, 0
     revenue_a_month = revenue / customers / 12
     churn_a_month = churned / customers / 12
-    months = settings.cltv_horizon_months if churn_a_month == 0 else min(
-        1 / churn_a_month, settings.cltv_horizon_months)
-    return revenue_a_month * settings.gross_margin * months, int(customers)
+    months = np.where(churn_a_month == 0, settings.cltv_horizon_months,
+                      np.minimum(1 / churn_a_month, settings.cltv_horizon_months))
+    value = revenue_a_month * settings.gross_margin * months
+    return np.where(customers == 0, np.nan, value), np.where(customers == 0, 0, customers)
 
 
 # --- populations ---------------------------------------------------------------------------

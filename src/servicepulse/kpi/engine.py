@@ -15,19 +15,36 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 import sqlalchemy
 from ibis.backends import BaseBackend
 
 from servicepulse.kpi import statistics
+from servicepulse.kpi.columns import (
+    Measures,
+    json_flags,
+    json_floats,
+    json_ints,
+    no_garbage_collection,
+    records,
+    round_like_python,
+)
 from servicepulse.kpi.definitions import KPIS, KpiDefinition
-from servicepulse.kpi.kinds import Quantiles, Statistic, Total, quantile_rank_interval
+from servicepulse.kpi.kinds import (
+    Quantiles,
+    Statistic,
+    Total,
+    quantile_rank_interval,
+    whole_or_rounded,
+)
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.kpi.sources import (
@@ -79,17 +96,24 @@ def run_kpi_query(engine: sqlalchemy.Engine, query: KpiQuery,
 def run_on_backend(backend: BaseBackend, query: KpiQuery,
                    settings: Any | None = None) -> dict[str, Any]:
     """The same, on any Ibis backend holding the store's tables (DuckDB, Spark, ...)."""
+    header, columns = columns_on_backend(backend, query, settings)
+    return {**header, "rows": columns.rows()}
+
+
+def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None
+                       ) -> tuple[dict[str, Any], KpiColumns]:
+    """The document's header and its figures column-wise (before building one dict per
+    group and KPI, which a caller that wants a table can skip)."""
     resolved = kpi_settings(settings)
     names = query.kpis if query.kpis is not None else list(KPIS)
     first, end = _date_range(backend, query, resolved)
     periods = periods_for(first, end, query.period, resolved)
     frame = Frame(backend, resolved, query.period, periods, kpis=set(names))
     runner = Runner(frame, query, [KPIS[name] for name in names])
-    return {
-        "from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
-        "period": query.period, "filters": dict(query.filters),
-        "timezone": resolved.timezone, "rows": runner.rows(),
-    }
+    header = {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
+              "period": query.period, "filters": dict(query.filters),
+              "timezone": resolved.timezone}
+    return header, runner.columns()
 
 
 # --- dates and periods -----------------------------------------------------------------
@@ -153,6 +177,14 @@ def periods_for(first: date, end: date, period: str, settings: KpiSettings) -> l
 
 
 class Runner:
+    """Runs the definitions for one query: measures from the database, then every KPI of
+    every group at once (column-wise), then the rows of the document.
+
+    `table` holds one row per group and period (the by-dimensions, `period`) with every
+    measure (`{kpi}__...`) and order statistic (`{prefix}.median`, ...) as columns. The
+    rollup fills it from its stored sums instead of the database (compute=False).
+    """
+
     def __init__(self, frame: Frame, query: KpiQuery, definitions: list[KpiDefinition],
                  execute: Executor | None = None, compute: bool = True,
                  order_statistics: bool = True):
@@ -163,8 +195,9 @@ class Runner:
         self.query = query
         self.definitions = definitions
         self.by = list(query.by)
-        self.measures: dict[GroupKey, dict[str, float | None]] = defaultdict(dict)
-        self.order: dict[GroupKey, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.keys = [*self.by, "period"]
+        self.table = pd.DataFrame({key: pd.Series(dtype="int64" if key == "period" else object)
+                                   for key in self.keys})
         self.unavailable: dict[str, str] = {}
         needed = set(self.by) | set(query.filters)
         runnable = []
@@ -187,8 +220,8 @@ class Runner:
             for extra, statistic in definition.extras.items():
                 yield f"{definition.name}__{extra}", statistic
 
-    def _filtered(self, source: str) -> ir.Table:
-        table = SOURCES[source].build(self.frame)
+    def _filtered(self, source: str, frame: Frame | None = None) -> ir.Table:
+        table = SOURCES[source].build(frame or self.frame)
         for dimension, allowed in self.query.filters.items():
             table = table.filter(table[dimension].isin(list(allowed)))
         return table
@@ -210,26 +243,36 @@ class Runner:
             self._tables[source] = self._filtered(source)
         return self._tables[source]
 
+    def add_columns(self, frame: pd.DataFrame) -> None:
+        """Merge per-group columns (the key columns and any measures) into `table`."""
+        frame = frame.copy()
+        frame["period"] = frame["period"].astype("int64")
+        for name in self.by:
+            frame[name] = frame[name].astype(object)
+        if self.table.empty and len(self.table.columns) == len(self.keys):
+            self.table = frame.reset_index(drop=True)
+        else:
+            self.table = self.table.merge(frame, on=self.keys, how="outer")
+
     def _compute(self, order_statistics: bool = True) -> None:
         by_source: dict[str, dict[str, Any]] = defaultdict(dict)
         for prefix, statistic in self._statistics():
             for name, (source, build) in statistic.measures(prefix).items():
                 by_source[source][name] = build
-        keys = [*self.by, "period"]
         for source, builders in by_source.items():
             table = self.source_table(source)
-            aggregate = table.group_by(keys).aggregate(
+            aggregate = table.group_by(self.keys).aggregate(
                 **{name: build(table) for name, build in builders.items()})
             frame = self.execute(aggregate)
             if SOURCES[source].cumulative:
                 frame = self._cumulative(frame, list(builders))
-            names = list(builders)
-            for key, values in zip(_group_keys(frame, self.by), _plain_columns(frame, names),
-                                   strict=True):
-                self.measures[key].update(zip(names, values, strict=True))
+            self.add_columns(frame)
         if order_statistics:
+            distributions: dict[str, dict[str, Quantiles]] = defaultdict(dict)
             for prefix, request in self.quantile_requests().items():
-                self._order_statistics(prefix, request, self.source_table(request.source))
+                distributions[request.source][prefix] = request
+            for source, requests in distributions.items():
+                self._order_statistics(source, requests)
 
     def _cumulative(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         """Running sums over periods: the value at each period's end, for every period.
@@ -262,145 +305,187 @@ class Runner:
         result = merged[merged["period"] != BEFORE] if BEFORE not in keys else merged
         return result.reset_index(drop=True)
 
-    def _order_statistics(self, prefix: str, request: Quantiles, table: ir.Table) -> None:
-        """Median and p90 (linear interpolation between order statistics, as PostgreSQL's
-        percentile_cont) with order-statistic intervals: ranks are worked out from each
-        group's n, and only the rows at those ranks come back."""
-        keys = [*self.by, "period"]
-        wanted: dict[GroupKey, dict[str, Any]] = {}
-        # The wanted ranks depend only on a group's n: the query keeps the rows whose
-        # (n, rank) pair is wanted, through an IN list (indexed by every engine), rather than
-        # joining a table of groups (SQLite would nest-loop that join).
+    def _order_statistics(self, source: str, requests: dict[str, Quantiles]) -> None:
+        """Medians and p90s (linear interpolation between order statistics, as PostgreSQL's
+        percentile_cont) with order-statistic intervals, for every distribution of a source
+        in one query: ranks are worked out from each group's n, and only the rows at those
+        ranks come back."""
+        keys = self.keys
+        counts: dict[str, pd.DataFrame] = {}
         pairs: set[int] = set()
-        for key, measures in self.measures.items():
-            n = int(measures.get(f"{prefix}__n") or 0)
-            if n == 0:
+        for prefix in requests:
+            if f"{prefix}__n" not in self.table:
                 continue
-            plan = wanted[key] = _rank_plan(n)
-            pairs |= {n * RANK_KEY + rank for rank in plan["ranks"]}
-        if not wanted:
+            found = self.table[[*keys, f"{prefix}__n"]].rename(columns={f"{prefix}__n": "n"})
+            found = found[found["n"].fillna(0) > 0]
+            if found.empty:
+                continue
+            found = found.astype({"n": "int64"})
+            plans = _rank_plans(sorted(set(found["n"].tolist())))
+            counts[prefix] = found.merge(plans["table"], on="n")
+            # The wanted ranks depend only on a group's n: the query keeps the rows whose
+            # (n, rank) pair is wanted, through an IN list, rather than joining a table of
+            # groups (SQLite would nest-loop that join).
+            pairs |= {n * RANK_KEY + rank for n, ranks in plans["ranks"].items()
+                      for rank in ranks}
+        if not counts:
             return
-        condition = request.value.resolve(table).notnull()
-        if request.population is not None:
-            condition = condition & request.population.resolve(table)
-        rows = table.filter(condition).select(*keys, v=request.value.resolve(table)
-                                              .cast("float64"))
-        group = [rows[k] for k in keys]
+        # Order statistics need no repeat contacts: a source without those windows.
+        table = self._filtered(source, self.frame.without_repeats())
+        parts = []
+        for index, prefix in enumerate(counts):
+            request = requests[prefix]
+            value = request.value.resolve(table)
+            condition = value.notnull()
+            if request.population is not None:
+                condition = condition & request.population.resolve(table)
+            parts.append(table.filter(condition).select(
+                *keys, distribution=ibis.literal(index, type="int64"), v=value.cast("float64")))
+        rows = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+        group = [*(rows[k] for k in keys), rows.distribution]
         ranked = rows.mutate(rank=ibis.row_number().over(ibis.window(group_by=group,
                                                                      order_by=[rows.v])) + 1,
                              n=rows.v.count().over(ibis.window(group_by=group)))
         found = self.execute(
             ranked.filter((ranked.n.cast("int64") * RANK_KEY + ranked.rank.cast("int64"))
                           .isin(sorted(pairs)))
-            .select(*keys, "rank", "v"))
-        values: dict[GroupKey, dict[int, float]] = defaultdict(dict)
-        for key, rank, value in zip(_group_keys(found, self.by),
-                                    found["rank"].astype("int64").tolist(),
-                                    found["v"].astype("float64").tolist(), strict=True):
-            values[key][rank] = value
-        for key, plan in wanted.items():
-            at = values.get(key, {})
-            self.order[key][prefix] = _quantile_results(plan, at)
+            .select(*keys, "distribution", "rank", "v"))
+        found = found.astype({"period": "int64", "distribution": "int64", "rank": "int64",
+                              "v": "float64"})
+        for name in self.by:
+            found[name] = found[name].astype(object)
+        for index, (prefix, groups) in enumerate(counts.items()):
+            mine = found[found["distribution"] == index].drop(columns="distribution")
+            self.add_columns(_quantile_columns(prefix, groups, mine, keys))
 
     # --- assembling rows ------------------------------------------------------------------
 
-    def rows(self) -> list[dict[str, Any]]:
-        current = {p.key for p in self.frame.periods if p.current}
-        previous_of = _previous_keys(self.frame.periods)
-        found = {key for key in self.measures if key[-1] in current}
+    def _groups(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The current groups in document order, and the same groups' previous period."""
+        current_keys = [p.key for p in self.frame.periods if p.current]
+        table = self.table
+        current = table[table["period"].isin(current_keys)]
         if not self.by:  # ungrouped: every period has its row, with or without data
-            found |= {(key,) for key in current}
-        group_keys = sorted(found, key=_sort_key)
-        rows = []
-        for key in group_keys:
-            previous_key = (*key[:-1], previous_of[key[-1]])
-            group: dict[str, Any] = {name: (None if value == NONE else value)
-                                     for name, value in zip(self.by, key, strict=False)}
-            if self.frame.period != "all":
-                group["period"] = from_day_number(key[-1]).isoformat()
-            rows.append({"group": group, "kpis": self._kpis(key, previous_key)})
-        return rows
+            missing = sorted(set(current_keys) - set(current["period"].tolist()))
+            if missing:
+                current = pd.concat([current, pd.DataFrame({"period": missing})],
+                                    ignore_index=True)
+        order: dict[str, Any] = {}
+        for name in self.by:
+            values = current[name]
+            order[f"{name}.none"] = values.isna() | (values == NONE)
+            order[f"{name}.text"] = values.map(lambda value: "" if value is None else str(value))
+        order["period"] = current["period"]
+        ranked = pd.DataFrame(order, index=current.index).sort_values(
+            list(order), kind="mergesort")
+        current = current.loc[ranked.index].reset_index(drop=True)
+        previous_of = _previous_keys(self.frame.periods)
+        previous = current[self.keys].copy()
+        previous["period"] = previous["period"].map(previous_of).astype("int64")
+        previous = previous.merge(table, on=self.keys, how="left")
+        return current, previous
 
-    def _getter(self, key: GroupKey) -> Any:
-        measures = self.measures.get(key, {})
-        return measures.get
+    def columns(self) -> KpiColumns:
+        """Every figure of every group, column-wise (the document before its rows)."""
+        current, previous = self._groups()
+        now, before = Measures(current), Measures(previous)
+        with no_garbage_collection():
+            return KpiColumns(
+                groups=self._group_fields(current), size=len(current),
+                kpis={definition.name: self._kpi_fields(definition, now, before)
+                      for definition in self.definitions})
 
-    def _kpis(self, key: GroupKey, previous_key: GroupKey) -> dict[str, Any]:
-        results: dict[str, Any] = {}
+    def rows(self) -> list[dict[str, Any]]:
+        return self.columns().rows()
+
+    def _group_fields(self, current: pd.DataFrame) -> dict[str, list[Any]]:
+        fields: dict[str, list[Any]] = {
+            name: [None if value is None or value == NONE else value
+                   for value in current[name].tolist()]
+            for name in self.by}
+        if self.frame.period != "all":
+            fields["period"] = [from_day_number(key).isoformat()
+                                for key in current["period"].tolist()]
+        return fields
+
+    def _kpi_fields(self, definition: KpiDefinition, current: Measures, previous: Measures
+                    ) -> Fields:
+        """One KPI's result fields, each a column over the groups."""
+        name, statistic = definition.name, definition.statistic
+        size = current.size
+        if name in self.unavailable:
+            return {"value": [None] * size, "n": [0] * size,
+                    "unavailable": [self.unavailable[name]] * size}
         settings = self.frame.settings
-        current_get, previous_get = self._getter(key), self._getter(previous_key)
-        for definition in self.definitions:
-            if definition.name in self.unavailable:
-                results[definition.name] = {"value": None, "n": 0,
-                                            "unavailable": self.unavailable[definition.name]}
-                continue
-            name = definition.name
-            result = definition.statistic.finalize(name, current_get, self.order.get(key, {}),
-                                                   settings)
-            before_value, before_n = definition.statistic.value_and_n(
-                name, previous_get, self.order.get(previous_key, {}), settings)
-            before = {"value": before_value, "n": before_n}
-            result["low_sample"] = (result["value"] is not None
-                                    and definition.statistic.kind != "sum"
-                                    and statistics.is_low_sample(result["n"],
-                                                                 settings.minimum_sample))
-            for extra, statistic in definition.extras.items():
-                result[extra] = _extra(statistic, f"{name}__{extra}", current_get,
-                                       self.order.get(key, {}), settings)
-            result["previous"] = {"value": before["value"], "n": before["n"]}
-            result["change"] = (None if result["value"] is None or before["value"] is None
-                                else round(result["value"] - before["value"], 4))
-            # Only groups of at least the minimum sample on both sides are compared: below it
-            # a verdict means little (and costs a test for every small agent-day).
-            comparable = min(result["n"], before["n"]) >= settings.minimum_sample
-            result["significant"] = definition.statistic.compare(
-                name, current_get, previous_get) if comparable else None
-            results[name] = result
-        return results
+        now = statistic.figures(name, current, settings)
+        before = statistic.figures(name, previous, settings)
+        fields: Fields = dict(now.fields)
+        # a null value is never a low sample, nor is a plain sum
+        low_sample = (now.n < settings.minimum_sample) & ~np.isnan(now.value)
+        fields["low_sample"] = (low_sample & (statistic.kind != "sum")).tolist()
+        for extra, extra_statistic in definition.extras.items():
+            fields[extra] = _extra_fields(extra_statistic, f"{name}__{extra}", current,
+                                          settings)
+        fields["previous"] = {"value": before.fields["value"], "n": before.fields["n"]}
+        change = now.value - before.value
+        fields["change"] = (whole_or_rounded(change, round_like_python(change))
+                            if statistic.kind == "sum" else json_floats(change))
+        # Only groups of at least the minimum sample on both sides are compared: below it
+        # a verdict means little.
+        comparable = np.minimum(now.n, before.n) >= settings.minimum_sample
+        p_values = statistic.p_values(name, current, previous)
+        if p_values is None:
+            fields["significant"] = [None] * size
+        else:
+            fields["significant"] = json_flags(
+                p_values < statistics.SIGNIFICANCE_LEVEL, comparable & ~np.isnan(p_values))
+        return fields
+
+
+# A KPI's result fields: field -> its column over the groups; a nested result (the previous
+# period, a distribution extra) is itself fields.
+Fields = dict[str, Any]
+
+
+@dataclass
+class KpiColumns:
+    """The result of a query column-wise: `groups` (dimension -> column) and, per KPI, its
+    fields. `rows()` turns it into the document's rows (one dict per group and KPI)."""
+
+    groups: dict[str, list[Any]]
+    size: int
+    kpis: dict[str, Fields]
+
+    def rows(self) -> list[dict[str, Any]]:
+        with no_garbage_collection():
+            groups = records(self.groups) if self.groups else [{} for _ in range(self.size)]
+            columns = [_records(fields, self.size) for fields in self.kpis.values()]
+            names = list(self.kpis)
+            return [{"group": group, "kpis": dict(zip(names, kpis, strict=True))}
+                    for group, kpis in zip(groups, zip(*columns, strict=True), strict=True)]
+
+
+def _records(fields: Fields, size: int) -> list[Any]:
+    if not isinstance(fields, dict):
+        return fields
+    if not fields:
+        return [{} for _ in range(size)]
+    return records({name: _records(value, size) for name, value in fields.items()})
 
 
 def _no_backend(expression: ir.Expr) -> pd.DataFrame:
     raise RuntimeError("this run reads stored statistics and has no backend to query")
 
 
-def _extra(statistic: Statistic, prefix: str, get: Any, order: dict[str, dict[str, Any]],
-           settings: KpiSettings) -> Any:
-    result = statistic.finalize(prefix, get, order, settings)
+def _extra_fields(statistic: Statistic, prefix: str, measures: Measures,
+                  settings: KpiSettings) -> Any:
+    """An extra figure beside a KPI's value: a distribution's summary, a count, a value."""
+    figures = statistic.figures(prefix, measures, settings)
     if statistic.kind == "median-distribution":
-        return {name: result.get(name) for name in ("value", "mean", "p90", "n")}
+        return {name: figures.fields[name] for name in ("value", "mean", "p90", "n")}
     if isinstance(statistic, Total) and statistic.value is None:
-        return int(result["value"] or 0)
-    return result["value"]
-
-
-def _group_keys(frame: pd.DataFrame, by: list[str]) -> list[GroupKey]:
-    """Each row's (by-values..., period) key, column by column rather than row by row."""
-    columns = [frame[name].tolist() for name in by]
-    periods = [int(period) for period in frame["period"].tolist()]
-    return [(*values, period) for *values, period in zip(*columns, periods, strict=True)]
-
-
-def _plain_columns(frame: pd.DataFrame, names: list[str]) -> list[tuple[float | None, ...]]:
-    """Each row's measures as plain floats (None for NULL/NaN), as `_plain` gives them."""
-    columns = [[_plain(value) for value in frame[name].tolist()] for name in names]
-    if not columns:
-        return [() for _ in range(len(frame))]
-    return list(zip(*columns, strict=True))
-
-
-def _plain(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
-
-
-def _sort_key(key: GroupKey) -> tuple[Any, ...]:
-    return tuple((value is None or value == NONE, str(value) if not isinstance(value, int)
-                  else f"{value:+012d}") for value in key)
+        return json_ints(np.nan_to_num(figures.value))
+    return figures.fields["value"]
 
 
 def _previous_keys(periods: list[Period]) -> dict[int, int]:
@@ -409,32 +494,54 @@ def _previous_keys(periods: list[Period]) -> dict[int, int]:
 
 
 RANK_KEY = 10**9  # (n, rank) packed into one integer: n * RANK_KEY + rank
+# rank columns of a plan: (interpolation point h or None, rank) per order statistic wanted
+_RANK_COLUMNS = ("median_low", "median_high", "p90_low", "p90_high",
+                 "median_ci_low", "median_ci_high", "p90_ci_low", "p90_ci_high")
 
 
 @lru_cache(maxsize=1 << 14)
-def _rank_plan(n: int) -> dict[str, Any]:
-    """1-based ranks of the order statistics giving the median and p90 (type 7: linear
-    interpolation at h = (n − 1)q + 1) and their 95% order-statistic intervals."""
-    plan: dict[str, Any] = {"n": n, "ranks": set()}
-    for name, q in (("median", 0.5), ("p90", 0.9)):
+def _rank_plan(n: int) -> tuple[tuple[float, float], tuple[int, ...]]:
+    """For n values: the interpolation points h of the median and p90 (type 7: linear
+    interpolation at h = (n − 1)q + 1) and the 1-based ranks of `_RANK_COLUMNS` (0 where
+    an interval needs more values)."""
+    points: list[float] = []
+    ranks: list[int] = []
+    intervals: list[int] = []
+    for q in (0.5, 0.9):
         h = (n - 1) * q + 1
-        low, high = math.floor(h), math.ceil(h)
-        plan[name] = (h, low, high)
-        plan["ranks"] |= {low, high}
+        points.append(h)
+        ranks += [math.floor(h), math.ceil(h)]
         interval = quantile_rank_interval(n, q)
-        plan[f"{name}_ci"] = interval
-        if interval is not None:
-            plan["ranks"] |= set(interval)
-    return plan
+        intervals += list(interval) if interval is not None else [0, 0]
+    return (points[0], points[1]), (*ranks, *intervals)
 
 
-def _quantile_results(plan: dict[str, Any], at: dict[int, float]) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+def _rank_plans(counts: list[int]) -> dict[str, Any]:
+    """The plans of every group size: a table by n, and the set of ranks each n needs."""
+    rows = []
+    ranks: dict[int, set[int]] = {}
+    for n in counts:
+        (median_h, p90_h), plan_ranks = _rank_plan(n)
+        rows.append((n, median_h, p90_h, *plan_ranks))
+        ranks[n] = {rank for rank in plan_ranks if rank > 0}
+    table = pd.DataFrame(rows, columns=["n", "median_h", "p90_h", *_RANK_COLUMNS])
+    return {"table": table, "ranks": ranks}
+
+
+def _quantile_columns(prefix: str, groups: pd.DataFrame, found: pd.DataFrame,
+                      keys: list[str]) -> pd.DataFrame:
+    """Each group's median, p90 and their intervals from the values found at the ranks."""
+    at: dict[str, np.ndarray] = {}
+    for column in _RANK_COLUMNS:
+        looked_up = groups[[*keys, column]].merge(
+            found.rename(columns={"rank": column}), on=[*keys, column], how="left")
+        at[column] = looked_up["v"].to_numpy(dtype="float64", na_value=np.nan)
+    result = groups[keys].copy()
     for name in ("median", "p90"):
-        h, low, high = plan[name]
-        if low in at and high in at:
-            results[name] = round(at[low] + (h - low) * (at[high] - at[low]), 4)
-        interval = plan[f"{name}_ci"]
-        if interval is not None and interval[0] in at and interval[1] in at:
-            results[f"{name}_ci"] = [round(at[interval[0]], 4), round(at[interval[1]], 4)]
-    return results
+        h = groups[f"{name}_h"].to_numpy(dtype="float64")
+        low = groups[f"{name}_low"].to_numpy(dtype="float64")
+        result[f"{prefix}.{name}"] = round_like_python(
+            at[f"{name}_low"] + (h - low) * (at[f"{name}_high"] - at[f"{name}_low"]))
+        for end in ("low", "high"):
+            result[f"{prefix}.{name}_ci_{end}"] = round_like_python(at[f"{name}_ci_{end}"])
+    return result

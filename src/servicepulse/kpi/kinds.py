@@ -16,12 +16,20 @@ from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 from ibis.common.deferred import Deferred
 
+from servicepulse.kpi import statistics
+from servicepulse.kpi.columns import (
+    Measures,
+    json_floats,
+    json_ints,
+    json_pairs,
+    round_like_python,
+)
 from servicepulse.kpi.settings import KpiSettings
 
 StatisticKind = Literal["proportion", "mean", "score", "median-distribution", "sum", "ratio"]
-Getter = Callable[[str], float | None]
 # name -> (source, function of the source table giving the aggregate)
 MeasureBuilders = dict[str, tuple[str, Callable[[ir.Table], ir.Scalar]]]
 
@@ -77,83 +85,13 @@ def _count_values(population: Deferred | None, value: Deferred
     return build
 
 
-def _number(value: float | None) -> float:
-    return 0.0 if value is None or value != value else value  # None or NaN
-
-
-def _percent_interval(interval: tuple[float, float] | None) -> list[float] | None:
-    if interval is None:
-        return None
-    return [round(interval[0] * 100, 4), round(interval[1] * 100, 4)]
-
-
-def _significant(comparison: Any) -> bool | None:
-    return None if comparison is None else bool(comparison.significant)
-
-
-@lru_cache(maxsize=1)
-def _stats() -> Any:
-    from servicepulse.kpi import statistics
-
-    return statistics
-
-
-# The statistics functions call scipy's distributions (tens of microseconds a call); a
-# scorecard by agent x day asks for hundreds of thousands of intervals, mostly for the same
-# small counts, so the discrete ones are memoised and the t interval is scaled from n alone.
-
-
-@lru_cache(maxsize=1 << 16)
-def wilson(successes: int, n: int) -> tuple[float, float] | None:
-    result: tuple[float, float] | None = _stats().wilson_interval(successes, n)
-    return result
-
-
-@lru_cache(maxsize=1 << 14)
-def _t_half_width(n: int) -> float | None:
-    unit = _stats().mean_interval(0.0, 1.0, n)  # mean 0, std 1: (−t·1/√n, +t·1/√n)
-    return None if unit is None else float(unit[1])
-
-
-def mean_interval(mean: float, std: float | None, n: int) -> tuple[float, float] | None:
-    half = _t_half_width(n) if std is not None else None
-    return None if half is None or std is None else (mean - half * std, mean + half * std)
-
-
-@lru_cache(maxsize=1 << 16)
-def nps_interval(promoters: int, detractors: int, n: int) -> tuple[float, float] | None:
-    result: tuple[float, float] | None = _stats().nps_interval(promoters, detractors, n)
-    return result
-
-
-@lru_cache(maxsize=1 << 16)
-def compare_proportions(s1: int, n1: int, s2: int, n2: int) -> Any:
-    return _stats().compare_proportions(s1, n1, s2, n2)
-
-
-def mean_std_from_sums(n: int, total: float, total_of_squares: float
-                       ) -> tuple[float | None, float | None]:
-    # Each group's moments are asked for up to three times (its value, as the next period's
-    # "previous", and both sides of the comparison), each an exact Fraction computation.
-    # A zero sum goes uncached: 0.0 and -0.0 are one cache key but print differently.
-    if total == 0:
-        result: tuple[float | None, float | None] = _stats().mean_std_from_sums(
-            n, total, total_of_squares)
-        return result
-    return _cached_mean_std(n, total, total_of_squares)
-
-
-@lru_cache(maxsize=1 << 16)
-def _cached_mean_std(n: int, total: float, total_of_squares: float
-                     ) -> tuple[float | None, float | None]:
-    result: tuple[float | None, float | None] = _stats().mean_std_from_sums(
-        n, total, total_of_squares)
-    return result
+def _percent(values: np.ndarray) -> np.ndarray:
+    return values * 100
 
 
 @lru_cache(maxsize=1 << 14)
 def quantile_rank_interval(n: int, q: float) -> tuple[int, int] | None:
-    result: tuple[int, int] | None = _stats().quantile_rank_interval(n, q)
+    result: tuple[int, int] | None = statistics.quantile_rank_interval(n, q)
     return result
 
 
@@ -164,6 +102,20 @@ class Quantiles:
     source: str
     population: Deferred | None
     value: Deferred
+
+
+@dataclass
+class Figures:
+    """A statistic's result for every group: `value` as reported (NaN for null), `n`, and
+    the JSON fields of the result in order ("value" and "n" first)."""
+
+    value: np.ndarray
+    n: np.ndarray
+    fields: dict[str, list[Any]]
+
+
+def _null_where_empty(values: np.ndarray, n: np.ndarray) -> np.ndarray:
+    return np.where(n > 0, values, np.nan)
 
 
 @dataclass(frozen=True)
@@ -177,19 +129,15 @@ class Statistic:
     def quantiles(self, prefix: str) -> dict[str, Quantiles]:
         return {}
 
-    def finalize(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                 settings: KpiSettings) -> dict[str, Any]:
+    def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
+        """The result of every group from its measures (`{prefix}__...` columns)."""
         raise NotImplementedError
 
-    def compare(self, prefix: str, current: Getter, previous: Getter) -> bool | None:
-        """Whether the change against the previous period is significant at 95%."""
+    def p_values(self, prefix: str, current: Measures, previous: Measures
+                 ) -> np.ndarray | None:
+        """The p-value of the change against the previous period (NaN where untestable);
+        None for kinds without a test."""
         return None
-
-    def value_and_n(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                    settings: KpiSettings) -> tuple[Any, int]:
-        """Only the value and n (the previous period needs no interval)."""
-        result = self.finalize(prefix, get, order, settings)
-        return result["value"], result["n"]
 
 
 @dataclass(frozen=True)
@@ -204,32 +152,26 @@ class Proportion(Statistic):
         return {f"{prefix}__n": (self.source, _count_where(self.population)),
                 f"{prefix}__s": (self.source, _count_where(self.population, self.success))}
 
-    def finalize(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                 settings: KpiSettings) -> dict[str, Any]:
-        n = int(_number(get(f"{prefix}__n")))
-        successes = int(_number(get(f"{prefix}__s")))
-        return proportion_result(successes, n)
+    def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
+        return proportion_figures(measures.count(f"{prefix}__s"), measures.count(f"{prefix}__n"))
 
-    def value_and_n(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                    settings: KpiSettings) -> tuple[Any, int]:
-        n = int(_number(get(f"{prefix}__n")))
-        if n == 0:
-            return None, 0
-        return round(100 * int(_number(get(f"{prefix}__s"))) / n, 4), n
-
-    def compare(self, prefix: str, current: Getter, previous: Getter) -> bool | None:
-        n1, n2 = int(_number(current(f"{prefix}__n"))), int(_number(previous(f"{prefix}__n")))
-        if n1 == 0 or n2 == 0:
-            return None
-        return _significant(compare_proportions(
-            int(_number(current(f"{prefix}__s"))), n1, int(_number(previous(f"{prefix}__s"))), n2))
+    def p_values(self, prefix: str, current: Measures, previous: Measures
+                 ) -> np.ndarray | None:
+        return statistics.proportion_p_values(
+            current.count(f"{prefix}__s"), current.count(f"{prefix}__n"),
+            previous.count(f"{prefix}__s"), previous.count(f"{prefix}__n"))
 
 
-def proportion_result(successes: int, n: int) -> dict[str, Any]:
-    if n == 0:
-        return {"value": None, "n": 0, "ci": None}
-    return {"value": round(100 * successes / n, 4), "n": n,
-            "ci": _percent_interval(wilson(successes, n))}
+def proportion_figures(successes: np.ndarray, n: np.ndarray,
+                       value: np.ndarray | None = None) -> Figures:
+    """Percentages with Wilson intervals (`value` overrides successes / n, e.g. for a
+    fractional numerator)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = value if value is not None else 100 * successes / n
+    reported = round_like_python(_null_where_empty(shares, n))
+    low, high = statistics.wilson_intervals(successes, n)
+    return Figures(reported, n, {"value": json_floats(reported, None), "n": json_ints(n),
+                                 "ci": json_pairs(_percent(low), _percent(high))})
 
 
 @dataclass(frozen=True)
@@ -245,28 +187,30 @@ class Mean(Statistic):
                 f"{prefix}__sum": (self.source, _sum_where(self.population, self.value)),
                 f"{prefix}__sumsq": (self.source, _sum_where(self.population, self.value, 2))}
 
-    def moments(self, prefix: str, get: Getter) -> tuple[int, float | None, float | None]:
-        n = int(_number(get(f"{prefix}__n")))
-        mean, std = mean_std_from_sums(
-            n, _number(get(f"{prefix}__sum")), _number(get(f"{prefix}__sumsq")))
+    def moments(self, prefix: str, measures: Measures
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = measures.count(f"{prefix}__n")
+        mean, std = statistics.mean_std_arrays(n, measures.number(f"{prefix}__sum"),
+                                               measures.number(f"{prefix}__sumsq"))
         return n, mean, std
 
-    def finalize(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                 settings: KpiSettings) -> dict[str, Any]:
-        n, mean, std = self.moments(prefix, get)
-        if mean is None:
-            return {"value": None, "n": 0, "ci": None}
-        interval = mean_interval(mean, std, n)
-        return {"value": round(mean, 4), "n": n,
-                "ci": None if interval is None else [round(interval[0], 4),
-                                                     round(interval[1], 4)]}
+    def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
+        n, mean, std = self.moments(prefix, measures)
+        half_width = statistics.t_half_widths(std, n)
+        reported = round_like_python(mean)
+        return Figures(reported, n, {"value": json_floats(reported, None), "n": json_ints(n),
+                                     "ci": json_pairs(mean - half_width, mean + half_width)})
 
-    def compare(self, prefix: str, current: Getter, previous: Getter) -> bool | None:
-        n1, m1, s1 = self.moments(prefix, current)
-        n2, m2, s2 = self.moments(prefix, previous)
-        if m1 is None or m2 is None or s1 is None or s2 is None:
-            return None
-        return _significant(_stats().compare_means(m1, s1, n1, m2, s2, n2))
+    def p_values(self, prefix: str, current: Measures, previous: Measures
+                 ) -> np.ndarray | None:
+        n_1, mean_1, std_1 = self.moments(prefix, current)
+        n_2, mean_2, std_2 = self.moments(prefix, previous)
+        return statistics.mean_p_values(mean_1, std_1, n_1, mean_2, std_2, n_2)
+
+
+# The order statistics of a Distribution, as the engine stores them beside the measures
+# (`{prefix}.median`, ...): rounded values, NaN where too few rows.
+ORDER_FIELDS = ("median", "p90", "median_ci_low", "median_ci_high", "p90_ci_low", "p90_ci_high")
 
 
 @dataclass(frozen=True)
@@ -278,16 +222,20 @@ class Distribution(Mean):
     def quantiles(self, prefix: str) -> dict[str, Quantiles]:
         return {prefix: Quantiles(self.source, self.population, self.value)}
 
-    def finalize(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                 settings: KpiSettings) -> dict[str, Any]:
-        n = int(_number(get(f"{prefix}__n")))
-        mean = _number(get(f"{prefix}__sum")) / n if n else None  # no spread needed here
-        found = order.get(prefix, {})
-        if n == 0 or mean is None:
-            return {"value": None, "n": 0, "mean": None, "p90": None, "ci": None}
-        return {"value": found.get("median"), "n": n, "mean": round(mean, 4),
-                "p90": found.get("p90"), "ci": found.get("median_ci"),
-                "p90_ci": found.get("p90_ci")}
+    def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
+        n = measures.count(f"{prefix}__n")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = _null_where_empty(measures.number(f"{prefix}__sum") / n, n)
+
+        def order(name: str) -> np.ndarray:
+            return _null_where_empty(measures.raw(f"{prefix}.{name}"), n)
+
+        median = order("median")
+        return Figures(median, n, {
+            "value": json_floats(median, None), "n": json_ints(n), "mean": json_floats(mean),
+            "p90": json_floats(order("p90"), None),
+            "ci": json_pairs(order("median_ci_low"), order("median_ci_high"), None),
+            "p90_ci": json_pairs(order("p90_ci_low"), order("p90_ci_high"), None)})
 
 
 @dataclass(frozen=True)
@@ -304,23 +252,23 @@ class Nps(Statistic):
                 f"{prefix}__p": (self.source, _count_where(self.population, self.promoter)),
                 f"{prefix}__d": (self.source, _count_where(self.population, self.detractor))}
 
-    def finalize(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                 settings: KpiSettings) -> dict[str, Any]:
-        n = int(_number(get(f"{prefix}__n")))
-        if n == 0:
-            return {"value": None, "n": 0, "ci": None}
-        promoters, detractors = int(_number(get(f"{prefix}__p"))), int(_number(get(f"{prefix}__d")))
-        interval = nps_interval(promoters, detractors, n)
-        return {"value": round(100 * (promoters - detractors) / n, 4), "n": n,
-                "ci": None if interval is None else [round(interval[0], 4),
-                                                     round(interval[1], 4)],
-                "promoters": round(100 * promoters / n, 4),
-                "detractors": round(100 * detractors / n, 4)}
+    def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
+        n = measures.count(f"{prefix}__n")
+        promoters, detractors = measures.count(f"{prefix}__p"), measures.count(f"{prefix}__d")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = round_like_python(_null_where_empty(100 * (promoters - detractors) / n, n))
+            promoter_share = _null_where_empty(100 * promoters / n, n)
+            detractor_share = _null_where_empty(100 * detractors / n, n)
+        low, high = statistics.nps_intervals(promoters, detractors, n)
+        return Figures(value, n, {
+            "value": json_floats(value, None), "n": json_ints(n), "ci": json_pairs(low, high),
+            "promoters": json_floats(promoter_share), "detractors": json_floats(detractor_share)})
 
-    def compare(self, prefix: str, current: Getter, previous: Getter) -> bool | None:
-        counts = [int(_number(get(f"{prefix}__{part}"))) for get in (current, previous)
-                  for part in ("p", "d", "n")]
-        return _significant(_stats().compare_nps(*counts))
+    def p_values(self, prefix: str, current: Measures, previous: Measures
+                 ) -> np.ndarray | None:
+        return statistics.nps_p_values(
+            *(measures.count(f"{prefix}__{part}") for measures in (current, previous)
+              for part in ("p", "d", "n")))
 
 
 @dataclass(frozen=True)
@@ -339,39 +287,55 @@ class Total(Statistic):
             measures[f"{prefix}__sum"] = (self.source, _sum_where(self.population, self.value))
         return measures
 
-    def total(self, prefix: str, get: Getter) -> tuple[float, int]:
-        n = int(_number(get(f"{prefix}__n")))
+    def totals(self, prefix: str, measures: Measures) -> tuple[np.ndarray, np.ndarray]:
+        """(sum, rows) of every group: the row count is the sum when there is no value."""
+        n = measures.count(f"{prefix}__n")
         if self.value is None:
-            return float(n), n
-        return _number(get(f"{prefix}__sum")), n
+            return n.astype("float64"), n
+        return measures.number(f"{prefix}__sum"), n
 
-    def finalize(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                 settings: KpiSettings) -> dict[str, Any]:
-        total, n = self.total(prefix, get)
+    def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
+        total, n = self.totals(prefix, measures)
         if self.n_is_value:
-            n = int(total) if n else 0
-            return {"value": n if n or get(f"{prefix}__n") is not None else None, "n": n}
-        if n == 0:
-            return {"value": None, "n": 0}
-        if self.value is None or float(total).is_integer():
-            return {"value": int(total), "n": n}
-        return {"value": round(total, 4), "n": n}
+            stock = np.where(n > 0, total, 0).astype(np.int64)
+            known = (stock != 0) | ~np.isnan(measures.raw(f"{prefix}__n"))
+            value = np.where(known, stock, np.nan)
+            return Figures(value, stock, {"value": _integers_or_none(value),
+                                          "n": json_ints(stock)})
+        value = _null_where_empty(total, n)
+        if self.value is None:  # a count
+            return Figures(value, n, {"value": _integers_or_none(value), "n": json_ints(n)})
+        reported = round_like_python(value)
+        return Figures(reported, n, {"value": whole_or_rounded(value, reported),
+                                     "n": json_ints(n)})
 
 
-Formula = Callable[[dict[str, tuple[float, int]], KpiSettings], tuple[float | None, int]]
+def _integers_or_none(values: np.ndarray) -> list[Any]:
+    listed: list[Any] = np.where(np.isnan(values), 0, values).astype(np.int64).tolist()
+    for index in np.flatnonzero(np.isnan(values)):
+        listed[index] = None
+    return listed
+
+
+def whole_or_rounded(values: np.ndarray, rounded: np.ndarray) -> list[Any]:
+    """Whole sums as ints, others rounded (a sum of durations, of reach, ...)."""
+    return [None if value != value else (int(value) if value.is_integer() else short)
+            for value, short in zip(values.tolist(), rounded.tolist(), strict=True)]
+
+
+# Formula of a Ratio: (totals, settings) -> (value, n), where totals[name] = (sum, rows) of
+# every group as arrays and value is NaN where undefined (a zero denominator).
+Formula = Callable[[dict[str, tuple[np.ndarray, np.ndarray]], KpiSettings],
+                   tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class Ratio(Statistic):
-    """A value computed from named totals (possibly of different sources) by `formula`.
-
-    `formula(totals, settings) -> (value, n)` gets each part's (sum, rows) and returns None
-    for the value when it is undefined (a zero denominator).
-    """
+    """A value computed from named totals (possibly of different sources) by `formula`."""
 
     source: str = "interactions"
     parts: dict[str, Total] = field(default_factory=dict)
-    formula: Formula = field(default=lambda totals, settings: (None, 0))
+    formula: Formula = field(default=lambda totals, settings: (np.array([]), np.array([])))
     kind: StatisticKind = field(default="ratio", init=False)
 
     def measures(self, prefix: str) -> MeasureBuilders:
@@ -380,13 +344,20 @@ class Ratio(Statistic):
             measures.update(part.measures(f"{prefix}__{part_name}"))
         return measures
 
-    def finalize(self, prefix: str, get: Getter, order: dict[str, dict[str, Any]],
-                 settings: KpiSettings) -> dict[str, Any]:
-        totals = {name: part.total(f"{prefix}__{name}", get) for name, part in self.parts.items()}
-        value, n = self.formula(totals, settings)
-        if value is None or n == 0:
-            return {"value": None, "n": n}
-        return {"value": round(value, 4), "n": n}
+    def evaluate(self, prefix: str, measures: Measures, settings: KpiSettings
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """(value, n) of every group: NaN where the formula's value is undefined."""
+        totals = {name: part.totals(f"{prefix}__{name}", measures)
+                  for name, part in self.parts.items()}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value, n = self.formula(totals, settings)
+        return (np.broadcast_to(np.asarray(value, dtype="float64"), measures.size).copy(),
+                np.broadcast_to(np.asarray(n), measures.size).astype(np.int64))
+
+    def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
+        value, n = self.evaluate(prefix, measures, settings)
+        reported = round_like_python(np.where(n == 0, np.nan, value))
+        return Figures(reported, n, {"value": json_floats(reported, None), "n": json_ints(n)})
 
     @property
     def sources(self) -> set[str]:

@@ -179,12 +179,15 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
     query = KpiQuery(by=list(ROLLUP_DIMENSIONS), period="day", kpis=list(ROLLUP_KPIS))
     runner = Runner(frame, query, [KPIS[name] for name in ROLLUP_KPIS], execute=execute,
                     order_statistics=False)
-    rows = []
-    for key, measures in runner.measures.items():
-        row: dict[str, Any] = {"timezone": zone, "day": from_day_number(key[-1]).isoformat()}
-        row.update(zip(ROLLUP_DIMENSIONS, key[:-1], strict=True))
-        row.update({name: measures.get(name) or 0.0 for name in ROLLUP_MEASURES})
-        rows.append(row)
+    measured = runner.table
+    sums = measured.reindex(columns=list(ROLLUP_MEASURES)).astype("float64").fillna(0.0)
+    days = [from_day_number(key).isoformat() for key in measured["period"].tolist()]
+    rows: list[dict[str, Any]] = [
+        {"timezone": zone, "day": day, **dict(zip(ROLLUP_DIMENSIONS, dimensions, strict=True)),
+         **dict(zip(ROLLUP_MEASURES, values, strict=True))}
+        for day, dimensions, values in zip(
+            days, measured[list(ROLLUP_DIMENSIONS)].itertuples(index=False, name=None),
+            sums.itertuples(index=False, name=None), strict=True)]
     for start in range(0, len(rows), 1000):
         connection.execute(kpi_daily_rollup.insert(), rows[start:start + 1000])
     keys = [*ROLLUP_DIMENSIONS, "period"]
@@ -342,10 +345,11 @@ def _read_measures(connection: Connection, runner: Runner, periods: list[Period]
                           *(sa.func.sum(r.c[name]).label(name) for name in names)) \
         .where(*_where(r, runner, periods)) \
         .group_by(*(r.c[name] for name in runner.by), period)
-    for record in connection.execute(statement).mappings():
-        key = (*(record[name] for name in runner.by),
-               _period_key(record["period"], runner.frame.period))
-        runner.measures[key].update({name: record[name] for name in names})
+    found = pd.DataFrame(connection.execute(statement).all(),
+                         columns=[*runner.by, "period", *names])
+    found["period"] = [_period_key(value, runner.frame.period)
+                       for value in found["period"].tolist()]
+    runner.add_columns(found)
 
 
 def _read_histograms(connection: Connection, runner: Runner, periods: list[Period]) -> None:
@@ -364,10 +368,14 @@ def _read_histograms(connection: Connection, runner: Runner, periods: list[Perio
         key = (*(record[name] for name in runner.by),
                _period_key(record["period"], runner.frame.period))
         histograms[key][record["measure"]][int(record["bucket"])] = int(record["count"])
-    for key, by_measure in histograms.items():
-        for measure, counts in by_measure.items():
-            runner.order[key][measure] = {"median": histogram_quantile(counts, 0.5),
-                                          "p90": histogram_quantile(counts, 0.9)}
+    for measure in requests:
+        rows = [(*key, histogram_quantile(by_measure[measure], 0.5),
+                 histogram_quantile(by_measure[measure], 0.9))
+                for key, by_measure in histograms.items() if measure in by_measure]
+        if rows:
+            runner.add_columns(pd.DataFrame(rows, columns=[
+                *runner.by, "period", f"{measure}.median", f"{measure}.p90"]).astype(
+                {f"{measure}.median": "float64", f"{measure}.p90": "float64"}))
 
 
 def histogram_quantile(counts: dict[int, int], q: float) -> float | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time as time_module
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ BEFORE = -1_000_000  # the period key of "before the first period" (cumulative s
 DAY_S = 86_400.0
 EPOCH = date(1970, 1, 1)
 
+REPEAT_KPIS = frozenset({"fcr", "repeat_contact_rate"})  # the KPIs that read repeat contacts
 DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category", "language", "segment")
 PERIODS = ("day", "week", "month", "quarter", "all")
 INTERACTION_DIMENSIONS = DIMENSIONS
@@ -181,6 +182,10 @@ class Frame:
                 else ibis.literal(ordered[-1].key)
         return ibis.ifelse(instant < ordered[0].start_utc, BEFORE, key).cast("int64")
 
+    def without_repeats(self) -> Frame:
+        """The same frame for reading no repeat contacts (their windows are costly)."""
+        return replace(self, kpis=self.kpis - REPEAT_KPIS)
+
     def in_periods(self, instant: ir.FloatingValue) -> ir.BooleanValue:
         """`instant` within one of the periods, as plain range tests (`a <= t < b OR ...`):
         no constant term in front, which would keep SQLite from using the column's index
@@ -239,10 +244,20 @@ def _agent_attributes(frame: Frame) -> ir.Table:
         a_cost=agents.hourly_cost.fill_null(default_cost))
 
 
+INTERACTION_COLUMNS = (
+    "id", "channel", "created_at", "direction", "customer_id", "agent_id", "team_id", "queue",
+    "category", "language", "first_response_at", "answered_at", "resolved_at", "abandoned_at",
+    "talk_s", "hold_s", "wrap_s", "handle_s", "reopens", "transfers", "escalated",
+    "first_response_business_s", "resolution_business_s")
+
+
 def _interactions_enriched(frame: Frame, window_end: float) -> ir.Table:
     """Interactions created before `window_end`, with agent, team, role and segment."""
     interactions = frame.table("interactions")
-    interactions = interactions.filter(interactions.created_at < window_end)
+    # only the columns the KPIs read: engines carry every column through joins and window
+    # sorts, and the raw JSON (`given`), hashes and free text would cost the most
+    interactions = interactions.select(*INTERACTION_COLUMNS).filter(
+        interactions.created_at < window_end)
     agents = _agent_attributes(frame)
     customers = frame.table("customers").select(c_id="id", c_segment="segment")
     joined = interactions.left_join(agents, interactions.agent_id == agents.a_id) \
@@ -259,10 +274,21 @@ def _interactions_enriched(frame: Frame, window_end: float) -> ir.Table:
     )
 
 
-def _repeat_columns(frame: Frame, rows: ir.Table) -> ir.Table:
-    """`repeat`: another inbound contact of the same customer within the repeat window;
-    `fcr_repeat`: the same, but only in the same category where both have one."""
+def _repeat_flags(frame: Frame) -> ir.Table:
+    """Per interaction id from the range start on: `repeat`, another inbound contact of the
+    same customer within the repeat window; `fcr_repeat`, the same, but in the same
+    category where both have one (an uncategorised contact matches any category).
+
+    Repeats are looked for among every later contact (any channel, also after the range
+    end), so this runs over the raw interactions, before the period filter and the user's
+    filters. It reads only the five columns it needs: engines carry every column of a
+    window's input through its sort, and the sort is this query's main cost.
+    """
     window_s = frame.settings.repeat_window_days * DAY_S
+    rows = frame.table("interactions")
+    rows = rows.filter((rows.created_at >= frame.range_start)
+                       & (rows.created_at < frame.range_end + window_s + 1)) \
+        .select("id", "customer_id", "category", "created_at", "direction")
     inbound_at = ibis.ifelse(rows.direction == "inbound", rows.created_at, None)
     inbound_uncategorised_at = ibis.ifelse(
         (rows.direction == "inbound") & rows.category.isnull(), rows.created_at, None)
@@ -284,9 +310,10 @@ def _repeat_columns(frame: Frame, rows: ir.Table) -> ir.Table:
         (marked.next_same_category_at - marked.created_at <= window_s).fill_null(False)
         | (marked.next_uncategorised_at - marked.created_at <= window_s).fill_null(False))
     has_customer = marked.customer_id.notnull()
-    return marked.mutate(
-        repeat=has_customer & within.fill_null(False),
-        fcr_repeat=has_customer & within_same.fill_null(False),
+    return marked.select(
+        r_id=marked.id,
+        r_repeat=has_customer & within.fill_null(False),
+        r_fcr_repeat=has_customer & within_same.fill_null(False),
     )
 
 
@@ -324,18 +351,16 @@ def _interaction_fields(frame: Frame, rows: ir.Table) -> ir.Table:
 
 def interactions_source(frame: Frame) -> ir.Table:
     """Interactions at created_at (volume, response, FCR, resolution rate, ...)."""
-    needs_repeat = bool(frame.kpis & {"fcr", "repeat_contact_rate"})
-    window_end = frame.range_end + (frame.settings.repeat_window_days * DAY_S + 1
-                                    if needs_repeat else 0)
-    rows = _interactions_enriched(frame, window_end)
-    if needs_repeat:
-        # Repeats are looked for among every later contact (any channel, also after the
-        # range end), so the windows run before the period filter and the user's filters.
-        rows = rows.filter(rows.created_at >= frame.range_start)
-        rows = _repeat_columns(frame, rows)
+    rows = _interactions_enriched(frame, frame.range_end)
+    rows = rows.filter(frame.in_periods(rows.created_at))
+    if frame.kpis & REPEAT_KPIS:
+        flags = _repeat_flags(frame)
+        rows = rows.left_join(flags, rows.id == flags.r_id)
+        rows = rows.mutate(repeat=rows.r_repeat.fill_null(False),
+                           fcr_repeat=rows.r_fcr_repeat.fill_null(False)) \
+            .drop("r_id", "r_repeat", "r_fcr_repeat")
     else:
         rows = rows.mutate(repeat=ibis.literal(False), fcr_repeat=ibis.literal(False))
-    rows = rows.filter(frame.in_periods(rows.created_at))
     rows = _interaction_fields(frame, rows)
     return rows.mutate(period=frame.period_key(rows.created_at))
 

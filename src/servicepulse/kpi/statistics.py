@@ -20,6 +20,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Literal
 
+import numpy as np
 from scipy import special, stats
 
 COMPARISON_CONFIDENCE = 0.95
@@ -381,3 +382,118 @@ def compare(
     raise ValueError(
         f"no significance test for statistic kind {kind!r}; compare() knows {', '.join(known)}"
     )
+
+
+# --- the same, for every group at once ----------------------------------------------------
+# The KPI engine answers a scorecard of tens of thousands of groups (agent x day) in one go, so
+# it needs these figures column-wise. Each function below is its scalar namesake above applied
+# element by element, with the same floating-point operations in the same order (a test checks
+# that they agree), NaN standing for None.
+
+FloatArray = np.ndarray
+IntArray = np.ndarray
+
+
+def wilson_intervals(successes: IntArray, n: IntArray, confidence: float = 0.95
+                     ) -> tuple[FloatArray, FloatArray]:
+    """`wilson_interval` of every (successes, n): (low, high), NaN where n = 0."""
+    z = _two_sided_z(confidence)
+    n_float = n.astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = successes / n_float
+        z2 = z * z
+        centre = (p + z2 / (2 * n)) / (1 + z2 / n_float)
+        half_width = z / (1 + z2 / n_float) * np.sqrt(p * (1 - p) / n_float
+                                                      + z2 / (4 * n * n))
+    low = np.where(n > 0, np.maximum(0.0, centre - half_width), np.nan)
+    high = np.where(n > 0, np.minimum(1.0, centre + half_width), np.nan)
+    return low, high
+
+
+def mean_std_arrays(n: IntArray, total: FloatArray, total_of_squares: FloatArray
+                    ) -> tuple[FloatArray, FloatArray]:
+    """`mean_std_from_sums` of every group: (mean, std), NaN where it gives None.
+
+    The sum of squared deviations is worked out in extended precision; where it cancels
+    badly (below a thousandth of Σx², e.g. groups whose values are all equal) it is redone
+    exactly with Fraction, as the scalar function does everywhere.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, total / n, np.nan)
+        wide_total = total.astype(np.longdouble)
+        deviations = total_of_squares.astype(np.longdouble) - wide_total * wide_total / n
+        variance = np.maximum(deviations / (n - 1), 0).astype("float64")
+    spread = n >= 2
+    std = np.sqrt(variance)
+    for index in np.flatnonzero(spread & ~(deviations > 1e-3 * np.abs(total_of_squares))):
+        std[index] = mean_std_from_sums(int(n[index]), float(total[index]),
+                                        float(total_of_squares[index]))[1]
+    return mean, np.where(spread, std, np.nan)
+
+
+def t_half_widths(std: FloatArray, n: IntArray, confidence: float = 0.95) -> FloatArray:
+    """Half the width of `mean_interval` (t · std / √n) of every group; NaN for n < 2."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half_width = special.stdtrit(n - 1, 0.5 + confidence / 2) * std / np.sqrt(n)
+    return np.where(n >= 2, half_width, np.nan)
+
+
+def nps_intervals(promoters: IntArray, detractors: IntArray, n: IntArray,
+                  confidence: float = 0.95) -> tuple[FloatArray, FloatArray]:
+    """`nps_interval` of every group: (low, high) in points, NaN where n = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half_width = _two_sided_z(confidence) * np.sqrt(
+            _nps_variances(promoters, detractors, n))
+        value = 100 * (promoters - detractors) / n
+    return (np.where(n > 0, np.maximum(-100.0, value - half_width), np.nan),
+            np.where(n > 0, np.minimum(100.0, value + half_width), np.nan))
+
+
+def _nps_variances(promoters: IntArray, detractors: IntArray, n: IntArray) -> FloatArray:
+    p, d = promoters / n, detractors / n
+    return 100.0**2 * np.maximum(0.0, p + d - (p - d) ** 2) / n
+
+
+def _z_p_values(difference: FloatArray, standard_error: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tested = 2 * special.ndtr(-(np.abs(difference) / standard_error))
+    return np.where(standard_error == 0, np.where(difference == 0, 1.0, 0.0), tested)
+
+
+def proportion_p_values(successes_1: IntArray, n_1: IntArray, successes_2: IntArray,
+                        n_2: IntArray) -> FloatArray:
+    """The p-value of `compare_proportions` for every pair; NaN where a side has n = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        difference = successes_1 / n_1 - successes_2 / n_2
+        pooled = (successes_1 + successes_2) / (n_1 + n_2)
+        pooled_error = np.sqrt(pooled * (1 - pooled) * (1 / n_1 + 1 / n_2))
+        p_values = _z_p_values(difference, pooled_error)
+    return np.where((n_1 > 0) & (n_2 > 0), p_values, np.nan)
+
+
+def mean_p_values(mean_1: FloatArray, std_1: FloatArray, n_1: IntArray,
+                  mean_2: FloatArray, std_2: FloatArray, n_2: IntArray) -> FloatArray:
+    """The p-value of `compare_means` (Welch) for every pair; NaN where a side has n < 2."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        difference = mean_1 - mean_2
+        variance_1, variance_2 = std_1**2 / n_1, std_2**2 / n_2
+        standard_error = np.sqrt(variance_1 + variance_2)
+        degrees_of_freedom = (variance_1 + variance_2) ** 2 / (
+            variance_1**2 / (n_1 - 1) + variance_2**2 / (n_2 - 1))
+        t_statistic = difference / standard_error
+        tested = 2 * special.stdtr(degrees_of_freedom, -np.abs(t_statistic))
+    p_values = np.where(standard_error == 0, np.where(difference == 0, 1.0, 0.0), tested)
+    known = (n_1 >= 2) & (n_2 >= 2) & ~np.isnan(std_1) & ~np.isnan(std_2)
+    return np.where(known, p_values, np.nan)
+
+
+def nps_p_values(promoters_1: IntArray, detractors_1: IntArray, n_1: IntArray,
+                 promoters_2: IntArray, detractors_2: IntArray, n_2: IntArray) -> FloatArray:
+    """The p-value of `compare_nps` for every pair; NaN where a side has n = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variance_1 = _nps_variances(promoters_1, detractors_1, n_1)
+        variance_2 = _nps_variances(promoters_2, detractors_2, n_2)
+        difference = 100 * ((promoters_1 - detractors_1) / n_1
+                            - (promoters_2 - detractors_2) / n_2)
+        p_values = _z_p_values(difference, np.sqrt(variance_1 + variance_2))
+    return np.where((n_1 > 0) & (n_2 > 0), p_values, np.nan)
