@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -12,13 +13,24 @@ from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.rollup import (
+    AGENT_GRAIN,
     ROLLUP_KPIS,
+    TEAM_GRAIN,
+    grain_for,
     histogram_quantile,
+    histogram_quantiles,
     query_rollup,
     refresh_rollups,
 )
 from servicepulse.kpi.settings import KpiSettings
-from servicepulse.kpi.tables import ROLLUP_MEASURES, kpi_daily_rollup
+from servicepulse.kpi.tables import (
+    ROLLUP_MEASURES,
+    TEAM_ROLLUP_DIMENSIONS,
+    kpi_daily_histogram,
+    kpi_daily_histogram_team,
+    kpi_daily_rollup,
+    kpi_daily_rollup_team,
+)
 from tests.kpi.helpers import WEEK, load, rows_by_group
 
 QUERY = {"from": "2026-03-02", "to": "2026-03-09", "kpis": list(ROLLUP_KPIS)}
@@ -131,3 +143,157 @@ def test_a_stale_day_sends_the_query_to_the_exact_path(sqlite_store: Engine) -> 
         assert dirty_days(connection) == set()
     rolled = query_rollup(sqlite_store, query, KpiSettings())
     assert rolled is not None and rolled["source"] == "rollup"
+
+
+# --- the team grain (no agent): what dashboards by team, role or channel read -------------
+
+# a4 works in t1 beside a1 (frontline): the team grain sums their rows into one
+SECOND_AGENT = "\n".join([
+    '{"type": "agent", "id": "a4", "name": "Dee", "role": "frontline", "team_id": "t1"}',
+    '{"type": "interaction", "id": "i20", "channel": "phone", "customer_id": "c4", '
+    '"agent_id": "a4", "category": "billing", "created_at": "2026-03-02T11:00:00Z", '
+    '"answered_at": "2026-03-02T11:00:40Z", "talk_s": 120, "resolved_at": '
+    '"2026-03-02T11:05:00Z"}',
+    '{"type": "interaction", "id": "i21", "channel": "chat", "customer_id": "c4", '
+    '"agent_id": "a4", "category": "billing", "created_at": "2026-03-03T13:00:00Z", '
+    '"answered_at": "2026-03-03T13:00:08Z", "talk_s": 90, "resolved_at": '
+    '"2026-03-03T13:40:00Z"}',
+    '{"type": "survey", "id": "s20", "kind": "csat", "score": 2, "interaction_id": "i20", '
+    '"agent_id": "a4", "submitted_at": "2026-03-02T12:00:00Z"}',
+]) + "\n"
+
+
+def _load_with_second_agent(engine: Engine, tmp_path: Path) -> None:
+    extra = tmp_path / "second_agent.jsonl"
+    extra.write_text(SECOND_AGENT)
+    load(engine, WEEK, extra)
+
+
+def _grain_contents(engine: Engine) -> tuple[list[Any], list[Any]]:
+    """The team grain as stored, and the agent grain summed over agents (sorted rows)."""
+    keys = ["timezone", "day", *TEAM_ROLLUP_DIMENSIONS]
+    with engine.connect() as connection:
+        stored = sorted(tuple(row) for row in connection.execute(
+            select(*(kpi_daily_rollup_team.c[k] for k in [*keys, *ROLLUP_MEASURES]))))
+        summed = sorted(tuple(row) for row in connection.execute(
+            select(*(kpi_daily_rollup.c[k] for k in keys),
+                   *(func.sum(kpi_daily_rollup.c[m]) for m in ROLLUP_MEASURES))
+            .group_by(*(kpi_daily_rollup.c[k] for k in keys))))
+        buckets = [*keys, "measure", "bucket"]
+        stored_h = sorted(tuple(row) for row in connection.execute(
+            select(*(kpi_daily_histogram_team.c[k] for k in [*buckets, "count"]))))
+        summed_h = sorted(tuple(row) for row in connection.execute(
+            select(*(kpi_daily_histogram.c[k] for k in buckets),
+                   func.sum(kpi_daily_histogram.c["count"]))
+            .group_by(*(kpi_daily_histogram.c[k] for k in buckets))))
+    return [stored, stored_h], [summed, summed_h]
+
+
+@pytest.mark.parametrize("grouping", [
+    {"by": ["team"], "period": "day"},
+    {"by": ["channel"], "period": "all"},
+    {"by": ["team", "role", "channel"], "period": "week"},
+    {"by": ["role"], "period": "month", "filters": {"team": ["t1"]}},
+    {"by": [], "period": "day", "filters": {"channel": ["phone", "chat"]}},
+])
+def test_the_team_grain_answers_like_the_agent_grain(store: Engine, tmp_path: Path,
+                                                     grouping: dict[str, Any]) -> None:
+    _load_with_second_agent(store, tmp_path)
+    query = KpiQuery.model_validate({**QUERY, **grouping})
+    assert grain_for(query) is TEAM_GRAIN
+    coarse = query_rollup(store, query, KpiSettings())
+    fine = query_rollup(store, query, KpiSettings(), grain=AGENT_GRAIN)
+    assert coarse is not None and coarse["rows"]
+    assert coarse == fine  # the same document, medians and p90s included
+    with store.connect() as connection:
+        # a1 and a4 (t1, frontline) share phone on 03-02 and chat on 03-03: fewer rows
+        agent_rows = connection.execute(select(func.count()).select_from(kpi_daily_rollup)
+                                        ).scalar_one()
+        team_rows = connection.execute(select(func.count()).select_from(
+            kpi_daily_rollup_team)).scalar_one()
+    assert team_rows == agent_rows - 2
+
+
+def test_the_team_grain_matches_the_exact_path(sqlite_store: Engine, tmp_path: Path) -> None:
+    _load_with_second_agent(sqlite_store, tmp_path)
+    query = KpiQuery.model_validate({**QUERY, "by": ["team", "channel"], "period": "all"})
+    rolled = query_rollup(sqlite_store, query, KpiSettings())
+    assert rolled is not None
+    rows = _without_quantiles(rolled)
+    assert rows == _without_quantiles(run_kpi_query(sqlite_store, query, KpiSettings()))
+    # t1 by phone: i1 (a1, answered in 15 s) and i20 (a4, 40 s), read from one team-grain row
+    assert rows[("t1", "phone")]["contacts"]["value"] == 2
+    assert rows[("t1", "phone")]["asa"]["value"] == 27.5
+
+
+def test_imports_keep_the_grains_in_step(sqlite_store: Engine, tmp_path: Path) -> None:
+    from servicepulse.ingest.importer import Importer
+    from servicepulse.ingest.readers import read_paths
+    from servicepulse.kpi.rollup import refresh_dirty_rollups
+
+    _load_with_second_agent(sqlite_store, tmp_path)
+    stored, summed = _grain_contents(sqlite_store)
+    assert stored == summed and stored[0] and stored[1]
+    # a later contact changes an earlier day's FCR (i1 of 03-02): both grains rebuilt
+    late = tmp_path / "late.jsonl"
+    late.write_text('{"type": "interaction", "id": "i13", "channel": "phone", '
+                    '"customer_id": "c1", "agent_id": "a4", "category": "billing", '
+                    '"created_at": "2026-03-08T09:00:00Z"}\n')
+    load(sqlite_store, late)
+    stored, summed = _grain_contents(sqlite_store)
+    assert stored == summed
+    query = KpiQuery.model_validate({**QUERY, "kpis": ["fcr", "contacts"], "by": ["team"]})
+    rolled = query_rollup(sqlite_store, query, KpiSettings())
+    assert rolled is not None
+    # t1 (a1, a2, a4) from 03-02 to 03-09: i1, i2, i4, i9, i11 (22:00 UTC on 03-08), i20,
+    # i21 and the late i13
+    assert rows_by_group(rolled)[("t1",)]["contacts"]["value"] == 8
+    # a deferred import leaves its days stale: the query goes to the exact path until the
+    # days are rebuilt, in both grains
+    later = tmp_path / "later.jsonl"
+    later.write_text('{"type": "interaction", "id": "i14", "channel": "chat", '
+                     '"agent_id": "a1", "created_at": "2026-03-06T09:00:00Z"}\n')
+    Importer(sqlite_store).import_rows(read_paths([later]), after_import=False)
+    assert query_rollup(sqlite_store, query, KpiSettings()) is None
+    assert refresh_dirty_rollups(sqlite_store, KpiSettings()) > 0
+    stored, summed = _grain_contents(sqlite_store)
+    assert stored == summed
+    rolled = query_rollup(sqlite_store, query, KpiSettings())
+    assert rolled == query_rollup(sqlite_store, query, KpiSettings(), grain=AGENT_GRAIN)
+    # a full rebuild gives the same team grain
+    with sqlite_store.begin() as connection:
+        refresh_rollups(connection, None, KpiSettings())
+    assert _grain_contents(sqlite_store)[0] == stored
+
+
+def test_an_agent_query_reads_the_agent_grain(sqlite_store: Engine, tmp_path: Path) -> None:
+    _load_with_second_agent(sqlite_store, tmp_path)
+    by_agent = KpiQuery.model_validate({**QUERY, "by": ["agent"], "period": "all"})
+    agent_filter = KpiQuery.model_validate({**QUERY, "by": ["team"],
+                                            "filters": {"agent": ["a1", "a4"]}})
+    assert grain_for(by_agent) is AGENT_GRAIN and grain_for(agent_filter) is AGENT_GRAIN
+    before = [query_rollup(sqlite_store, q, KpiSettings()) for q in (by_agent, agent_filter)]
+    with sqlite_store.begin() as connection:  # the team grain emptied: agent queries unchanged
+        connection.execute(kpi_daily_rollup_team.delete())
+        connection.execute(kpi_daily_histogram_team.delete())
+    after = [query_rollup(sqlite_store, q, KpiSettings()) for q in (by_agent, agent_filter)]
+    assert after == before and before[0] is not None and before[0]["rows"]
+    by_team = KpiQuery.model_validate({**QUERY, "by": ["team"]})
+    emptied = query_rollup(sqlite_store, by_team, KpiSettings())
+    assert emptied is not None and all(
+        row["kpis"]["contacts"]["value"] is None for row in emptied["rows"])
+    with pytest.raises(ValueError, match="team grain of the rollup has no agent"):
+        query_rollup(sqlite_store, by_agent, KpiSettings(), grain=TEAM_GRAIN)
+
+
+def test_histogram_quantiles_of_every_group_at_once() -> None:
+    # group (t1, day 1): the example of test_histogram_quantile; (t2, day 1): 3 values in
+    # bucket 4 [1.25^3, 1.25^4) = [1.953125, 2.44140625): median rank 2 → 1.953125 +
+    # 0.48828125·(2 − 0 − 0.5)/3 = 2.1972656 → 2.1973; p90 rank 2.8 → 2.3926
+    counts = pd.DataFrame({"team": ["t1", "t1", "t2"], "period": [1, 1, 1],
+                           "bucket": [1, 0, 4], "count": [4, 4, 3]})
+    medians = histogram_quantiles(counts, ["team", "period"], 0.5)
+    p90s = histogram_quantiles(counts, ["team", "period"], 0.9)
+    assert medians.to_dict() == {("t1", 1): 1.0, ("t2", 1): 2.1973}
+    assert p90s.to_dict() == {("t1", 1): 1.175, ("t2", 1): 2.3275}
+    assert histogram_quantile({4: 3}, 0.5) == 2.1973 and histogram_quantile({4: 3}, 0.9) == 2.3275

@@ -19,8 +19,8 @@ bucket of the exact value). It returns None when the rollup cannot answer: use
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -47,8 +47,11 @@ from servicepulse.kpi.sources import (
 from servicepulse.kpi.tables import (
     ROLLUP_DIMENSIONS,
     ROLLUP_MEASURES,
+    TEAM_ROLLUP_DIMENSIONS,
     kpi_daily_histogram,
+    kpi_daily_histogram_team,
     kpi_daily_rollup,
+    kpi_daily_rollup_team,
     kpi_rollup_dirty,
 )
 from servicepulse.store import tables
@@ -58,6 +61,32 @@ ROLLUP_KPIS = ("contacts", "frt", "asa", "aht", "fcr", "repeat_contact_rate", "r
                "service_level", "csat", "nps", "ces")
 BUCKET_BASE = 1.25  # histogram buckets: [0, 1) s, then [1.25^(b-1), 1.25^b) s
 REFRESH_CHUNK_DAYS = 31  # days recomputed in one query
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One grain of the rollup: its dimensions, its sums and its histogram buckets."""
+
+    name: str
+    dimensions: tuple[str, ...]
+    rollup: sa.Table
+    histogram: sa.Table
+
+
+AGENT_GRAIN = Grain("agent", ROLLUP_DIMENSIONS, kpi_daily_rollup, kpi_daily_histogram)
+TEAM_GRAIN = Grain("team", TEAM_ROLLUP_DIMENSIONS, kpi_daily_rollup_team,
+                   kpi_daily_histogram_team)
+GRAINS = (TEAM_GRAIN, AGENT_GRAIN)  # coarsest first
+
+
+def grain_for(query: KpiQuery) -> Grain:
+    """The coarsest grain whose dimensions cover the query's grouping and filters."""
+    needed = set(query.by) | set(query.filters)
+    for grain in GRAINS:
+        if needed <= set(grain.dimensions):
+            return grain
+    raise ValueError(f"the rollup has no grain by {', '.join(sorted(needed))}: ask "
+                     "can_answer(query) first, and run_kpi_query when it is False")
 
 
 def bucket_of(seconds: ir.FloatingValue) -> ir.IntegerValue:
@@ -144,8 +173,9 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
     resolved = kpi_settings(settings)
     if days is None:
         all_days = _data_days(connection)
-        connection.execute(kpi_daily_rollup.delete())
-        connection.execute(kpi_daily_histogram.delete())
+        for grain in GRAINS:
+            connection.execute(grain.rollup.delete())
+            connection.execute(grain.histogram.delete())
         ranges = [(all_days[0] - timedelta(days=1), all_days[-1] + timedelta(days=2))] \
             if all_days else []
     else:
@@ -163,10 +193,11 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
 def _refresh_range(connection: Connection, backend: Any, execute: Any, first: date, end: date,
                    settings: KpiSettings) -> int:
     zone = settings.timezone
-    for table in (kpi_daily_rollup, kpi_daily_histogram):
-        connection.execute(table.delete().where(
-            table.c.timezone == zone, table.c.day >= first.isoformat(),
-            table.c.day < end.isoformat()))
+    for grain in GRAINS:
+        for table in (grain.rollup, grain.histogram):
+            connection.execute(table.delete().where(
+                table.c.timezone == zone, table.c.day >= first.isoformat(),
+                table.c.day < end.isoformat()))
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(zone)
@@ -207,7 +238,21 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
                      for record in found.to_dict("records")]
         for start in range(0, len(histogram), 1000):
             connection.execute(kpi_daily_histogram.insert(), histogram[start:start + 1000])
+    _sum_over_agents(connection, zone, first, end)
     return len(rows)
+
+
+def _sum_over_agents(connection: Connection, zone: str, first: date, end: date) -> None:
+    """The team grain of these days, summed from the agent rows just written (in SQL)."""
+    for fine, coarse, extra, values in (
+            (kpi_daily_rollup, kpi_daily_rollup_team, (), ROLLUP_MEASURES),
+            (kpi_daily_histogram, kpi_daily_histogram_team, ("measure", "bucket"), ("count",))):
+        keys = [fine.c[name] for name in ("timezone", "day", *TEAM_ROLLUP_DIMENSIONS, *extra)]
+        summed = sa.select(*keys, *(sa.func.sum(fine.c[name]) for name in values)).where(
+            fine.c.timezone == zone, fine.c.day >= first.isoformat(),
+            fine.c.day < end.isoformat()).group_by(*keys)
+        connection.execute(coarse.insert().from_select(
+            [*(key.name for key in keys), *values], summed))
 
 
 def _mark_dirty(connection: Connection, touched: Touched) -> None:
@@ -274,21 +319,26 @@ def can_answer(query: KpiQuery) -> bool:
             and set(query.filters) <= set(ROLLUP_DIMENSIONS))
 
 
-def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None
-                 ) -> dict[str, Any] | None:
-    """The KPI document from the rollup, or None when the rollup cannot answer the query."""
+def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
+                 grain: Grain | None = None) -> dict[str, Any] | None:
+    """The KPI document from the rollup, or None when the rollup cannot answer the query.
+
+    It reads the coarsest grain that covers the query's grouping and filters (the team grain
+    unless the query groups or filters by agent); `grain` forces one (benchmarks, tests).
+    """
     if not can_answer(query):
         return None
     resolved = kpi_settings(settings)
     kpis = query.kpis if query.kpis is not None else list(ROLLUP_KPIS)
     query = query.model_copy(update={"kpis": kpis})
-    r = kpi_daily_rollup
+    grain = grain or grain_for(query)
+    if not set(query.by) | set(query.filters) <= set(grain.dimensions):
+        raise ValueError(f"the {grain.name} grain of the rollup has no "
+                         f"{', '.join(sorted(set(query.by) | set(query.filters)))}")
     with engine.connect() as connection:
-        zones: list[str] = list(
-            connection.execute(sa.select(r.c.timezone).distinct().limit(2)).scalars())
-        if zones and zones != [resolved.timezone]:
+        if _other_zone(connection, grain.rollup, resolved.timezone):
             return None  # kept in another time zone: the exact path answers
-        first, end = _rollup_range(connection, query)
+        first, end = _rollup_range(connection, grain.rollup, query)
         stale = dirty_days(connection)
         # a stale day within the range (± a day for the zone offset): the exact path answers
         if any(first - timedelta(days=1) <= day <= end for day in stale):
@@ -296,18 +346,27 @@ def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None
         periods = periods_for(first, end, query.period, resolved)
         frame = Frame(None, resolved, query.period, periods, kpis=set(kpis))
         runner = Runner(frame, query, [KPIS[name] for name in kpis], compute=False)
-        _read_measures(connection, runner, periods)
-        _read_histograms(connection, runner, periods)
+        _read_measures(connection, grain, runner, periods)
+        _read_histograms(connection, grain, runner, periods)
     return {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
             "period": query.period, "filters": dict(query.filters),
             "timezone": resolved.timezone, "source": "rollup", "rows": runner.rows()}
 
 
-def _rollup_range(connection: Connection, query: KpiQuery) -> tuple[date, date]:
+def _other_zone(connection: Connection, table: sa.Table, zone: str) -> bool:
+    """Whether the rollup holds rows of another time zone (two seeks on the zone index; a
+    DISTINCT would walk the whole index)."""
+    return bool(connection.execute(sa.select(
+        sa.exists().where(table.c.timezone < zone),
+        sa.exists().where(table.c.timezone > zone))).one() != (False, False))
+
+
+def _rollup_range(connection: Connection, table: sa.Table, query: KpiQuery
+                  ) -> tuple[date, date]:
     if query.from_ is not None and query.to is not None:
         return query.from_, query.to
-    low, high = connection.execute(sa.select(sa.func.min(kpi_daily_rollup.c.day),  # str
-                                             sa.func.max(kpi_daily_rollup.c.day))).one()
+    low = connection.execute(sa.select(sa.func.min(table.c.day))).scalar()  # str
+    high = connection.execute(sa.select(sa.func.max(table.c.day))).scalar()
     today = date.today()
     first = query.from_ or (date.fromisoformat(str(low)) if low else today)
     end = query.to or (date.fromisoformat(str(high)) + timedelta(days=1) if high
@@ -323,37 +382,58 @@ def _period_column(table: sa.Table, periods: list[Period], period: str) -> Any:
                      for p in ordered[:-1]), else_=sa.literal(str(ordered[-1].key)))
 
 
+def _day_ranges(periods: list[Period]) -> list[tuple[date, date]]:
+    """The periods' days as few ranges as possible (adjacent periods joined)."""
+    ranges: list[tuple[date, date]] = []
+    for period in sorted(periods, key=lambda p: p.start):
+        if ranges and period.start <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], period.end))
+        else:
+            ranges.append((period.start, period.end))
+    return ranges
+
+
 def _where(table: sa.Table, runner: Runner, periods: list[Period]) -> list[Any]:
     conditions: list[Any] = [table.c.timezone == runner.frame.settings.timezone,
-                             sa.or_(*(sa.and_(table.c.day >= p.start.isoformat(),
-                                              table.c.day < p.end.isoformat())
-                                      for p in periods))]
+                             sa.or_(*(sa.and_(table.c.day >= start.isoformat(),
+                                              table.c.day < end.isoformat())
+                                      for start, end in _day_ranges(periods)))]
     for dimension, allowed in runner.query.filters.items():
         conditions.append(table.c[dimension].in_(allowed))
     return conditions
 
 
-def _period_key(value: str, period: str) -> int:
-    return day_number(date.fromisoformat(value)) if period == "day" else int(value)
+def _period_keys(values: pd.Series, period: str) -> pd.Series:
+    """The engine's period keys (local day numbers) of the `period` column read back."""
+    if period != "day":
+        return values.astype("int64")
+    keys = {value: day_number(date.fromisoformat(value)) for value in values.unique()}
+    return values.map(keys).astype("int64")
 
 
-def _read_measures(connection: Connection, runner: Runner, periods: list[Period]) -> None:
-    r = kpi_daily_rollup
+def _fetch(connection: Connection, statement: Any) -> pd.DataFrame:
+    result = connection.execute(statement)
+    columns = list(result.keys())
+    return pd.DataFrame.from_records(result.fetchall(), columns=columns)
+
+
+def _read_measures(connection: Connection, grain: Grain, runner: Runner,
+                   periods: list[Period]) -> None:
+    r = grain.rollup
     period = _period_column(r, periods, runner.frame.period).label("period")
     names = [name for name in runner.measure_names() if name in r.c]
     statement = sa.select(*(r.c[name] for name in runner.by), period,
                           *(sa.func.sum(r.c[name]).label(name) for name in names)) \
         .where(*_where(r, runner, periods)) \
         .group_by(*(r.c[name] for name in runner.by), period)
-    found = pd.DataFrame(connection.execute(statement).all(),
-                         columns=[*runner.by, "period", *names])
-    found["period"] = [_period_key(value, runner.frame.period)
-                       for value in found["period"].tolist()]
+    found = _fetch(connection, statement)
+    found["period"] = _period_keys(found["period"], runner.frame.period)
     runner.add_columns(found)
 
 
-def _read_histograms(connection: Connection, runner: Runner, periods: list[Period]) -> None:
-    h = kpi_daily_histogram
+def _read_histograms(connection: Connection, grain: Grain, runner: Runner,
+                     periods: list[Period]) -> None:
+    h = grain.histogram
     requests = runner.quantile_requests()
     if not requests:
         return
@@ -362,20 +442,40 @@ def _read_histograms(connection: Connection, runner: Runner, periods: list[Perio
                           sa.func.sum(h.c.count).label("count")) \
         .where(*_where(h, runner, periods), h.c.measure.in_(list(requests))) \
         .group_by(*(h.c[name] for name in runner.by), period, h.c.measure, h.c.bucket)
-    histograms: dict[tuple[Any, ...], dict[str, dict[int, int]]] = defaultdict(
-        lambda: defaultdict(dict))
-    for record in connection.execute(statement).mappings():
-        key = (*(record[name] for name in runner.by),
-               _period_key(record["period"], runner.frame.period))
-        histograms[key][record["measure"]][int(record["bucket"])] = int(record["count"])
+    found = _fetch(connection, statement)
+    if found.empty:
+        return
+    found["period"] = _period_keys(found["period"], runner.frame.period)
+    keys = [*runner.by, "period"]
     for measure in requests:
-        rows = [(*key, histogram_quantile(by_measure[measure], 0.5),
-                 histogram_quantile(by_measure[measure], 0.9))
-                for key, by_measure in histograms.items() if measure in by_measure]
-        if rows:
-            runner.add_columns(pd.DataFrame(rows, columns=[
-                *runner.by, "period", f"{measure}.median", f"{measure}.p90"]).astype(
-                {f"{measure}.median": "float64", f"{measure}.p90": "float64"}))
+        counts = found[found["measure"] == measure].drop(columns="measure")
+        if counts.empty:
+            continue
+        medians = histogram_quantiles(counts, keys, 0.5).rename(f"{measure}.median")
+        p90s = histogram_quantiles(counts, keys, 0.9).rename(f"{measure}.p90")
+        runner.add_columns(pd.concat([medians, p90s], axis=1).reset_index())
+
+
+def histogram_quantiles(counts: pd.DataFrame, keys: list[str], q: float) -> pd.Series:
+    """`histogram_quantile` of every group at once: `counts` holds the keys, `bucket` and
+    `count` (one row per group and bucket); the result is indexed by the keys."""
+    ordered = counts.astype({"bucket": "int64", "count": "int64"}).sort_values(
+        [*keys, "bucket"], kind="mergesort").reset_index(drop=True)
+    groups = ordered.groupby(keys, sort=False, dropna=False)["count"]
+    cumulative = groups.cumsum()
+    n = groups.transform("sum")
+    rank = (n - 1) * q + 1
+    ordered["seen"] = cumulative - ordered["count"]
+    ordered["rank"] = rank
+    # the first bucket whose running count reaches the rank (the last one always does)
+    hit = ordered[cumulative >= rank].groupby(keys, sort=False, dropna=False).head(1)
+    bounds = {bucket: bucket_bounds(bucket) for bucket in hit["bucket"].unique().tolist()}
+    low = hit["bucket"].map({bucket: pair[0] for bucket, pair in bounds.items()})
+    high = hit["bucket"].map({bucket: pair[1] for bucket, pair in bounds.items()})
+    values = low + (high - low) * (hit["rank"] - hit["seen"] - 0.5) / hit["count"]
+    index = pd.MultiIndex.from_frame(hit[keys]) if len(keys) > 1 else pd.Index(hit[keys[0]])
+    return pd.Series([round(value, 4) for value in values.tolist()], index=index,
+                     dtype="float64")
 
 
 def histogram_quantile(counts: dict[int, int], q: float) -> float | None:

@@ -8,6 +8,11 @@ in logarithmic buckets, from which dashboards read approximate medians and p90s.
 Missing dimension values are stored as "(none)" so that every column is part of the key.
 The grain stops at channel so that the rollup's size follows agents x days x channels, not
 the number of contacts; queue, category, language and segment go to the exact path.
+
+`kpi_daily_rollup_team` and `kpi_daily_histogram_team` hold the same sums and bucket counts
+without the agent (timezone x day x team x role x channel; about agents-per-team times fewer
+rows): they are summed from the agent rows in the same transaction, and answer every query
+that neither groups nor filters by agent (the dashboards' team and channel views).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlalchemy import Column, Float, Index, Integer, String, Table
 from servicepulse.store.tables import metadata
 
 ROLLUP_DIMENSIONS = ("agent", "team", "role", "channel")
+TEAM_ROLLUP_DIMENSIONS = ("team", "role", "channel")  # the coarse grain: no agent
 
 # The measures of the rollup KPIs (servicepulse.kpi.rollup.ROLLUP_KPIS), as the engine names
 # them; a test checks that this list and the definitions agree.
@@ -61,6 +67,28 @@ kpi_daily_histogram = Table(
     Column("bucket", Integer, nullable=False),
     Column("count", Integer, nullable=False),
     Index("ix_kpi_daily_histogram_zone_day", "timezone", "day", "measure"),
+)
+
+kpi_daily_rollup_team = Table(
+    "kpi_daily_rollup_team",
+    metadata,
+    Column("timezone", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    *(Column(name, String(200), nullable=False) for name in TEAM_ROLLUP_DIMENSIONS),
+    *(Column(name, Float, nullable=False, server_default="0") for name in ROLLUP_MEASURES),
+    Index("ix_kpi_daily_rollup_team_zone_day", "timezone", "day"),
+)
+
+kpi_daily_histogram_team = Table(
+    "kpi_daily_histogram_team",
+    metadata,
+    Column("timezone", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    *(Column(name, String(200), nullable=False) for name in TEAM_ROLLUP_DIMENSIONS),
+    Column("measure", String(40), nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_kpi_daily_histogram_team_zone_day", "timezone", "day", "measure"),
 )
 
 # UTC days whose rollup rows are stale: marked by every import batch (cheap), rebuilt by
