@@ -152,6 +152,7 @@ def test_after_a_change_the_tiles_start_once_its_counts_are_out(sqlite_store: En
 
     async def scenario() -> None:
         await hub.start()
+        watching = asyncio.create_task(_watch(hub))
         try:
             await hub.current_state()
             await asyncio.sleep(0.5)
@@ -159,7 +160,54 @@ def test_after_a_change_the_tiles_start_once_its_counts_are_out(sqlite_store: En
             hub.changed()
             await asyncio.sleep(1.0)
         finally:
+            watching.cancel()
             await hub.stop()
 
     asyncio.run(scenario())
     assert events == ["counts start v1", "counts end", "tiles start v1"]
+
+
+async def _watch(hub: LiveHub) -> None:
+    """A wallboard stream kept open (what a browser on the wallboard page does)."""
+    async def connected() -> bool:
+        return False
+
+    async for _message in hub.stream(connected):
+        pass
+
+
+def test_tiles_are_computed_only_while_watched_or_asked_for(sqlite_store: Engine) -> None:
+    computed: list[str] = []
+
+    def counts() -> dict[str, Any]:
+        computed.append(f"counts v{hub.version}")
+        return {"contacts_today": hub.version}
+
+    def kpis() -> dict[str, Any]:
+        computed.append(f"tiles v{hub.version}")
+        return {"cells": [{"name": "contacts", "value": hub.version}]}
+
+    hub = LiveHub(sqlite_store, counts, kpis)
+    states: list[dict[str, Any]] = []
+
+    async def scenario() -> None:
+        await hub.start()
+        try:
+            await hub.current_state()
+            await asyncio.sleep(0.3)
+            hub.changed()  # nobody watches: counts only
+            await asyncio.sleep(0.5)
+            states.append(dict(await hub.current_state()))
+            states.append(dict(await hub.current_state(fresh_tiles=True)))
+            watching = asyncio.create_task(_watch(hub))
+            await asyncio.sleep(0.1)
+            hub.changed()  # watched: counts, then tiles
+            await asyncio.sleep(0.5)
+            watching.cancel()
+        finally:
+            await hub.stop()
+
+    asyncio.run(scenario())
+    assert computed == ["counts v0", "tiles v0", "counts v1", "tiles v1", "counts v2", "tiles v2"]
+    assert states[0]["contacts_today"] == 1 and states[0]["cells"][0]["value"] == 0
+    assert states[1]["cells"][0]["value"] == 1  # asked for: computed for the data now

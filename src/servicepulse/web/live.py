@@ -32,6 +32,7 @@ CHANNEL = "servicepulse_live"
 DEBOUNCE_S = 0.05  # coalesce a burst of writes into one recompute
 REFRESH_S = 10.0  # waits grow while nothing is written; also picks up SQLite writes by others
 COUNTS_FIRST_S = 1.0  # the tiles wait at most this long for the counts of the same change
+FRESH_TILES_S = 60.0  # a caller asking for up-to-date tiles waits at most this long
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class LiveHub:
         self._ready: asyncio.Event | None = None
         self._counts_version = -1  # the data version the published counts are of
         self._counts_out: asyncio.Event | None = None
+        self._tiles_version = -1  # ... and the published KPI tiles
+        self._tiles_out: asyncio.Event | None = None
+        self._tiles_wanted: asyncio.Event | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -62,6 +66,8 @@ class LiveHub:
         self._ready = asyncio.Event()
         self._counts_out = asyncio.Event()
         self._counts_version = -1
+        self._tiles_out, self._tiles_wanted = asyncio.Event(), asyncio.Event()
+        self._tiles_version = -1
         self._stop.clear()
         if self.engine.dialect.name == "postgresql":
             self._listener = threading.Thread(target=self._listen, name="servicepulse-listen",
@@ -117,7 +123,12 @@ class LiveHub:
         """Recompute one part of the state after each burst of changes (or every REFRESH_S).
         Counts and KPI tiles run as two such loops, so a slow engine never delays counts."""
         assert self._ready is not None
+        first = True
         while not self._stop.is_set():
+            if step is self.compute_kpis and not first:
+                await self._until_tiles_wanted()
+            first = False
+            wake.clear()  # changes so far are in this computation
             version = self.version
             if step is self.compute_kpis:
                 await self._counts_first(version)
@@ -138,11 +149,32 @@ class LiveHub:
                 self._counts_version = version
                 assert self._counts_out is not None
                 self._counts_out.set()
+            elif self.state is not None:
+                self._tiles_version = version
+                assert self._tiles_out is not None
+                self._tiles_out.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), REFRESH_S)
             wake.clear()
             await asyncio.sleep(DEBOUNCE_S)
             wake.clear()
+
+    async def _until_tiles_wanted(self) -> None:
+        """The KPI tiles cost the engine seconds: recomputed only while a wallboard stream is
+        open, or when a caller asks for them (`current_state(fresh_tiles=True)`)."""
+        assert self._tiles_wanted is not None
+        while not self._subscribers and not self._stop.is_set():
+            if self._tiles_wanted.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tiles_wanted.wait(), 1.0)
+        self._tiles_wanted.clear()
+
+    def _want_tiles(self) -> None:
+        if self._tiles_wanted is not None:
+            self._tiles_wanted.set()
+        if len(self._wakes) > 1:
+            self._wakes[1].set()  # the tiles' loop, if it is waiting for a change
 
     async def _counts_first(self, version: int) -> None:
         """Wait until the counts of `version` are published, at most COUNTS_FIRST_S."""
@@ -167,9 +199,23 @@ class LiveHub:
                     queue.get_nowait()  # a slow client only needs the newest state
             queue.put_nowait(message)
 
-    async def current_state(self) -> dict[str, Any]:
+    async def current_state(self, fresh_tiles: bool = False) -> dict[str, Any]:
+        """The newest state. With `fresh_tiles`, KPI tiles of the data as it is now (the
+        tiles are otherwise kept up to date only while a stream is open)."""
         assert self._ready is not None, "LiveHub.start() was not called"
         await self._ready.wait()
+        if fresh_tiles and self._tiles_version < self.version:
+            assert self._tiles_out is not None and self._tiles_wanted is not None
+            target = self.version
+            deadline = time.monotonic() + FRESH_TILES_S
+            while self._tiles_version < target and not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._tiles_out.clear()
+                self._want_tiles()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._tiles_out.wait(), left)
         assert self.state is not None
         return self.state
 
@@ -177,6 +223,8 @@ class LiveHub:
         """Server-sent events: the current state at once, then every new one."""
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
         self._subscribers.add(queue)
+        if self._tiles_version < self.version:
+            self._want_tiles()  # they were not kept up to date while nobody watched
         try:
             state = await self.current_state()
             yield b"retry: 1000\nevent: wallboard\ndata: " + orjson.dumps(state) + b"\n\n"

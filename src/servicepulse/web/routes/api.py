@@ -276,7 +276,7 @@ async def get_trends(services: ServicesDep, context: ContextDep, filters: Filter
 
 @router.get("/wallboard")
 async def get_wallboard(services: ServicesDep, _user: ManagerUser) -> WallboardOutput:
-    return WallboardOutput.model_validate(await services.hub.current_state())
+    return WallboardOutput.model_validate(await services.hub.current_state(fresh_tiles=True))
 
 
 @router.get("/live", response_class=StreamingResponse,
