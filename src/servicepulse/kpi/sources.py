@@ -251,13 +251,18 @@ INTERACTION_COLUMNS = (
     "first_response_business_s", "resolution_business_s")
 
 
-def _interactions_enriched(frame: Frame, window_end: float) -> ir.Table:
-    """Interactions created before `window_end`, with agent, team, role and segment."""
-    interactions = frame.table("interactions")
+def _interactions_enriched(frame: Frame, window_end: float, start: float | None = None,
+                           repeats: bool = False) -> ir.Table:
+    """Interactions created in [start, window_end), with agent, team, role and segment (and
+    the repeat flags, when asked)."""
     # only the columns the KPIs read: engines carry every column through joins and window
     # sorts, and the raw JSON (`given`), hashes and free text would cost the most
-    interactions = interactions.select(*INTERACTION_COLUMNS).filter(
-        interactions.created_at < window_end)
+    interactions = frame.table("interactions").select(*INTERACTION_COLUMNS)
+    created = interactions.created_at
+    interactions = interactions.filter(created < window_end if start is None
+                                       else (created >= start) & (created < window_end))
+    if repeats:
+        interactions = _with_repeats(frame, interactions)
     agents = _agent_attributes(frame)
     customers = frame.table("customers").select(c_id="id", c_segment="segment")
     joined = interactions.left_join(agents, interactions.agent_id == agents.a_id) \
@@ -274,21 +279,12 @@ def _interactions_enriched(frame: Frame, window_end: float) -> ir.Table:
     )
 
 
-def _repeat_flags(frame: Frame) -> ir.Table:
-    """Per interaction id from the range start on: `repeat`, another inbound contact of the
-    same customer within the repeat window; `fcr_repeat`, the same, but in the same
-    category where both have one (an uncategorised contact matches any category).
-
-    Repeats are looked for among every later contact (any channel, also after the range
-    end), so this runs over the raw interactions, before the period filter and the user's
-    filters. It reads only the five columns it needs: engines carry every column of a
-    window's input through its sort, and the sort is this query's main cost.
-    """
+def _with_repeats(frame: Frame, rows: ir.Table) -> ir.Table:
+    """`rows` (raw interactions from the range start on, up to the repeat window after its
+    end) with `repeat`: another inbound contact of the same customer within the repeat
+    window; `fcr_repeat`: the same, but in the same category where both have one (an
+    uncategorised contact matches any category)."""
     window_s = frame.settings.repeat_window_days * DAY_S
-    rows = frame.table("interactions")
-    rows = rows.filter((rows.created_at >= frame.range_start)
-                       & (rows.created_at < frame.range_end + window_s + 1)) \
-        .select("id", "customer_id", "category", "created_at", "direction")
     inbound_at = ibis.ifelse(rows.direction == "inbound", rows.created_at, None)
     inbound_uncategorised_at = ibis.ifelse(
         (rows.direction == "inbound") & rows.category.isnull(), rows.created_at, None)
@@ -310,11 +306,17 @@ def _repeat_flags(frame: Frame) -> ir.Table:
         (marked.next_same_category_at - marked.created_at <= window_s).fill_null(False)
         | (marked.next_uncategorised_at - marked.created_at <= window_s).fill_null(False))
     has_customer = marked.customer_id.notnull()
-    return marked.select(
-        r_id=marked.id,
-        r_repeat=has_customer & within.fill_null(False),
-        r_fcr_repeat=has_customer & within_same.fill_null(False),
-    )
+    return marked.mutate(
+        repeat=has_customer & within.fill_null(False),
+        fcr_repeat=has_customer & within_same.fill_null(False),
+    ).drop("next_inbound_at", "next_uncategorised_at", "next_same_category_at")
+
+
+def _repeats_end(frame: Frame) -> float:
+    """Repeats are looked for among every later contact (any channel, also after the range
+    end): the windows read contacts up to the repeat window after the range, before the
+    period filter and the user's filters."""
+    return frame.range_end + frame.settings.repeat_window_days * DAY_S + 1
 
 
 def _interaction_fields(frame: Frame, rows: ir.Table) -> ir.Table:
@@ -351,16 +353,30 @@ def _interaction_fields(frame: Frame, rows: ir.Table) -> ir.Table:
 
 def interactions_source(frame: Frame) -> ir.Table:
     """Interactions at created_at (volume, response, FCR, resolution rate, ...)."""
-    rows = _interactions_enriched(frame, frame.range_end)
-    rows = rows.filter(frame.in_periods(rows.created_at))
-    if frame.kpis & REPEAT_KPIS:
-        flags = _repeat_flags(frame)
+    if not frame.kpis & REPEAT_KPIS:
+        rows = _interactions_enriched(frame, frame.range_end)
+        rows = rows.mutate(repeat=ibis.literal(False), fcr_repeat=ibis.literal(False))
+    elif getattr(frame.backend, "name", "") == "sqlite":
+        # SQLite joins a window subquery back by nested loops: the windows run inline there
+        rows = _interactions_enriched(frame, _repeats_end(frame), frame.range_start,
+                                      repeats=True)
+    else:
+        # The windows sort only the five columns they read; engines carry every input
+        # column through a window's sort, so joining the flags back by id is cheaper.
+        narrow = frame.table("interactions").select(
+            "id", "customer_id", "category", "created_at", "direction")
+        narrow = narrow.filter((narrow.created_at >= frame.range_start)
+                               & (narrow.created_at < _repeats_end(frame)))
+        marked = _with_repeats(frame, narrow)
+        flags = marked.select(r_id=marked.id, r_repeat=marked.repeat,
+                              r_fcr_repeat=marked.fcr_repeat)
+        rows = _interactions_enriched(frame, frame.range_end)
+        rows = rows.filter(frame.in_periods(rows.created_at))
         rows = rows.left_join(flags, rows.id == flags.r_id)
         rows = rows.mutate(repeat=rows.r_repeat.fill_null(False),
                            fcr_repeat=rows.r_fcr_repeat.fill_null(False)) \
             .drop("r_id", "r_repeat", "r_fcr_repeat")
-    else:
-        rows = rows.mutate(repeat=ibis.literal(False), fcr_repeat=ibis.literal(False))
+    rows = rows.filter(frame.in_periods(rows.created_at))
     rows = _interaction_fields(frame, rows)
     return rows.mutate(period=frame.period_key(rows.created_at))
 
