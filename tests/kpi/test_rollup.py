@@ -16,6 +16,7 @@ from servicepulse.kpi.rollup import (
     AGENT_GRAIN,
     ROLLUP_KPIS,
     TEAM_GRAIN,
+    TEAM_MONTH_GRAIN,
     grain_for,
     histogram_quantile,
     histogram_quantiles,
@@ -30,6 +31,8 @@ from servicepulse.kpi.tables import (
     kpi_daily_histogram_team,
     kpi_daily_rollup,
     kpi_daily_rollup_team,
+    kpi_monthly_histogram_team,
+    kpi_monthly_rollup_team,
 )
 from tests.kpi.helpers import WEEK, load, rows_by_group
 
@@ -170,7 +173,8 @@ def _load_with_second_agent(engine: Engine, tmp_path: Path) -> None:
 
 
 def _grain_contents(engine: Engine) -> tuple[list[Any], list[Any]]:
-    """The team grain as stored, and the agent grain summed over agents (sorted rows)."""
+    """The team grain (days, then months) as stored, and the agent grain summed over agents
+    (and over months: sorted rows)."""
     keys = ["timezone", "day", *TEAM_ROLLUP_DIMENSIONS]
     with engine.connect() as connection:
         stored = sorted(tuple(row) for row in connection.execute(
@@ -186,7 +190,29 @@ def _grain_contents(engine: Engine) -> tuple[list[Any], list[Any]]:
             select(*(kpi_daily_histogram.c[k] for k in buckets),
                    func.sum(kpi_daily_histogram.c["count"]))
             .group_by(*(kpi_daily_histogram.c[k] for k in buckets))))
-    return [stored, stored_h], [summed, summed_h]
+        months = sorted(tuple(row) for row in connection.execute(
+            select(*(kpi_monthly_rollup_team.c[k] for k in ["timezone", "month",
+                                                              *TEAM_ROLLUP_DIMENSIONS,
+                                                              *ROLLUP_MEASURES]))))
+        months_h = sorted(tuple(row) for row in connection.execute(
+            select(*(kpi_monthly_histogram_team.c[k] for k in ["timezone", "month",
+                                                                 *TEAM_ROLLUP_DIMENSIONS,
+                                                                 "measure", "bucket",
+                                                                 "count"]))))
+    return ([stored, stored_h, months, months_h],
+            [summed, summed_h, _by_month(summed, 5), _by_month(summed_h, 7)])
+
+
+def _by_month(rows: list[Any], keys: int) -> list[Any]:
+    """Rows (timezone, day, *more keys, *sums) summed per month (sums of whole numbers:
+    exact in any order)."""
+    months: dict[tuple[Any, ...], list[float]] = {}
+    for row in rows:
+        key = (row[0], row[1][:7] + "-01", *row[2:keys])
+        sums = months.setdefault(key, [0] * (len(row) - keys))
+        for index, value in enumerate(row[keys:]):
+            sums[index] += value
+    return sorted((*key, *sums) for key, sums in months.items())
 
 
 @pytest.mark.parametrize("grouping", [
@@ -212,6 +238,26 @@ def test_the_team_grain_answers_like_the_agent_grain(store: Engine, tmp_path: Pa
         team_rows = connection.execute(select(func.count()).select_from(
             kpi_daily_rollup_team)).scalar_one()
     assert team_rows == agent_rows - 2
+
+
+@pytest.mark.parametrize("grouping", [
+    {"by": ["channel"], "period": "month", "from": "2026-02-01", "to": "2026-04-01"},
+    {"by": ["team", "role"], "period": "quarter", "from": "2026-01-01", "to": "2026-07-01"},
+    {"by": [], "period": "month", "from": "2026-03-01", "to": "2026-04-01",
+     "filters": {"team": ["t1"], "channel": ["phone", "chat"]}},
+])
+def test_whole_months_read_the_month_grain(store: Engine, tmp_path: Path,
+                                           grouping: dict[str, Any]) -> None:
+    _load_with_second_agent(store, tmp_path)
+    query = KpiQuery.model_validate({**QUERY, **grouping})
+    monthly = query_rollup(store, query, KpiSettings())
+    assert monthly is not None and monthly["rows"]
+    assert monthly == query_rollup(store, query, KpiSettings(), grain=AGENT_GRAIN)
+    assert monthly == query_rollup(store, query, KpiSettings(), grain=TEAM_MONTH_GRAIN)
+    with store.begin() as connection:  # the daily team rows gone: the months still answer
+        connection.execute(kpi_daily_rollup_team.delete())
+        connection.execute(kpi_daily_histogram_team.delete())
+    assert query_rollup(store, query, KpiSettings()) == monthly
 
 
 def test_the_team_grain_matches_the_exact_path(sqlite_store: Engine, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from servicepulse.kpi.sources import (
     day_number,
     from_day_number,
     local_midnight,
+    next_period_start,
 )
 from servicepulse.kpi.tables import (
     ROLLUP_DIMENSIONS,
@@ -52,6 +53,8 @@ from servicepulse.kpi.tables import (
     kpi_daily_histogram_team,
     kpi_daily_rollup,
     kpi_daily_rollup_team,
+    kpi_monthly_histogram_team,
+    kpi_monthly_rollup_team,
     kpi_rollup_dirty,
 )
 from servicepulse.store import tables
@@ -71,12 +74,15 @@ class Grain:
     dimensions: tuple[str, ...]
     rollup: sa.Table
     histogram: sa.Table
+    span: str = "day"  # the column of the rows' local day, or month (the ISO first day)
 
 
 AGENT_GRAIN = Grain("agent", ROLLUP_DIMENSIONS, kpi_daily_rollup, kpi_daily_histogram)
 TEAM_GRAIN = Grain("team", TEAM_ROLLUP_DIMENSIONS, kpi_daily_rollup_team,
                    kpi_daily_histogram_team)
-GRAINS = (TEAM_GRAIN, AGENT_GRAIN)  # coarsest first
+TEAM_MONTH_GRAIN = Grain("team x month", TEAM_ROLLUP_DIMENSIONS, kpi_monthly_rollup_team,
+                         kpi_monthly_histogram_team, span="month")
+GRAINS = (TEAM_GRAIN, AGENT_GRAIN)  # daily grains, coarsest first
 
 
 def grain_for(query: KpiQuery) -> Grain:
@@ -173,7 +179,7 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
     resolved = kpi_settings(settings)
     if days is None:
         all_days = _data_days(connection)
-        for grain in GRAINS:
+        for grain in (*GRAINS, TEAM_MONTH_GRAIN):
             connection.execute(grain.rollup.delete())
             connection.execute(grain.histogram.delete())
         ranges = [(all_days[0] - timedelta(days=1), all_days[-1] + timedelta(days=2))] \
@@ -239,6 +245,7 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
         for start in range(0, len(histogram), 1000):
             connection.execute(kpi_daily_histogram.insert(), histogram[start:start + 1000])
     _sum_over_agents(connection, zone, first, end)
+    _sum_over_months(connection, zone, first, end)
     return len(rows)
 
 
@@ -310,6 +317,29 @@ def refresh_dirty_rollups(engine: Engine, settings: Any | None = None) -> int:
     return len(days)
 
 
+def _sum_over_months(connection: Connection, zone: str, first: date, end: date) -> None:
+    """The months holding these days, summed again from the team grain's days (in SQL)."""
+    month_first = first.replace(day=1)
+    month_end = next_period_start((end - timedelta(days=1)).replace(day=1), "month")
+    for daily, monthly, extra, values in (
+            (kpi_daily_rollup_team, kpi_monthly_rollup_team, (), ROLLUP_MEASURES),
+            (kpi_daily_histogram_team, kpi_monthly_histogram_team, ("measure", "bucket"),
+             ("count",))):
+        connection.execute(monthly.delete().where(
+            monthly.c.timezone == zone, monthly.c.month >= month_first.isoformat(),
+            monthly.c.month < month_end.isoformat()))
+        # literal SQL, no parameters: PostgreSQL matches the GROUP BY expression as written
+        month = sa.func.substr(daily.c.day, sa.literal_column("1"), sa.literal_column("7"),
+                               type_=sa.String).concat(sa.literal_column("'-01'"))
+        keys = [daily.c[name] for name in ("timezone", *TEAM_ROLLUP_DIMENSIONS, *extra)]
+        summed = sa.select(month, *keys, *(sa.func.sum(daily.c[name]) for name in values)
+                           ).where(daily.c.timezone == zone,
+                                   daily.c.day >= month_first.isoformat(),
+                                   daily.c.day < month_end.isoformat()).group_by(month, *keys)
+        connection.execute(monthly.insert().from_select(
+            ["month", *(key.name for key in keys), *values], summed))
+
+
 # --- answering from the rollup ---------------------------------------------------------------
 
 
@@ -324,33 +354,40 @@ def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
     """The KPI document from the rollup, or None when the rollup cannot answer the query.
 
     It reads the coarsest grain that covers the query's grouping and filters (the team grain
-    unless the query groups or filters by agent); `grain` forces one (benchmarks, tests).
+    unless the query groups or filters by agent), per month when the team grain answers and
+    every period is made of whole months; `grain` forces one (benchmarks, tests).
     """
     if not can_answer(query):
         return None
     resolved = kpi_settings(settings)
     kpis = query.kpis if query.kpis is not None else list(ROLLUP_KPIS)
     query = query.model_copy(update={"kpis": kpis})
-    grain = grain or grain_for(query)
-    if not set(query.by) | set(query.filters) <= set(grain.dimensions):
-        raise ValueError(f"the {grain.name} grain of the rollup has no "
+    chosen = grain or grain_for(query)
+    if not set(query.by) | set(query.filters) <= set(chosen.dimensions):
+        raise ValueError(f"the {chosen.name} grain of the rollup has no "
                          f"{', '.join(sorted(set(query.by) | set(query.filters)))}")
     with engine.connect() as connection:
-        if _other_zone(connection, grain.rollup, resolved.timezone):
+        if _other_zone(connection, kpi_daily_rollup_team, resolved.timezone):
             return None  # kept in another time zone: the exact path answers
-        first, end = _rollup_range(connection, grain.rollup, query)
+        first, end = _rollup_range(connection, kpi_daily_rollup_team, query)
         stale = dirty_days(connection)
         # a stale day within the range (± a day for the zone offset): the exact path answers
         if any(first - timedelta(days=1) <= day <= end for day in stale):
             return None
         periods = periods_for(first, end, query.period, resolved)
+        if grain is None and chosen is TEAM_GRAIN and _whole_months(periods):
+            chosen = TEAM_MONTH_GRAIN
         frame = Frame(None, resolved, query.period, periods, kpis=set(kpis))
         runner = Runner(frame, query, [KPIS[name] for name in kpis], compute=False)
-        _read_measures(connection, grain, runner, periods)
-        _read_histograms(connection, grain, runner, periods)
+        _read_measures(connection, chosen, runner, periods)
+        _read_histograms(connection, chosen, runner, periods)
     return {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
             "period": query.period, "filters": dict(query.filters),
             "timezone": resolved.timezone, "source": "rollup", "rows": runner.rows()}
+
+
+def _whole_months(periods: list[Period]) -> bool:
+    return all(p.start.day == 1 and p.end.day == 1 for p in periods)
 
 
 def _other_zone(connection: Connection, table: sa.Table, zone: str) -> bool:
@@ -374,11 +411,14 @@ def _rollup_range(connection: Connection, table: sa.Table, query: KpiQuery
     return first, max(end, first + timedelta(days=1))
 
 
-def _period_column(table: sa.Table, periods: list[Period], period: str) -> Any:
+def _period_column(grain: Grain, table: sa.Table, periods: list[Period], period: str) -> Any:
     ordered = sorted(periods, key=lambda p: p.start)
+    span = table.c[grain.span]
     if period == "day":
-        return table.c.day
-    return sa.case(*((table.c.day < p.end.isoformat(), sa.literal(str(p.key)))
+        if grain.span != "day":
+            raise ValueError(f"the {grain.name} grain of the rollup has no days")
+        return span
+    return sa.case(*((span < p.end.isoformat(), sa.literal(str(p.key)))
                      for p in ordered[:-1]), else_=sa.literal(str(ordered[-1].key)))
 
 
@@ -393,10 +433,12 @@ def _day_ranges(periods: list[Period]) -> list[tuple[date, date]]:
     return ranges
 
 
-def _where(table: sa.Table, runner: Runner, periods: list[Period]) -> list[Any]:
+def _where(grain: Grain, table: sa.Table, runner: Runner, periods: list[Period]
+           ) -> list[Any]:
+    span = table.c[grain.span]
     conditions: list[Any] = [table.c.timezone == runner.frame.settings.timezone,
-                             sa.or_(*(sa.and_(table.c.day >= start.isoformat(),
-                                              table.c.day < end.isoformat())
+                             sa.or_(*(sa.and_(span >= start.isoformat(),
+                                              span < end.isoformat())
                                       for start, end in _day_ranges(periods)))]
     for dimension, allowed in runner.query.filters.items():
         conditions.append(table.c[dimension].in_(allowed))
@@ -412,19 +454,24 @@ def _period_keys(values: pd.Series, period: str) -> pd.Series:
 
 
 def _fetch(connection: Connection, statement: Any) -> pd.DataFrame:
+    """The rows of a statement as a frame, built column by column (pandas converts a list of
+    rows one cell at a time)."""
     result = connection.execute(statement)
-    columns = list(result.keys())
-    return pd.DataFrame.from_records(result.fetchall(), columns=columns)
+    names = list(result.keys())
+    rows = result.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return pd.DataFrame({name: list(column) for name, column in zip(names, columns,
+                                                                    strict=True)})
 
 
 def _read_measures(connection: Connection, grain: Grain, runner: Runner,
                    periods: list[Period]) -> None:
     r = grain.rollup
-    period = _period_column(r, periods, runner.frame.period).label("period")
+    period = _period_column(grain, r, periods, runner.frame.period).label("period")
     names = [name for name in runner.measure_names() if name in r.c]
     statement = sa.select(*(r.c[name] for name in runner.by), period,
                           *(sa.func.sum(r.c[name]).label(name) for name in names)) \
-        .where(*_where(r, runner, periods)) \
+        .where(*_where(grain, r, runner, periods)) \
         .group_by(*(r.c[name] for name in runner.by), period)
     found = _fetch(connection, statement)
     found["period"] = _period_keys(found["period"], runner.frame.period)
@@ -437,10 +484,10 @@ def _read_histograms(connection: Connection, grain: Grain, runner: Runner,
     requests = runner.quantile_requests()
     if not requests:
         return
-    period = _period_column(h, periods, runner.frame.period).label("period")
+    period = _period_column(grain, h, periods, runner.frame.period).label("period")
     statement = sa.select(*(h.c[name] for name in runner.by), period, h.c.measure, h.c.bucket,
                           sa.func.sum(h.c.count).label("count")) \
-        .where(*_where(h, runner, periods), h.c.measure.in_(list(requests))) \
+        .where(*_where(grain, h, runner, periods), h.c.measure.in_(list(requests))) \
         .group_by(*(h.c[name] for name in runner.by), period, h.c.measure, h.c.bucket)
     found = _fetch(connection, statement)
     if found.empty:

@@ -13,6 +13,8 @@ the number of contacts; queue, category, language and segment go to the exact pa
 without the agent (timezone x day x team x role x channel; about agents-per-team times fewer
 rows): they are summed from the agent rows in the same transaction, and answer every query
 that neither groups nor filters by agent (the dashboards' team and channel views).
+`kpi_monthly_rollup_team` and `kpi_monthly_histogram_team` sum those per local calendar month
+(`month`: the ISO date of its first day), for month, quarter and whole-month ranges.
 """
 
 from __future__ import annotations
@@ -89,6 +91,28 @@ kpi_daily_histogram_team = Table(
     Column("bucket", Integer, nullable=False),
     Column("count", Integer, nullable=False),
     Index("ix_kpi_daily_histogram_team_zone_day", "timezone", "day", "measure"),
+)
+
+kpi_monthly_rollup_team = Table(
+    "kpi_monthly_rollup_team",
+    metadata,
+    Column("timezone", String(64), nullable=False),
+    Column("month", String(10), nullable=False),  # local ISO date of the month's first day
+    *(Column(name, String(200), nullable=False) for name in TEAM_ROLLUP_DIMENSIONS),
+    *(Column(name, Float, nullable=False, server_default="0") for name in ROLLUP_MEASURES),
+    Index("ix_kpi_monthly_rollup_team_zone_month", "timezone", "month"),
+)
+
+kpi_monthly_histogram_team = Table(
+    "kpi_monthly_histogram_team",
+    metadata,
+    Column("timezone", String(64), nullable=False),
+    Column("month", String(10), nullable=False),
+    *(Column(name, String(200), nullable=False) for name in TEAM_ROLLUP_DIMENSIONS),
+    Column("measure", String(40), nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_kpi_monthly_histogram_team_zone_month", "timezone", "month", "measure"),
 )
 
 # UTC days whose rollup rows are stale: marked by every import batch (cheap), rebuilt by
