@@ -190,8 +190,7 @@ class Runner:
                  order_statistics: bool = True):
         self.frame = frame
         self._tables: dict[str, ir.Table] = {}
-        self.execute: Executor = execute or (frame.backend.execute if frame.backend is not None
-                                             else _no_backend)
+        self.execute: Executor = execute or _executor(frame.backend)
         self.query = query
         self.definitions = definitions
         self.by = list(query.by)
@@ -475,6 +474,20 @@ def _records(fields: Fields, size: int) -> list[Any]:
 
 def _no_backend(expression: ir.Expr) -> pd.DataFrame:
     raise RuntimeError("this run reads stored statistics and has no backend to query")
+
+
+def _executor(backend: BaseBackend | None) -> Executor:
+    if backend is None:
+        return _no_backend
+    if backend.name == "duckdb":
+        # Ibis' DuckDB execute() turns every column holding a NULL into a Python list; the
+        # engine reads numbers column-wise, so Arrow's own conversion (NULL → NaN) does.
+        def execute(expression: ir.Expr) -> pd.DataFrame:
+            frame: pd.DataFrame = backend.to_pyarrow(expression).to_pandas()
+            return frame
+
+        return execute
+    return backend.execute
 
 
 def _extra_fields(statistic: Statistic, prefix: str, measures: Measures,
