@@ -489,40 +489,39 @@ def _read_histograms(connection: Connection, grain: Grain, runner: Runner,
                           sa.func.sum(h.c.count).label("count")) \
         .where(*_where(grain, h, runner, periods), h.c.measure.in_(list(requests))) \
         .group_by(*(h.c[name] for name in runner.by), period, h.c.measure, h.c.bucket)
-    found = _fetch(connection, statement)
-    if found.empty:
+    # one pass over plain rows: a few groups' worth of Python, no frame per bucket
+    width = len(runner.by) + 1
+    histograms: dict[tuple[Any, ...], dict[str, dict[int, int]]] = {}
+    for row in connection.execute(statement):
+        key = tuple(row[:width])
+        histograms.setdefault(key, {}).setdefault(row[width], {})[int(row[width + 1])] = \
+            int(row[width + 2])
+    if not histograms:
         return
-    found["period"] = _period_keys(found["period"], runner.frame.period)
-    keys = [*runner.by, "period"]
+    keys: dict[Any, int] = {}
+    columns: dict[str, list[Any]] = {name: [] for name in runner.by}
+    columns["period"] = []
     for measure in requests:
-        counts = found[found["measure"] == measure].drop(columns="measure")
-        if counts.empty:
-            continue
-        medians = histogram_quantiles(counts, keys, 0.5).rename(f"{measure}.median")
-        p90s = histogram_quantiles(counts, keys, 0.9).rename(f"{measure}.p90")
-        runner.add_columns(pd.concat([medians, p90s], axis=1).reset_index())
+        columns[f"{measure}.median"] = []
+        columns[f"{measure}.p90"] = []
+    for key, by_measure in histograms.items():
+        for name, value in zip(runner.by, key, strict=False):
+            columns[name].append(value)
+        if key[-1] not in keys:
+            keys[key[-1]] = _period_key(key[-1], runner.frame.period)
+        columns["period"].append(keys[key[-1]])
+        for measure in requests:
+            counts = by_measure.get(measure)
+            columns[f"{measure}.median"].append(
+                histogram_quantile(counts, 0.5) if counts else None)
+            columns[f"{measure}.p90"].append(histogram_quantile(counts, 0.9) if counts else None)
+    frame = pd.DataFrame(columns)
+    runner.add_columns(frame.astype({name: "float64" for name in columns
+                                     if name.endswith((".median", ".p90"))}))
 
 
-def histogram_quantiles(counts: pd.DataFrame, keys: list[str], q: float) -> pd.Series:
-    """`histogram_quantile` of every group at once: `counts` holds the keys, `bucket` and
-    `count` (one row per group and bucket); the result is indexed by the keys."""
-    ordered = counts.astype({"bucket": "int64", "count": "int64"}).sort_values(
-        [*keys, "bucket"], kind="mergesort").reset_index(drop=True)
-    groups = ordered.groupby(keys, sort=False, dropna=False)["count"]
-    cumulative = groups.cumsum()
-    n = groups.transform("sum")
-    rank = (n - 1) * q + 1
-    ordered["seen"] = cumulative - ordered["count"]
-    ordered["rank"] = rank
-    # the first bucket whose running count reaches the rank (the last one always does)
-    hit = ordered[cumulative >= rank].groupby(keys, sort=False, dropna=False).head(1)
-    bounds = {bucket: bucket_bounds(bucket) for bucket in hit["bucket"].unique().tolist()}
-    low = hit["bucket"].map({bucket: pair[0] for bucket, pair in bounds.items()})
-    high = hit["bucket"].map({bucket: pair[1] for bucket, pair in bounds.items()})
-    values = low + (high - low) * (hit["rank"] - hit["seen"] - 0.5) / hit["count"]
-    index = pd.MultiIndex.from_frame(hit[keys]) if len(keys) > 1 else pd.Index(hit[keys[0]])
-    return pd.Series([round(value, 4) for value in values.tolist()], index=index,
-                     dtype="float64")
+def _period_key(value: Any, period: str) -> int:
+    return day_number(date.fromisoformat(value)) if period == "day" else int(value)
 
 
 def histogram_quantile(counts: dict[int, int], q: float) -> float | None:
