@@ -219,7 +219,8 @@ class Runner:
             for extra, statistic in definition.extras.items():
                 yield f"{definition.name}__{extra}", statistic
 
-    def _filtered(self, source: str, frame: Frame | None = None) -> ir.Table:
+    def filtered_source(self, source: str, frame: Frame | None = None) -> ir.Table:
+        """A source's rows after the query's filters (on another frame if given)."""
         table = SOURCES[source].build(frame or self.frame)
         for dimension, allowed in self.query.filters.items():
             table = table.filter(table[dimension].isin(list(allowed)))
@@ -239,7 +240,7 @@ class Runner:
     def source_table(self, source: str) -> ir.Table:
         """The rows of a source after the query's filters (built once per run)."""
         if source not in self._tables:
-            self._tables[source] = self._filtered(source)
+            self._tables[source] = self.filtered_source(source)
         return self._tables[source]
 
     def add_columns(self, frame: pd.DataFrame) -> None:
@@ -330,7 +331,7 @@ class Runner:
         if not counts:
             return
         # Order statistics need no repeat contacts: a source without those windows.
-        table = self._filtered(source, self.frame.without_repeats())
+        table = self.filtered_source(source, self.frame.without_repeats())
         parts = []
         for index, prefix in enumerate(counts):
             request = requests[prefix]

@@ -199,11 +199,6 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
 def _refresh_range(connection: Connection, backend: Any, execute: Any, first: date, end: date,
                    settings: KpiSettings) -> int:
     zone = settings.timezone
-    for grain in GRAINS:
-        for table in (grain.rollup, grain.histogram):
-            connection.execute(table.delete().where(
-                table.c.timezone == zone, table.c.day >= first.isoformat(),
-                table.c.day < end.isoformat()))
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(zone)
@@ -225,11 +220,11 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
         for day, dimensions, values in zip(
             days, measured[list(ROLLUP_DIMENSIONS)].itertuples(index=False, name=None),
             sums.itertuples(index=False, name=None), strict=True)]
-    for start in range(0, len(rows), 1000):
-        connection.execute(kpi_daily_rollup.insert(), rows[start:start + 1000])
     keys = [*ROLLUP_DIMENSIONS, "period"]
+    histograms: list[dict[str, Any]] = []
     for prefix, request in runner.quantile_requests().items():
-        table = runner.source_table(request.source)
+        # the histograms need no repeat contacts: the source without their window sorts
+        table = runner.filtered_source(request.source, frame.without_repeats())
         value = request.value.resolve(table)
         condition = value.notnull()
         if request.population is not None:
@@ -237,13 +232,22 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
         counts = table.filter(condition).mutate(bucket=bucket_of(value.cast("float64"))) \
             .group_by([*keys, "bucket"]).aggregate(count=ibis._.count())
         found = execute(counts)
-        histogram = [{"timezone": zone, "day": from_day_number(int(record["period"])).isoformat(),
-                      **{name: record[name] for name in ROLLUP_DIMENSIONS},
-                      "measure": prefix, "bucket": int(record["bucket"]),
-                      "count": int(record["count"])}
-                     for record in found.to_dict("records")]
-        for start in range(0, len(histogram), 1000):
-            connection.execute(kpi_daily_histogram.insert(), histogram[start:start + 1000])
+        histograms += [{"timezone": zone,
+                        "day": from_day_number(int(record["period"])).isoformat(),
+                        **{name: record[name] for name in ROLLUP_DIMENSIONS},
+                        "measure": prefix, "bucket": int(record["bucket"]),
+                        "count": int(record["count"])}
+                       for record in found.to_dict("records")]
+    # Everything is computed before the first write: on SQLite the first write takes the
+    # store's only write lock, held to the commit, and imports wait for it meanwhile.
+    for grain in GRAINS:
+        for table in (grain.rollup, grain.histogram):
+            connection.execute(table.delete().where(
+                table.c.timezone == zone, table.c.day >= first.isoformat(),
+                table.c.day < end.isoformat()))
+    for table, written in ((kpi_daily_rollup, rows), (kpi_daily_histogram, histograms)):
+        for start in range(0, len(written), 1000):
+            connection.execute(table.insert(), written[start:start + 1000])
     _sum_over_agents(connection, zone, first, end)
     _sum_over_months(connection, zone, first, end)
     return len(rows)
@@ -350,12 +354,19 @@ def can_answer(query: KpiQuery) -> bool:
 
 
 def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
-                 grain: Grain | None = None) -> dict[str, Any] | None:
+                 grain: Grain | None = None, allow_stale: bool = False
+                 ) -> dict[str, Any] | None:
     """The KPI document from the rollup, or None when the rollup cannot answer the query.
 
     It reads the coarsest grain that covers the query's grouping and filters (the team grain
     unless the query groups or filters by agent), per month when the team grain answers and
     every period is made of whole months; `grain` forces one (benchmarks, tests).
+
+    A range holding a day whose rollup is stale (imported, not yet rebuilt) is left to the
+    exact path (None), unless `allow_stale`: dashboards under a steady stream of records
+    would otherwise always wait for the exact engine over their whole window. The document
+    then lists those days under `"stale_days"` (their figures are as of the last rebuild,
+    which the background worker is redoing).
     """
     if not can_answer(query):
         return None
@@ -370,9 +381,10 @@ def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
         if _other_zone(connection, kpi_daily_rollup_team, resolved.timezone):
             return None  # kept in another time zone: the exact path answers
         first, end = _rollup_range(connection, kpi_daily_rollup_team, query)
-        stale = dirty_days(connection)
         # a stale day within the range (± a day for the zone offset): the exact path answers
-        if any(first - timedelta(days=1) <= day <= end for day in stale):
+        stale = sorted(day for day in dirty_days(connection)
+                       if first - timedelta(days=1) <= day <= end)
+        if stale and not allow_stale:
             return None
         periods = periods_for(first, end, query.period, resolved)
         if grain is None and chosen is TEAM_GRAIN and _whole_months(periods):
@@ -381,9 +393,12 @@ def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
         runner = Runner(frame, query, [KPIS[name] for name in kpis], compute=False)
         _read_measures(connection, chosen, runner, periods)
         _read_histograms(connection, chosen, runner, periods)
-    return {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
-            "period": query.period, "filters": dict(query.filters),
-            "timezone": resolved.timezone, "source": "rollup", "rows": runner.rows()}
+    document = {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
+                "period": query.period, "filters": dict(query.filters),
+                "timezone": resolved.timezone, "source": "rollup", "rows": runner.rows()}
+    if stale:
+        document["stale_days"] = [day.isoformat() for day in stale]
+    return document
 
 
 def _whole_months(periods: list[Period]) -> bool:

@@ -353,8 +353,10 @@ def _interaction_fields(frame: Frame, rows: ir.Table) -> ir.Table:
 
 def interactions_source(frame: Frame) -> ir.Table:
     """Interactions at created_at (volume, response, FCR, resolution rate, ...)."""
+    # the range's both ends up front: SQLite uses the created_at index only for what is in
+    # the innermost query, and an open start would read every contact before the range
     if not frame.kpis & REPEAT_KPIS:
-        rows = _interactions_enriched(frame, frame.range_end)
+        rows = _interactions_enriched(frame, frame.range_end, frame.range_start)
         rows = rows.mutate(repeat=ibis.literal(False), fcr_repeat=ibis.literal(False))
     elif getattr(frame.backend, "name", "") == "sqlite":
         # SQLite joins a window subquery back by nested loops: the windows run inline there
@@ -370,7 +372,7 @@ def interactions_source(frame: Frame) -> ir.Table:
         marked = _with_repeats(frame, narrow)
         flags = marked.select(r_id=marked.id, r_repeat=marked.repeat,
                               r_fcr_repeat=marked.fcr_repeat)
-        rows = _interactions_enriched(frame, frame.range_end)
+        rows = _interactions_enriched(frame, frame.range_end, frame.range_start)
         rows = rows.filter(frame.in_periods(rows.created_at))
         rows = rows.left_join(flags, rows.id == flags.r_id)
         rows = rows.mutate(repeat=rows.r_repeat.fill_null(False),

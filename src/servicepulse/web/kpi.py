@@ -52,7 +52,8 @@ def dashboard_kpi_function() -> KpiFunction:
     """For dashboards: the daily rollup answers what it can (its KPIs, grouped and filtered by
     agent, team, role or channel), the exact engine the rest (occupancy, segment filters, ...);
     rows of both are merged by group. Counts and proportions from the rollup are exact; its
-    medians and p90s come from 25%-wide histogram buckets (see servicepulse.kpi.rollup)."""
+    medians and p90s come from 25%-wide histogram buckets (see servicepulse.kpi.rollup). Days
+    whose rollup the background worker is rebuilding are read as of their last rebuild."""
     from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.rollup import ROLLUP_KPIS, can_answer, query_rollup
     from servicepulse.web.kpi_backends import backends_for
@@ -68,7 +69,9 @@ def dashboard_kpi_function() -> KpiFunction:
         rollup_query = query.model_copy(update={"kpis": from_rollup})
         document = None
         if from_rollup and can_answer(rollup_query):
-            document = query_rollup(engine, rollup_query)
+            # days being rebuilt are read as of their last rebuild (listed in stale_days)
+            # rather than recomputing the whole window exactly at every import
+            document = query_rollup(engine, rollup_query, allow_stale=True)
         if document is None:
             return exact_engine(query)
         if not rest:
