@@ -556,8 +556,9 @@ NOTES = (
     "the figure the machine's other work disturbs least. Ingest: the API answers once the "
     "records are stored; "
     "the rollup rebuild of the touched days follows in the server's background worker once "
-    "the batches pause (at most once a minute), and the stale days are answered by the exact "
-    "engine meanwhile. Live: counts = waiting contacts and contacts today (plain SQL); KPI "
+    "the batches pause (at most once a minute); meanwhile dashboards read those days as of "
+    "their last rebuild (listed as stale_days) and the KPI API, the exact engine, is exact at "
+    "once. Live: counts = waiting contacts and contacts today (plain SQL); KPI "
     "tiles = today's KPIs (and yesterday's, for the change) recomputed by the engine on the "
     "server's kept connections (compiled SQL reused), only while a wallboard stream is open.")
 
