@@ -49,80 +49,55 @@ ROLLUP_MEASURES = (
     "ces__n", "ces__sum", "ces__sumsq", "ces__share_5_7__n", "ces__share_5_7__s",
 )
 
-kpi_daily_rollup = Table(
-    "kpi_daily_rollup",
-    metadata,
-    Column("timezone", String(64), nullable=False),
-    Column("day", String(10), nullable=False),  # local ISO date
-    *(Column(name, String(200), nullable=False) for name in ROLLUP_DIMENSIONS),
-    *(Column(name, Float, nullable=False, server_default="0") for name in ROLLUP_MEASURES),
-    Index("ix_kpi_daily_rollup_zone_day", "timezone", "day"),
-)
+def _sums_table(name: str, period: str, dimensions: tuple[str, ...]) -> Table:
+    """A grain's sums: one row per time zone, period (local ISO date) and dimension values."""
+    return Table(
+        name,
+        metadata,
+        Column("timezone", String(64), nullable=False),
+        Column(period, String(10), nullable=False),  # local ISO date (of the month's start)
+        *(Column(dimension, String(200), nullable=False) for dimension in dimensions),
+        *(Column(measure, Float, nullable=False, server_default="0")
+          for measure in ROLLUP_MEASURES),
+        Index(f"ix_{name}_zone_{period}", "timezone", period),
+    )
 
-kpi_daily_histogram = Table(
-    "kpi_daily_histogram",
-    metadata,
-    Column("timezone", String(64), nullable=False),
-    Column("day", String(10), nullable=False),
-    *(Column(name, String(200), nullable=False) for name in ROLLUP_DIMENSIONS),
-    Column("measure", String(40), nullable=False),  # frt, frt__business_hours, ttr, ...
-    Column("bucket", Integer, nullable=False),
-    Column("count", Integer, nullable=False),
-    Index("ix_kpi_daily_histogram_zone_day", "timezone", "day", "measure"),
-)
 
-kpi_daily_rollup_team = Table(
-    "kpi_daily_rollup_team",
-    metadata,
-    Column("timezone", String(64), nullable=False),
-    Column("day", String(10), nullable=False),
-    *(Column(name, String(200), nullable=False) for name in TEAM_ROLLUP_DIMENSIONS),
-    *(Column(name, Float, nullable=False, server_default="0") for name in ROLLUP_MEASURES),
-    Index("ix_kpi_daily_rollup_team_zone_day", "timezone", "day"),
-)
+def _buckets_table(name: str, period: str, dimensions: tuple[str, ...],
+                   covering: bool = False) -> Table:
+    """A grain's duration histograms: a count per measure and logarithmic bucket."""
+    # `covering`: an index holding the dashboards' whole read (the measures asked for, a
+    # range of periods), so it never visits the table
+    read = [Index(f"ix_{name}_read", "timezone", "measure", period, *dimensions, "bucket",
+                  "count")] if covering else []
+    return Table(
+        name,
+        metadata,
+        Column("timezone", String(64), nullable=False),
+        Column(period, String(10), nullable=False),
+        *(Column(dimension, String(200), nullable=False) for dimension in dimensions),
+        Column("measure", String(40), nullable=False),  # frt, frt__business_hours, ttr, ...
+        Column("bucket", Integer, nullable=False),
+        Column("count", Integer, nullable=False),
+        Index(f"ix_{name}_zone_{period}", "timezone", period, "measure"),
+        *read,
+    )
 
-kpi_daily_histogram_team = Table(
-    "kpi_daily_histogram_team",
-    metadata,
-    Column("timezone", String(64), nullable=False),
-    Column("day", String(10), nullable=False),
-    *(Column(name, String(200), nullable=False) for name in TEAM_ROLLUP_DIMENSIONS),
-    Column("measure", String(40), nullable=False),
-    Column("bucket", Integer, nullable=False),
-    Column("count", Integer, nullable=False),
-    Index("ix_kpi_daily_histogram_team_zone_day", "timezone", "day", "measure"),
-    # covering the dashboards' read (measures asked for, a range of days): no table lookups
-    Index("ix_kpi_daily_histogram_team_read", "timezone", "measure", "day",
-          *TEAM_ROLLUP_DIMENSIONS, "bucket", "count"),
-)
 
-kpi_monthly_rollup_team = Table(
-    "kpi_monthly_rollup_team",
-    metadata,
-    Column("timezone", String(64), nullable=False),
-    Column("month", String(10), nullable=False),  # local ISO date of the month's first day
-    *(Column(name, String(200), nullable=False) for name in TEAM_ROLLUP_DIMENSIONS),
-    *(Column(name, Float, nullable=False, server_default="0") for name in ROLLUP_MEASURES),
-    Index("ix_kpi_monthly_rollup_team_zone_month", "timezone", "month"),
-)
-
-kpi_monthly_histogram_team = Table(
-    "kpi_monthly_histogram_team",
-    metadata,
-    Column("timezone", String(64), nullable=False),
-    Column("month", String(10), nullable=False),
-    *(Column(name, String(200), nullable=False) for name in TEAM_ROLLUP_DIMENSIONS),
-    Column("measure", String(40), nullable=False),
-    Column("bucket", Integer, nullable=False),
-    Column("count", Integer, nullable=False),
-    Index("ix_kpi_monthly_histogram_team_zone_month", "timezone", "month", "measure"),
-    Index("ix_kpi_monthly_histogram_team_read", "timezone", "measure", "month",
-          *TEAM_ROLLUP_DIMENSIONS, "bucket", "count"),
-)
+kpi_daily_rollup = _sums_table("kpi_daily_rollup", "day", ROLLUP_DIMENSIONS)
+kpi_daily_histogram = _buckets_table("kpi_daily_histogram", "day", ROLLUP_DIMENSIONS)
+kpi_daily_rollup_team = _sums_table("kpi_daily_rollup_team", "day", TEAM_ROLLUP_DIMENSIONS)
+kpi_daily_histogram_team = _buckets_table("kpi_daily_histogram_team", "day",
+                                          TEAM_ROLLUP_DIMENSIONS, covering=True)
+kpi_monthly_rollup_team = _sums_table("kpi_monthly_rollup_team", "month",
+                                      TEAM_ROLLUP_DIMENSIONS)
+kpi_monthly_histogram_team = _buckets_table("kpi_monthly_histogram_team", "month",
+                                            TEAM_ROLLUP_DIMENSIONS, covering=True)
 
 # UTC days whose rollup rows are stale: marked by every import batch (cheap), rebuilt by
 # `refresh_dirty_rollups` (after a bulk import, and in the background by the web server).
-# While a day is dirty, a rollup query over it goes to the exact path, so no answer is stale.
+# While a day is dirty, a rollup query over it goes to the exact path, unless it allows stale
+# days (dashboards), which then lists them.
 kpi_rollup_dirty = Table(
     "kpi_rollup_dirty",
     metadata,
