@@ -545,11 +545,20 @@ def _rank_plans(counts: list[int]) -> dict[str, Any]:
 def _quantile_columns(prefix: str, groups: pd.DataFrame, found: pd.DataFrame,
                       keys: list[str]) -> pd.DataFrame:
     """Each group's median, p90 and their intervals from the values found at the ranks."""
+    # One join finds each value's group; then every rank column is a sorted lookup of
+    # (group row, rank) codes, rather than a join per column.
+    rows = np.arange(len(groups), dtype="int64")
+    located = found.merge(groups[keys].assign(_row=rows), on=keys, how="inner")
+    codes = (located["_row"].to_numpy(dtype="int64") * RANK_KEY
+             + located["rank"].to_numpy(dtype="int64"))
+    order = np.argsort(codes, kind="stable")
+    codes, values = codes[order], located["v"].to_numpy(dtype="float64")[order]
     at: dict[str, np.ndarray] = {}
     for column in _RANK_COLUMNS:
-        looked_up = groups[[*keys, column]].merge(
-            found.rename(columns={"rank": column}), on=[*keys, column], how="left")
-        at[column] = looked_up["v"].to_numpy(dtype="float64", na_value=np.nan)
+        wanted = rows * RANK_KEY + groups[column].to_numpy(dtype="int64")
+        position = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+        hit = (codes[position] == wanted) if len(codes) else np.zeros(len(rows), dtype=bool)
+        at[column] = np.where(hit, values[position] if len(codes) else np.nan, np.nan)
     result = groups[keys].copy()
     for name in ("median", "p90"):
         h = groups[f"{name}_h"].to_numpy(dtype="float64")

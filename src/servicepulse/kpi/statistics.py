@@ -420,15 +420,20 @@ def mean_std_arrays(n: IntArray, total: FloatArray, total_of_squares: FloatArray
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(n > 0, total / n, np.nan)
-        wide_total = total.astype(np.longdouble)
-        deviations = total_of_squares.astype(np.longdouble) - wide_total * wide_total / n
-        variance = np.maximum(deviations / (n - 1), 0).astype("float64")
-    spread = n >= 2
-    std = np.sqrt(variance)
-    for index in np.flatnonzero(spread & ~(deviations > 1e-3 * np.abs(total_of_squares))):
+    # Extended precision only where there is a spread: x87 long doubles are slow, and
+    # slower still (microcode assists) on the NaNs and infinities of groups with n < 2.
+    spread = np.flatnonzero(n >= 2)
+    std = np.full(len(n), np.nan)
+    spread_n = n[spread]
+    wide_total = total[spread].astype(np.longdouble)
+    squares = total_of_squares[spread]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deviations = squares.astype(np.longdouble) - wide_total * wide_total / spread_n
+        std[spread] = np.sqrt(np.maximum(deviations / (spread_n - 1), 0).astype("float64"))
+    for index in spread[~(deviations > 1e-3 * np.abs(squares))]:
         std[index] = mean_std_from_sums(int(n[index]), float(total[index]),
                                         float(total_of_squares[index]))[1]
-    return mean, np.where(spread, std, np.nan)
+    return mean, std
 
 
 def t_half_widths(std: FloatArray, n: IntArray, confidence: float = 0.95) -> FloatArray:
