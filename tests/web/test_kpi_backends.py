@@ -79,6 +79,27 @@ def test_kept_connections_answer_as_run_kpi_query(store: Engine) -> None:
     pool.close()
 
 
+def test_a_repeated_query_reuses_the_built_expressions(sqlite_store: Engine) -> None:
+    load_centre(sqlite_store)
+    pool = KpiBackends(sqlite_store, max_idle=1)
+    # occupancy reads agent states open until now: that source is built anew every time
+    query = QUERY.model_copy(update={"kpis": ["contacts", "frt", "csat", "occupancy"]})
+    expected = run_kpi_query(sqlite_store, query)
+    assert pool.run(query) == expected
+    with pool.connection() as backend:
+        expressions = pool.expressions(backend)
+    assert expressions is not None
+    misses, hits = expressions.misses, expressions.hits
+    assert pool.run(query) == expected
+    assert expressions.misses == misses  # nothing built again: the clock-free sources'
+    assert expressions.hits > hits  # expressions reused
+    other = query.model_copy(update={"by": ["team"]})
+    assert pool.run(other) == run_kpi_query(sqlite_store, other)
+    assert expressions.misses > misses  # another grouping: built anew
+    pool.close()
+    assert pool.expressions(backend) is None
+
+
 def test_a_connection_that_failed_is_not_lent_again(sqlite_store: Engine) -> None:
     pool = KpiBackends(sqlite_store, max_idle=2)
     with pytest.raises(RuntimeError), pool.connection() as backend:

@@ -12,8 +12,8 @@ The result is the JSON document of the `servicepulse kpi` command (see docs/kpis
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -93,14 +93,16 @@ def run_kpi_query(engine: sqlalchemy.Engine, query: KpiQuery,
         return run_on_backend(backend, query, settings)
 
 
-def run_on_backend(backend: BaseBackend, query: KpiQuery,
-                   settings: Any | None = None) -> dict[str, Any]:
-    """The same, on any Ibis backend holding the store's tables (DuckDB, Spark, ...)."""
-    header, columns = columns_on_backend(backend, query, settings)
+def run_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None,
+                   expressions: ExpressionCache | None = None) -> dict[str, Any]:
+    """The same, on any Ibis backend holding the store's tables (DuckDB, Spark, ...).
+    `expressions`: built expressions kept for this backend (see `ExpressionCache`)."""
+    header, columns = columns_on_backend(backend, query, settings, expressions)
     return {**header, "rows": columns.rows()}
 
 
-def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None
+def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None,
+                       expressions: ExpressionCache | None = None
                        ) -> tuple[dict[str, Any], KpiColumns]:
     """The document's header and its figures column-wise (before building one dict per
     group and KPI, which a caller that wants a table can skip)."""
@@ -108,8 +110,9 @@ def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | No
     names = query.kpis if query.kpis is not None else list(KPIS)
     first, end = _date_range(backend, query, resolved)
     periods = periods_for(first, end, query.period, resolved)
-    frame = Frame(backend, resolved, query.period, periods, kpis=set(names))
-    runner = Runner(frame, query, [KPIS[name] for name in names])
+    frame = Frame(backend, resolved, query.period, periods, kpis=set(names),
+                  dimensions=frozenset(query.by) | frozenset(query.filters))
+    runner = Runner(frame, query, [KPIS[name] for name in names], expressions=expressions)
     header = {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
               "period": query.period, "filters": dict(query.filters),
               "timezone": resolved.timezone}
@@ -176,6 +179,38 @@ def periods_for(first: date, end: date, period: str, settings: KpiSettings) -> l
 # --- running the definitions --------------------------------------------------------------
 
 
+class ExpressionCache:
+    """Built Ibis expressions of queries asked again and again on one backend connection
+    (the web app's wallboard and views recompute the same query after every write).
+
+    Building a query's expressions costs about as much Python as the database spends on a
+    day of data; the SQL of an expression is cached by the connection (web.kpi_backends).
+    An entry is keyed by everything the expression is built from: settings, period and
+    periods, KPIs, grouping, filters and the part of the query. Only sources marked
+    `reusable` are kept (not those that read the clock). The tables' schemas are read at
+    the first build: a connection keeping a cache must not outlive a schema migration.
+    Not thread-safe: one per connection, which serves one query at a time.
+    """
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return self._entries[key]
+        self.misses += 1
+        value = build()
+        self._entries[key] = value
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return value
+
+
 class Runner:
     """Runs the definitions for one query: measures from the database, then every KPI of
     every group at once (column-wise), then the rows of the document.
@@ -187,8 +222,9 @@ class Runner:
 
     def __init__(self, frame: Frame, query: KpiQuery, definitions: list[KpiDefinition],
                  execute: Executor | None = None, compute: bool = True,
-                 order_statistics: bool = True):
+                 order_statistics: bool = True, expressions: ExpressionCache | None = None):
         self.frame = frame
+        self.expressions = expressions
         self._tables: dict[str, ir.Table] = {}
         self.execute: Executor = execute or _executor(frame.backend)
         self.query = query
@@ -219,12 +255,29 @@ class Runner:
             for extra, statistic in definition.extras.items():
                 yield f"{definition.name}__{extra}", statistic
 
+    def _reused(self, source: str, part: Hashable, build: Callable[[], Any],
+                frame: Frame | None = None) -> Any:
+        """`build()`, or the expression an identical earlier query built (see
+        `ExpressionCache`)."""
+        if self.expressions is None or not SOURCES[source].reusable:
+            return build()
+        frame = frame or self.frame
+        key = (source, part, repr(frame.settings), frame.period, tuple(frame.periods),
+               frozenset(frame.kpis), frame.dimensions,
+               tuple((name, tuple(values)) for name, values in self.query.filters.items()),
+               tuple(self.keys))
+        return self.expressions.get(key, build)
+
     def filtered_source(self, source: str, frame: Frame | None = None) -> ir.Table:
         """A source's rows after the query's filters (on another frame if given)."""
-        table = SOURCES[source].build(frame or self.frame)
-        for dimension, allowed in self.query.filters.items():
-            table = table.filter(table[dimension].isin(list(allowed)))
-        return table
+        def build() -> ir.Table:
+            table = SOURCES[source].build(frame or self.frame)
+            for dimension, allowed in self.query.filters.items():
+                table = table.filter(table[dimension].isin(list(allowed)))
+            return table
+
+        result: ir.Table = self._reused(source, "rows", build, frame)
+        return result
 
     def quantile_requests(self) -> dict[str, Quantiles]:
         """Distributions whose median and p90 the requested KPIs report."""
@@ -260,9 +313,13 @@ class Runner:
             for name, (source, build) in statistic.measures(prefix).items():
                 by_source[source][name] = build
         for source, builders in by_source.items():
-            table = self.source_table(source)
-            aggregate = table.group_by(self.keys).aggregate(
-                **{name: build(table) for name, build in builders.items()})
+            def aggregate_of(source: str = source, builders: dict[str, Any] = builders
+                             ) -> ir.Table:
+                table = self.source_table(source)
+                return table.group_by(self.keys).aggregate(
+                    **{name: build(table) for name, build in builders.items()})
+
+            aggregate = self._reused(source, ("aggregate", tuple(builders)), aggregate_of)
             frame = self.execute(aggregate)
             if SOURCES[source].cumulative:
                 frame = self._cumulative(frame, list(builders))
@@ -331,21 +388,27 @@ class Runner:
         if not counts:
             return
         # Order statistics need no repeat contacts: a source without those windows.
-        table = self.filtered_source(source, self.frame.without_repeats())
-        parts = []
-        for index, prefix in enumerate(counts):
-            request = requests[prefix]
-            value = request.value.resolve(table)
-            condition = value.notnull()
-            if request.population is not None:
-                condition = condition & request.population.resolve(table)
-            parts.append(table.filter(condition).select(
-                *keys, distribution=ibis.literal(index, type="int64"), v=value.cast("float64")))
-        rows = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
-        group = [*(rows[k] for k in keys), rows.distribution]
-        ranked = rows.mutate(rank=ibis.row_number().over(ibis.window(group_by=group,
-                                                                     order_by=[rows.v])) + 1,
-                             n=rows.v.count().over(ibis.window(group_by=group)))
+        frame = self.frame.without_repeats()
+
+        def ranked_rows() -> ir.Table:
+            table = self.filtered_source(source, frame)
+            parts = []
+            for index, prefix in enumerate(counts):
+                request = requests[prefix]
+                value = request.value.resolve(table)
+                condition = value.notnull()
+                if request.population is not None:
+                    condition = condition & request.population.resolve(table)
+                parts.append(table.filter(condition).select(
+                    *keys, distribution=ibis.literal(index, type="int64"),
+                    v=value.cast("float64")))
+            rows = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+            group = [*(rows[k] for k in keys), rows.distribution]
+            return rows.mutate(
+                rank=ibis.row_number().over(ibis.window(group_by=group, order_by=[rows.v])) + 1,
+                n=rows.v.count().over(ibis.window(group_by=group)))
+
+        ranked = self._reused(source, ("ranked", tuple(counts)), ranked_rows, frame)
         found = self.execute(
             ranked.filter((ranked.n.cast("int64") * RANK_KEY + ranked.rank.cast("int64"))
                           .isin(sorted(pairs)))

@@ -131,6 +131,10 @@ class Frame:
     periods: list[Period]
     kpis: set[str] = field(default_factory=set)
     now: float = field(default_factory=time_module.time)
+    # the dimensions the query groups or filters by (None: any), so a source joins the
+    # tables behind the others only when asked (agents for team and role, customers for
+    # segment): each join is an index lookup per row, most of a day's query on SQLite
+    dimensions: frozenset[str] | None = None
     _tables: dict[str, ir.Table] = field(default_factory=dict)
 
     @property
@@ -141,6 +145,10 @@ class Frame:
         if name not in self._tables:
             self._tables[name] = self.backend.table(name)
         return self._tables[name]
+
+    def needs(self, *dimensions: str) -> bool:
+        """Whether the query groups or filters by any of `dimensions`."""
+        return self.dimensions is None or not self.dimensions.isdisjoint(dimensions)
 
     @property
     def range_start(self) -> float:
@@ -263,19 +271,26 @@ def _interactions_enriched(frame: Frame, window_end: float, start: float | None 
                                        else (created >= start) & (created < window_end))
     if repeats:
         interactions = _with_repeats(frame, interactions)
-    agents = _agent_attributes(frame)
-    customers = frame.table("customers").select(c_id="id", c_segment="segment")
-    joined = interactions.left_join(agents, interactions.agent_id == agents.a_id) \
-        .left_join(customers, interactions.customer_id == customers.c_id)
+    # Both joins are on unique keys (left joins: never more or fewer rows), so leaving one
+    # out changes only the dimensions it supplies, which the query then does not read.
+    joined = interactions
+    with_agents, with_customers = frame.needs("team", "role"), frame.needs("segment")
+    if with_agents:
+        agents = _agent_attributes(frame)
+        joined = joined.left_join(agents, interactions.agent_id == agents.a_id)
+    if with_customers:
+        customers = frame.table("customers").select(c_id="id", c_segment="segment")
+        joined = joined.left_join(customers, interactions.customer_id == customers.c_id)
+    unread: Any = ibis.literal(NONE)
     return joined.mutate(
         agent=_text(joined.agent_id),
-        team=_text(joined.team_id.fill_null(joined.a_team)),
-        role=_text(joined.a_role),
+        team=_text(joined.team_id.fill_null(joined.a_team)) if with_agents else unread,
+        role=_text(joined.a_role) if with_agents else unread,
         channel=_text(joined.channel),
         queue=_text(joined.queue),
         category=_text(joined.category),
         language=_text(joined.language),
-        segment=_text(joined.c_segment),
+        segment=_text(joined.c_segment) if with_customers else unread,
     )
 
 
@@ -533,19 +548,25 @@ class Source:
     dimensions: tuple[str, ...]
     reads: tuple[str, ...]
     cumulative: bool = False  # sums run over periods (the value at each period's end)
+    # built from the frame's settings, periods, KPIs and dimensions and the tables' schemas
+    # alone (not the clock, not the data): a repeated query may reuse the built expression
+    reusable: bool = False
 
 
 SOURCES: dict[str, Source] = {source.name: source for source in (
     Source("interactions", interactions_source, INTERACTION_DIMENSIONS,
-           ("interaction", "agent", "customer")),
+           ("interaction", "agent", "customer"), reusable=True),
     Source("resolved", resolved_source, INTERACTION_DIMENSIONS,
-           ("interaction", "agent", "customer")),
+           ("interaction", "agent", "customer"), reusable=True),
     Source("flow", flow_source, INTERACTION_DIMENSIONS, ("interaction", "agent", "customer"),
-           cumulative=True),
+           cumulative=True, reusable=True),
     Source("surveys", surveys_source, INTERACTION_DIMENSIONS,
-           ("survey", "interaction", "agent", "customer")),
+           ("survey", "interaction", "agent", "customer"), reusable=True),
+    # open states run until now: built anew for every query
     Source("agent_time", agent_time_source, AGENT_DIMENSIONS, ("agent_state", "shift", "agent")),
-    Source("customers", customers_source, CUSTOMER_DIMENSIONS, ("customer",)),
-    Source("customer_value", customer_value_source, CUSTOMER_DIMENSIONS, ("customer", "order")),
-    Source("social_posts", social_posts_source, AGENT_DIMENSIONS, ("social_post", "agent")),
+    Source("customers", customers_source, CUSTOMER_DIMENSIONS, ("customer",), reusable=True),
+    Source("customer_value", customer_value_source, CUSTOMER_DIMENSIONS, ("customer", "order"),
+           reusable=True),
+    Source("social_posts", social_posts_source, AGENT_DIMENSIONS, ("social_post", "agent"),
+           reusable=True),
 )}

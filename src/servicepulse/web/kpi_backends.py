@@ -7,8 +7,11 @@ dashboards) the compiling costs more than the database work. So the app keeps a 
 connections per store (`KpiBackends`) and each remembers the SQL of the expressions it has
 compiled (keyed by the expression itself: Ibis expressions compare by structure, so an
 identical query over the same tables and times reuses its SQL, and anything different,
-e.g. another day or a changed table schema, compiles afresh). The engine itself is
-unchanged: it runs on the lent connection through `run_on_backend`.
+e.g. another day or a changed table schema, compiles afresh). Each connection also keeps
+the expressions the engine built for a query (`servicepulse.kpi.engine.ExpressionCache`),
+so asking the same query again skips building them: the wallboard's tiles of today, asked
+after every write, then cost only the database's work. The engine runs on the lent
+connection through `run_on_backend`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
+
+from servicepulse.kpi.engine import ExpressionCache, run_on_backend
 
 MAX_IDLE = 4  # connections kept open between queries
 MAX_COMPILED = 128  # SQL texts remembered per connection
@@ -64,6 +69,8 @@ class KpiBackends:
         self.max_idle = max_idle
         self._idle: list[BaseBackend] = []
         self._lock = threading.Lock()
+        # per open connection (by id; dropped when it closes): the engine's built expressions
+        self._expressions: dict[int, ExpressionCache] = {}
 
     def _open(self) -> BaseBackend:
         import ibis
@@ -86,6 +93,8 @@ class KpiBackends:
             raise ValueError(f"no KPI backend for {url.get_backend_name()!r} databases; use "
                              "SQLite or PostgreSQL")
         backend.compile = CompiledSql(backend.compile)
+        with self._lock:
+            self._expressions[id(backend)] = ExpressionCache()
         return backend
 
     @contextmanager
@@ -98,26 +107,34 @@ class KpiBackends:
         try:
             yield backend
         except BaseException:
-            _close(backend)  # it may be mid-transaction or broken: never lend it again
+            self._close(backend)  # it may be mid-transaction or broken: never lend it again
             raise
         with self._lock:
             if len(self._idle) < self.max_idle:
                 self._idle.append(backend)
                 return
-        _close(backend)
+        self._close(backend)
+
+    def expressions(self, backend: BaseBackend) -> ExpressionCache | None:
+        """The engine's built expressions kept with `backend` (one of ours, lent now)."""
+        with self._lock:
+            return self._expressions.get(id(backend))
 
     def run(self, query: Any) -> dict[str, Any]:
         """`run_kpi_query(engine, query)` on a kept connection."""
-        from servicepulse.kpi.engine import run_on_backend
-
         with self.connection() as backend:
-            return run_on_backend(backend, query)
+            return run_on_backend(backend, query, expressions=self.expressions(backend))
+
+    def _close(self, backend: BaseBackend) -> None:
+        with self._lock:
+            self._expressions.pop(id(backend), None)
+        _close(backend)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for backend in idle:
-            _close(backend)
+            self._close(backend)
 
 
 def _close(backend: BaseBackend) -> None:
