@@ -75,3 +75,21 @@ def test_spark_over_parquet_matches_sqlite(sqlite_store: Engine, tmp_path: Path,
     backend = spark_backend(tmp_path, spark)
     # The ungrouped query by day only: it reads every KPI and Spark is slow to answer.
     assert run_on_backend(backend, QUERIES[0], SETTINGS) == expected[0]
+
+
+def test_duckdb_reads_an_export_split_into_row_groups(sqlite_store: Engine, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Row groups let DuckDB and Spark read a file on every core; the figures must not
+    # depend on how the rows are split (7 rows a group: many groups even for the fixture).
+    import pyarrow.parquet as parquet
+
+    import servicepulse.kpi.backends as backends
+
+    expected = _reference(sqlite_store)
+    monkeypatch.setattr(backends, "PARQUET_ROW_GROUP", 7)
+    written = export_parquet(sqlite_store, tmp_path)
+    metadata = parquet.ParquetFile(tmp_path / "interactions.parquet").metadata
+    assert written["interactions"] > 7
+    assert metadata.num_row_groups == -(-written["interactions"] // 7)
+    assert [run_on_backend(duckdb_backend(tmp_path), query, SETTINGS)
+            for query in QUERIES] == expected
