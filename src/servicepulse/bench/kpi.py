@@ -503,7 +503,7 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
         # and the SQL it compiled, so a query asked again costs the database and the
         # statistics only (the hand-written query needs neither step either).
         kept = duckdb_backend(directory)
-        kept.compile = CompiledSql(kept.compile)  # type: ignore[method-assign]
+        kept.compile = CompiledSql(kept.compile)
         expressions = ExpressionCache()
 
         def kept_run(kept: Any = kept, expressions: ExpressionCache = expressions) -> None:
