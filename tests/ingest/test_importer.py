@@ -157,3 +157,93 @@ def test_summary_counters_hold_no_zero_entries(sqlite_store: Engine) -> None:
     import_rows(sqlite_store, read_paths([CENTRE]))
     again = import_rows(sqlite_store, read_paths([CENTRE]))
     assert not again.inserted and not again.updated  # "nothing changed" is falsy
+
+
+def _pipeline_rows(repeats: bool = False) -> list[SourceRow]:
+    """2,500 interactions (three chunks of a pipelined batch), line 2000 refused; `repeats`:
+    i-10 again in another chunk with a new channel and i-20 again unchanged."""
+    records: list[dict[str, object]] = [
+        {"type": "interaction", "id": f"i-{n}", "channel": "email",
+         "created_at": "2026-11-02T09:00:00Z"} for n in range(2500)]
+    records[2000] = {**records[2000], "channel": "pigeon"}
+    if repeats:
+        records[1500] = {**records[10], "channel": "chat"}
+        records[2100] = dict(records[20])
+    return [SourceRow("test", n, record, orjson.dumps(record).decode())
+            for n, record in enumerate(records)]
+
+
+def test_pipelined_import_counts_and_stores_as_one_batch(store: Engine) -> None:
+    from servicepulse.ingest import importer
+
+    summary = importer.Importer(store, pipeline=True).import_rows(_pipeline_rows())
+    assert importer._pool is not None  # prepared in the worker process
+    assert summary.as_json() == {"inserted": {"interaction": 2499}, "updated": {},
+                                 "unchanged": {}, "quarantined": 1}
+    assert summary.rows == 2500
+    assert [(line, error.field) for line, error in summary.rejected] == [(2000, "channel")]
+    with store.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(tables.interactions)
+                                  ).scalar() == 2499
+        assert connection.execute(select(tables.quarantine.c.line)).scalars().all() == [2000]
+    again = importer.Importer(store, pipeline=True).import_rows(_pipeline_rows())
+    assert again.as_json() == {"inserted": {}, "updated": {}, "unchanged": {"interaction": 2499},
+                               "quarantined": 1}
+    with store.connect() as connection:
+        assert connection.execute(select(tables.quarantine.c.line)).scalars().all() == [2000]
+
+
+def test_a_batch_repeating_an_id_counts_as_the_serial_import(store: Engine) -> None:
+    from servicepulse.ingest import importer
+
+    # prepared whole (not chunk by chunk): a repeat counts once as updated or unchanged,
+    # its last version is stored; the same again when the batch is posted twice
+    expected = [{"inserted": {"interaction": 2497}, "updated": {"interaction": 1},
+                 "unchanged": {"interaction": 1}, "quarantined": 1},
+                {"inserted": {}, "updated": {"interaction": 1},
+                 "unchanged": {"interaction": 2498}, "quarantined": 1}]
+    for want in expected:
+        summary = importer.Importer(store, pipeline=True).import_rows(_pipeline_rows(True))
+        assert summary.as_json() == want
+        assert _row(store, "interactions", "i-10")["channel"] == "chat"
+
+
+def test_pipelined_import_survives_a_dead_worker(sqlite_store: Engine) -> None:
+    import os
+    import signal
+
+    from servicepulse.ingest import importer
+
+    pool = importer.prepare_pool()
+    assert pool is not None
+    pool.submit(int).result()  # the worker is running
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    summary = importer.Importer(sqlite_store, pipeline=True).import_rows(_pipeline_rows())
+    assert summary.as_json()["inserted"] == {"interaction": 2499}
+    assert summary.quarantined == 1
+    assert importer.prepare_pool() is not pool  # the next import starts a new worker
+
+
+def test_source_rows_pickle_as_they_were() -> None:
+    import pickle
+
+    from servicepulse.records.validate import RecordError
+
+    rows = [SourceRow("a.csv", 3, {"id": "x"}, "id\nx", None, "agent"),
+            SourceRow("api", None, None, "{", RecordError(None, "not valid JSON", "team", "t"))]
+    assert [pickle.loads(pickle.dumps(row)) for row in rows] == rows
+
+
+def test_utc_days_of_many_instants_round_as_one_at_a_time() -> None:
+    from datetime import date
+
+    from servicepulse.ingest.importer import _utc_days
+
+    # 100 days = 8,640,000 s; 0.4 us before it rounds to midnight (fromtimestamp keeps
+    # microseconds, half to even), 0.6 us before stays on day 99 (10 April 1970)
+    assert _utc_days([8639999.9999996]) == {date(1970, 4, 11)}
+    assert _utc_days([8639999.9999994, 8640000.0 - 3600]) == {date(1970, 4, 10)}
+    assert _utc_days([0.0, -1.0, 86399.5, 1796515199.9999998]) == {
+        date(1970, 1, 1), date(1969, 12, 31), date(2026, 12, 6)}
+    assert _utc_days([]) == set()

@@ -260,6 +260,22 @@ def test_refresh_recomputes_only_what_changed(store: Engine) -> None:
     assert _durations(store) == EXPECTED
 
 
+def test_without_any_team_calendar_every_duration_is_cleared(store: Engine) -> None:
+    import_rows(store, _rows(RECORDS))
+    # the only calendar-holding team loses it: i-email and i-phone (through its agent) had
+    # durations; they are now null, and no other interaction is written
+    import_rows(store, _rows([{k: v for k, v in RECORDS[1].items() if k != "calendar_id"}]))
+    assert _durations(store) == {key: (None, None) for key in EXPECTED}
+    with store.begin() as connection:
+        assert refresh_business_durations(connection, None) == 0
+        connection.execute(update(tables.interactions)
+                           .where(tables.interactions.c.id.in_(["i-chat", "i-plain"]))
+                           .values(resolution_business_s=5.0))
+        assert refresh_business_durations(connection, ["i-chat", "i-orphan", "i-unknown"]) == 1
+        assert refresh_business_durations(connection, None, chunk_size=2) == 1  # i-plain
+    assert _durations(store) == {key: (None, None) for key in EXPECTED}
+
+
 def test_calendar_team_and_agent_changes_refresh_their_interactions(store: Engine) -> None:
     import_rows(store, _rows(RECORDS))
     # Opening at 08:00 adds Monday 08:00-09:00 BST to i-email's first response (3 h) and an hour

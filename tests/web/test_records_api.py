@@ -102,3 +102,18 @@ def test_oversized_body_is_413(centre: tuple[Engine, Tokens]) -> None:
 def test_agents_may_not_post(client: TestClient, tokens: Tokens) -> None:
     assert client.post("/api/v1/records", json=[GOOD],
                        headers=tokens.header("agent")).status_code == 403
+
+
+def test_the_answer_is_what_pydantic_writes_for_its_model(client: TestClient,
+                                                          tokens: Tokens) -> None:
+    from servicepulse.web.routes.api import RecordsResponse
+
+    response = client.post("/api/v1/records", json=[GOOD, BAD_CHANNEL, 7],
+                           headers=tokens.header("manager"))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    document = RecordsResponse.model_validate_json(response.content)
+    assert response.content == document.model_dump_json().encode()
+    assert response.json()["results"][2] == {
+        "index": 2, "status": "rejected", "field": None,
+        "reason": "expected a JSON object, got int"}

@@ -14,7 +14,19 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import (
+    JSON,
+    Connection,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
 
 
 class Driver:
@@ -82,10 +94,20 @@ def _json_columns(table: Table) -> frozenset[str]:
     return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
 
 
+def in_ids(column: ColumnElement[Any], ids: Sequence[str],
+           dialect_name: str) -> ColumnElement[bool]:
+    """`column IN ids` for SQLAlchemy Core statements, as ONE bound parameter: an expanding
+    `IN (...)` is compiled anew for every call (about 10 us an id, more than the query)."""
+    if dialect_name == "sqlite":
+        values = bindparam(None, orjson.dumps(list(ids)).decode(), type_=String)
+        return column.in_(select(literal_column("value")).select_from(func.json_each(values)))
+    return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+
+
 def _values(row: dict[str, Any], columns: Sequence[str],
             json_columns: frozenset[str]) -> tuple[Any, ...]:
     if not json_columns:
-        return tuple([row.get(c) for c in columns])
+        return tuple(map(row.get, columns))
     return tuple([
         orjson.dumps(row.get(c)).decode() if c in json_columns and row.get(c) is not None
         else row.get(c)

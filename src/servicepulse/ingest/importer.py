@@ -16,6 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -34,6 +35,11 @@ from servicepulse.records.validate import RecordError, parse_record
 from servicepulse.store import tables
 
 BATCH_SIZE = 5000
+# A pipelined import (API requests) validates a batch in chunks in a worker process while this
+# process writes the chunk before, all in the batch's one transaction. Only a batch without a
+# repeated record id: written chunk by chunk, a repeat would be counted against the first.
+PIPELINE_CHUNK = 1000
+PIPELINE_MIN_ROWS = 2 * PIPELINE_CHUNK  # smaller batches: a round trip costs more than it saves
 _ID_CHUNK = 900  # ids per IN (...) lookup, well under every backend's parameter limit
 
 # Record kinds in the order a batch writes them (events before the interactions they build).
@@ -163,6 +169,78 @@ def _prepared(rows: Iterable[SourceRow], size: int, workers: int) -> Iterator[Pr
             yield in_flight.popleft().result()
 
 
+_pool: ProcessPoolExecutor | None = None
+_pool_pid = 0  # the process that started `_pool` (a forked child starts its own)
+_pool_lock = threading.Lock()
+
+
+def prepare_pool() -> ProcessPoolExecutor | None:
+    """The process-wide pool (one worker, kept) that prepares pipelined imports; None on one
+    core. Forked, like `_prepared`'s: a fork server or spawn would re-run the main script of
+    a caller without a `__main__` guard in the worker. The worker only validates (pydantic,
+    orjson: no lock another thread of this process could hold across the fork, and it never
+    touches the inherited connections: it ends with os._exit)."""
+    global _pool, _pool_pid
+    if (os.cpu_count() or 1) < 2:
+        return None
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ProcessPoolExecutor(max_workers=1,
+                                        mp_context=multiprocessing.get_context("fork"),
+                                        initializer=_exit_with_parent, initargs=(os.getpid(),))
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _discard_pool(pool: ProcessPoolExecutor) -> None:
+    """A worker died (killed, out of memory): the next pipelined import starts a new pool."""
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _distinct_ids(batch: list[SourceRow]) -> bool:
+    """Whether no record id occurs twice in the batch (whatever the kinds, valid or not), and
+    every row's id is known before validation (not an unparsed JSON line)."""
+    ids: list[str] = []
+    for row in batch:
+        if row.data is not None:
+            key = row.data.get("id") if isinstance(row.data, dict) else None
+        elif row.error is not None:
+            key = row.error.record_id
+        else:
+            return False
+        if key is not None:
+            ids.append(str(key))
+    return len(set(ids)) == len(ids)
+
+
+def _pipelined(batch: list[SourceRow]) -> Iterator[PreparedBatch]:
+    """The batch prepared in chunks, in order, by the worker process while the caller writes
+    the chunks before; in this process if there is no worker or it died."""
+    chunks = list(_batches(batch, PIPELINE_CHUNK))
+    pool = prepare_pool()
+    if pool is None:
+        yield from map(prepare_batch, chunks)
+        return
+    try:
+        futures = [pool.submit(prepare_batch, chunk) for chunk in chunks]
+    except BrokenProcessPool:
+        _discard_pool(pool)
+        futures = []
+    for index, chunk in enumerate(chunks):
+        try:
+            if index >= len(futures):
+                raise BrokenProcessPool("not submitted")
+            prepared = futures[index].result()
+        except BrokenProcessPool:
+            _discard_pool(pool)
+            prepared = prepare_batch(chunk)
+        yield prepared
+
+
 def _chunks(values: Sequence[str], size: int = _ID_CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -178,14 +256,34 @@ def _utc_day(epoch: float) -> date:
     return datetime.fromtimestamp(epoch, UTC).date()
 
 
+def _utc_days(epochs: Iterable[float]) -> set[date]:
+    """The UTC days of many instants (thousands of records, few days), as `_utc_day` gives
+    them: by day number, except within a millisecond of midnight, where the rounding of
+    `fromtimestamp` to the microsecond may reach the next day."""
+    numbers: set[float] = set()
+    days: set[date] = set()
+    for epoch in epochs:
+        number = epoch // 86400.0
+        if epoch - number * 86400.0 < 86399.999:
+            numbers.add(number)
+        else:
+            days.add(_utc_day(epoch))
+    return days | {_utc_day(number * 86400.0) for number in numbers}
+
+
 class Importer:
     """Imports batches into one store. Reusable across files and API requests."""
 
-    def __init__(self, engine: Engine, batch_size: int = BATCH_SIZE, workers: int = 0) -> None:
-        """`workers`: processes that validate ahead of the writer (0: all in this one)."""
+    def __init__(self, engine: Engine, batch_size: int = BATCH_SIZE, workers: int = 0,
+                 pipeline: bool = False) -> None:
+        """`workers`: processes that validate ahead of the writer (0: all in this one), for
+        long imports. `pipeline` (with no workers): a batch of at least PIPELINE_MIN_ROWS is
+        validated chunk by chunk in `prepare_pool()`'s worker while this process writes, for
+        imports of one or a few batches (API requests); each batch stays one transaction."""
         self.engine = engine
         self.batch_size = batch_size
         self.workers = workers
+        self.pipeline = pipeline and workers <= 0
         self.hooks = load_hooks()
         self._pending = Touched()  # what the after-import hooks have still to see
         with engine.connect() as connection:
@@ -200,9 +298,11 @@ class Importer:
         (the caller then runs `run_after_import` itself, e.g. once for many requests)."""
         summary = ImportSummary()
         started = time.perf_counter()
-        for prepared in _prepared(rows, self.batch_size, self.workers):
+        for parts in self._prepared_batches(rows):
             with self.engine.begin() as connection:
-                result = self._import_batch(connection, prepared)
+                result = ImportSummary()
+                for prepared in parts:
+                    result.merge(self._import_batch(connection, prepared))
             summary.merge(result)
             if on_batch is not None:
                 on_batch(result)
@@ -212,6 +312,21 @@ class Importer:
             self.run_after_import()
             summary.after_import_seconds = time.perf_counter() - started
         return summary
+
+    def _prepared_batches(self, rows: Iterable[SourceRow]) -> Iterator[Iterable[PreparedBatch]]:
+        """Per batch (one transaction), its prepared parts: the whole batch, or its chunks
+        when pipelined. A chunk is written as a batch of its own would be, so the outcome
+        is the same as the batch's as long as no record id occurs twice in it (checked:
+        else the batch is prepared whole, which counts a repeat once and stores the last)."""
+        if not self.pipeline:
+            for prepared in _prepared(rows, self.batch_size, self.workers):
+                yield (prepared,)
+            return
+        for batch in _batches(rows, self.batch_size):
+            if len(batch) >= PIPELINE_MIN_ROWS and _distinct_ids(batch):
+                yield _pipelined(batch)
+            else:
+                yield (prepare_batch(batch),)
 
     def take_pending(self) -> Touched:
         """What the after-import hooks have still to see (for a background worker)."""
@@ -241,8 +356,8 @@ class Importer:
             if changed:
                 touched.kinds[kind] = set(changed)
                 for column in _DAY_COLUMNS.get(kind, ()):
-                    touched.days.update(_utc_day(incoming[i][column]) for i in changed
-                                        if incoming[i].get(column) is not None)
+                    touched.days.update(_utc_days(incoming[i][column] for i in changed
+                                                  if incoming[i].get(column) is not None))
         # events that changed interactions already stored (not in this batch)
         event_targets = {by_kind["event"][i]["interaction_id"] for i in touched.ids("event")}
         outside = event_targets - set(by_kind["interaction"])
@@ -401,7 +516,7 @@ def import_rows_deferred(engine: Engine, rows: Iterable[SourceRow]) -> ImportSum
 
     worker = after_import_worker(engine)
     with worker.importing():  # the worker waits; SQLite: never during its rebuild
-        importer = Importer(engine)
+        importer = Importer(engine, pipeline=True)
         summary = importer.import_rows(rows, after_import=False)
     worker.submit(importer.take_pending())
     return summary

@@ -30,6 +30,7 @@ import numpy.typing as npt
 import orjson
 from sqlalchemy import Connection, Select, bindparam, func, select, update
 
+from servicepulse.ingest.driver import in_ids
 from servicepulse.ingest.hooks import Touched, register
 from servicepulse.records.models import WEEKDAYS
 from servicepulse.store import tables
@@ -281,9 +282,10 @@ def _chunks_of_rows(
             last = rows[-1].id
     else:
         ids = sorted(set(interaction_ids))
+        dialect = connection.dialect.name
         for offset in range(0, len(ids), chunk_size):
             chunk = ids[offset : offset + chunk_size]
-            yield connection.execute(query.where(id_column.in_(chunk))).all()
+            yield connection.execute(query.where(in_ids(id_column, chunk, dialect))).all()
 
 
 def _calendar(
@@ -336,6 +338,9 @@ def refresh_business_durations(
             resolution_business_s=bindparam("resolution"),
         )
     )
+    if connection.execute(select(tables.teams.c.id).where(
+            tables.teams.c.calendar_id.is_not(None)).limit(1)).first() is None:
+        return _clear_durations(connection, interaction_ids, chunk_size, statement)
     calendars: dict[str, BusinessCalendar | None] = {}
     updated = 0
     for rows in _chunks_of_rows(connection, interaction_ids, chunk_size):
@@ -370,6 +375,30 @@ def refresh_business_durations(
             connection.execute(statement, changes)
             updated += len(changes)
     return updated
+
+
+def _clear_durations(connection: Connection, interaction_ids: Iterable[str] | None,
+                     chunk_size: int, statement: Any) -> int:
+    """No team has a calendar, so every duration is null: only the interactions still
+    holding one change (the outcome of the full computation, without its join per row)."""
+    interactions = tables.interactions
+    query = select(interactions.c.id).where(
+        interactions.c.first_response_business_s.is_not(None)
+        | interactions.c.resolution_business_s.is_not(None))
+    stale: list[str] = []
+    if interaction_ids is None:
+        stale += connection.execute(query).scalars()
+    else:
+        ids = sorted(set(interaction_ids))
+        dialect = connection.dialect.name
+        for offset in range(0, len(ids), chunk_size):
+            chunk = ids[offset : offset + chunk_size]
+            stale += connection.execute(
+                query.where(in_ids(interactions.c.id, chunk, dialect))).scalars()
+    if stale:
+        connection.execute(statement, [{"interaction_id": key, "first_response": None,
+                                         "resolution": None} for key in stale])
+    return len(stale)
 
 
 def _chunked(values: Iterable[str]) -> Iterator[list[str]]:

@@ -30,6 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from servicepulse.ingest.driver import in_ids
 from servicepulse.ingest.hooks import Touched, register, register_after_import
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import Runner, periods_for, store_backend
@@ -149,15 +150,14 @@ def _data_days(connection: Connection) -> list[date]:
 
 
 def _resolved_days(connection: Connection, interaction_ids: set[str]) -> set[date]:
-    days: set[date] = set()
-    ids = sorted(interaction_ids)
-    for start in range(0, len(ids), 500):
-        rows: list[float] = list(connection.execute(
-            sa.select(tables.interactions.c.resolved_at).where(
-                tables.interactions.c.id.in_(ids[start:start + 500]),
-                tables.interactions.c.resolved_at.is_not(None))).scalars())
-        days |= {EPOCH + timedelta(days=int(value // DAY_S)) for value in rows}
-    return days
+    if not interaction_ids:
+        return set()
+    # one query with the ids as one parameter (an expanding IN compiles per call)
+    rows: list[float] = list(connection.execute(
+        sa.select(tables.interactions.c.resolved_at).where(
+            in_ids(tables.interactions.c.id, sorted(interaction_ids), connection.dialect.name),
+            tables.interactions.c.resolved_at.is_not(None))).scalars())
+    return {EPOCH + timedelta(days=int(value // DAY_S)) for value in set(rows)}
 
 
 def _executor(connection: Connection, backend: Any) -> Any:

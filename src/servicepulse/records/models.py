@@ -34,6 +34,8 @@ def _as_utc(value: datetime) -> datetime:
 def _iso_time_only(value: Any) -> Any:
     # pydantic would read a number, or a string of digits such as the ISO basic date "20260101",
     # as epoch seconds (1970-08-23): refuse both rather than store a wrong time silently.
+    if type(value) is str and ":" in value:
+        return value  # the usual ISO text: a ":" is never part of a number (checked first)
     if (isinstance(value, int | float) and not isinstance(value, bool)) or (
         isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
     ):

@@ -5,7 +5,7 @@ Every list answers `format=csv` with the same rows as a download.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -72,6 +72,9 @@ from servicepulse.web.runners.records import (
 )
 from servicepulse.web.services import cache_key
 from servicepulse.web.users import UserError, UserRole, create_user, list_users
+
+if TYPE_CHECKING:
+    from servicepulse.ingest.importer import ImportSummary
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -150,9 +153,10 @@ def _source_rows(body: bytes, content_type: str) -> list[SourceRow]:
 
 
 @router.post("/records", openapi_extra={"requestBody": _RECORDS_BODY},
+             response_model=RecordsResponse,
              summary="Import canonical records (JSON array or NDJSON)")
 async def post_records(request: Request, services: ServicesDep,
-                       _user: ManagerUser) -> RecordsResponse:
+                       _user: ManagerUser) -> Response:
     """Idempotent like `servicepulse import`: a record seen before with the same content changes
     nothing; rejected records are quarantined (source "api", line = index) and reported."""
     from servicepulse.ingest.importer import import_rows_deferred
@@ -163,17 +167,23 @@ async def post_records(request: Request, services: ServicesDep,
     summary = await run_in_threadpool(import_rows_deferred, services.engine, rows)
     if summary.inserted or summary.updated:
         services.hub.changed()
+    return Response(records_response_json(rows, summary), media_type="application/json")
+
+
+def records_response_json(rows: list[SourceRow], summary: ImportSummary) -> bytes:
+    """The RecordsResponse document as JSON, written directly: building and serialising a
+    model per record cost more than importing it (the same text pydantic writes)."""
     rejected = {index: error for index, error in summary.rejected if index is not None}
-    results = [RecordResult(index=row.line or 0, status="accepted") if row.line not in rejected
-               else RecordResult(index=row.line, status="rejected",
-                                 field=rejected[row.line].field,
-                                 reason=rejected[row.line].reason)
+    results = [{"index": row.line or 0, "status": "accepted", "field": None, "reason": None}
+               if row.line not in rejected
+               else {"index": row.line, "status": "rejected", "field": rejected[row.line].field,
+                     "reason": rejected[row.line].reason}
                for row in rows if row.line is not None]
     document = summary.as_json()
-    return RecordsResponse(received=len(rows), accepted=len(rows) - len(rejected),
-                           rejected=len(rejected), inserted=document["inserted"],
-                           updated=document["updated"], unchanged=document["unchanged"],
-                           results=results)
+    return orjson.dumps({"received": len(rows), "accepted": len(rows) - len(rejected),
+                         "rejected": len(rejected), "inserted": document["inserted"],
+                         "updated": document["updated"], "unchanged": document["unchanged"],
+                         "results": results})
 
 
 # -- KPIs -------------------------------------------------------------------------------------
