@@ -111,6 +111,27 @@ def test_previous_period_and_change(week: Engine) -> None:
     assert result["csat"]["change"] is None
 
 
+def _figures(results: dict[str, Any]) -> dict[str, Any]:
+    return {name: {field: value for field, value in result.items()
+                   if field not in ("previous", "change", "significant")}
+            for name, result in results.items()}
+
+
+@pytest.mark.parametrize("query", [{}, {"period": "day", "by": ["channel"]}])
+def test_without_comparison_the_figures_are_the_same(week: Engine, query: dict[str, Any]
+                                                     ) -> None:
+    def run(**extra: Any) -> dict[tuple[Any, ...], dict[str, Any]]:
+        return rows_by_group(run_kpi_query(week, KpiQuery.model_validate(
+            {**WEEK_QUERY, **query, **extra})))
+
+    compared, alone = run(), run(compare=False)
+    assert {key: _figures(results) for key, results in alone.items()} \
+        == {key: _figures(results) for key, results in compared.items()}
+    first = next(iter(alone.values()))  # the week (or its first day) has nothing before it
+    assert first["contacts"]["previous"] == {"value": None, "n": 0}
+    assert (first["contacts"]["change"], first["backlog"]["significant"]) == (None, None)
+
+
 def test_by_agent_attribution(week: Engine) -> None:
     document = run_kpi_query(week, KpiQuery.model_validate(
         {**WEEK_QUERY, "by": ["agent"], "kpis": ["contacts", "csat", "occupancy", "nps"]}),

@@ -110,6 +110,8 @@ def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | No
     names = query.kpis if query.kpis is not None else list(KPIS)
     first, end = _date_range(backend, query, resolved)
     periods = periods_for(first, end, query.period, resolved)
+    if not query.compare:
+        periods = [period for period in periods if period.current]
     frame = Frame(backend, resolved, query.period, periods, kpis=set(names),
                   dimensions=frozenset(query.by) | frozenset(query.filters))
     runner = Runner(frame, query, [KPIS[name] for name in names], expressions=expressions)

@@ -24,6 +24,10 @@ class KpiQuery(BaseModel):
     to: date | None = None
     kpis: list[str] | None = None
     filters: dict[str, list[str]] = Field(default_factory=dict)
+    # False: no period before the first to compare with (`previous`, `change` and
+    # `significant` come back empty); the figures of the periods asked are the same, and
+    # the database reads only their rows (the wallboard's today, without yesterday)
+    compare: bool = True
 
     @field_validator("by")
     @classmethod

@@ -28,6 +28,7 @@ class KpiRequest(BaseModel):
     to: date | None = None  # exclusive
     kpis: list[str] | None = None
     filters: dict[str, list[str]] = Field(default_factory=dict)
+    compare: bool = True  # False: no previous period (see KpiQuery.compare)
 
     def as_query_data(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
