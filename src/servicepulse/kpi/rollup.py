@@ -12,7 +12,8 @@ ever stale.
 KPIs, grouped and filtered by rollup dimensions, rollup kept in the organisation's time zone)
 and returns the same document as the exact path, with `"source": "rollup"`; medians and p90s
 are then read from logarithmic histograms (buckets 25% wide: an approximation, within one
-bucket of the exact value). It returns None when the rollup cannot answer: use
+bucket of the exact value), stored packed (one blob of bucket counts per cell and measure) and
+summed in numpy. It returns None when the rollup cannot answer: use
 `servicepulse.kpi.engine.run_kpi_query` then.
 """
 
@@ -22,10 +23,13 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
@@ -47,14 +51,18 @@ from servicepulse.kpi.sources import (
     next_period_start,
 )
 from servicepulse.kpi.tables import (
+    HISTOGRAM_DTYPE,
     ROLLUP_DIMENSIONS,
     ROLLUP_MEASURES,
     TEAM_ROLLUP_DIMENSIONS,
     kpi_daily_histogram,
+    kpi_daily_histogram_packed,
     kpi_daily_histogram_team,
+    kpi_daily_histogram_team_packed,
     kpi_daily_rollup,
     kpi_daily_rollup_team,
     kpi_monthly_histogram_team,
+    kpi_monthly_histogram_team_packed,
     kpi_monthly_rollup_team,
     kpi_rollup_dirty,
 )
@@ -69,20 +77,24 @@ REFRESH_CHUNK_DAYS = 31  # days recomputed in one query
 
 @dataclass(frozen=True)
 class Grain:
-    """One grain of the rollup: its dimensions, its sums and its histogram buckets."""
+    """One grain of the rollup: its dimensions, its sums and its histogram buckets (one row
+    per bucket, and packed: one row per cell and measure)."""
 
     name: str
     dimensions: tuple[str, ...]
     rollup: sa.Table
     histogram: sa.Table
+    packed: sa.Table
     span: str = "day"  # the column of the rows' local day, or month (the ISO first day)
 
 
-AGENT_GRAIN = Grain("agent", ROLLUP_DIMENSIONS, kpi_daily_rollup, kpi_daily_histogram)
+AGENT_GRAIN = Grain("agent", ROLLUP_DIMENSIONS, kpi_daily_rollup, kpi_daily_histogram,
+                    kpi_daily_histogram_packed)
 TEAM_GRAIN = Grain("team", TEAM_ROLLUP_DIMENSIONS, kpi_daily_rollup_team,
-                   kpi_daily_histogram_team)
+                   kpi_daily_histogram_team, kpi_daily_histogram_team_packed)
 TEAM_MONTH_GRAIN = Grain("team x month", TEAM_ROLLUP_DIMENSIONS, kpi_monthly_rollup_team,
-                         kpi_monthly_histogram_team, span="month")
+                         kpi_monthly_histogram_team, kpi_monthly_histogram_team_packed,
+                         span="month")
 GRAINS = (TEAM_GRAIN, AGENT_GRAIN)  # daily grains, coarsest first
 
 
@@ -105,6 +117,57 @@ def bucket_bounds(bucket: int) -> tuple[float, float]:
     if bucket <= 0:
         return 0.0, 1.0
     return BUCKET_BASE ** (bucket - 1), BUCKET_BASE ** bucket
+
+
+@cache
+def _bounds(width: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The bounds of buckets 0 .. width − 1, computed by bucket_bounds (the packed read's
+    quantiles must be the very floats of histogram_quantile's)."""
+    bounds = [bucket_bounds(bucket) for bucket in range(width)]
+    return np.array([low for low, _ in bounds]), np.array([high for _, high in bounds])
+
+
+def pack_histograms(rows: Iterable[tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], bytes]]:
+    """Bucket rows (*key, bucket, count) as one (key, packed counts) per distinct key: the
+    count of buckets 0, 1, ... up to the key's last non-empty bucket, little-endian int32."""
+    index: dict[tuple[Any, ...], int] = {}
+    cells: list[int] = []
+    buckets: list[int] = []
+    counts: list[int] = []
+    for row in rows:
+        cells.append(index.setdefault(tuple(row[:-2]), len(index)))
+        buckets.append(max(int(row[-2]), 0))  # bucket_of gives 0 below one second
+        counts.append(int(row[-1]))
+    if not index:
+        return []
+    cell = np.array(cells)
+    last = np.zeros(len(index), dtype="int64")
+    np.maximum.at(last, cell, np.array(buckets))
+    packed = np.zeros((len(index), int(last.max()) + 1), dtype=HISTOGRAM_DTYPE)
+    np.add.at(packed, (cell, np.array(buckets)), counts)
+    return [(key, packed[i, :last[i] + 1].tobytes()) for key, i in index.items()]
+
+
+def unpack_histogram(counts: bytes) -> dict[int, int]:
+    """Packed counts as {bucket: count} (buckets with a count only)."""
+    values = np.frombuffer(counts, dtype=HISTOGRAM_DTYPE)
+    return {int(b): int(values[b]) for b in np.flatnonzero(values)}
+
+
+def sum_packed(groups: npt.NDArray[np.int64], packed: list[bytes]
+               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The packed histograms summed per group (`groups[i]`: the group of `packed[i]`): the
+    distinct groups, sorted, and their bucket counts (one row each, as wide as the widest)."""
+    lengths = np.fromiter(map(len, packed), dtype="int64", count=len(packed)) // 4
+    values = np.frombuffer(b"".join(packed), dtype=HISTOGRAM_DTYPE)
+    width = int(lengths.max())
+    found, group = np.unique(groups, return_inverse=True)
+    # each value's bucket: its offset within its own row
+    bucket = np.arange(len(values)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    cells = np.repeat(group, lengths) * width + bucket
+    # float sums of whole counts: exact below 2^53
+    summed = np.bincount(cells, weights=values, minlength=len(found) * width)
+    return found, summed.reshape(len(found), width).astype("int64")
 
 
 # --- refreshing ----------------------------------------------------------------------------
@@ -182,6 +245,7 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
         for grain in (*GRAINS, TEAM_MONTH_GRAIN):
             connection.execute(grain.rollup.delete())
             connection.execute(grain.histogram.delete())
+            connection.execute(grain.packed.delete())
         ranges = [(all_days[0] - timedelta(days=1), all_days[-1] + timedelta(days=2))] \
             if all_days else []
     else:
@@ -241,7 +305,7 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
     # Everything is computed before the first write: on SQLite the first write takes the
     # store's only write lock, held to the commit, and imports wait for it meanwhile.
     for grain in GRAINS:
-        for table in (grain.rollup, grain.histogram):
+        for table in (grain.rollup, grain.histogram, grain.packed):
             connection.execute(table.delete().where(
                 table.c.timezone == zone, table.c.day >= first.isoformat(),
                 table.c.day < end.isoformat()))
@@ -249,8 +313,24 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
         for start in range(0, len(written), 1000):
             connection.execute(table.insert(), written[start:start + 1000])
     _sum_over_agents(connection, zone, first, end)
+    for grain in GRAINS:
+        _pack_range(connection, grain, zone, first.isoformat(), end.isoformat())
     _sum_over_months(connection, zone, first, end)
     return len(rows)
+
+
+def _pack_range(connection: Connection, grain: Grain, zone: str, first: str, end: str) -> None:
+    """The packed histograms of a grain's periods [first, end), from its bucket rows (the
+    caller has deleted the packed rows of the range)."""
+    h, span = grain.histogram, grain.span
+    keys = ["timezone", span, "measure", *grain.dimensions]
+    found = connection.execute(sa.select(*(h.c[name] for name in keys), h.c.bucket,
+                                         h.c["count"]).where(
+        h.c.timezone == zone, h.c[span] >= first, h.c[span] < end))
+    written = [{**dict(zip(keys, key, strict=True)), "counts": counts}
+               for key, counts in pack_histograms(found)]
+    for start in range(0, len(written), 1000):
+        connection.execute(grain.packed.insert(), written[start:start + 1000])
 
 
 def _sum_over_agents(connection: Connection, zone: str, first: date, end: date) -> None:
@@ -342,6 +422,12 @@ def _sum_over_months(connection: Connection, zone: str, first: date, end: date) 
                                    daily.c.day < month_end.isoformat()).group_by(month, *keys)
         connection.execute(monthly.insert().from_select(
             ["month", *(key.name for key in keys), *values], summed))
+    packed = TEAM_MONTH_GRAIN.packed
+    connection.execute(packed.delete().where(
+        packed.c.timezone == zone, packed.c.month >= month_first.isoformat(),
+        packed.c.month < month_end.isoformat()))
+    _pack_range(connection, TEAM_MONTH_GRAIN, zone, month_first.isoformat(),
+                month_end.isoformat())
 
 
 # --- answering from the rollup ---------------------------------------------------------------
@@ -495,44 +581,58 @@ def _read_measures(connection: Connection, grain: Grain, runner: Runner,
 
 def _read_histograms(connection: Connection, grain: Grain, runner: Runner,
                      periods: list[Period]) -> None:
-    h = grain.histogram
-    requests = runner.quantile_requests()
+    """Medians and p90s from the packed histograms: one row per cell and measure read, the
+    counts of a group's rows summed in numpy, the quantiles of all groups at once."""
+    p = grain.packed
+    requests = list(runner.quantile_requests())
     if not requests:
         return
-    period = _period_column(grain, h, periods, runner.frame.period).label("period")
-    statement = sa.select(*(h.c[name] for name in runner.by), period, h.c.measure, h.c.bucket,
-                          sa.func.sum(h.c.count).label("count")) \
-        .where(*_where(grain, h, runner, periods), h.c.measure.in_(list(requests))) \
-        .group_by(*(h.c[name] for name in runner.by), period, h.c.measure, h.c.bucket)
-    # one pass over plain rows: a few groups' worth of Python, no frame per bucket
-    width = len(runner.by) + 1
-    histograms: dict[tuple[Any, ...], dict[str, dict[int, int]]] = {}
-    for row in connection.execute(statement):
-        key = tuple(row[:width])
-        histograms.setdefault(key, {}).setdefault(row[width], {})[int(row[width + 1])] = \
-            int(row[width + 2])
-    if not histograms:
+    period = _period_column(grain, p, periods, runner.frame.period).label("period")
+    statement = sa.select(*(p.c[name] for name in runner.by), period, p.c.measure,
+                          p.c.counts).where(*_where(grain, p, runner, periods),
+                                            p.c.measure.in_(requests))
+    rows = connection.execute(statement).fetchall()
+    if not rows:
         return
-    keys: dict[Any, int] = {}
-    columns: dict[str, list[Any]] = {name: [] for name in runner.by}
-    columns["period"] = []
-    for measure in requests:
-        columns[f"{measure}.median"] = []
-        columns[f"{measure}.p90"] = []
-    for key, by_measure in histograms.items():
-        for name, value in zip(runner.by, key, strict=False):
-            columns[name].append(value)
-        if key[-1] not in keys:
-            keys[key[-1]] = _period_key(key[-1], runner.frame.period)
-        columns["period"].append(keys[key[-1]])
-        for measure in requests:
-            counts = by_measure.get(measure)
-            columns[f"{measure}.median"].append(
-                histogram_quantile(counts, 0.5) if counts else None)
-            columns[f"{measure}.p90"].append(histogram_quantile(counts, 0.9) if counts else None)
-    frame = pd.DataFrame(columns)
-    runner.add_columns(frame.astype({name: "float64" for name in columns
-                                     if name.endswith((".median", ".p90"))}))
+    width = len(runner.by) + 1  # the group: the query's dimensions and the period
+    groups: dict[tuple[Any, ...], int] = {}
+    measures = {measure: index for index, measure in enumerate(requests)}
+    ids = np.array([groups.setdefault(tuple(row[:width]), len(groups)) * len(requests)
+                    + measures[row[width]] for row in rows])
+    # found: group x len(requests) + measure, for each summed histogram
+    found, summed = sum_packed(ids, [row[width + 1] for row in rows])
+    columns: dict[str, Any] = {name: [key[i] for key in groups]
+                               for i, name in enumerate(runner.by)}
+    keys = {value: _period_key(value, runner.frame.period)
+            for value in {key[-1] for key in groups}}
+    columns["period"] = [keys[key[-1]] for key in groups]
+    for q, suffix in ((0.5, "median"), (0.9, "p90")):
+        values = _histogram_quantiles(summed, q)
+        for index, measure in enumerate(requests):
+            column = np.full(len(groups), np.nan)
+            mine = found % len(requests) == index
+            column[found[mine] // len(requests)] = values[mine]
+            columns[f"{measure}.{suffix}"] = column
+    runner.add_columns(pd.DataFrame(columns))
+
+
+def _histogram_quantiles(counts: npt.NDArray[np.int64], q: float) -> npt.NDArray[np.float64]:
+    """histogram_quantile of every row of bucket counts (NaN for an empty row): the same
+    arithmetic in the same order, so the same floats."""
+    seen_to = counts.cumsum(axis=1)
+    n = seen_to[:, -1]
+    rank = (n - 1) * q + 1
+    bucket = (seen_to >= rank[:, None]).argmax(axis=1)
+    rows = np.arange(len(counts))
+    count = counts[rows, bucket]
+    seen = seen_to[rows, bucket] - count
+    lows, highs = _bounds(counts.shape[1])
+    low, high = lows[bucket], highs[bucket]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = low + (high - low) * (rank - seen - 0.5) / count
+    # Python's round (correctly rounded), not numpy's (scaled: differs in the last digit)
+    return np.array([round(value, 4) if total else math.nan
+                     for value, total in zip(values.tolist(), n.tolist(), strict=True)])
 
 
 def _period_key(value: Any, period: str) -> int:

@@ -15,11 +15,17 @@ rows): they are summed from the agent rows in the same transaction, and answer e
 that neither groups nor filters by agent (the dashboards' team and channel views).
 `kpi_monthly_rollup_team` and `kpi_monthly_histogram_team` sum those per local calendar month
 (`month`: the ISO date of its first day), for month, quarter and whole-month ranges.
+
+Each histogram table has a packed twin (`..._packed`) that dashboards read: one row per cell
+and measure whose `counts` hold all its bucket counts (little-endian int32, bucket b at byte
+4b, up to its last non-empty bucket), written from the bucket rows by every refresh. A read
+then fetches about 30 times fewer rows and sums them in numpy; the bucket rows stay because
+the team and month grains are summed from them in SQL, which cannot add blobs.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table
 
 from servicepulse.store.tables import metadata
 
@@ -84,6 +90,25 @@ def _buckets_table(name: str, period: str, dimensions: tuple[str, ...],
     )
 
 
+HISTOGRAM_DTYPE = "<i4"  # a packed bucket count: the bucket rows' `count` is an Integer too
+
+
+def _packed_table(name: str, period: str, dimensions: tuple[str, ...]) -> Table:
+    """A grain's histograms packed: one row per cell and measure, its counts in one blob."""
+    # the key leads with the zone and the period: a dashboard's range of days is one range
+    # of the key, and on SQLite (no rowid) the rows themselves are stored in that order
+    return Table(
+        name,
+        metadata,
+        Column("timezone", String(64), primary_key=True),
+        Column(period, String(10), primary_key=True),
+        Column("measure", String(40), primary_key=True),
+        *(Column(dimension, String(200), primary_key=True) for dimension in dimensions),
+        Column("counts", LargeBinary, nullable=False),  # HISTOGRAM_DTYPE from bucket 0
+        sqlite_with_rowid=False,
+    )
+
+
 kpi_daily_rollup = _sums_table("kpi_daily_rollup", "day", ROLLUP_DIMENSIONS)
 kpi_daily_histogram = _buckets_table("kpi_daily_histogram", "day", ROLLUP_DIMENSIONS)
 kpi_daily_rollup_team = _sums_table("kpi_daily_rollup_team", "day", TEAM_ROLLUP_DIMENSIONS)
@@ -93,6 +118,12 @@ kpi_monthly_rollup_team = _sums_table("kpi_monthly_rollup_team", "month",
                                       TEAM_ROLLUP_DIMENSIONS)
 kpi_monthly_histogram_team = _buckets_table("kpi_monthly_histogram_team", "month",
                                             TEAM_ROLLUP_DIMENSIONS, covering=True)
+kpi_daily_histogram_packed = _packed_table("kpi_daily_histogram_packed", "day",
+                                           ROLLUP_DIMENSIONS)
+kpi_daily_histogram_team_packed = _packed_table("kpi_daily_histogram_team_packed", "day",
+                                                TEAM_ROLLUP_DIMENSIONS)
+kpi_monthly_histogram_team_packed = _packed_table("kpi_monthly_histogram_team_packed", "month",
+                                                  TEAM_ROLLUP_DIMENSIONS)
 
 # UTC days whose rollup rows are stale: marked by every import batch (cheap), rebuilt by
 # `refresh_dirty_rollups` (after a bulk import, and in the background by the web server).
