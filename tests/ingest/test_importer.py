@@ -247,3 +247,59 @@ def test_utc_days_of_many_instants_round_as_one_at_a_time() -> None:
     assert _utc_days([0.0, -1.0, 86399.5, 1796515199.9999998]) == {
         date(1970, 1, 1), date(1969, 12, 31), date(2026, 12, 6)}
     assert _utc_days([]) == set()
+
+
+def test_a_batch_of_new_and_changed_interactions_with_events(store: Engine) -> None:
+    """The hooks of a batch use what the importer stored (inserted ids, resolved_at after the
+    events) instead of looking it up: the same stored rows and stale rollup days."""
+    from servicepulse.ingest.importer import Importer
+    from servicepulse.kpi.tables import kpi_rollup_dirty
+
+    def interaction(key: str, created: str, resolved: str | None = None) -> dict[str, object]:
+        record = {"type": "interaction", "id": key, "channel": "email", "created_at": created}
+        return record if resolved is None else {**record, "resolved_at": resolved}
+
+    old = interaction("i-old", "2026-03-02T10:00:00Z", "2026-03-04T09:00:00Z")
+    same = interaction("i-same", "2026-03-01T10:00:00Z", "2026-03-20T10:00:00Z")
+    # an event stored before its interaction: resolves i-early when that arrives
+    early_event = {"type": "event", "id": "e-early", "interaction_id": "i-early",
+                   "kind": "resolved", "at": "2026-03-06T12:00:00Z", "actor": "agent"}
+    import_rows(store, [SourceRow("t", n, r, "") for n, r in
+                        enumerate([old, same, early_event])])
+    with store.begin() as connection:
+        connection.execute(kpi_rollup_dirty.delete())
+
+    batch = [
+        # changed: resolved later, then reopened by an event of the same batch (open again)
+        interaction("i-old", "2026-03-02T10:00:00Z", "2026-03-09T09:00:00Z"),
+        {"type": "event", "id": "e-reopen", "interaction_id": "i-old", "kind": "reopened",
+         "at": "2026-03-10T08:00:00Z", "actor": "customer"},
+        same,  # unchanged
+        interaction("i-early", "2026-03-05T10:00:00Z"),  # new, resolved by the stored event
+        interaction("i-plain", "2026-03-07T10:00:00Z", "2026-03-08T23:00:00Z"),  # new
+    ]
+    summary = Importer(store).import_rows([SourceRow("t", n, r, "") for n, r in
+                                           enumerate(batch)], after_import=False)
+    assert summary.as_json() == {
+        "inserted": {"event": 1, "interaction": 2}, "updated": {"interaction": 1},
+        "unchanged": {"interaction": 1}, "quarantined": 0}
+    stored = {key: _row(store, "interactions", key)
+              for key in ("i-old", "i-same", "i-early", "i-plain")}
+    march = 1772323200.0  # 2026-03-01T00:00:00Z
+    assert {key: (row["created_at"], row["resolved_at"], row["reopens"])
+            for key, row in stored.items()} == {
+        "i-old": (march + 86400 + 36000, None, 1),
+        "i-same": (march + 36000, march + 19 * 86400 + 36000, 0),
+        "i-early": (march + 4 * 86400 + 36000, march + 5 * 86400 + 43200, 0),
+        "i-plain": (march + 6 * 86400 + 36000, march + 7 * 86400 + 82800, 0),
+    }
+    assert {key: (row["first_response_business_s"], row["resolution_business_s"])
+            for key, row in stored.items()} == {key: (None, None) for key in stored}
+    assert orjson.loads(str(stored["i-old"]["given"]))["resolved_at"] == march + 8 * 86400 + 32400
+    with store.connect() as connection:
+        dirty = sorted(connection.execute(select(kpi_rollup_dirty.c.day)).scalars())
+    # the days of what changed: i-old's created and given resolved days and its event's
+    # day, the new ones' created days, i-plain's resolved day and i-early's resolved day (by
+    # its stored event); not i-same's
+    assert dirty == ["2026-03-02", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08",
+                     "2026-03-09", "2026-03-10"]

@@ -311,3 +311,29 @@ def test_a_broken_stored_calendar_measures_nothing_and_does_not_fail(
         assert refresh_business_durations(connection, ["i-email", "i-phone"]) == 2
     assert _durations(sqlite_store)["i-email"] == (None, None)
     assert "calendar 'cal-uk' cannot be used for business hours" in caplog.text
+
+
+def test_a_batch_inserting_and_uncalendaring_clears_only_what_held_durations(
+        store: Engine) -> None:
+    from servicepulse.ingest.hooks import Touched
+    from servicepulse.kpi.business_hours import refresh_after_import
+
+    import_rows(store, _rows(RECORDS))
+    # one batch: t-uk loses its calendar (no team has one now), and a new interaction of t-uk
+    # arrives; the new one is stored with null durations, i-email and i-phone are cleared
+    new = {"type": "interaction", "id": "i-new", "channel": "email", "team_id": "t-uk",
+           "created_at": "2026-03-27T16:00:00Z", "resolved_at": "2026-04-02T16:00:00Z"}
+    uncalendared = {k: v for k, v in RECORDS[1].items() if k != "calendar_id"}
+    summary = import_rows(store, _rows([uncalendared, new]))
+    assert summary.as_json()["inserted"] == {"interaction": 1}
+    assert _durations(store) == {key: (None, None) for key in [*EXPECTED, "i-new"]}
+    # an id said to be freshly inserted is not looked up; the others still are
+    with store.begin() as connection:
+        connection.execute(update(tables.interactions)
+                           .where(tables.interactions.c.id.in_(["i-chat", "i-plain"]))
+                           .values(resolution_business_s=5.0))
+        refresh_after_import(connection, Touched(interaction_ids={"i-chat", "i-plain"},
+                                                 inserted_interactions={"i-chat"}))
+    durations = _durations(store)
+    assert durations["i-chat"] == (None, 5.0)
+    assert durations["i-plain"] == (None, None)

@@ -23,6 +23,12 @@ class Touched:
     kinds: dict[str, set[str]] = field(default_factory=dict)  # kind -> ids inserted/updated
     interaction_ids: set[str] = field(default_factory=set)  # effective interactions changed
     days: set[date] = field(default_factory=set)  # UTC days whose data changed
+    # Hints from the importer for the hooks of this batch only, to spare them a lookup (not
+    # merged: a hook given merged or hand-made Touched looks the rows up). The interactions
+    # this batch inserted (no earlier hook has run on them: business-hours durations null),
+    # and the resolved_at stored for each interaction it wrote.
+    inserted_interactions: set[str] = field(default_factory=set)
+    resolved_at: dict[str, float | None] = field(default_factory=dict)
 
     def ids(self, kind: str) -> set[str]:
         return self.kinds.get(kind, set())

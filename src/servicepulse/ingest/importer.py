@@ -434,6 +434,9 @@ class Importer:
         if changed_ids:
             Driver(connection).update(tables.interactions, rows[len(new_ids):])
         touched.interaction_ids.update(to_write)
+        # what the hooks would otherwise look up again (see Touched)
+        touched.inserted_interactions.update(new_ids)
+        touched.resolved_at.update((row["id"], row.get("resolved_at")) for row in rows)
         return to_write
 
     def _reproject(self, connection: Connection, interaction_ids: list[str],

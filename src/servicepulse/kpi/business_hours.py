@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -320,6 +320,7 @@ def refresh_business_durations(
     connection: Connection,
     interaction_ids: Iterable[str] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    unset: Collection[str] = (),
 ) -> int:
     """Recompute the business-hours durations of these interactions (None: of all of them).
 
@@ -329,6 +330,8 @@ def refresh_business_durations(
     agent's team), and null when that team has no calendar or the end is unknown. One query per
     chunk of ids and one executemany per chunk; rows whose values did not change are not
     written. Returns the number of interactions updated. Runs in the caller's transaction.
+    `unset`: interactions known to hold no durations (inserted by the caller's batch), not
+    looked up when no team has a calendar (null is then what they must hold).
     """
     statement = (
         update(tables.interactions)
@@ -340,6 +343,8 @@ def refresh_business_durations(
     )
     if connection.execute(select(tables.teams.c.id).where(
             tables.teams.c.calendar_id.is_not(None)).limit(1)).first() is None:
+        if interaction_ids is not None and unset:
+            interaction_ids = set(interaction_ids).difference(unset)
         return _clear_durations(connection, interaction_ids, chunk_size, statement)
     calendars: dict[str, BusinessCalendar | None] = {}
     updated = 0
@@ -436,5 +441,5 @@ def refresh_after_import(connection: Connection, touched: Touched) -> None:
     """Import hook: refresh the interactions a batch changed, or whose calendar it changed."""
     ids = _affected_interactions(connection, touched)
     if ids:
-        refresh_business_durations(connection, ids)
+        refresh_business_durations(connection, ids, unset=touched.inserted_interactions)
 

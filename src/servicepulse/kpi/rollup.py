@@ -210,15 +210,29 @@ def _data_days(connection: Connection) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _resolved_days(connection: Connection, interaction_ids: set[str]) -> set[date]:
-    if not interaction_ids:
-        return set()
+def _resolved_days(connection: Connection, interaction_ids: set[str],
+                   known: dict[str, float | None] | None = None) -> set[date]:
+    """The UTC days of the stored resolved_at of these interactions; `known`: the values the
+    importer just stored for some of them (those are not looked up)."""
+    known = known or {}
+    values: set[float] = set()
+    unknown: set[str] = set()
+    for key in interaction_ids:
+        if key not in known:
+            unknown.add(key)
+        elif (value := known[key]) is not None:
+            values.add(value)
+    if unknown:
+        values.update(_stored_resolved_at(connection, unknown))
+    return {EPOCH + timedelta(days=int(value // DAY_S)) for value in values}
+
+
+def _stored_resolved_at(connection: Connection, interaction_ids: set[str]) -> list[float]:
     # one query with the ids as one parameter (an expanding IN compiles per call)
-    rows: list[float] = list(connection.execute(
+    return list(connection.execute(
         sa.select(tables.interactions.c.resolved_at).where(
             in_ids(tables.interactions.c.id, sorted(interaction_ids), connection.dialect.name),
             tables.interactions.c.resolved_at.is_not(None))).scalars())
-    return {EPOCH + timedelta(days=int(value // DAY_S)) for value in set(rows)}
 
 
 def _executor(connection: Connection, backend: Any) -> Any:
@@ -350,7 +364,8 @@ def _mark_dirty(connection: Connection, touched: Touched) -> None:
     request wait for a rebuild of the repeat window around its day."""
     if not touched:
         return
-    days = set(touched.days) | _resolved_days(connection, touched.interaction_ids)
+    days = set(touched.days) | _resolved_days(connection, touched.interaction_ids,
+                                              touched.resolved_at)
     if not days:
         return
     known: set[str] = set(connection.execute(sa.select(kpi_rollup_dirty.c.day)).scalars())
