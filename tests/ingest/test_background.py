@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from servicepulse.ingest.background import AfterImportWorker, after_import_worker
-from servicepulse.ingest.importer import import_rows_deferred
+from servicepulse.ingest.importer import Importer, import_rows_deferred
 from servicepulse.ingest.readers import read_paths
 from servicepulse.kpi.rollup import dirty_days
 from tests.conftest import FIXTURES
@@ -77,3 +77,69 @@ def test_sqlite_imports_and_rebuilds_take_turns(sqlite_store: Engine) -> None:
 def test_postgresql_imports_never_wait_for_a_rebuild(postgres_store: Engine) -> None:
     worker = after_import_worker(postgres_store)
     assert isinstance(worker.writing(), nullcontext)
+
+
+def _rollup_rows(engine: Engine) -> list[tuple[object, ...]]:
+    from sqlalchemy import select
+
+    from servicepulse.kpi.tables import kpi_daily_rollup
+
+    with engine.connect() as connection:
+        return sorted(tuple(row) for row in connection.execute(select(kpi_daily_rollup)))
+
+
+def test_the_rebuild_computes_without_the_writer_lock_and_clears_what_it_rebuilt(
+        sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import servicepulse.kpi.rollup as rollup
+    from servicepulse.ingest.hooks import Touched
+
+    worker = AfterImportWorker(sqlite_store, min_interval_seconds=3600.0)
+    compute = rollup.compute_rollups
+    lock_free_while_computing: list[bool] = []
+
+    def watched(*args: object, **kwargs: object) -> list[rollup.RangeRows]:
+        free = worker.writing().acquire(blocking=False)  # an import could write meanwhile
+        if free:
+            worker.writing().release()
+        lock_free_while_computing.append(free)
+        return compute(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rollup, "compute_rollups", watched)
+    with worker.importing():
+        Importer(sqlite_store).import_rows(read_paths([CENTRE]), after_import=False)
+    with sqlite_store.connect() as connection:
+        stale = dirty_days(connection)
+    assert stale
+    worker._after_import(Touched(days=stale))
+    assert lock_free_while_computing == [True]
+    with sqlite_store.connect() as connection:
+        assert dirty_days(connection) == set()
+    two_step = _rollup_rows(sqlite_store)
+    # the same rows as the one-transaction rebuild of a synchronous import
+    with sqlite_store.begin() as connection:
+        rollup.refresh_rollups(connection, stale)
+    assert two_step and _rollup_rows(sqlite_store) == two_step
+
+
+def test_an_import_during_the_rebuild_leaves_its_days_stale(
+        sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import servicepulse.kpi.rollup as rollup
+    from servicepulse.ingest.hooks import Touched
+
+    worker = AfterImportWorker(sqlite_store, min_interval_seconds=3600.0)
+    Importer(sqlite_store).import_rows(read_paths([CENTRE]), after_import=False)
+    with sqlite_store.connect() as connection:
+        stale = dirty_days(connection)
+    compute = rollup.compute_rollups
+
+    def with_an_import_meanwhile(*args: object, **kwargs: object) -> list[rollup.RangeRows]:
+        computed = compute(*args, **kwargs)  # type: ignore[arg-type]
+        with worker.importing():  # another request, while the rollup was being computed
+            pass
+        return computed
+
+    monkeypatch.setattr(rollup, "compute_rollups", with_an_import_meanwhile)
+    worker._after_import(Touched(days=stale))
+    assert _rollup_rows(sqlite_store)  # written all the same: newer than before
+    with sqlite_store.connect() as connection:
+        assert dirty_days(connection) == stale  # but still due: the next run redoes them

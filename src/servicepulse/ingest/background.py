@@ -28,7 +28,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from servicepulse.ingest.hooks import AFTER_IMPORT, Touched, load_hooks
+from servicepulse.ingest.hooks import (
+    AFTER_IMPORT,
+    PREPARED_AFTER_IMPORT,
+    Touched,
+    Write,
+    load_hooks,
+)
 
 log = logging.getLogger(__name__)
 QUIET_SECONDS = 1.0  # run once no import has run for this long,
@@ -52,6 +58,7 @@ class AfterImportWorker:
         self._idle.set()
         self._last_submit = 0.0  # when the last import ended (monotonic)
         self._importing = 0  # imports running now
+        self._imports = 0  # imports started so far
         # SQLite has one writer: this process's imports and rebuilds take turns
         self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._thread = threading.Thread(target=self._run, name="after-import", daemon=True)
@@ -67,6 +74,7 @@ class AfterImportWorker:
         start while it runs (and, on SQLite, it holds the writer lock meanwhile)."""
         with self._lock:
             self._importing += 1
+            self._imports += 1
         try:
             with self.writing():
                 yield
@@ -108,9 +116,7 @@ class AfterImportWorker:
                 touched, self._pending = self._pending, Touched()
             if touched:
                 try:
-                    with self.writing(), self.engine.begin() as connection:
-                        for hook in AFTER_IMPORT:
-                            hook(connection, touched)
+                    self._after_import(touched)
                 except Exception:  # keep serving; the next run retries the stale days
                     log.exception("after-import work failed; it is retried on the next import")
                 with self._lock:
@@ -118,6 +124,23 @@ class AfterImportWorker:
             with self._lock:
                 if not self._pending:
                     self._idle.set()
+
+
+    def _after_import(self, touched: Touched) -> None:
+        """The hooks' work: the prepared hooks' slow part first, outside the writer lock
+        (imports go on meanwhile), then every write in one short transaction."""
+        with self._lock:
+            imports_before = self._imports
+        writes: dict[Any, Write] = {hook: PREPARED_AFTER_IMPORT[hook](self.engine, touched)
+                                    for hook in AFTER_IMPORT if hook in PREPARED_AFTER_IMPORT}
+        with self.writing(), self.engine.begin() as connection:
+            with self._lock:
+                current = self._imports == imports_before and not self._importing
+            for hook in AFTER_IMPORT:
+                if hook in writes:
+                    writes[hook](connection, current)
+                else:
+                    hook(connection, touched)
 
 
 _workers: weakref.WeakKeyDictionary[Engine, AfterImportWorker] = weakref.WeakKeyDictionary()

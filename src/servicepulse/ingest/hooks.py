@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 
 @dataclass
@@ -48,6 +48,14 @@ AFTER_BATCH: list[AfterBatch] = []
 # Slow derived data (text scoring: ~1 ms a text) runs once after the whole import, over
 # everything the import touched, so it never holds up the batches.
 AFTER_IMPORT: list[AfterBatch] = []
+# The after-import work of a background worker (API imports) may be done in two steps: the
+# slow, read-only part on its own connection (`prepare(engine, touched)`), then the writes in
+# a short transaction (`write(connection, current)`, `current` False when an import ran in
+# between: the writer then keeps what says the work is still due). With SQLite's one write
+# lock, imports then wait for the writes only, not for the whole computation.
+Write = Callable[[Connection, bool], None]
+Prepare = Callable[[Engine, Touched], Write]
+PREPARED_AFTER_IMPORT: dict[AfterBatch, Prepare] = {}
 
 # Modules that register hooks when imported, in the order they must run (business-hours
 # durations before the rollups that read them).
@@ -66,9 +74,13 @@ def register(hook: AfterBatch) -> AfterBatch:
     return hook
 
 
-def register_after_import(hook: AfterBatch) -> AfterBatch:
+def register_after_import(hook: AfterBatch, prepare: Prepare | None = None) -> AfterBatch:
+    """`hook` runs in one transaction after a whole import; `prepare`, if given, is the same
+    work in two steps for the background worker (see PREPARED_AFTER_IMPORT)."""
     if hook not in AFTER_IMPORT:
         AFTER_IMPORT.append(hook)
+    if prepare is not None:
+        PREPARED_AFTER_IMPORT[hook] = prepare
     return hook
 
 

@@ -20,7 +20,7 @@ summed in numpy. It returns None when the rollup cannot answer: use
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -267,13 +267,44 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
         execute = _executor(connection, backend)
         for first, end in ranges:
             for chunk_first, chunk_end in _chunks(first, end):
-                written += _refresh_range(connection, backend, execute, chunk_first, chunk_end,
-                                          resolved)
+                written += _write_range(connection, _compute_range(
+                    backend, execute, chunk_first, chunk_end, resolved))
     return written
 
 
-def _refresh_range(connection: Connection, backend: Any, execute: Any, first: date, end: date,
-                   settings: KpiSettings) -> int:
+def compute_rollups(connection: Connection, days: set[date],
+                    settings: Any | None = None) -> list[RangeRows]:
+    """The rollup rows of these UTC days (and the days they affect), computed without writing
+    (`write_rollups` stores them): the slow part of a refresh, on a read connection."""
+    resolved = kpi_settings(settings)
+    computed: list[RangeRows] = []
+    with store_backend(connection.engine) as backend:
+        execute = _executor(connection, backend)
+        for first, end in _zone_ranges(days, math.ceil(resolved.repeat_window_days)):
+            for chunk_first, chunk_end in _chunks(first, end):
+                computed.append(_compute_range(backend, execute, chunk_first, chunk_end,
+                                               resolved))
+    return computed
+
+
+def write_rollups(connection: Connection, computed: list[RangeRows]) -> int:
+    """Store what `compute_rollups` computed (replacing those days); rows written."""
+    return sum(_write_range(connection, rows) for rows in computed)
+
+
+@dataclass
+class RangeRows:
+    """The agent grain's rows and histogram buckets of the local days [first, end)."""
+
+    zone: str
+    first: date
+    end: date
+    rows: list[dict[str, Any]]
+    histograms: list[dict[str, Any]]
+
+
+def _compute_range(backend: Any, execute: Any, first: date, end: date,
+                   settings: KpiSettings) -> RangeRows:
     zone = settings.timezone
     from zoneinfo import ZoneInfo
 
@@ -314,8 +345,14 @@ def _refresh_range(connection: Connection, backend: Any, execute: Any, first: da
                         "measure": prefix, "bucket": int(record["bucket"]),
                         "count": int(record["count"])}
                        for record in found.to_dict("records")]
+    return RangeRows(zone, first, end, rows, histograms)
+
+
+def _write_range(connection: Connection, computed: RangeRows) -> int:
     # Everything is computed before the first write: on SQLite the first write takes the
     # store's only write lock, held to the commit, and imports wait for it meanwhile.
+    zone, first, end = computed.zone, computed.first, computed.end
+    rows, histograms = computed.rows, computed.histograms
     for grain in GRAINS:
         for table in (grain.rollup, grain.histogram, grain.packed):
             connection.execute(table.delete().where(
@@ -394,7 +431,25 @@ def _refresh_after_import(connection: Connection, touched: Touched) -> None:
             kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
 
 
-register_after_import(_refresh_after_import)
+def _prepare_refresh_after_import(engine: Engine, touched: Touched) -> Callable[
+        [Connection, bool], None]:
+    """The same in two steps (background worker): the stale days computed on a connection of
+    their own, then written; their stale marks are cleared only if no import ran meanwhile
+    (it may have changed those days again)."""
+    with engine.connect() as connection:
+        days = dirty_days(connection)
+        computed = compute_rollups(connection, days) if days else []
+
+    def write(connection: Connection, current: bool) -> None:
+        write_rollups(connection, computed)
+        if current and days:
+            connection.execute(kpi_rollup_dirty.delete().where(
+                kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
+
+    return write
+
+
+register_after_import(_refresh_after_import, _prepare_refresh_after_import)
 
 
 def dirty_days(connection: Connection) -> set[date]:
