@@ -10,10 +10,10 @@ The worker waits for a pause in the imports (`QUIET_SECONDS` with none running, 
 rollup rebuild rather than one every half second while the batches are still arriving; and
 it starts a rebuild no sooner than `MIN_INTERVAL_SECONDS` after the previous one ended, so a
 steady trickle of records (a wallboard's day) costs one rebuild a minute, not one after every
-record: a rebuild of a day takes seconds of CPU (and on SQLite holds the one write lock).
-With SQLite (one writer at a time) the rebuild's transaction and the imports of this process
-take turns (`writing()`): an import waits for a running rebuild instead of failing with
-"database is locked" when the rebuild outlasts SQLite's busy timeout.
+record: a rebuild of a day takes seconds of CPU. Hooks registered with a `prepare` step
+(the rollup) compute outside the writer lock, then write in a short transaction. With
+SQLite (one writer at a time) those writes and the imports of this process take turns
+(`writing()`): an import waits for them instead of failing with "database is locked".
 """
 
 from __future__ import annotations
