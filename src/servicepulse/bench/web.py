@@ -559,7 +559,7 @@ NOTES = (
     "the batches pause (at most once a minute); meanwhile dashboards read those days as of "
     "their last rebuild (listed as stale_days) and the KPI API, the exact engine, is exact at "
     "once. Live: counts = waiting contacts and contacts today (plain SQL); KPI "
-    "tiles = today's KPIs (and yesterday's, for the change) recomputed by the engine on the "
+    "tiles = today's KPIs (today only, no previous day) recomputed by the engine on the "
     "server's kept connections (compiled SQL reused), only while a wallboard stream is open.")
 
 
