@@ -20,7 +20,7 @@ summed in numpy. It returns None when the rollup cannot answer: use
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -262,14 +262,18 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
             if all_days else []
     else:
         ranges = _zone_ranges(days, math.ceil(resolved.repeat_window_days))
-    written = 0
+    # written chunk by chunk: a full rebuild never holds more than a chunk's rows
+    return sum(_write_range(connection, computed)
+               for computed in _computed_ranges(connection, ranges, resolved))
+
+
+def _computed_ranges(connection: Connection, ranges: list[tuple[date, date]],
+                     settings: KpiSettings) -> Iterator[RangeRows]:
     with store_backend(connection.engine) as backend:
         execute = _executor(connection, backend)
         for first, end in ranges:
             for chunk_first, chunk_end in _chunks(first, end):
-                written += _write_range(connection, _compute_range(
-                    backend, execute, chunk_first, chunk_end, resolved))
-    return written
+                yield _compute_range(backend, execute, chunk_first, chunk_end, settings)
 
 
 def compute_rollups(connection: Connection, days: set[date],
@@ -277,14 +281,8 @@ def compute_rollups(connection: Connection, days: set[date],
     """The rollup rows of these UTC days (and the days they affect), computed without writing
     (`write_rollups` stores them): the slow part of a refresh, on a read connection."""
     resolved = kpi_settings(settings)
-    computed: list[RangeRows] = []
-    with store_backend(connection.engine) as backend:
-        execute = _executor(connection, backend)
-        for first, end in _zone_ranges(days, math.ceil(resolved.repeat_window_days)):
-            for chunk_first, chunk_end in _chunks(first, end):
-                computed.append(_compute_range(backend, execute, chunk_first, chunk_end,
-                                               resolved))
-    return computed
+    ranges = _zone_ranges(days, math.ceil(resolved.repeat_window_days))
+    return list(_computed_ranges(connection, ranges, resolved))
 
 
 def write_rollups(connection: Connection, computed: list[RangeRows]) -> int:
@@ -427,8 +425,7 @@ def _refresh_after_import(connection: Connection, touched: Touched) -> None:
     days = dirty_days(connection)
     if days:
         refresh_rollups(connection, days)
-        connection.execute(kpi_rollup_dirty.delete().where(
-            kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
+        _clear_stale(connection, days)
 
 
 def _prepare_refresh_after_import(engine: Engine, touched: Touched) -> Callable[
@@ -443,13 +440,17 @@ def _prepare_refresh_after_import(engine: Engine, touched: Touched) -> Callable[
     def write(connection: Connection, current: bool) -> None:
         write_rollups(connection, computed)
         if current and days:
-            connection.execute(kpi_rollup_dirty.delete().where(
-                kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
+            _clear_stale(connection, days)
 
     return write
 
 
 register_after_import(_refresh_after_import, _prepare_refresh_after_import)
+
+
+def _clear_stale(connection: Connection, days: set[date]) -> None:
+    connection.execute(kpi_rollup_dirty.delete().where(
+        kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
 
 
 def dirty_days(connection: Connection) -> set[date]:
@@ -464,8 +465,7 @@ def refresh_dirty_rollups(engine: Engine, settings: Any | None = None) -> int:
         if not days:
             return 0
         refresh_rollups(connection, days, settings)
-        connection.execute(kpi_rollup_dirty.delete().where(
-            kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
+        _clear_stale(connection, days)
     return len(days)
 
 
