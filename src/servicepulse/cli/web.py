@@ -96,7 +96,7 @@ def token_create(
 def bench_web(
     interactions: Annotated[int, typer.Option(help="Interactions in each store.")] = 1_000_000,
     clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 50,
-    requests: Annotated[int, typer.Option(min=1, help="Requests per client per view.")] = 10,
+    requests: Annotated[int, typer.Option(min=1, help="Requests per client per view.")] = 40,
     backends: Annotated[str, typer.Option(help="Comma-separated: sqlite,postgresql.")]
     = "sqlite,postgresql",
     postgres_url: Annotated[str, typer.Option(help="Server for the PostgreSQL store.")]
