@@ -298,8 +298,9 @@ def test_a_batch_of_new_and_changed_interactions_with_events(store: Engine) -> N
     assert orjson.loads(str(stored["i-old"]["given"]))["resolved_at"] == march + 8 * 86400 + 32400
     with store.connect() as connection:
         dirty = sorted(connection.execute(select(kpi_rollup_dirty.c.day)).scalars())
-    # the days of what changed: i-old's created and given resolved days and its event's
-    # day, the new ones' created days, i-plain's resolved day and i-early's resolved day (by
-    # its stored event); not i-same's
-    assert dirty == ["2026-03-02", "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08",
-                     "2026-03-09", "2026-03-10"]
+    # the days of what changed: i-old's created and given resolved days, its event's day and
+    # the day it was resolved on before (03-04: it leaves that day's resolutions), the new
+    # ones' created days, i-plain's resolved day and i-early's resolved day (by its stored
+    # event); not i-same's
+    assert dirty == ["2026-03-02", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07",
+                     "2026-03-08", "2026-03-09", "2026-03-10"]

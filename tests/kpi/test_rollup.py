@@ -360,3 +360,32 @@ def test_dashboards_may_read_stale_days_as_of_their_last_rebuild(sqlite_store: E
     fresh = query_rollup(sqlite_store, query, KpiSettings(), allow_stale=True)
     assert fresh is not None and "stale_days" not in fresh
     assert fresh["rows"][0]["kpis"]["contacts"]["value"] == 11
+
+
+def test_a_changed_record_updates_the_day_it_left(sqlite_store: Engine, tmp_path: Path) -> None:
+    """A record re-imported with other times moves its numbers: the day it leaves is rebuilt
+    too, not only the days it arrives on (here weeks apart, beyond any repeat window)."""
+    load(sqlite_store, WEEK)
+    query = KpiQuery.model_validate({**QUERY, "period": "day",
+                                     "kpis": ["contacts", "frt", "ttr", "resolution_rate"]})
+    before = rows_by_group(query_rollup(sqlite_store, query, KpiSettings()) or {})
+    assert before[("2026-03-02",)]["ttr"]["n"] == 2  # i0 (from 02-27) and i1
+    assert before[("2026-03-03",)]["contacts"]["value"] == 1  # i4
+    moved = tmp_path / "moved.jsonl"
+    # i0 now created and resolved in January; i4 now created on 04-20
+    moved.write_text(
+        '{"type": "interaction", "id": "i0", "channel": "email", "agent_id": "a2", '
+        '"created_at": "2026-01-10T10:00:00Z", "first_response_at": "2026-01-10T11:00:00Z", '
+        '"resolved_at": "2026-01-11T10:00:00Z"}\n'
+        '{"type": "interaction", "id": "i4", "channel": "chat", "customer_id": "c2", '
+        '"agent_id": "a1", "category": "billing", "created_at": "2026-04-20T12:00:00Z", '
+        '"answered_at": "2026-04-20T12:01:10Z", "talk_s": 200, "transfers": 1, '
+        '"resolved_at": "2026-04-20T12:30:00Z"}\n')
+    load(sqlite_store, moved)
+    rolled = query_rollup(sqlite_store, query, KpiSettings())
+    assert rolled is not None and rolled["source"] == "rollup"
+    after = rows_by_group(rolled)
+    assert after[("2026-03-02",)]["ttr"]["n"] == 1  # i1 only
+    assert after[("2026-03-03",)]["contacts"]["n"] == 0  # i4 left
+    assert _without_quantiles(rolled) == _without_quantiles(
+        run_kpi_query(sqlite_store, query, KpiSettings()))

@@ -352,7 +352,7 @@ class Importer:
             if kind == "interaction":
                 changed = self._write_interactions(connection, incoming, summary, touched)
             else:
-                changed = self._write_kind(connection, kind, incoming, summary)
+                changed = self._write_kind(connection, kind, incoming, summary, touched)
             if changed:
                 touched.kinds[kind] = set(changed)
                 for column in _DAY_COLUMNS.get(kind, ()):
@@ -383,8 +383,19 @@ class Importer:
             tables.RECORD_TABLES[kind], ("id", "content_hash"), "id", ids)
         return {str(key): str(digest) for key, digest in rows}
 
+    @staticmethod
+    def _days_left(connection: Connection, kind: str, ids: Sequence[str]) -> set[date]:
+        """The UTC days the stored versions of changed records count on: a record whose
+        times change leaves those days, whose rollup is then stale too."""
+        columns = _DAY_COLUMNS.get(kind, ())
+        if not ids or not columns:
+            return set()
+        rows = Driver(connection).select_where_in(tables.RECORD_TABLES[kind], columns, "id", ids)
+        return _utc_days(value for row in rows for value in row if value is not None)
+
     def _write_kind(self, connection: Connection, kind: str,
-                    incoming: dict[str, dict[str, Any]], summary: ImportSummary) -> list[str]:
+                    incoming: dict[str, dict[str, Any]], summary: ImportSummary,
+                    touched: Touched) -> list[str]:
         table = tables.RECORD_TABLES[kind]
         existing = self._existing_hashes(connection, kind, list(incoming))
         new = [row for key, row in incoming.items() if key not in existing]
@@ -394,6 +405,7 @@ class Importer:
         if new:
             Driver(connection).insert(table, new)
         if changed:
+            touched.days.update(self._days_left(connection, kind, [row["id"] for row in changed]))
             Driver(connection).update(table, changed)
         return [row["id"] for row in new] + [row["id"] for row in changed]
 
@@ -432,6 +444,7 @@ class Importer:
         if new_rows:
             Driver(connection).insert(tables.interactions, new_rows)
         if changed_ids:
+            touched.days.update(self._days_left(connection, "interaction", changed_ids))
             Driver(connection).update(tables.interactions, rows[len(new_ids):])
         touched.interaction_ids.update(to_write)
         # what the hooks would otherwise look up again (see Touched)
