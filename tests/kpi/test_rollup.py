@@ -29,6 +29,7 @@ from servicepulse.kpi.tables import (
     kpi_daily_histogram_team,
     kpi_daily_rollup,
     kpi_daily_rollup_team,
+    kpi_daily_sums_team_packed,
     kpi_monthly_histogram_team,
     kpi_monthly_rollup_team,
 )
@@ -254,6 +255,7 @@ def test_whole_months_read_the_month_grain(store: Engine, tmp_path: Path,
     assert monthly == query_rollup(store, query, KpiSettings(), grain=TEAM_MONTH_GRAIN)
     with store.begin() as connection:  # the daily team rows gone: the months still answer
         connection.execute(kpi_daily_rollup_team.delete())
+        connection.execute(kpi_daily_sums_team_packed.delete())
         connection.execute(kpi_daily_histogram_team.delete())
     assert query_rollup(store, query, KpiSettings()) == monthly
 
@@ -319,6 +321,7 @@ def test_an_agent_query_reads_the_agent_grain(sqlite_store: Engine, tmp_path: Pa
     before = [query_rollup(sqlite_store, q, KpiSettings()) for q in (by_agent, agent_filter)]
     with sqlite_store.begin() as connection:  # the team grain emptied: agent queries unchanged
         connection.execute(kpi_daily_rollup_team.delete())
+        connection.execute(kpi_daily_sums_team_packed.delete())
         connection.execute(kpi_daily_histogram_team.delete())
     after = [query_rollup(sqlite_store, q, KpiSettings()) for q in (by_agent, agent_filter)]
     assert after == before and before[0] is not None and before[0]["rows"]

@@ -18,12 +18,19 @@ from servicepulse.kpi.rollup import (
     TEAM_MONTH_GRAIN,
     Grain,
     pack_histograms,
+    pack_sums,
     query_rollup,
     sum_packed,
     unpack_histogram,
+    unpack_sums,
 )
 from servicepulse.kpi.settings import KpiSettings
-from servicepulse.kpi.tables import kpi_daily_histogram_team_packed, kpi_daily_rollup_team
+from servicepulse.kpi.tables import (
+    ROLLUP_MEASURES,
+    kpi_daily_histogram_team_packed,
+    kpi_daily_rollup_team,
+    kpi_daily_sums_team_packed,
+)
 from servicepulse.store.database import _alembic_config, open_store
 from tests.kpi.helpers import WEEK, load, rows_by_group
 
@@ -48,6 +55,22 @@ def test_sum_packed_adds_rows_of_any_length_per_group() -> None:
     assert summed.tolist() == [[0, 0, 4], [4, 2, 0]]
 
 
+def _float64(**sums: float) -> bytes:
+    """Packed sums: every rollup measure in order, 0 unless given."""
+    return b"".join(np.float64(sums.get(name, 0.0)).astype("<f8").tobytes()
+                    for name in ROLLUP_MEASURES)
+
+
+def test_pack_sums_keeps_every_measure_in_order() -> None:
+    values = [float(index) + 0.5 for index in range(len(ROLLUP_MEASURES))]
+    (key, sums), = pack_sums([("UTC", "2026-03-02", "t1", *values)], 3)
+    assert key == ("UTC", "2026-03-02", "t1")
+    assert sums == _float64(**{name: value for name, value in zip(ROLLUP_MEASURES, values,
+                                                                  strict=True)})
+    assert unpack_sums(sums) == dict(zip(ROLLUP_MEASURES, values, strict=True))
+    assert pack_sums([], 3) == []
+
+
 def _cell(channel: str, measure: str, counts: bytes) -> dict[str, Any]:
     return {"timezone": "UTC", "day": "2026-03-02", "team": "t1", "role": "frontline",
             "channel": channel, "measure": measure, "counts": counts}
@@ -58,6 +81,10 @@ def test_medians_and_p90s_from_hand_made_cells(store: Engine) -> None:
         connection.execute(insert(kpi_daily_rollup_team), [
             {"timezone": "UTC", "day": "2026-03-02", "team": "t1", "role": "frontline",
              "channel": channel, "contacts__n": 4, "frt__n": 4, "ttr__n": resolved}
+            for channel, resolved in (("phone", 0), ("chat", 1))])
+        connection.execute(insert(kpi_daily_sums_team_packed), [
+            {"timezone": "UTC", "day": "2026-03-02", "team": "t1", "role": "frontline",
+             "channel": channel, "sums": _float64(contacts__n=4, frt__n=4, ttr__n=resolved)}
             for channel, resolved in (("phone", 0), ("chat", 1))])
         connection.execute(insert(kpi_daily_histogram_team_packed), [
             _cell("phone", "frt", _int32(4)),  # 4 first responses in [0, 1) s
@@ -121,6 +148,71 @@ def test_refresh_keeps_the_packed_histograms_equal_to_the_bucket_rows(
             assert _packed(connection, grain) == _bucket_rows_packed(connection, grain)
 
 
+def _sums_rows_packed(connection: Any, grain: Grain) -> list[Any]:
+    r = grain.rollup
+    keys = ["timezone", grain.span, *grain.dimensions]
+    return sorted(pack_sums(connection.execute(
+        select(*(r.c[name] for name in [*keys, *ROLLUP_MEASURES]))), len(keys)))
+
+
+def _sums_packed(connection: Any, grain: Grain) -> list[Any]:
+    p = grain.sums_packed
+    keys = ["timezone", grain.span, *grain.dimensions]
+    return sorted((tuple(row[:-1]), bytes(row[-1])) for row in connection.execute(
+        select(*(p.c[name] for name in [*keys, "sums"]))))
+
+
+def test_refresh_keeps_the_packed_sums_equal_to_the_sums_rows(
+        store: Engine, tmp_path: Path) -> None:
+    load(store, WEEK)
+    with store.connect() as connection:
+        for grain in (AGENT_GRAIN, TEAM_GRAIN, TEAM_MONTH_GRAIN):
+            packed = _sums_packed(connection, grain)
+            assert packed and packed == _sums_rows_packed(connection, grain), grain.name
+        contacts = sum(unpack_sums(sums)["contacts__n"]
+                       for _, sums in _sums_packed(connection, TEAM_MONTH_GRAIN))
+    assert contacts == 13  # the WEEK fixture's 13 interactions, summed from the month blobs
+    late = tmp_path / "late.jsonl"
+    late.write_text('{"type": "interaction", "id": "i13", "channel": "phone", '
+                    '"customer_id": "c1", "agent_id": "a1", "category": "billing", '
+                    '"created_at": "2026-03-08T09:00:00Z", '
+                    '"first_response_at": "2026-03-08T09:00:30Z"}\n')
+    load(store, late)
+    with store.connect() as connection:
+        for grain in (AGENT_GRAIN, TEAM_GRAIN, TEAM_MONTH_GRAIN):
+            assert _sums_packed(connection, grain) == _sums_rows_packed(connection, grain)
+
+
+def test_migration_0012_packs_the_existing_sums_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = _alembic_config(engine)
+    command.upgrade(config, "0011")
+    sums = ("INSERT INTO kpi_monthly_rollup_team (timezone, month, team, role, channel, "
+            "contacts__n, frt__sum, ces__share_5_7__s) VALUES ('UTC', :month, 't1', "
+            "'frontline', :channel, :contacts, :frt, 1)")
+    with engine.begin() as connection:
+        connection.execute(text(sums), [
+            {"month": "2026-03-01", "channel": "phone", "contacts": 3, "frt": 12.5},
+            {"month": "2026-04-01", "channel": "chat", "contacts": 1, "frt": 0.25}])
+    engine.dispose()
+    engine = open_store(url)
+    with engine.connect() as connection:
+        assert _sums_packed(connection, TEAM_MONTH_GRAIN) == [
+            (("UTC", "2026-03-01", "t1", "frontline", "phone"),
+             _float64(contacts__n=3, frt__sum=12.5, ces__share_5_7__s=1)),
+            (("UTC", "2026-04-01", "t1", "frontline", "chat"),
+             _float64(contacts__n=1, frt__sum=0.25, ces__share_5_7__s=1))]
+        assert _sums_packed(connection, TEAM_GRAIN) == []
+    command.downgrade(_alembic_config(engine), "0011")
+    with engine.connect() as connection:
+        names: set[str] = set(connection.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
+    assert "kpi_monthly_rollup_team" in names and "kpi_daily_histogram_packed" in names
+    assert not {name for name in names if "_sums_" in name}
+    engine.dispose()
+
+
 def test_migration_0011_packs_the_existing_bucket_rows(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
@@ -145,7 +237,7 @@ def test_migration_0011_packs_the_existing_bucket_rows(tmp_path: Path) -> None:
         assert _packed(connection, AGENT_GRAIN) == []
     command.downgrade(_alembic_config(engine), "0010")
     with engine.connect() as connection:
-        names = set(connection.execute(text(
+        names: set[str] = set(connection.execute(text(
             "SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
     assert "kpi_daily_histogram_team" in names
     assert not {name for name in names if name.endswith("_packed")}
@@ -159,6 +251,19 @@ def test_the_packed_read_uses_the_key(sqlite_store: Engine, grain: Grain) -> Non
     statement = select(p.c.counts).where(p.c.timezone == "UTC", p.c[grain.span] >= "2026-03-01",
                                          p.c[grain.span] < "2026-04-01",
                                          p.c.measure.in_(["frt", "ttr"]))
+    with sqlite_store.connect() as connection:
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}"))
+    assert f"SEARCH {p.name} USING PRIMARY KEY" in plan, plan
+
+
+@pytest.mark.parametrize("grain", [AGENT_GRAIN, TEAM_GRAIN, TEAM_MONTH_GRAIN],
+                         ids=lambda grain: grain.name)
+def test_the_packed_sums_read_uses_the_key(sqlite_store: Engine, grain: Grain) -> None:
+    p = grain.sums_packed
+    statement = select(p.c.sums).where(p.c.timezone == "UTC", p.c[grain.span] >= "2026-03-01",
+                                       p.c[grain.span] < "2026-04-01")
     with sqlite_store.connect() as connection:
         compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
         plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(

@@ -20,7 +20,7 @@ summed in numpy. It returns None when the rollup cannot answer: use
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -54,6 +54,7 @@ from servicepulse.kpi.tables import (
     HISTOGRAM_DTYPE,
     ROLLUP_DIMENSIONS,
     ROLLUP_MEASURES,
+    SUMS_DTYPE,
     TEAM_ROLLUP_DIMENSIONS,
     kpi_daily_histogram,
     kpi_daily_histogram_packed,
@@ -61,9 +62,12 @@ from servicepulse.kpi.tables import (
     kpi_daily_histogram_team_packed,
     kpi_daily_rollup,
     kpi_daily_rollup_team,
+    kpi_daily_sums_packed,
+    kpi_daily_sums_team_packed,
     kpi_monthly_histogram_team,
     kpi_monthly_histogram_team_packed,
     kpi_monthly_rollup_team,
+    kpi_monthly_sums_team_packed,
     kpi_rollup_dirty,
 )
 from servicepulse.store import tables
@@ -77,24 +81,27 @@ REFRESH_CHUNK_DAYS = 31  # days recomputed in one query
 
 @dataclass(frozen=True)
 class Grain:
-    """One grain of the rollup: its dimensions, its sums and its histogram buckets (one row
-    per bucket, and packed: one row per cell and measure)."""
+    """One grain of the rollup: its dimensions, its sums (one column per measure, and packed:
+    one blob per cell) and its histogram buckets (one row per bucket, and packed: one row per
+    cell and measure)."""
 
     name: str
     dimensions: tuple[str, ...]
     rollup: sa.Table
     histogram: sa.Table
     packed: sa.Table
+    sums_packed: sa.Table
     span: str = "day"  # the column of the rows' local day, or month (the ISO first day)
 
 
 AGENT_GRAIN = Grain("agent", ROLLUP_DIMENSIONS, kpi_daily_rollup, kpi_daily_histogram,
-                    kpi_daily_histogram_packed)
+                    kpi_daily_histogram_packed, kpi_daily_sums_packed)
 TEAM_GRAIN = Grain("team", TEAM_ROLLUP_DIMENSIONS, kpi_daily_rollup_team,
-                   kpi_daily_histogram_team, kpi_daily_histogram_team_packed)
+                   kpi_daily_histogram_team, kpi_daily_histogram_team_packed,
+                   kpi_daily_sums_team_packed)
 TEAM_MONTH_GRAIN = Grain("team x month", TEAM_ROLLUP_DIMENSIONS, kpi_monthly_rollup_team,
                          kpi_monthly_histogram_team, kpi_monthly_histogram_team_packed,
-                         span="month")
+                         kpi_monthly_sums_team_packed, span="month")
 GRAINS = (TEAM_GRAIN, AGENT_GRAIN)  # daily grains, coarsest first
 
 
@@ -146,6 +153,22 @@ def pack_histograms(rows: Iterable[tuple[Any, ...]]) -> list[tuple[tuple[Any, ..
     packed = np.zeros((len(index), int(last.max()) + 1), dtype=HISTOGRAM_DTYPE)
     np.add.at(packed, (cell, np.array(buckets)), counts)
     return [(key, packed[i, :last[i] + 1].tobytes()) for key, i in index.items()]
+
+
+def pack_sums(rows: Iterable[tuple[Any, ...]], keys: int) -> list[tuple[tuple[Any, ...], bytes]]:
+    """Sums rows (*key, *ROLLUP_MEASURES) as one (key, packed sums) each: the measures in
+    order, little-endian float64; `keys`: the number of key columns."""
+    found = list(rows)
+    if not found:
+        return []
+    values = np.array([row[keys:] for row in found], dtype=SUMS_DTYPE)
+    return [(tuple(row[:keys]), values[i].tobytes()) for i, row in enumerate(found)]
+
+
+def unpack_sums(sums: bytes) -> dict[str, float]:
+    """Packed sums as {measure: sum}."""
+    values = np.frombuffer(sums, dtype=SUMS_DTYPE).tolist()
+    return dict(zip(ROLLUP_MEASURES, values, strict=True))
 
 
 def unpack_histogram(counts: bytes) -> dict[int, int]:
@@ -258,6 +281,7 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
             connection.execute(grain.rollup.delete())
             connection.execute(grain.histogram.delete())
             connection.execute(grain.packed.delete())
+            connection.execute(grain.sums_packed.delete())
         ranges = [(all_days[0] - timedelta(days=1), all_days[-1] + timedelta(days=2))] \
             if all_days else []
     else:
@@ -352,7 +376,7 @@ def _write_range(connection: Connection, computed: RangeRows) -> int:
     zone, first, end = computed.zone, computed.first, computed.end
     rows, histograms = computed.rows, computed.histograms
     for grain in GRAINS:
-        for table in (grain.rollup, grain.histogram, grain.packed):
+        for table in (grain.rollup, grain.histogram, grain.packed, grain.sums_packed):
             connection.execute(table.delete().where(
                 table.c.timezone == zone, table.c.day >= first.isoformat(),
                 table.c.day < end.isoformat()))
@@ -362,6 +386,7 @@ def _write_range(connection: Connection, computed: RangeRows) -> int:
     _sum_over_agents(connection, zone, first, end)
     for grain in GRAINS:
         _pack_range(connection, grain, zone, first.isoformat(), end.isoformat())
+        _pack_sums_range(connection, grain, zone, first.isoformat(), end.isoformat())
     _sum_over_months(connection, zone, first, end)
     return len(rows)
 
@@ -378,6 +403,21 @@ def _pack_range(connection: Connection, grain: Grain, zone: str, first: str, end
                for key, counts in pack_histograms(found)]
     for start in range(0, len(written), 1000):
         connection.execute(grain.packed.insert(), written[start:start + 1000])
+
+
+def _pack_sums_range(connection: Connection, grain: Grain, zone: str, first: str,
+                     end: str) -> None:
+    """The packed sums of a grain's periods [first, end), from its sums rows (the caller has
+    deleted the packed rows of the range)."""
+    r, span = grain.rollup, grain.span
+    keys = ["timezone", span, *grain.dimensions]
+    found = connection.execute(sa.select(*(r.c[name] for name in (*keys, *ROLLUP_MEASURES)))
+                               .where(r.c.timezone == zone, r.c[span] >= first,
+                                      r.c[span] < end))
+    written = [{**dict(zip(keys, key, strict=True)), "sums": sums}
+               for key, sums in pack_sums(found, len(keys))]
+    for start in range(0, len(written), 1000):
+        connection.execute(grain.sums_packed.insert(), written[start:start + 1000])
 
 
 def _sum_over_agents(connection: Connection, zone: str, first: date, end: date) -> None:
@@ -490,12 +530,14 @@ def _sum_over_months(connection: Connection, zone: str, first: date, end: date) 
                                    daily.c.day < month_end.isoformat()).group_by(month, *keys)
         connection.execute(monthly.insert().from_select(
             ["month", *(key.name for key in keys), *values], summed))
-    packed = TEAM_MONTH_GRAIN.packed
-    connection.execute(packed.delete().where(
-        packed.c.timezone == zone, packed.c.month >= month_first.isoformat(),
-        packed.c.month < month_end.isoformat()))
+    for packed in (TEAM_MONTH_GRAIN.packed, TEAM_MONTH_GRAIN.sums_packed):
+        connection.execute(packed.delete().where(
+            packed.c.timezone == zone, packed.c.month >= month_first.isoformat(),
+            packed.c.month < month_end.isoformat()))
     _pack_range(connection, TEAM_MONTH_GRAIN, zone, month_first.isoformat(),
                 month_end.isoformat())
+    _pack_sums_range(connection, TEAM_MONTH_GRAIN, zone, month_first.isoformat(),
+                     month_end.isoformat())
 
 
 # --- answering from the rollup ---------------------------------------------------------------
@@ -545,8 +587,7 @@ def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
             chosen = TEAM_MONTH_GRAIN
         frame = Frame(None, resolved, query.period, periods, kpis=set(kpis))
         runner = Runner(frame, query, [KPIS[name] for name in kpis], compute=False)
-        _read_measures(connection, chosen, runner, periods)
-        _read_histograms(connection, chosen, runner, periods)
+        _read_cells(connection, chosen, runner, periods)
     document = {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
                 "period": query.period, "filters": dict(query.filters),
                 "timezone": resolved.timezone, "source": "rollup", "rows": runner.rows()}
@@ -605,75 +646,96 @@ def _day_ranges(periods: list[Period]) -> list[tuple[date, date]]:
 def _where(grain: Grain, table: sa.Table, runner: Runner, periods: list[Period]
            ) -> list[Any]:
     span = table.c[grain.span]
+    ranges = _day_ranges(periods)
+    # the enclosing range too: SQLite seeks the key on it, where ranges joined by OR (the
+    # previous period apart from the current ones) leave it scanning every period of the zone
     conditions: list[Any] = [table.c.timezone == runner.frame.settings.timezone,
-                             sa.or_(*(sa.and_(span >= start.isoformat(),
-                                              span < end.isoformat())
-                                      for start, end in _day_ranges(periods)))]
+                             span >= ranges[0][0].isoformat(), span < ranges[-1][1].isoformat()]
+    if len(ranges) > 1:
+        conditions.append(sa.or_(*(sa.and_(span >= start.isoformat(), span < end.isoformat())
+                                   for start, end in ranges)))
     for dimension, allowed in runner.query.filters.items():
         conditions.append(table.c[dimension].in_(allowed))
     return conditions
 
 
-def _period_keys(values: pd.Series, period: str) -> pd.Series:
-    """The engine's period keys (local day numbers) of the `period` column read back."""
-    if period != "day":
-        return values.astype("int64")
-    keys = {value: day_number(date.fromisoformat(value)) for value in values.unique()}
-    return values.map(keys).astype("int64")
+def _read_cells(connection: Connection, grain: Grain, runner: Runner,
+                periods: list[Period]) -> None:
+    """Every group's measures, medians and p90s from the packed sums and histograms: one blob
+    per cell (and measure) read, summed per group in numpy, given to the runner at once."""
+    groups: dict[tuple[Any, ...], int] = {}  # (the query's dimensions, the period) → index
+    columns = _measure_columns(connection, grain, runner, periods, groups)
+    columns.update(_quantile_columns(connection, grain, runner, periods, groups))
+    size = len(groups)
+    frame: dict[str, Any] = {name: [key[i] for key in groups]
+                             for i, name in enumerate(runner.by)}
+    keys = {value: _period_key(value, runner.frame.period)
+            for value in {key[-1] for key in groups}}
+    frame["period"] = np.array([keys[key[-1]] for key in groups], dtype="int64")
+    for name, column in columns.items():
+        # a group found by the histograms only has no sums (NaN, as a join would leave)
+        frame[name] = np.concatenate([column, np.full(size - len(column), np.nan)]) \
+            if len(column) < size else column
+    runner.add_columns(pd.DataFrame(frame))
 
 
-def _fetch(connection: Connection, statement: Any) -> pd.DataFrame:
-    """The rows of a statement as a frame, built column by column (pandas converts a list of
-    rows one cell at a time)."""
-    result = connection.execute(statement)
-    names = list(result.keys())
-    rows = result.fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return pd.DataFrame({name: list(column) for name, column in zip(names, columns,
-                                                                    strict=True)})
+def _group_ids(rows: Sequence[Any], width: int, groups: dict[tuple[Any, ...], int]
+               ) -> npt.NDArray[np.int64]:
+    """The group index of each row, from its first `width` values (new groups are added)."""
+    return np.fromiter((groups.setdefault(tuple(row[:width]), len(groups)) for row in rows),
+                       dtype=np.int64, count=len(rows))
 
 
-def _read_measures(connection: Connection, grain: Grain, runner: Runner,
-                   periods: list[Period]) -> None:
-    r = grain.rollup
-    period = _period_column(grain, r, periods, runner.frame.period).label("period")
-    names = [name for name in runner.measure_names() if name in r.c]
-    statement = sa.select(*(r.c[name] for name in runner.by), period,
-                          *(sa.func.sum(r.c[name]).label(name) for name in names)) \
-        .where(*_where(grain, r, runner, periods)) \
-        .group_by(*(r.c[name] for name in runner.by), period)
-    found = _fetch(connection, statement)
-    found["period"] = _period_keys(found["period"], runner.frame.period)
-    runner.add_columns(found)
+def _measure_columns(connection: Connection, grain: Grain, runner: Runner,
+                     periods: list[Period], groups: dict[tuple[Any, ...], int]
+                     ) -> dict[str, npt.NDArray[np.float64]]:
+    """The measures the query needs, summed per group from the packed sums."""
+    p = grain.sums_packed
+    period = _period_column(grain, p, periods, runner.frame.period).label("period")
+    position = {name: index for index, name in enumerate(ROLLUP_MEASURES)}
+    names = [name for name in runner.measure_names() if name in position]
+    statement = sa.select(*(p.c[name] for name in runner.by), period, p.c.sums) \
+        .where(*_where(grain, p, runner, periods))
+    rows = connection.execute(statement).fetchall()
+    if not rows:
+        return {name: np.empty(0) for name in names}
+    width = len(runner.by) + 1
+    ids = _group_ids(rows, width, groups)
+    size = len(ROLLUP_MEASURES) * 8
+    # rows packed before a measure was added are shorter: padded with zeros (empty sums)
+    sums = np.frombuffer(b"".join(row[width].ljust(size, b"\0") for row in rows),
+                         dtype=SUMS_DTYPE).reshape(len(rows), len(ROLLUP_MEASURES))
+    sums = sums[:, [position[name] for name in names]]
+    order = np.argsort(ids, kind="stable")  # each group's cells added in the order read
+    ordered = ids[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    summed = np.add.reduceat(sums[order], starts, axis=0)  # groups 0 .. n − 1, in order
+    return {name: summed[:, index] for index, name in enumerate(names)}
 
 
-def _read_histograms(connection: Connection, grain: Grain, runner: Runner,
-                     periods: list[Period]) -> None:
-    """Medians and p90s from the packed histograms: one row per cell and measure read, the
-    counts of a group's rows summed in numpy, the quantiles of all groups at once."""
+def _quantile_columns(connection: Connection, grain: Grain, runner: Runner,
+                      periods: list[Period], groups: dict[tuple[Any, ...], int]
+                      ) -> dict[str, npt.NDArray[np.float64]]:
+    """Medians and p90s from the packed histograms: the counts of a group's cells summed in
+    numpy, the quantiles of all groups at once."""
     p = grain.packed
     requests = list(runner.quantile_requests())
     if not requests:
-        return
+        return {}
     period = _period_column(grain, p, periods, runner.frame.period).label("period")
     statement = sa.select(*(p.c[name] for name in runner.by), period, p.c.measure,
                           p.c.counts).where(*_where(grain, p, runner, periods),
                                             p.c.measure.in_(requests))
     rows = connection.execute(statement).fetchall()
     if not rows:
-        return
+        return {}
     width = len(runner.by) + 1  # the group: the query's dimensions and the period
-    groups: dict[tuple[Any, ...], int] = {}
     measures = {measure: index for index, measure in enumerate(requests)}
-    ids = np.array([groups.setdefault(tuple(row[:width]), len(groups)) * len(requests)
-                    + measures[row[width]] for row in rows])
+    ids = _group_ids(rows, width, groups) * len(requests) \
+        + np.fromiter((measures[row[width]] for row in rows), dtype=np.int64, count=len(rows))
     # found: group x len(requests) + measure, for each summed histogram
     found, summed = sum_packed(ids, [row[width + 1] for row in rows])
-    columns: dict[str, Any] = {name: [key[i] for key in groups]
-                               for i, name in enumerate(runner.by)}
-    keys = {value: _period_key(value, runner.frame.period)
-            for value in {key[-1] for key in groups}}
-    columns["period"] = [keys[key[-1]] for key in groups]
+    columns: dict[str, npt.NDArray[np.float64]] = {}
     for q, suffix in ((0.5, "median"), (0.9, "p90")):
         values = _histogram_quantiles(summed, q)
         for index, measure in enumerate(requests):
@@ -681,7 +743,7 @@ def _read_histograms(connection: Connection, grain: Grain, runner: Runner,
             mine = found % len(requests) == index
             column[found[mine] // len(requests)] = values[mine]
             columns[f"{measure}.{suffix}"] = column
-    runner.add_columns(pd.DataFrame(columns))
+    return columns
 
 
 def _histogram_quantiles(counts: npt.NDArray[np.int64], q: float) -> npt.NDArray[np.float64]:

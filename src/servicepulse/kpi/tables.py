@@ -21,6 +21,12 @@ and measure whose `counts` hold all its bucket counts (little-endian int32, buck
 4b, up to its last non-empty bucket), written from the bucket rows by every refresh. A read
 then fetches about 30 times fewer rows and sums them in numpy; the bucket rows stay because
 the team and month grains are summed from them in SQL, which cannot add blobs.
+
+Each sums table has a packed twin too (`kpi_daily_sums_packed`, `kpi_daily_sums_team_packed`,
+`kpi_monthly_sums_team_packed`): one row per cell whose `sums` hold
+all of its ROLLUP_MEASURES in that order (little-endian float64), written from the sums rows by
+every refresh. Dashboards read those: one blob per cell, summed per group in numpy, instead of
+a SQL sum of every measure over every cell (a change to ROLLUP_MEASURES must repack them).
 """
 
 from __future__ import annotations
@@ -109,6 +115,23 @@ def _packed_table(name: str, period: str, dimensions: tuple[str, ...]) -> Table:
     )
 
 
+SUMS_DTYPE = "<f8"  # a packed measure: the sums rows' measures are Float
+
+
+def _packed_sums_table(name: str, period: str, dimensions: tuple[str, ...]) -> Table:
+    """A grain's sums packed: one row per cell, its ROLLUP_MEASURES in one blob."""
+    # keyed like the packed histograms: a range of periods is one range of the stored rows
+    return Table(
+        name,
+        metadata,
+        Column("timezone", String(64), primary_key=True),
+        Column(period, String(10), primary_key=True),
+        *(Column(dimension, String(200), primary_key=True) for dimension in dimensions),
+        Column("sums", LargeBinary, nullable=False),  # SUMS_DTYPE, ROLLUP_MEASURES in order
+        sqlite_with_rowid=False,
+    )
+
+
 kpi_daily_rollup = _sums_table("kpi_daily_rollup", "day", ROLLUP_DIMENSIONS)
 kpi_daily_histogram = _buckets_table("kpi_daily_histogram", "day", ROLLUP_DIMENSIONS)
 kpi_daily_rollup_team = _sums_table("kpi_daily_rollup_team", "day", TEAM_ROLLUP_DIMENSIONS)
@@ -123,6 +146,11 @@ kpi_daily_histogram_packed = _packed_table("kpi_daily_histogram_packed", "day",
 kpi_daily_histogram_team_packed = _packed_table("kpi_daily_histogram_team_packed", "day",
                                                 TEAM_ROLLUP_DIMENSIONS)
 kpi_monthly_histogram_team_packed = _packed_table("kpi_monthly_histogram_team_packed", "month",
+                                                  TEAM_ROLLUP_DIMENSIONS)
+kpi_daily_sums_packed = _packed_sums_table("kpi_daily_sums_packed", "day", ROLLUP_DIMENSIONS)
+kpi_daily_sums_team_packed = _packed_sums_table("kpi_daily_sums_team_packed", "day",
+                                                TEAM_ROLLUP_DIMENSIONS)
+kpi_monthly_sums_team_packed = _packed_sums_table("kpi_monthly_sums_team_packed", "month",
                                                   TEAM_ROLLUP_DIMENSIONS)
 
 # UTC days whose rollup rows are stale: marked by every import batch (cheap), rebuilt by
