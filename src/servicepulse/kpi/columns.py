@@ -25,12 +25,18 @@ class Measures:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self.size = len(frame)
+        self._raw: dict[str, np.ndarray] = {}
 
     def raw(self, name: str) -> np.ndarray:
-        """The column as floats, NaN where the database gave NULL or the group has none."""
-        if name not in self.frame.columns:
-            return np.full(self.size, np.nan)
-        return self.frame[name].to_numpy(dtype="float64", na_value=np.nan)
+        """The column as floats, NaN where the database gave NULL or the group has none
+        (read-only: converted once, however many figures read it)."""
+        values = self._raw.get(name)
+        if values is None:
+            values = (self.frame[name].to_numpy(dtype="float64", na_value=np.nan)
+                      if name in self.frame.columns else np.full(self.size, np.nan))
+            values.flags.writeable = False
+            self._raw[name] = values
+        return values
 
     def number(self, name: str) -> np.ndarray:
         """The column with NULL read as 0 (a sum over no rows)."""
