@@ -20,6 +20,7 @@ summed in numpy. It returns None when the rollup cannot answer: use
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -362,12 +363,16 @@ def _compute_range(backend: Any, execute: Any, first: date, end: date,
         counts = table.filter(condition).mutate(bucket=bucket_of(value.cast("float64"))) \
             .group_by([*keys, "bucket"]).aggregate(count=ibis._.count())
         found = execute(counts)
-        histograms += [{"timezone": zone,
-                        "day": from_day_number(int(record["period"])).isoformat(),
-                        **{name: record[name] for name in ROLLUP_DIMENSIONS},
-                        "measure": prefix, "bucket": int(record["bucket"]),
-                        "count": int(record["count"])}
-                       for record in found.to_dict("records")]
+        # column by column (a frame's records are built a cell at a time)
+        periods_found = found["period"].astype("int64").tolist()
+        day_of = {key: from_day_number(key).isoformat() for key in set(periods_found)}
+        histograms += [{"timezone": zone, "day": day_of[period],
+                        **dict(zip(ROLLUP_DIMENSIONS, dimensions, strict=True)),
+                        "measure": prefix, "bucket": bucket, "count": count}
+                       for period, bucket, count, *dimensions in zip(
+                           periods_found, found["bucket"].astype("int64").tolist(),
+                           found["count"].astype("int64").tolist(),
+                           *(found[name].tolist() for name in ROLLUP_DIMENSIONS), strict=True)]
     return RangeRows(zone, first, end, rows, histograms)
 
 
@@ -382,8 +387,7 @@ def _write_range(connection: Connection, computed: RangeRows) -> int:
                 table.c.timezone == zone, table.c.day >= first.isoformat(),
                 table.c.day < end.isoformat()))
     for table, written in ((kpi_daily_rollup, rows), (kpi_daily_histogram, histograms)):
-        for start in range(0, len(written), 1000):
-            connection.execute(table.insert(), written[start:start + 1000])
+        _insert_many(connection, table, written)
     _sum_over_agents(connection, zone, first, end)
     for grain in GRAINS:
         _pack_range(connection, grain, zone, first.isoformat(), end.isoformat())
@@ -400,10 +404,9 @@ def _pack_range(connection: Connection, grain: Grain, zone: str, first: str, end
     found = connection.execute(sa.select(*(h.c[name] for name in keys), h.c.bucket,
                                          h.c["count"]).where(
         h.c.timezone == zone, h.c[span] >= first, h.c[span] < end))
-    written = [{**dict(zip(keys, key, strict=True)), "counts": counts}
-               for key, counts in pack_histograms(found)]
-    for start in range(0, len(written), 1000):
-        connection.execute(grain.packed.insert(), written[start:start + 1000])
+    _insert_many(connection, grain.packed,
+                 [{**dict(zip(keys, key, strict=True)), "counts": counts}
+                  for key, counts in pack_histograms(found)])
 
 
 def _pack_sums_range(connection: Connection, grain: Grain, zone: str, first: str,
@@ -415,10 +418,24 @@ def _pack_sums_range(connection: Connection, grain: Grain, zone: str, first: str
     found = connection.execute(sa.select(*(r.c[name] for name in (*keys, *ROLLUP_MEASURES)))
                                .where(r.c.timezone == zone, r.c[span] >= first,
                                       r.c[span] < end))
-    written = [{**dict(zip(keys, key, strict=True)), "sums": sums}
-               for key, sums in pack_sums(found, len(keys))]
-    for start in range(0, len(written), 1000):
-        connection.execute(grain.sums_packed.insert(), written[start:start + 1000])
+    _insert_many(connection, grain.sums_packed,
+                 [{**dict(zip(keys, key, strict=True)), "sums": sums}
+                  for key, sums in pack_sums(found, len(keys))])
+
+
+def _insert_many(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (dicts, all with the same columns) with one statement compiled once: an
+    executemany of the SQL expression builds every row's parameters anew, a rebuild's
+    largest cost after its queries."""
+    if not rows:
+        return
+    compiled = table.insert().compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    parameters: list[Any] = rows
+    if compiled.positiontup:  # positional placeholders (SQLite): the values in their order
+        values_of = operator.itemgetter(*compiled.positiontup)
+        parameters = [values_of(row) for row in rows]
+    for start in range(0, len(parameters), 10_000):
+        connection.exec_driver_sql(str(compiled), parameters[start:start + 10_000])
 
 
 def _sum_over_agents(connection: Connection, zone: str, first: date, end: date) -> None:
