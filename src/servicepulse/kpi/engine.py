@@ -54,7 +54,6 @@ from servicepulse.kpi.sources import (
     Frame,
     Period,
     day_number,
-    from_day_number,
     local_midnight,
     next_period_start,
     period_start,
@@ -229,6 +228,7 @@ class Runner:
         self.expressions = expressions
         self._tables: dict[str, ir.Table] = {}
         self.execute: Executor = execute or _executor(frame.backend)
+        self._own_executor = execute is None
         self.query = query
         self.definitions = definitions
         self.by = list(query.by)
@@ -265,7 +265,7 @@ class Runner:
             return build()
         frame = frame or self.frame
         key = (source, part, repr(frame.settings), frame.period, tuple(frame.periods),
-               frozenset(frame.kpis), frame.dimensions,
+               frozenset(frame.kpis), frame.dimensions, frame.uncategorised,
                tuple((name, tuple(values)) for name, values in self.query.filters.items()),
                tuple(self.keys))
         return self.expressions.get(key, build)
@@ -314,24 +314,60 @@ class Runner:
         for prefix, statistic in self._statistics():
             for name, (source, build) in statistic.measures(prefix).items():
                 by_source[source][name] = build
+        distributions: dict[str, dict[str, Quantiles]] = defaultdict(dict)
+        if order_statistics:
+            for prefix, request in self.quantile_requests().items():
+                distributions[request.source][prefix] = request
         for source, builders in by_source.items():
-            def aggregate_of(source: str = source, builders: dict[str, Any] = builders
-                             ) -> ir.Table:
-                table = self.source_table(source)
-                return table.group_by(self.keys).aggregate(
-                    **{name: build(table) for name, build in builders.items()})
+            # On DuckDB each distribution's values come back sorted with the aggregate
+            # (one scan, one sort per group), rather than ranked by a second windowed query.
+            collected = (distributions.pop(source, {}) if self._collects_values()
+                         and not SOURCES[source].cumulative else {})
 
-            aggregate = self._reused(source, ("aggregate", tuple(builders)), aggregate_of)
-            frame = self.execute(aggregate)
+            def aggregate_of(source: str = source, builders: dict[str, Any] = builders,
+                             collected: dict[str, Quantiles] = collected) -> ir.Table:
+                table = self.source_table(source)
+                measures = {name: build(table) for name, build in builders.items()}
+                for prefix, request in collected.items():
+                    value, condition = _distribution_rows(request, table)
+                    measures[f"{prefix}{VALUES}"] = value.collect(order_by=value,
+                                                                  where=condition)
+                return table.group_by(self.keys).aggregate(**measures)
+
+            aggregate = self._reused(source, ("aggregate", tuple(builders), tuple(collected)),
+                                     aggregate_of)
+            if collected:
+                frame = self._with_collected_quantiles(aggregate, list(collected))
+            else:
+                frame = self.execute(aggregate)
             if SOURCES[source].cumulative:
                 frame = self._cumulative(frame, list(builders))
             self.add_columns(frame)
-        if order_statistics:
-            distributions: dict[str, dict[str, Quantiles]] = defaultdict(dict)
-            for prefix, request in self.quantile_requests().items():
-                distributions[request.source][prefix] = request
-            for source, requests in distributions.items():
-                self._order_statistics(source, requests)
+        for source, requests in distributions.items():
+            self._order_statistics(source, requests)
+
+    def _collects_values(self) -> bool:
+        """Whether distributions' values come back as sorted lists with the aggregate."""
+        return (self._own_executor and self.frame.backend is not None
+                and self.frame.backend.name == "duckdb")
+
+    def _with_collected_quantiles(self, aggregate: ir.Table, prefixes: list[str]
+                                  ) -> pd.DataFrame:
+        """The aggregate's measures, and each distribution's order statistics worked out
+        from its sorted values (the lists never become Python objects)."""
+        import pyarrow.compute as pc
+
+        arrow = self.frame.backend.to_pyarrow(aggregate)
+        lists = {prefix: arrow.column(f"{prefix}{VALUES}").combine_chunks()
+                 for prefix in prefixes}
+        arrow = arrow.drop_columns([f"{prefix}{VALUES}" for prefix in prefixes])
+        frame: pd.DataFrame = arrow.to_pandas()
+        for prefix, values in lists.items():
+            counts = pc.list_value_length(values).fill_null(0).to_numpy().astype("int64")
+            flat = values.flatten().to_numpy(zero_copy_only=False).astype("float64")
+            for name, column in _sorted_quantiles(prefix, counts, flat).items():
+                frame[name] = column
+        return frame
 
     def _cumulative(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         """Running sums over periods: the value at each period's end, for every period.
@@ -396,14 +432,9 @@ class Runner:
             table = self.filtered_source(source, frame)
             parts = []
             for index, prefix in enumerate(counts):
-                request = requests[prefix]
-                value = request.value.resolve(table)
-                condition = value.notnull()
-                if request.population is not None:
-                    condition = condition & request.population.resolve(table)
+                value, condition = _distribution_rows(requests[prefix], table)
                 parts.append(table.filter(condition).select(
-                    *keys, distribution=ibis.literal(index, type="int64"),
-                    v=value.cast("float64")))
+                    *keys, distribution=ibis.literal(index, type="int64"), v=value))
             rows = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
             group = [*(rows[k] for k in keys), rows.distribution]
             return rows.mutate(
@@ -469,8 +500,9 @@ class Runner:
                    for value in current[name].tolist()]
             for name in self.by}
         if self.frame.period != "all":
-            fields["period"] = [from_day_number(key).isoformat()
-                                for key in current["period"].tolist()]
+            # day numbers as ISO dates in one numpy step (date.isoformat of each)
+            days = current["period"].to_numpy(dtype="int64").astype("datetime64[D]")
+            fields["period"] = days.astype(str).tolist()
         return fields
 
     def _kpi_fields(self, definition: KpiDefinition, current: Measures, previous: Measures
@@ -484,14 +516,14 @@ class Runner:
         settings = self.frame.settings
         now = statistic.figures(name, current, settings)
         before = statistic.figures(name, previous, settings)
-        fields: Fields = dict(now.fields)
+        fields: Fields = now.materialized()
         # a null value is never a low sample, nor is a plain sum
         low_sample = (now.n < settings.minimum_sample) & ~np.isnan(now.value)
         fields["low_sample"] = (low_sample & (statistic.kind != "sum")).tolist()
         for extra, extra_statistic in definition.extras.items():
             fields[extra] = _extra_fields(extra_statistic, f"{name}__{extra}", current,
                                           settings)
-        fields["previous"] = {"value": before.fields["value"], "n": before.fields["n"]}
+        fields["previous"] = {"value": before.field("value"), "n": before.field("n")}
         change = now.value - before.value
         fields["change"] = (whole_or_rounded(change, round_like_python(change))
                             if statistic.kind == "sum" else json_floats(change))
@@ -538,6 +570,16 @@ def _records(fields: Fields, size: int) -> list[Any]:
     return records({name: _records(value, size) for name, value in fields.items()})
 
 
+def _distribution_rows(request: Quantiles, table: ir.Table
+                       ) -> tuple[ir.FloatingValue, ir.BooleanValue]:
+    """A distribution's values (as floats) and the rows they are taken from."""
+    value = request.value.resolve(table)
+    condition = value.notnull()
+    if request.population is not None:
+        condition = condition & request.population.resolve(table)
+    return value.cast("float64"), condition
+
+
 def _no_backend(expression: ir.Expr) -> pd.DataFrame:
     raise RuntimeError("this run reads stored statistics and has no backend to query")
 
@@ -561,10 +603,10 @@ def _extra_fields(statistic: Statistic, prefix: str, measures: Measures,
     """An extra figure beside a KPI's value: a distribution's summary, a count, a value."""
     figures = statistic.figures(prefix, measures, settings)
     if statistic.kind == "median-distribution":
-        return {name: figures.fields[name] for name in ("value", "mean", "p90", "n")}
+        return {name: figures.field(name) for name in ("value", "mean", "p90", "n")}
     if isinstance(statistic, Total) and statistic.value is None:
         return json_ints(np.nan_to_num(figures.value))
-    return figures.fields["value"]
+    return figures.field("value")
 
 
 def _previous_keys(periods: list[Period]) -> dict[int, int]:
@@ -573,6 +615,7 @@ def _previous_keys(periods: list[Period]) -> dict[int, int]:
 
 
 RANK_KEY = 10**9  # (n, rank) packed into one integer: n * RANK_KEY + rank
+VALUES = ".values"  # suffix of a distribution's sorted values in an aggregate (DuckDB)
 # rank columns of a plan: (interpolation point h or None, rank) per order statistic wanted
 _RANK_COLUMNS = ("median_low", "median_high", "p90_low", "p90_high",
                  "median_ci_low", "median_ci_high", "p90_ci_low", "p90_ci_high")
@@ -625,11 +668,49 @@ def _quantile_columns(prefix: str, groups: pd.DataFrame, found: pd.DataFrame,
         hit = (codes[position] == wanted) if len(codes) else np.zeros(len(rows), dtype=bool)
         at[column] = np.where(hit, values[position] if len(codes) else np.nan, np.nan)
     result = groups[keys].copy()
+    plans = {column: groups[column].to_numpy(dtype="float64")
+             for column in ("median_h", "p90_h", "median_low", "p90_low")}
+    for name, figures in _interpolated(prefix, plans, at).items():
+        result[name] = figures
+    return result
+
+
+def _interpolated(prefix: str, plans: dict[str, np.ndarray], at: dict[str, np.ndarray]
+                  ) -> dict[str, np.ndarray]:
+    """Median and p90 (interpolated at h between the values at their low and high ranks)
+    and the interval ends, rounded, from the values at the ranks of `_RANK_COLUMNS`."""
+    result: dict[str, np.ndarray] = {}
     for name in ("median", "p90"):
-        h = groups[f"{name}_h"].to_numpy(dtype="float64")
-        low = groups[f"{name}_low"].to_numpy(dtype="float64")
+        h, low = plans[f"{name}_h"], plans[f"{name}_low"]
         result[f"{prefix}.{name}"] = round_like_python(
             at[f"{name}_low"] + (h - low) * (at[f"{name}_high"] - at[f"{name}_low"]))
         for end in ("low", "high"):
             result[f"{prefix}.{name}_ci_{end}"] = round_like_python(at[f"{name}_ci_{end}"])
     return result
+
+
+def _sorted_quantiles(prefix: str, counts: np.ndarray, values: np.ndarray
+                      ) -> dict[str, np.ndarray]:
+    """The order-statistic columns of every group from its values sorted ascending, all
+    groups' values end to end (`counts` of each, in group order); NaN for empty groups."""
+    starts = np.cumsum(counts) - counts
+    sizes = np.unique(counts[counts > 0])
+    plans = _rank_plans(sizes.tolist())["table"]
+    # each group's plan: the row of its n (groups without values take row 0, masked below)
+    row = np.minimum(np.searchsorted(sizes, counts), max(len(sizes) - 1, 0))
+    known = counts > 0
+
+    def column(name: str, dtype: str) -> np.ndarray:
+        if not len(sizes):
+            return np.zeros(len(counts), dtype=dtype)
+        return plans[name].to_numpy(dtype=dtype)[row]
+
+    at: dict[str, np.ndarray] = {}
+    for name in _RANK_COLUMNS:
+        ranks = column(name, "int64")
+        wanted = known & (ranks > 0)
+        position = np.where(wanted, starts + ranks - 1, 0)
+        at[name] = np.where(wanted, values[position] if len(values) else np.nan, np.nan)
+    plan_columns = {name: np.where(known, column(name, "float64"), np.nan)
+                    for name in ("median_h", "p90_h", "median_low", "p90_low")}
+    return _interpolated(prefix, plan_columns, at)

@@ -107,11 +107,25 @@ class Quantiles:
 @dataclass
 class Figures:
     """A statistic's result for every group: `value` as reported (NaN for null), `n`, and
-    the JSON fields of the result in order ("value" and "n" first)."""
+    the JSON fields of the result in order ("value" and "n" first).
+
+    A field may be given as a function making its list: it is made only when read
+    (`field`), since the previous period and a KPI's extras report just some fields.
+    """
 
     value: np.ndarray
     n: np.ndarray
-    fields: dict[str, list[Any]]
+    fields: dict[str, list[Any] | Callable[[], list[Any]]]
+
+    def field(self, name: str) -> list[Any]:
+        value = self.fields[name]
+        if callable(value):
+            value = self.fields[name] = value()
+        return value
+
+    def materialized(self) -> dict[str, list[Any]]:
+        """Every field, made."""
+        return {name: self.field(name) for name in self.fields}
 
 
 def _null_where_empty(values: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -171,7 +185,7 @@ def proportion_figures(successes: np.ndarray, n: np.ndarray,
     reported = round_like_python(_null_where_empty(shares, n))
     low, high = statistics.wilson_intervals(successes, n)
     return Figures(reported, n, {"value": json_floats(reported, None), "n": json_ints(n),
-                                 "ci": json_pairs(_percent(low), _percent(high))})
+                                 "ci": lambda: json_pairs(_percent(low), _percent(high))})
 
 
 @dataclass(frozen=True)
@@ -198,8 +212,9 @@ class Mean(Statistic):
         n, mean, std = self.moments(prefix, measures)
         half_width = statistics.t_half_widths(std, n)
         reported = round_like_python(mean)
-        return Figures(reported, n, {"value": json_floats(reported, None), "n": json_ints(n),
-                                     "ci": json_pairs(mean - half_width, mean + half_width)})
+        return Figures(reported, n, {
+            "value": json_floats(reported, None), "n": json_ints(n),
+            "ci": lambda: json_pairs(mean - half_width, mean + half_width)})
 
     def p_values(self, prefix: str, current: Measures, previous: Measures
                  ) -> np.ndarray | None:
@@ -232,10 +247,11 @@ class Distribution(Mean):
 
         median = order("median")
         return Figures(median, n, {
-            "value": json_floats(median, None), "n": json_ints(n), "mean": json_floats(mean),
-            "p90": json_floats(order("p90"), None),
-            "ci": json_pairs(order("median_ci_low"), order("median_ci_high"), None),
-            "p90_ci": json_pairs(order("p90_ci_low"), order("p90_ci_high"), None)})
+            "value": json_floats(median, None), "n": json_ints(n),
+            "mean": lambda: json_floats(mean),
+            "p90": lambda: json_floats(order("p90"), None),
+            "ci": lambda: json_pairs(order("median_ci_low"), order("median_ci_high"), None),
+            "p90_ci": lambda: json_pairs(order("p90_ci_low"), order("p90_ci_high"), None)})
 
 
 @dataclass(frozen=True)
@@ -261,8 +277,10 @@ class Nps(Statistic):
             detractor_share = _null_where_empty(100 * detractors / n, n)
         low, high = statistics.nps_intervals(promoters, detractors, n)
         return Figures(value, n, {
-            "value": json_floats(value, None), "n": json_ints(n), "ci": json_pairs(low, high),
-            "promoters": json_floats(promoter_share), "detractors": json_floats(detractor_share)})
+            "value": json_floats(value, None), "n": json_ints(n),
+            "ci": lambda: json_pairs(low, high),
+            "promoters": lambda: json_floats(promoter_share),
+            "detractors": lambda: json_floats(detractor_share)})
 
     def p_values(self, prefix: str, current: Measures, previous: Measures
                  ) -> np.ndarray | None:

@@ -136,6 +136,7 @@ class Frame:
     # segment): each join is an index lookup per row, most of a day's query on SQLite
     dimensions: frozenset[str] | None = None
     _tables: dict[str, ir.Table] = field(default_factory=dict)
+    _uncategorised: bool | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -189,6 +190,25 @@ class Frame:
             key = ibis.cases(*branches, else_=ibis.literal(ordered[-1].key)) if branches \
                 else ibis.literal(ordered[-1].key)
         return ibis.ifelse(instant < ordered[0].start_utc, BEFORE, key).cast("int64")
+
+    @property
+    def uncategorised(self) -> bool:
+        """Whether interactions without a category may be among those the repeat windows
+        read (only then does FCR need the window over all of a customer's contacts).
+
+        Asked of DuckDB alone, where the Parquet statistics answer it without reading the
+        rows; other engines are assumed to have some. Asked at every run, never kept: the
+        data changes between runs of a kept connection.
+        """
+        if self._uncategorised is None:
+            self._uncategorised = True
+            if "fcr" in self.kpis and getattr(self.backend, "name", "") == "duckdb":
+                rows = self.table("interactions")
+                found = rows.filter(rows.category.isnull()
+                                    & (rows.created_at >= self.range_start)
+                                    & (rows.created_at < _repeats_end(self))).count()
+                self._uncategorised = int(self.backend.execute(found)) > 0
+        return self._uncategorised
 
     def without_repeats(self) -> Frame:
         """The same frame for reading no repeat contacts (their windows are costly)."""
@@ -298,11 +318,17 @@ def _with_repeats(frame: Frame, rows: ir.Table) -> ir.Table:
     """`rows` (raw interactions from the range start on, up to the repeat window after its
     end) with `repeat`: another inbound contact of the same customer within the repeat
     window; `fcr_repeat`: the same, but in the same category where both have one (an
-    uncategorised contact matches any category)."""
+    uncategorised contact matches any category).
+
+    Each window is a sort of the rows: only the flags the KPIs read are worked out (the
+    other is false), and FCR reads the window over all of a customer's contacts only when
+    some contacts have no category (without them it is the same-category window alone).
+    """
     window_s = frame.settings.repeat_window_days * DAY_S
+    any_repeat = "repeat_contact_rate" in frame.kpis
+    fcr_repeat = "fcr" in frame.kpis
+    uncategorised = fcr_repeat and frame.uncategorised
     inbound_at = ibis.ifelse(rows.direction == "inbound", rows.created_at, None)
-    inbound_uncategorised_at = ibis.ifelse(
-        (rows.direction == "inbound") & rows.category.isnull(), rows.created_at, None)
     order = [rows.created_at, rows.id]
     # A contact without a customer is its own partition: it has no repeats, and one huge
     # partition of them would make engines without sliding-frame MIN (SQLite) quadratic.
@@ -310,21 +336,33 @@ def _with_repeats(frame: Frame, rows: ir.Table) -> ir.Table:
     later = ibis.window(group_by=customer, order_by=order, rows=(1, None))
     later_same_category = ibis.window(group_by=[customer, rows.category],
                                       order_by=order, rows=(1, None))
-    marked = rows.mutate(
-        next_inbound_at=inbound_at.min().over(later),
-        next_uncategorised_at=inbound_uncategorised_at.min().over(later),
-        next_same_category_at=inbound_at.min().over(later_same_category),
-    )
-    within = marked.next_inbound_at - marked.created_at <= window_s
-    within_same = ibis.ifelse(
-        marked.category.isnull(), within,
-        (marked.next_same_category_at - marked.created_at <= window_s).fill_null(False)
-        | (marked.next_uncategorised_at - marked.created_at <= window_s).fill_null(False))
+    windows: dict[str, Any] = {}
+    if any_repeat or uncategorised:
+        windows["next_inbound_at"] = inbound_at.min().over(later)
+    if uncategorised:
+        inbound_uncategorised_at = ibis.ifelse(
+            (rows.direction == "inbound") & rows.category.isnull(), rows.created_at, None)
+        windows["next_uncategorised_at"] = inbound_uncategorised_at.min().over(later)
+    if fcr_repeat:
+        windows["next_same_category_at"] = inbound_at.min().over(later_same_category)
+    marked = rows.mutate(**windows)
     has_customer = marked.customer_id.notnull()
-    return marked.mutate(
-        repeat=has_customer & within.fill_null(False),
-        fcr_repeat=has_customer & within_same.fill_null(False),
-    ).drop("next_inbound_at", "next_uncategorised_at", "next_same_category_at")
+    flags: dict[str, Any] = {"repeat": ibis.literal(False), "fcr_repeat": ibis.literal(False)}
+    if "next_inbound_at" in windows:
+        within = marked.next_inbound_at - marked.created_at <= window_s
+    if any_repeat:
+        flags["repeat"] = has_customer & within.fill_null(False)
+    if fcr_repeat:
+        within_same = (marked.next_same_category_at - marked.created_at <= window_s
+                       ).fill_null(False)
+        if uncategorised:
+            within_same = ibis.ifelse(
+                marked.category.isnull(), within,
+                within_same
+                | (marked.next_uncategorised_at - marked.created_at <= window_s
+                   ).fill_null(False))
+        flags["fcr_repeat"] = has_customer & within_same.fill_null(False)
+    return marked.mutate(**flags).drop(*windows)
 
 
 def _repeats_end(frame: Frame) -> float:
