@@ -304,3 +304,97 @@ def test_a_batch_of_new_and_changed_interactions_with_events(store: Engine) -> N
     # event); not i-same's
     assert dirty == ["2026-03-02", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07",
                      "2026-03-08", "2026-03-09", "2026-03-10"]
+
+
+def test_pipelined_chunks_run_the_batch_hooks_once_with_what_they_all_changed(
+        store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hooks run once per batch (one transaction), after every chunk is written, with
+    the union of what the chunks changed; an interaction a later chunk re-derives (an event
+    of that chunk reopens it) loses its resolved_at hint, so the hooks look it up."""
+    from servicepulse.ingest import importer
+    from servicepulse.ingest.hooks import Touched
+    from servicepulse.kpi.tables import kpi_rollup_dirty
+
+    records: list[dict[str, object]] = [
+        {"type": "interaction", "id": f"i-{n}", "channel": "email",
+         "created_at": "2026-11-02T09:00:00Z"} for n in range(2499)]
+    records[5] = {**records[5], "resolved_at": "2026-11-03T10:00:00Z"}  # chunk 1 of 4
+    records.append({"type": "event", "id": "e-reopen", "interaction_id": "i-5",  # chunk 4
+                    "kind": "reopened", "at": "2026-11-04T08:00:00Z", "actor": "customer"})
+    seen: list[Touched] = []
+
+    def record(connection: object, touched: Touched) -> None:
+        seen.append(touched)
+
+    hooks = importer.load_hooks()
+    monkeypatch.setattr(importer, "load_hooks", lambda: [*hooks, record])
+    summary = importer.Importer(store, pipeline=True).import_rows(
+        [SourceRow("test", n, r, "") for n, r in enumerate(records)], after_import=False)
+    assert summary.as_json() == {"inserted": {"interaction": 2499, "event": 1}, "updated": {},
+                                 "unchanged": {}, "quarantined": 0}
+    assert len(seen) == 1
+    touched = seen[0]
+    assert touched.kinds == {"interaction": {f"i-{n}" for n in range(2499)},
+                             "event": {"e-reopen"}}
+    assert touched.inserted_interactions == {f"i-{n}" for n in range(2499)}
+    assert set(touched.resolved_at) == {f"i-{n}" for n in range(2499)} - {"i-5"}
+    assert set(touched.resolved_at.values()) == {None}
+    i5 = _row(store, "interactions", "i-5")
+    assert (i5["resolved_at"], i5["reopens"]) == (None, 1)
+    with store.connect() as connection:
+        dirty: list[str] = sorted(connection.execute(select(kpi_rollup_dirty.c.day)).scalars())
+    # created, the resolution i-5 left, the reopening
+    assert dirty == ["2026-11-02", "2026-11-03", "2026-11-04"]
+
+
+def test_a_fixed_record_leaves_the_quarantine_of_its_own_kind_only(store: Engine) -> None:
+    bad_interaction = {"type": "interaction", "id": "x", "channel": "fax",
+                       "created_at": "2026-03-02T09:00:00Z"}
+    bad_survey = {"type": "survey", "id": "x", "kind": "nps", "score": 11,
+                  "submitted_at": "2026-03-02T09:00:00Z"}
+    import_rows(store, [SourceRow("api", 1, bad_interaction, "1"),
+                        SourceRow("api", 2, bad_survey, "2")])
+    fixed = {**bad_interaction, "channel": "email"}
+    summary = import_rows(store, [SourceRow("api", 3, fixed, "3")])
+    assert summary.as_json()["inserted"] == {"interaction": 1}
+    with store.connect() as connection:
+        left = connection.execute(select(tables.quarantine.c.kind, tables.quarantine.c.line)
+                                  ).all()
+    assert [tuple(row) for row in left] == [("survey", 2)]
+
+
+def test_given_is_the_record_as_prepared(store: Engine) -> None:
+    """`given` holds the validated record (times as epoch seconds, defaults filled in), and
+    only that: not itself."""
+    record = {"type": "interaction", "id": "g-1", "channel": "chat",
+              "created_at": "2026-03-02T09:00:00Z", "agent_id": "a-1"}
+    import_rows(store, [SourceRow("api", 1, record, "")])
+    given = orjson.loads(str(_row(store, "interactions", "g-1")["given"]))
+    assert "given" not in given
+    assert {key: given[key] for key in ("id", "channel", "created_at", "agent_id",
+                                         "direction", "reopens", "escalated")} == {
+        "id": "g-1", "channel": "chat", "created_at": 1772442000.0, "agent_id": "a-1",
+        "direction": "inbound", "reopens": 0, "escalated": False}
+
+
+def test_touched_absorbs_a_later_part_with_its_hints() -> None:
+    from servicepulse.ingest.hooks import Touched
+
+    first = Touched(kinds={"interaction": {"a", "b"}}, interaction_ids={"a", "b"},
+                    inserted_interactions={"a", "b"}, resolved_at={"a": 1.0, "b": None})
+    # the later part inserts c and re-derives a (an event of it) without a hint for a
+    later = Touched(kinds={"interaction": {"c"}, "event": {"e"}}, interaction_ids={"a", "c"},
+                    inserted_interactions={"c"}, resolved_at={"c": 3.0})
+    first.absorb(later)
+    assert first.kinds == {"interaction": {"a", "b", "c"}, "event": {"e"}}
+    assert first.interaction_ids == {"a", "b", "c"}
+    assert first.inserted_interactions == {"a", "b", "c"}
+    assert first.resolved_at == {"b": None, "c": 3.0}
+
+
+def test_sqlite_writers_checkpoint_the_wal_every_10000_pages(sqlite_store: Engine) -> None:
+    # an API batch writes about 2,000 pages: SQLite's default (1,000) checkpointed every one
+    with sqlite_store.connect() as connection:
+        pragmas = [connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                   for name in ("wal_autocheckpoint", "journal_mode", "synchronous")]
+    assert pragmas == [10000, "wal", 1]  # synchronous 1: NORMAL

@@ -57,6 +57,18 @@ class Driver:
         cursor = self.connection.exec_driver_sql(sql, (self._ids_param(ids),))
         return [tuple(row) for row in cursor]
 
+    def delete_where_in(self, table: Table, key: str, ids: Sequence[str],
+                        equal: tuple[str, Any] | None = None) -> None:
+        """Delete the rows whose `key` is one of `ids` (and, if given, whose column
+        `equal[0]` is `equal[1]`): one statement whatever the number of ids."""
+        where = self._ids_clause(key)
+        params: tuple[Any, ...] = (self._ids_param(ids),)
+        if equal is not None:
+            where = f"{self.quote(equal[0])} = {self.mark} AND {where}"
+            params = (equal[1], *params)
+        self.connection.exec_driver_sql(
+            f"DELETE FROM {self.quote(table.name)} WHERE {where}", params)
+
     def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         columns = _columns(table)
         json_columns = _json_columns(table)

@@ -42,6 +42,16 @@ class Touched:
         self.interaction_ids.update(other.interaction_ids)
         self.days.update(other.days)
 
+    def absorb(self, later: Touched) -> None:
+        """Merge, hints included, what a later part of the same transaction changed (the
+        chunks of a pipelined batch; no hook has run in between). An interaction the later
+        part re-derived without saying its resolved_at is looked up again."""
+        self.merge(later)
+        self.inserted_interactions.update(later.inserted_interactions)
+        for key in later.interaction_ids.difference(later.resolved_at):
+            self.resolved_at.pop(key, None)
+        self.resolved_at.update(later.resolved_at)
+
 
 AfterBatch = Callable[[Connection, Touched], None]
 AFTER_BATCH: list[AfterBatch] = []

@@ -32,6 +32,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL: readers (the dashboard) never block the importer; NORMAL is crash-safe under WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint (copy the WAL into the database file, with an fsync) once the WAL holds
+    # 10,000 pages (40 MB), not SQLite's 1,000: an API batch of 5,000 interactions writes
+    # about 2,000 pages, so every commit checkpointed. Less often, index pages several
+    # batches touched are copied once: at 1M interactions a batch's commit took 55 ms of
+    # wall time on average instead of 77 (CPU the same).
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-200000")
     cursor.execute("PRAGMA temp_store=MEMORY")
