@@ -362,12 +362,13 @@ class Runner:
                  for prefix in prefixes}
         arrow = arrow.drop_columns([f"{prefix}{VALUES}" for prefix in prefixes])
         frame: pd.DataFrame = arrow.to_pandas()
+        quantiles: dict[str, np.ndarray] = {}
         for prefix, values in lists.items():
             counts = pc.list_value_length(values).fill_null(0).to_numpy().astype("int64")
             flat = values.flatten().to_numpy(zero_copy_only=False).astype("float64")
-            for name, column in _sorted_quantiles(prefix, counts, flat).items():
-                frame[name] = column
-        return frame
+            quantiles.update(_sorted_quantiles(prefix, counts, flat))
+        # one block of columns (added one by one, pandas would copy them together later)
+        return pd.concat([frame, pd.DataFrame(quantiles, index=frame.index)], axis=1)
 
     def _cumulative(self, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         """Running sums over periods: the value at each period's end, for every period.
