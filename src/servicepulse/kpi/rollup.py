@@ -401,8 +401,8 @@ def _pack_range(connection: Connection, grain: Grain, zone: str, first: str, end
     caller has deleted the packed rows of the range)."""
     h, span = grain.histogram, grain.span
     keys = ["timezone", span, "measure", *grain.dimensions]
-    found = connection.execute(sa.select(*(h.c[name] for name in keys), h.c.bucket,
-                                         h.c["count"]).where(
+    found = _fetch_plain(connection, sa.select(*(h.c[name] for name in keys), h.c.bucket,
+                                               h.c["count"]).where(
         h.c.timezone == zone, h.c[span] >= first, h.c[span] < end))
     _insert_many(connection, grain.packed,
                  [{**dict(zip(keys, key, strict=True)), "counts": counts}
@@ -415,9 +415,9 @@ def _pack_sums_range(connection: Connection, grain: Grain, zone: str, first: str
     deleted the packed rows of the range)."""
     r, span = grain.rollup, grain.span
     keys = ["timezone", span, *grain.dimensions]
-    found = connection.execute(sa.select(*(r.c[name] for name in (*keys, *ROLLUP_MEASURES)))
-                               .where(r.c.timezone == zone, r.c[span] >= first,
-                                      r.c[span] < end))
+    found = _fetch_plain(connection,
+                         sa.select(*(r.c[name] for name in (*keys, *ROLLUP_MEASURES)))
+                         .where(r.c.timezone == zone, r.c[span] >= first, r.c[span] < end))
     _insert_many(connection, grain.sums_packed,
                  [{**dict(zip(keys, key, strict=True)), "sums": sums}
                   for key, sums in pack_sums(found, len(keys))])
@@ -699,8 +699,8 @@ def _read_cells(connection: Connection, grain: Grain, runner: Runner,
 
 def _fetch_plain(connection: Connection, statement: Any) -> Sequence[Any]:
     """The rows as the driver gives them, plain tuples: building SQLAlchemy's rows costs as
-    much as the query at a dashboard's few thousand cells (no column here needs converting:
-    strings, and blobs the drivers give as bytes)."""
+    much as the query at a dashboard's few thousand cells, and a rebuild reads many more (no
+    column here needs converting: strings, numbers, and blobs the drivers give as bytes)."""
     result = connection.execute(statement)
     try:
         rows = result.cursor.fetchall()
