@@ -75,8 +75,10 @@ def _table(schema: pa.Schema, columns: dict[str, Any], rows: int) -> pa.Table:
         if value is None:
             arrays.append(pa.nulls(rows, field.type))
         else:
-            arrays.append(pa.array(value).cast(field.type) if not isinstance(value, pa.Array)
-                          else value.cast(field.type))
+            # from_pandas: numpy's NaN for "no value" becomes NULL, as the export writes it
+            # (a NaN time IS NOT NULL in SQL: every call would count as answered)
+            arrays.append(pa.array(value, from_pandas=True).cast(field.type)
+                          if not isinstance(value, pa.Array) else value.cast(field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

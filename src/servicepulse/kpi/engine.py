@@ -3,7 +3,8 @@
 For each source the requested KPIs read, ONE grouped aggregate query returns their sufficient
 statistics (counts, sums, sums of squares) per group and period; medians and p90s come from
 a second, rank-based query that returns only the few order statistics needed (the quantile
-itself and its order-statistic interval). Everything runs inside the database through Ibis:
+itself and its order-statistic interval), or on DuckDB from each group's values, sorted by
+the same aggregate query. Everything runs inside the database through Ibis:
 SQLite and PostgreSQL (the store), DuckDB (a Parquet export) or Spark.
 
 The result is the JSON document of the `servicepulse kpi` command (see docs/kpis.md).
