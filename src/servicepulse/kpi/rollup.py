@@ -711,8 +711,9 @@ def _fetch_plain(connection: Connection, statement: Any) -> Sequence[Any]:
 
 def _group_ids(rows: Sequence[Any], width: int, groups: dict[tuple[Any, ...], int]
                ) -> npt.NDArray[np.int64]:
-    """The group index of each row, from its first `width` values (new groups are added)."""
-    return np.fromiter((groups.setdefault(tuple(row[:width]), len(groups)) for row in rows),
+    """The group index of each row, from its first `width` values (new groups are added;
+    the rows are the driver's tuples, whose slices are tuples)."""
+    return np.fromiter((groups.setdefault(row[:width], len(groups)) for row in rows),
                        dtype=np.int64, count=len(rows))
 
 
@@ -732,9 +733,11 @@ def _measure_columns(connection: Connection, grain: Grain, runner: Runner,
     width = len(runner.by) + 1
     ids = _group_ids(rows, width, groups)
     size = len(ROLLUP_MEASURES) * 8
-    # rows packed before a measure was added are shorter: padded with zeros (empty sums)
-    sums = np.frombuffer(b"".join(row[width].ljust(size, b"\0") for row in rows),
-                         dtype=SUMS_DTYPE).reshape(len(rows), len(ROLLUP_MEASURES))
+    packed = b"".join([row[width] for row in rows])
+    if len(packed) != size * len(rows):
+        # rows packed before a measure was added are shorter: padded with zeros (empty sums)
+        packed = b"".join(row[width].ljust(size, b"\0") for row in rows)
+    sums = np.frombuffer(packed, dtype=SUMS_DTYPE).reshape(len(rows), len(ROLLUP_MEASURES))
     sums = sums[:, [position[name] for name in names]]
     order = np.argsort(ids, kind="stable")  # each group's cells added in the order read
     ordered = ids[order]
