@@ -438,8 +438,11 @@ def mean_std_arrays(n: IntArray, total: FloatArray, total_of_squares: FloatArray
 
 def t_half_widths(std: FloatArray, n: IntArray, confidence: float = 0.95) -> FloatArray:
     """Half the width of `mean_interval` (t · std / √n) of every group; NaN for n < 2."""
+    # the t quantile once per distinct n (a few dozen), not once per group
+    sizes, group_size = np.unique(n, return_inverse=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        half_width = special.stdtrit(n - 1, 0.5 + confidence / 2) * std / np.sqrt(n)
+        t = special.stdtrit(sizes - 1, 0.5 + confidence / 2)[group_size.reshape(-1)]
+        half_width = t * std / np.sqrt(n)
     return np.where(n >= 2, half_width, np.nan)
 
 
