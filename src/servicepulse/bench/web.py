@@ -49,6 +49,7 @@ import httpx
 import orjson
 from rich.console import Console
 from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import or_ as sa_or
 
 from servicepulse.bench.report import machine_line, write_section
 from servicepulse.bench.web_data import synthetic_records
@@ -149,9 +150,34 @@ def prepare_store(backend: str, size: int, postgres_url: str) -> str:
         started = time.perf_counter()
         written = bulk_load(engine, synthetic_records(size, **DATA_SHAPE))
         console.print(f"[{backend}] {written:,} records in {time.perf_counter() - started:.0f} s")
+    _remove_earlier_runs(engine, backend)
     _ensure_rollup(engine, backend)
     engine.dispose()
     return url
+
+
+# the ids of the records a run posts (ingest through the API, direct, live samples)
+RUN_ID_PREFIXES = ("api-", "direct-", "live-")
+
+
+def _remove_earlier_runs(engine: Engine, backend: str) -> None:
+    """Take out the interactions earlier runs posted, so that every run measures the store
+    as built: each run posts 50,000 contacts dated today, which the live KPI tiles (today's
+    contacts) would otherwise read more of on every rerun. Their days are marked stale, so
+    `_ensure_rollup` rebuilds them."""
+    from servicepulse.kpi.rollup import mark_days_stale
+
+    posted = sa_or(*(interactions.c.id.startswith(prefix) for prefix in RUN_ID_PREFIXES))
+    with engine.begin() as connection:
+        instants = connection.execute(
+            select(interactions.c.created_at, interactions.c.resolved_at).where(posted)).all()
+        if not instants:
+            return
+        days = {datetime.fromtimestamp(value, UTC).date()
+                for row in instants for value in row if value is not None}
+        connection.execute(interactions.delete().where(posted))
+        mark_days_stale(connection, days)
+    console.print(f"[{backend}] removed {len(instants):,} interactions earlier runs posted")
 
 
 def _ensure_rollup(engine: Engine, backend: str) -> None:

@@ -457,8 +457,13 @@ def _mark_dirty(connection: Connection, touched: Touched) -> None:
     request wait for a rebuild of the repeat window around its day."""
     if not touched:
         return
-    days = set(touched.days) | _resolved_days(connection, touched.interaction_ids,
-                                              touched.resolved_at)
+    mark_days_stale(connection, set(touched.days) | _resolved_days(
+        connection, touched.interaction_ids, touched.resolved_at))
+
+
+def mark_days_stale(connection: Connection, days: set[date]) -> None:
+    """Note these UTC days as stale: the next rebuild recomputes them (the import hook's
+    marking, also for tools that change the store without the importer)."""
     if not days:
         return
     known: set[str] = set(connection.execute(sa.select(kpi_rollup_dirty.c.day)).scalars())
