@@ -415,7 +415,7 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
     from sqlalchemy import Engine
 
     from servicepulse.kpi.backends import duckdb_backend
-    from servicepulse.kpi.engine import ExpressionCache, columns_on_backend, run_kpi_query
+    from servicepulse.kpi.engine import columns_on_backend, run_kpi_query
     from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.rollup import (
         AGENT_GRAIN,
@@ -425,7 +425,6 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
         refresh_rollups,
     )
     from servicepulse.kpi.settings import KpiSettings
-    from servicepulse.web.kpi_backends import CompiledSql
 
     settings = KpiSettings()
     root = workdir or Path(tempfile.mkdtemp(prefix="sp-bench-kpi-"))
@@ -450,8 +449,7 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
                  "first, as the hand-written query reads none (the like-for-like ratio for "
                  "the rows read; the engine still compares each day with the day before it "
                  "and works out intervals, which the hand-written query does not). "
-                 "Parquet written "
-                 "as the export writes it (row groups of "
+                 "Parquet written as the export writes it (row groups of "
                  f"{PARQUET_ROW_GROUP:,} rows).", "",
                  "| interactions | engine on DuckDB (s) | kept connection (s) | "
                  "kept, no previous period (s) | "
@@ -514,25 +512,10 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
         # As the server runs it: a kept connection that remembers the expressions it built
         # and the SQL it compiled, so a query asked again costs the database and the
         # statistics only (the hand-written query needs neither step either).
-        kept = duckdb_backend(directory)
-        kept.compile = CompiledSql(kept.compile)
-        expressions = ExpressionCache()
-
-        def kept_run(kept: Any = kept, expressions: ExpressionCache = expressions) -> None:
-            columns_on_backend(kept, query, settings, expressions)
-
-        kept_times = time_runs(kept_run, repeats=runs, warmup=1)
+        kept_times = _kept_connection_times(directory, query, settings, runs)
         # Like for like: the hand-written query computes no previous period.
-        alike = duckdb_backend(directory)
-        alike.compile = CompiledSql(alike.compile)
-        alike_expressions = ExpressionCache()
-        alike_query = query.model_copy(update={"compare": False})
-
-        def alike_run(alike: Any = alike, expressions: ExpressionCache = alike_expressions,
-                      alike_query: KpiQuery = alike_query) -> None:
-            columns_on_backend(alike, alike_query, settings, expressions)
-
-        alike_times = time_runs(alike_run, repeats=runs, warmup=1)
+        alike_times = _kept_connection_times(
+            directory, query.model_copy(update={"compare": False}), settings, runs)
         connection = duckdb.connect()
         sql = hand_written_sql(directory)
         hand: dict[str, pd.DataFrame] = {}
@@ -632,6 +615,21 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
     text = section()
     write_section("kpi", text)
     return text
+
+
+def _kept_connection_times(directory: Path, query: Any, settings: Any,
+                           runs: int) -> list[float]:
+    """The query's times on one kept DuckDB connection that remembers the expressions it
+    built and the SQL it compiled (as the web server runs it)."""
+    from servicepulse.kpi.backends import duckdb_backend
+    from servicepulse.kpi.engine import ExpressionCache, columns_on_backend
+    from servicepulse.web.kpi_backends import CompiledSql
+
+    kept = duckdb_backend(directory)
+    kept.compile = CompiledSql(kept.compile)
+    expressions = ExpressionCache()
+    return time_runs(lambda: columns_on_backend(kept, query, settings, expressions),
+                     repeats=runs, warmup=1)
 
 
 def _grain_rows(engine: Any, tables: list[Any]) -> dict[str, int]:

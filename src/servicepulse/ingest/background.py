@@ -125,7 +125,6 @@ class AfterImportWorker:
                 if not self._pending:
                     self._idle.set()
 
-
     def _after_import(self, touched: Touched) -> None:
         """The hooks' work: the prepared hooks' slow part first, outside the writer lock
         (imports go on meanwhile), then every write in one short transaction."""

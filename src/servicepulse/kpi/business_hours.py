@@ -345,7 +345,7 @@ def refresh_business_durations(
             tables.teams.c.calendar_id.is_not(None)).limit(1)).first() is None:
         if interaction_ids is not None and unset:
             interaction_ids = set(interaction_ids).difference(unset)
-        return _clear_durations(connection, interaction_ids, chunk_size, statement)
+        return _clear_durations(connection, interaction_ids, statement)
     calendars: dict[str, BusinessCalendar | None] = {}
     updated = 0
     for rows in _chunks_of_rows(connection, interaction_ids, chunk_size):
@@ -383,23 +383,17 @@ def refresh_business_durations(
 
 
 def _clear_durations(connection: Connection, interaction_ids: Iterable[str] | None,
-                     chunk_size: int, statement: Any) -> int:
+                     statement: Any) -> int:
     """No team has a calendar, so every duration is null: only the interactions still
     holding one change (the outcome of the full computation, without its join per row)."""
     interactions = tables.interactions
     query = select(interactions.c.id).where(
         interactions.c.first_response_business_s.is_not(None)
         | interactions.c.resolution_business_s.is_not(None))
-    stale: list[str] = []
-    if interaction_ids is None:
-        stale += connection.execute(query).scalars()
-    else:
-        ids = sorted(set(interaction_ids))
-        dialect = connection.dialect.name
-        for offset in range(0, len(ids), chunk_size):
-            chunk = ids[offset : offset + chunk_size]
-            stale += connection.execute(
-                query.where(in_ids(interactions.c.id, chunk, dialect))).scalars()
+    if interaction_ids is not None:  # the ids as one parameter: one query however many
+        query = query.where(in_ids(interactions.c.id, sorted(set(interaction_ids)),
+                                   connection.dialect.name))
+    stale: list[str] = list(connection.execute(query).scalars())
     if stale:
         connection.execute(statement, [{"interaction_id": key, "first_response": None,
                                          "resolution": None} for key in stale])

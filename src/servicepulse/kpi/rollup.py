@@ -187,10 +187,17 @@ def sum_packed(groups: npt.NDArray[np.int64], packed: list[bytes]
     # every row padded with empty buckets to the widest: one matrix, summed per group at once
     counts = np.frombuffer(b"".join(blob.ljust(size, b"\0") for blob in packed),
                            dtype=HISTOGRAM_DTYPE).reshape(len(packed), size // 4)
+    return _sum_by_group(groups, counts, np.int64)
+
+
+def _sum_by_group(groups: npt.NDArray[np.int64], values: npt.NDArray[Any], dtype: Any
+                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """The rows of `values` summed per group (`groups[i]`: the group of row i): the distinct
+    groups, sorted, and their sums; each group's rows added in the order given."""
     order = np.argsort(groups, kind="stable")
     ordered = groups[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    return ordered[starts], np.add.reduceat(counts[order], starts, axis=0, dtype=np.int64)
+    return ordered[starts], np.add.reduceat(values[order], starts, axis=0, dtype=dtype)
 
 
 # --- refreshing ----------------------------------------------------------------------------
@@ -743,11 +750,8 @@ def _measure_columns(connection: Connection, grain: Grain, runner: Runner,
         # rows packed before a measure was added are shorter: padded with zeros (empty sums)
         packed = b"".join(row[width].ljust(size, b"\0") for row in rows)
     sums = np.frombuffer(packed, dtype=SUMS_DTYPE).reshape(len(rows), len(ROLLUP_MEASURES))
-    sums = sums[:, [position[name] for name in names]]
-    order = np.argsort(ids, kind="stable")  # each group's cells added in the order read
-    ordered = ids[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    summed = np.add.reduceat(sums[order], starts, axis=0)  # groups 0 .. n − 1, in order
+    # the groups are 0 .. n − 1, all found here (the first rows read): summed in that order
+    _, summed = _sum_by_group(ids, sums[:, [position[name] for name in names]], np.float64)
     return {name: summed[:, index] for index, name in enumerate(names)}
 
 

@@ -97,10 +97,13 @@ def _buckets_table(name: str, period: str, dimensions: tuple[str, ...],
 
 
 HISTOGRAM_DTYPE = "<i4"  # a packed bucket count: the bucket rows' `count` is an Integer too
+SUMS_DTYPE = "<f8"  # a packed measure: the sums rows' measures are Float
 
 
-def _packed_table(name: str, period: str, dimensions: tuple[str, ...]) -> Table:
-    """A grain's histograms packed: one row per cell and measure, its counts in one blob."""
+def _packed_table(name: str, period: str, dimensions: tuple[str, ...], blob: str,
+                  per_measure: bool) -> Table:
+    """A grain's histograms (`per_measure`: one row per cell and measure, its counts in the
+    blob) or sums (one row per cell, its ROLLUP_MEASURES in the blob) packed."""
     # the key leads with the zone and the period: a dashboard's range of days is one range
     # of the key, and on SQLite (no rowid) the rows themselves are stored in that order
     return Table(
@@ -108,26 +111,9 @@ def _packed_table(name: str, period: str, dimensions: tuple[str, ...]) -> Table:
         metadata,
         Column("timezone", String(64), primary_key=True),
         Column(period, String(10), primary_key=True),
-        Column("measure", String(40), primary_key=True),
+        *([Column("measure", String(40), primary_key=True)] if per_measure else []),
         *(Column(dimension, String(200), primary_key=True) for dimension in dimensions),
-        Column("counts", LargeBinary, nullable=False),  # HISTOGRAM_DTYPE from bucket 0
-        sqlite_with_rowid=False,
-    )
-
-
-SUMS_DTYPE = "<f8"  # a packed measure: the sums rows' measures are Float
-
-
-def _packed_sums_table(name: str, period: str, dimensions: tuple[str, ...]) -> Table:
-    """A grain's sums packed: one row per cell, its ROLLUP_MEASURES in one blob."""
-    # keyed like the packed histograms: a range of periods is one range of the stored rows
-    return Table(
-        name,
-        metadata,
-        Column("timezone", String(64), primary_key=True),
-        Column(period, String(10), primary_key=True),
-        *(Column(dimension, String(200), primary_key=True) for dimension in dimensions),
-        Column("sums", LargeBinary, nullable=False),  # SUMS_DTYPE, ROLLUP_MEASURES in order
+        Column(blob, LargeBinary, nullable=False),  # HISTOGRAM_DTYPE or SUMS_DTYPE
         sqlite_with_rowid=False,
     )
 
@@ -141,17 +127,19 @@ kpi_monthly_rollup_team = _sums_table("kpi_monthly_rollup_team", "month",
                                       TEAM_ROLLUP_DIMENSIONS)
 kpi_monthly_histogram_team = _buckets_table("kpi_monthly_histogram_team", "month",
                                             TEAM_ROLLUP_DIMENSIONS, covering=True)
-kpi_daily_histogram_packed = _packed_table("kpi_daily_histogram_packed", "day",
-                                           ROLLUP_DIMENSIONS)
-kpi_daily_histogram_team_packed = _packed_table("kpi_daily_histogram_team_packed", "day",
-                                                TEAM_ROLLUP_DIMENSIONS)
-kpi_monthly_histogram_team_packed = _packed_table("kpi_monthly_histogram_team_packed", "month",
-                                                  TEAM_ROLLUP_DIMENSIONS)
-kpi_daily_sums_packed = _packed_sums_table("kpi_daily_sums_packed", "day", ROLLUP_DIMENSIONS)
-kpi_daily_sums_team_packed = _packed_sums_table("kpi_daily_sums_team_packed", "day",
-                                                TEAM_ROLLUP_DIMENSIONS)
-kpi_monthly_sums_team_packed = _packed_sums_table("kpi_monthly_sums_team_packed", "month",
-                                                  TEAM_ROLLUP_DIMENSIONS)
+kpi_daily_histogram_packed = _packed_table(
+    "kpi_daily_histogram_packed", "day", ROLLUP_DIMENSIONS, "counts", per_measure=True)
+kpi_daily_histogram_team_packed = _packed_table(
+    "kpi_daily_histogram_team_packed", "day", TEAM_ROLLUP_DIMENSIONS, "counts", per_measure=True)
+kpi_monthly_histogram_team_packed = _packed_table(
+    "kpi_monthly_histogram_team_packed", "month", TEAM_ROLLUP_DIMENSIONS, "counts",
+    per_measure=True)
+kpi_daily_sums_packed = _packed_table(
+    "kpi_daily_sums_packed", "day", ROLLUP_DIMENSIONS, "sums", per_measure=False)
+kpi_daily_sums_team_packed = _packed_table(
+    "kpi_daily_sums_team_packed", "day", TEAM_ROLLUP_DIMENSIONS, "sums", per_measure=False)
+kpi_monthly_sums_team_packed = _packed_table(
+    "kpi_monthly_sums_team_packed", "month", TEAM_ROLLUP_DIMENSIONS, "sums", per_measure=False)
 
 # UTC days whose rollup rows are stale: marked by every import batch (cheap), rebuilt by
 # `refresh_dirty_rollups` (after a bulk import, and in the background by the web server).
