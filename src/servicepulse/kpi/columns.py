@@ -26,6 +26,8 @@ class Measures:
         self.frame = frame
         self.size = len(frame)
         self._raw: dict[str, np.ndarray] = {}
+        # figures several results read (a mean's moments: its figures and its test)
+        self.derived: dict[str, Any] = {}
 
     def raw(self, name: str) -> np.ndarray:
         """The column as floats, NaN where the database gave NULL or the group has none

@@ -12,6 +12,7 @@ Rates and shares are percentages (0-100), durations seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -103,7 +104,7 @@ class CountedProportion(Ratio):
         figures = proportion_figures(whole.astype(np.int64), counted, value=shares)
         reported_n = np.maximum(n, 0)
         figures.n = reported_n
-        figures.fields["n"] = json_ints(reported_n)
+        figures.fields["n"] = partial(json_ints, reported_n)
         return figures
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import ibis
@@ -300,8 +300,8 @@ class Runner:
         return self._tables[source]
 
     def add_columns(self, frame: pd.DataFrame) -> None:
-        """Merge per-group columns (the key columns and any measures) into `table`."""
-        frame = frame.copy()
+        """Merge per-group columns (the key columns and any measures) into `table` (`frame`
+        is the caller's fresh result: its key columns are converted in place)."""
         frame["period"] = frame["period"].astype("int64")
         for name in self.by:
             frame[name] = frame[name].astype(object)
@@ -468,15 +468,15 @@ class Runner:
             if missing:
                 current = pd.concat([current, pd.DataFrame({"period": missing})],
                                     ignore_index=True)
-        order: dict[str, Any] = {}
+        # by each dimension (missing values last, others by their text), then period: one
+        # stable lexsort of integer codes (np.lexsort sorts by its last key first)
+        keys: list[np.ndarray] = []
         for name in self.by:
             values = current[name]
-            order[f"{name}.none"] = values.isna() | (values == NONE)
-            order[f"{name}.text"] = values.map(lambda value: "" if value is None else str(value))
-        order["period"] = current["period"]
-        ranked = pd.DataFrame(order, index=current.index).sort_values(
-            list(order), kind="mergesort")
-        current = current.loc[ranked.index].reset_index(drop=True)
+            keys.append((values.isna() | (values == NONE)).to_numpy())
+            keys.append(pd.factorize(values.fillna("").astype(str), sort=True)[0])
+        keys.append(current["period"].to_numpy())
+        current = current.iloc[np.lexsort(keys[::-1])].reset_index(drop=True)
         previous_of = _previous_keys(self.frame.periods)
         previous = current[self.keys].copy()
         previous["period"] = previous["period"].map(previous_of).astype("int64")
@@ -496,15 +496,11 @@ class Runner:
     def rows(self) -> list[dict[str, Any]]:
         return self.columns().rows()
 
-    def _group_fields(self, current: pd.DataFrame) -> dict[str, list[Any]]:
-        fields: dict[str, list[Any]] = {
-            name: [None if value is None or value == NONE else value
-                   for value in current[name].tolist()]
-            for name in self.by}
+    def _group_fields(self, current: pd.DataFrame) -> Fields:
+        fields: Fields = {name: partial(_dimension_values, current[name].to_numpy())
+                          for name in self.by}
         if self.frame.period != "all":
-            # day numbers as ISO dates in one numpy step (date.isoformat of each)
-            days = current["period"].to_numpy(dtype="int64").astype("datetime64[D]")
-            fields["period"] = days.astype(str).tolist()
+            fields["period"] = partial(_iso_days, current["period"].to_numpy(dtype="int64"))
         return fields
 
     def _kpi_fields(self, definition: KpiDefinition, current: Measures, previous: Measures
@@ -518,17 +514,18 @@ class Runner:
         settings = self.frame.settings
         now = statistic.figures(name, current, settings)
         before = statistic.figures(name, previous, settings)
-        fields: Fields = now.materialized()
+        fields: Fields = dict(now.fields)
         # a null value is never a low sample, nor is a plain sum
         low_sample = (now.n < settings.minimum_sample) & ~np.isnan(now.value)
-        fields["low_sample"] = (low_sample & (statistic.kind != "sum")).tolist()
+        fields["low_sample"] = (low_sample & (statistic.kind != "sum")).tolist
         for extra, extra_statistic in definition.extras.items():
             fields[extra] = _extra_fields(extra_statistic, f"{name}__{extra}", current,
                                           settings)
-        fields["previous"] = {"value": before.field("value"), "n": before.field("n")}
+        fields["previous"] = {"value": partial(before.field, "value"),
+                              "n": partial(before.field, "n")}
         change = now.value - before.value
-        fields["change"] = (whole_or_rounded(change, round_like_python(change))
-                            if statistic.kind == "sum" else json_floats(change))
+        fields["change"] = (partial(_whole_or_rounded_change, change)
+                            if statistic.kind == "sum" else partial(json_floats, change))
         # Only groups of at least the minimum sample on both sides are compared: below it
         # a verdict means little.
         comparable = np.minimum(now.n, before.n) >= settings.minimum_sample
@@ -536,14 +533,30 @@ class Runner:
         if p_values is None:
             fields["significant"] = [None] * size
         else:
-            fields["significant"] = json_flags(
-                p_values < statistics.SIGNIFICANCE_LEVEL, comparable & ~np.isnan(p_values))
+            fields["significant"] = partial(
+                json_flags, p_values < statistics.SIGNIFICANCE_LEVEL,
+                comparable & ~np.isnan(p_values))
         return fields
 
 
-# A KPI's result fields: field -> its column over the groups; a nested result (the previous
-# period, a distribution extra) is itself fields.
+# A KPI's result fields: field -> its column over the groups, or a function making it (the
+# JSON lists are made when the rows are built); a nested result (the previous period, a
+# distribution extra) is itself fields.
 Fields = dict[str, Any]
+
+
+def _dimension_values(values: np.ndarray) -> list[Any]:
+    return [None if value is None or value == NONE else value for value in values.tolist()]
+
+
+def _iso_days(day_numbers: np.ndarray) -> list[str]:
+    # day numbers as ISO dates in one numpy step (date.isoformat of each)
+    days: list[str] = day_numbers.astype("datetime64[D]").astype(str).tolist()
+    return days
+
+
+def _whole_or_rounded_change(change: np.ndarray) -> list[Any]:
+    return whole_or_rounded(change, round_like_python(change))
 
 
 @dataclass
@@ -551,13 +564,15 @@ class KpiColumns:
     """The result of a query column-wise: `groups` (dimension -> column) and, per KPI, its
     fields. `rows()` turns it into the document's rows (one dict per group and KPI)."""
 
-    groups: dict[str, list[Any]]
+    groups: Fields
     size: int
     kpis: dict[str, Fields]
 
     def rows(self) -> list[dict[str, Any]]:
         with no_garbage_collection():
-            groups = records(self.groups) if self.groups else [{} for _ in range(self.size)]
+            groups = (records({name: values() if callable(values) else values
+                               for name, values in self.groups.items()})
+                      if self.groups else [{} for _ in range(self.size)])
             columns = [_records(fields, self.size) for fields in self.kpis.values()]
             names = list(self.kpis)
             return [{"group": group, "kpis": dict(zip(names, kpis, strict=True))}
@@ -565,6 +580,8 @@ class KpiColumns:
 
 
 def _records(fields: Fields, size: int) -> list[Any]:
+    if callable(fields):
+        return _records(fields(), size)
     if not isinstance(fields, dict):
         return fields
     if not fields:
@@ -605,10 +622,10 @@ def _extra_fields(statistic: Statistic, prefix: str, measures: Measures,
     """An extra figure beside a KPI's value: a distribution's summary, a count, a value."""
     figures = statistic.figures(prefix, measures, settings)
     if statistic.kind == "median-distribution":
-        return {name: figures.field(name) for name in ("value", "mean", "p90", "n")}
+        return {name: partial(figures.field, name) for name in ("value", "mean", "p90", "n")}
     if isinstance(statistic, Total) and statistic.value is None:
-        return json_ints(np.nan_to_num(figures.value))
-    return figures.field("value")
+        return partial(json_ints, np.nan_to_num(figures.value))
+    return partial(figures.field, "value")
 
 
 def _previous_keys(periods: list[Period]) -> dict[int, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
 
 import ibis
@@ -109,8 +109,10 @@ class Figures:
     """A statistic's result for every group: `value` as reported (NaN for null), `n`, and
     the JSON fields of the result in order ("value" and "n" first).
 
-    A field may be given as a function making its list: it is made only when read
-    (`field`), since the previous period and a KPI's extras report just some fields.
+    The figures are worked out as arrays; a field is a function making its JSON list from
+    them, called only when the document's rows are built (`field`): the previous period
+    and a KPI's extras report just some fields, and a caller that reads the arrays (a
+    table, the benchmark's timing of the figures) never pays for the lists.
     """
 
     value: np.ndarray
@@ -184,7 +186,8 @@ def proportion_figures(successes: np.ndarray, n: np.ndarray,
         shares = value if value is not None else 100 * successes / n
     reported = round_like_python(_null_where_empty(shares, n))
     low, high = statistics.wilson_intervals(successes, n)
-    return Figures(reported, n, {"value": json_floats(reported, None), "n": json_ints(n),
+    return Figures(reported, n, {"value": partial(json_floats, reported, None),
+                                 "n": partial(json_ints, n),
                                  "ci": lambda: json_pairs(_percent(low), _percent(high))})
 
 
@@ -203,17 +206,22 @@ class Mean(Statistic):
 
     def moments(self, prefix: str, measures: Measures
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = measures.count(f"{prefix}__n")
-        mean, std = statistics.mean_std_arrays(n, measures.number(f"{prefix}__sum"),
-                                               measures.number(f"{prefix}__sumsq"))
-        return n, mean, std
+        """(n, mean, std) of every group, worked out once per set of measures."""
+        key = f"{prefix}.moments"
+        if key not in measures.derived:
+            n = measures.count(f"{prefix}__n")
+            mean, std = statistics.mean_std_arrays(n, measures.number(f"{prefix}__sum"),
+                                                   measures.number(f"{prefix}__sumsq"))
+            measures.derived[key] = (n, mean, std)
+        moments: tuple[np.ndarray, np.ndarray, np.ndarray] = measures.derived[key]
+        return moments
 
     def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
         n, mean, std = self.moments(prefix, measures)
         half_width = statistics.t_half_widths(std, n)
         reported = round_like_python(mean)
         return Figures(reported, n, {
-            "value": json_floats(reported, None), "n": json_ints(n),
+            "value": partial(json_floats, reported, None), "n": partial(json_ints, n),
             "ci": lambda: json_pairs(mean - half_width, mean + half_width)})
 
     def p_values(self, prefix: str, current: Measures, previous: Measures
@@ -247,7 +255,7 @@ class Distribution(Mean):
 
         median = order("median")
         return Figures(median, n, {
-            "value": json_floats(median, None), "n": json_ints(n),
+            "value": partial(json_floats, median, None), "n": partial(json_ints, n),
             "mean": lambda: json_floats(mean),
             "p90": lambda: json_floats(order("p90"), None),
             "ci": lambda: json_pairs(order("median_ci_low"), order("median_ci_high"), None),
@@ -277,7 +285,7 @@ class Nps(Statistic):
             detractor_share = _null_where_empty(100 * detractors / n, n)
         low, high = statistics.nps_intervals(promoters, detractors, n)
         return Figures(value, n, {
-            "value": json_floats(value, None), "n": json_ints(n),
+            "value": partial(json_floats, value, None), "n": partial(json_ints, n),
             "ci": lambda: json_pairs(low, high),
             "promoters": lambda: json_floats(promoter_share),
             "detractors": lambda: json_floats(detractor_share)})
@@ -318,14 +326,15 @@ class Total(Statistic):
             stock = np.where(n > 0, total, 0).astype(np.int64)
             known = (stock != 0) | ~np.isnan(measures.raw(f"{prefix}__n"))
             value = np.where(known, stock, np.nan)
-            return Figures(value, stock, {"value": _integers_or_none(value),
-                                          "n": json_ints(stock)})
+            return Figures(value, stock, {"value": partial(_integers_or_none, value),
+                                          "n": partial(json_ints, stock)})
         value = _null_where_empty(total, n)
         if self.value is None:  # a count
-            return Figures(value, n, {"value": _integers_or_none(value), "n": json_ints(n)})
+            return Figures(value, n, {"value": partial(_integers_or_none, value),
+                                      "n": partial(json_ints, n)})
         reported = round_like_python(value)
-        return Figures(reported, n, {"value": whole_or_rounded(value, reported),
-                                     "n": json_ints(n)})
+        return Figures(reported, n, {"value": partial(whole_or_rounded, value, reported),
+                                     "n": partial(json_ints, n)})
 
 
 def _integers_or_none(values: np.ndarray) -> list[Any]:
@@ -375,7 +384,8 @@ class Ratio(Statistic):
     def figures(self, prefix: str, measures: Measures, settings: KpiSettings) -> Figures:
         value, n = self.evaluate(prefix, measures, settings)
         reported = round_like_python(np.where(n == 0, np.nan, value))
-        return Figures(reported, n, {"value": json_floats(reported, None), "n": json_ints(n)})
+        return Figures(reported, n, {"value": partial(json_floats, reported, None),
+                                     "n": partial(json_ints, n)})
 
     @property
     def sources(self) -> set[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -86,7 +85,8 @@ def mean_std_from_sums(
 
     The variance is (Σx² − (Σx)²/n) / (n − 1). In floats that subtraction cancels
     catastrophically when the mean is large next to the spread, so it is done exactly on the
-    given binary floats with `Fraction`: no digit is lost beyond those the sums themselves lost.
+    given binary floats (integers over powers of two): no digit is lost beyond those the sums
+    themselves lost.
     Those sums are only as good as the database's float addition, so sum values near zero
     (durations, not epoch instants). A result below zero (rounding in the sums) is clamped to
     0. Mean None for n = 0, standard deviation None for n < 2.
@@ -98,10 +98,13 @@ def mean_std_from_sums(
     mean = total / n
     if n == 1:
         return mean, None
-    exact_total = Fraction(total)
-    sum_of_squared_deviations = Fraction(total_of_squares) - exact_total * exact_total / n
-    variance = max(Fraction(0), sum_of_squared_deviations / (n - 1))
-    return mean, math.sqrt(variance)
+    # Σx = p/a and Σx² = q/b exactly (a, b powers of two); over the common denominator
+    # a²·b·n the sum of squared deviations is an integer: integer arithmetic, one correctly
+    # rounded division (as exact as Fraction, several times faster)
+    p, a = total.as_integer_ratio()
+    q, b = total_of_squares.as_integer_ratio()
+    deviations = q * a * a * n - p * p * b
+    return mean, math.sqrt(max(0, deviations) / (a * a * b * n * (n - 1)))
 
 
 def mean_interval(
@@ -416,7 +419,7 @@ def mean_std_arrays(n: IntArray, total: FloatArray, total_of_squares: FloatArray
 
     The sum of squared deviations is worked out in extended precision; where it cancels
     badly (below a thousandth of Σx², e.g. groups whose values are all equal) it is redone
-    exactly with Fraction, as the scalar function does everywhere.
+    exactly, as the scalar function does everywhere.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(n > 0, total / n, np.nan)
