@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +34,19 @@ def kpis(engine: Engine, settings: KpiSettings | None = None, **query: Any) -> d
 
 def rows_by_group(document: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
     return {tuple(row["group"].values()): row["kpis"] for row in document["rows"]}
+
+
+def categorised_repeats(directory: Path) -> Path:
+    """uncategorised_repeats.jsonl with every contact given a category: r2 (u1) and r3 (u2)
+    in a category unlike the contact before or after them."""
+    lines = []
+    for line in (KPI_FIXTURES / "uncategorised_repeats.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record.get("id") == "r2":
+            record["category"] = "shipping"
+        if record.get("id") == "r3":
+            record["category"] = "billing"
+        lines.append(json.dumps(record))
+    fixture = directory / "categorised.jsonl"
+    fixture.write_text("\n".join(lines) + "\n")
+    return fixture

@@ -7,7 +7,6 @@ statistics show no interaction without a category.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from servicepulse.kpi.engine import (
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.sources import Frame
-from tests.kpi.helpers import KPI_FIXTURES, load
+from tests.kpi.helpers import KPI_FIXTURES, categorised_repeats, load
 
 WEEK_QUERY = {"from": "2026-03-02", "to": "2026-03-09"}
 
@@ -77,17 +76,8 @@ def test_fcr_when_every_contact_has_a_category_on_duckdb(sqlite_store: Engine,
     # r2 (u1) and r3 (u2) given a category unlike the contact before or after them: no
     # contact is followed by one in its category → 6/6; any later contact still counts for
     # the repeat rate: r1, r3, r5 → 3/6
-    lines = []
-    for line in (KPI_FIXTURES / "uncategorised_repeats.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if record.get("id") == "r2":
-            record["category"] = "shipping"
-        if record.get("id") == "r3":
-            record["category"] = "billing"
-        lines.append(json.dumps(record))
-    fixture = tmp_path / "categorised.jsonl"
-    fixture.write_text("\n".join(lines) + "\n")
-    uncategorised, results = _fcr_on_duckdb(sqlite_store, fixture, tmp_path / "parquet")
+    uncategorised, results = _fcr_on_duckdb(sqlite_store, categorised_repeats(tmp_path),
+                                            tmp_path / "parquet")
     assert not uncategorised
     assert results == {"fcr": (100.0, 6), "repeat_contact_rate": (50.0, 6)}
 

@@ -196,19 +196,22 @@ class Frame:
         """Whether interactions without a category may be among those the repeat windows
         read (only then does FCR need the window over all of a customer's contacts).
 
-        Asked of DuckDB alone, where the Parquet statistics answer it without reading the
-        rows; other engines are assumed to have some. Asked at every run, never kept: the
-        data changes between runs of a kept connection.
+        One row is enough: the store's partial index on uncategorised contacts (migration
+        0013) finds it, or finds none, without reading the range; on a Parquet export the
+        column statistics mostly answer it. Asked at every run, never kept: the data
+        changes between runs of a kept connection.
         """
         if self._uncategorised is None:
             self._uncategorised = True
-            if "fcr" in self.kpis and getattr(self.backend, "name", "") == "duckdb":
-                rows = self.table("interactions")
-                found = rows.filter(rows.category.isnull()
-                                    & (rows.created_at >= self.range_start)
-                                    & (rows.created_at < _repeats_end(self))).count()
-                self._uncategorised = int(self.backend.execute(found)) > 0
+            if "fcr" in self.kpis and self.backend is not None:
+                self._uncategorised = len(self.backend.execute(self.uncategorised_check())) > 0
         return self._uncategorised
+
+    def uncategorised_check(self) -> ir.Table:
+        """One uncategorised contact among those the repeat windows read, if any."""
+        rows = self.table("interactions")
+        return rows.filter(rows.category.isnull() & (rows.created_at >= self.range_start)
+                           & (rows.created_at < _repeats_end(self))).select("created_at").limit(1)
 
     def without_repeats(self) -> Frame:
         """The same frame for reading no repeat contacts (their windows are costly)."""

@@ -33,6 +33,9 @@ Id = String(200)
 # An inbound contact nobody has answered, responded to, abandoned or resolved yet; the
 # wallboard's queue query states it in exactly this form, so the partial index serves it.
 OPEN_INTERACTIONS = "coalesce(answered_at, first_response_at, abandoned_at, resolved_at) IS NULL"
+# A contact without a category: the KPI engine asks whether a range holds any (FCR's repeat
+# windows); the partial index answers from those rows alone.
+UNCATEGORISED = "category IS NULL"
 
 
 def _record_table(name: str, *columns: Column, indexes: tuple[Index, ...] = ()) -> Table:
@@ -119,6 +122,9 @@ interactions = _record_table(
         # contacts still waiting (the wallboard's queues; migration 0007)
         Index("ix_interactions_open", "created_at",
               sqlite_where=text(OPEN_INTERACTIONS), postgresql_where=text(OPEN_INTERACTIONS)),
+        # contacts without a category (whether FCR needs its second window; migration 0013)
+        Index("ix_interactions_uncategorised", "created_at",
+              sqlite_where=text(UNCATEGORISED), postgresql_where=text(UNCATEGORISED)),
     ),
 )
 
