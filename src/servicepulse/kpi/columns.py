@@ -20,11 +20,13 @@ DIGITS = 4  # decimals of every reported figure
 
 
 class Measures:
-    """The measures (and order statistics) of a list of groups, one row per group."""
+    """The measures (and order statistics) of a list of groups: the rows of `frame` at
+    `rows` (all its rows when None; -1: a group without a row, all NULL)."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> None:
         self.frame = frame
-        self.size = len(frame)
+        self.rows = rows
+        self.size = len(frame) if rows is None else len(rows)
         self._raw: dict[str, np.ndarray] = {}
         # figures several results read (a mean's moments: its figures and its test)
         self.derived: dict[str, Any] = {}
@@ -34,8 +36,14 @@ class Measures:
         (read-only: converted once, however many figures read it)."""
         values = self._raw.get(name)
         if values is None:
-            values = (self.frame[name].to_numpy(dtype="float64", na_value=np.nan)
-                      if name in self.frame.columns else np.full(self.size, np.nan))
+            if name not in self.frame.columns:
+                values = np.full(self.size, np.nan)
+            else:
+                values = self.frame[name].to_numpy(dtype="float64", na_value=np.nan)
+                if self.rows is not None:
+                    taken = values[np.maximum(self.rows, 0)] if len(values) else \
+                        np.full(self.size, np.nan)
+                    values = np.where(self.rows >= 0, taken, np.nan)
             values.flags.writeable = False
             self._raw[name] = values
         return values

@@ -458,35 +458,58 @@ class Runner:
 
     # --- assembling rows ------------------------------------------------------------------
 
-    def _groups(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The current groups in document order, and the same groups' previous period."""
+    def _groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of `table` holding the current groups, in document order, and the rows
+        holding the same groups' previous period (-1 where a group has none there).
+
+        Positions rather than frames: a KPI reads a few of the table's columns, each taken
+        at these positions when read (see `Measures`), instead of every column copied twice.
+        """
         current_keys = [p.key for p in self.frame.periods if p.current]
-        table = self.table
-        current = table[table["period"].isin(current_keys)]
         if not self.by:  # ungrouped: every period has its row, with or without data
-            missing = sorted(set(current_keys) - set(current["period"].tolist()))
+            missing = sorted(set(current_keys) - set(self.table["period"].tolist()))
             if missing:
-                current = pd.concat([current, pd.DataFrame({"period": missing})],
-                                    ignore_index=True)
+                self.table = pd.concat([self.table, pd.DataFrame({"period": missing})],
+                                       ignore_index=True)
+        table = self.table
+        periods = table["period"].to_numpy(dtype="int64")
+        current = np.flatnonzero(np.isin(periods, current_keys))
         # by each dimension (missing values last, others by their text), then period: one
         # stable lexsort of integer codes (np.lexsort sorts by its last key first)
-        keys: list[np.ndarray] = []
+        order: list[np.ndarray] = []
         for name in self.by:
-            values = current[name]
-            keys.append((values.isna() | (values == NONE)).to_numpy())
-            keys.append(pd.factorize(values.fillna("").astype(str), sort=True)[0])
-        keys.append(current["period"].to_numpy())
-        current = current.iloc[np.lexsort(keys[::-1])].reset_index(drop=True)
+            values = table[name].iloc[current]
+            order.append((values.isna() | (values == NONE)).to_numpy())
+            order.append(pd.factorize(values.fillna("").astype(str), sort=True)[0])
+        order.append(periods[current])
+        current = current[np.lexsort(order[::-1])]
+        # each row's group as one integer code, then (group, period) as one sortable key
+        group = np.zeros(len(table), dtype="int64")
+        for name in self.by:
+            codes, uniques = pd.factorize(table[name].fillna(NONE))
+            group = group * max(len(uniques), 1) + codes
+            group = pd.factorize(group)[0].astype("int64")  # keeps the codes small
+        period_keys = np.array(sorted({*periods.tolist(), BEFORE,
+                                       *(p.key for p in self.frame.periods)}), dtype="int64")
+        width = len(period_keys)
+        located = group * width + np.searchsorted(period_keys, periods)
         previous_of = _previous_keys(self.frame.periods)
-        previous = current[self.keys].copy()
-        previous["period"] = previous["period"].map(previous_of).astype("int64")
-        previous = previous.merge(table, on=self.keys, how="left")
+        shown = np.array(sorted(previous_of), dtype="int64")
+        before = np.array([previous_of[key] for key in shown.tolist()], dtype="int64")
+        wanted_periods = before[np.searchsorted(shown, periods[current])]
+        wanted = group[current] * width + np.searchsorted(period_keys, wanted_periods)
+        by_key = np.argsort(located, kind="stable")
+        position = np.searchsorted(located[by_key], wanted)
+        position = np.minimum(position, max(len(located) - 1, 0))
+        found = (located[by_key][position] == wanted) if len(located) else \
+            np.zeros(len(wanted), dtype=bool)
+        previous = np.where(found, by_key[position] if len(located) else -1, -1)
         return current, previous
 
     def columns(self) -> KpiColumns:
         """Every figure of every group, column-wise (the document before its rows)."""
         current, previous = self._groups()
-        now, before = Measures(current), Measures(previous)
+        now, before = Measures(self.table, current), Measures(self.table, previous)
         with no_garbage_collection():
             return KpiColumns(
                 groups=self._group_fields(current), size=len(current),
@@ -496,11 +519,12 @@ class Runner:
     def rows(self) -> list[dict[str, Any]]:
         return self.columns().rows()
 
-    def _group_fields(self, current: pd.DataFrame) -> Fields:
-        fields: Fields = {name: partial(_dimension_values, current[name].to_numpy())
+    def _group_fields(self, current: np.ndarray) -> Fields:
+        fields: Fields = {name: partial(_dimension_values, self.table[name].to_numpy()[current])
                           for name in self.by}
         if self.frame.period != "all":
-            fields["period"] = partial(_iso_days, current["period"].to_numpy(dtype="int64"))
+            fields["period"] = partial(
+                _iso_days, self.table["period"].to_numpy(dtype="int64")[current])
         return fields
 
     def _kpi_fields(self, definition: KpiDefinition, current: Measures, previous: Measures
