@@ -31,6 +31,11 @@ class Measures:
         # figures several results read (a mean's moments: its figures and its test)
         self.derived: dict[str, Any] = {}
 
+    def subset(self, positions: np.ndarray) -> Measures:
+        """The groups at these positions (of this list of groups)."""
+        rows = positions if self.rows is None else self.rows[positions]
+        return Measures(self.frame, rows)
+
     def raw(self, name: str) -> np.ndarray:
         """The column as floats, NaN where the database gave NULL or the group has none
         (read-only: converted once, however many figures read it)."""

@@ -552,14 +552,17 @@ class Runner:
                             if statistic.kind == "sum" else partial(json_floats, change))
         # Only groups of at least the minimum sample on both sides are compared: below it
         # a verdict means little.
-        comparable = np.minimum(now.n, before.n) >= settings.minimum_sample
-        p_values = statistic.p_values(name, current, previous)
-        if p_values is None:
+        # The test runs on those groups alone (a scorecard by agent x day has few).
+        comparable = np.flatnonzero(np.minimum(now.n, before.n) >= settings.minimum_sample)
+        tested = statistic.p_values(name, current.subset(comparable),
+                                    previous.subset(comparable))
+        if tested is None:
             fields["significant"] = [None] * size
         else:
+            p_values = np.full(size, np.nan)
+            p_values[comparable] = tested
             fields["significant"] = partial(
-                json_flags, p_values < statistics.SIGNIFICANCE_LEVEL,
-                comparable & ~np.isnan(p_values))
+                json_flags, p_values < statistics.SIGNIFICANCE_LEVEL, ~np.isnan(p_values))
         return fields
 
 
