@@ -416,12 +416,7 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
 
     from servicepulse.kpi.backends import duckdb_backend
     from servicepulse.kpi.engine import columns_on_backend, run_kpi_query
-    from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.rollup import (
-        AGENT_GRAIN,
-        GRAINS,
-        TEAM_MONTH_GRAIN,
-        query_rollup,
         refresh_rollups,
     )
     from servicepulse.kpi.settings import KpiSettings
@@ -570,33 +565,9 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
                 with engine.begin() as transaction:
                     refresh_rollups(transaction, None, settings)
                 build_s = time.perf_counter() - began
-                last_month = KpiQuery.model_validate({
-                    "by": ["team"], "period": "day", "kpis": BENCH_KPIS,
-                    "from": (START + timedelta(days=DAYS - 30)).isoformat(),
-                    "to": (START + timedelta(days=DAYS)).isoformat()})
-                year = KpiQuery.model_validate({
-                    "by": ["channel"], "period": "month", "kpis": BENCH_KPIS,
-                    "from": START.isoformat(),
-                    "to": (START + timedelta(days=DAYS)).isoformat()})
-                times: dict[str, tuple[float, float]] = {}
-                for label, dashboard in (("by team x day, last 30 days", last_month),
-                                         ("by channel x month, the year", year)):
-                    # what dashboards run (the team grain), and the same query on the agent
-                    # grain as the baseline
-                    def rollup_run(dashboard: KpiQuery = dashboard, engine: Engine = engine,
-                                   grain: Any = None) -> None:
-                        assert query_rollup(engine, dashboard, settings, grain=grain) \
-                            is not None
-
-                    def agent_run(dashboard: KpiQuery = dashboard,
-                                  engine: Engine = engine) -> None:
-                        rollup_run(dashboard, engine, AGENT_GRAIN)
-
-                    times[label] = (
-                        median(time_runs(rollup_run, repeats=max(runs, 5), warmup=1)),
-                        median(time_runs(agent_run, repeats=3, warmup=0)))
-                grain_rows = _grain_rows(engine, [grain.rollup for grain in (
-                    *GRAINS, TEAM_MONTH_GRAIN)])
+                times = rollup_query_times(engine, settings, START + timedelta(days=DAYS),
+                                           runs)
+                grain_rows = _grain_rows(engine, [grain.rollup for grain in _rollup_grains()])
                 rollup_lines[:] = [
                     f"Rollup at {n:,} interactions (SQLite): built from scratch in "
                     f"{build_s:.1f} s (imports refresh only the days they touch); "
@@ -604,10 +575,7 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
                     + ". Dashboards read the team grain (no agent) unless they group or "
                     "filter by agent, per month when every period is whole months; the "
                     "agent grain (what they read before) is the baseline.", "",
-                    "| dashboard query (rollup) | team grain, median (ms) | "
-                    "agent grain, median of 3 (ms) |", "|---|---:|---:|",
-                    *(f"| {label} | {team * 1000:.1f} | {agent * 1000:.1f} |"
-                      for label, (team, agent) in times.items())]
+                    *rollup_query_table(times)]
                 echo("\n".join(rollup_lines))
             if drop is not None:
                 drop()
@@ -621,6 +589,90 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
     text = section()
     write_section("kpi", text)
     return text
+
+
+def dashboard_queries(end: date) -> dict[str, Any]:
+    """The two dashboard queries the rollup serves, for data ending the day before `end`:
+    by team x day over the last 30 days, and by channel x month over the 12 whole months up
+    to `end`'s month (the year, when `end` is the first of a month)."""
+    from servicepulse.kpi.query import KpiQuery
+
+    first_month = date(end.year - 1, end.month, 1) if end.day == 1 else \
+        date(end.year - 1, end.month + 1, 1) if end.month < 12 else date(end.year, 1, 1)
+    month_end = end if end.day == 1 else (date(end.year, end.month + 1, 1) if end.month < 12
+                                          else date(end.year + 1, 1, 1))
+    return {
+        "by team x day, last 30 days": KpiQuery.model_validate({
+            "by": ["team"], "period": "day", "kpis": BENCH_KPIS,
+            "from": (end - timedelta(days=30)).isoformat(), "to": end.isoformat()}),
+        "by channel x month, the year": KpiQuery.model_validate({
+            "by": ["channel"], "period": "month", "kpis": BENCH_KPIS,
+            "from": first_month.isoformat(), "to": month_end.isoformat()})}
+
+
+def rollup_query_times(engine: Any, settings: Any, end: date, runs: int
+                       ) -> dict[str, tuple[float, float]]:
+    """Median seconds of each dashboard query on the rollup's team grain (what dashboards
+    read) and on its agent grain (the baseline)."""
+    from servicepulse.kpi.rollup import AGENT_GRAIN, query_rollup
+
+    times: dict[str, tuple[float, float]] = {}
+    for label, dashboard in dashboard_queries(end).items():
+        def rollup_run(dashboard: Any = dashboard, grain: Any = None) -> None:
+            assert query_rollup(engine, dashboard, settings, grain=grain) is not None
+
+        def agent_run(dashboard: Any = dashboard) -> None:
+            rollup_run(dashboard, AGENT_GRAIN)
+
+        times[label] = (median(time_runs(rollup_run, repeats=max(runs, 5), warmup=1)),
+                        median(time_runs(agent_run, repeats=3, warmup=0)))
+    return times
+
+
+def rollup_query_table(times: dict[str, tuple[float, float]]) -> list[str]:
+    return ["| dashboard query (rollup) | team grain, median (ms) | "
+            "agent grain, median of 3 (ms) |", "|---|---:|---:|",
+            *(f"| {label} | {team * 1000:.1f} | {agent * 1000:.1f} |"
+              for label, (team, agent) in times.items())]
+
+
+def run_rollup_bench(engine: Any, runs: int) -> str:
+    """The dashboard queries on an existing store's rollup (built already): the data's
+    last 30 days and its year."""
+    from sqlalchemy import func, select
+
+    from servicepulse.kpi.rollup import refresh_dirty_rollups
+    from servicepulse.kpi.settings import KpiSettings
+    from servicepulse.store.tables import interactions
+
+    settings = KpiSettings()
+    with engine.connect() as connection:
+        count, last = connection.execute(select(func.count(), func.max(
+            interactions.c.created_at))).one()
+    if not count:
+        raise ValueError("the store holds no interactions: import some first "
+                         "(servicepulse import FILE; imports keep the rollup up to date)")
+    refresh_dirty_rollups(engine, settings)  # days an import left stale
+    grains = _grain_rows(engine, [grain.rollup for grain in _rollup_grains()])
+    if not any(grains.values()):
+        raise ValueError("the store's rollup is empty: its interactions were not loaded by "
+                         "`servicepulse import`, which builds it")
+    end = date(1970, 1, 1) + timedelta(days=int(last // DAY_S) + 1)
+    times = rollup_query_times(engine, settings, end, runs)
+    text = "\n".join([
+        f"Dashboard queries on an existing store's rollup ({engine.url.get_backend_name()}, "
+        f"{count:,} interactions, data up to {end - timedelta(days=1)}; "
+        + ", ".join(f"{name} {rows:,} rows" for name, rows in grains.items())
+        + f"). {machine_line()}; medians of {max(runs, 5)} runs after a warm-up run (agent "
+        "grain: 3).", "", *rollup_query_table(times)])
+    write_section("rollup", text)
+    return text
+
+
+def _rollup_grains() -> list[Any]:
+    from servicepulse.kpi.rollup import GRAINS, TEAM_MONTH_GRAIN
+
+    return [*GRAINS, TEAM_MONTH_GRAIN]
 
 
 def _kept_connection_times(directory: Path, query: Any, settings: Any,

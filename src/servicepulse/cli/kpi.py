@@ -135,10 +135,26 @@ def bench_kpi(
         echo=typer.echo))
 
 
+def bench_rollup(
+    ctx: typer.Context,
+    runs: Annotated[int, typer.Option(min=1, help="Runs a query (at least 5); the median "
+                                                  "counts.")] = 5,
+) -> None:
+    """The dashboards' rollup queries on the --db store as it is (its last 30 days by team x
+    day, its year by channel x month)."""
+    from servicepulse.bench.kpi import run_rollup_bench
+
+    try:
+        typer.echo(run_rollup_bench(state(ctx).engine(), runs))
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
 def register(app: typer.Typer) -> None:
     from servicepulse.cli.bench import bench_app
 
     bench_app.command("kpi")(bench_kpi)
+    bench_app.command("rollup")(bench_rollup)
 
     @app.command("kpi")
     def kpi_command(
