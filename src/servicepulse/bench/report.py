@@ -6,6 +6,7 @@ Each area owns one section, delimited by HTML comments, so areas can be re-measu
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import re
@@ -19,11 +20,17 @@ BENCHMARKS_FILE = Path(os.environ.get("SERVICEPULSE_BENCHMARKS_FILE", "BENCHMARK
 
 
 def time_runs(run: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Wall-clock seconds of `repeats` runs of `run`, after `warmup` unmeasured runs."""
+    """Wall-clock seconds of `repeats` runs of `run`, after `warmup` unmeasured runs.
+
+    Each run starts after a full garbage collection (not timed): otherwise a run pays for
+    collecting what earlier runs, or other measurements, left behind.
+    """
     for _ in range(warmup):
+        gc.collect()
         run()
     times = []
     for _ in range(repeats):
+        gc.collect()
         started = time.perf_counter()
         run()
         times.append(time.perf_counter() - started)
