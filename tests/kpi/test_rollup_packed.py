@@ -183,19 +183,26 @@ def test_refresh_keeps_the_packed_sums_equal_to_the_sums_rows(
             assert _sums_packed(connection, grain) == _sums_rows_packed(connection, grain)
 
 
-def test_migration_0012_packs_the_existing_sums_rows(tmp_path: Path) -> None:
+def _old_store(tmp_path: Path, revision: str, insert: str, rows: list[dict[str, Any]]
+               ) -> str:
+    """A SQLite store at `revision` holding `rows` (inserted by `insert`); its URL."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
-    config = _alembic_config(engine)
-    command.upgrade(config, "0011")
-    sums = ("INSERT INTO kpi_monthly_rollup_team (timezone, month, team, role, channel, "
-            "contacts__n, frt__sum, ces__share_5_7__s) VALUES ('UTC', :month, 't1', "
-            "'frontline', :channel, :contacts, :frt, 1)")
+    command.upgrade(_alembic_config(engine), revision)
     with engine.begin() as connection:
-        connection.execute(text(sums), [
-            {"month": "2026-03-01", "channel": "phone", "contacts": 3, "frt": 12.5},
-            {"month": "2026-04-01", "channel": "chat", "contacts": 1, "frt": 0.25}])
+        connection.execute(text(insert), rows)
     engine.dispose()
+    return url
+
+
+def test_migration_0012_packs_the_existing_sums_rows(tmp_path: Path) -> None:
+    url = _old_store(
+        tmp_path, "0011",
+        "INSERT INTO kpi_monthly_rollup_team (timezone, month, team, role, channel, "
+        "contacts__n, frt__sum, ces__share_5_7__s) VALUES ('UTC', :month, 't1', "
+        "'frontline', :channel, :contacts, :frt, 1)",
+        [{"month": "2026-03-01", "channel": "phone", "contacts": 3, "frt": 12.5},
+         {"month": "2026-04-01", "channel": "chat", "contacts": 1, "frt": 0.25}])
     engine = open_store(url)
     with engine.connect() as connection:
         assert _sums_packed(connection, TEAM_MONTH_GRAIN) == [
@@ -214,20 +221,15 @@ def test_migration_0012_packs_the_existing_sums_rows(tmp_path: Path) -> None:
 
 
 def test_migration_0011_packs_the_existing_bucket_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    config = _alembic_config(engine)
-    command.upgrade(config, "0010")
-    bucket = ("INSERT INTO kpi_daily_histogram_team (timezone, day, team, role, channel, "
-              "measure, bucket, count) VALUES ('UTC', :day, 't1', 'frontline', 'phone', "
-              ":measure, :bucket, :count)")
-    with engine.begin() as connection:
-        connection.execute(text(bucket), [
-            {"day": "2026-03-02", "measure": "frt", "bucket": 2, "count": 3},
-            {"day": "2026-03-02", "measure": "frt", "bucket": 0, "count": 1},
-            {"day": "2026-03-02", "measure": "ttr", "bucket": 1, "count": 9},
-            {"day": "2026-04-30", "measure": "frt", "bucket": 1, "count": 2}])
-    engine.dispose()
+    url = _old_store(
+        tmp_path, "0010",
+        "INSERT INTO kpi_daily_histogram_team (timezone, day, team, role, channel, measure, "
+        "bucket, count) VALUES ('UTC', :day, 't1', 'frontline', 'phone', :measure, :bucket, "
+        ":count)",
+        [{"day": "2026-03-02", "measure": "frt", "bucket": 2, "count": 3},
+         {"day": "2026-03-02", "measure": "frt", "bucket": 0, "count": 1},
+         {"day": "2026-03-02", "measure": "ttr", "bucket": 1, "count": 9},
+         {"day": "2026-04-30", "measure": "frt", "bucket": 1, "count": 2}])
     engine = open_store(url)  # to the newest revisions
     with engine.connect() as connection:
         assert _packed(connection, TEAM_GRAIN) == [

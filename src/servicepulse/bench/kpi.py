@@ -600,10 +600,8 @@ def dashboard_queries(end: date) -> dict[str, Any]:
     to `end`'s month (the year, when `end` is the first of a month)."""
     from servicepulse.kpi.query import KpiQuery
 
-    first_month = date(end.year - 1, end.month, 1) if end.day == 1 else \
-        date(end.year - 1, end.month + 1, 1) if end.month < 12 else date(end.year, 1, 1)
-    month_end = end if end.day == 1 else (date(end.year, end.month + 1, 1) if end.month < 12
-                                          else date(end.year + 1, 1, 1))
+    month_end = end if end.day == 1 else (end.replace(day=28) + timedelta(days=4)).replace(day=1)
+    first_month = month_end.replace(year=month_end.year - 1)
     return {
         "by team x day, last 30 days": KpiQuery.model_validate({
             "by": ["team"], "period": "day", "kpis": BENCH_KPIS,

@@ -483,27 +483,12 @@ class Runner:
             order.append(pd.factorize(values.fillna("").astype(str), sort=True)[0])
         order.append(periods[current])
         current = current[np.lexsort(order[::-1])]
-        # each row's group as one integer code, then (group, period) as one sortable key
-        group = np.zeros(len(table), dtype="int64")
-        for name in self.by:
-            codes, uniques = pd.factorize(table[name].fillna(NONE))
-            group = group * max(len(uniques), 1) + codes
-            group = pd.factorize(group)[0].astype("int64")  # keeps the codes small
-        period_keys = np.array(sorted({*periods.tolist(), BEFORE,
-                                       *(p.key for p in self.frame.periods)}), dtype="int64")
-        width = len(period_keys)
-        located = group * width + np.searchsorted(period_keys, periods)
+        # the same groups one period earlier: their rows by key (-1 where there is none)
         previous_of = _previous_keys(self.frame.periods)
-        shown = np.array(sorted(previous_of), dtype="int64")
-        before = np.array([previous_of[key] for key in shown.tolist()], dtype="int64")
-        wanted_periods = before[np.searchsorted(shown, periods[current])]
-        wanted = group[current] * width + np.searchsorted(period_keys, wanted_periods)
-        by_key = np.argsort(located, kind="stable")
-        position = np.searchsorted(located[by_key], wanted)
-        position = np.minimum(position, max(len(located) - 1, 0))
-        found = (located[by_key][position] == wanted) if len(located) else \
-            np.zeros(len(wanted), dtype=bool)
-        previous = np.where(found, by_key[position] if len(located) else -1, -1)
+        wanted = table[self.keys].iloc[current]
+        wanted = wanted.assign(period=wanted["period"].map(previous_of).astype("int64"))
+        previous = pd.MultiIndex.from_frame(table[self.keys]).get_indexer(
+            pd.MultiIndex.from_frame(wanted))
         return current, previous
 
     def columns(self) -> KpiColumns:
@@ -597,9 +582,7 @@ class KpiColumns:
 
     def rows(self) -> list[dict[str, Any]]:
         with no_garbage_collection():
-            groups = (records({name: values() if callable(values) else values
-                               for name, values in self.groups.items()})
-                      if self.groups else [{} for _ in range(self.size)])
+            groups = _records(self.groups, self.size)
             columns = [_records(fields, self.size) for fields in self.kpis.values()]
             names = list(self.kpis)
             return [{"group": group, "kpis": dict(zip(names, kpis, strict=True))}

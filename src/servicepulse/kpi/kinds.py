@@ -125,10 +125,6 @@ class Figures:
             value = self.fields[name] = value()
         return value
 
-    def materialized(self) -> dict[str, list[Any]]:
-        """Every field, made."""
-        return {name: self.field(name) for name in self.fields}
-
 
 def _null_where_empty(values: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.where(n > 0, values, np.nan)
