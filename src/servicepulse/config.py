@@ -218,6 +218,28 @@ class Settings(BaseSettings):
         default_factory=WebhookSecrets,
         description="a table of signing secrets (zendesk, chatwoot), strings")
 
+    # Accounts (issue 15): read by servicepulse.web.users.AccountSettings (docs/web.md).
+    login_failures_per_user: int = Field(
+        5, ge=1, le=1000,
+        description="a whole number from 1 to 1000: failed sign-ins of one username within "
+                    "login_failure_window_minutes after which its sign-ins are refused")
+    login_failures_per_address: int = Field(
+        20, ge=1, le=100_000,
+        description="a whole number from 1 to 100000: failed sign-ins from one client "
+                    "address within login_failure_window_minutes after which its sign-ins "
+                    "are refused")
+    login_failure_window_minutes: float = Field(
+        15.0, gt=0, le=1440, allow_inf_nan=False,
+        description="minutes, a number > 0 and <= 1440: how long a failed sign-in counts")
+    token_lifetime_days: float = Field(
+        365.0, ge=0, le=36_500, allow_inf_nan=False,
+        description="days, a number >= 0 and <= 36500 (0: never expire): the lifetime of an "
+                    "API token created without --expires-in")
+    cookie_secure: bool = Field(
+        False,
+        description="true or false: true marks the session cookie Secure (sent over HTTPS "
+                    "only); set it whenever the service is reached over HTTPS")
+
     @classmethod
     def settings_customise_sources(
         cls,

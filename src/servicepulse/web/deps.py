@@ -19,7 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from servicepulse.web.access import Access
 from servicepulse.web.runners import RunContext
 from servicepulse.web.services import Services
-from servicepulse.web.users import TokenScope, User, UserRole, user_for_session, user_for_token
+from servicepulse.web.users import (
+    CredentialRefused,
+    TokenScope,
+    User,
+    UserRole,
+    user_for_session,
+    user_for_token,
+)
 
 SESSION_COOKIE = "sp_session"
 CSRF_HEADER = "x-csrf-token"
@@ -53,9 +60,12 @@ async def current_user(request: Request, services: ServicesDep) -> User:
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("Authorization must be 'Bearer <token>' (servicepulse token "
                                 "create)")
-        user = await services.cached_identity(("token", token.strip()), user_for_token)
+        try:
+            user = await services.cached_identity(("token", token.strip()), user_for_token)
+        except CredentialRefused as exc:  # expired, revoked, or its user disabled
+            raise _unauthorized(str(exc)) from None
         if user is None:
-            raise _unauthorized("unknown or revoked API token")
+            raise _unauthorized("unknown API token (servicepulse token list shows the tokens)")
         _check_scope(request, user)
         return user
     session_id = request.cookies.get(SESSION_COOKIE)

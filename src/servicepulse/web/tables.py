@@ -1,4 +1,6 @@
-"""Tables of the web service: users, API tokens and browser sessions (migration 0003).
+"""Tables of the web service: users, API tokens and browser sessions (migration 0003), and
+the accounts' controls (migration 0014): disabled users, token expiry and revocation, and the
+failed sign-ins that login throttling counts.
 
 Secrets are never stored: passwords as argon2 hashes, API tokens and session ids as SHA-256
 digests (they are 256-bit random values, so a fast digest is enough to make a leaked table
@@ -7,7 +9,7 @@ useless, and lookups stay one indexed equality).
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, false
 
 from servicepulse.store.tables import Id, Time, metadata
 
@@ -21,6 +23,8 @@ users = Table(
     Column("agent_id", Id),  # the agent record an `agent` user is (required for that role)
     Column("team_ids", JSON, nullable=False),  # teams a `team_lead` leads (list of ids)
     Column("created_at", Time, nullable=False),
+    # a disabled user cannot log in; their sessions and tokens are refused (migration 0014)
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 api_tokens = Table(
@@ -31,7 +35,9 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("scope", String(10), nullable=False),  # read, ingest, admin
     Column("created_at", Time, nullable=False),
-    Column("last_used_at", Time),
+    Column("last_used_at", Time),  # updated at most once a minute (servicepulse.web.users)
+    Column("expires_at", Time),  # NULL: never expires (migration 0014)
+    Column("revoked_at", Time),  # NULL: not revoked
 )
 
 sessions = Table(
@@ -43,4 +49,19 @@ sessions = Table(
     Column("created_at", Time, nullable=False),
     Column("expires_at", Time, nullable=False),
     Index("ix_web_sessions_expires_at", "expires_at"),
+)
+
+# One row per failed sign-in, and per sign-in whose password is being checked (so parallel
+# guesses count too); see servicepulse.web.users.sign_in. `username` is set to NULL
+# when that user logs in, which clears their count but keeps the address's.
+login_failures = Table(
+    "web_login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(100)),
+    Column("address", String(100)),
+    Column("attempted_at", Time, nullable=False),
+    Index("ix_web_login_failures_username", "username", "attempted_at"),
+    Index("ix_web_login_failures_address", "address", "attempted_at"),
+    Index("ix_web_login_failures_attempted_at", "attempted_at"),
 )
