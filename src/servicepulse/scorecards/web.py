@@ -7,7 +7,8 @@ badges, alert history and customer health pages, and the scorecard JSON under `/
 - GET /scorecards/agent/ID/coaching[?format=pdf]: as the agent's scorecard.
 - GET /scorecards/team/ID/digest[?format=pdf]: leads (their teams), managers, admins.
 - GET /leaderboard[?team=ID]: everyone; an agent sees their own team's.
-- GET /alerts, /customer-health: leads, managers, admins.
+- GET /alerts, /customer-health: leads, managers, admins; a lead sees the alerts about their
+  teams and the health of the customers their teams served (as the customer list).
 
 The work (several KPI engine queries) runs in a worker thread; access is checked with the
 web service's `Access` before anything is computed.
@@ -37,6 +38,7 @@ from servicepulse.store import tables
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
 from servicepulse.web.routes.params import FromDate, ToDate
+from servicepulse.web.runners.records import visible_customer_ids
 from servicepulse.web.services import Services, cache_key
 from servicepulse.web.templating import templates as web_templates
 from servicepulse.web.users import User
@@ -220,6 +222,12 @@ async def alerts_page(request: Request, services: ServicesDep, user: LeadUser,
 async def health_page(request: Request, services: ServicesDep, user: LeadUser,
                       to: ToDate = None, at_risk: bool = False) -> Response:
     document = await _cached(services, "health", customer_health, services.engine, end=to)
+    access = Access.of(user)
+    if not access.sees_everything:  # a lead sees the customers their teams served
+        visible = await run_in_threadpool(visible_customer_ids, services.context(access))
+        shown = [a for a in document["accounts"] if visible is None or a["customer"] in visible]
+        document = {**document, "accounts": shown, "at_risk": sum(a["at_risk"] for a in shown),
+                    "churned_left_out": None}
     accounts = [a for a in document["accounts"] if a["at_risk"] or not at_risk][:200]
     return _render(request, user, "sc_health.html", "customers", data=document,
                    accounts=accounts)

@@ -2,7 +2,9 @@
 the API (`/api/v1`), the server-rendered pages and the static assets.
 
 Everything but `/login`, `/health` and the static assets needs authentication (401 without);
-each route states the roles it allows (403 otherwise). Request bodies are bounded (413).
+each route states the roles it allows (403 otherwise). Request bodies are bounded (413), a
+control character in any parameter answers 422, and every response carries the security
+headers (`web/guards.py`). An unexpected error answers a plain 500 with no traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from servicepulse.web.access import Forbidden
 from servicepulse.web.cache import ResultCache
 from servicepulse.web.deps import CurrentUser
+from servicepulse.web.guards import (
+    SECURITY_HEADERS,
+    ControlCharacters,
+    SecurityHeaders,
+    csp_allowing_inline,
+)
 from servicepulse.web.kpi import KpiFunction, dashboard_kpi_function, engine_kpi_function
 from servicepulse.web.kpi_backends import close_backends
 from servicepulse.web.services import MAX_BODY_BYTES, Services
@@ -141,10 +149,20 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
 
     @app.get("/docs", include_in_schema=False)
     async def docs(_user: CurrentUser) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="ServicePulse API")
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title="ServicePulse API")
+        # Swagger UI comes from its CDN with an inline start script: allowed on this page only
+        cdn = "https://cdn.jsdelivr.net"
+        page.headers["Content-Security-Policy"] = csp_allowing_inline(
+            bytes(page.body).decode(), script_sources=cdn, style_sources=cdn,
+            img_sources="https://fastapi.tiangolo.com")
+        return page
 
     _exception_handlers(app)
+    # outermost last: the headers go on every answer, the body limit applies before the
+    # control-character check reads a form or JSON body
+    app.add_middleware(ControlCharacters, router=app.router)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -178,6 +196,14 @@ def _exception_handlers(app: FastAPI) -> None:
     async def bad_value(request: Request, exc: ValueError) -> Response:
         return await http_error(request, HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                                        str(exc)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, _exc: Exception) -> Response:
+        # Starlette logs the exception and sends this outside the middlewares: add the
+        # security headers here.
+        return JSONResponse({"detail": "internal error: the server could not answer this "
+                                       "request; it has been logged, try again later"},
+                            status_code=500, headers=SECURITY_HEADERS)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -1,4 +1,9 @@
-"""Query parameters many routes share: the window, dimension filters and the output format."""
+"""Query parameters many routes share: the window, dimension filters and the output format.
+
+The dimension filters are checked against the caller's scope here, once for every route that
+takes them: an agent or team outside it answers 403 (`Access.check_filters`), not an empty
+answer.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
+from servicepulse.web.access import Access
+from servicepulse.web.deps import CurrentUser, ServicesDep
 from servicepulse.web.kpi import DIMENSIONS
 
 Format = Annotated[Literal["json", "csv"],
@@ -29,6 +38,8 @@ def split_values(values: list[str] | None) -> list[str]:
 
 
 async def dimension_filters(
+    services: ServicesDep,
+    user: CurrentUser,
     agent: Annotated[list[str] | None, _FILTER] = None,
     team: Annotated[list[str] | None, _FILTER] = None,
     role: Annotated[list[str] | None, _FILTER] = None,
@@ -40,8 +51,17 @@ async def dimension_filters(
 ) -> dict[str, list[str]]:
     given = dict(zip(DIMENSIONS, (agent, team, role, channel, queue, category, language,
                                   segment), strict=True))
-    return {name: split_values(values) for name, values in given.items()
-            if split_values(values)}
+    filters = {name: split_values(values) for name, values in given.items()
+               if split_values(values)}
+    access = Access.of(user)
+    if not access.sees_everything and ("agent" in filters or "team" in filters):
+        await run_in_threadpool(_check_scope, services.engine, access, filters)
+    return filters
+
+
+def _check_scope(engine: Engine, access: Access, filters: dict[str, list[str]]) -> None:
+    with engine.connect() as connection:
+        access.check_filters(connection, filters)
 
 
 Filters = Annotated[dict[str, list[str]], Depends(dimension_filters)]

@@ -28,6 +28,7 @@ from servicepulse.store.tables import (
     teams,
 )
 from servicepulse.store.times import from_epoch
+from servicepulse.web.access import CustomerNotFound
 from servicepulse.web.kpi import WALLBOARD_KPIS, KpiRequest
 from servicepulse.web.runners.base import KpiCell, RunContext, Window, cell, rows_of
 
@@ -265,8 +266,10 @@ class CustomerOutput(BaseModel):
 class CustomerRunner:
     """One customer with the whole contact history, their survey answers and orders.
 
-    An agent or team lead sees the customer's contacts they may see (their own / their teams');
-    surveys and orders follow the same rule through the interaction or agent they name.
+    An agent or team lead sees a customer only when they may see one of the customer's
+    contacts (their own / their teams'), and then only those contacts; surveys and orders
+    follow the same rule through the interaction or agent they name. Any other customer
+    answers `CustomerNotFound` (404), exactly as one that does not exist.
     """
 
     def __init__(self, context: RunContext, customer_id: str) -> None:
@@ -282,8 +285,9 @@ class CustomerRunner:
             if scope is not None:
                 history = history.where(scope)
             rows = connection.execute(history.order_by(c.created_at.desc())).all()
-            if customer is None and not rows:
-                raise LookupError(f"no customer {self.customer_id!r}")
+            # Out of scope (no contact the caller may see) reads as absent: the same 404.
+            if not rows and (customer is None or not access.sees_everything):
+                raise CustomerNotFound(self.customer_id)
             # An answer is the customer's when it names them or the interaction it is about does.
             their_contacts = select(c.id).where(c.customer_id == self.customer_id)
             survey_query = select(surveys).where(or_(
@@ -440,19 +444,17 @@ def list_teams(context: RunContext) -> list[dict[str, Any]]:
 
 def list_customers(context: RunContext, search: str | None, page: int,
                    page_size: int) -> tuple[int, list[dict[str, Any]]]:
-    contacts = (select(c.customer_id, func.count().label("contacts"),
-                       func.max(c.created_at).label("last_contact"))
-                .where(c.customer_id.is_not(None)))
-    scope = context.access.interaction_clause()
-    if scope is not None:
-        contacts = contacts.where(scope)
-    history = contacts.group_by(c.customer_id).subquery()
-    query = (select(customers.c.id, customers.c.name, customers.c.segment,
-                    func.coalesce(history.c.contacts, 0).label("contacts"),
-                    history.c.last_contact)
-             .select_from(customers.outerjoin(history, history.c.customer_id == customers.c.id)))
-    if not context.access.sees_everything:
-        query = query.where(history.c.contacts > 0)
+    """A page of the customers the caller may see (ordered by id), with their contacts
+    (those the caller may see) and the last one.
+
+    The page is chosen on the customers table alone (the scope an EXISTS on the interactions'
+    customer index, see `Access.customer_clause`); the contacts are then counted for the
+    page's customers only, so the cost follows the page, not the number of interactions."""
+    access = context.access
+    query = select(customers.c.id, customers.c.name, customers.c.segment)
+    visible = access.customer_clause(customers.c.id)
+    if visible is not None:
+        query = query.where(visible)
     if search:
         # A LIKE pattern from a bound parameter: wildcards in the search are escaped.
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -463,7 +465,29 @@ def list_customers(context: RunContext, search: str | None, page: int,
         total = connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = connection.execute(query.order_by(customers.c.id)
                                   .limit(page_size).offset((page - 1) * page_size)).all()
-    return total, [{**row._mapping, "last_contact": _iso(row.last_contact)} for row in rows]
+        ids = [row.id for row in rows]
+        contacts = (select(c.customer_id, func.count().label("contacts"),
+                           func.max(c.created_at).label("last_contact"))
+                    .where(c.customer_id.in_(ids)).group_by(c.customer_id))
+        scope = access.interaction_clause()
+        if scope is not None:
+            contacts = contacts.where(scope)
+        history = {row.customer_id: row for row in connection.execute(contacts)} if ids else {}
+    out = []
+    for row in rows:
+        seen = history.get(row.id)
+        out.append({**row._mapping, "contacts": seen.contacts if seen else 0,
+                    "last_contact": _iso(seen.last_contact) if seen else None})
+    return total, out
+
+
+def visible_customer_ids(context: RunContext) -> set[str] | None:
+    """The ids of the customers the caller may see (None: every customer)."""
+    visible = context.access.customer_ids()
+    if visible is None:
+        return None
+    with context.engine.connect() as connection:
+        return set(connection.execute(visible).scalars())
 
 
 def list_quarantine(context: RunContext, page: int, page_size: int
