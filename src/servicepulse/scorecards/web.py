@@ -37,6 +37,7 @@ from servicepulse.scorecards.scorecard import ScorecardError, build_scorecards
 from servicepulse.store import tables
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
+from servicepulse.web.guards import csp_allowing_inline
 from servicepulse.web.routes.params import FromDate, ToDate
 from servicepulse.web.runners.records import visible_customer_ids
 from servicepulse.web.services import Services, cache_key
@@ -111,7 +112,8 @@ def _document(html: str, format_: str, name: str) -> Response:
 
         return Response(HTML(string=html).write_pdf(), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
-    return HTMLResponse(html)
+    # a standalone document (also printed to PDF) with its style inline: allowed by its hash
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp_allowing_inline(html)})
 
 
 # --- API -------------------------------------------------------------------------------------
