@@ -1,5 +1,7 @@
-"""`servicepulse export --format parquet DIR`: the store's tables as Parquet files, for the
-DuckDB and Spark engines (`servicepulse kpi --engine duckdb --parquet DIR`)."""
+"""`servicepulse export --format parquet DIR`: the store's records and the data derived from
+them as Parquet files, for the DuckDB and Spark engines (`servicepulse kpi --engine duckdb
+--parquet DIR`) and other analytics tools. Never credentials: the tables written are an
+allow-list (`servicepulse.kpi.backends.EXPORTED_TABLES`)."""
 
 from __future__ import annotations
 
@@ -24,8 +26,10 @@ def register(app: typer.Typer) -> None:
         output: Annotated[ExportFormat, typer.Option("--format", help="parquet.")
                           ] = ExportFormat.parquet,
     ) -> None:
-        """Write every record table of the store to DIR/<table>.parquet."""
-        from servicepulse.kpi.backends import export_parquet
+        """Write the record tables and the data derived from them (sentiment scores, KPI
+        rollups) to DIR/<table>.parquet; users, sessions, API tokens and other credentials
+        are never exported."""
+        from servicepulse.kpi.backends import export_parquet, leftover_files
 
         if directory.exists() and not directory.is_dir():
             raise typer.BadParameter(f"{directory} is a file: give a directory",
@@ -33,3 +37,6 @@ def register(app: typer.Typer) -> None:
         written = export_parquet(state(ctx).engine(), directory)
         for name, rows in written.items():
             typer.echo(f"{directory / (name + '.parquet')}: {rows} rows")
+        for path in leftover_files(directory):
+            typer.echo(f"warning: {path} was left by an earlier export (this table is no "
+                       "longer exported: it may hold credentials); delete it", err=True)

@@ -29,6 +29,7 @@ import sqlalchemy
 from ibis.backends import BaseBackend
 
 from servicepulse.kpi import statistics
+from servicepulse.kpi.bound_sql import STORE_BACKENDS, bound_executor
 from servicepulse.kpi.columns import (
     Measures,
     json_flags,
@@ -67,7 +68,8 @@ Executor = Callable[[ir.Expr], pd.DataFrame]
 
 @contextmanager
 def store_backend(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
-    """An Ibis connection to the store's own database (SQLite file or PostgreSQL)."""
+    """An Ibis connection to the store's own database (SQLite file or PostgreSQL), whose
+    `execute` binds every text value as a parameter (`servicepulse.kpi.bound_sql`)."""
     url = engine.url
     backend: BaseBackend
     if url.get_backend_name() == "sqlite":
@@ -80,6 +82,7 @@ def store_backend(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
             password=url.password, database=url.database)
     else:
         raise ValueError(f"no KPI backend for {url.get_backend_name()!r} databases")
+    bound_executor(backend)
     try:
         yield backend
     finally:
@@ -624,6 +627,9 @@ def _executor(backend: BaseBackend | None) -> Executor:
             return frame
 
         return execute
+    if backend.name in STORE_BACKENDS:
+        # The store: filter values are bound parameters, never SQL text (bound_sql).
+        return bound_executor(backend)
     return backend.execute
 
 

@@ -1,0 +1,217 @@
+"""Ibis queries on the store with their text values as bound parameters, never in the SQL.
+
+Ibis compiles an expression to SQL text with every literal written into it: a KPI filter
+value (`channel IN ('phone', 'it''s')`) becomes part of the statement, quoted by the
+compiler. Quoting is not binding: a value the database cannot hold in a string literal (a
+NUL byte on PostgreSQL) breaks the statement, and the statement's text changes with every
+value. So on the store's backends (SQLite, PostgreSQL) the engine runs its expressions
+through `BoundExecutor`: it compiles an expression to Ibis' sqlglot tree, replaces the
+string literals by named placeholders, and runs the SQL with the values bound by the
+driver (sqlite3 `:name`, psycopg 3 `%(name)s`, which psycopg binds server-side). The
+result is converted exactly as Ibis' own `execute` converts it (the backend's
+`PandasData.convert_table` for the expression's schema), so the frames are identical.
+
+Which literals are bound: every string literal standing where a bound value means the same
+as the literal — an operand of a comparison, a member of an IN list, a bound of BETWEEN, a
+LIKE pattern, an argument of COALESCE, a result of CASE/IF, a column of a select list —
+which covers every place a user's value reaches a KPI query (filters are IN lists).
+String literals that the SQL generator itself reads (a date format, a unit, a JSON path:
+arguments of functions) stay literal; they are the engine's own constants, never a user's.
+Numbers, booleans and NULLs stay literal: the engine makes them from validated numbers and
+dates, and a number's SQL text holds nothing but the number (binding them would also cost
+PostgreSQL its constant folding and make the engine's rank lists tens of thousands of
+parameters).
+
+PostgreSQL GROUP BY: Ibis groups by position (`GROUP BY 1, 2`), so a bound value in a
+grouped expression does not break the grouping (PostgreSQL would not match `$1` with `$2`
+written in GROUP BY).
+
+Compiling is the costly part of a small query, so each executor keeps the SQL and values
+of the expressions it ran (keyed by the expression: Ibis expressions compare by structure,
+so the same query over the same tables and times reuses them); the engine's
+`ExpressionCache` hands it the same expressions again on a kept connection.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ibis.expr.schema as sch
+import ibis.expr.types as ir
+import pandas as pd
+import sqlglot as sg
+import sqlglot.expressions as sge
+from ibis.backends import BaseBackend
+
+MAX_COMPILED = 128  # statements remembered per connection
+STORE_BACKENDS = ("sqlite", "postgres")
+
+# Parents under which a string literal is a value (bound) rather than syntax the SQL
+# generator reads (function arguments: formats, units, paths stay literal).
+_VALUE_PARENTS: tuple[type[sge.Expression], ...] = (
+    sge.EQ, sge.NEQ, sge.GT, sge.GTE, sge.LT, sge.LTE, sge.NullSafeEQ, sge.NullSafeNEQ,
+    sge.In, sge.Between, sge.Like, sge.ILike, sge.Coalesce, sge.If, sge.Case, sge.Alias,
+    sge.Paren, sge.Tuple,
+)
+_ATTRIBUTE = "_servicepulse_bound_executor"
+
+
+class UnboundValueError(ValueError):
+    """A value the database cannot take as a parameter (a NUL character on PostgreSQL)."""
+
+
+@dataclass(frozen=True)
+class BoundStatement:
+    """SQL text with named placeholders, the values bound to them, the result's schema."""
+
+    sql: str
+    values: dict[str, str]
+    schema: sch.Schema
+
+
+def is_bound_value(literal: sge.Literal) -> bool:
+    """Whether a string literal of a compiled query is bound (see the module docstring)."""
+    parent = literal.parent
+    if not isinstance(parent, _VALUE_PARENTS):
+        return False
+    if isinstance(parent, sge.In):  # the list, not the tested expression (never a literal)
+        return literal.arg_key == "expressions"
+    if isinstance(parent, sge.Alias):  # a select-list column, not the alias's name
+        return literal.arg_key == "this"
+    return True
+
+
+def bind_string_literals(query: sge.Expression, placeholder: str = "v"
+                         ) -> tuple[sge.Expression, dict[str, str]]:
+    """Replace the bound string literals of `query` (in place) by named placeholders
+    `{placeholder}_{i}`; returns the query and {name: value}."""
+    values: dict[str, str] = {}
+    for literal in list(query.find_all(sge.Literal)):
+        if literal.is_string and is_bound_value(literal):
+            name = f"{placeholder}_{len(values)}"
+            values[name] = literal.this
+            literal.replace(sge.Placeholder(this=name))
+    return query, values
+
+
+def compile_bound(backend: BaseBackend, expr: ir.Expr, *, limit: Any = None,
+                  params: Mapping[ir.Scalar, Any] | None = None) -> BoundStatement:
+    """`expr` as SQL for `backend` (sqlite or postgres) with its string values as named
+    parameters, in the driver's own style (`:name` for sqlite3, `%(name)s` for psycopg)."""
+    table = expr.as_table()
+    query = backend.compiler.to_sqlglot(table, limit=limit, params=params)
+    # A name no SQL text of the query holds, so that each occurrence is a placeholder.
+    token = f"sp{uuid.uuid4().hex[:12]}"
+    query, values = bind_string_literals(query, token)
+    try:
+        sql = query.sql(dialect=backend.dialect, copy=False,
+                        unsupported_level=sg.ErrorLevel.RAISE)
+    except sg.UnsupportedError as error:
+        import ibis.common.exceptions as exc
+
+        raise exc.UnsupportedOperationError(
+            f"Operation not supported in {backend.name} backend: {error}") from error
+    if backend.name == "postgres":
+        # psycopg reads every % of the text as a placeholder's start (it does not parse
+        # SQL): the text's own % (a modulo) are doubled, the placeholders' restored.
+        sql = sql.replace("%", "%%").replace(f"%%({token}_", f"%({token}_")
+        marker = f"%({token}_"
+    else:
+        marker = f":{token}_"
+    # Every placeholder is there (the generator may write an expression twice), and the
+    # token appears nowhere else.
+    found = set(re.findall(re.escape(marker) + r"(\d+)", sql))
+    if found != {name.rsplit("_", 1)[1] for name in values} \
+            or sql.count(marker) != sql.count(token):
+        raise RuntimeError("the compiled SQL does not hold the bound values' placeholders")
+    return BoundStatement(sql, values, table.schema())
+
+
+class BoundExecutor:
+    """`backend.execute` with every string value bound (see the module docstring);
+    remembers the statements of the last `max_entries` expressions it ran."""
+
+    def __init__(self, backend: BaseBackend, max_entries: int = MAX_COMPILED) -> None:
+        if backend.name not in STORE_BACKENDS:
+            raise ValueError(f"bound parameters are for the store's backends "
+                             f"({', '.join(STORE_BACKENDS)}), not {backend.name!r}")
+        self.backend = backend
+        self.max_entries = max_entries
+        self._statements: OrderedDict[Any, BoundStatement] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def statement(self, expr: ir.Expr, *, limit: Any = None,
+                  params: Mapping[ir.Scalar, Any] | None = None) -> BoundStatement:
+        """The bound statement of `expr` (compiled once; kept unless limit/params given)."""
+        if limit is not None or params:
+            return compile_bound(self.backend, expr, limit=limit, params=params)
+        key = expr.op()
+        found = self._statements.get(key)
+        if found is not None:
+            self._statements.move_to_end(key)
+            self.hits += 1
+            return found
+        self.misses += 1
+        found = compile_bound(self.backend, expr)
+        self._statements[key] = found
+        while len(self._statements) > self.max_entries:
+            self._statements.popitem(last=False)
+        return found
+
+    def __call__(self, expr: ir.Expr, /, *, params: Mapping[ir.Scalar, Any] | None = None,
+                 limit: Any = None, **kwargs: Any) -> Any:
+        """As Ibis' `execute` (a DataFrame, Series or scalar), with bound values."""
+        backend: Any = self.backend
+        backend._run_pre_execute_hooks(expr)  # in-memory tables, UDFs (as Ibis does)
+        statement = self.statement(expr, limit=limit, params=params)
+        backend._log(statement.sql)
+        run = self._postgres if backend.name == "postgres" else self._sqlite
+        frame = run(statement)
+        return expr.__pandas_result__(frame)
+
+    def _sqlite(self, statement: BoundStatement) -> pd.DataFrame:
+        import contextlib
+
+        from ibis.backends.sqlite.converter import SQLitePandasData
+
+        con: Any = self.backend.con
+        with contextlib.closing(con.execute(statement.sql, statement.values)) as cursor:
+            frame = pd.DataFrame.from_records(cursor, columns=statement.schema.names,
+                                              coerce_float=True)
+        converted: pd.DataFrame = SQLitePandasData.convert_table(frame, statement.schema)
+        return converted
+
+    def _postgres(self, statement: BoundStatement) -> pd.DataFrame:
+        from ibis.backends.postgres.converter import PostgresPandasData
+
+        for value in statement.values.values():
+            if "\x00" in value:
+                raise UnboundValueError(
+                    f"the value {value!r} holds a NUL character (U+0000), which PostgreSQL "
+                    "text cannot hold, so no record can match it: remove it from the "
+                    "query's filters")
+        con: Any = self.backend.con
+        with con.cursor() as cursor, con.transaction():
+            rows = cursor.execute(statement.sql, statement.values).fetchall()
+        frame = pd.DataFrame.from_records(rows, columns=statement.schema.names,
+                                          coerce_float=True)
+        converted: pd.DataFrame = PostgresPandasData.convert_table(frame, statement.schema)
+        return converted
+
+
+def bound_executor(backend: BaseBackend) -> BoundExecutor:
+    """The backend's bound executor, made at the first call and kept with the backend; it
+    also becomes the backend's `execute`, so that every query on it binds its values."""
+    executor = getattr(backend, _ATTRIBUTE, None)
+    if isinstance(executor, BoundExecutor):
+        return executor
+    executor = BoundExecutor(backend)
+    setattr(backend, _ATTRIBUTE, executor)
+    backend.execute = executor
+    return executor
