@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from datetime import date
 
 import pytest
 from sqlalchemy import Engine
@@ -33,6 +34,7 @@ def test_deferred_import_leaves_stale_days_until_the_worker_has_run(
 def test_the_worker_waits_for_a_pause_in_the_imports_but_not_forever(
         sqlite_store: Engine) -> None:
     worker = AfterImportWorker(sqlite_store, quiet_seconds=1.0, max_delay_seconds=10.0)
+    assert worker.wait_idle(60)  # its startup run: nothing was marked
     first = 100.0
     worker._last_submit = 100.0
     assert worker.run_at(first, 100.5) == 101.0  # one import: a second after it
@@ -44,6 +46,7 @@ def test_the_worker_waits_for_a_pause_in_the_imports_but_not_forever(
 
 def test_the_worker_never_starts_while_an_import_runs(sqlite_store: Engine) -> None:
     worker = AfterImportWorker(sqlite_store, quiet_seconds=1.0, max_delay_seconds=10.0)
+    assert worker.wait_idle(60)  # its startup run: nothing was marked
     worker._last_submit = 100.0
     with worker.importing():
         assert worker.run_at(100.0, 104.0) == 105.0  # a second after now, and again ...
@@ -57,6 +60,7 @@ def test_the_worker_never_starts_while_an_import_runs(sqlite_store: Engine) -> N
 def test_the_worker_runs_at_most_once_a_minute(sqlite_store: Engine) -> None:
     worker = AfterImportWorker(sqlite_store, quiet_seconds=1.0, max_delay_seconds=10.0,
                                min_interval_seconds=60.0)
+    assert worker.wait_idle(60)  # its startup run: nothing was marked
     worker._last_done = 50.0  # the previous run ended at 50
     worker._last_submit = 100.0
     assert worker.run_at(100.0, 100.5) == 110.0  # 60 s after it: later than the pause at 101
@@ -94,6 +98,9 @@ def test_the_rebuild_computes_without_the_writer_lock_and_clears_what_it_rebuilt
     from servicepulse.ingest.hooks import Touched
 
     worker = AfterImportWorker(sqlite_store, min_interval_seconds=3600.0)
+    assert worker.wait_idle(60)  # its startup run: nothing was marked
+
+    assert worker.wait_idle(60)  # its startup run: nothing was marked
     compute = rollup.compute_rollups
     lock_free_while_computing: list[bool] = []
 
@@ -123,23 +130,50 @@ def test_the_rebuild_computes_without_the_writer_lock_and_clears_what_it_rebuilt
 
 def test_an_import_during_the_rebuild_leaves_its_days_stale(
         sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch that changes a stale day while its rebuild computes bumps the day's mark: the
+    rebuild writes no range that day touches and clears no mark whose range it left out."""
     import servicepulse.kpi.rollup as rollup
     from servicepulse.ingest.hooks import Touched
 
     worker = AfterImportWorker(sqlite_store, min_interval_seconds=3600.0)
+    assert worker.wait_idle(60)  # its startup run: nothing was marked
+
+    assert worker.wait_idle(60)  # its startup run: nothing was marked
     Importer(sqlite_store).import_rows(read_paths([CENTRE]), after_import=False)
-    with sqlite_store.connect() as connection:
+    far = date(2026, 6, 1)  # no data, and beyond any range the centre's days touch
+    with sqlite_store.begin() as connection:
+        rollup.mark_days_stale(connection, {far})
         stale = dirty_days(connection)
+    assert stale == {date(2026, 3, 1), date(2026, 3, 2), far}
     compute = rollup.compute_rollups
+    changed: list[set[date]] = [{far}]
 
     def with_an_import_meanwhile(*args: object, **kwargs: object) -> list[rollup.RangeRows]:
         computed = compute(*args, **kwargs)  # type: ignore[arg-type]
-        with worker.importing():  # another request, while the rollup was being computed
-            pass
+        with worker.importing(), sqlite_store.begin() as connection:  # another request
+            rollup.mark_days_stale(connection, changed[0])
         return computed
 
     monkeypatch.setattr(rollup, "compute_rollups", with_an_import_meanwhile)
     worker._after_import(Touched(days=stale))
-    assert _rollup_rows(sqlite_store)  # written all the same: newer than before
     with sqlite_store.connect() as connection:
-        assert dirty_days(connection) == stale  # but still due: the next run redoes them
+        marks = rollup.dirty_marks(connection)
+    assert marks == {far: 2}  # the March days written and cleared; June changed meanwhile
+    assert _rollup_rows(sqlite_store)
+    # now March changes while it is rebuilt: nothing of March is written, both days stay
+    with sqlite_store.begin() as connection:
+        rollup.mark_days_stale(connection, {date(2026, 3, 1), date(2026, 3, 2)})
+        connection.execute(rollup.kpi_daily_rollup.delete())
+    changed[0] = {date(2026, 3, 2)}
+    worker._after_import(Touched())
+    with sqlite_store.connect() as connection:
+        marks = rollup.dirty_marks(connection)
+    assert marks == {date(2026, 3, 1): 1, date(2026, 3, 2): 2}  # June: written, cleared
+    assert _rollup_rows(sqlite_store) == []
+    # the next run, undisturbed, completes them
+    changed[0] = set()
+    worker._after_import(Touched())
+    with sqlite_store.connect() as connection:
+        assert dirty_days(connection) == set()
+    assert _rollup_rows(sqlite_store)
+

@@ -28,13 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from servicepulse.ingest.hooks import (
-    AFTER_IMPORT,
-    PREPARED_AFTER_IMPORT,
-    Touched,
-    Write,
-    load_hooks,
-)
+from servicepulse.ingest.hooks import Touched, load_hooks, run_after_import
 
 log = logging.getLogger(__name__)
 QUIET_SECONDS = 1.0  # run once no import has run for this long,
@@ -54,11 +48,9 @@ class AfterImportWorker:
         self._pending = Touched()
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
+        self._idle = threading.Event()  # set once the startup run is done
         self._last_submit = 0.0  # when the last import ended (monotonic)
         self._importing = 0  # imports running now
-        self._imports = 0  # imports started so far
         # SQLite has one writer: this process's imports and rebuilds take turns
         self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._thread = threading.Thread(target=self._run, name="after-import", daemon=True)
@@ -74,7 +66,6 @@ class AfterImportWorker:
         start while it runs (and, on SQLite, it holds the writer lock meanwhile)."""
         with self._lock:
             self._importing += 1
-            self._imports += 1
         try:
             with self.writing():
                 yield
@@ -106,6 +97,15 @@ class AfterImportWorker:
 
     def _run(self) -> None:
         load_hooks()
+        # what a killed server or import left marked is finished first
+        try:
+            self._after_import(Touched())
+        except Exception:
+            log.exception("after-import work left marked failed; it is retried on the next "
+                          "import")
+        with self._lock:
+            if not self._pending:
+                self._idle.set()
         while True:
             self._wake.wait()
             self._wake.clear()
@@ -126,20 +126,10 @@ class AfterImportWorker:
                     self._idle.set()
 
     def _after_import(self, touched: Touched) -> None:
-        """The hooks' work: the prepared hooks' slow part first, outside the writer lock
-        (imports go on meanwhile), then every write in one short transaction."""
-        with self._lock:
-            imports_before = self._imports
-        writes: dict[Any, Write] = {hook: PREPARED_AFTER_IMPORT[hook](self.engine, touched)
-                                    for hook in AFTER_IMPORT if hook in PREPARED_AFTER_IMPORT}
-        with self.writing(), self.engine.begin() as connection:
-            with self._lock:
-                current = self._imports == imports_before and not self._importing
-            for hook in AFTER_IMPORT:
-                if hook in writes:
-                    writes[hook](connection, current)
-                else:
-                    hook(connection, touched)
+        """The hooks' work: each prepared hook's slow part first, outside the writer lock
+        (imports go on meanwhile), then its writes in a short transaction. What an import
+        changed meanwhile stays marked (versioned marks), for the next run."""
+        run_after_import(self.engine, touched, self.writing)
 
 
 _workers: weakref.WeakKeyDictionary[Engine, AfterImportWorker] = weakref.WeakKeyDictionary()

@@ -10,10 +10,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection, Engine
+
+from servicepulse.store.database import write_transaction
 
 
 @dataclass
@@ -92,6 +96,25 @@ def register_after_import(hook: AfterBatch, prepare: Prepare | None = None) -> A
     if prepare is not None:
         PREPARED_AFTER_IMPORT[hook] = prepare
     return hook
+
+
+def run_after_import(engine: Engine, touched: Touched | None = None,
+                     writing: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
+    """The after-import work, each hook on its own: its slow part (`prepare`) on a read
+    connection, then its writes in a short write transaction holding the derived-data lock.
+    The hooks work from their durable marks (so this finishes what a killed or concurrent
+    import left), `touched` being only what this process knows it changed. `writing`: held
+    around each write transaction (the background worker's turn at SQLite's one writer)."""
+    load_hooks()
+    touched = touched if touched is not None else Touched()
+    for hook in AFTER_IMPORT:
+        prepare = PREPARED_AFTER_IMPORT.get(hook)
+        write: Write | None = prepare(engine, touched) if prepare is not None else None
+        with writing(), write_transaction(engine, "derived") as connection:
+            if write is not None:
+                write(connection, True)
+            else:
+                hook(connection, touched)
 
 
 def load_hooks() -> list[AfterBatch]:

@@ -17,6 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
@@ -26,13 +27,14 @@ import orjson
 from sqlalchemy import Connection, Engine, func, select
 
 from servicepulse.ingest.driver import Driver
-from servicepulse.ingest.hooks import AFTER_IMPORT, Touched, load_hooks
+from servicepulse.ingest.hooks import Touched, load_hooks, run_after_import
 from servicepulse.ingest.projector import EventRow, project
 from servicepulse.ingest.rows import record_to_row
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.records.models import RECORD_KINDS
 from servicepulse.records.validate import RecordError, parse_record
 from servicepulse.store import tables
+from servicepulse.store.database import write_transaction
 
 BATCH_SIZE = 5000
 # A pipelined import (API requests) validates a batch in chunks in a worker process while this
@@ -298,23 +300,28 @@ class Importer:
 
     def import_rows(self, rows: Iterable[SourceRow],
                     on_batch: Callable[[ImportSummary], None] | None = None,
-                    after_import: bool = True) -> ImportSummary:
+                    after_import: bool = True, whole: bool = False) -> ImportSummary:
         """Import every row; then run the after-import hooks unless `after_import` is False
-        (the caller then runs `run_after_import` itself, e.g. once for many requests)."""
+        (the caller then runs `run_after_import` itself, e.g. once for many requests).
+
+        Each batch is one transaction; with `whole`, all of them are one (an API request:
+        stored whole or not at all)."""
         summary = ImportSummary()
         started = time.perf_counter()
-        for parts in self._prepared_batches(rows):
-            with self.engine.begin() as connection:
-                result = ImportSummary()
-                touched = Touched()
-                for prepared in parts:
-                    result.merge(self._import_batch(connection, prepared, touched))
-                # once per transaction, not per pipelined chunk: the hooks' fixed cost (a
-                # few ms each) then counts once per batch
-                self._after_batch(connection, touched)
-            summary.merge(result)
-            if on_batch is not None:
-                on_batch(result)
+        with self._transaction() if whole else nullcontext() as shared:
+            for parts in self._prepared_batches(rows):
+                with nullcontext(shared) if shared is not None \
+                        else self._transaction() as connection:
+                    result = ImportSummary()
+                    touched = Touched()
+                    for prepared in parts:
+                        result.merge(self._import_batch(connection, prepared, touched))
+                    # once per transaction, not per pipelined chunk: the hooks' fixed cost
+                    # (a few ms each) then counts once per batch
+                    self._after_batch(connection, touched)
+                summary.merge(result)
+                if on_batch is not None:
+                    on_batch(result)
         summary.seconds = time.perf_counter() - started
         if after_import:
             started = time.perf_counter()
@@ -337,17 +344,20 @@ class Importer:
             else:
                 yield (prepare_batch(batch),)
 
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        """A batch's transaction: one writer at a time (SQLite's write lock from the start,
+        PostgreSQL's import lock), so two imports at once never both insert a new record."""
+        return write_transaction(self.engine, "import")
+
     def take_pending(self) -> Touched:
         """What the after-import hooks have still to see (for a background worker)."""
         touched, self._pending = self._pending, Touched()
         return touched
 
     def run_after_import(self) -> None:
-        touched = self.take_pending()
-        if touched and AFTER_IMPORT:
-            with self.engine.begin() as connection:
-                for hook in AFTER_IMPORT:
-                    hook(connection, touched)
+        """Bring the derived data up to date: whatever is marked, by this import or by any
+        earlier one that was killed or ran at the same time (the marks are durable)."""
+        run_after_import(self.engine, self.take_pending())
 
     # -- one batch, one transaction -------------------------------------------------------
 
@@ -549,6 +559,6 @@ def import_rows_deferred(engine: Engine, rows: Iterable[SourceRow]) -> ImportSum
     worker = after_import_worker(engine)
     with worker.importing():  # the worker waits; SQLite: never during its rebuild
         importer = Importer(engine, pipeline=True)
-        summary = importer.import_rows(rows, after_import=False)
+        summary = importer.import_rows(rows, after_import=False, whole=True)
     worker.submit(importer.take_pending())
     return summary

@@ -10,15 +10,18 @@ negative, else neutral.
 
 `score_texts(connection)` is incremental: it scores only texts that are new, whose source
 record changed (its `content_hash`) or whose attribution (channel, agent) changed, and removes
-rows whose source is no longer a customer text. The importer calls it once after an import
-with just the records it touched (`score_after_batch`, an after-import hook of
-`servicepulse.ingest.hooks`).
+rows whose source is no longer a customer text. Every import batch marks the texts it added or
+changed in `text_sentiment_pending`, in its own transaction (`_mark_texts`); after the import
+the marked texts are scored and their marks cleared (`score_after_batch`, an after-import hook
+of `servicepulse.ingest.hooks`). The marks are durable and versioned
+(`servicepulse.store.marks`): a killed import leaves them for the next one, and a text changed
+again while it was being scored keeps its mark.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, lru_cache
@@ -28,6 +31,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Engine,
     Select,
     Table,
     and_,
@@ -40,10 +44,11 @@ from sqlalchemy import (
 )
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from servicepulse.ingest.hooks import Touched, register_after_import
+from servicepulse.ingest.hooks import Touched, register, register_after_import
 from servicepulse.insights.language import NO_LINGUISTIC_CONTENT, detect_language
-from servicepulse.insights.tables import text_sentiment
-from servicepulse.store import tables
+from servicepulse.insights.tables import text_sentiment, text_sentiment_pending
+from servicepulse.store import marks, tables
+from servicepulse.store.database import lock_for
 
 # VADER's own thresholds for the compound score (Hutto & Gilbert 2014, vaderSentiment README).
 POSITIVE_THRESHOLD = 0.05
@@ -208,12 +213,27 @@ def score_texts(
     """
     started = time.perf_counter()
     summary = ScoringSummary()
+    scored = _score(connection, sources, interaction_ids, rescore, summary)
+    _write_scores(connection, scored, sources, interaction_ids, summary)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+_Scored = dict[str, dict[str, dict[str, Any]]]  # source kind -> source id -> row to store
+
+
+def _score(connection: Connection, sources: Mapping[str, Iterable[str]] | None,
+           interaction_ids: Iterable[str] | None, rescore: bool,
+           summary: ScoringSummary) -> _Scored:
+    """The rows to store for the texts asked for (see `score_texts`): reads and scores, the
+    slow part, without writing."""
     restricted = sources is not None or interaction_ids is not None
     wanted = {kind: set(ids) for kind, ids in (sources or {}).items()}
     for kind in wanted:
         _source(kind)  # unknown kinds are a caller's mistake: say so
     touched_interactions = set(interaction_ids or ())
     now = time.time()
+    scored: _Scored = {}
     for source in _sources():
         query = _texts(source)
         if restricted:
@@ -226,12 +246,20 @@ def score_texts(
         # A text can match both an id chunk and an interaction chunk: score it once.
         rows = {row.source_id: row for statement in statements
                 for row in connection.execute(statement)}
-        if rows:
-            _store(connection, source.kind, list(rows.values()), now, summary)
+        scored[source.kind] = _scored_rows(source.kind, list(rows.values()), now, summary)
+    return scored
+
+
+def _write_scores(connection: Connection, scored: _Scored,
+                  sources: Mapping[str, Iterable[str]] | None,
+                  interaction_ids: Iterable[str] | None, summary: ScoringSummary) -> None:
+    restricted = sources is not None or interaction_ids is not None
+    wanted = {kind: set(ids) for kind, ids in (sources or {}).items()}
+    touched_interactions = set(interaction_ids or ())
+    for source in _sources():
+        _store(connection, source.kind, scored.get(source.kind, {}))
         summary.removed += _remove_stale(connection, source, wanted.get(source.kind, set()),
                                          touched_interactions, restricted)
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _restriction(source: _Source, ids: set[str],
@@ -243,9 +271,8 @@ def _restriction(source: _Source, ids: set[str],
     return conditions
 
 
-def _store(connection: Connection, kind: str, rows: Sequence[Any], now: float,
-           summary: ScoringSummary) -> None:
-    ts = text_sentiment
+def _scored_rows(kind: str, rows: Sequence[Any], now: float,
+                 summary: ScoringSummary) -> dict[str, dict[str, Any]]:
     by_id: dict[str, dict[str, Any]] = {}
     for row in rows:
         result = score_text(row.text, row.language_hint)
@@ -257,6 +284,11 @@ def _store(connection: Connection, kind: str, rows: Sequence[Any], now: float,
             "source_hash": row.source_hash, "scored_at": now,
         }
         summary.scored[result.label.value] = summary.scored.get(result.label.value, 0) + 1
+    return by_id
+
+
+def _store(connection: Connection, kind: str, by_id: Mapping[str, dict[str, Any]]) -> None:
+    ts = text_sentiment
     # Delete + insert is the portable upsert (SQLite and PostgreSQL alike), in one transaction.
     for chunk in _chunks(by_id):
         connection.execute(delete(ts).where(ts.c.source_kind == kind, ts.c.source_id.in_(chunk)))
@@ -279,13 +311,72 @@ def _remove_stale(connection: Connection, source: _Source, ids: set[str],
     return removed
 
 
-@register_after_import
+# --- the import's part: durable marks, scored after the import ------------------------------
+
+_INTERACTION = "interaction"  # a mark's kind for every customer text of one interaction
+
+
+def _mark_texts(connection: Connection, touched: Touched) -> None:
+    """Import hook (every batch, in its transaction): mark the texts to score, durably, so a
+    killed import leaves them for the next run instead of never scoring them."""
+    keys = [(kind, key) for kind in SOURCE_KINDS for key in touched.ids(kind)]
+    keys += [(_INTERACTION, key) for key in touched.interaction_ids]
+    marks.bump(connection, text_sentiment_pending, keys)
+
+
+register(_mark_texts)
+
+
+def _pending(read: Mapping[marks.Key, int]) -> tuple[dict[str, set[str]], set[str]]:
+    sources: dict[str, set[str]] = {}
+    interaction_ids: set[str] = set()
+    for kind, key in read:
+        if kind == _INTERACTION:
+            interaction_ids.add(key)
+        else:
+            sources.setdefault(kind, set()).add(key)
+    return sources, interaction_ids
+
+
 def score_after_batch(connection: Connection, touched: Touched) -> None:
-    """After-import hook: score the customer texts an import added or changed."""
-    sources = {kind: touched.ids(kind) for kind in SOURCE_KINDS if touched.ids(kind)}
-    if not sources and not touched.interaction_ids:
-        return
-    score_texts(connection, sources=sources, interaction_ids=touched.interaction_ids)
+    """After-import hook: score the marked texts (of this import, or left by one that was
+    killed), in the caller's transaction."""
+    lock_for(connection, "derived")
+    read = marks.read(connection, text_sentiment_pending)
+    if read:
+        sources, interaction_ids = _pending(read)
+        score_texts(connection, sources=sources, interaction_ids=interaction_ids)
+        marks.clear(connection, text_sentiment_pending, read)
+
+
+def _prepare_scoring(engine: Engine, touched: Touched) -> Callable[[Connection, bool], None]:
+    """The same in two steps: the marked texts read and scored on a connection of their own
+    (imports go on meanwhile), then written. A text whose mark, or whose interaction's mark,
+    changed since it was read (a batch changed it again) is not written: its mark stays."""
+    summary = ScoringSummary()
+    with engine.connect() as connection:
+        read = marks.read(connection, text_sentiment_pending)
+        sources, interaction_ids = _pending(read)
+        scored = _score(connection, sources, interaction_ids, False, summary) if read else {}
+
+    def write(connection: Connection, current: bool) -> None:
+        if not read:
+            return
+        lock_for(connection, "derived")
+        still = marks.unchanged(connection, text_sentiment_pending, read)
+        changed = read.keys() - still
+        changed_interactions = {key for kind, key in changed if kind == _INTERACTION}
+        current_rows = {kind: {key: row for key, row in rows.items()
+                               if (kind, key) not in changed
+                               and row["interaction_id"] not in changed_interactions}
+                        for kind, rows in scored.items()}
+        _write_scores(connection, current_rows, sources, interaction_ids, summary)
+        marks.clear(connection, text_sentiment_pending, {key: read[key] for key in still})
+
+    return write
+
+
+register_after_import(score_after_batch, _prepare_scoring)
 
 
 # --- coverage: how many texts were scored, by source and language ---------------------------

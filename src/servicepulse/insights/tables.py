@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, String, Table
+from sqlalchemy import Column, Float, Index, Integer, String, Table
 
 from servicepulse.store.tables import Id, Time, metadata
 
@@ -28,4 +28,15 @@ text_sentiment = Table(
     Index("ix_text_sentiment_at", "at"),
     Index("ix_text_sentiment_interaction", "interaction_id"),
     Index("ix_text_sentiment_agent_at", "agent_id", "at"),
+)
+
+# Texts due for scoring, marked in the import batch's own transaction and cleared once scored
+# (servicepulse.store.marks; migration 0015): `kind` is a source kind with the source record's
+# id, or "interaction" for every customer text of that interaction.
+text_sentiment_pending = Table(
+    "text_sentiment_pending",
+    metadata,
+    Column("kind", String(20), primary_key=True),
+    Column("id", Id, primary_key=True),
+    Column("version", Integer, nullable=False),
 )

@@ -6,7 +6,10 @@ the caller's transaction. Every import batch marks the days it changed as stale
 (`kpi_rollup_dirty`, an import hook); they are rebuilt once after the import (an
 after-import hook), or by `refresh_dirty_rollups` for an import that defers its after-import
 work. A query whose range holds a stale day is answered by the exact path, so no answer is
-ever stale.
+ever stale. The marks are durable and versioned (`servicepulse.store.marks`): a killed
+import leaves them for the next run, and a rebuild never clears a day that a concurrent batch
+changed after the rebuild read it. Rebuilds hold the "derived" lock (PostgreSQL; SQLite has
+one writer), so two of them never write the same day at once.
 
 `query_rollup(engine, query)` answers a KPI query from the rollup when it can (the rollup
 KPIs, grouped and filtered by rollup dimensions, rollup kept in the organisation's time zone)
@@ -72,7 +75,8 @@ from servicepulse.kpi.tables import (
     kpi_monthly_sums_team_packed,
     kpi_rollup_dirty,
 )
-from servicepulse.store import tables
+from servicepulse.store import marks, tables
+from servicepulse.store.database import lock_for, write_transaction
 
 ROLLUP_KPIS = ("contacts", "frt", "asa", "aht", "fcr", "repeat_contact_rate", "resolution_rate",
                "ttr", "reopen_rate", "transfer_rate", "escalation_rate", "abandon_rate",
@@ -209,7 +213,10 @@ def _zone_ranges(days: Iterable[date], lookback_days: int) -> list[tuple[date, d
     wanted: set[date] = set()
     for day in days:
         for offset in range(-lookback_days - 1, 2):
-            wanted.add(day + timedelta(days=offset))
+            # (records are dated from 1970 on: only a day at the ends of the calendar, which
+            # validation keeps out, could step past them)
+            if date.min + timedelta(days=lookback_days + 1) <= day < date.max:
+                wanted.add(day + timedelta(days=offset))
     ranges: list[tuple[date, date]] = []
     for day in sorted(wanted):
         if ranges and day <= ranges[-1][1]:
@@ -284,6 +291,7 @@ def refresh_rollups(connection: Connection, days: set[date] | None = None,
     Returns the number of rollup rows written.
     """
     resolved = kpi_settings(settings)
+    lock_for(connection, "derived")
     if days is None:
         all_days = _data_days(connection)
         for grain in (*GRAINS, TEAM_MONTH_GRAIN):
@@ -320,6 +328,7 @@ def compute_rollups(connection: Connection, days: set[date],
 
 def write_rollups(connection: Connection, computed: list[RangeRows]) -> int:
     """Store what `compute_rollups` computed (replacing those days); rows written."""
+    lock_for(connection, "derived")
     return sum(_write_range(connection, rows) for rows in computed)
 
 
@@ -470,47 +479,69 @@ def _mark_dirty(connection: Connection, touched: Touched) -> None:
 
 def mark_days_stale(connection: Connection, days: set[date]) -> None:
     """Note these UTC days as stale: the next rebuild recomputes them (the import hook's
-    marking, also for tools that change the store without the importer)."""
-    if not days:
-        return
-    known: set[str] = set(connection.execute(sa.select(kpi_rollup_dirty.c.day)).scalars())
-    new = sorted({day.isoformat() for day in days} - known)
-    if not new:
-        return
-    # another importer may mark the same day at the same time: that is not an error
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement: Any = pg_insert(kpi_rollup_dirty).on_conflict_do_nothing()
-    else:
-        statement = kpi_rollup_dirty.insert().prefix_with("OR IGNORE")
-    connection.execute(statement, [{"day": day} for day in new])
+    marking, also for tools that change the store without the importer). A day already
+    marked has its version bumped, so a rebuild running meanwhile leaves it marked."""
+    marks.bump(connection, kpi_rollup_dirty, [(day.isoformat(),) for day in days])
 
 
 register(_mark_dirty)
 
 
+def dirty_marks(connection: Connection) -> dict[date, int]:
+    """The stale days with the versions of their marks."""
+    return {date.fromisoformat(key[0]): version
+            for key, version in marks.read(connection, kpi_rollup_dirty).items()}
+
+
+def dirty_days(connection: Connection) -> set[date]:
+    return set(dirty_marks(connection))
+
+
+def _clear_stale(connection: Connection, read: dict[date, int]) -> None:
+    """Clear the marks a rebuild saw (those no batch bumped since it read them)."""
+    marks.clear(connection, kpi_rollup_dirty,
+                {(day.isoformat(),): version for day, version in read.items()})
+
+
 def _refresh_after_import(connection: Connection, touched: Touched) -> None:
     """After-import hook: rebuild the stale days once, after all the batches."""
-    days = dirty_days(connection)
-    if days:
-        refresh_rollups(connection, days)
-        _clear_stale(connection, days)
+    refresh_dirty_days(connection)
+
+
+def refresh_dirty_days(connection: Connection, settings: Any | None = None) -> int:
+    """Rebuild the stale days in the caller's transaction; the number of days rebuilt."""
+    lock_for(connection, "derived")
+    read = dirty_marks(connection)
+    if read:
+        refresh_rollups(connection, set(read), settings)
+        _clear_stale(connection, read)
+    return len(read)
 
 
 def _prepare_refresh_after_import(engine: Engine, touched: Touched) -> Callable[
         [Connection, bool], None]:
-    """The same in two steps (background worker): the stale days computed on a connection of
-    their own, then written; their stale marks are cleared only if no import ran meanwhile
-    (it may have changed those days again)."""
+    """The same in two steps: the stale days computed on a connection of their own (imports
+    go on meanwhile), then written. At the write, a day whose mark changed since (bumped by
+    a batch, or cleared by another rebuild that may have seen newer records) is not written
+    over: every computed range its rebuild touches is left out, and its mark stays."""
     with engine.connect() as connection:
-        days = dirty_days(connection)
-        computed = compute_rollups(connection, days) if days else []
+        read = dirty_marks(connection)
+        computed = compute_rollups(connection, set(read)) if read else []
 
     def write(connection: Connection, current: bool) -> None:
-        write_rollups(connection, computed)
-        if current and days:
-            _clear_stale(connection, days)
+        if not read:
+            return
+        lock_for(connection, "derived")
+        now = dirty_marks(connection)
+        changed = {day for day, version in read.items() if now.get(day) != version}
+        lookback = math.ceil(kpi_settings(None).repeat_window_days)
+        avoid = _zone_ranges(changed, lookback)
+        written = [rows for rows in computed if not _overlaps(rows.first, rows.end, avoid)]
+        write_rollups(connection, written)
+        done = [(rows.first, rows.end) for rows in written]
+        _clear_stale(connection, {
+            day: version for day, version in read.items() if day not in changed
+            and all(_covered(first, end, done) for first, end in _zone_ranges([day], lookback))})
 
     return write
 
@@ -518,25 +549,24 @@ def _prepare_refresh_after_import(engine: Engine, touched: Touched) -> Callable[
 register_after_import(_refresh_after_import, _prepare_refresh_after_import)
 
 
-def _clear_stale(connection: Connection, days: set[date]) -> None:
-    connection.execute(kpi_rollup_dirty.delete().where(
-        kpi_rollup_dirty.c.day.in_([day.isoformat() for day in days])))
+def _overlaps(first: date, end: date, ranges: Iterable[tuple[date, date]]) -> bool:
+    return any(first < other_end and other_first < end for other_first, other_end in ranges)
 
 
-def dirty_days(connection: Connection) -> set[date]:
-    stored: list[str] = list(connection.execute(sa.select(kpi_rollup_dirty.c.day)).scalars())
-    return {date.fromisoformat(day) for day in stored}
+def _covered(first: date, end: date, ranges: Sequence[tuple[date, date]]) -> bool:
+    """Whether the days [first, end) all lie in the union of `ranges`."""
+    day = first
+    while day < end:
+        if not any(low <= day < high for low, high in ranges):
+            return False
+        day += timedelta(days=1)
+    return True
 
 
 def refresh_dirty_rollups(engine: Engine, settings: Any | None = None) -> int:
     """Rebuild the rollup of the days imports marked stale; the number of days rebuilt."""
-    with engine.begin() as connection:
-        days = dirty_days(connection)
-        if not days:
-            return 0
-        refresh_rollups(connection, days, settings)
-        _clear_stale(connection, days)
-    return len(days)
+    with write_transaction(engine, "derived") as connection:
+        return refresh_dirty_days(connection, settings)
 
 
 def _sum_over_months(connection: Connection, zone: str, first: date, end: date) -> None:

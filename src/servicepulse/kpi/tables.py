@@ -149,4 +149,6 @@ kpi_rollup_dirty = Table(
     "kpi_rollup_dirty",
     metadata,
     Column("day", String(10), primary_key=True),  # UTC ISO date
+    # bumped by every batch that changes the day (servicepulse.store.marks; migration 0015)
+    Column("version", Integer, nullable=False, server_default="1"),
 )

@@ -7,6 +7,9 @@ revision (it migrates when needed), so every command can just call it.
 from __future__ import annotations
 
 import os
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 DEFAULT_URL = "sqlite:///servicepulse.db"
@@ -57,6 +60,36 @@ def create_store_engine(url: str | None = None) -> Engine:
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use "
         "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
     )
+
+
+# Advisory locks of PostgreSQL, by what they serialise: the import batches (two imports at
+# once must not both insert a record new to each), and the rebuilds of derived data (two
+# rebuilds of one day would both delete, then both insert its rows).
+LOCKS = {name: zlib.crc32(f"servicepulse.{name}".encode()) for name in ("import", "derived")}
+
+
+@contextmanager
+def write_transaction(engine: Engine, lock: str | None = None) -> Iterator[Connection]:
+    """A transaction that reads, then writes what it read into the store.
+
+    SQLite: BEGIN IMMEDIATE, the store's one write lock from the first statement, so what
+    the transaction read is still current when it writes, and a second writer waits for it
+    (busy_timeout) instead of failing when its snapshot turns out stale. PostgreSQL: the
+    advisory lock named by `lock` (see LOCKS), held to the commit; READ COMMITTED statements
+    after it see whatever the previous holder committed."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif lock is not None:
+            lock_for(connection, lock)
+        yield connection
+
+
+def lock_for(connection: Connection, lock: str) -> None:
+    """Take the named advisory lock until the transaction ends (PostgreSQL; SQLite's writer
+    already holds the store's only write lock)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCKS[lock]})
 
 
 def _alembic_config(engine: Engine) -> Config:
