@@ -48,7 +48,7 @@ def test_register_check_keeps_one_check_per_kind() -> None:
         register_check(one)
         register_check(other)
         register_check(again)
-        assert derived.DERIVED_CHECKS == [again, other]
+        assert [again, other] == derived.DERIVED_CHECKS
     finally:
         derived.DERIVED_CHECKS[:] = saved
 
