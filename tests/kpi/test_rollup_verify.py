@@ -24,11 +24,11 @@ from servicepulse.kpi.tables import (
     kpi_rollup_dirty,
 )
 from servicepulse.store import tables
-from servicepulse.store.derived import Difference, run_checks
+from servicepulse.store.derived import DerivedCheck, Difference, run_checks
 from tests.conftest import FIXTURES
 from tests.kpi.helpers import load
 
-CHECKS = [business_hours_verify.CHECK, rollup_verify.CHECK]
+CHECKS: list[DerivedCheck] = [business_hours_verify.CHECK, rollup_verify.CHECK]
 VERIFY = FIXTURES / "store" / "verify.jsonl"
 
 
