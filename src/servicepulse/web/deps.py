@@ -97,7 +97,8 @@ async def _check_csrf(request: Request, user: User) -> None:
         form = await request.form()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not sent or not user.csrf_token or not hmac.compare_digest(sent, user.csrf_token):
+    if not sent or not user.csrf_token or not hmac.compare_digest(
+            sent.encode(), user.csrf_token.encode()):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "missing or wrong CSRF token: reload the page and submit again")
 

@@ -89,7 +89,7 @@ async def login(request: Request, services: ServicesDep,
                 csrf_token: Annotated[str, Form(max_length=100)],
                 next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, csrf_token):
+    if not cookie or not hmac.compare_digest(cookie.encode(), csrf_token.encode()):
         return _login_page(request, "The form expired; please log in again.", _safe_next(next),
                            status.HTTP_403_FORBIDDEN)
     settings = account_settings(request)
