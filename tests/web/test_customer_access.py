@@ -23,22 +23,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.sources import SourceRow
-from servicepulse.store.database import open_store
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_token, create_user
-from tests.conftest import POSTGRES_ADMIN_URL
 from tests.web.conftest import fake_kpi
+from tests.web.module_stores import BACKENDS, module_store
 
 PASSWORD = "correct horse battery"
 ALL = ["c1", "c2", "c3", "c4", "c5", "c6", "c7"]
@@ -103,40 +100,15 @@ def _load(engine: Engine) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture(scope="module",
-                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     """The store and its app, built once per backend: the tests only read."""
-    with _module_store(request.param, tmp_path_factory) as engine:
+    with module_store(request.param, tmp_path_factory) as engine:
         tokens = _load(engine)
         app = create_app(engine, kpi=fake_kpi, serve_stale=False, prewarm=False)
         with TestClient(app) as client:
             yield client, tokens
-
-
-@contextmanager
-def _module_store(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if backend == "sqlite":
-        engine = open_store(f"sqlite:///{tmp_path_factory.mktemp('customers') / 'store.db'}")
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    # as tests/conftest.py's postgres_store, for a whole module (fails if the server is down)
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sp_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = open_store(admin.url.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _as(tokens: dict[str, str], who: str) -> dict[str, str]:
