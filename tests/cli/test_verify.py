@@ -9,6 +9,7 @@ tests/insights/test_sentiment_verify.py for the arithmetic).
 from __future__ import annotations
 
 import json
+
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 from typer.testing import CliRunner
