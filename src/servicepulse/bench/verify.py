@@ -73,38 +73,51 @@ def prepare_store(backend: str, size: int, postgres_url: str) -> tuple[Engine, d
     """The store of `size` interactions with its derived data (built once, then reused);
     the seconds each build step took when it was built now."""
     from servicepulse.insights.sentiment import score_texts
+    from servicepulse.insights.tables import text_sentiment
     from servicepulse.kpi.business_hours import refresh_business_durations
     from servicepulse.kpi.rollup import refresh_rollups
+    from servicepulse.kpi.tables import kpi_daily_rollup
 
     engine = open_store(_store_url(backend, size, postgres_url))
-    with engine.connect() as connection:
-        have = int(connection.execute(select(func.count()).select_from(interactions))
-                   .scalar_one())
-    built: dict[str, float] = {}
-    if have == size:
-        return engine, built
-    if have:
+    have = _rows(engine, interactions)
+    if have and have != size:
         raise SystemExit(f"{engine.url.render_as_string()} holds {have:,} interactions, not "
                          f"{size:,}: drop it first")
-    steps = (("load", lambda connection: None),
-             ("business hours", refresh_business_durations),
-             ("rollup", refresh_rollups),
-             ("sentiment", lambda connection: score_texts(connection)))
-    for name, step in steps:
+    # each step runs when what it writes is missing: a build killed half-way is completed
+    steps = (("load", lambda: have == 0, None),
+             ("business hours", lambda: _rows(engine, interactions.c.resolution_business_s)
+              == 0, refresh_business_durations),
+             ("rollup", lambda: _rows(engine, kpi_daily_rollup) == 0, refresh_rollups),
+             ("sentiment", lambda: _rows(engine, text_sentiment) == 0,
+              lambda connection: score_texts(connection)))
+    built: dict[str, float] = {}
+    for name, missing, step in steps:
+        if not missing():
+            continue
         console.print(f"[{backend}] {name} ...")
         started = time.perf_counter()
-        if name == "load":
+        if step is None:
             bulk_load(engine, bench_records(size))
         else:
             with engine.begin() as connection:
                 step(connection)
         built[name] = time.perf_counter() - started
         console.print(f"[{backend}] {name}: {built[name]:.0f} s")
+    if not built:
+        return engine, built
     if backend == "postgresql":
         with engine.connect() as connection:
             connection.execute(text("ANALYZE"))
             connection.commit()
     return engine, built
+
+
+def _rows(engine: Engine, what: Any) -> int:
+    """Rows of a table, or non-null values of a column."""
+    statement = select(func.count()).select_from(what) if hasattr(what, "columns") else \
+        select(func.count(what))
+    with engine.connect() as connection:
+        return int(connection.execute(statement).scalar_one())
 
 
 def _timed_checks(engine: Engine, checks: Sequence[DerivedCheck]) -> tuple[dict[str, float],
