@@ -34,7 +34,6 @@ so the same query over the same tables and times reuses them); the engine's
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -49,6 +48,7 @@ import sqlglot.expressions as sge
 from ibis.backends import BaseBackend
 
 MAX_COMPILED = 128  # statements remembered per connection
+PLACEHOLDER = "sp_value"  # placeholders' names: sp_value_0, sp_value_1, ...
 STORE_BACKENDS = ("sqlite", "postgres")
 
 # Parents under which a string literal is a value (bound) rather than syntax the SQL
@@ -102,12 +102,24 @@ def bind_string_literals(query: sge.Expression, placeholder: str = "v"
 def compile_bound(backend: BaseBackend, expr: ir.Expr, *, limit: Any = None,
                   params: Mapping[ir.Scalar, Any] | None = None) -> BoundStatement:
     """`expr` as SQL for `backend` (sqlite or postgres) with its string values as named
-    parameters, in the driver's own style (`:name` for sqlite3, `%(name)s` for psycopg)."""
+    parameters, in the driver's own style (`:name` for sqlite3, `%(name)s` for psycopg).
+
+    The same expression gives the same text (the drivers' statement caches and psycopg's
+    prepared statements key on it): placeholders are `sp_value_0`, `sp_value_1`, ..., or,
+    in the unlikely query whose own text holds that name, names with a random part."""
     table = expr.as_table()
-    query = backend.compiler.to_sqlglot(table, limit=limit, params=params)
-    # A name no SQL text of the query holds, so that each occurrence is a placeholder.
-    token = f"sp{uuid.uuid4().hex[:12]}"
-    query, values = bind_string_literals(query, token)
+    for token in (PLACEHOLDER, f"sp{uuid.uuid4().hex[:12]}"):
+        query = backend.compiler.to_sqlglot(table, limit=limit, params=params)
+        query, values = bind_string_literals(query, token)
+        sql = _sql(backend, query, token)
+        if sql is not None:
+            return BoundStatement(sql, values, table.schema())
+    raise RuntimeError("the compiled SQL does not hold the bound values' placeholders")
+
+
+def _sql(backend: BaseBackend, query: sge.Expression, token: str) -> str | None:
+    """The query's text with placeholders named `{token}_{i}` in the driver's style; None
+    when the token appears in the text other than as a placeholder."""
     try:
         sql = query.sql(dialect=backend.dialect, copy=False,
                         unsupported_level=sg.ErrorLevel.RAISE)
@@ -123,13 +135,10 @@ def compile_bound(backend: BaseBackend, expr: ir.Expr, *, limit: Any = None,
         marker = f"%({token}_"
     else:
         marker = f":{token}_"
-    # Every placeholder is there (the generator may write an expression twice), and the
-    # token appears nowhere else.
-    found = set(re.findall(re.escape(marker) + r"(\d+)", sql))
-    if found != {name.rsplit("_", 1)[1] for name in values} \
-            or sql.count(marker) != sql.count(token):
-        raise RuntimeError("the compiled SQL does not hold the bound values' placeholders")
-    return BoundStatement(sql, values, table.schema())
+    # the generator may write an expression twice: a placeholder may appear more than once
+    if sql.count(marker) != sql.count(token):
+        return None
+    return sql
 
 
 class BoundExecutor:
