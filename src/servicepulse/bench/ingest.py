@@ -76,6 +76,7 @@ def _import_sqlite(path: Path, workdir: Path, workers: int) -> tuple[float, floa
 
 def _import_postgres(path: Path, admin_url: str, workers: int) -> tuple[float, float]:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # CREATE DATABASE takes a name, not a parameter: this one is made here
     name = f"sp_bench_{uuid.uuid4().hex[:8]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

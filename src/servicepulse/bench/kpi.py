@@ -230,6 +230,7 @@ def load_postgres(directory: Path, admin_url: str) -> tuple[Any, Callable[[], No
     from servicepulse.store.database import open_store
 
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # CREATE DATABASE takes a name, not a parameter: this one is made here
     name = f"sp_bench_kpi_{uuid.uuid4().hex[:8]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

@@ -137,7 +137,7 @@ def prepare_store(backend: str, size: int, postgres_url: str) -> str:
         with admin.connect() as connection:
             exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
                                         {"n": name}).scalar()
-            if not exists:
+            if not exists:  # a name, not a value (DDL takes no parameters): made above
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         url = admin.url.set(database=name).render_as_string(hide_password=False)

@@ -108,6 +108,7 @@ class LiveHub:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(conninfo, autocommit=True) as connection:
+                    # LISTEN takes an identifier, not a parameter: CHANNEL is a constant
                     connection.execute(f"LISTEN {CHANNEL}")
                     # A write may have happened while we were (re)connecting.
                     self.changed()

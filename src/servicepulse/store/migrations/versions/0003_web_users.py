@@ -59,6 +59,7 @@ def upgrade() -> None:
         # Live wallboard across processes: whoever writes these tables (the API, a CLI import,
         # a connector) wakes every server's listener once per statement, after commit.
         op.execute(NOTIFY_FUNCTION)
+        # DDL takes identifiers, not parameters: LIVE_TABLES are the module's constants
         for table in LIVE_TABLES:
             op.execute(f"CREATE TRIGGER web_live_{table} AFTER INSERT OR UPDATE OR DELETE "
                        f"ON {table} FOR EACH STATEMENT "

@@ -66,6 +66,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_kpi_daily_histogram_team_zone_day", "kpi_daily_histogram_team",
                     ["timezone", "day", "measure"])
+    # SQL made of the migration's constants (column names): no values
     keys = ("timezone", "day", *DIMENSIONS)
     sums = ", ".join(f'SUM("{name}")' for name in MEASURES)
     op.execute(

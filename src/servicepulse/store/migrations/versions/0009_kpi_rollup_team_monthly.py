@@ -65,6 +65,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_kpi_monthly_histogram_team_zone_month", "kpi_monthly_histogram_team",
                     ["timezone", "month", "measure"])
+    # SQL made of the migration's constants (column names, a month expression): no values
     month = "substr(day, 1, 7) || '-01'"
     keys = ("timezone", *DIMENSIONS)
     sums = ", ".join(f'SUM("{name}")' for name in MEASURES)
