@@ -342,9 +342,10 @@ def corrected_days(engine: Engine, differences: Sequence[Difference], settings: 
     ids = sorted({item.group for item in differences})
     interactions = tables.interactions
     with engine.connect() as connection, connection.begin() as transaction:
-        instants = connection.execute(sa.select(
-            interactions.c.created_at, interactions.c.resolved_at).where(
-            interactions.c.id.in_(ids))).all() if ids else []
+        instants = [row for start in range(0, len(ids), 900)  # under every parameter limit
+                    for row in connection.execute(sa.select(
+                        interactions.c.created_at, interactions.c.resolved_at).where(
+                        interactions.c.id.in_(ids[start:start + 900])))]
         days = {datetime.fromtimestamp(value, UTC).date() for row in instants for value in row
                 if value is not None}
         if not days:
