@@ -286,9 +286,9 @@ def csp_allowing_inline(html: str, script_sources: str = "", style_sources: str 
             continue
         digest = base64.b64encode(hashlib.sha256(content.encode()).digest()).decode()
         (scripts if tag.lower() == "script" else styles).append(f"'sha256-{digest}'")
-    script = " ".join(["'self'", script_sources, *scripts]).strip()
-    style = " ".join(["'self'", style_sources, *styles]).strip()
-    img = " ".join(["'self' data:", img_sources]).strip()
+    script = " ".join(part for part in ("'self'", script_sources, *scripts) if part)
+    style = " ".join(part for part in ("'self'", style_sources, *styles) if part)
+    img = " ".join(part for part in ("'self' data:", img_sources) if part)
     policy = CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src {script}")
     policy = policy.replace("style-src 'self'", f"style-src {style}")
     return policy.replace("img-src 'self' data:", f"img-src {img}")
