@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -398,3 +399,27 @@ def test_sqlite_writers_checkpoint_the_wal_every_10000_pages(sqlite_store: Engin
         pragmas = [connection.exec_driver_sql(f"PRAGMA {name}").scalar()
                    for name in ("wal_autocheckpoint", "journal_mode", "synchronous")]
     assert pragmas == [10000, "wal", 1]  # synchronous 1: NORMAL
+
+
+def test_new_events_beside_their_interaction_given_again_unchanged_are_projected(
+        store: Engine) -> None:
+    """An interaction sent again unchanged in the batch that brings new events of its own
+    (two feeds, or a retried request holding more) is re-derived all the same. Found by the
+    fault matrix's concurrent imports: the hold time stayed 0 where a clean import had 188."""
+    interaction = {"type": "interaction", "id": "x1", "channel": "phone",
+                   "created_at": "2026-03-02T10:00:00Z", "answered_at": "2026-03-02T10:00:20Z"}
+
+    def rows(*records: dict[str, Any]) -> list[SourceRow]:
+        return [SourceRow("feed", n, record, orjson.dumps(record).decode())
+                for n, record in enumerate(records, 1)]
+
+    import_rows(store, rows(interaction))
+    events = [{"type": "event", "id": f"e{n}", "interaction_id": "x1", "kind": kind,
+               "at": f"2026-03-02T10:{minute}Z"}
+              for n, (kind, minute) in enumerate([("hold_start", "01:00"), ("hold_end", "04:08"),
+                                                  ("resolved", "06:00")], 1)]
+    summary = import_rows(store, rows(interaction, *events))
+    assert summary.as_json()["unchanged"] == {"interaction": 1}
+    x1 = _row(store, "interactions", "x1")
+    assert x1["hold_s"] == 188.0  # 10:01:00 to 10:04:08
+    assert x1["resolved_at"] == 1772445960.0  # 2026-03-02T10:06:00Z

@@ -1,0 +1,221 @@
+"""The fault matrix's tools and fixtures (a conftest makes the fixtures visible).
+
+Each case imports the same simulated centre into a fresh store under a fault, re-runs what
+was killed, and compares the store with a clean import of the same records: the records, the
+business-hours durations, every rollup row, every sentiment score, the exact KPI document and
+the rollup's, and no rebuild mark left over; `servicepulse verify` must find it consistent.
+
+Kills are real: the command runs in its own process, with a kill point installed by KILLER
+(test code only) that sends SIGKILL to the process at the Nth call of an internal function.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import create_engine
+
+from servicepulse.insights.tables import text_sentiment, text_sentiment_pending
+from servicepulse.kpi.engine import run_kpi_query
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.rollup import query_rollup
+from servicepulse.kpi.tables import (
+    kpi_daily_histogram,
+    kpi_daily_histogram_team,
+    kpi_daily_rollup,
+    kpi_daily_rollup_team,
+    kpi_monthly_histogram_team,
+    kpi_monthly_rollup_team,
+    kpi_rollup_dirty,
+)
+from servicepulse.simulate import SimulationConfig, simulate_records
+from servicepulse.store import tables
+from servicepulse.store.database import open_store
+from tests.conftest import POSTGRES_ADMIN_URL
+
+# Installs a kill point, then runs the `servicepulse` command with the remaining arguments.
+KILLER = """
+import os, signal, sys
+point, after = sys.argv[1], int(sys.argv[2])
+calls = [0]
+
+def killing(original):
+    def wrapped(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] >= after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(*args, **kwargs)
+    return wrapped
+
+if point == "batch":  # inside the batch's transaction, before its hooks and commit
+    from servicepulse.ingest.importer import Importer
+    Importer._after_batch = killing(Importer._after_batch)
+elif point == "rollup":  # writing the rebuilt rollup, after the batches committed
+    import servicepulse.kpi.rollup as rollup
+    rollup.write_rollups = killing(rollup.write_rollups)
+elif point == "sentiment":  # scoring the texts, after the rollup was written
+    import servicepulse.insights.sentiment as sentiment
+    sentiment.score_text = killing(sentiment.score_text)
+sys.argv = ["servicepulse", *sys.argv[3:]]
+from servicepulse.cli.main import run
+run()
+"""
+ROLLUP_TABLES = (kpi_daily_rollup, kpi_daily_histogram, kpi_daily_rollup_team,
+                 kpi_daily_histogram_team, kpi_monthly_rollup_team, kpi_monthly_histogram_team)
+BATCH = "400"
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 agents over a day, without the customer records (most of the rows, none of the
+    derived data): about 4,000 records with customer texts, surveys and business hours."""
+    path = tmp_path_factory.mktemp("centre") / "centre.jsonl"
+    with path.open("wb") as handle:
+        for record in simulate_records(SimulationConfig(agents=12, days=1, seed=3)):
+            if record["type"] != "customer":
+                handle.write(orjson.dumps(record) + b"\n")
+    return path
+
+
+def split_parts(source: Path, directory: Path, count: int) -> list[Path]:
+    """`count` files; line n goes to files n % count and (n + 1) % count, so every record is
+    imported twice, by two importers at once, in different batches."""
+    lines = source.read_bytes().splitlines(keepends=True)
+    paths = [directory / f"part{k}.jsonl" for k in range(count)]
+    for k, path in enumerate(paths):
+        path.write_bytes(b"".join(line for n, line in enumerate(lines)
+                                  if n % count in (k, (k - 1) % count)))
+    return paths
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def new_store(backend: str, tmp_path: Path) -> Iterator[Any]:
+    """A factory of fresh, migrated stores (URLs) on the backend; dropped afterwards."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def make() -> str:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / f'{uuid.uuid4().hex[:8]}.db'}"
+        else:
+            name = f"sp_fault_{uuid.uuid4().hex[:12]}"
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            created.append(name)
+            url = admin.url.set(database=name).render_as_string(hide_password=False)
+        open_store(url).dispose()  # migrated before any import process starts
+        return url
+
+    yield make
+    with admin.connect() as connection:
+        for name in created:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def servicepulse(url: str, *arguments: str, kill: tuple[str, int] | None = None
+                  ) -> subprocess.CompletedProcess[bytes]:
+    prefix = ["-c", KILLER, kill[0], str(kill[1])] if kill else ["-m", "servicepulse"]
+    return subprocess.run([sys.executable, *prefix, "--db", url, *arguments],
+                          capture_output=True, timeout=600, check=False,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def import_file(url: str, *paths: Path, kill: tuple[str, int] | None = None
+            ) -> subprocess.CompletedProcess[bytes]:
+    return servicepulse(url, "import", *map(str, paths), "--batch-size", BATCH,
+                         "--format", "json", kill=kill)
+
+
+def rounded(value: Any) -> Any:
+    """Sums of floats added in another order may differ in the last bits."""
+    if isinstance(value, float) and math.isfinite(value) and value != 0.0:
+        return round(value, 9 - math.floor(math.log10(abs(value))))
+    return value
+
+
+def table_rows(connection: sa.Connection, table: sa.Table, leave_out: tuple[str, ...] = ()
+          ) -> list[tuple[Any, ...]]:
+    columns = [column for column in table.columns if column.name not in leave_out]
+    return sorted((tuple(rounded(value) for value in row)
+                   for row in connection.execute(sa.select(*columns))),
+                  key=lambda row: tuple((value is None, str(value)) for value in row))
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found: dict[str, Any] = {
+                table.name: table_rows(connection, table)
+                for table in tables.RECORD_TABLES.values()}
+            for table in ROLLUP_TABLES:
+                found[table.name] = table_rows(connection, table)
+            found["text_sentiment"] = table_rows(connection, text_sentiment, ("scored_at",))
+            found["marks"] = (table_rows(connection, kpi_rollup_dirty),
+                              table_rows(connection, text_sentiment_pending))
+        query = KpiQuery(by=["team"], period="day")
+        found["kpi"] = plain(run_kpi_query(engine, query))
+        found["rollup_kpi"] = plain(query_rollup(
+            engine, KpiQuery(by=["team"], period="day", kpis=["contacts", "aht", "csat"])))
+        return found
+    finally:
+        engine.dispose()
+
+
+def plain(document: Any) -> Any:
+    """A KPI document with its floats rounded like the rows (and no timing fields)."""
+    if isinstance(document, dict):
+        return {key: plain(value) for key, value in document.items()
+                if key not in ("seconds", "as_of", "generated_at")}
+    if isinstance(document, list):
+        return [plain(value) for value in document]
+    return rounded(document)
+
+
+def verify(url: str) -> dict[str, Any]:
+    result = servicepulse(url, "verify", "--format", "json")
+    assert result.returncode == 0, (result.stdout.decode(), result.stderr.decode())
+    report: dict[str, Any] = orjson.loads(result.stdout)
+    return report
+
+
+_CLEAN: dict[str, dict[str, Any]] = {}  # backend -> snapshot of a clean import
+
+
+@pytest.fixture
+def clean(centre: Path, new_store: Any, backend: str) -> dict[str, Any]:
+    """The snapshot of a clean import (made once per backend and test process)."""
+    if backend not in _CLEAN:
+        url = new_store()
+        result = import_file(url, centre)
+        assert result.returncode == 0, result.stderr.decode()
+        found = snapshot(url)
+        assert found["text_sentiment"] and found[kpi_daily_rollup.name]
+        assert found["marks"] == ([], [])
+        _CLEAN[backend] = found
+    return _CLEAN[backend]
+
+
+def assert_same(url: str, clean: dict[str, Any]) -> None:
+    verify(url)
+    found = snapshot(url)
+    for key, expected in clean.items():
+        assert found[key] == expected, key
+
+
