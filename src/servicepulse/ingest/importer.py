@@ -380,9 +380,10 @@ class Importer:
                 for column in _DAY_COLUMNS.get(kind, ()):
                     touched.days.update(_utc_days([value for i in changed if (
                         value := incoming[i].get(column)) is not None]))
-        # events that changed interactions already stored (not in this batch)
+        # events that changed interactions already stored and not written by this batch (an
+        # interaction given again unchanged, beside new events of its own, is one of them)
         event_targets = {by_kind["event"][i]["interaction_id"] for i in touched.ids("event")}
-        outside = event_targets - set(by_kind["interaction"])
+        outside = event_targets - touched.ids("interaction")
         if outside:
             self._reproject(connection, sorted(outside), touched)
 

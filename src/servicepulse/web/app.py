@@ -110,7 +110,14 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.hub.start()
-        prewarm = asyncio.create_task(services.prewarm()) if services.prewarm_views else None
+        prewarm = None
+        if services.prewarm_views:
+            # the start-up work: derived data a killed server or import left marked is
+            # finished by the background worker (started now, not at the first import)
+            from servicepulse.ingest.background import after_import_worker
+
+            after_import_worker(engine)
+            prewarm = asyncio.create_task(services.prewarm())
         try:
             yield
         finally:
