@@ -24,7 +24,7 @@ from servicepulse.web.runners import RunContext, WallboardRunner
 from servicepulse.web.users import User
 
 log = logging.getLogger(__name__)
-IDENTITY_TTL_S = 5.0  # a revoked token or ended session stops working within this time
+IDENTITY_TTL_S = 1.0  # a revoked token, disabled user or ended session stops working within this
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
