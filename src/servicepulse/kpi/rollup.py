@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Engine
 
 from servicepulse.ingest.driver import in_ids
 from servicepulse.ingest.hooks import Touched, register, register_after_import
+from servicepulse.kpi.bound_sql import compile_bound
 from servicepulse.kpi.columns import round_like_python
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import Runner, periods_for, store_backend
@@ -278,7 +279,9 @@ def _executor(connection: Connection, backend: Any) -> Any:
     """Run compiled Ibis expressions on the caller's connection (inside its transaction)."""
 
     def execute(expression: ir.Expr) -> pd.DataFrame:
-        result = connection.exec_driver_sql(str(backend.compile(expression)))
+        # text values bound as parameters, as on every store query (kpi.bound_sql)
+        statement = compile_bound(backend, expression)
+        result = connection.exec_driver_sql(statement.sql, statement.values)
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
     return execute
