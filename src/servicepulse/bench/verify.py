@@ -12,6 +12,7 @@ the medians are reported per kind and in total, and the run must find the store 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -142,6 +143,7 @@ def run_verify_bench(size: int, runs: int, backends: Sequence[str], postgres_url
     notes: list[str] = []
     for backend in backends:
         engine, built = prepare_store(backend, size, postgres_url)
+        load_before = os.getloadavg()
         measured: list[dict[str, float]] = []
         checked = 0
         for run in range(runs):
@@ -153,6 +155,10 @@ def run_verify_bench(size: int, runs: int, backends: Sequence[str], postgres_url
                              "not consistent: see `servicepulse verify`)")
             measured.append(times)
         engine.dispose()
+        notes.append(f"{backend}: load average (1, 5, 15 min) before the runs "
+                     + ", ".join(f"{value:.1f}" for value in load_before) + ", after "
+                     + ", ".join(f"{value:.1f}" for value in os.getloadavg())
+                     + " (other work on the machine shows in every figure)")
         names = list(measured[0])
         rows.append(f"| {backend} | {size:,} | {checked:,} | " + " | ".join(
             f"{median([times[name] for times in measured]):.1f}" for name in names) + " |")
@@ -161,7 +167,8 @@ def run_verify_bench(size: int, runs: int, backends: Sequence[str], postgres_url
                 f"{name} {seconds:.0f} s" for name, seconds in built.items()))
     names = [check.name for check in checks]
     text_lines = [
-        f"`servicepulse bench verify --interactions {size} --runs {runs}`: one whole "
+        f"`servicepulse bench verify --interactions {size} --runs {runs} --backends "
+        f"{','.join(backends)}`: one whole "
         "`servicepulse verify` (no repair) on a store of synthetic interactions (60 days, "
         f"60 agents, a calendar on every team, a customer message on one interaction in "
         f"{TEXT_EVERY}) whose derived data is consistent. {machine_line()}; medians of "
