@@ -62,12 +62,12 @@ AFTER_BATCH: list[AfterBatch] = []
 # Slow derived data (text scoring: ~1 ms a text) runs once after the whole import, over
 # everything the import touched, so it never holds up the batches.
 AFTER_IMPORT: list[AfterBatch] = []
-# The after-import work of a background worker (API imports) may be done in two steps: the
-# slow, read-only part on its own connection (`prepare(engine, touched)`), then the writes in
-# a short transaction (`write(connection, current)`, `current` False when an import ran in
-# between: the writer then keeps what says the work is still due). With SQLite's one write
-# lock, imports then wait for the writes only, not for the whole computation.
-Write = Callable[[Connection, bool], None]
+# An after-import hook may be done in two steps: the slow, read-only part on its own
+# connection (`prepare(engine, touched)`), then the writes in a short transaction
+# (`write(connection)`), which leaves marked whatever an import changed in between (the
+# marks are versioned: servicepulse.store.marks). With SQLite's one write lock, imports then
+# wait for the writes only, not for the whole computation.
+Write = Callable[[Connection], None]
 Prepare = Callable[[Engine, Touched], Write]
 PREPARED_AFTER_IMPORT: dict[AfterBatch, Prepare] = {}
 
@@ -112,7 +112,7 @@ def run_after_import(engine: Engine, touched: Touched | None = None,
         write: Write | None = prepare(engine, touched) if prepare is not None else None
         with writing(), write_transaction(engine, "derived") as connection:
             if write is not None:
-                write(connection, True)
+                write(connection)
             else:
                 hook(connection, touched)
 

@@ -349,7 +349,7 @@ def score_after_batch(connection: Connection, touched: Touched) -> None:
         marks.clear(connection, text_sentiment_pending, read)
 
 
-def _prepare_scoring(engine: Engine, touched: Touched) -> Callable[[Connection, bool], None]:
+def _prepare_scoring(engine: Engine, touched: Touched) -> Callable[[Connection], None]:
     """The same in two steps: the marked texts read and scored on a connection of their own
     (imports go on meanwhile), then written. A text whose mark, or whose interaction's mark,
     changed since it was read (a batch changed it again) is not written: its mark stays."""
@@ -359,7 +359,7 @@ def _prepare_scoring(engine: Engine, touched: Touched) -> Callable[[Connection, 
         sources, interaction_ids = _pending(read)
         scored = _score(connection, sources, interaction_ids, False, summary) if read else {}
 
-    def write(connection: Connection, current: bool) -> None:
+    def write(connection: Connection) -> None:
         if not read:
             return
         lock_for(connection, "derived")

@@ -521,8 +521,8 @@ def refresh_dirty_days(connection: Connection, settings: Any | None = None) -> i
     return len(read)
 
 
-def _prepare_refresh_after_import(engine: Engine, touched: Touched) -> Callable[
-        [Connection, bool], None]:
+def _prepare_refresh_after_import(engine: Engine, touched: Touched
+                                  ) -> Callable[[Connection], None]:
     """The same in two steps: the stale days computed on a connection of their own (imports
     go on meanwhile), then written. At the write, a day whose mark changed since (bumped by
     a batch, or cleared by another rebuild that may have seen newer records) is not written
@@ -531,7 +531,7 @@ def _prepare_refresh_after_import(engine: Engine, touched: Touched) -> Callable[
         read = dirty_marks(connection)
         computed = compute_rollups(connection, set(read)) if read else []
 
-    def write(connection: Connection, current: bool) -> None:
+    def write(connection: Connection) -> None:
         if not read:
             return
         lock_for(connection, "derived")
