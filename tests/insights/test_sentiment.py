@@ -177,3 +177,36 @@ def test_sentiment_kpi(store: Engine) -> None:
     # email: only the German text -> no value (n = 0 is null, never 0)
     assert by_channel["email"]["value"] is None and by_channel["email"]["unscored"] == 1
 
+
+
+def test_a_text_changed_while_it_is_scored_keeps_its_mark(store: Engine) -> None:
+    """The marked texts are scored on a connection of their own, then written: one that a
+    batch changed meanwhile is not written with its old score, and stays marked."""
+    from servicepulse.ingest.hooks import Touched, run_after_import
+    from servicepulse.ingest.importer import Importer
+    from servicepulse.insights.sentiment import _prepare_scoring
+    from servicepulse.insights.tables import text_sentiment_pending
+    from servicepulse.store import marks
+
+    def rows(body: str) -> list[SourceRow]:
+        records = [{"type": "interaction", "id": "i1", "channel": "chat",
+                    "created_at": "2026-03-02T10:00:00Z", "language": "en"},
+                   {"type": "event", "id": "e1", "interaction_id": "i1", "actor": "customer",
+                    "kind": "customer_message", "at": "2026-03-02T10:01:00Z", "body": body}]
+        return [SourceRow("t", n, record, json.dumps(record)) for n, record in enumerate(records)]
+
+    Importer(store).import_rows(rows("Great service, very helpful and friendly :)"),
+                                after_import=False)
+    write = _prepare_scoring(store, Touched())  # scored: positive
+    Importer(store).import_rows(rows("Worst support ever, a total waste of my time"),
+                                after_import=False)
+    with store.begin() as connection:
+        write(connection)
+        # e1 changed: not written, its mark kept; i1's texts were all seen (i1's mark cleared)
+        assert marks.read(connection, text_sentiment_pending) == {("event", "e1"): 2}
+        assert connection.execute(select(text_sentiment.c.label)).all() == []
+    run_after_import(store)
+    with store.connect() as connection:
+        assert connection.execute(select(text_sentiment.c.source_id, text_sentiment.c.label)
+                                  ).all() == [("e1", "negative")]
+        assert marks.read(connection, text_sentiment_pending) == {}
