@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, insert, select, update
 
 from servicepulse.insights import sentiment_verify
-from servicepulse.insights.tables import text_sentiment
+from servicepulse.insights.tables import text_sentiment, text_sentiment_pending
 from servicepulse.store import tables
 from servicepulse.store.derived import DerivedCheck, Difference, run_checks
 from tests.conftest import FIXTURES
@@ -61,3 +61,22 @@ def test_corruptions_are_found_exactly_and_repaired(store: Engine) -> None:
         assert sorted(tuple(row) for row in connection.execute(
             select(ts.c.source_kind, ts.c.source_id, ts.c.score))) == [
                 ("event", "e1", 0.784), ("event", "e3", -0.7506), ("survey", "s1", 0.7397)]
+
+
+def test_a_text_marked_for_scoring_is_pending_and_scored(store: Engine) -> None:
+    load(store, VERIFY)
+    ts = text_sentiment
+    with store.begin() as connection:  # as an import killed before its after-import work
+        connection.execute(delete(ts).where(ts.c.source_id == "e3"))
+        connection.execute(insert(text_sentiment_pending).values(kind="event", id="e3",
+                                                                 version=1))
+    found = run_checks(store, CHECKS).kinds[0].found.differences
+    # the missing row is the mark's to do, not a difference of its own
+    assert found == [Difference(
+        "sentiment", None, "event:e3", None, None,
+        "pending scoring (text_sentiment_pending): marked by an import", pending=True)]
+    assert run_checks(store, CHECKS, repair=True).consistent
+    with store.connect() as connection:
+        assert connection.execute(select(text_sentiment_pending)).all() == []
+        assert connection.execute(select(ts.c.score).where(ts.c.source_id == "e3")
+                                  ).scalar_one() == -0.7506

@@ -17,7 +17,10 @@ stored score that differs while its text did not change means the scorer's code 
 changed, which the sample finds; `servicepulse sentiment --rescore` rescores everything.
 A store with at most SAMPLE_PER_SOURCE texts of a source has every score recomputed.
 
-The repair rescores the texts that differ with the scorer (`score_texts` restricted to
+Texts an import marked for scoring (`text_sentiment_pending`: a text, or every text of an
+interaction; scored after the import) are reported as pending, one item per mark, and
+their rows are not compared meanwhile. The repair scores what is marked (the after-import
+work), then rescores the texts that differ with the scorer (`score_texts` restricted to
 them, which also removes their orphan rows), in one transaction.
 """
 
@@ -25,15 +28,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from servicepulse.ingest.hooks import Touched
 from servicepulse.insights import sentiment
-from servicepulse.insights.tables import text_sentiment
-from servicepulse.store import tables
+from servicepulse.insights.tables import text_sentiment, text_sentiment_pending
+from servicepulse.store import marks, tables
 from servicepulse.store.database import write_transaction
 from servicepulse.store.derived import CheckResult, Difference, Progress
 
@@ -92,15 +97,25 @@ def _score_differences(kind: str, row: Any) -> list[Difference]:
     return found
 
 
-def check_source(connection: Connection, source: Any) -> tuple[int, list[Difference]]:
-    """One source's texts and rows: how many were compared, and what differs."""
+def check_source(connection: Connection, source: Any,
+                 marked: AbstractSet[tuple[str, str]] = frozenset()
+                 ) -> tuple[int, list[Difference]]:
+    """One source's texts and rows: how many were compared, and what differs. Texts marked
+    for scoring (`marked`: (kind, id), or ("interaction", id) for all of an interaction's)
+    are left out: their pending mark stands for them."""
     query, differs = _text_query(source)
     found: list[Difference] = []
+
+    def due(source_id: str, interaction_id: str | None) -> bool:
+        return (source.kind, source_id) in marked or ("interaction", interaction_id) in marked
+
     texts = int(connection.execute(
         sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
     seen: set[str] = set()
     for row in connection.execute(query.where(differs)):
         seen.add(row.source_id)
+        if due(row.source_id, row.interaction_id):
+            continue
         group, day = f"{source.kind}:{row.source_id}", _day(row.at)
         if row.stored_id is None:
             result = sentiment.score_text(row.text, row.language_hint)
@@ -116,14 +131,15 @@ def check_source(connection: Connection, source: Any) -> tuple[int, list[Differe
     sample = query.where(sa.not_(differs)).order_by(
         source.table.c.content_hash, source.table.c.id).limit(SAMPLE_PER_SOURCE)
     for row in connection.execute(sample):
-        if row.source_id not in seen:
+        if row.source_id not in seen and not due(row.source_id, row.interaction_id):
             found += _score_differences(source.kind, row)
     # rows whose source is gone or no longer a customer text
     ts, src = text_sentiment, source.table
     still_a_text = sa.exists().where(src.c.id == ts.c.source_id, source.qualifies)
     for row in connection.execute(sa.select(ts).where(ts.c.source_kind == source.kind,
                                                       ~still_a_text)):
-        found.append(_orphan(row))
+        if not due(row.source_id, row.interaction_id):
+            found.append(_orphan(row))
     return texts, found
 
 
@@ -141,10 +157,16 @@ class SentimentCheck:
         result = CheckResult()
         ts = text_sentiment
         with engine.connect() as connection:
+            marked = {(str(kind), str(key)) for kind, key in
+                      marks.read(connection, text_sentiment_pending)}
+            result.differences += [
+                Difference(KIND, None, f"{kind}:{key}", None, None,
+                           "pending scoring (text_sentiment_pending): marked by an import",
+                           pending=True) for kind, key in sorted(marked)]
             sources = sentiment._sources()  # the scorer's own definition of a customer text
             for index, source in enumerate(sources):
                 progress(index, len(sources), f"sentiment: {source.kind} texts")
-                checked, found = check_source(connection, source)
+                checked, found = check_source(connection, source, marked)
                 result.checked += checked
                 result.differences += found
             unknown = connection.execute(sa.select(ts).where(
@@ -155,21 +177,24 @@ class SentimentCheck:
 
     def repair(self, engine: Engine, differences: Sequence[Difference]) -> int:
         ids: dict[str, set[str]] = {}
+        pending = [item for item in differences if item.kind == KIND and item.pending]
         for item in differences:
-            if item.kind == KIND:
+            if item.kind == KIND and not item.pending:
                 kind, _, source_id = item.group.partition(":")
                 ids.setdefault(kind, set()).add(source_id)
-        if not ids:
+        if not ids and not pending:
             return 0
         ts = text_sentiment
         with write_transaction(engine, "derived") as connection:
+            if pending:  # the after-import work: scores what is marked, clears the marks
+                sentiment.score_after_batch(connection, Touched())
             for kind in set(ids) - set(sentiment.SOURCE_KINDS):
                 connection.execute(sa.delete(ts).where(ts.c.source_kind == kind))
             known = {kind: found for kind, found in ids.items()
                      if kind in sentiment.SOURCE_KINDS}
             if known:
                 sentiment.score_texts(connection, sources=known)
-        return sum(len(found) for found in ids.values())
+        return sum(len(found) for found in ids.values()) + len(pending)
 
 
 CHECK = SentimentCheck()
