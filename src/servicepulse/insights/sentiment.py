@@ -117,7 +117,8 @@ def _non_blank(column: ColumnElement[Any]) -> ColumnElement[bool]:
     return and_(column.is_not(None), func.trim(column) != "")
 
 
-def _sources() -> tuple[_Source, ...]:
+def customer_text_sources() -> tuple[_Source, ...]:
+    """Which records are customer texts, and how each is attributed (one per source kind)."""
     e, s, m = tables.events, tables.surveys, tables.social_mentions
     return (
         _Source("event", e, e.c.body, e.c.at, e.c.interaction_id,
@@ -133,7 +134,7 @@ def _sources() -> tuple[_Source, ...]:
 
 
 def _source(kind: str) -> _Source:
-    for source in _sources():
+    for source in customer_text_sources():
         if source.kind == kind:
             return source
     raise ValueError(f"unknown text source {kind!r}: use one of {', '.join(SOURCE_KINDS)}")
@@ -234,7 +235,7 @@ def _score(connection: Connection, sources: Mapping[str, Iterable[str]] | None,
     touched_interactions = set(interaction_ids or ())
     now = time.time()
     scored: _Scored = {}
-    for source in _sources():
+    for source in customer_text_sources():
         query = _texts(source)
         if restricted:
             filters = _restriction(source, wanted.get(source.kind, set()), touched_interactions)
@@ -256,7 +257,7 @@ def _write_scores(connection: Connection, scored: _Scored,
     restricted = sources is not None or interaction_ids is not None
     wanted = {kind: set(ids) for kind, ids in (sources or {}).items()}
     touched_interactions = set(interaction_ids or ())
-    for source in _sources():
+    for source in customer_text_sources():
         _store(connection, source.kind, scored.get(source.kind, {}))
         summary.removed += _remove_stale(connection, source, wanted.get(source.kind, set()),
                                          touched_interactions, restricted)

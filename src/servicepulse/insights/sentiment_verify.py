@@ -163,7 +163,8 @@ class SentimentCheck:
                 Difference(KIND, None, f"{kind}:{key}", None, None,
                            "pending scoring (text_sentiment_pending): marked by an import",
                            pending=True) for kind, key in sorted(marked)]
-            sources = sentiment._sources()  # the scorer's own definition of a customer text
+            # the scorer's own definition of a customer text
+            sources = sentiment.customer_text_sources()
             for index, source in enumerate(sources):
                 progress(index, len(sources), f"sentiment: {source.kind} texts")
                 checked, found = check_source(connection, source, marked)

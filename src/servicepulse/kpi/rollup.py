@@ -234,8 +234,8 @@ def _chunks(first: date, end: date) -> Iterable[tuple[date, date]]:
         first = following
 
 
-def _data_days(connection: Connection) -> list[date]:
-    """UTC days of the first and last time the rollup KPIs read."""
+def data_day_range(connection: Connection) -> tuple[date, date] | None:
+    """The first and last UTC day of the instants the rollup KPIs read (None: no records)."""
     instants: list[float] = []
     for table, column in ((tables.interactions, "created_at"),
                           (tables.interactions, "resolved_at"),
@@ -244,9 +244,17 @@ def _data_days(connection: Connection) -> list[date]:
             sa.select(sa.func.min(table.c[column]), sa.func.max(table.c[column]))).one()
         instants += [float(value) for value in (low, high) if isinstance(value, int | float)]
     if not instants:
+        return None
+    return (EPOCH + timedelta(days=int(min(instants) // DAY_S)),
+            EPOCH + timedelta(days=int(max(instants) // DAY_S)))
+
+
+def _data_days(connection: Connection) -> list[date]:
+    """UTC days from the first to the last time the rollup KPIs read."""
+    found = data_day_range(connection)
+    if found is None:
         return []
-    first = EPOCH + timedelta(days=int(min(instants) // DAY_S))
-    last = EPOCH + timedelta(days=int(max(instants) // DAY_S))
+    first, last = found
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 

@@ -53,6 +53,7 @@ from servicepulse.kpi.rollup import (
     Grain,
     RangeRows,
     compute_rollups,
+    data_day_range,
     dirty_days,
     pack_histograms,
     pack_sums,
@@ -305,21 +306,6 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
             connection.rollback()
 
 
-def data_days(connection: Connection) -> tuple[date, date] | None:
-    """The first and last UTC day of the instants the rollup reads (None: no records)."""
-    instants: list[float] = []
-    for table, column in ((tables.interactions, "created_at"),
-                          (tables.interactions, "resolved_at"),
-                          (tables.surveys, "submitted_at")):
-        low, high = connection.execute(
-            sa.select(sa.func.min(table.c[column]), sa.func.max(table.c[column]))).one()
-        instants += [float(value) for value in (low, high) if isinstance(value, int | float)]
-    if not instants:
-        return None
-    return (datetime.fromtimestamp(min(instants), UTC).date(),
-            datetime.fromtimestamp(max(instants), UTC).date())
-
-
 def _days(first: date, end: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((end - first).days)]
 
@@ -381,7 +367,7 @@ class RollupCheck:
         found: list[Difference] = []
         with snapshot(engine) as connection:
             dirty = dirty_days(connection)
-            span = data_days(connection)
+            span = data_day_range(connection)
             months = Recomputed()
             first_local = end_local = None
             if span is not None:
