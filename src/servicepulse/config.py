@@ -16,6 +16,7 @@ import os
 import tomllib
 from collections.abc import Iterator
 from contextvars import ContextVar
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -68,6 +69,13 @@ def _check_timezone(value: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _not_after_today(value: date) -> date:
+    if value > datetime.now(UTC).date():
+        raise ValueError(f"{value.isoformat()} is in the future")
+    return value
+
 _SECONDS = "seconds >= 0, or leave the channel out to have none"
 Seconds = Annotated[float | None, Field(ge=0, allow_inf_nan=False, description=_SECONDS)]
 _COST = "money an hour >= 0, or leave the role out to have none"
@@ -239,6 +247,21 @@ class Settings(BaseSettings):
         False,
         description="true or false: true marks the session cookie Secure (sent over HTTPS "
                     "only); set it whenever the service is reached over HTTPS")
+
+    # Plausible values (issue 15, DESIGN.md §2): read by servicepulse.records.plausible, set
+    # once per process by the CLI (docs/records.md, "Plausible values").
+    plausible_from: Annotated[date, AfterValidator(_not_after_today)] = Field(
+        date(1970, 1, 1), ge=date(1900, 1, 1),
+        description="a date (YYYY-MM-DD) from 1900-01-01 up to today: times before it are "
+                    "implausible and quarantined")
+    plausible_years_ahead: int = Field(
+        10, ge=0, le=1000,
+        description="a whole number of years from 0 to 1000: times after the day this many "
+                    "years after today are implausible and quarantined")
+    max_duration_s: float = Field(
+        86_400.0, gt=0, allow_inf_nan=False,
+        description="seconds, a number > 0: longer talk_s, hold_s, wrap_s or handle_s values "
+                    "are implausible and quarantined")
 
     @classmethod
     def settings_customise_sources(

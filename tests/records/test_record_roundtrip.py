@@ -29,16 +29,21 @@ from servicepulse.records.models import (
     SurveyKind,
 )
 
-ids = st.text(min_size=1, max_size=20)
-texts = st.text(max_size=40)
-names = st.text(min_size=1, max_size=40)
-seconds = st.floats(min_value=0, max_value=1e8, allow_nan=False, allow_infinity=False)
+# text as records may hold it: any character but NUL and lone surrogates (refused: no store
+# keeps them as given)
+characters = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
+ids = st.text(characters, min_size=1, max_size=20)
+texts = st.text(characters, max_size=40)
+names = st.text(characters, min_size=1, max_size=40)
+# plausible durations: at most a day (the default max_duration_s)
+seconds = st.floats(min_value=0, max_value=86_400, allow_nan=False, allow_infinity=False)
 counts = st.integers(min_value=0, max_value=10**6)
 money = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
 )
-instants = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1))
+# plausible times: inside the default window (1970-01-01 to ten years after today)
+instants = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2030, 1, 1))
 later = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400))
 
 
@@ -97,7 +102,7 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
                     "team_id": ids,
                     "hourly_cost": seconds,
                     "active": st.booleans(),
-                    "languages": st.lists(st.text(max_size=35), max_size=4),
+                    "languages": st.lists(st.text(characters, max_size=35), max_size=4),
                 }
             )
         )
@@ -140,7 +145,7 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
                     "transfers": counts,
                     "escalated": st.booleans(),
                     "status": texts,
-                    "language": st.text(max_size=35),
+                    "language": st.text(characters, max_size=35),
                 }
             )
         )
@@ -199,7 +204,7 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         data |= draw(
             optional_fields(
                 {
-                    "currency": st.text(min_size=3, max_size=3),
+                    "currency": st.text(characters, min_size=3, max_size=3),
                     "interaction_id": ids,
                     "agent_id": ids,
                 }

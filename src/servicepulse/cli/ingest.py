@@ -24,7 +24,13 @@ from sqlalchemy import Engine, func, select
 
 from servicepulse.cli.context import state
 from servicepulse.ingest.importer import Importer, ImportSummary
-from servicepulse.ingest.readers import UsageError, expand_paths, read_paths
+from servicepulse.ingest.readers import (
+    UnreadableFile,
+    UsageError,
+    check_readable,
+    expand_paths,
+    read_paths,
+)
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.store import tables
 
@@ -42,6 +48,15 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_command)
     app.command("check")(check_command)
     app.add_typer(quarantine_app, name="quarantine")
+
+
+def apply_plausible_values() -> None:
+    """Validation in this process (and the workers it forks) holds records to the plausible
+    values of the configuration (docs/records.md): set once, before anything is imported."""
+    from servicepulse.config import load_settings
+    from servicepulse.records import plausible
+
+    plausible.configure_from_settings(load_settings())
 
 
 def _split_formats(formats: list[str]) -> tuple[str | None, str]:
@@ -107,6 +122,16 @@ def import_command(
         files = expand_paths(paths, any_file=source_format is not None)
     except UsageError as exc:
         raise typer.BadParameter(str(exc), param_hint="PATHS") from exc
+    if source_format is None:
+        # a file that is not text at all is refused before anything is imported (connectors
+        # read their own formats and encodings, and report such files as a quarantined row)
+        for file in files:
+            try:
+                check_readable(file)
+            except UnreadableFile as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+    apply_plausible_values()
     engine = state(ctx).engine()
     total_bytes = sum(f.stat().st_size for f in files)
     show_progress = sys.stderr.isatty() and output != "json"
@@ -132,7 +157,24 @@ def import_command(
                 rows = CONNECTORS[source_format].read(files, options)
             except MappingError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--mapping") from exc
-        summary = Importer(engine, batch_size, workers).import_rows(rows)
+        importer = Importer(engine, batch_size, workers)
+        committed = ImportSummary()
+        damaged: UnreadableFile | None = None
+        try:
+            summary = importer.import_rows(rows, on_batch=committed.merge)
+        except UnreadableFile as exc:
+            # damaged compressed data, met while reading: what was committed stays, and gets
+            # its after-import work (text scores) as after any import
+            damaged = exc
+            importer.run_after_import()
+    if damaged is not None:
+        done = sum(committed.inserted.values()) + sum(committed.updated.values()) + sum(
+            committed.unchanged.values())
+        typer.echo(f"error: {damaged}\nImported before the damage: {committed.rows:,} rows "
+                   f"({done:,} records written or unchanged, {committed.quarantined:,} "
+                   "quarantined); nothing after it. Import the repaired file again: what was "
+                   "imported is left unchanged.", err=True)
+        raise typer.Exit(2)
     _print_summary(summary, output)
     if summary.quarantined:
         raise typer.Exit(EXIT_QUARANTINED)
@@ -207,6 +249,7 @@ def quarantine_retry(
 ) -> None:
     """Validate quarantined rows again (after a fix to the configuration or the software);
     the ones that pass are imported and leave the quarantine."""
+    apply_plausible_values()
     engine = state(ctx).engine()
     rows = _quarantine_rows(engine, ids, source)
     retried = []

@@ -1,20 +1,118 @@
 """`servicepulse`: the command line. Each area of the product registers its commands here.
 
 Global option: `--db URL` (else SERVICEPULSE_DATABASE_URL, else ./servicepulse.db).
-Exit codes: 0 success, 2 usage error, 3 import finished with quarantined rows.
+Exit codes: 0 success, 1 failure (an unexpected error included), 2 usage or configuration
+error, 3 import finished with quarantined rows.
+
+No traceback reaches the user: an unexpected exception in any command is written, with its
+traceback, to the error log (`error_log_path()`: $XDG_STATE_HOME/servicepulse/errors.log,
+by default ~/.local/state/servicepulse/errors.log) under a short reference, and the command
+prints one line, `error: <summary> (reference <id>; details in <path>)`, and exits 1.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import re
+import secrets
+import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from servicepulse.cli.context import CliState
+
+ERROR_LOG_NAME = "errors.log"
+ERROR_LOG_MAX_BYTES = 1_000_000  # then the log moves to errors.log.1 (one generation kept)
+_SUMMARY_CHARS = 300
+# user:password@ in a database URL on the command line is not written to the log
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def error_log_path() -> Path:
+    """Where unexpected errors are logged: $XDG_STATE_HOME/servicepulse/errors.log, else
+    ~/.local/state/servicepulse/errors.log (the XDG default)."""
+    state_home = os.environ.get("XDG_STATE_HOME") or ""
+    base = Path(state_home) if os.path.isabs(state_home) else Path.home() / ".local" / "state"
+    return base / "servicepulse" / ERROR_LOG_NAME
+
+
+def _summary(exc: BaseException) -> str:
+    """One line about `exc`: its type and the first line of its message, shortened."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
+    text = "".join(c if c.isprintable() else "\ufffd" for c in text)
+    return text if len(text) <= _SUMMARY_CHARS else text[:_SUMMARY_CHARS - 1] + "…"
+
+
+def _write_log(path: Path, entry: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if path.stat().st_size > ERROR_LOG_MAX_BYTES:
+            path.replace(path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
+    # the log may hold record contents (exception messages): readable by the user only
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8", errors="backslashreplace") as handle:
+        handle.write(entry)
+
+
+def report_unexpected(exc: BaseException) -> str:
+    """Log `exc` with its traceback under a new reference; the one line to show the user."""
+    reference = secrets.token_hex(4)
+    argv = " ".join(_URL_PASSWORD.sub(r"\1***@", arg) for arg in sys.argv)
+    entry = (
+        f"=== {datetime.now(UTC).isoformat(timespec='seconds')} reference {reference} "
+        f"(pid {os.getpid()}, Python {sys.version.split()[0]})\n"
+        f"command: {argv}\n"
+        + "".join(traceback.format_exception(exc))
+        + "\n"
+    )
+    summary = _summary(exc)
+    path = error_log_path()
+    for candidate in (path, Path(tempfile.gettempdir()) / f"servicepulse-{os.getuid()}-"
+                      f"{ERROR_LOG_NAME}"):
+        try:
+            _write_log(candidate, entry)
+        except OSError as error:
+            problem = error.strerror or str(error)
+            continue
+        return f"error: {summary} (reference {reference}; details in {candidate})"
+    return (f"error: {summary} (reference {reference}; the details could not be written to "
+            f"{path}: {problem})")
+
+
+class _Commands(TyperGroup):
+    """The command group: expected errors keep their messages and exit codes; anything else
+    becomes one line and a logged traceback (`report_unexpected`)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from servicepulse.config import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # usage errors (exit 2), explicit exits, aborts: handled by typer
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}\nFix the configuration (see docs/configuration.md).",
+                       err=True)
+            raise typer.Exit(2) from None
+        except Exception as exc:
+            typer.echo(report_unexpected(exc), err=True)
+            raise typer.Exit(1) from None
+
 
 app = typer.Typer(
     name="servicepulse",
     help="ServicePulse: customer-service KPIs, scorecards and staffing from every contact.",
+    cls=_Commands,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -54,7 +152,9 @@ _register()
 
 
 def run() -> None:
-    """The console entry point: known user errors become a message and exit status 2."""
+    """The console entry point: known user errors become a message and exit status 2, and
+    no traceback is shown (the commands' group handles both; this catches what happens
+    outside any command)."""
     from servicepulse.config import ConfigError
 
     try:
@@ -62,4 +162,7 @@ def run() -> None:
     except ConfigError as exc:
         typer.echo(f"error: {exc}\nFix the configuration (see docs/configuration.md).", err=True)
         raise SystemExit(2) from None
+    except Exception as exc:
+        typer.echo(report_unexpected(exc), err=True)
+        raise SystemExit(1) from None
 

@@ -19,16 +19,30 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
-    NonNegativeInt,
     model_validator,
 )
 
+from servicepulse.records import plausible
+
 
 def _as_utc(value: datetime) -> datetime:
-    # DESIGN.md §2: a time without offset is UTC.
+    # DESIGN.md §2: a time without offset is UTC; and only plausible times (see `plausible`).
+    limits = plausible._current
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+        value = value.replace(tzinfo=UTC)
+    else:
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            # 0001-01-01T00:00:00+01:00 or 9999-12-31T23:59:59-01:00: no such UTC time. Said
+            # as a ValueError (pydantic reports those; an OverflowError would escape it).
+            raise ValueError(limits.too_early() if value.year < 5000
+                             else limits.too_late()) from None
+    if value < limits.earliest:
+        raise ValueError(limits.too_early())
+    if value >= limits.after:
+        raise ValueError(limits.too_late())
+    return value
 
 
 def _iso_time_only(value: Any) -> Any:
@@ -45,8 +59,18 @@ def _iso_time_only(value: Any) -> Any:
 
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_iso_time_only), AfterValidator(_as_utc)]
+def _plausible_duration(value: float) -> float:
+    limits = plausible._current
+    if value > limits.max_duration_s:
+        raise ValueError(limits.too_long())
+    return value
+
+
 RecordId = Annotated[str, Field(min_length=1, max_length=200)]
-Seconds = NonNegativeFloat
+# A duration: seconds, not negative, finite (the models' allow_inf_nan=False) and plausible.
+Seconds = Annotated[NonNegativeFloat, AfterValidator(_plausible_duration)]
+# A count: a whole number >= 0 that the store's integer columns hold (32 bits on PostgreSQL).
+Count = Annotated[int, Field(ge=0, le=2_147_483_647)]
 
 
 class Channel(StrEnum):
@@ -252,8 +276,8 @@ class Interaction(Record):
     hold_s: Seconds | None = None
     wrap_s: Seconds | None = None
     handle_s: Seconds | None = None
-    reopens: NonNegativeInt = 0
-    transfers: NonNegativeInt = 0
+    reopens: Count = 0
+    transfers: Count = 0
     escalated: bool = False
     status: Annotated[str, Field(max_length=50)] | None = None
     language: Annotated[str, Field(max_length=35)] | None = None
@@ -363,13 +387,13 @@ class SocialPost(Record):
     platform: Annotated[str, Field(min_length=1, max_length=50)]
     posted_at: UtcDatetime
     agent_id: RecordId | None = None
-    impressions: NonNegativeInt | None = None
-    reach: NonNegativeInt | None = None
-    likes: NonNegativeInt | None = None
-    comments: NonNegativeInt | None = None
-    shares: NonNegativeInt | None = None
-    clicks: NonNegativeInt | None = None
-    saves: NonNegativeInt | None = None
+    impressions: Count | None = None
+    reach: Count | None = None
+    likes: Count | None = None
+    comments: Count | None = None
+    shares: Count | None = None
+    clicks: Count | None = None
+    saves: Count | None = None
 
 
 class SocialMention(Record):

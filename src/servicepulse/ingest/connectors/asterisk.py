@@ -31,6 +31,7 @@ from servicepulse.ingest.connectors.base import (
     Connector,
     ConnectorOptions,
     MappingError,
+    damage_row,
     error_row,
     iso,
     iso_epoch,
@@ -263,7 +264,7 @@ class QueueLogReader:
 
     def rows(self) -> Iterator[SourceRow]:
         try:
-            handle = open_text(self.path, encoding="utf-8")
+            handle = open_text(self.path)
         except OSError as exc:
             yield error_row(self.path, None, "", None,
                             f"cannot read the file: {exc.strerror or exc}")
@@ -281,6 +282,7 @@ class QueueLogReader:
                     parts = line.split("|")
                     where = f"{parts[4].strip()} line: " if len(parts) >= 5 else ""
                     yield error_row(self.path, number, line, None, f"{where}{exc}")
+        yield from damage_row(self.path, handle)
         # still open at the end of the log: emitted open, completed by a later, longer log
         for call in sorted(self.calls.values(), key=lambda c: c.first_line):
             yield self._interaction(call)
@@ -484,6 +486,7 @@ def _cdr_rows(paths: Sequence[Path], settings: AsteriskSettings) -> Iterator[Sou
                 csv.writer(buffer, lineterminator="").writerow(values)
                 raw = buffer.getvalue()
                 yield _cdr_row(path, number, raw, values, settings)
+        yield from damage_row(path, handle)
 
 
 QUEUE_LOG = Connector(

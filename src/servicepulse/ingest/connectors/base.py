@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from servicepulse.ingest.readers import BOM, COMPRESSION_ERRORS, compression_problem
 from servicepulse.ingest.sources import SourceRow
-from servicepulse.records.validate import RecordError
+from servicepulse.records.validate import RecordError, storable, surrogate_at, text_problem
 
 
 @dataclass(frozen=True)
@@ -70,19 +71,27 @@ class MappingError(ValueError):
 
 def error_row(source: Path | str, line: int | None, raw: str, field_name: str | None,
               reason: str, kind: str | None = None, record_id: str | None = None) -> SourceRow:
-    return SourceRow(source=str(source), line=line, data=None, raw=raw,
+    # the raw text as the quarantine can store it (a NUL or a byte that was not UTF-8 in the
+    # source shown as U+FFFD; the reason says what it was)
+    return SourceRow(source=str(source), line=line, data=None, raw=storable(raw),
                      error=RecordError(field_name, reason, kind, record_id))
 
 
 def record_row(source: Path | str, line: int | None, raw: str, data: dict[str, Any]) -> SourceRow:
     # Fields left None are dropped: the canonical record treats absent and null alike and a
-    # smaller record keeps the quarantine readable.
+    # smaller record keeps the quarantine readable. A NUL or an undecodable byte in a value
+    # stays: validation refuses the record naming the field.
     return SourceRow(source=str(source), line=line,
-                     data={k: v for k, v in data.items() if v is not None}, raw=raw)
+                     data={k: v for k, v in data.items() if v is not None}, raw=storable(raw))
 
 
 def dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        # a lone surrogate (a byte that was not UTF-8, or a broken \u escape, read by the
+        # salvaging decoder) or a value orjson does not know: still shown, never raised
+        return storable(json.dumps(value, ensure_ascii=False, default=str))
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -94,16 +103,68 @@ def open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def open_text(path: Path, encoding: str = "utf-8-sig") -> IO[str]:
+class TextLines:
+    """The lines of a text file, for a connector that must never raise for bad content.
+
+    A byte that is not valid in the encoding is kept as a surrogate escape (U+DC80-U+DCFF),
+    so the row holding it is refused by validation naming its field, instead of the file
+    failing to decode. Damaged or truncated compressed data ends the lines: `damage` then
+    says why, for the connector to report as an error row (the lines before were read)."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+        self.lines = 0
+        self.damage: str | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for line in self._handle:
+                self.lines += 1
+                yield line
+        except COMPRESSION_ERRORS as exc:
+            self.damage = compression_problem(exc, self.lines)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> TextLines:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_text(path: Path, encoding: str = "utf-8-sig") -> TextLines:
     # utf-8-sig: spreadsheet exports often start with a byte-order mark.
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding=encoding, newline="")
-    return path.open("r", encoding=encoding, newline="")
+        return TextLines(gzip.open(path, "rt", encoding=encoding, errors="surrogateescape",
+                                   newline=""))
+    return TextLines(path.open("r", encoding=encoding, errors="surrogateescape", newline=""))
+
+
+def damage_row(path: Path, lines: TextLines) -> Iterator[SourceRow]:
+    """The error row for damaged compressed data, if `lines` met any."""
+    if lines.damage is not None:
+        yield error_row(path, None, "", None, lines.damage)
 
 
 def read_bytes(path: Path) -> bytes:
     with open_binary(path) as handle:
         return handle.read()
+
+
+def _read_what_can_be_read(path: Path) -> tuple[bytes, str | None]:
+    """The file's bytes (decompressed), and why the rest could not be read (damaged or
+    truncated compressed data: what came before is returned)."""
+    chunks: list[bytes] = []
+    try:
+        with open_binary(path) as handle:
+            while chunk := handle.read(1 << 20):
+                chunks.append(chunk)
+    except COMPRESSION_ERRORS as exc:
+        data = b"".join(chunks)
+        return data, compression_problem(exc, data.count(b"\n"))
+    return b"".join(chunks), None
 
 
 def is_json_lines(path: Path) -> bool:
@@ -216,19 +277,24 @@ def iter_json_items(path: Path, list_keys: Sequence[str] = ()) -> Iterator[JsonI
     `list_keys` may name nested paths with dots (Chatwoot's `data.payload`).
     """
     try:
-        data = read_bytes(path)
+        data, damage = _read_what_can_be_read(path)
     except OSError as exc:
         yield JsonDamage(0, f"cannot read the file: {exc.strerror or exc}", "")
         return
+    if data.startswith(BOM):
+        data = data[len(BOM):]  # a byte-order mark is not content
     if is_json_lines(path):
         yield from _iter_json_lines(data, list_keys)
-        return
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        yield from _salvage(data.decode("utf-8", errors="replace"), list_keys)
-        return
-    yield from _items_of(document, list_keys, 0)
+    else:
+        try:
+            document = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            # surrogateescape: an element holding a byte that is not UTF-8 is reported alone
+            yield from _salvage(data.decode("utf-8", errors="surrogateescape"), list_keys)
+        else:
+            yield from _items_of(document, list_keys, 0)
+    if damage is not None:
+        yield JsonDamage(0, damage, "")
 
 
 def _items_of(document: Any, list_keys: Sequence[str], line: int) -> Iterator[JsonItem]:
@@ -262,7 +328,7 @@ def _iter_json_lines(data: bytes, list_keys: Sequence[str]) -> Iterator[JsonItem
             document = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             yield JsonDamage(number, f"line is not valid JSON ({exc})",
-                             line.decode("utf-8", errors="replace"))
+                             storable(line.decode("utf-8", errors="replace")))
             continue
         yield from _items_of(document, list_keys, number)
 
@@ -283,10 +349,30 @@ def _salvage(text: str, list_keys: Sequence[str]) -> Iterator[JsonItem | JsonDam
             yield part
 
 
+def _undecodable_text(value: Any) -> str | None:
+    """Why a salvaged value cannot be stored: the problem of its first text (or key) holding a
+    lone surrogate (a byte that was not UTF-8, kept by surrogateescape, or a broken \\u
+    escape). NUL is left to validation, which names the field."""
+    if isinstance(value, str):
+        at = surrogate_at(value)
+        return None if at is None else text_problem(value, at)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _undecodable_text(key) or _undecodable_text(item)
+            if problem is not None:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = _undecodable_text(item)
+            if problem is not None:
+                return problem
+    return None
+
+
 def _damage(text: str, at: int, what: str) -> JsonDamage:
     line = _line_of(text, at)
     return JsonDamage(line, f"invalid or truncated JSON {what} (at line {line}); the elements "
-                      "before it were read", text[at:at + 2000])
+                      "before it were read", storable(text[at:at + 2000]))
 
 
 def _salvage_array(text: str, at: int, key: str | None
@@ -305,7 +391,15 @@ def _salvage_array(text: str, at: int, key: str | None
             yield _damage(text, at, f"in element {index + 1}" + (f" of {key!r}" if key else ""))
             return
         index += 1
-        yield JsonItem(key, index, value)
+        problem = _undecodable_text(value)
+        if problem is not None:
+            # a byte that was not UTF-8 (or a lone surrogate escape): this element alone
+            line = _line_of(text, at)
+            yield JsonDamage(line, f"element {index}" + (f" of {key!r}" if key else "")
+                             + f" (at line {line}) holds a text that {problem}",
+                             storable(text[at:min(end, at + 2000)]))
+        else:
+            yield JsonItem(key, index, value)
         at = _skip(text, end)
         if text.startswith(",", at):
             at = _skip(text, at + 1)

@@ -23,6 +23,7 @@ from servicepulse.ingest.connectors.base import (
     Connector,
     ConnectorOptions,
     MappingError,
+    damage_row,
     error_row,
     iso,
     load_settings,
@@ -272,6 +273,7 @@ def read_table(path: Path, mapping: Mapping_) -> Iterator[SourceRow]:
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
+            yield from damage_row(path, handle)
             return
         except (csv.Error, UnicodeDecodeError) as exc:
             yield error_row(path, 1, "", None, f"cannot read the header row: {exc}")
@@ -311,6 +313,7 @@ def read_table(path: Path, mapping: Mapping_) -> Iterator[SourceRow]:
                 continue
             for data in records:
                 yield record_row(path, number, raw, data)
+    yield from damage_row(path, handle)
 
 
 def read_csv_mapped(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
@@ -355,12 +358,13 @@ SOCIAL_PRESETS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
 SOCIAL_KINDS = {"social_post", "social_mention"}
 
 
-def _header(path: Path) -> list[str]:
+def _header(path: Path) -> tuple[list[str], str | None]:
+    """The file's column names, and why they could not be read (damaged compressed data)."""
     try:
         with open_text(path) as handle:
-            return [h.strip() for h in next(csv.reader(handle), [])]
+            return [h.strip() for h in next(csv.reader(handle), [])], handle.damage
     except (OSError, csv.Error, UnicodeDecodeError):
-        return []
+        return [], None
 
 
 def read_social(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
@@ -386,7 +390,11 @@ def _social_rows(paths: Sequence[Path], options: ConnectorOptions,
     for path in paths:
         mapping = given
         if mapping is None:
-            header = set(_header(path))
+            columns, damage = _header(path)
+            if damage is not None:
+                yield error_row(path, None, "", None, damage)
+                continue
+            header = set(columns)
             for name, (signature, preset) in SOCIAL_PRESETS.items():
                 if set(signature) <= header:
                     mapping = parse_mapping(preset, options, f"{name} preset")

@@ -1,0 +1,115 @@
+"""No traceback reaches a user (issue 15): an unexpected exception in any command prints one
+line with a reference and exits 1; the error log holds the traceback under that reference.
+Usage and configuration errors keep their messages and exit 2."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from servicepulse.cli.main import app, error_log_path
+
+runner = CliRunner()
+ONE_LINE = re.compile(
+    r"^error: (?P<summary>.+) \(reference (?P<reference>[0-9a-f]{8}); details in (?P<log>.+)\)$")
+
+
+@pytest.fixture
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    return home
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("the disk said no\nand a second line nobody needs")
+
+
+def test_an_unexpected_exception_prints_one_line_and_logs_the_traceback(
+        tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("servicepulse.ingest.references.unresolved_references", _boom)
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "check"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    match = ONE_LINE.match(lines[0])
+    assert match is not None, lines[0]
+    assert match["summary"] == "RuntimeError: the disk said no"
+    log = Path(match["log"])
+    assert log == state_home / "servicepulse" / "errors.log" == error_log_path()
+    assert "Traceback" not in result.output
+    logged = log.read_text()
+    entry = logged[logged.index(f"reference {match['reference']}"):]
+    assert "Traceback (most recent call last):" in entry
+    assert "in _boom" in entry and "RuntimeError: the disk said no" in entry
+    assert "and a second line nobody needs" in entry  # the whole message is in the log
+    assert oct(log.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_each_error_gets_its_own_reference(tmp_path: Path, state_home: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("servicepulse.ingest.references.unresolved_references", _boom)
+    references = set()
+    for _ in range(3):
+        result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "check"])
+        match = ONE_LINE.match(result.stderr.strip())
+        assert match is not None
+        references.add(match["reference"])
+    assert len(references) == 3
+    logged = (state_home / "servicepulse" / "errors.log").read_text()
+    assert all(f"reference {reference}" in logged for reference in references)
+
+
+def test_an_unwritable_log_place_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            ) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, so no directory can be made under it")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocked))
+    monkeypatch.setattr("servicepulse.ingest.references.unresolved_references", _boom)
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "check"])
+    assert result.exit_code == 1
+    match = ONE_LINE.match(result.stderr.strip())
+    assert match is not None and Path(match["log"]).exists()
+    assert match["reference"] in Path(match["log"]).read_text()
+
+
+def test_usage_and_configuration_errors_keep_their_messages(
+        tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    missing = runner.invoke(app, [*db, "import", str(tmp_path / "missing.jsonl")])
+    assert missing.exit_code == 2 and "no such file or folder" in missing.output
+    assert "reference" not in missing.output
+    monkeypatch.setenv("SERVICEPULSE_MAX_DURATION_S", "-1")
+    (tmp_path / "one.jsonl").write_text('{"type": "team", "id": "t", "name": "T"}\n')
+    config = runner.invoke(app, [*db, "import", str(tmp_path / "one.jsonl")])
+    assert config.exit_code == 2
+    assert config.stderr.startswith("error: invalid configuration:\n  environment variable "
+                                    "SERVICEPULSE_MAX_DURATION_S: max_duration_s = '-1'")
+    assert "Fix the configuration (see docs/configuration.md)." in config.stderr
+    assert not (state_home / "servicepulse" / "errors.log").exists()
+
+
+def test_the_installed_command_shows_no_traceback(tmp_path: Path) -> None:
+    """The real entry point, in its own process: a store that cannot be reached is one line
+    (and the password of the URL is not written to the log)."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    result = subprocess.run(
+        [sys.executable, "-m", "servicepulse", "--db",
+         "postgresql+psycopg://someone:hunter2@127.0.0.1:1/nowhere", "check"],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    match = ONE_LINE.match(lines[0])
+    assert match is not None and match["summary"].startswith("OperationalError: ")
+    logged = Path(match["log"]).read_text()
+    assert "Traceback (most recent call last):" in logged
+    assert "someone:***@127.0.0.1" in logged and "hunter2" not in logged
