@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 from pathlib import Path
 
 import orjson
@@ -164,9 +165,10 @@ def test_a_gz_that_is_not_gzip_exits_2_naming_it(db: list[str], tmp_path: Path) 
                                 "in .gz; rename it without .gz, or compress it with gzip")
 
 
+@pytest.mark.parametrize("workers", ["0", "1"])
 @pytest.mark.parametrize("name", ["records.jsonl.gz", "interactions.csv.gz"])
-def test_truncated_gzip_exits_2_naming_the_file(db: list[str], tmp_path: Path,
-                                                name: str) -> None:
+def test_truncated_gzip_exits_2_naming_the_file(db: list[str], tmp_path: Path, name: str,
+                                                workers: str) -> None:
     if name.endswith(".csv.gz"):
         body = b"id,channel,created_at\n" + b"".join(
             f"c{n},chat,2026-03-02T09:00:00Z\n".encode() for n in range(30_000))
@@ -175,23 +177,31 @@ def test_truncated_gzip_exits_2_naming_the_file(db: list[str], tmp_path: Path,
     compressed = gzip.compress(body)
     path = tmp_path / name
     path.write_bytes(compressed[:len(compressed) * 2 // 3])  # the end is missing
-    result = runner.invoke(app, [*db, "import", str(path), "--batch-size", "1000",
-                                 "--workers", "0"])
+    after = _write(tmp_path / "after.jsonl", _line(99_999))  # a good file given after it
+    result = runner.invoke(app, [*db, "import", str(path), str(after), "--format", "json",
+                                 "--batch-size", "1000", "--workers", workers])
     assert result.exit_code == 2
     error = _error_line(result.stderr)
-    assert error.startswith(f"error: {path}: the compressed data is damaged or truncated after "
-                            "line ")
-    assert "Imported before the damage: " in result.stderr
+    match = re.fullmatch(rf"error: {re.escape(str(path))}: the compressed data is damaged or "
+                         r"truncated after line ([\d,]+) \(the rows before it were read\): .+",
+                         error)
+    assert match is not None, error
+    assert "The rows before the damage were imported; the rest of the file was not." \
+        in result.stderr
     assert "Traceback" not in result.output
-    # the rows before the damage that were committed are there, and importing the repaired
-    # file completes the import
+    # every row before the damage was imported, and the files after it too
+    lines = int(match[1].replace(",", ""))
+    header = 1 if name.endswith(".csv.gz") else 0
+    assert json.loads(result.stdout)["inserted"] == {"interaction": lines - header + 1}
+    # importing the repaired file completes the import
     repaired = tmp_path / "repaired" / name
     repaired.parent.mkdir()
     repaired.write_bytes(compressed)
     done = runner.invoke(app, [*db, "import", str(repaired), "--format", "json"])
-    summary = json.loads(done.stdout)
-    assert summary["inserted"]["interaction"] + summary["unchanged"]["interaction"] == 30_000
-    assert summary["unchanged"]["interaction"] >= 1000
+    assert done.exit_code == 0
+    assert json.loads(done.stdout) == {
+        "inserted": {"interaction": 30_000 - (lines - header)}, "updated": {},
+        "unchanged": {"interaction": lines - header}, "quarantined": 0}
 
 
 def test_corrupt_gzip_data_exits_2_naming_the_file(db: list[str], tmp_path: Path) -> None:
@@ -213,6 +223,9 @@ def test_the_readers_raise_unreadable_file_for_other_callers(tmp_path: Path) -> 
     with pytest.raises(UnreadableFile) as caught:
         rows.extend(read_paths([path]))
     assert caught.value.path == str(path) and rows  # the rows before the damage came first
+    unreadable: list[UnreadableFile] = []
+    assert len(list(read_paths([path], unreadable=unreadable))) == len(rows)
+    assert [problem.path for problem in unreadable] == [str(path)]
 
 
 # -- the original failure: one implausible record no longer breaks the store ------------------

@@ -295,13 +295,19 @@ def test_the_cli_import_quarantines_them_and_the_store_keeps_working(
     assert kpi.exit_code == 0, kpi.output
 
 
-def test_the_cli_applies_the_configured_limits(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_the_cli_applies_the_configured_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               workers: str) -> None:
+    # also in the validation worker processes (forked after the limits are set)
     monkeypatch.setenv("SERVICEPULSE_MAX_DURATION_S", "600")
     path = tmp_path / "long.jsonl"
-    path.write_bytes(orjson.dumps(interaction(talk_s=601)) + b"\n")
+    path.write_bytes(orjson.dumps(interaction(talk_s=601)) + b"\n"
+                     + orjson.dumps(interaction(id="i2", talk_s=600)) + b"\n")
     db = ["--db", f"sqlite:///{tmp_path / 'cli.db'}"]
-    assert runner.invoke(app, [*db, "import", str(path)]).exit_code == 3
+    result = runner.invoke(app, [*db, "import", str(path), "--workers", workers,
+                                 "--format", "json"])
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["inserted"] == {"interaction": 1}
     listed = runner.invoke(app, [*db, "quarantine", "list", "--format", "json"])
     assert json.loads(listed.stdout)[0]["reason"] == (
         "over 600 s, the longest plausible duration; see the setting max_duration_s (got 601)")
@@ -467,3 +473,16 @@ def _property(engine: Engine, records: list[dict[str, Any]]) -> None:
 def test_hostile_values_are_imported_exactly_or_quarantined_with_a_reason(
         store: Engine, records: list[dict[str, Any]]) -> None:
     _property(store, records)
+
+
+def test_quarantine_retry_applies_the_configured_limits(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "later.jsonl"
+    later = f"{datetime.now(UTC).year + 15}-01-01T00:00:00Z"  # the CLI's window: real today
+    path.write_bytes(orjson.dumps(interaction(created_at=later)) + b"\n")
+    db = ["--db", f"sqlite:///{tmp_path / 'cli.db'}"]
+    assert runner.invoke(app, [*db, "import", str(path)]).exit_code == 3
+    assert runner.invoke(app, [*db, "quarantine", "retry"]).exit_code == 3  # still implausible
+    monkeypatch.setenv("SERVICEPULSE_PLAUSIBLE_YEARS_AHEAD", "20")
+    retried = runner.invoke(app, [*db, "quarantine", "retry"])
+    assert retried.exit_code == 0 and "1 imported, 0 still quarantined" in retried.stdout

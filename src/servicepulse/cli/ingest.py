@@ -147,8 +147,10 @@ def import_command(
         rows: Any
         if workers is None:
             workers = min(3, max(0, (os.cpu_count() or 1) - 1))
+        unreadable: list[UnreadableFile] = []
         if source_format is None:
-            rows = read_paths(files, on_bytes=advance, parse=workers == 0)
+            rows = read_paths(files, on_bytes=advance, parse=workers == 0,
+                              unreadable=unreadable)
         else:
             from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions, MappingError
 
@@ -157,25 +159,17 @@ def import_command(
                 rows = CONNECTORS[source_format].read(files, options)
             except MappingError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--mapping") from exc
-        importer = Importer(engine, batch_size, workers)
-        committed = ImportSummary()
-        damaged: UnreadableFile | None = None
-        try:
-            summary = importer.import_rows(rows, on_batch=committed.merge)
-        except UnreadableFile as exc:
-            # damaged compressed data, met while reading: what was committed stays, and gets
-            # its after-import work (text scores) as after any import
-            damaged = exc
-            importer.run_after_import()
-    if damaged is not None:
-        done = sum(committed.inserted.values()) + sum(committed.updated.values()) + sum(
-            committed.unchanged.values())
-        typer.echo(f"error: {damaged}\nImported before the damage: {committed.rows:,} rows "
-                   f"({done:,} records written or unchanged, {committed.quarantined:,} "
-                   "quarantined); nothing after it. Import the repaired file again: what was "
-                   "imported is left unchanged.", err=True)
-        raise typer.Exit(2)
+        summary = Importer(engine, batch_size, workers).import_rows(rows)
     _print_summary(summary, output)
+    if unreadable:
+        # damaged compressed data, met while reading: the rows before it were imported (the
+        # summary counts them), the rest of that file was not
+        for problem in unreadable:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo("The rows before the damage were imported; the rest of the file was not. "
+                   "Import the repaired file again: what was imported stays unchanged.",
+                   err=True)
+        raise typer.Exit(2)
     if summary.quarantined:
         raise typer.Exit(EXIT_QUARANTINED)
 

@@ -312,10 +312,19 @@ def read_csv(path: Path, on_bytes: ByteCounter | None = None) -> Iterator[Source
 
 
 def read_paths(paths: Iterable[Path], on_bytes: ByteCounter | None = None,
-               parse: bool = True) -> Iterator[SourceRow]:
-    """Every row of every file, in order (folders expanded, .gz read transparently)."""
+               parse: bool = True,
+               unreadable: list[UnreadableFile] | None = None) -> Iterator[SourceRow]:
+    """Every row of every file, in order (folders expanded, .gz read transparently).
+
+    A file that cannot be read (`UnreadableFile`) is raised, or, given a list `unreadable`,
+    added to it: its rows read before the damage have been yielded, and the next file is
+    read (the caller reports the list once the rows are imported)."""
     for path in expand_paths(paths):
-        if _logical_suffix(path) in CSV_SUFFIXES:
-            yield from read_csv(path, on_bytes)
-        else:
-            yield from read_jsonl(path, on_bytes, parse)
+        rows = (read_csv(path, on_bytes) if _logical_suffix(path) in CSV_SUFFIXES
+                else read_jsonl(path, on_bytes, parse))
+        try:
+            yield from rows
+        except UnreadableFile as exc:
+            if unreadable is None:
+                raise
+            unreadable.append(exc)
