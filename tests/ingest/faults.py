@@ -25,6 +25,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import create_engine
 
+from servicepulse.cli.verify import default_checks
+from servicepulse.ingest.importer import Importer
+from servicepulse.ingest.readers import read_paths
 from servicepulse.insights.tables import text_sentiment, text_sentiment_pending
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
@@ -41,6 +44,7 @@ from servicepulse.kpi.tables import (
 from servicepulse.simulate import SimulationConfig, simulate_records
 from servicepulse.store import tables
 from servicepulse.store.database import open_store
+from servicepulse.store.derived import run_checks
 from tests.conftest import POSTGRES_ADMIN_URL
 
 # Installs a kill point, then runs the `servicepulse` command with the remaining arguments.
@@ -188,11 +192,24 @@ def plain(document: Any) -> Any:
     return rounded(document)
 
 
-def verify(url: str) -> dict[str, Any]:
-    result = servicepulse(url, "verify", "--format", "json")
-    assert result.returncode == 0, (result.stdout.decode(), result.stderr.decode())
-    report: dict[str, Any] = orjson.loads(result.stdout)
-    return report
+def import_here(url: str, *paths: Path) -> dict[str, Any]:
+    """An import in this process (a re-run, a clean import: no fault, no process to start);
+    its summary as `import --format json` gives it."""
+    engine = open_store(url)
+    try:
+        return Importer(engine, int(BATCH)).import_rows(read_paths(list(paths))).as_json()
+    finally:
+        engine.dispose()
+
+
+def verify(url: str) -> None:
+    """`servicepulse verify` (its checks, in this process) finds the store consistent."""
+    engine = open_store(url)
+    try:
+        report = run_checks(engine, default_checks())
+        assert report.consistent, report.as_json()
+    finally:
+        engine.dispose()
 
 
 _CLEAN: dict[str, dict[str, Any]] = {}  # backend -> snapshot of a clean import
@@ -203,8 +220,7 @@ def clean(centre: Path, new_store: Any, backend: str) -> dict[str, Any]:
     """The snapshot of a clean import (made once per backend and test process)."""
     if backend not in _CLEAN:
         url = new_store()
-        result = import_file(url, centre)
-        assert result.returncode == 0, result.stderr.decode()
+        assert import_here(url, centre)["quarantined"] == 0
         found = snapshot(url)
         assert found["text_sentiment"] and found[kpi_daily_rollup.name]
         assert found["marks"] == ([], [])

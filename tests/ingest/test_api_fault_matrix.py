@@ -27,7 +27,7 @@ from servicepulse.insights.tables import text_sentiment_pending
 from servicepulse.kpi.tables import kpi_rollup_dirty
 from servicepulse.store import tables
 from servicepulse.web.users import create_token, create_user
-from tests.ingest.faults import KILLER, assert_same, import_file, split_parts
+from tests.ingest.faults import KILLER, assert_same, import_here, split_parts
 
 
 def _free_port() -> int:
@@ -153,7 +153,6 @@ def test_imports_while_the_server_ingests_equal_a_clean_import(
     finally:
         server.kill()
     # what the server's worker had not built yet is finished by the next import
-    rerun = import_file(url, over_cli)
-    assert rerun.returncode == 0, rerun.stderr.decode()
+    import_here(url, over_cli)
     assert _counts(url)[1:] == (0, 0)
     assert_same(url, clean)
