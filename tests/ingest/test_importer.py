@@ -423,3 +423,14 @@ def test_new_events_beside_their_interaction_given_again_unchanged_are_projected
     x1 = _row(store, "interactions", "x1")
     assert x1["hold_s"] == 188.0  # 10:01:00 to 10:04:08
     assert x1["resolved_at"] == 1772445960.0  # 2026-03-02T10:06:00Z
+
+
+def test_a_row_of_an_unknown_overlong_type_is_quarantined_without_a_kind(store: Engine) -> None:
+    """A `type` that names no kind is not stored as the quarantine's kind: on PostgreSQL one
+    over 40 characters stopped the import (StringDataRightTruncation)."""
+    record = {"type": "x" * 60, "id": "r1"}
+    summary = import_rows(store, [SourceRow("feed", 1, record, orjson.dumps(record).decode())])
+    assert summary.quarantined == 1
+    with store.connect() as connection:
+        assert connection.execute(select(tables.quarantine.c.kind, tables.quarantine.c.line)
+                                  ).all() == [(None, 1)]

@@ -524,7 +524,7 @@ class Importer:
                 continue  # the same bad row imported again: it is quarantined once
             entries.append({
                 "source": item.row.source, "line": item.row.line,
-                "kind": item.error.kind or (item.row.data or {}).get("type")
+                "kind": item.error.kind or _known_kind((item.row.data or {}).get("type"))
                 or item.row.default_kind,
                 "record_id": item.error.record_id, "field": item.error.field,
                 "reason": item.error.reason, "raw": item.row.raw,
@@ -543,6 +543,12 @@ class Importer:
         for kind, rows in by_kind.items():
             if rows:
                 driver.delete_where_in(tables.quarantine, "record_id", list(rows), ("kind", kind))
+
+
+def _known_kind(value: object) -> str | None:
+    """A quarantined row's `type` when it names a record kind (a junk or over-long one
+    would not fit the quarantine's kind column; the reason already says what was wrong)."""
+    return value if isinstance(value, str) and value in RECORD_KINDS else None
 
 
 def import_rows(engine: Engine, rows: Iterable[SourceRow], batch_size: int = BATCH_SIZE,
