@@ -64,6 +64,23 @@ def test_ndjson_body(client: TestClient, tokens: Tokens) -> None:
     assert "not valid JSON" in results[1]["reason"]
 
 
+def test_ndjson_line_with_an_undecodable_byte_is_rejected_alone(
+        client: TestClient, tokens: Tokens) -> None:
+    """Invalid UTF-8 was decoded with replacement characters and stored as if given."""
+    latin1 = orjson.dumps({**GOOD, "id": "i-latin1", "subject": "Caf\u00e9"}).replace(
+        "Caf\u00e9".encode(), b"Caf\xe9")
+    body = b"\n".join([latin1, orjson.dumps(GOOD)])
+    response = client.post("/api/v1/records", content=b"\xef\xbb\xbf" + body,
+                           headers={**tokens.header("manager"),
+                                    "Content-Type": "application/x-ndjson"})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["index"], r["status"]) for r in results] == [(0, "rejected"), (1, "accepted")]
+    column = latin1.index(b"\xe9") + 1
+    assert results[0]["reason"] == (f"not valid UTF-8: byte 0xe9 at column {column}; "
+                                    "send UTF-8 text")
+
+
 def test_invalid_json_array_is_400(client: TestClient, tokens: Tokens) -> None:
     response = client.post("/api/v1/records", content=b"[{]",
                            headers={**tokens.header("manager"),

@@ -114,8 +114,8 @@ _RECORDS_BODY = {
 
 def _source_rows(body: bytes, content_type: str) -> list[SourceRow]:
     """The body as SourceRows: a JSON array, or NDJSON (one object a line)."""
-    text = body.decode("utf-8", errors="replace")
-    if "ndjson" not in content_type and "jsonl" not in content_type and text.lstrip()[:1] == "[":
+    body = body.removeprefix(b"\xef\xbb\xbf")  # a BOM is accepted, as in files
+    if "ndjson" not in content_type and "jsonl" not in content_type and body.lstrip()[:1] == b"[":
         try:
             items = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -134,10 +134,20 @@ def _source_rows(body: bytes, content_type: str) -> list[SourceRow]:
                     None, f"expected a JSON object, got {type(item).__name__}")))
         return rows
     rows = []
-    for line in text.splitlines():
-        if not line.strip():
+    # split as bytes: on \n and \r only (a JSON string may hold U+2028, which str.splitlines
+    # would cut at), and each line decoded on its own, so one bad byte rejects one record
+    for raw_line in body.splitlines():
+        if not raw_line.strip():
             continue
         index = len(rows)
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rows.append(SourceRow("api", index, None, raw_line.decode("utf-8", "replace"),
+                                  RecordError(None, f"not valid UTF-8: byte "
+                                              f"0x{raw_line[exc.start]:02x} at column "
+                                              f"{exc.start + 1}; send UTF-8 text")))
+            continue
         try:
             item = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
