@@ -32,7 +32,7 @@ demo: install
 test: install system-deps
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadgroup -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=25
 
 lint: install
 	$(BIN)/ruff check src tests
