@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ DAYS = 365
 AGENTS = 200
 DAY_S = 86_400.0
 REPEAT_WINDOW_S = 7 * DAY_S
+MAX_COMPILED = 128  # SQL texts remembered per kept connection
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -677,14 +679,42 @@ def _rollup_grains() -> list[Any]:
     return [*GRAINS, TEAM_MONTH_GRAIN]
 
 
+class CompiledSql:
+    """A connection's `compile`, remembering the SQL of each expression it compiled: how the
+    kept-connection column was measured (the DuckDB engine over the export; the web server's
+    store connections keep bound statements instead, `servicepulse.kpi.bound_sql`)."""
+
+    def __init__(self, compile_: Any, max_entries: int = MAX_COMPILED) -> None:
+        self._compile = compile_
+        self.max_entries = max_entries
+        self._sql: OrderedDict[Any, str] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __call__(self, expr: Any, /, *, limit: Any = None, params: Any = None,
+                 pretty: bool = False) -> str:
+        if limit is not None or params or pretty:
+            return str(self._compile(expr, limit=limit, params=params, pretty=pretty))
+        key = expr.op()
+        sql = self._sql.get(key)
+        if sql is not None:
+            self._sql.move_to_end(key)
+            self.hits += 1
+            return sql
+        self.misses += 1
+        sql = str(self._compile(expr))
+        self._sql[key] = sql
+        while len(self._sql) > self.max_entries:
+            self._sql.popitem(last=False)
+        return sql
+
+
 def _kept_connection_times(directory: Path, query: Any, settings: Any,
                            runs: int) -> list[float]:
     """The query's times on one kept DuckDB connection that remembers the expressions it
     built and the SQL it compiled (as the web server runs it)."""
     from servicepulse.kpi.backends import duckdb_backend
     from servicepulse.kpi.engine import ExpressionCache, columns_on_backend
-    from servicepulse.web.kpi_backends import CompiledSql
-
     kept = duckdb_backend(directory)
     kept.compile = CompiledSql(kept.compile)
     expressions = ExpressionCache()

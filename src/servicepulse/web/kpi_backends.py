@@ -4,10 +4,10 @@
 compiles every expression to SQL anew. For a one-off command that is nothing; for a server
 that recomputes the same views after every write (the wallboard's KPI tiles, the cached
 dashboards) the compiling costs more than the database work. So the app keeps a few Ibis
-connections per store (`KpiBackends`) and each remembers the SQL of the expressions it has
-compiled (keyed by the expression itself: Ibis expressions compare by structure, so an
-identical query over the same tables and times reuses its SQL, and anything different,
-e.g. another day or a changed table schema, compiles afresh). Each connection also keeps
+connections per store (`KpiBackends`) and each remembers the bound statements of the
+expressions it has run (`servicepulse.kpi.bound_sql.BoundExecutor`, keyed by the expression
+itself: Ibis expressions compare by structure, so an identical query over the same tables and
+times reuses its statement, and anything different compiles afresh). Each connection also keeps
 the expressions the engine built for a query (`servicepulse.kpi.engine.ExpressionCache`),
 so asking the same query again skips building them: the wallboard's tiles of today, asked
 after every write, then cost only the database's work. The engine runs on the lent
@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,38 +26,10 @@ from typing import Any
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
 
+from servicepulse.kpi.bound_sql import bound_executor
 from servicepulse.kpi.engine import ExpressionCache, run_on_backend
 
 MAX_IDLE = 4  # connections kept open between queries
-MAX_COMPILED = 128  # SQL texts remembered per connection
-
-
-class CompiledSql:
-    """A connection's `compile`, remembering the SQL of each expression it compiled."""
-
-    def __init__(self, compile_: Any, max_entries: int = MAX_COMPILED) -> None:
-        self._compile = compile_
-        self.max_entries = max_entries
-        self._sql: OrderedDict[Any, str] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def __call__(self, expr: Any, /, *, limit: Any = None, params: Any = None,
-                 pretty: bool = False) -> str:
-        if limit is not None or params or pretty:
-            return str(self._compile(expr, limit=limit, params=params, pretty=pretty))
-        key = expr.op()
-        sql = self._sql.get(key)
-        if sql is not None:
-            self._sql.move_to_end(key)
-            self.hits += 1
-            return sql
-        self.misses += 1
-        sql = str(self._compile(expr))
-        self._sql[key] = sql
-        while len(self._sql) > self.max_entries:
-            self._sql.popitem(last=False)
-        return sql
 
 
 class KpiBackends:
@@ -92,7 +63,7 @@ class KpiBackends:
         else:
             raise ValueError(f"no KPI backend for {url.get_backend_name()!r} databases; use "
                              "SQLite or PostgreSQL")
-        backend.compile = CompiledSql(backend.compile)
+        bound_executor(backend)  # every query binds its values; statements kept per expression
         with self._lock:
             self._expressions[id(backend)] = ExpressionCache()
         return backend
