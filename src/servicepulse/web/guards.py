@@ -80,6 +80,19 @@ def _problem(where: str, value: str, controls: re.Pattern[str]) -> dict[str, str
     return None
 
 
+def _pairs_problem(raw: bytes, where: str, values: re.Pattern[str]) -> dict[str, str] | None:
+    """The first name=value pair of a query string or urlencoded body with a character it
+    may not hold (names: no control character; values: none `values` matches)."""
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
+                      errors="replace")
+    for name, value in pairs:
+        problem = (_problem(f"{where}.{shown(name)}", name, PARAMETER_CONTROL)
+                   or _problem(f"{where}.{shown(name)}", value, values))
+        if problem is not None:
+            return problem
+    return None
+
+
 def _json_strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
     """(where, text) of every key and string in a JSON document, `where` as `body.a.0.b`."""
     if isinstance(value, str):
@@ -141,16 +154,7 @@ class ControlCharacters:
     @staticmethod
     def _query_problem(scope: Scope) -> dict[str, str] | None:
         raw: bytes = scope.get("query_string", b"")
-        if not raw:
-            return None
-        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True,
-                          encoding="utf-8", errors="replace")
-        for name, value in pairs:
-            problem = (_problem(f"query.{shown(name)}", name, PARAMETER_CONTROL)
-                       or _problem(f"query.{shown(name)}", value, PARAMETER_CONTROL))
-            if problem is not None:
-                return problem
-        return None
+        return _pairs_problem(raw, "query", PARAMETER_CONTROL) if raw else None
 
     @staticmethod
     def _ingest(scope: Scope) -> bool:
@@ -172,15 +176,8 @@ class ControlCharacters:
                 if problem is not None:
                     return problem
             return None
-        if kind == "urlencoded":
-            pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True,
-                              encoding="utf-8", errors="replace")
-            for name, value in pairs:
-                problem = (_problem(f"body.{shown(name)}", name, PARAMETER_CONTROL)
-                           or _problem(f"body.{shown(name)}", value, TEXT_CONTROL))
-                if problem is not None:
-                    return problem
-            return None
+        if kind == "urlencoded":  # a form's text fields may hold tabs and line breaks
+            return _pairs_problem(body, "body", TEXT_CONTROL)
         request = Request(scope, _replay(body, None, False))
         try:
             form = await request.form()
