@@ -223,6 +223,7 @@ def clean(centre: Path, new_store: Any, backend: str) -> dict[str, Any]:
         assert import_here(url, centre)["quarantined"] == 0
         found = snapshot(url)
         assert found["text_sentiment"] and found[kpi_daily_rollup.name]
+        assert found["rollup_kpi"] is not None  # the rollup answers (nothing stale)
         assert found["marks"] == ([], [])
         _CLEAN[backend] = found
     return _CLEAN[backend]
