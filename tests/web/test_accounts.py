@@ -3,9 +3,9 @@ disabled users, expired and revoked tokens, sessions ended by a password change,
 cookie setting and migration 0014. On SQLite and on the real PostgreSQL (`store`).
 
 Time is a `FakeClock` handed to the app (`app.state.account_settings`), never a sleep. The
-servers' identity cache (5 s, servicepulse.web.services) is turned off where a test checks
+servers' identity cache (1 s, servicepulse.web.services) is turned off where a test checks
 that a credential stops working: what is checked is the store's verdict, which every server
-process reaches within those 5 seconds.
+process reaches within that second.
 """
 
 from __future__ import annotations

@@ -186,8 +186,10 @@ def _set_disabled(ctx: typer.Context, username: str, disabled: bool) -> None:
     except UserError as exc:
         raise typer.BadParameter(str(exc)) from None
     if disabled:
+        from servicepulse.web.services import IDENTITY_TTL_S
+
         console.print(f"user {username}: disabled; their sessions are ended and their API "
-                      "tokens refused (within 5 seconds on running servers)")
+                      f"tokens refused (within {IDENTITY_TTL_S:g} s on running servers)")
     else:
         console.print(f"user {username}: enabled; their API tokens work again")
 
@@ -285,7 +287,7 @@ def token_revoke(ctx: typer.Context,
                  token_id: Annotated[int, typer.Argument(metavar="ID",
                                                          help="The id `token list` shows.")]
                  ) -> None:
-    """Revoke an API token: it answers 401 from then on (within 5 seconds on running
+    """Revoke an API token: it answers 401 from then on (within a second on running
     servers). The row stays, listed as revoked."""
     from servicepulse.web.users import UserError, revoke_token, when
 
