@@ -197,13 +197,16 @@ def test_a_text_changed_while_it_is_scored_keeps_its_mark(store: Engine) -> None
 
     Importer(store).import_rows(rows("Great service, very helpful and friendly :)"),
                                 after_import=False)
+    with store.connect() as connection:
+        first = marks.read(connection, text_sentiment_pending)[("event", "e1")]
     write = _prepare_scoring(store, Touched())  # scored: positive
     Importer(store).import_rows(rows("Worst support ever, a total waste of my time"),
                                 after_import=False)
     with store.begin() as connection:
         write(connection)
         # e1 changed: not written, its mark kept; i1's texts were all seen (i1's mark cleared)
-        assert marks.read(connection, text_sentiment_pending) == {("event", "e1"): 2}
+        left = marks.read(connection, text_sentiment_pending)
+        assert list(left) == [("event", "e1")] and left[("event", "e1")] > first
         assert connection.execute(select(text_sentiment.c.label)).all() == []
     run_after_import(store)
     with store.connect() as connection:

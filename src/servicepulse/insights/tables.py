@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, Float, Index, String, Table
 
 from servicepulse.store.tables import Id, Time, metadata
 
@@ -38,5 +38,5 @@ text_sentiment_pending = Table(
     metadata,
     Column("kind", String(20), primary_key=True),
     Column("id", Id, primary_key=True),
-    Column("version", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
 )

@@ -31,7 +31,7 @@ a SQL sum of every measure over every cell (a change to ROLLUP_MEASURES must rep
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, String, Table
 
 from servicepulse.store.tables import metadata
 
@@ -150,5 +150,5 @@ kpi_rollup_dirty = Table(
     metadata,
     Column("day", String(10), primary_key=True),  # UTC ISO date
     # bumped by every batch that changes the day (servicepulse.store.marks; migration 0015)
-    Column("version", Integer, nullable=False, server_default="1"),
+    Column("version", BigInteger, nullable=False, server_default="1"),
 )

@@ -14,11 +14,18 @@ bumped it, so the mark stays and the next rebuild sees the change. With two writ
 once this is what keeps a mark from being cleared by a rebuild that never saw the change.
 PostgreSQL's row locks make the bump and the clear wait for each other; SQLite has one
 writer at a time (`write_transaction`).
+
+A version never comes back for the same key, even after its mark was cleared: a new mark
+starts at the current time in microseconds, and a bump takes the larger of version + 1 and
+that time. Otherwise a rebuild that read version 1, while another rebuild cleared the mark
+and a batch set it again at 1, would take the new mark for the one it read (and write over
+the batch's change with what it computed before it).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,6 +48,7 @@ def bump(connection: Connection, table: sa.Table, keys: Iterable[Key]) -> None:
     ordered = sorted(set(keys))
     if not ordered:
         return
+    now = time.time_ns() // 1000  # a new mark's version (see the module docstring)
     names = [column.name for column in _key_columns(table)]
     # names from the table's own metadata, never from input: only the keys are values
     columns = ", ".join(names)
@@ -48,17 +56,18 @@ def bump(connection: Connection, table: sa.Table, keys: Iterable[Key]) -> None:
         arrays = ", ".join(f"CAST(:k{i} AS text[])" for i in range(len(names)))
         statement = sa.text(
             f"INSERT INTO {table.name} ({columns}, version) "
-            f"SELECT {columns}, 1 FROM unnest({arrays}) AS k({columns}) ORDER BY {columns} "
-            f"ON CONFLICT ({columns}) DO UPDATE SET version = {table.name}.version + 1")
-        connection.execute(statement, {f"k{i}": [key[i] for key in ordered]
-                                       for i in range(len(names))})
+            f"SELECT {columns}, :now FROM unnest({arrays}) AS k({columns}) ORDER BY {columns} "
+            f"ON CONFLICT ({columns}) DO UPDATE "
+            f"SET version = GREATEST({table.name}.version + 1, EXCLUDED.version)")
+        connection.execute(statement, {"now": now, **{f"k{i}": [key[i] for key in ordered]
+                                                      for i in range(len(names))}})
         return
     picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
     statement = sa.text(
         f"INSERT INTO {table.name} ({columns}, version) "
-        f"SELECT {picks}, 1 FROM json_each(:keys) WHERE true "
-        f"ON CONFLICT ({columns}) DO UPDATE SET version = version + 1")
-    connection.execute(statement, {"keys": json.dumps(ordered)})
+        f"SELECT {picks}, :now FROM json_each(:keys) WHERE true "
+        f"ON CONFLICT ({columns}) DO UPDATE SET version = max(version + 1, excluded.version)")
+    connection.execute(statement, {"keys": json.dumps(ordered), "now": now})
 
 
 def read(connection: Connection, table: sa.Table) -> dict[Key, int]:
@@ -77,7 +86,7 @@ def clear(connection: Connection, table: sa.Table, marks: Mapping[Key, int]) -> 
     ordered = sorted(marks.items())
     if connection.dialect.name == "postgresql":
         arrays = ", ".join([*(f"CAST(:k{i} AS text[])" for i in range(len(names))),
-                            "CAST(:versions AS integer[])"])
+                            "CAST(:versions AS bigint[])"])
         matches = " AND ".join(f"{table.name}.{name} = m.k{i}" for i, name in enumerate(names))
         statement = sa.text(
             f"DELETE FROM {table.name} USING unnest({arrays}) "
