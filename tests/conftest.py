@@ -22,6 +22,15 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Keep each phase's report on the test item, so that fixtures (the browser's page) can
+    tell at teardown whether the test failed, and attach a screenshot."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
