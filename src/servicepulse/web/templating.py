@@ -1,4 +1,10 @@
-"""Jinja2 templates and the small helpers they use (sparklines are inline SVG, drawn here)."""
+"""Jinja2 templates and the small helpers they use (sparklines are inline SVG, drawn here).
+
+Values reach people through the filters of `servicepulse.kpi.display`, the one formatter the
+CLI and the scorecards share, so a duration reads "11.4 h" on every page and in every table:
+`{{ seconds | duration }}`, `{{ value | kpi("frt") }}`, `{{ value | unit("percent") }}`,
+`{{ change | kpi_change("csat") }}`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,12 @@ from urllib.parse import urlencode
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from servicepulse.web.kpi import format_duration
+from servicepulse.kpi.display import (
+    format_duration,
+    format_kpi,
+    format_kpi_change,
+    format_unit,
+)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -50,8 +61,23 @@ def query_string(base: dict[str, Any], **changes: Any) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    return "–" if seconds is None else format_duration(seconds)
+    return format_duration(seconds)
+
+
+def kpi(value: float | None, name: str) -> str:
+    """`{{ value | kpi("frt") }}`: the value in its KPI's unit."""
+    return format_kpi(name, value)
+
+
+def unit(value: float | None, unit_name: str) -> str:
+    """`{{ value | unit("seconds") }}`: the value in an engine unit."""
+    return format_unit(unit_name, value)
+
+
+def kpi_change(change: float | None, name: str) -> str:
+    """`{{ change | kpi_change("csat") }}`: a signed change (percentages in points)."""
+    return format_kpi_change(name, change)
 
 
 templates.env.globals.update(sparkline=sparkline, query_string=query_string)
-templates.env.filters["duration"] = duration
+templates.env.filters.update(duration=duration, kpi=kpi, unit=unit, kpi_change=kpi_change)
