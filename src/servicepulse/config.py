@@ -195,6 +195,10 @@ class Settings(BaseSettings):
         default_factory=FirstResponseTargets,
         description="a table of seconds per channel (phone, chat, email, social, sms, web, "
                     "in_person)")
+    default_window_days: int = Field(
+        28, ge=1, le=366,
+        description="a whole number of days from 1 to 366: the window every page and command "
+                    "shows when none is asked (the last whole days with data)")
     minimum_sample: int = Field(
         30, ge=1,
         description="a whole number >= 1: below it a KPI is marked low_sample")

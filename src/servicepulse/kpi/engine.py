@@ -100,8 +100,10 @@ def run_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None =
                    expressions: ExpressionCache | None = None) -> dict[str, Any]:
     """The same, on any Ibis backend holding the store's tables (DuckDB, Spark, ...).
     `expressions`: built expressions kept for this backend (see `ExpressionCache`)."""
-    header, columns = columns_on_backend(backend, query, settings, expressions)
-    return {**header, "rows": columns.rows()}
+    resolved = kpi_settings(settings)
+    header, columns = columns_on_backend(backend, query, resolved, expressions)
+    return mark_partial({**header, "rows": columns.rows()}, data_days(backend, resolved),
+                        local_today(resolved))
 
 
 def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None,
@@ -111,7 +113,10 @@ def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | No
     group and KPI, which a caller that wants a table can skip)."""
     resolved = kpi_settings(settings)
     names = query.kpis if query.kpis is not None else list(KPIS)
-    first, end = _date_range(backend, query, resolved)
+    span = None
+    if query.from_ is None or query.to is None:
+        span = data_days(backend, resolved, RANGE_COLUMNS)
+    first, end = _date_range(query, resolved, span)
     periods = periods_for(first, end, query.period, resolved)
     if not query.compare:
         periods = [period for period in periods if period.current]
@@ -127,33 +132,93 @@ def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | No
 # --- dates and periods -----------------------------------------------------------------
 
 
-def _date_range(backend: BaseBackend, query: KpiQuery, settings: KpiSettings
-                ) -> tuple[date, date]:
-    """[from, to) in local dates: as asked, else the days that hold data."""
-    if query.from_ is not None and query.to is not None:
-        return query.from_, query.to
+# The records whose times bound a default range (when `from` or `to` is not given) ...
+RANGE_COLUMNS = (("interactions", "created_at"), ("surveys", "submitted_at"),
+                 ("agent_states", "start"), ("social_posts", "posted_at"))
+# ... and those whose times say which days the data covers (partial periods): both indexed
+# by time, so asking costs two index seeks each, whatever the size of the store.
+COVERAGE_COLUMNS = (("interactions", "created_at"), ("surveys", "submitted_at"))
+
+
+def data_days(backend: BaseBackend, settings: KpiSettings,
+              columns: tuple[tuple[str, str], ...] = COVERAGE_COLUMNS
+              ) -> tuple[date, date] | None:
+    """The local days (organisation's time zone) of the first and the last record of the
+    data (the tables' time `columns`); None when there is none.
+
+    One `min` or `max` a statement: SQLite answers a lone min or max from the column's
+    index, never both in one statement."""
     instants: list[float] = []
-    for table, column in (("interactions", "created_at"), ("surveys", "submitted_at"),
-                          ("agent_states", "start"), ("social_posts", "posted_at")):
+    for table, column in columns:
         column_expression = backend.table(table)[column]
         low, high = (backend.execute(column_expression.min()),
                      backend.execute(column_expression.max()))
-        instants += [value for value in (low, high)
+        instants += [float(value) for value in (low, high)
                      if value is not None and not (isinstance(value, float) and math.isnan(value))]
+    if not instants:
+        return None
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(settings.timezone)
+    return (datetime.fromtimestamp(min(instants), zone).date(),
+            datetime.fromtimestamp(max(instants), zone).date())
 
-    def local(instant: float) -> date:
-        return datetime.fromtimestamp(instant, zone).date()
 
-    today = datetime.now(zone).date()
-    first = query.from_ or (local(min(instants)) if instants else today)
-    end = query.to or ((local(max(instants)) + timedelta(days=1)) if instants
-                       else first + timedelta(days=1))
+def local_today(settings: KpiSettings) -> date:
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+def _date_range(query: KpiQuery, settings: KpiSettings, span: tuple[date, date] | None
+                ) -> tuple[date, date]:
+    """[from, to) in local dates: as asked, else the days that hold data (`span`)."""
+    if query.from_ is not None and query.to is not None:
+        return query.from_, query.to
+    today = local_today(settings)
+    first = query.from_ or (span[0] if span else today)
+    end = query.to or ((span[1] + timedelta(days=1)) if span else first + timedelta(days=1))
     if end <= first:
         end = first + timedelta(days=1)
     return first, end
+
+
+def period_bounds(day: date, period: str, first: date, end: date) -> tuple[date, date]:
+    """The whole period a row stands for, [start, stop) in local dates: the calendar day,
+    week (Monday to Sunday), month or quarter that starts on `day`, or for `all` the range
+    [first, end) itself."""
+    if period == "all":
+        return first, end
+    return day, next_period_start(day, period)
+
+
+def is_partial(start: date, stop: date, first: date, end: date,
+               span: tuple[date, date] | None, today: date) -> bool:
+    """Whether the period [start, stop) is covered only in part (or not at all): some of its
+    days lie outside the range asked [first, end), before the day of the data's first
+    record or after the day of its last (`span`; no data covers nothing), or are today or
+    later (today is not over). See docs/kpis.md, "Partial periods"."""
+    if start < first or stop > end or stop > today:
+        return True
+    return span is None or start < span[0] or stop > span[1] + timedelta(days=1)
+
+
+def mark_partial(document: dict[str, Any], span: tuple[date, date] | None,
+                 today: date) -> dict[str, Any]:
+    """The document with `"partial": true|false` on every row (see `is_partial`); `span`:
+    the data's first and last local days (`data_days`)."""
+    first, end = date.fromisoformat(document["from"]), date.fromisoformat(document["to"])
+    period = document["period"]
+    flags: dict[str, bool] = {}
+    for row in document.get("rows") or []:
+        key = (row.get("group") or {}).get("period") if period != "all" else None
+        text = str(key) if key is not None else ""
+        if text not in flags:
+            start, stop = (period_bounds(date.fromisoformat(text[:10]), period, first, end)
+                           if text else (first, end))
+            flags[text] = is_partial(start, stop, first, end, span, today)
+        row["partial"] = flags[text]
+    return document
 
 
 def periods_for(first: date, end: date, period: str, settings: KpiSettings) -> list[Period]:

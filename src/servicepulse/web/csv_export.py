@@ -53,11 +53,13 @@ def table_rows(table: TableOutput, key_name: str) -> list[dict[str, Any]]:
 
 
 def kpi_document_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The `servicepulse kpi --format json` rows flattened: group columns, then per KPI
-    value, n, interval and low-sample flag."""
+    """The `servicepulse kpi --format json` rows flattened: group columns, whether the
+    period is partial, then per KPI value, n, interval and low-sample flag."""
     out = []
     for row in document.get("rows") or []:
         flat: dict[str, Any] = dict(row.get("group") or {})
+        if "partial" in row:
+            flat["partial"] = row["partial"]
         for name, result in (row.get("kpis") or {}).items():
             result = result or {}
             ci = result.get("ci")

@@ -14,6 +14,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
+from servicepulse.kpi.display import format_duration as format_duration  # views import it here
+from servicepulse.kpi.display import format_unit
+
 Period = Literal["day", "week", "month", "quarter", "all"]
 DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category", "language", "segment")
 
@@ -75,6 +78,7 @@ def dashboard_kpi_function() -> KpiFunction:
             document = query_rollup(engine, rollup_query, allow_stale=True)
         if document is None:
             return exact_engine(query)
+        document = _marked(engine, document)
         if not rest:
             return document
         exact = exact_engine(query.model_copy(update={"kpis": rest}))
@@ -83,14 +87,27 @@ def dashboard_kpi_function() -> KpiFunction:
     return run
 
 
+def _marked(engine: Engine, document: dict[str, Any]) -> dict[str, Any]:
+    """A rollup document with the exact engine's partial marks (see kpi.engine.is_partial)."""
+    from servicepulse.kpi.engine import mark_partial
+    from servicepulse.kpi.settings import kpi_settings
+    from servicepulse.web.periods import data_span, local_today
+
+    timezone = str(document.get("timezone") or kpi_settings().timezone)
+    return mark_partial(document, data_span(engine, timezone), local_today(timezone))
+
+
 def merge_documents(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """Rows of two KPI documents over the same query, joined by group (KPIs side by side)."""
+    """Rows of two KPI documents over the same query, joined by group (KPIs side by side;
+    a row is partial when it is in either)."""
     rows: dict[str, dict[str, Any]] = {}
     for document in (first, second):
         for row in document.get("rows") or []:
             key = repr(sorted((row.get("group") or {}).items()))
             merged = rows.setdefault(key, {"group": row.get("group") or {}, "kpis": {}})
             merged["kpis"].update(row.get("kpis") or {})
+            if "partial" in row:
+                merged["partial"] = bool(merged.get("partial")) or bool(row["partial"])
     return {**first, "rows": sorted(rows.values(), key=lambda r: repr(sorted(
         (k, "" if v is None else str(v)) for k, v in r["group"].items())))}
 
@@ -117,10 +134,17 @@ TARGETS: dict[str, tuple[Literal["min", "max", "band"], float, float | None]] = 
     "occupancy": ("band", 75.0, 85.0),
 }
 
-OVERVIEW_KPIS = ("contacts", "frt", "service_level", "abandon_rate", "csat", "nps", "fcr", "aht",
+# first response is shown per channel on the overview (`FIRST_RESPONSE_CHANNELS`), never as
+# one median over channels whose times differ by orders of magnitude (seconds to hours)
+OVERVIEW_KPIS = ("contacts", "service_level", "abandon_rate", "csat", "nps", "fcr", "aht",
                  "occupancy")
-AGENT_KPIS = ("contacts", "csat", "fcr", "aht", "frt", "resolution_rate", "occupancy")
-CHANNEL_KPIS = ("contacts", "frt", "asa", "aht", "service_level", "abandon_rate", "csat", "fcr")
+FIRST_RESPONSE_CHANNELS = ("chat", "email", "social")  # phone: its service level
+# frt_within_target: comparable across channels, with each channel's FRT beside it (an agent's
+# FRT median would mix phone seconds with email hours)
+AGENT_KPIS = ("contacts", "csat", "fcr", "aht", "frt_within_target", "resolution_rate",
+              "occupancy")
+CHANNEL_KPIS = ("contacts", "frt", "frt_within_target", "asa", "aht", "service_level",
+                "abandon_rate", "csat", "fcr")
 WALLBOARD_KPIS = ("service_level", "frt", "abandon_rate", "csat", "contacts")
 
 
@@ -149,33 +173,9 @@ def format_value(name: str, value: float | None) -> str:
 
 
 def format_shown(name: str, shown: float | None) -> str:
-    """Human text of a value already in the unit shown (see `display_value`)."""
-    if shown is None:
-        return "–"
-    unit = kpi_info(name).unit
-    if unit == "percent":
-        return f"{shown:.1f}%"
-    if unit == "seconds":
-        return format_duration(shown)
-    if unit == "count":
-        return f"{shown:,.0f}"
-    if unit == "currency":
-        return f"${shown:,.2f}"
-    if unit == "points":
-        return f"{shown:+.0f}"
-    if unit == "per_hour":
-        return f"{shown:.1f}/h"
-    return f"{shown:,.2f}"
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
-    return f"{seconds / 86400:.1f}d"
+    """Human text of a value already in the unit shown (see `display_value`): the KPI layer's
+    one formatter, servicepulse.kpi.display."""
+    return format_unit(kpi_info(name).unit, shown)
 
 
 def target_status(name: str, value: float | None) -> str | None:

@@ -1,5 +1,8 @@
 """Query parameters many routes share: the window, dimension filters and the output format.
 
+`PageWindow` is the window of every page: `from`/`to` as asked, else the one default window
+(`default_window_days`, see servicepulse.web.periods), resolved once here for every route.
+
 The dimension filters are checked against the caller's scope here, once for every route that
 takes them: an agent or team outside it answers 403 (`Access.check_filters`), not an empty
 answer.
@@ -10,13 +13,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Depends, HTTPException, Query
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from servicepulse.web.access import Access
 from servicepulse.web.deps import CurrentUser, ServicesDep
 from servicepulse.web.kpi import DIMENSIONS
+from servicepulse.web.periods import page_window
+from servicepulse.web.runners.base import Window
 
 Format = Annotated[Literal["json", "csv"],
                    Query(description="json (default) or csv: a download of the same rows")]
@@ -65,3 +70,15 @@ def _check_scope(engine: Engine, access: Access, filters: dict[str, list[str]]) 
 
 
 Filters = Annotated[dict[str, list[str]], Depends(dimension_filters)]
+
+
+async def resolved_window(services: ServicesDep, from_: FromDate = None,
+                          to: ToDate = None) -> Window:
+    """The page's window: as asked, else the default one (an impossible window: 422)."""
+    try:
+        return await run_in_threadpool(page_window, services.context(Access()), from_, to)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+
+
+PageWindow = Annotated[Window, Depends(resolved_window)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,11 +13,24 @@ from servicepulse.web.kpi import (
     AGENT_KPIS,
     CHANNEL_KPIS,
     DIMENSIONS,
+    FIRST_RESPONSE_CHANNELS,
     OVERVIEW_KPIS,
     KpiRequest,
     Period,
+    format_duration,
     format_shown,
     kpi_info,
+)
+from servicepulse.web.periods import (
+    Comparison,
+    comparable,
+    coverage,
+    coverage_of,
+    days_text,
+    default_end,
+    default_window_days,
+    page_window,
+    window_text,
 )
 from servicepulse.web.runners.base import (
     KpiCell,
@@ -46,41 +59,83 @@ class Tile(BaseModel):
     change_text: str | None
     change_good: bool | None  # None when the KPI has no better direction
     sparkline: list[float | None]
+    # when the window is partial: its compared days' figure (`previous` is the same days of
+    # the previous window), else None (the whole window is compared)
+    compared: KpiCell | None = None
+
+
+class ChannelFirstResponse(BaseModel):
+    """First response of one channel against its own target (phone: its service level)."""
+
+    channel: str
+    cell: KpiCell
+    target_s: float | None  # the channel's first-response target (None for phone)
+    target_text: str
+    status: str | None  # met / missed
 
 
 class OverviewOutput(BaseModel):
     window: Window
-    previous_window: Window
+    previous_window: Window  # the days compared with (the same days of the window before)
     spark_period: str
     spark_labels: list[str]
     tiles: list[Tile]
+    window_text: str = ""  # 'last 28 days: 9 Nov – 6 Dec 2026'
+    partial: bool = False  # the data covers the window only in part
+    partial_note: str | None = None  # why ('data ends 23 Sep; today is not over')
+    comparison_text: str | None = None  # 'compares 1 – 3 Dec with 24 – 26 Nov, ...'
+    first_response: list[ChannelFirstResponse] = Field(default_factory=list)
+    spark_partial: list[bool] = Field(default_factory=list)  # per sparkline point
 
 
 class OverviewRunner:
-    """KPI tiles against targets, with the change from the previous period and a sparkline."""
+    """KPI tiles against targets, with the change from the previous period (the same days of
+    it when the window is partial) and a sparkline; first response per channel."""
 
     def __init__(self, context: RunContext, params: WindowInput) -> None:
         self.context, self.params = context, params
 
     def run(self) -> OverviewOutput:
-        window = self.context.window(self.params.from_, self.params.to)
-        previous = window.previous()
+        asked = self.params.from_ is not None or self.params.to is not None
+        window = page_window(self.context, self.params.from_, self.params.to)
+        span, today = coverage_of(self.context)
+        covered = coverage(window, span, today)
+        compared = comparable(window, span, today)
         kpis = list(OVERVIEW_KPIS)
+        filters = self.params.filters
         # The engine reports each KPI's previous period (same length, just before) beside it.
-        current_doc = self.context.query(_request(window, kpis, self.params.filters))
-        spark_period = sparkline_period(window)
-        spark_doc = self.context.query(_request(window, kpis, self.params.filters,
-                                                period=spark_period))
+        current_doc = self.context.query(_request(window, kpis, filters))
         current = _totals(current_doc)
+        part: dict[str, Any] = {}
+        before: dict[str, Any] = {}
+        if compared is not None and not compared.whole:
+            # like with like: the same days of each window, both covered by the data
+            part = _totals(self.context.query(_request(
+                _window(*compared.current), kpis, filters, compare=False)))
+            before = _totals(self.context.query(_request(
+                _window(*compared.previous), kpis, filters, compare=False)))
+        spark_period = sparkline_period(window)
+        spark_doc = self.context.query(_request(window, kpis, filters, period=spark_period))
         spark_rows = sorted(((period_of(row) or "", row) for row in rows_of(spark_doc)),
                             key=lambda pair: pair[0])
         tiles = []
         for name in kpis:
             result = current.get(name) or {}
-            now_cell, before_cell = cell(name, result), cell(name, result.get("previous"))
+            now_cell = cell(name, result)
+            compared_cell = None
+            if compared is None:
+                before_cell = cell(name, None)
+                basis = None
+            elif compared.whole:
+                before_cell = cell(name, result.get("previous"))
+                basis = now_cell
+            else:
+                compared_cell = cell(name, part.get(name))
+                before_cell = cell(name, before.get(name))
+                basis = compared_cell
             change = None
-            if now_cell.value is not None and before_cell.value is not None:
-                change = now_cell.value - before_cell.value
+            if basis is not None and basis.value is not None and before_cell.value is not None:
+                change = basis.value - before_cell.value
             higher = kpi_info(name).higher_is_better
             tiles.append(Tile(
                 cell=now_cell, previous=before_cell, change=change,
@@ -89,9 +144,56 @@ class OverviewRunner:
                 else (change > 0) == higher,
                 sparkline=[cell(name, (row.get("kpis") or {}).get(name)).value
                            for _, row in spark_rows],
+                compared=compared_cell,
             ))
-        return OverviewOutput(window=window, previous_window=previous, spark_period=spark_period,
-                              spark_labels=[label for label, _ in spark_rows], tiles=tiles)
+        previous = (_window(*compared.previous) if compared is not None
+                    else window.previous())
+        return OverviewOutput(
+            window=window, previous_window=previous, spark_period=spark_period,
+            spark_labels=[label for label, _ in spark_rows], tiles=tiles,
+            window_text=window_text(window, asked), partial=covered.partial,
+            partial_note="; ".join(covered.notes) or None,
+            comparison_text=_comparison_text(compared, window),
+            first_response=self._first_response(window),
+            spark_partial=[bool(row.get("partial")) for _, row in spark_rows])
+
+    def _first_response(self, window: Window) -> list[ChannelFirstResponse]:
+        """Each channel's first response against its own target, phone as service level."""
+        document = self.context.query(_request(window, ["frt", "service_level"],
+                                               self.params.filters, by=["channel"]))
+        found = {str((row.get("group") or {}).get("channel")): row.get("kpis") or {}
+                 for row in rows_of(document)}
+        targets = self.context.settings.frt_targets
+        out = []
+        for channel in FIRST_RESPONSE_CHANNELS:
+            frt = cell("frt", (found.get(channel) or {}).get("frt"))
+            target = targets.get(channel)
+            status = None
+            if frt.value is not None and target is not None:
+                status = "met" if frt.value <= target else "missed"
+            out.append(ChannelFirstResponse(
+                channel=channel, cell=frt, target_s=target, status=status,
+                target_text=(f"target ≤ {format_duration(target)}" if target is not None
+                             else "no target")))
+        phone = cell("service_level", (found.get("phone") or {}).get("service_level"))
+        out.append(ChannelFirstResponse(channel="phone", cell=phone, target_s=None,
+                                        target_text=(phone.target or "") + " answered in time",
+                                        status=phone.status))
+        return out
+
+
+def _window(first: date, end: date) -> Window:
+    return Window(**{"from": first, "to": end})
+
+
+def _comparison_text(compared: Comparison | None, window: Window) -> str:
+    if compared is None:
+        return "no comparable previous period: the data does not cover the days before"
+    if compared.whole:
+        return (f"compared with the {window.days} days before "
+                f"({days_text(*compared.previous)})")
+    return (f"compared like with like: {compared.text()} (the same days of each window, "
+            "both covered by the data)")
 
 
 def _change_text(name: str, change: float | None) -> str | None:
@@ -107,9 +209,11 @@ def _change_text(name: str, change: float | None) -> str | None:
 
 
 def _request(window: Window, kpis: list[str] | None, filters: dict[str, list[str]],
-             by: list[str] | None = None, period: Period = "all") -> KpiRequest:
+             by: list[str] | None = None, period: Period = "all",
+             compare: bool = True) -> KpiRequest:
     return KpiRequest(**{"by": by or [], "period": period, "from": window.from_,
-                         "to": window.to, "kpis": kpis, "filters": filters})
+                         "to": window.to, "kpis": kpis, "filters": filters,
+                         "compare": compare})
 
 
 def _totals(document: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +271,7 @@ class TeamRunner:
 
     def run(self) -> TeamOutput:
         self.context.access.check_team(self.params.team_id)
-        window = self.context.window(self.params.from_, self.params.to)
+        window = page_window(self.context, self.params.from_, self.params.to)
         with self.context.engine.connect() as connection:
             team_name = connection.execute(
                 select(teams.c.name).where(teams.c.id == self.params.team_id)).scalar()
@@ -189,7 +293,7 @@ class ChannelRunner:
         self.context, self.params = context, params
 
     def run(self) -> TableOutput:
-        window = self.context.window(self.params.from_, self.params.to)
+        window = page_window(self.context, self.params.from_, self.params.to)
         return _grouped(self.context, window, "channel", list(CHANNEL_KPIS), self.params.filters)
 
 
@@ -210,6 +314,11 @@ class AgentOutput(BaseModel):
     trend: dict[str, list[float | None]]
 
 
+# an agent's first response over time: the share within each channel's target (a weekly median
+# would mix phone seconds with email hours)
+AGENT_TREND_KPIS = ("csat", "fcr", "aht", "frt_within_target")
+
+
 class AgentRunner:
     """A basic agent scorecard: the agent's KPIs next to their team's, and weekly trends."""
 
@@ -228,7 +337,7 @@ class AgentRunner:
                                           None if row[2] is None else str(row[2]),
                                           None if row[3] is None else str(row[3]))
         self.context.access.check_agent(self.params.agent_id, team_id)
-        window = self.context.window(self.params.from_, self.params.to)
+        window = page_window(self.context, self.params.from_, self.params.to)
         kpis = list(AGENT_KPIS)
         mine = {"agent": [self.params.agent_id]}
         values = _totals(self.context.query(_request(window, kpis, mine)))
@@ -238,7 +347,7 @@ class AgentRunner:
             # may see their team's aggregate, never a colleague's own numbers.
             team_values = _totals(self.context.kpi(
                 self.context.engine, _request(window, kpis, {"team": [team_id]})))
-        trend_doc = self.context.query(_request(window, ["csat", "fcr", "aht", "frt"], mine,
+        trend_doc = self.context.query(_request(window, list(AGENT_TREND_KPIS), mine,
                                                 period="week"))
         trend_rows = sorted(((period_of(r) or "", r) for r in rows_of(trend_doc)),
                             key=lambda pair: pair[0])
@@ -249,7 +358,7 @@ class AgentRunner:
             team_cells=[cell(k, team_values.get(k)) for k in kpis],
             trend_labels=[label for label, _ in trend_rows],
             trend={k: [cell(k, (r.get("kpis") or {}).get(k)).value for _, r in trend_rows]
-                   for k in ("csat", "fcr", "aht", "frt")},
+                   for k in AGENT_TREND_KPIS},
         )
 
 
@@ -275,6 +384,11 @@ class TrendOutput(BaseModel):
     by: str | None
     labels: list[str]
     series: list[TrendSeries]
+    partial: list[bool] = Field(default_factory=list)  # per label: a partial period
+    window_text: str = ""
+
+
+TREND_PERIODS = 13  # periods a trend shows by default (as far back as there is data)
 
 
 MAX_SERIES = 12  # more lines than this is unreadable; the table/CSV has them all
@@ -291,16 +405,19 @@ class TrendRunner:
         if params.by is not None and params.by not in DIMENSIONS:
             raise ValueError(f"by={params.by!r} is not a dimension; use one of "
                              f"{', '.join(DIMENSIONS)}")
-        window = self.context.window(params.from_, params.to,
-                                days=91 if params.period != "day" else 28)
+        asked = params.from_ is not None or params.to is not None
+        window = self._window()
         document = self.context.query(_request(window, [params.kpi], params.filters,
                                                by=[params.by] if params.by else None,
                                                period=params.period))
         labels: set[str] = set()
+        partial: set[str] = set()
         by_series: dict[str, dict[str, float | None]] = {}
         for row in rows_of(document):
             label = period_of(row) or ""
             labels.add(label)
+            if row.get("partial"):
+                partial.add(label)
             key = str((row.get("group") or {}).get(params.by, "")) if params.by else "all"
             value = cell(params.kpi, (row.get("kpis") or {}).get(params.kpi)).value
             by_series.setdefault(key, {})[label] = value
@@ -309,4 +426,23 @@ class TrendRunner:
                   for name, points in sorted(by_series.items())][:MAX_SERIES]
         info = kpi_info(params.kpi)
         return TrendOutput(window=window, kpi=params.kpi, label=info.label, unit=info.unit,
-                           period=params.period, by=params.by, labels=ordered, series=series)
+                           period=params.period, by=params.by, labels=ordered, series=series,
+                           partial=[label in partial for label in ordered],
+                           window_text=window_text(window, asked))
+
+    def _window(self) -> Window:
+        """As asked; by default up to TREND_PERIODS periods back from the default window's
+        end, but never before the data's first day (no empty leading periods), and at least
+        the default window."""
+        params = self.params
+        if params.from_ is not None or params.to is not None:
+            return page_window(self.context, params.from_, params.to)
+        span, today = coverage_of(self.context)
+        end = default_end(span, today)
+        days = default_window_days()
+        back = {"day": 0, "week": 7 * TREND_PERIODS, "month": 31 * TREND_PERIODS,
+                "quarter": 92 * TREND_PERIODS}[params.period]
+        first = end - timedelta(days=max(days, back))
+        if span is not None and span[0] > first:
+            first = min(span[0], end - timedelta(days=days))
+        return page_window(self.context, first, end)

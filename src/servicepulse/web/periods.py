@@ -1,0 +1,168 @@
+"""Windows and periods as the pages show them: one default window, and like-with-like.
+
+Every page that shows a window of days opens on the same one, the last `default_window_days`
+(a setting, docs/configuration.md) whole days with data: it ends with the data's last day,
+or yesterday when the data reaches today (today is not over, so a window holding it would
+be compared, unfairly, with whole days). The page says which days it shows.
+
+A window the data covers only in part (it reaches beyond the data's first or last day, or
+into today) is marked partial, and compared with the previous window over the same days of
+each (`comparable`): the first 3 days of this week against the first 3 days of last week,
+never a whole window against a part of one, nor against days without data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, select
+
+from servicepulse.store import tables
+from servicepulse.web.runners.base import RunContext, Window, resolve_window
+
+FALLBACK_WINDOW_DAYS = 28  # the setting's default, when the configuration cannot be read
+
+
+def default_window_days() -> int:
+    """The `default_window_days` setting (servicepulse.toml or SERVICEPULSE_DEFAULT_WINDOW_DAYS)."""
+    from servicepulse.config import ConfigError, load_settings
+
+    try:
+        return int(load_settings().default_window_days)
+    except ConfigError:  # reported by the command that started the server; not per page
+        return FALLBACK_WINDOW_DAYS
+
+
+def data_span(engine: Engine, timezone: str) -> tuple[date, date] | None:
+    """The local days of the data's first and last record (interactions and surveys, as the
+    KPI engine's partial marks: `servicepulse.kpi.engine.COVERAGE_COLUMNS`); None: no data.
+    One min or max a statement, each an index seek."""
+    instants: list[float] = []
+    with engine.connect() as connection:
+        for column in (tables.interactions.c.created_at, tables.surveys.c.submitted_at):
+            for aggregate in (func.min, func.max):
+                value = connection.execute(select(aggregate(column))).scalar()
+                if value is not None:
+                    instants.append(float(value))
+    if not instants:
+        return None
+    zone = ZoneInfo(timezone)
+    return (datetime.fromtimestamp(min(instants), zone).date(),
+            datetime.fromtimestamp(max(instants), zone).date())
+
+
+def local_today(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def default_end(span: tuple[date, date] | None, today: date) -> date:
+    """The end (exclusive) of the default window: the day after the data's last day, but
+    not past yesterday when the data reaches today, unless all the data is of today."""
+    if span is None:
+        return today
+    end = span[1] + timedelta(days=1)
+    if end > today and span[0] < today:
+        return today
+    return max(end, span[0] + timedelta(days=1))
+
+
+def page_window(context: RunContext, from_: date | None, to: date | None,
+                days: int | None = None) -> Window:
+    """The window a page shows: as asked, else the default (see the module docstring)."""
+    days = days or default_window_days()
+    if to is None and from_ is None:
+        timezone = context.settings.timezone
+        to = default_end(data_span(context.engine, timezone), local_today(timezone))
+    return resolve_window(context.engine, from_, to, days, context.settings.timezone)
+
+
+def short_day(day: date, with_year: bool = True) -> str:
+    text = f"{day.day} {day:%b}"
+    return f"{text} {day.year}" if with_year else text
+
+
+def days_text(first: date, end: date) -> str:
+    """'9 Nov – 6 Dec 2026' for the days [first, end)."""
+    last = end - timedelta(days=1)
+    if last <= first:
+        return short_day(first)
+    return f"{short_day(first, first.year != last.year)} – {short_day(last)}"
+
+
+def window_text(window: Window, asked: bool) -> str:
+    """What the page says of its window: 'last 28 days: 9 Nov – 6 Dec 2026' (the default)
+    or '1 Dec – 7 Dec 2026 (7 days)' (asked)."""
+    span = days_text(window.from_, window.to)
+    count = f"{window.days} day{'s' if window.days != 1 else ''}"
+    return f"{span} ({count})" if asked else f"last {count}: {span}"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The days of `window` the data covers whole: [first, end), None when none."""
+
+    window: Window
+    covered: tuple[date, date] | None
+    notes: tuple[str, ...]  # why the window is partial ('data ends 23 Sep', ...)
+
+    @property
+    def partial(self) -> bool:
+        return self.covered != (self.window.from_, self.window.to)
+
+
+def coverage(window: Window, span: tuple[date, date] | None, today: date) -> Coverage:
+    """Which days of `window` are covered: within the data's first and last day, and over
+    (before today)."""
+    notes = []
+    first, end = window.from_, window.to
+    if span is None:
+        return Coverage(window, None, ("no data",))
+    if span[0] > first:
+        notes.append(f"data starts {short_day(span[0])}")
+        first = span[0]
+    data_end = span[1] + timedelta(days=1)
+    if data_end < end:
+        notes.append(f"data ends {short_day(span[1])}")
+        end = data_end
+    if today < end:
+        notes.append("today is not over" if today >= first else "the window is in the future")
+        end = max(today, first)
+    return Coverage(window, (first, end) if first < end else None, tuple(notes))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The days of the window and of the previous one compared: the same days of each
+    (offsets from each window's start), those both cover whole."""
+
+    current: tuple[date, date]
+    previous: tuple[date, date]
+    whole: bool  # both windows covered whole: the plain comparison
+
+    def text(self) -> str:
+        return (f"{days_text(*self.current)} vs {days_text(*self.previous)}")
+
+
+def comparable(window: Window, span: tuple[date, date] | None, today: date
+               ) -> Comparison | None:
+    """The same days of `window` and of the one before it that the data covers in both;
+    None when there are none (no comparable previous period)."""
+    now = coverage(window, span, today)
+    before = coverage(window.previous(), span, today)
+    if now.covered is None or before.covered is None:
+        return None
+    length = timedelta(days=window.days)
+    start = max(now.covered[0], before.covered[0] + length)
+    end = min(now.covered[1], before.covered[1] + length)
+    if start >= end:
+        return None
+    whole = not now.partial and not before.partial
+    return Comparison((start, end), (start - length, end - length), whole)
+
+
+def coverage_of(context: RunContext) -> tuple[tuple[date, date] | None, date]:
+    """The data's days and today, for `coverage` and `comparable`."""
+    timezone = context.settings.timezone
+    return data_span(context.engine, timezone), local_today(timezone)
