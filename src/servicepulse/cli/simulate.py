@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -21,29 +23,85 @@ def register(app: typer.Typer) -> None:
     bench_app.command("simulate")(bench_simulate)
 
 
+def current_time() -> datetime:
+    """Now (a function of its own so that tests can fix the moment)."""
+    return datetime.now(UTC)
+
+
+def organisation_today(moment: datetime) -> date:
+    """The date of `moment` in the organisation's time zone (the `timezone` setting)."""
+    from servicepulse.config import ConfigError, load_settings
+
+    try:
+        zone = load_settings().timezone
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def choose_days(
+    days: int | None, start: date | None, end: date | None, today: date
+) -> tuple[date, int, bool]:
+    """(first day, number of days, whether the last day is today, cut at now) from the
+    options: `--end` (default today) and `--days` (default 30), or `--start` and `--days`,
+    or `--start` and `--end`."""
+    if start is not None and end is not None:
+        if end < start:
+            raise typer.BadParameter(f"{end} is before --start {start}", param_hint="--end")
+        span = (end - start).days + 1
+        if days is not None and days != span:
+            raise typer.BadParameter(
+                f"--start {start} to --end {end} is {span} days, not {days}: give two of the"
+                " three", param_hint="--days")
+        return start, span, end == today
+    count = 30 if days is None else days
+    if count < 1:
+        raise typer.BadParameter(f"{count} must be at least 1", param_hint="--days")
+    if start is not None:
+        return start, count, start + timedelta(days=count - 1) == today
+    last = today if end is None else end
+    return last - timedelta(days=count - 1), count, last == today
 
 
 def simulate(
     agents: Annotated[int, typer.Option(help="Agents in the centre (at least 12).")] = 40,
-    days: Annotated[int, typer.Option(help="Days to simulate.")] = 30,
+    days: Annotated[
+        int | None, typer.Option(help="Days to simulate (default 30).", show_default=False)
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = 1,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output JSON Lines file, or - for stdout.")
     ] = Path("demo.jsonl"),
-    start: Annotated[
-        str | None, typer.Option(help="First local day, YYYY-MM-DD (default 2026-08-24, a Monday).")
+    end: Annotated[
+        str | None,
+        typer.Option(help="Last local day, YYYY-MM-DD, simulated whole. Default: today in the"
+                          " organisation's time zone, up to now.", show_default=False),
     ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First local day, YYYY-MM-DD (instead of --end).")
+    ] = None,
+    around_the_clock: Annotated[
+        bool, typer.Option(help="Care teams in New York and Manila: someone at work at any"
+                                " hour (as the live demo).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Simulate a contact centre (teams, agents, customers, contacts with events, surveys,
-    agent states, shifts, orders, social) as canonical records. About 800 agents over 60 days
-    give a million interactions."""
-    from servicepulse.simulate import DEFAULT_START, SimulationConfig, special_agents, write_jsonl
+    agent states, shifts, orders, social) as canonical records. By default the last day is
+    today and the file holds what has happened up to now (calls in progress, emails not yet
+    answered); `--end` or `--start` give whole days. The same seed and days give the same
+    file. About 800 agents over 60 days give a million interactions."""
+    from servicepulse.simulate import SimulationConfig, special_agents, write_jsonl
 
+    moment = current_time()
+    today = organisation_today(moment)
+    first, count, ends_today = choose_days(
+        days, parse_date(start, "--start"), parse_date(end, "--end"), today)
+    # Only the default (no day given) stops at now: a day named is simulated whole.
+    as_of = moment if ends_today and start is None and end is None else None
     try:
-        config = SimulationConfig(
-            agents=agents, days=days, seed=seed, start=parse_date(start, "--start") or DEFAULT_START
-        )
+        config = SimulationConfig(agents=agents, days=count, seed=seed, start=first,
+                                  around_the_clock=around_the_clock)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     started = time.perf_counter()
@@ -52,16 +110,19 @@ def simulate(
         raise typer.BadParameter(
             f"folder {out.parent} does not exist; create it first", param_hint="--out"
         )
-    summary = write_jsonl(config, "-" if to_stdout else out, progress=not quiet)
+    summary = write_jsonl(config, "-" if to_stdout else out, progress=not quiet, as_of=as_of)
     elapsed = time.perf_counter() - started
     if quiet:
         return
     console = Console(stderr=True)
-    table = Table(title=f"Simulated {agents} agents x {days} days (seed {seed})")
+    last = first + timedelta(days=count - 1)
+    until = (f"up to now ({as_of:%H:%M} UTC)" if as_of is not None else "whole days")
+    table = Table(title=f"Simulated {agents} agents, {first} to {last} ({count} days, {until};"
+                        f" seed {seed})")
     table.add_column("kind")
     table.add_column("records", justify="right")
-    for kind, count in summary.by_kind.items():
-        table.add_row(kind, f"{count:,}")
+    for kind, number in summary.by_kind.items():
+        table.add_row(kind, f"{number:,}")
     table.add_row("total", f"{summary.records:,}")
     console.print(table)
     interactions = summary.by_kind.get("interaction", 0)

@@ -327,12 +327,22 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "servicepulse-demo"
 
 
-def serve_demo(engine: Engine, port: int) -> None:
-    """The last step of `servicepulse demo`: a demo admin user, the address, the server."""
+def serve_demo(engine: Engine, port: int, feeder: Any = None) -> None:
+    """The last step of `servicepulse demo`: a demo admin user, the address, the server;
+    with a `feeder` (servicepulse.simulate.live.Feeder), the simulated centre keeps working
+    while the server runs (started here, stopped when the server stops)."""
     from servicepulse.web.users import create_user
 
     create_user(engine, DEMO_USERNAME, DEMO_PASSWORD, "admin")
     url = engine.url.render_as_string(hide_password=False)
     console.print(f"\nDashboard: http://127.0.0.1:{port}/  — log in as [bold]{DEMO_USERNAME}[/]"
                   f" / [bold]{DEMO_PASSWORD}[/] (admin). Ctrl+C stops it.")
-    run_server(url, "127.0.0.1", port)
+    if feeder is not None:
+        console.print("The centre keeps working: new contacts, agent states and surveys are "
+                      "imported every few seconds (a line a minute says what).")
+        feeder.start()
+    try:
+        run_server(url, "127.0.0.1", port)
+    finally:
+        if feeder is not None:
+            feeder.stop()

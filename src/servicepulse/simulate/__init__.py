@@ -7,6 +7,10 @@
 The order is: teams, calendars, agents, customers; then day by day the interactions (each
 followed by its events and surveys), agent states, shifts, orders and social activity; last,
 the backlog still open at the end. See docs/simulator.md for the model and what it hides.
+
+`write_jsonl(config, path, as_of=moment)` writes the centre as it stood at `moment` (nothing
+that happens later; what is in progress shows as such), and `servicepulse.simulate.live`
+releases the rest as its time comes (the live demo).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,26 +64,50 @@ class SimulationSummary:
 
 
 def write_jsonl(
-    config: SimulationConfig, path: str | Path, progress: bool = True
+    config: SimulationConfig,
+    path: str | Path,
+    progress: bool = True,
+    as_of: datetime | None = None,
 ) -> SimulationSummary:
     """Write the simulation as JSON Lines to `path` ("-" for stdout). A rich progress bar
-    shows the days when `progress` and stderr is a terminal."""
+    shows the days when `progress` and stderr is a terminal. With `as_of`, only what had
+    happened by that moment, as it then stood (see `servicepulse.simulate.live`)."""
     summary = SimulationSummary()
-    simulation = Simulation(config)
     counts: dict[str, int] = {}
+    blocks = _blocks(config, as_of)
     if str(path) == "-":
-        _write(simulation, sys.stdout.buffer, config, counts, summary, progress)
+        _write(blocks, sys.stdout.buffer, config, counts, summary, progress)
         sys.stdout.buffer.flush()
     else:
         with open(path, "wb", buffering=1 << 20) as handle:
-            _write(simulation, handle, config, counts, summary, progress)
+            _write(blocks, handle, config, counts, summary, progress)
     summary.by_kind = dict(sorted(counts.items()))
     summary.records = sum(counts.values())
     return summary
 
 
+def _blocks(
+    config: SimulationConfig, as_of: datetime | None
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """The simulation's blocks; with `as_of`, each as it stood then, and no day simulated
+    beyond what can matter by then (the lookahead: an email received tonight is written
+    with tomorrow, when it is answered)."""
+    simulation = Simulation(config)
+    if as_of is None:
+        yield from simulation.blocks()
+        return
+    from servicepulse.simulate.live import LOOKAHEAD_DAYS, iso, records_as_of
+
+    moment = iso(as_of)
+    last = (as_of.date() - config.start).days + LOOKAHEAD_DAYS
+    for day, block in simulation.blocks():
+        if day > last:
+            return
+        yield day, list(records_as_of(block, moment))
+
+
 def _write(
-    simulation: Simulation,
+    blocks: Iterator[tuple[int, list[dict[str, Any]]]],
     handle: IO[bytes],
     config: SimulationConfig,
     counts: dict[str, int],
@@ -98,7 +127,7 @@ def _write(
 
     show = progress and sys.stderr.isatty()
     if not show:
-        for _day, block in simulation.blocks():
+        for _day, block in blocks:
             write_block(block)
         return
     from rich.console import Console
@@ -114,6 +143,6 @@ def _write(
         console=Console(stderr=True),
     ) as bar:
         task = bar.add_task("simulating days", total=config.days + 1)
-        for day, block in simulation.blocks():
+        for day, block in blocks:
             write_block(block)
             bar.update(task, completed=day + 1)

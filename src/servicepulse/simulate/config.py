@@ -24,6 +24,9 @@ class SimulationConfig:
     # Spanish-queue volume as a multiple of its only agent's capacity (> 1: overloaded).
     spanish_overload: float = 1.2
     currency: str = "USD"
+    # Care teams in New York and Manila (then London, Chicago), so someone is at work at any
+    # hour of a weekday; the default, New York and London, leaves the small hours (UTC) empty.
+    around_the_clock: bool = False
 
     def __post_init__(self) -> None:
         if self.agents < 12:

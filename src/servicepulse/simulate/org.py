@@ -110,6 +110,14 @@ _CARE_ZONES = [
     ("Asia/Manila", "ph"),
     ("America/Chicago", "us"),
 ]
+# Around the clock (the live demo): New York and Manila care teams between them answer at any
+# hour of a weekday, so a demo started at any time shows a working centre.
+_ROUND_THE_CLOCK_ZONES = [
+    ("America/New_York", "us"),
+    ("Asia/Manila", "ph"),
+    ("Europe/London", "uk"),
+    ("America/Chicago", "us"),
+]
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Opening hours by team kind, as (start, end) local clock per weekday (None: closed).
@@ -374,7 +382,8 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
 
     busy_not_effective = overloaded = -1
     for care_index, size in enumerate(care_sizes):
-        zone = _CARE_ZONES[care_index % len(_CARE_ZONES)]
+        zones = _ROUND_THE_CLOCK_ZONES if config.around_the_clock else _CARE_ZONES
+        zone = zones[care_index % len(zones)]
         team = new_team(
             "care",
             f"Customer Care {care_index + 1}",
