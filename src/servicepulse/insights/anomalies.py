@@ -12,6 +12,10 @@ The spread can be zero (the same value every Monday): then the mean absolute dev
 (x 1.2533, again consistent for normal data), and the scale is never allowed below
 `relative_floor` of the baseline, so a 1% wobble in a flat series is not an "infinite" outlier.
 
+A partial day (one the data covers only in part: the day of the first or last record, or
+today) is never judged against whole days, nor counted in a baseline: its contacts would be
+"−95%" only because the day is not over.
+
 `detect_anomalies(series)` works on any daily series (used by the alerts of the scorecards
 area); `find_kpi_anomalies(engine, ...)` reads daily KPI values from the KPI engine first.
 """
@@ -38,6 +42,9 @@ class DailyValue:
     day: date
     value: float | None  # None: no value that day (n = 0)
     n: int | None = None  # the count the value was computed from, when known
+    # a day the data covers only in part (the engine's `partial`: the day of the first or
+    # last record, today): never judged, nor part of a baseline, as whole days are
+    partial: bool = False
 
 
 class Anomaly(BaseModel):
@@ -107,7 +114,7 @@ def detect_anomalies(
     found: list[Anomaly] = []
     for day in sorted(values):
         point = values[day]
-        if point.value is None or (start is not None and day < start):
+        if point.value is None or point.partial or (start is not None and day < start):
             continue
         if point.n is not None and point.n < settings.min_n:
             continue
@@ -115,7 +122,7 @@ def detect_anomalies(
             earlier.value
             for week in range(1, settings.weeks + 1)
             if (earlier := values.get(day - timedelta(weeks=week))) is not None
-            and earlier.value is not None
+            and earlier.value is not None and not earlier.partial
             and (earlier.n is None or earlier.n >= settings.min_n)
         ]
         if len(history) < settings.min_history:
@@ -198,7 +205,7 @@ def daily_kpi_series(
             entry = series.setdefault(key, KpiSeries(name, row_group))
             value = result.get("value")
             entry.values.append(DailyValue(day, None if value is None else float(value),
-                                           result.get("n")))
+                                           result.get("n"), bool(row.get("partial"))))
     return list(series.values())
 
 

@@ -195,12 +195,13 @@ def period_bounds(day: date, period: str, first: date, end: date) -> tuple[date,
 def is_partial(start: date, stop: date, first: date, end: date,
                span: tuple[date, date] | None, today: date) -> bool:
     """Whether the period [start, stop) is covered only in part (or not at all): some of its
-    days lie outside the range asked [first, end), before the day of the data's first
-    record or after the day of its last (`span`; no data covers nothing), or are today or
-    later (today is not over). See docs/kpis.md, "Partial periods"."""
+    days lie outside the range asked [first, end), are not wholly within the data (`span`:
+    the days of its first and last record, which the data covers only from the first
+    record or up to the last; no data covers nothing), or are today or later (today is not
+    over). See docs/kpis.md, "Partial periods"."""
     if start < first or stop > end or stop > today:
         return True
-    return span is None or start < span[0] or stop > span[1] + timedelta(days=1)
+    return span is None or start <= span[0] or stop > span[1]
 
 
 def mark_partial(document: dict[str, Any], span: tuple[date, date] | None,

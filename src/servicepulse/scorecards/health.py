@@ -1,9 +1,10 @@
 """Customer health for customer success and account managers (docs/scorecards.md).
 
-Per customer account, over the recent window (WINDOW_DAYS up to `end`, exclusive) and the
-window before it: CSAT and the latest NPS answer, the contact trend, open escalations, repeat
-contacts, orders and returns/cancellations. They combine into a health score: 100 minus the
-penalties below, each given as a reason with its numbers. Accounts under AT_RISK are at risk.
+Per customer account, over the recent window (the `default_window_days` setting up to `end`,
+exclusive) and the window before it (the contact trend only when the data covers it whole):
+CSAT and the latest NPS answer, the contact trend, open escalations, repeat contacts, orders
+and returns/cancellations. They combine into a health score: 100 minus the penalties below,
+each given as a reason with its numbers. Accounts under AT_RISK are at risk.
 Only accounts with something in the window (or an open escalation) are scored; churned
 accounts are left out (they are counted).
 
@@ -26,7 +27,7 @@ from sqlalchemy import func, select
 
 from servicepulse.store import tables
 
-WINDOW_DAYS = 90
+WINDOW_DAYS = 28  # when the configuration cannot be read (its default_window_days)
 AT_RISK = 60.0
 CSAT_TARGET = 80.0
 PENALTY = {
@@ -45,25 +46,62 @@ def _epoch(day: date, zone: ZoneInfo) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
 
 
-def _latest_day(engine: sqlalchemy.Engine, zone: ZoneInfo) -> date:
+def _contact_span(engine: sqlalchemy.Engine) -> tuple[float | None, float | None]:
+    """The times of the first and the last interaction (None, None: none)."""
+    column = tables.interactions.c.created_at
     with engine.connect() as connection:
-        latest = connection.execute(select(func.max(tables.interactions.c.created_at))).scalar()
-    if latest is None:
-        return datetime.now(zone).date() + timedelta(days=1)
-    return datetime.fromtimestamp(latest, zone).date() + timedelta(days=1)
+        first = connection.execute(select(func.min(column))).scalar()
+        last = connection.execute(select(func.max(column))).scalar()
+    return (None if first is None else float(first), None if last is None else float(last))
+
+
+def _default_end(last: float | None, zone: ZoneInfo) -> date:
+    """The day of the last interaction (exclusive: the data covers it only up to that
+    record), never past today (not over): the window holds whole days, as every page's."""
+    today = datetime.now(zone).date()
+    if last is None:
+        return today
+    return min(datetime.fromtimestamp(last, zone).date(), today)
+
+
+def _default_window_days(settings: Any) -> int:
+    days = getattr(settings, "default_window_days", None)
+    if days is None:
+        from servicepulse.config import ConfigError, load_settings
+
+        try:
+            days = load_settings().default_window_days
+        except ConfigError:
+            days = WINDOW_DAYS
+    return int(days)
 
 
 def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
                     customers: list[str] | None = None, settings: Any = None,
-                    window_days: int = WINDOW_DAYS) -> dict[str, Any]:
+                    window_days: int | None = None) -> dict[str, Any]:
+    """Every active account's health over `window_days` (default: the `default_window_days`
+    setting) up to `end` (exclusive; default: the last whole day of data).
+
+    The contact trend compares the window with the one before only when the data covers
+    that one whole (its first interaction is no later than the earlier window's start):
+    otherwise every account would be "up from 0" for want of history, and the document
+    says `"history": false` with a note instead."""
     from servicepulse.kpi.settings import kpi_settings
 
     resolved = kpi_settings(settings)
     zone = ZoneInfo(resolved.timezone)
-    end = end or _latest_day(engine, zone)
+    window_days = window_days or _default_window_days(settings)
+    first_contact, last_contact = _contact_span(engine)
+    end = end or _default_end(last_contact, zone)
     start = end - timedelta(days=window_days)
     before = start - timedelta(days=window_days)
     t_end, t_start, t_before = _epoch(end, zone), _epoch(start, zone), _epoch(before, zone)
+    history = first_contact is not None and first_contact <= t_before
+    history_note = None if history else (
+        "no contact trend: the data holds no contacts before "
+        + (datetime.fromtimestamp(first_contact, zone).date().isoformat()
+           if first_contact is not None else "the window")
+        + f", so the {window_days} days before the window cannot be compared")
     i, s, o, c = tables.interactions, tables.surveys, tables.orders, tables.customers
 
     def chosen(column: Any) -> Any:
@@ -130,7 +168,7 @@ def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
     for customer in sorted(active - churned):
         figures = {
             "contacts": int(now_counts.get(customer, 0)),
-            "contacts_before": int(before_counts.get(customer, 0)),
+            "contacts_before": int(before_counts.get(customer, 0)) if history else None,
             "csat": (round(100 * csat.at[customer, "sum"] / csat.at[customer, "count"], 1)
                      if customer in csat.index else None),
             "csat_answers": int(csat.at[customer, "count"]) if customer in csat.index else 0,
@@ -152,7 +190,8 @@ def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
                          **figures})
     accounts.sort(key=lambda a: (a["score"], a["customer"]))
     return {"from": start.isoformat(), "to": end.isoformat(), "window_days": window_days,
-            "accounts": accounts, "at_risk": sum(1 for a in accounts if a["at_risk"]),
+            "history": history, "history_note": history_note, "accounts": accounts,
+            "at_risk": sum(1 for a in accounts if a["at_risk"]),
             "churned_left_out": len(churned)}
 
 
@@ -176,7 +215,8 @@ def health_score(f: dict[str, Any]) -> tuple[float, list[str]]:
         penalty = min(PENALTY["repeat"] * f["repeat_contacts"], PENALTY["repeat_max"])
         score -= penalty
         reasons.append(f"{f['repeat_contacts']} repeat contact(s) −{penalty:.0f}")
-    if f["contacts"] >= 3 and f["contacts"] >= 1.5 * max(f["contacts_before"], 1):
+    if (f["contacts_before"] is not None and f["contacts"] >= 3
+            and f["contacts"] >= 1.5 * max(f["contacts_before"], 1)):
         score -= PENALTY["surge"]
         reasons.append(f"contacts up from {f['contacts_before']} to {f['contacts']} "
                        f"−{PENALTY['surge']:.0f}")

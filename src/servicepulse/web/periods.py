@@ -1,9 +1,10 @@
 """Windows and periods as the pages show them: one default window, and like-with-like.
 
 Every page that shows a window of days opens on the same one, the last `default_window_days`
-(a setting, docs/configuration.md) whole days with data: it ends with the data's last day,
-or yesterday when the data reaches today (today is not over, so a window holding it would
-be compared, unfairly, with whole days). The page says which days it shows.
+(a setting, docs/configuration.md) whole days with data: it ends the day before the data's
+last day (the data covers that day only up to its last record; when it is today, today is
+not over either), so a window is never compared, unfairly, with whole days. The page says
+which days it shows.
 
 A window the data covers only in part (it reaches beyond the data's first or last day, or
 into today) is marked partial, and compared with the previous window over the same days of
@@ -58,14 +59,13 @@ def local_today(timezone: str) -> date:
 
 
 def default_end(span: tuple[date, date] | None, today: date) -> date:
-    """The end (exclusive) of the default window: the day after the data's last day, but
-    not past yesterday when the data reaches today, unless all the data is of today."""
+    """The end (exclusive) of the default window: the data's last day, which it covers only
+    up to its last record (today, when the data reaches it, is not over either), so the
+    window holds whole days; the day after it when the data holds a single day."""
     if span is None:
         return today
-    end = span[1] + timedelta(days=1)
-    if end > today and span[0] < today:
-        return today
-    return max(end, span[0] + timedelta(days=1))
+    end = min(span[1], today)
+    return end if end > span[0] else span[1] + timedelta(days=1)
 
 
 def page_window(context: RunContext, from_: date | None, to: date | None,
@@ -113,19 +113,19 @@ class Coverage:
 
 
 def coverage(window: Window, span: tuple[date, date] | None, today: date) -> Coverage:
-    """Which days of `window` are covered: within the data's first and last day, and over
-    (before today)."""
+    """Which days of `window` are covered whole: after the day of the data's first record
+    and before the day of its last (each covered only from or up to that record), and over
+    (before today). The same rule as the KPI rows' `partial` (kpi.engine.is_partial)."""
     notes = []
     first, end = window.from_, window.to
     if span is None:
         return Coverage(window, None, ("no data",))
-    if span[0] > first:
+    if span[0] + timedelta(days=1) > first:
         notes.append(f"data starts {short_day(span[0])}")
-        first = span[0]
-    data_end = span[1] + timedelta(days=1)
-    if data_end < end:
+        first = span[0] + timedelta(days=1)
+    if span[1] < end:
         notes.append(f"data ends {short_day(span[1])}")
-        end = data_end
+        end = span[1]
     if today < end:
         notes.append("today is not over" if today >= first else "the window is in the future")
         end = max(today, first)
