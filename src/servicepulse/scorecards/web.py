@@ -230,7 +230,7 @@ async def health_page(request: Request, services: ServicesDep, user: LeadUser,
         shown = [a for a in document["accounts"] if visible is None or a["customer"] in visible]
         document = {**document, "accounts": shown, "at_risk": sum(a["at_risk"] for a in shown),
                     "churned_left_out": None}
-    accounts = [a for a in document["accounts"] if a["at_risk"] or not at_risk][:200]
+    accounts = [a for a in document["accounts"] if a["at_risk"] or not at_risk]  # paged by the page
     return _render(request, user, "sc_health.html", "customers", data=document,
                    accounts=accounts)
 
