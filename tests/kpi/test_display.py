@@ -18,7 +18,8 @@ from servicepulse.kpi.display import (
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0.0 s"),
+    (0, "0 s"),
+    (0.04, "0.0 s"),
     (4.54, "4.5 s"),
     (9.96, "10 s"),          # 9.96 rounds to 10.0: whole seconds from 10 on
     (45, "45 s"),
@@ -40,7 +41,7 @@ def test_durations_read_in_the_unit_that_fits(seconds: float, text: str) -> None
 def test_signed_and_negative_durations() -> None:
     assert format_duration(-192) == "−3.2 min"
     assert format_duration(192, signed=True) == "+3.2 min"
-    assert format_duration(0, signed=True) == "0.0 s"
+    assert format_duration(0, signed=True) == "0 s"
 
 
 @pytest.mark.parametrize("missing", [None, math.nan, math.inf])

@@ -15,8 +15,8 @@ from servicepulse.web.templating import sparkline
 
 def test_formatting_and_targets() -> None:
     assert format_value("csat", 74.8123) == "74.8%"
-    assert format_value("frt", 246.0) == "4m 06s"  # 246 s = 4 min 6 s
-    assert format_value("ttr", 7260.0) == "2h 01m"
+    assert format_value("frt", 246.0) == "4.1 min"  # 246 s / 60 = 4.1 min
+    assert format_value("ttr", 7260.0) == "2.0 h"  # 7,260 s / 3,600 = 2.02 h
     assert format_value("nps", 11.0) == "+11"
     assert format_value("contacts", 10102.0) == "10,102"
     assert format_value("csat", None) == "–"

@@ -13,7 +13,9 @@ others take the unit directly (for callers that already hold it).
 from __future__ import annotations
 
 import math
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
 
 MISSING: Final = "–"  # what a missing value (no data, or not a number) reads as
 MINUS: Final = "−"  # a typographic minus: the same width as a plus in a column of changes
@@ -39,11 +41,13 @@ def _sign(value: float, signed: bool) -> str:
 
 def format_duration(seconds: float | None, *, signed: bool = False) -> str:
     """A duration in the largest unit that keeps it readable: '45 s', '3.2 min', '11.4 h',
-    '2.1 d' (under 10 s one decimal: '4.5 s'). `signed` writes a '+' on positive values (for
-    changes); negative values always carry a minus."""
+    '2.1 d' (under 10 s one decimal, '4.5 s'; exactly zero '0 s'). `signed` writes a '+' on
+    positive values (for changes); negative values always carry a minus."""
     if seconds is None or not math.isfinite(seconds):
         return MISSING
     size = abs(seconds)
+    if size == 0:
+        return "0 s"
     sign = _sign(seconds, signed) if round(size, 1) else ""
     for limit, per, symbol in _DURATION_STEPS:
         amount = size / per
@@ -120,3 +124,100 @@ def format_kpi_change(name: str, change: float | None) -> str:
 def unit_symbol(unit: str) -> str:
     """The short symbol of a unit for headers and targets: '%', 's', '/h', '$', 'pts' or ''."""
     return _UNIT_SYMBOLS.get(unit, "")
+
+
+def format_target_duration(seconds: float | None) -> str:
+    """A target as people state it: '20 s', '60 s', '1 h', '24 h', '2 d' (whole numbers in the
+    largest unit that divides it; seconds up to 2 minutes, hours up to 2 days); any other value
+    as `format_duration`."""
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        return format_duration(seconds)
+    if seconds < 120 and float(seconds).is_integer():
+        return f"{seconds:.0f} s"
+    for per, symbol, most in ((86_400.0, "d", math.inf), (3600.0, "h", 48.0), (60.0, "min", 120)):
+        amount = seconds / per
+        if amount.is_integer() and 1 <= amount <= most and (symbol != "d" or amount > 2):
+            return f"{amount:.0f} {symbol}"
+    return format_duration(seconds)
+
+
+# -- first response by channel --------------------------------------------------------------
+# `frt_within_target` (servicepulse.kpi.definitions) carries, beside the share of first
+# responses within their channel's target, each channel's FRT: `<channel>` (median, mean, p90,
+# n) and `<channel>_within_target`. These read them for pages, tables and scorecards.
+
+@dataclass(frozen=True)
+class ChannelFirstResponse:
+    """One channel's first response: its median and its share within the channel's target."""
+
+    channel: str
+    median_s: float | None
+    n: int
+    within_target: float | None  # percent, None without a target for the channel
+
+    @property
+    def text(self) -> str:
+        """'email 19.8 h (62.5%)': the median, then the share within target."""
+        share = "" if self.within_target is None else \
+            f" ({format_unit('percent', self.within_target)})"
+        return f"{self.channel} {format_duration(self.median_s)}{share}"
+
+
+def frt_by_channel(result: Mapping[str, Any] | None) -> list[ChannelFirstResponse]:
+    """The channels of a `frt_within_target` result that have first responses, in the order of
+    FRT_CHANNELS (empty for any other result)."""
+    from servicepulse.kpi.definitions import FRT_CHANNELS
+
+    found: list[ChannelFirstResponse] = []
+    for channel in FRT_CHANNELS:
+        figures = (result or {}).get(channel)
+        if not isinstance(figures, Mapping) or not figures.get("n"):
+            continue
+        within = (result or {}).get(f"{channel}_within_target")
+        found.append(ChannelFirstResponse(
+            channel, _number(figures.get("value")), int(figures["n"]), _number(within)))
+    return found
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def kpi_details(name: str, result: Mapping[str, Any] | None) -> list[str]:
+    """Small print shown under a KPI's value: for `frt_within_target`, each channel's median
+    first response and share within target ('chat 42 s (71.1%)'); else nothing."""
+    if name == "frt_within_target":
+        channels = frt_by_channel(result)
+        if len(channels) == 1:  # its share is the value above: the median alone
+            return [f"{channels[0].channel} {format_duration(channels[0].median_s)}"]
+        return [channel.text for channel in channels]
+    return []
+
+
+def frt_targets_text(targets: Mapping[str, float]) -> str:
+    """'phone 20 s, chat 60 s, email 24 h, social 1 h': the first-response targets per channel
+    (the organisation's `frt_target_s`), channels of FRT_CHANNELS first."""
+    from servicepulse.kpi.definitions import FRT_CHANNELS
+
+    order = [*FRT_CHANNELS, *sorted(set(targets) - set(FRT_CHANNELS))]
+    return ", ".join(f"{channel} {format_target_duration(targets[channel])}"
+                     for channel in order if targets.get(channel) is not None)
+
+
+# Why a KPI is shown the way it is, for a title or a legend where its target would be.
+KPI_NOTES: Final[dict[str, str]] = {
+    "aht": "AHT has no fixed target: it is judged against the team's median (half the team is "
+           "faster, half slower), and only together with quality — a short AHT with many repeat "
+           "contacts is rushing, a long one with high FCR may be thoroughness.",
+    "frt": "First response time differs by channel (seconds on phone and chat, hours on "
+           "email), so it is judged per channel against the channel's own target; one median "
+           "across channels would mix seconds with hours and is not shown.",
+    "frt_within_target": "Share of first responses within their own channel's target; "
+                         "comparable across channels. Small print: each channel's median first "
+                         "response (share within its target).",
+}
+
+
+def kpi_note(name: str) -> str | None:
+    """The explanation of a KPI's target or presentation (KPI_NOTES), or None."""
+    return KPI_NOTES.get(name)

@@ -8,19 +8,25 @@ CLI and the scorecards share, so a duration reads "11.4 h" on every page and in 
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from servicepulse.kpi.display import (
     format_duration,
     format_kpi,
     format_kpi_change,
     format_unit,
+    frt_targets_text,
+    kpi_note,
 )
+from servicepulse.kpi.settings import KpiSettings, kpi_settings
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -79,5 +85,36 @@ def kpi_change(change: float | None, name: str) -> str:
     return format_kpi_change(name, change)
 
 
-templates.env.globals.update(sparkline=sparkline, query_string=query_string)
-templates.env.filters.update(duration=duration, kpi=kpi, unit=unit, kpi_change=kpi_change)
+def first_response_targets(request: Request | None) -> str:
+    """'phone 20 s, chat 60 s, email 24 h, social 1 h': the organisation's first-response
+    targets (the app's settings; the defaults outside the app)."""
+    services = getattr(getattr(getattr(request, "app", None), "state", None), "services", None)
+    settings = getattr(services, "kpi_settings", None)
+    if not isinstance(settings, KpiSettings):
+        settings = kpi_settings()
+    return frt_targets_text(settings.frt_targets)
+
+
+def two_lines(label: str, longest: int = 18) -> Markup:
+    """A header label longer than `longest` characters broken at the space nearest its middle,
+    so that wide tables of long KPI names stay narrow ('First response<br>within target')."""
+    text = str(escape(label))
+    if len(label) <= longest or " " not in label:
+        return Markup(text)
+    middle = len(text) / 2
+    spaces = [i for i, char in enumerate(text) if char == " "]
+    cut = min(spaces, key=lambda i: abs(i - middle))
+    return Markup(f"{text[:cut]}<br>{text[cut + 1:]}")
+
+
+def median_of(values: Iterable[float | None]) -> float | None:
+    """The median of the values that are not None (None when there are none)."""
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
+templates.env.globals.update(sparkline=sparkline, query_string=query_string, kpi_note=kpi_note,
+                             first_response_targets=first_response_targets,
+                             median_of=median_of)
+templates.env.filters.update(duration=duration, kpi=kpi, unit=unit, kpi_change=kpi_change,
+                             two_lines=two_lines)

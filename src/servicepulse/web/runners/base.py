@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, func, select
 
+from servicepulse.kpi.display import kpi_details
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.sources import local_midnight
 from servicepulse.store.tables import interactions
@@ -121,6 +122,7 @@ class KpiCell(BaseModel):
     low_sample: bool = False
     status: str | None = None  # met / missed against the target
     target: str | None = None
+    details: list[str] = Field(default_factory=list)  # small print (FRT per channel)
 
 
 def _interval(name: str, raw: Any) -> tuple[float, float] | None:
@@ -154,6 +156,7 @@ def cell(name: str, result: dict[str, Any] | None) -> KpiCell:
         text=format_value(name, raw_value), n=int(n) if n is not None else None, ci=ci,
         ci_text=ci_text, low_sample=bool(result.get("low_sample")),
         status=target_status(name, value), target=target_text(name),
+        details=kpi_details(name, result),
     )
 
 
