@@ -2,9 +2,12 @@
 
 Contract (scripts depend on it):
 `servicepulse [--db URL] kpi [--by DIM[,DIM...]] [--period day|week|month|quarter|all]
-[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--kpi NAME[,NAME...]] [--format table|json|csv]`
-(`--to` exclusive). `--engine duckdb|spark --parquet DIR` runs the same definitions on a
-Parquet export instead of the store.
+[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--kpi NAME[,NAME...]|all] [--format table|json|csv]`
+(`--to` exclusive). JSON and CSV hold every KPI unless `--kpi` names some; the table, read by a
+person in a terminal, shows a default set for the grouping (`default_kpis`) and splits its
+columns over several tables rather than cutting values to fit the width.
+`--engine duckdb|spark --parquet DIR` runs the same definitions on a Parquet export instead
+of the store.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -54,39 +58,180 @@ def _filters(values: list[str]) -> dict[str, list[str]]:
     return filters
 
 
-def _number(value: Any) -> str:
+# The table's default KPIs: what a team lead reads first. Occupancy is measured from agent
+# states, so it exists only for people groupings; for other groupings the next one in
+# FALLBACK_KPIS that can group by them takes its place.
+DEFAULT_KPIS: tuple[str, ...] = ("contacts", "csat", "fcr", "aht", "frt_within_target",
+                                 "service_level", "occupancy")
+FALLBACK_KPIS: tuple[str, ...] = ("abandon_rate", "resolution_rate")
+# Abbreviations every contact centre uses; a header uses them and the legend spells them out.
+ABBREVIATIONS: dict[str, str] = {
+    "csat": "CSAT", "fcr": "FCR", "aht": "AHT", "asa": "ASA", "ttr": "TTR", "nps": "NPS",
+    "ces": "CES", "cltv": "CLTV", "frt": "FRT", "frt_within_target": "FRT in target"}
+# First response is judged per channel against the channel's own target, so across channels
+# the table shows the share within target; one median over phone (seconds) and email (hours)
+# means nothing, so the median is shown only when the rows are split by channel.
+FRT_WITHIN = "FRT in target"
+
+
+def default_kpis(by: list[str]) -> list[str]:
+    """The table's KPIs when none are named: DEFAULT_KPIS that can group by every `by`
+    dimension, topped up from FALLBACK_KPIS to the same count."""
+    from servicepulse.kpi.definitions import KPIS
+
+    def fits(name: str) -> bool:
+        return set(by) <= KPIS[name].dimensions
+
+    preferred = [name if name in KPIS else "frt" for name in DEFAULT_KPIS]
+    chosen = [name for name in preferred if name in KPIS and fits(name)]
+    for name in FALLBACK_KPIS:
+        if len(chosen) >= len(DEFAULT_KPIS):
+            break
+        if fits(name) and name not in chosen:
+            chosen.append(name)
+    return chosen
+
+
+def _group_text(name: str, value: Any) -> str:
     if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) < 1e6 else f"{value:,.0f}"
+        return "(unassigned)" if name == "agent" else "(none)"
     return str(value)
 
 
-def render_table(document: dict[str, Any], console: Console) -> None:
+def _columns(names: list[str], by: list[str]) -> list[tuple[str, str, Any]]:
+    """(header, KPI name, cell function) per column of the table."""
+    from servicepulse.kpi.definitions import KPIS
+    from servicepulse.kpi.display import format_kpi, format_unit
+
+    columns: list[tuple[str, str, Any]] = []
+    for name in names:
+        label = ABBREVIATIONS.get(name) or (KPIS[name].label if name in KPIS else name)
+        if name == "frt":
+            if "channel" in by:  # within one channel a median is meaningful
+                columns.append(("FRT median", name,
+                                lambda result: format_kpi("frt", result.get("value"))))
+            elif "frt_within_target" not in names:
+                columns.append((FRT_WITHIN, name, lambda result: format_unit(
+                    "percent", result.get("within_target"))))
+            continue
+        columns.append((label, name,
+                        lambda result, name=name: format_kpi(name, result.get("value"))))
+    return columns
+
+
+def _legend(columns: list[tuple[str, str, Any]]) -> str:
+    """The abbreviations among the headers, spelled out."""
     from servicepulse.kpi.definitions import KPIS
 
+    parts: list[str] = []
+    for header, name, _ in columns:
+        if header == FRT_WITHIN:
+            parts.append("FRT in target: share of first responses within their channel's "
+                         "first-response target")
+        elif header == "FRT median":
+            parts.append("FRT median: first response time, median")
+        elif header == ABBREVIATIONS.get(name) and name in KPIS:
+            parts.append(f"{header} {KPIS[name].label.lower()}")
+    return "; ".join(parts)
+
+
+def render_table(document: dict[str, Any], console: Console) -> None:
+    """The KPIs as tables that fit `console`'s width: the group columns, then as many KPI
+    columns as fit; the KPIs that do not fit follow in further tables with the same group
+    columns (never a cut value: cells fold rather than end in "…")."""
     rows = document["rows"]
-    group_names = [*document["by"], *(["period"] if document["period"] != "all" else [])]
-    names = list(rows[0]["kpis"]) if rows else []
-    table = Table(title=f"KPIs {document['from']} – {document['to']}",
-                  caption=f"to exclusive, {document['timezone']}; * = low sample")
-    for name in group_names:
-        table.add_column(name)
-    for name in names:
-        unit = KPIS[name].unit if name in KPIS else ""
-        suffix = {"percent": " %", "seconds": " s"}.get(unit, "")
-        table.add_column(f"{name}{suffix}", justify="right")
-    for row in rows:
-        cells = [str(row["group"].get(name) if row["group"].get(name) is not None else "—")
-                 for name in group_names]
-        for name in names:
-            result = row["kpis"][name]
-            text = _number(result.get("value"))
-            if result.get("low_sample"):
-                text += "*"
-            cells.append(text)
-        table.add_row(*cells)
-    console.print(table)
+    by = list(document["by"])
+    group_names = [*by, *(["period"] if document["period"] != "all" else [])]
+    names = list(rows[0]["kpis"]) if rows else list(document.get("kpis") or [])
+    columns = _columns(names, by)
+    group_cells = [[_group_text(name, row["group"].get(name)) for name in group_names]
+                   for row in rows]
+    if "period" in group_names:
+        for cells, row in zip(group_cells, rows, strict=True):
+            if row.get("partial"):
+                cells[-1] += " (partial)"
+    value_cells: list[list[str]] = []
+    for _, name, cell in columns:
+        texts = []
+        for row in rows:
+            result = row["kpis"].get(name) or {}
+            text = cell(result)
+            texts.append(text + ("*" if result.get("low_sample") else ""))
+        value_cells.append(texts)
+
+    console.print(f"KPIs {document['from']} to {document['to']} (exclusive), "
+                  f"{document['timezone']}", style="bold", overflow="fold")
+    widths = _widths(group_cells, group_names, columns, value_cells)
+    for chunk in _chunks(console.width, widths):
+        console.print(_table(group_names, group_cells, [columns[i] for i in chunk],
+                             [value_cells[i] for i in chunk],
+                             (widths[0], [widths[1][i] for i in chunk])))
+    legend = _legend(columns)
+    notes = []
+    if any(text.endswith("*") for texts in value_cells for text in texts):
+        notes.append("* = low sample (below the minimum; shown, not ranked)")
+    if "period" in group_names and any(row.get("partial") for row in rows):
+        notes.append("(partial) = a period the range or the data covers only in part")
+    if "frt" in names and "channel" not in by:
+        notes.append("FRT median: only by channel (--by channel), each channel has its own "
+                     "target")
+    if legend:
+        notes.append(legend)
+    for note in notes:
+        console.print(note, overflow="fold")
+
+
+# The table has a rule under its header only (80 columns then hold the default KPIs by agent):
+# beyond its columns' widths it spends one space of padding and one of separation a column,
+# less both at the right edge.
+_PER_COLUMN = 2
+_EDGE = -2
+
+
+def _widths(group_cells: list[list[str]], group_names: list[str],
+            columns: list[tuple[str, str, Any]], value_cells: list[list[str]]
+            ) -> tuple[list[int], list[int]]:
+    """Each column's width: the widest value (values never wrap); a header wraps over its
+    words instead, so only its longest word counts."""
+    groups = [max([len(name), *(len(cells[index]) for cells in group_cells)])
+              for index, name in enumerate(group_names)]
+    values = [max([len(text) for text in texts] + [len(word) for word in header.split()])
+              for (header, _, _), texts in zip(columns, value_cells, strict=True)]
+    return groups, values
+
+
+def _table(group_names: list[str], group_cells: list[list[str]],
+           columns: list[tuple[str, str, Any]], value_cells: list[list[str]],
+           widths: tuple[list[int], list[int]]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
+                  header_style="bold")
+    for name, width in zip(group_names, widths[0], strict=True):
+        # fold (never "…") if the group columns alone are wider than the terminal
+        table.add_column(name.capitalize(), overflow="fold", min_width=width)
+    for (header, _, _), width in zip(columns, widths[1], strict=True):
+        table.add_column(header, justify="right", overflow="fold", min_width=width,
+                         max_width=width)
+    for index, cells in enumerate(group_cells):
+        table.add_row(*cells, *(texts[index] for texts in value_cells))
+    return table
+
+
+def _chunks(width: int, widths: tuple[list[int], list[int]]) -> list[list[int]]:
+    """Indexes of the KPI columns of each table: greedily as many as fit `width`, at least
+    one a table."""
+    used = _EDGE + sum(w + _PER_COLUMN for w in widths[0])
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    total = used
+    for index, column_width in enumerate(widths[1]):
+        if current and total + column_width + _PER_COLUMN > width:
+            chunks.append(current)
+            current, total = [], used
+        current.append(index)
+        total += column_width + _PER_COLUMN
+    if current or not chunks:
+        chunks.append(current)
+    return chunks
 
 
 CSV_FIELDS = ("kpi", "value", "n", "ci_low", "ci_high", "low_sample", "previous_value",
@@ -169,7 +314,10 @@ def register(app: typer.Typer) -> None:
         to: Annotated[str | None, typer.Option(
             "--to", help="Day after the last (YYYY-MM-DD, exclusive).")] = None,
         kpi: Annotated[str | None, typer.Option(
-            "--kpi", help="KPI NAME[,NAME...] (default: all).")] = None,
+            "--kpi", help="KPI NAME[,NAME...] or 'all'. Default: all for json and csv; for "
+                          "the table contacts, CSAT, FCR, AHT, FRT in target, service level "
+                          "and occupancy (or abandon rate where occupancy cannot group).")
+        ] = None,
         output: Annotated[OutputFormat, typer.Option(
             "--format", help="table, json or csv.")] = OutputFormat.table,
         filter_: Annotated[list[str] | None, typer.Option(
@@ -180,14 +328,21 @@ def register(app: typer.Typer) -> None:
         parquet: Annotated[Path | None, typer.Option(
             "--parquet", help="Directory of `servicepulse export --format parquet`.")] = None,
     ) -> None:
-        """Compute KPIs (DESIGN.md §3) with n, confidence intervals and the previous period."""
+        """Compute KPIs (docs/kpis.md) with n, confidence intervals and the previous period.
+
+        The table fits the terminal: KPIs that do not fit follow in a second table."""
         from servicepulse.kpi.engine import run_kpi_query, run_on_backend
         from servicepulse.kpi.query import KpiQuery
 
+        names: list[str] | None = _split(kpi) or None
+        if names == ["all"]:
+            names = None
+        elif names is None and output is OutputFormat.table:
+            names = default_kpis(_split(by))
         try:
             query = KpiQuery.model_validate({
                 "by": _split(by), "period": period, "from": parse_date(from_, "--from"),
-                "to": parse_date(to, "--to"), "kpis": _split(kpi) or None,
+                "to": parse_date(to, "--to"), "kpis": names,
                 "filters": _filters(filter_ or [])})
         except ValidationError as error:
             problems = "; ".join(
