@@ -1,0 +1,40 @@
+"""Anomalies never judge a partial day against whole ones, nor count one in a baseline.
+
+Eight Mondays of 100 contacts each, then a Monday the data covers only until 03:57 (5
+contacts): as a whole day it would be −95% (robust z far past 3.5); as a partial day (the
+engine's `partial`) it is not judged. A whole Monday of 5 is flagged: the rule is about
+partial days, not low values.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from servicepulse.insights.anomalies import DailyValue, detect_anomalies
+
+FIRST_MONDAY = date(2026, 7, 27)
+
+
+def _mondays(last: DailyValue) -> list[DailyValue]:
+    history = [DailyValue(FIRST_MONDAY + timedelta(weeks=week), 100.0 + week % 2, 100)
+               for week in range(8)]
+    return [*history, last]
+
+
+def test_partial_day_is_not_judged() -> None:
+    last_monday = FIRST_MONDAY + timedelta(weeks=8)
+    assert detect_anomalies(_mondays(DailyValue(last_monday, 5.0, 5, partial=True))) == []
+    whole = detect_anomalies(_mondays(DailyValue(last_monday, 5.0, 5)))
+    assert [(a.day, round(a.deviation_pct or 0)) for a in whole] == [(last_monday, -95)]
+
+
+def test_partial_day_is_not_in_a_baseline() -> None:
+    """Mondays 100, 101, 100, 101 and a partial Monday of 5 before a whole Monday of 100: the
+    baseline is the median of the four whole Mondays (100.5), not pulled down by the 5."""
+    days = [DailyValue(FIRST_MONDAY + timedelta(weeks=week), 100.0 + week % 2, 100)
+            for week in range(4)]
+    days.append(DailyValue(FIRST_MONDAY + timedelta(weeks=4), 5.0, 5, partial=True))
+    days.append(DailyValue(FIRST_MONDAY + timedelta(weeks=5), 60.0, 60))
+    found = detect_anomalies(days)
+    assert [(a.day, a.baseline, a.history) for a in found] == [
+        (FIRST_MONDAY + timedelta(weeks=5), 100.5, 4)]
