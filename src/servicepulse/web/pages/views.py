@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from servicepulse.records.models import Channel
 from servicepulse.web.deps import AdminUser, ContextDep, CurrentUser, LeadUser, ManagerUser
 from servicepulse.web.kpi import DIMENSIONS, WALLBOARD_KPIS, kpi_info
 from servicepulse.web.routes.api import (
@@ -21,7 +22,16 @@ from servicepulse.web.routes.api import (
     get_team,
     get_trends,
 )
-from servicepulse.web.routes.params import Filters, FromDate, Page, ToDate
+from servicepulse.web.routes.params import (
+    Filters,
+    FromDate,
+    InteractionSort,
+    InteractionState,
+    InteractionText,
+    Page,
+    ToDate,
+    split_values,
+)
 from servicepulse.web.runners import (
     AgentInput,
     AgentRunner,
@@ -31,6 +41,7 @@ from servicepulse.web.runners import (
 )
 from servicepulse.web.runners.records import (
     DRILLDOWN_KPIS,
+    STATES,
     list_agents,
     list_customers,
     list_quarantine,
@@ -41,6 +52,8 @@ from servicepulse.web.templating import templates
 from servicepulse.web.users import User, UserError, UserRole, create_user, list_users
 
 router = APIRouter(include_in_schema=False)
+SORT_LABELS = {"waiting_last": "newest first, waiting last", "newest": "newest first",
+               "oldest": "oldest first"}  # the keys are records.SORTS
 TREND_KPIS = ("csat", "nps", "fcr", "frt", "aht", "asa", "service_level", "abandon_rate",
               "resolution_rate", "ttr", "contacts", "occupancy")
 
@@ -164,13 +177,27 @@ async def interactions_page(request: Request, user: CurrentUser, context: Contex
                             kpi: Annotated[str | None, Query(max_length=50)] = None,
                             customer: Annotated[str | None, Query(max_length=200)] = None,
                             from_: FromDate = None, to: ToDate = None,
-                            page: Page = 1) -> Response:
+                            state: InteractionState = None, q: InteractionText = None,
+                            sort: InteractionSort = None, page: Page = 1) -> Response:
     params = InteractionQuery(**{"kpi": kpi or None, "from": from_, "to": to,
-                                 "filters": filters, "customer_id": customer, "page": page,
-                                 "page_size": 50})
+                                 "filters": filters, "customer_id": customer or None,
+                                 "state": split_values(state), "q": q or None,
+                                 "sort": sort or None, "page": page, "page_size": 50})
     output = await run_in_threadpool(DrillDownRunner(context, params).run)
+    # the filter form's choices: only the agents and teams the caller may see
+    agent_rows = await run_in_threadpool(list_agents, context)
+    team_rows = await run_in_threadpool(list_teams, context)
+    first = (output.page - 1) * output.page_size + 1
     return _render(request, user, "interactions.html", "interactions", data=output,
-                   pages=max(1, -(-output.total // output.page_size)))
+                   pages=max(1, -(-output.total // output.page_size)),
+                   shown=(first, first + len(output.rows) - 1), chosen_state=params.state,
+                   states=STATES,
+                   agent_options=[(a["id"], f"{a['name']} ({a['id']})") for a in agent_rows],
+                   team_options=[(t["id"], f"{t['name']} ({t['id']})") for t in team_rows],
+                   channel_options=[(channel.value, channel.value.replace("_", " "))
+                                    for channel in Channel],
+                   state_options=[(name, name) for name in STATES],
+                   sort_options=list(SORT_LABELS.items()))
 
 
 @router.get("/customers", response_class=HTMLResponse)

@@ -35,6 +35,9 @@ from servicepulse.web.routes.params import (
     Filters,
     Format,
     FromDate,
+    InteractionSort,
+    InteractionState,
+    InteractionText,
     Page,
     PageSize,
     ToDate,
@@ -421,9 +424,11 @@ async def get_interactions(context: ContextDep, filters: Filters,
                            customer: Annotated[str | None, Query(max_length=200)] = None,
                            from_: FromDate = None, to: ToDate = None, page: Page = 1,
                            page_size: PageSize = 50,
-                           format: Format = "json") -> Any:
+                           format: Format = "json", state: InteractionState = None,
+                           q: InteractionText = None, sort: InteractionSort = None) -> Any:
     params = InteractionQuery(**{"kpi": kpi, "from": from_, "to": to, "filters": filters,
-                                 "customer_id": customer, "page": page,
+                                 "customer_id": customer, "state": split_values(state),
+                                 "q": q or None, "sort": sort or None, "page": page,
                                  "page_size": CSV_MAX_ROWS if format == "csv" else page_size})
     output = await run_in_threadpool(DrillDownRunner(context, params).run)
     if format == "csv":

@@ -29,6 +29,16 @@ FromDate = Annotated[date | None, Query(alias="from", description="first day (UT
 ToDate = Annotated[date | None, Query(description="end day (UTC), exclusive")]
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 PageSize = Annotated[int, Query(ge=1, le=1000)]
+# The interactions list's own filters (see web/runners/records.py: STATES, SORTS)
+InteractionState = Annotated[list[str] | None, Query(
+    max_length=200, description="waiting, open, resolved, abandoned (comma-separated or "
+                                "repeated): where the contact stands, from its times")]
+InteractionText = Annotated[str | None, Query(
+    max_length=200, description="id, subject or a message contains this (any case)")]
+InteractionSort = Annotated[str | None, Query(
+    max_length=20, description="waiting_last (newest first, contacts still waiting for a "
+                               "first answer after the others; the default), newest or "
+                               "oldest (oldest is the default for state=waiting)")]
 
 _FILTER = Query(max_length=2000,
                 description="comma-separated values (or repeat the parameter) to keep")

@@ -1,4 +1,11 @@
-"""Runners over the records themselves: drill-down, customer history, wallboard, lists."""
+"""Runners over the records themselves: drill-down, customer history, wallboard, lists.
+
+The interactions list is both the drill-down behind every KPI number and the page a team lead
+browses, so it filters (agent, team, channel, state, dates, text), counts the contacts in each
+state for the header, and lists the newest first with the contacts still waiting for a first
+answer after the others: they are the wallboard's queue, and at the top (the newest contacts
+are the ones nobody answered yet) they buried the work the team did (`InteractionQuery.sort`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,9 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    case,
     func,
+    literal,
     or_,
     select,
     true,
@@ -21,6 +30,7 @@ from servicepulse.store.tables import (
     agent_states,
     agents,
     customers,
+    events,
     interactions,
     orders,
     quarantine,
@@ -100,6 +110,40 @@ def dimension_clause(dimension: str, values: list[str]) -> ColumnElement[bool]:
     raise ValueError(f"unknown dimension {dimension!r}")
 
 
+# Where a contact stands, from its times alone (any source; the source's own `status` words
+# differ from one system to the next): abandoned before an answer, resolved, waiting for a
+# first answer (inbound, nothing happened yet: the wallboard's queue), else open (answered or
+# responded to, or outbound, and not resolved). Exclusive and exhaustive, in this order.
+STATES = ("waiting", "open", "resolved", "abandoned")
+WAITING = and_(c.direction == "inbound",
+               func.coalesce(c.answered_at, c.first_response_at, c.abandoned_at,
+                             c.resolved_at).is_(None))
+STATE = case(
+    (and_(c.abandoned_at.is_not(None), c.answered_at.is_(None)), literal("abandoned")),
+    (c.resolved_at.is_not(None), literal("resolved")),
+    (WAITING, literal("waiting")),
+    else_=literal("open"))
+SORTS = ("waiting_last", "newest", "oldest")
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive "contains" LIKE pattern (used with escape="\\") from a bound
+    parameter: the wildcards a person types (%, _) are matched as themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def text_clause(text: str) -> ColumnElement[bool]:
+    """Interactions whose id or subject contains `text`, or with a message (an event's body)
+    containing it; case-insensitive."""
+    pattern = like_pattern(text)
+    messages = select(events.c.interaction_id).where(
+        func.lower(events.c.body).like(pattern, escape="\\"))
+    return or_(func.lower(c.id).like(pattern, escape="\\"),
+               func.lower(c.subject).like(pattern, escape="\\"),
+               c.id.in_(messages))
+
+
 class InteractionRow(BaseModel):
     id: str
     channel: str
@@ -119,7 +163,8 @@ class InteractionRow(BaseModel):
     reopens: int
     transfers: int
     escalated: bool
-    status: str | None
+    status: str | None  # the source system's own word (e.g. "solved", "pending")
+    state: str  # waiting, open, resolved or abandoned, from the times (see STATES)
 
 
 def _interaction_row(row: Any) -> InteractionRow:
@@ -129,21 +174,31 @@ def _interaction_row(row: Any) -> InteractionRow:
     handle = row.handle_s
     if handle is None and any(v is not None for v in (row.talk_s, row.hold_s, row.wrap_s)):
         handle = (row.talk_s or 0) + (row.hold_s or 0) + (row.wrap_s or 0)
+    # First response as the FRT figure counts it: on phone and chat the wait until answered
+    # (those channels seldom record a separate first response), elsewhere the first reply.
+    first_response = row.answered_at if row.channel in VOICE_CHAT else row.first_response_at
     return InteractionRow(
         id=row.id, channel=row.channel, direction=row.direction,
         created_at=_iso(row.created_at), customer_id=row.customer_id, agent_id=row.agent_id,
         team_id=row.team_id, queue=row.queue, category=row.category, subject=row.subject,
-        first_response_s=since_created(row.first_response_at),
+        first_response_s=since_created(first_response),
         answered_s=since_created(row.answered_at), resolved_s=since_created(row.resolved_at),
         abandoned=row.abandoned_at is not None, handle_s=handle, reopens=row.reopens,
-        transfers=row.transfers, escalated=bool(row.escalated), status=row.status)
+        transfers=row.transfers, escalated=bool(row.escalated), status=row.status,
+        state=row.state)
 
 
 CSV_MAX_ROWS = 100_000  # one CSV download; narrow the filters for more
 
 
 class InteractionQuery(BaseModel):
-    """Filter and page interactions; `kpi` narrows to the population that KPI counts."""
+    """Filter and page interactions; `kpi` narrows to the population that KPI counts.
+
+    `state` keeps contacts in those states (see STATES); `q` keeps those whose id, subject or
+    a message contains the text. `sort`: "waiting_last" (newest first, the contacts still
+    waiting for a first answer after the others), "newest" or "oldest" first; by default
+    "oldest" when only waiting contacts are asked for (the longest wait first), else
+    "waiting_last"."""
 
     model_config = ConfigDict(populate_by_name=True)
     kpi: str | None = None
@@ -151,8 +206,16 @@ class InteractionQuery(BaseModel):
     to: date | None = None
     filters: dict[str, list[str]] = Field(default_factory=dict)
     customer_id: str | None = None
+    state: list[str] = Field(default_factory=list)
+    q: str | None = Field(default=None, max_length=200)
+    sort: str | None = None
     page: int = Field(default=1, ge=1)
     page_size: int = Field(default=50, ge=1, le=CSV_MAX_ROWS)
+
+    def chosen_sort(self) -> str:
+        if self.sort:
+            return self.sort
+        return "oldest" if self.state == ["waiting"] else "waiting_last"
 
 
 class InteractionPage(BaseModel):
@@ -161,6 +224,8 @@ class InteractionPage(BaseModel):
     total: int
     page: int
     page_size: int
+    sort: str
+    states: dict[str, int]  # contacts in each state under every filter but `state`
     rows: list[InteractionRow]
 
 
@@ -170,25 +235,45 @@ class DrillDownRunner:
     def __init__(self, context: RunContext, params: InteractionQuery) -> None:
         self.context, self.params = context, params
 
+    def _check(self) -> None:
+        params = self.params
+        if params.kpi is not None and params.kpi not in DRILLDOWN_KPIS:
+            raise ValueError(f"kpi={params.kpi!r} has no interaction drill-down; use one "
+                             f"of {', '.join(DRILLDOWN_KPIS)}")
+        unknown = [value for value in params.state if value not in STATES]
+        if unknown:
+            raise ValueError(f"state={','.join(unknown)!r} is not a state; use one or more "
+                             f"of {', '.join(STATES)}")
+        if params.sort and params.sort not in SORTS:
+            raise ValueError(f"sort={params.sort!r} is not an order; use one of "
+                             f"{', '.join(SORTS)}")
+
+    def _bounds(self) -> tuple[Window | None, float | None, float | None]:
+        """The window (a KPI drill-down always has one: the KPI's) and its epoch bounds. A
+        plain list takes the dates given: from alone lists from that day on, to alone up to
+        that day, neither every date."""
+        params = self.params
+        if params.kpi is not None or (params.from_ and params.to):
+            window = self.context.window(params.from_, params.to)
+            return (window, self.context.local_midnight(window.from_),
+                    self.context.local_midnight(window.to))
+        return (None,
+                self.context.local_midnight(params.from_) if params.from_ else None,
+                self.context.local_midnight(params.to) if params.to else None)
+
     def statement(self) -> tuple[Select[Any], Window | None]:
+        """Every interaction the filters keep (all but `state`), with its state."""
+        self._check()
         params = self.params
         where: list[ColumnElement[bool]] = []
         attributed_by: Any = c.created_at
-        window = None
-        if params.kpi is not None:
-            if params.kpi not in DRILLDOWN_KPIS:
-                raise ValueError(f"kpi={params.kpi!r} has no interaction drill-down; use one "
-                                 f"of {', '.join(DRILLDOWN_KPIS)}")
-            window = self.context.window(params.from_, params.to)
-        elif params.from_ or params.to:
-            window = self.context.window(params.from_, params.to)
-        start = self.context.local_midnight(window.from_) if window else None
-        end = self.context.local_midnight(window.to) if window else None
+        window, start, end = self._bounds()
         if params.kpi in SURVEY_KPIS:
             answered = select(surveys.c.interaction_id).where(surveys.c.kind == params.kpi)
-            if window is not None:
-                answered = answered.where(surveys.c.submitted_at >= start,
-                                          surveys.c.submitted_at < end)
+            if start is not None:
+                answered = answered.where(surveys.c.submitted_at >= start)
+            if end is not None:
+                answered = answered.where(surveys.c.submitted_at < end)
             where.append(c.id.in_(answered))
             attributed_by = None
         elif params.kpi == "backlog":
@@ -203,29 +288,50 @@ class DrillDownRunner:
             assert population is not None
             clause, attributed_by = population
             where.append(clause)
-        if window is not None and attributed_by is not None:
-            where += [attributed_by >= start, attributed_by < end]
+        if attributed_by is not None:
+            if start is not None:
+                where.append(attributed_by >= start)
+            if end is not None:
+                where.append(attributed_by < end)
         for dimension, values in params.filters.items():
             if values:
                 where.append(dimension_clause(dimension, values))
         if params.customer_id is not None:
             where.append(c.customer_id == params.customer_id)
+        if params.q:
+            where.append(text_clause(params.q))
         scope = self.context.access.interaction_clause()
         if scope is not None:
             where.append(scope)
-        return select(interactions).where(and_(true(), *where)), window
+        return select(interactions, STATE.label("state")).where(and_(true(), *where)), window
 
     def run(self) -> InteractionPage:
         statement, window = self.statement()
-        offset = (self.params.page - 1) * self.params.page_size
+        params = self.params
+        listed = statement.where(STATE.in_(params.state)) if params.state else statement
+        sort = params.chosen_sort()
+        orders: dict[str, list[Any]] = {
+            # waiting contacts (1) after the others (0), each newest first
+            "waiting_last": [case((WAITING, 1), else_=0), c.created_at.desc(), c.id],
+            "newest": [c.created_at.desc(), c.id],
+            "oldest": [c.created_at, c.id],
+        }
+        order = orders[sort]
+        found = statement.subquery()
+        offset = (params.page - 1) * params.page_size
         with self.context.engine.connect() as connection:
-            total = connection.execute(
-                select(func.count()).select_from(statement.subquery())).scalar_one()
+            # grouped by the subquery's column: the CASE holds bound parameters, which
+            # PostgreSQL would not match between the select list and the GROUP BY
+            states: dict[str, int] = {state: 0 for state in STATES}
+            counted: Any = connection.execute(
+                select(found.c.state, func.count()).group_by(found.c.state)).all()
+            states.update({str(state): int(count) for state, count in counted})
             rows = connection.execute(
-                statement.order_by(c.created_at.desc(), c.id)
-                .limit(self.params.page_size).offset(offset)).all()
-        return InteractionPage(kpi=self.params.kpi, window=window, total=total,
-                               page=self.params.page, page_size=self.params.page_size,
+                listed.order_by(*order).limit(params.page_size).offset(offset)).all()
+        total = sum(count for state, count in states.items()
+                    if not params.state or state in params.state)
+        return InteractionPage(kpi=params.kpi, window=window, total=total, page=params.page,
+                               page_size=params.page_size, sort=sort, states=states,
                                rows=[_interaction_row(row) for row in rows])
 
 
@@ -281,7 +387,8 @@ class CustomerRunner:
         with self.context.engine.connect() as connection:
             customer = connection.execute(
                 select(customers).where(customers.c.id == self.customer_id)).first()
-            history = select(interactions).where(c.customer_id == self.customer_id)
+            history = select(interactions, STATE.label("state")).where(
+                c.customer_id == self.customer_id)
             if scope is not None:
                 history = history.where(scope)
             rows = connection.execute(history.order_by(c.created_at.desc())).all()
