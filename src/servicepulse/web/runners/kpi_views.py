@@ -190,8 +190,8 @@ def _comparison_text(compared: Comparison | None, window: Window) -> str:
     if compared is None:
         return "no comparable previous period: the data does not cover the days before"
     if compared.whole:
-        return (f"compared with the {window.days} days before "
-                f"({days_text(*compared.previous)})")
+        days = "day" if window.days == 1 else f"{window.days} days"
+        return f"compared with the {days} before ({days_text(*compared.previous)})"
     return (f"compared like with like: {compared.text()} (the same days of each window, "
             "both covered by the data)")
 
@@ -431,9 +431,9 @@ class TrendRunner:
                            window_text=window_text(window, asked))
 
     def _window(self) -> Window:
-        """As asked; by default up to TREND_PERIODS periods back from the default window's
-        end, but never before the data's first day (no empty leading periods), and at least
-        the default window."""
+        """As asked; by default up to TREND_PERIODS periods (at least the default window's
+        days) back from the default window's end, but never before the data's first day (no
+        empty leading periods)."""
         params = self.params
         if params.from_ is not None or params.to is not None:
             return page_window(self.context, params.from_, params.to)
@@ -443,6 +443,6 @@ class TrendRunner:
         back = {"day": 0, "week": 7 * TREND_PERIODS, "month": 31 * TREND_PERIODS,
                 "quarter": 92 * TREND_PERIODS}[params.period]
         first = end - timedelta(days=max(days, back))
-        if span is not None and span[0] > first:
-            first = min(span[0], end - timedelta(days=days))
+        if span is not None and end > span[0] > first:
+            first = span[0]
         return page_window(self.context, first, end)
