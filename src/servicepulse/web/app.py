@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -149,6 +149,13 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     from servicepulse.scorecards.web import router as scorecards; app.include_router(scorecards)  # noqa: E702, I001
     from servicepulse.workforce.web import router as staffing; app.include_router(staffing)  # noqa: E702, I001
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        # Browsers ask for /favicon.ico on every page that names no icon (the scorecard
+        # documents, JSON answers opened in a tab): the app's icon, not a 404 each time.
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(_user: CurrentUser) -> JSONResponse:

@@ -55,6 +55,11 @@ class UserRole(StrEnum):
     agent = "agent"
 
 
+# Least privileged first: the order forms offer the roles in, the first being the default (a
+# slip of the hand then gives too little access, never too much).
+ROLES_BY_PRIVILEGE = (UserRole.agent, UserRole.team_lead, UserRole.manager, UserRole.admin)
+
+
 class TokenScope(StrEnum):
     read = "read"
     ingest = "ingest"
@@ -176,9 +181,11 @@ def create_user(engine: Engine, username: str, password: str, role: str,
         raise UserError("username must be 1 to 100 characters")
     _check_password(password)
     if user_role is UserRole.agent and not agent_id:
-        raise UserError("an agent user needs --agent AGENT_ID (the agent record they are)")
+        raise UserError("an agent user needs the id of the agent record they are (the form's "
+                        "agent id; --agent AGENT_ID on the command line)")
     if user_role is UserRole.team_lead and not team_ids:
-        raise UserError("a team_lead user needs --team TEAM_ID (repeat it for several teams)")
+        raise UserError("a team_lead user needs the teams they lead (the form's team ids; "
+                        "--team TEAM_ID on the command line, repeated for several teams)")
     values = {
         "password_hash": hash_password(password),
         "role": user_role.value,

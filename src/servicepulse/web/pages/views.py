@@ -49,7 +49,13 @@ from servicepulse.web.runners.records import (
 )
 from servicepulse.web.services import Services, cache_key
 from servicepulse.web.templating import templates
-from servicepulse.web.users import User, UserError, UserRole, create_user, list_users
+from servicepulse.web.users import (
+    ROLES_BY_PRIVILEGE,
+    User,
+    UserError,
+    create_user,
+    list_users,
+)
 
 router = APIRouter(include_in_schema=False)
 SORT_LABELS = {"waiting_last": "newest first, waiting last", "newest": "newest first",
@@ -228,8 +234,8 @@ async def quarantine_page(request: Request, user: ManagerUser, context: ContextD
 async def users_page(request: Request, user: AdminUser, error: str | None = None,
                      added: str | None = None) -> Response:
     found = await run_in_threadpool(list_users, _services(request).engine)
-    return _render(request, user, "users.html", "users", users=found, roles=list(UserRole),
-                   error=error, added=added)
+    return _render(request, user, "users.html", "users", users=found,
+                   roles=ROLES_BY_PRIVILEGE, error=error, added=added, form={})
 
 
 @router.post("/admin/users")
@@ -245,8 +251,11 @@ async def add_user(request: Request, user: AdminUser,
                                 role, agent_id.strip() or None, teams)
     except UserError as exc:
         found = await run_in_threadpool(list_users, _services(request).engine)
+        # the form again as it was sent (but the password), to correct rather than retype
         response = _render(request, user, "users.html", "users", users=found,
-                           roles=list(UserRole), error=str(exc), added=None)
+                           roles=ROLES_BY_PRIVILEGE, error=str(exc), added=None,
+                           form={"username": username, "role": role, "agent_id": agent_id,
+                                 "team_ids": team_ids})
         response.status_code = 422
         return response
     return RedirectResponse(f"/admin/users?added={username}", status_code=303)
