@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from tests.web.conftest import WEEK, Tokens, login
 
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/health"),
+          ("GET", "/favicon.ico"),  # the icon, asked for before anyone logs in
           # helpdesk webhooks: authenticated by the sender's signature, not by a user
           # (401 without it; tested in test_webhooks)
           ("POST", "/api/v1/webhooks/zendesk"), ("POST", "/api/v1/webhooks/chatwoot")}
