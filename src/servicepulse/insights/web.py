@@ -29,6 +29,7 @@ from servicepulse.insights.drivers import DriversQuery, DriversResult, DriversRu
 from servicepulse.insights.sentiment import coverage
 from servicepulse.web.deps import ContextDep, CurrentUser, ManagerUser, ServicesDep
 from servicepulse.web.kpi import DIMENSIONS, KpiRequest
+from servicepulse.web.periods import page_window
 from servicepulse.web.routes.params import Filters, FromDate, ToDate, split_values
 from servicepulse.web.runners.base import RunContext, Window
 from servicepulse.web.services import cache_key
@@ -92,7 +93,7 @@ class SentimentRunner:
         self.context, self.params = context, params
 
     def run(self) -> SentimentOutput:
-        window = self.context.window(self.params.from_, self.params.to)
+        window = page_window(self.context, self.params.from_, self.params.to)
         document = self.context.query(KpiRequest.model_validate({
             "by": self.params.by, "from": window.from_, "to": window.to,
             "kpis": ["sentiment"], "filters": self.params.filters}))
@@ -142,7 +143,7 @@ class AnomaliesRunner:
 
     def run(self) -> AnomaliesOutput:
         params = self.params
-        window = self.context.window(params.from_, params.to, days=7)
+        window = page_window(self.context, params.from_, params.to)
 
         def run_query(data: dict[str, Any]) -> dict[str, Any]:
             return self.context.query(KpiRequest.model_validate(data))
@@ -165,7 +166,7 @@ def _drivers_query(context: RunContext, from_: date | None, to: date | None,
         except EmbeddingModelMissing as error:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                                 f"method=embeddings: {error}") from error
-    window = context.window(from_, to, days=DRIVERS_WINDOW_DAYS)
+    window = page_window(context, from_, to)
     return DriversQuery.model_validate({"from": window.from_, "to": window.to,
                                         "topics": topics, "method": method})
 
