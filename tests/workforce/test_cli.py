@@ -77,7 +77,7 @@ def test_erlang_bad_input_exits_2(change: list[str], message: str) -> None:
 def test_erlang_missing_option_exits_2() -> None:
     result = runner.invoke(app, ["staffing", "erlang", "--calls", "100"])
     assert result.exit_code == 2
-    assert "--interval" in result.output
+    assert "--aht" in result.output
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_plan_table_and_errors(database: str, tmp_path: Path) -> None:
     # Without shrinkage 09:00 has the 2 it needs; 10:00 has 0.75 of 1.
     assert "09:00" in result.output and "under-staffed intervals: 1 of 24" in result.output
     bad = runner.invoke(app, ["--db", database, "staffing", "plan", "--interval", "20m"])
-    assert bad.exit_code == 2 and "15m, 30m or 60m" in bad.output
+    assert bad.exit_code == 2 and "15m, 30m or 1h" in bad.output
     bad = runner.invoke(app, ["--db", database, "staffing", "plan", "--from", "16/03/2026"])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
     bad = runner.invoke(app, ["--db", database, "staffing", "plan", "--channel", "fax"])

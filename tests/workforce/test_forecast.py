@@ -42,7 +42,7 @@ def test_parse_interval() -> None:
     assert parse_interval("1h") == 3600
     assert parse_interval("1800") == 1800
     for bad in ("20m", "2h", "half an hour", "0"):
-        with pytest.raises(ForecastError, match="15m, 30m or 60m"):
+        with pytest.raises(ForecastError, match="15m, 30m or 1h"):
             parse_interval(bad)
 
 

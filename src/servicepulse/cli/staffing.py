@@ -1,6 +1,10 @@
 """`servicepulse staffing ...`: Erlang staffing, plans against shifts, forecasts, what-if runs.
 
-Percentages on the command line are 0-100; the library works in fractions 0-1. Bad input
+Percentages on the command line are 0-100; the library works in fractions 0-1. Every default
+(interval, targets, occupancy cap, shrinkage, the day planned, the time zone) comes from
+`servicepulse.workforce.defaults` and the organisation's configuration, as on the staffing
+page, so the same question gives the same plan in both. Every `--interval` takes 15m, 30m, 1h
+or seconds. Bad input
 exits with code 2 and says which option was wrong and what it accepts; a store without the
 history a plan needs exits with code 1.
 """
@@ -11,13 +15,14 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from servicepulse.cli.context import parse_date, state
+from servicepulse.workforce import defaults
 
 staffing_app = typer.Typer(help="Staffing: Erlang C/A, plans against shifts, forecasts, "
                                 "what-if simulation.", no_args_is_help=True)
@@ -86,6 +91,33 @@ def _nonnegative(value: float, option: str, what: str) -> float:
     return value
 
 
+def _settings() -> Any:
+    from servicepulse.config import load_settings
+
+    return load_settings()
+
+
+def _timezone(value: str | None) -> str:
+    """--timezone, else the organisation's (`timezone` in servicepulse.toml)."""
+    return value or str(_settings().timezone)
+
+
+def _target_time(value: float | None, channel: str) -> float:
+    """--target-time, else the channel's service-level threshold (the organisation's
+    `service_level_threshold_s`: phone 20 s, chat 30 s by default)."""
+    if value is not None:
+        return _nonnegative(value, "--target-time", "seconds")
+    return defaults.target_time_s(channel, _settings().service_level_threshold_s)
+
+
+def _any_interval(value: str) -> int:
+    """An Erlang or what-if interval: any length of a minute or more."""
+    try:
+        return defaults.parse_interval(value, minimum_s=defaults.MIN_STAFFING_INTERVAL_S)
+    except defaults.IntervalError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--interval") from None
+
+
 def _fmt_pct(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
 
@@ -99,15 +131,20 @@ def _fmt_seconds(value: float | None, digits: int = 1) -> str:
 @staffing_app.command("erlang")
 def erlang(
     calls: Annotated[float, typer.Option("--calls", help="Calls arriving in the interval.")],
-    interval: Annotated[float, typer.Option("--interval", help="Interval length, seconds.")],
     aht: Annotated[float, typer.Option("--aht", help="Average handle time, seconds.")],
-    target_sl: Annotated[float, typer.Option("--target-sl", help="Service-level target, %.")],
-    target_time: Annotated[float, typer.Option(
-        "--target-time", help="Answer within this many seconds.")],
+    interval: Annotated[str, typer.Option(
+        "--interval", help="Interval length: 15m, 30m, 1h or seconds.")] = defaults.INTERVAL,
+    target_sl: Annotated[float, typer.Option("--target-sl", help="Service-level target, %.")
+                         ] = defaults.TARGET_SERVICE_LEVEL_PCT,
+    target_time: Annotated[float | None, typer.Option(
+        "--target-time", help="Answer within this many seconds; default the phone "
+                              "service-level threshold (20 s unless configured).")] = None,
     max_occupancy: Annotated[float, typer.Option(
-        "--max-occupancy", help="Occupancy cap, % (100 = no cap).")] = 100.0,
+        "--max-occupancy", help="Occupancy cap, % (100 = no cap).")
+    ] = defaults.MAX_OCCUPANCY_PCT,
     shrinkage: Annotated[float, typer.Option(
-        "--shrinkage", help="Share of paid time not on the phones, %.")] = 0.0,
+        "--shrinkage", help="Share of paid time not on the phones, %.")
+    ] = defaults.SHRINKAGE_PCT,
     patience: Annotated[float | None, typer.Option(
         "--patience", help="Mean customer patience, seconds: switches to Erlang A.")] = None,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
@@ -116,16 +153,16 @@ def erlang(
     from servicepulse.workforce.erlang import ErlangInputError, required_agents
 
     _nonnegative(calls, "--calls", "calls")
-    _positive(interval, "--interval")
+    interval_s = _any_interval(interval)
     _positive(aht, "--aht")
     sl = _percent(target_sl, "--target-sl", allow_100=False)
-    _nonnegative(target_time, "--target-time", "seconds")
+    target_time = _target_time(target_time, defaults.CHANNEL)
     cap = _percent(max_occupancy, "--max-occupancy", allow_100=True, allow_0=False)
     shrink = _percent(shrinkage, "--shrinkage", allow_100=False)
     if patience is not None:
         _positive(patience, "--patience")
     try:
-        requirement = required_agents(calls, interval, aht, sl, target_time, cap, shrink,
+        requirement = required_agents(calls, interval_s, aht, sl, target_time, cap, shrink,
                                       patience)
     except ErlangInputError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -135,13 +172,14 @@ def erlang(
         return
     m = requirement.metrics
     table = Table(title="Erlang A" if patience is not None else "Erlang C",
-                  caption=f"{calls:g} calls in {interval:g} s, AHT {aht:g} s: "
-                          f"{m.traffic:.2f} Erlangs")
+                  caption=f"{calls:g} calls in {_interval_text(interval_s)}, AHT {aht:g} s: "
+                          f"{m.traffic:.2f} Erlangs; occupancy cap {100 * cap:g}%")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("agents required", str(requirement.agents))
     table.add_row(f"agents with {shrinkage:g}% shrinkage", str(requirement.agents_with_shrinkage))
-    table.add_row(f"service level ({target_time:g} s)", _fmt_pct(m.service_level))
+    table.add_row(f"service level ({target_time:g} s; target {target_sl:g}%)",
+                  _fmt_pct(m.service_level))
     table.add_row("occupancy", _fmt_pct(m.occupancy))
     table.add_row("average speed of answer", _fmt_seconds(m.asa))
     table.add_row("probability of waiting", _fmt_pct(m.probability_of_waiting))
@@ -155,12 +193,17 @@ def erlang(
 
 
 def _interval_seconds(value: str) -> int:
-    from servicepulse.workforce.forecast import ForecastError, parse_interval
-
+    """A plan or forecast interval: 15m, 30m or 1h (they repeat through the day)."""
     try:
-        return parse_interval(value)
-    except ForecastError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--interval") from exc
+        return defaults.parse_interval(value, allowed=defaults.PLAN_INTERVALS_S)
+    except defaults.IntervalError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--interval") from None
+
+
+def _interval_text(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min" if seconds % 60 == 0 else f"{seconds:g} s"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -170,13 +213,14 @@ def _fail(message: str) -> typer.Exit:
 
 
 ChannelOption = Annotated[list[str] | None, typer.Option(
-    "--channel", help="Channel(s) forming the queue (repeat the option); default phone.")]
+    "--channel", help=f"Channel(s) forming the queue (repeat the option); default "
+                      f"{defaults.CHANNEL}.")]
 
 
 def _channels(values: list[str] | None) -> list[str]:
     from servicepulse.records.models import Channel
 
-    chosen = values or ["phone"]
+    chosen = values or [defaults.CHANNEL]
     known = {channel.value for channel in Channel}
     for value in chosen:
         _require(value in known, "--channel",
@@ -188,24 +232,32 @@ def _channels(values: list[str] | None) -> list[str]:
 def plan(
     ctx: typer.Context,
     start: Annotated[str | None, typer.Option(
-        "--from", help="First day, YYYY-MM-DD (UTC); default today.")] = None,
+        "--from", help="First day, YYYY-MM-DD; default today (organisation time zone).")
+    ] = None,
     end: Annotated[str | None, typer.Option(
         "--to", help="Last day, included; default the --from day.")] = None,
-    interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 60m.")] = "30m",
+    interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 1h.")
+                        ] = defaults.INTERVAL,
     channel: ChannelOption = None,
-    target_sl: Annotated[float, typer.Option("--target-sl", help="Target, %.")] = 80.0,
+    target_sl: Annotated[float, typer.Option("--target-sl", help="Target, %.")
+                         ] = defaults.TARGET_SERVICE_LEVEL_PCT,
     target_time: Annotated[float | None, typer.Option(
-        "--target-time", help="Seconds; default phone 20, chat 30.")] = None,
-    max_occupancy: Annotated[float, typer.Option("--max-occupancy", help="%.")] = 85.0,
-    shrinkage: Annotated[float, typer.Option("--shrinkage", help="%.")] = 0.0,
+        "--target-time", help="Seconds; default the channel's service-level threshold "
+                              "(phone 20, chat 30 unless configured).")] = None,
+    max_occupancy: Annotated[float, typer.Option("--max-occupancy", help="Cap, %.")
+                             ] = defaults.MAX_OCCUPANCY_PCT,
+    shrinkage: Annotated[float, typer.Option("--shrinkage", help="%.")
+                         ] = defaults.SHRINKAGE_PCT,
     patience: Annotated[float | None, typer.Option(
         "--patience", help="Mean patience, seconds (Erlang A).")] = None,
     aht: Annotated[float | None, typer.Option(
         "--aht", help="Average handle time, seconds; default from the stored history.")] = None,
     method: Annotated[Method, typer.Option("--method")] = Method.baseline,
-    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)] = 8,
-    timezone: Annotated[str, typer.Option(
-        "--timezone", help="IANA zone in which weekdays and times of day repeat.")] = "UTC",
+    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)
+                             ] = defaults.HISTORY_WEEKS,
+    timezone: Annotated[str | None, typer.Option(
+        "--timezone", help="IANA zone in which weekdays and times of day repeat; default the "
+                           "organisation's.")] = None,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:
     """Required against scheduled agents per interval, with projected service level."""
@@ -214,24 +266,24 @@ def plan(
     from servicepulse.workforce.plan import staffing_plan
 
     interval_s = _interval_seconds(interval)
-    first = parse_date(start, "--from") or datetime.now(UTC).date()
+    zone = _timezone(timezone)
+    first = parse_date(start, "--from") or defaults.plan_day(zone)
     last = parse_date(end, "--to") or first
     _require(last >= first, "--to", f"{last} is before --from {first}")
     sl = _percent(target_sl, "--target-sl", allow_100=False)
     cap = _percent(max_occupancy, "--max-occupancy", allow_100=True, allow_0=False)
     shrink = _percent(shrinkage, "--shrinkage", allow_100=False)
-    if target_time is not None:
-        _nonnegative(target_time, "--target-time", "seconds")
     if patience is not None:
         _positive(patience, "--patience")
     if aht is not None:
         _positive(aht, "--aht")
     channels = _channels(channel)
+    target_time = _target_time(target_time, channels[0])
     engine = state(ctx).engine()
     try:
         result = staffing_plan(engine, first, last, interval_s, channels, sl, target_time, cap,
                                shrink, patience, aht, ForecastMethod(method.value),
-                               history_weeks, timezone)
+                               history_weeks, zone)
     except ErlangInputError as exc:
         raise typer.BadParameter(str(exc)) from exc
     except ForecastError as exc:
@@ -278,15 +330,21 @@ def plan(
 def forecast_command(
     ctx: typer.Context,
     start: Annotated[str | None, typer.Option(
-        "--from", help="First forecast day, YYYY-MM-DD (UTC); default today.")] = None,
+        "--from", help="First forecast day, YYYY-MM-DD (UTC); default today (organisation "
+                       "time zone).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day, included.")] = None,
-    interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 60m.")] = "30m",
+    interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 1h.")
+                        ] = defaults.INTERVAL,
     channel: ChannelOption = None,
     method: Annotated[Method, typer.Option("--method")] = Method.baseline,
-    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)] = 8,
+    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)
+                             ] = defaults.HISTORY_WEEKS,
     backtest_weeks: Annotated[int, typer.Option(
-        "--backtest-weeks", min=0, help="Held-out weeks scored by WAPE (0: none).")] = 2,
-    timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
+        "--backtest-weeks", min=0, help="Held-out weeks scored by WAPE (0: none).")
+    ] = defaults.BACKTEST_WEEKS,
+    timezone: Annotated[str | None, typer.Option(
+        "--timezone", help="IANA zone in which weekdays and times of day repeat; default the "
+                           "organisation's.")] = None,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
 ) -> None:
     """Forecast arrivals per interval from the stored history, with a WAPE backtest."""
@@ -294,7 +352,8 @@ def forecast_command(
     from servicepulse.workforce.plan import history_series
 
     interval_s = _interval_seconds(interval)
-    first = parse_date(start, "--from") or datetime.now(UTC).date()
+    zone = _timezone(timezone)
+    first = parse_date(start, "--from") or defaults.plan_day(zone)
     last = parse_date(end, "--to") or first
     _require(last >= first, "--to", f"{last} is before --from {first}")
     channels = _channels(channel)
@@ -304,13 +363,13 @@ def forecast_command(
         history = history_series(engine, first, interval_s, channels, history_weeks)
         count = ((last - first).days + 1) * 86400 // interval_s
         predicted = forecast(history, datetime(first.year, first.month, first.day, tzinfo=UTC),
-                             count, chosen, history_weeks, timezone)
+                             count, chosen, history_weeks, zone)
     except ForecastError as exc:
         raise _fail(str(exc)) from exc
     tested, skipped = None, None
     if backtest_weeks:
         try:
-            tested = backtest(history, backtest_weeks, chosen, history_weeks, timezone)
+            tested = backtest(history, backtest_weeks, chosen, history_weeks, zone)
         except ForecastError as exc:
             skipped = f"backtest skipped: {exc}"  # the forecast itself is still useful
     if output is OutputFormat.json:
@@ -375,16 +434,20 @@ def whatif(
     ] = Staffing.scheduled,
     channel: ChannelOption = None,
     interval: Annotated[str, typer.Option(
-        "--interval", help="Seconds (or 15m/30m/60m in plan mode).")] = "1800",
+        "--interval", help="15m, 30m, 1h or seconds (plan mode: 15m, 30m or 1h).")
+    ] = defaults.INTERVAL,
     aht: Annotated[float | None, typer.Option(
         "--aht", help="Average handle time, seconds (plan mode: default from history).")
     ] = None,
     target_time: Annotated[float | None, typer.Option(
-        "--target-time", help="Seconds; default phone 20, chat 30.")] = None,
-    target_sl: Annotated[float, typer.Option("--target-sl", help="Plan mode, %.")] = 80.0,
+        "--target-time", help="Seconds; default the channel's service-level threshold "
+                              "(phone 20, chat 30 unless configured).")] = None,
+    target_sl: Annotated[float, typer.Option("--target-sl", help="Plan mode, %.")
+                         ] = defaults.TARGET_SERVICE_LEVEL_PCT,
     max_occupancy: Annotated[float, typer.Option("--max-occupancy", help="Plan mode, %.")
-                             ] = 85.0,
-    shrinkage: Annotated[float, typer.Option("--shrinkage", help="Plan mode, %.")] = 0.0,
+                             ] = defaults.MAX_OCCUPANCY_PCT,
+    shrinkage: Annotated[float, typer.Option("--shrinkage", help="Plan mode, %.")
+                         ] = defaults.SHRINKAGE_PCT,
     patience: Annotated[float | None, typer.Option(
         "--patience", help="Mean patience, seconds (exponential; compares with Erlang A).")
     ] = None,
@@ -394,7 +457,8 @@ def whatif(
         "--handle-cv", help="Coefficient of variation of a lognormal handle time.")] = 1.0,
     repeat: Annotated[int, typer.Option(
         "--repeat", min=1, help="Run the given intervals this many times in a row.")] = 1,
-    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)] = 8,
+    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)
+                             ] = defaults.HISTORY_WEEKS,
     replications: Annotated[int, typer.Option("--replications", min=1)] = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
@@ -407,8 +471,8 @@ def whatif(
 
     if aht is not None:
         _positive(aht, "--aht")
-    if target_time is not None:
-        _nonnegative(target_time, "--target-time", "seconds")
+    channels = _channels(channel)
+    target_time = _target_time(target_time, channels[0])
     if patience is not None:
         _positive(patience, "--patience")
     _positive(handle_cv, "--handle-cv", "(a ratio)")
@@ -422,11 +486,11 @@ def whatif(
         try:
             plan = staffing_plan(
                 state(ctx).engine(), first, last, _interval_seconds(interval),
-                _channels(channel), _percent(target_sl, "--target-sl", allow_100=False),
+                channels, _percent(target_sl, "--target-sl", allow_100=False),
                 target_time, _percent(max_occupancy, "--max-occupancy", allow_100=True,
                                       allow_0=False),
                 _percent(shrinkage, "--shrinkage", allow_100=False), patience, aht,
-                history_weeks=history_weeks)
+                history_weeks=history_weeks, timezone=_timezone(None))
             result = plan_what_if(plan, staffing.value, distribution, handle_cv,
                                   replications, seed)
         except ErlangInputError as exc:
@@ -446,16 +510,11 @@ def whatif(
             _require(count >= 0, "--agents", f"{count} must be 0 or more agents")
         _require(len(agents) in (1, len(calls)), "--agents",
                  f"give one --agents or one per --calls ({len(calls)}), not {len(agents)}")
-        try:
-            interval_s = float(interval)
-        except ValueError:
-            raise typer.BadParameter(f"{interval!r} is not a number of seconds",
-                                     param_hint="--interval") from None
-        _positive(interval_s, "--interval")
+        interval_s = _any_interval(interval)
         proposed = agents if len(agents) == len(calls) else agents * len(calls)
         loads = [IntervalLoad(c, a) for c, a in zip(calls, proposed, strict=True)] * repeat
-        result = what_if(loads, interval_s, aht, 20.0 if target_time is None else target_time,
-                         patience, distribution, handle_cv, replications, seed)
+        result = what_if(loads, interval_s, aht, target_time, patience, distribution,
+                         handle_cv, replications, seed)
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.as_dict()))
         return

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,9 +27,10 @@ from sqlalchemy import Engine, Integer, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from servicepulse.store.tables import interactions
+from servicepulse.workforce import defaults
 
 WEEK_S = 7 * 24 * 3600
-ALLOWED_INTERVALS_S = (900, 1800, 3600)
+ALLOWED_INTERVALS_S = defaults.PLAN_INTERVALS_S
 
 
 class ForecastMethod(StrEnum):
@@ -43,16 +43,12 @@ class ForecastError(ValueError):
 
 
 def parse_interval(text: str | int) -> int:
-    """'15m', '30m', '60m', '1h' or seconds ('1800') -> seconds (900, 1800 or 3600)."""
-    raw = str(text).strip().lower()
-    match = re.fullmatch(r"(\d+)\s*(s|m|min|h)?", raw)
-    if match is None:
-        raise ForecastError(f"interval {text!r} is not understood: use 15m, 30m or 60m")
-    number, unit = int(match.group(1)), match.group(2) or "s"
-    seconds = number * {"s": 1, "m": 60, "min": 60, "h": 3600}[unit]
-    if seconds not in ALLOWED_INTERVALS_S:
-        raise ForecastError(f"interval {text!r} is not supported: use 15m, 30m or 60m")
-    return seconds
+    """'15m', '30m', '1h' or seconds ('1800') -> seconds (900, 1800 or 3600): the shared
+    interval parser (`defaults.parse_interval`) held to the intervals a forecast supports."""
+    try:
+        return defaults.parse_interval(text, allowed=ALLOWED_INTERVALS_S)
+    except defaults.IntervalError as error:
+        raise ForecastError(str(error)) from None
 
 
 def _zone(timezone: str) -> ZoneInfo:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, and_, func, select
 
 from servicepulse.store.tables import interactions, shifts
+from servicepulse.workforce import defaults
 from servicepulse.workforce.erlang import (
     QueueMetrics,
     check_targets,
@@ -42,9 +43,6 @@ from servicepulse.workforce.forecast import (
     forecast,
 )
 from servicepulse.workforce.simulation import HandleTime, IntervalLoad, WhatIf, what_if
-
-# Service-level threshold per channel (DESIGN.md §3): phone 20 s, chat 30 s.
-DEFAULT_TARGET_TIME_S = {"phone": 20.0, "chat": 30.0}
 
 
 class PlanInterval(BaseModel):
@@ -152,17 +150,22 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def staffing_plan(engine: Engine, start: date, end: date, interval_s: int = 1800,
-                  channels: Sequence[str] = ("phone",), target_sl: float = 0.8,
-                  target_time_s: float | None = None, max_occupancy: float = 0.85,
-                  shrinkage: float = 0.0, patience_s: float | None = None,
-                  aht_s: float | None = None,
-                  method: ForecastMethod = ForecastMethod.baseline, history_weeks: int = 8,
+def staffing_plan(engine: Engine, start: date, end: date,
+                  interval_s: int = defaults.INTERVAL_S,
+                  channels: Sequence[str] = (defaults.CHANNEL,),
+                  target_sl: float = defaults.TARGET_SERVICE_LEVEL_PCT / 100,
+                  target_time_s: float | None = None,
+                  max_occupancy: float = defaults.MAX_OCCUPANCY_PCT / 100,
+                  shrinkage: float = defaults.SHRINKAGE_PCT / 100,
+                  patience_s: float | None = None, aht_s: float | None = None,
+                  method: ForecastMethod = ForecastMethod.baseline,
+                  history_weeks: int = defaults.HISTORY_WEEKS,
                   timezone: str = "UTC") -> StaffingPlan:
     """The plan for the days `start` to `end` (both included, UTC days).
 
-    Fractions are 0-1. `target_time_s` defaults to the first channel's threshold (phone 20 s,
-    chat 30 s). Raises ForecastError when there is no history to forecast from or no AHT.
+    Fractions are 0-1; the defaults are `servicepulse.workforce.defaults`'. `target_time_s`
+    defaults to the first channel's default service-level threshold (phone 20 s, chat 30 s).
+    Raises ForecastError when there is no history to forecast from or no AHT.
     """
     if end < start:
         raise ForecastError(f"--to {end} is before --from {start}")
@@ -170,7 +173,7 @@ def staffing_plan(engine: Engine, start: date, end: date, interval_s: int = 1800
     if not channels:
         raise ForecastError("name at least one channel")
     if target_time_s is None:
-        target_time_s = DEFAULT_TARGET_TIME_S.get(channels[0], 20.0)
+        target_time_s = defaults.target_time_s(channels[0])
     check_targets(target_sl, target_time_s, max_occupancy, shrinkage)
     plan_start = _midnight(start)
     plan_end = _midnight(end) + timedelta(days=1)

@@ -8,8 +8,10 @@ and the plan as JSON (or CSV) under `/api/v1`.
 
 Managers, admins and team leads (the whole plan: shifts are per agent and the forecast is for
 the whole centre); 403 for agents, 401 without credentials. Dates follow the web service's
-convention: `from` inclusive, `to` exclusive (UTC days); without them the plan is for the day
-after the newest stored interaction. Percent inputs are 0-100, as on the command line.
+convention: `from` inclusive, `to` exclusive (UTC days); without them the plan is for today in
+the organisation's time zone, as `servicepulse staffing plan`'s. Percent inputs are 0-100, as
+on the command line, and every default (interval, targets, occupancy cap, shrinkage, the
+calculator's) is the command line's: both read `servicepulse.workforce.defaults`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from servicepulse.web.csv_export import csv_response
 from servicepulse.web.deps import LeadUser, ServicesDep
 from servicepulse.web.routes.params import Format, FromDate, ToDate
 from servicepulse.web.runners import RunContext
-from servicepulse.web.runners.base import data_end
 from servicepulse.web.services import Services, cache_key
 from servicepulse.web.templating import templates as web_templates
 from servicepulse.web.users import User
+from servicepulse.workforce import defaults
 from servicepulse.workforce.erlang import ErlangInputError, required_agents
 from servicepulse.workforce.forecast import ForecastError
 from servicepulse.workforce.plan import StaffingPlan, staffing_plan
@@ -47,6 +49,8 @@ templates = Jinja2Templates(env=web_templates.env.overlay(loader=ChoiceLoader(_l
 
 IntervalMinutes = Literal[15, 30, 60]
 INTERVAL_MINUTES: tuple[int, ...] = get_args(IntervalMinutes)
+DEFAULT_INTERVAL_MINUTES = defaults.INTERVAL_S // 60
+assert tuple(60 * m for m in INTERVAL_MINUTES) == defaults.PLAN_INTERVALS_S
 MAX_PLAN_DAYS = 31  # a month of 15-minute intervals is ~3000 rows; longer is a typo
 
 
@@ -59,12 +63,12 @@ class StaffingInput(BaseModel):
     model_config = ConfigDict(populate_by_name=True, frozen=True)
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None  # exclusive
-    interval_minutes: IntervalMinutes = 30
-    channel: str = Field(default="phone", min_length=1, max_length=50)
-    target_sl: float = Field(default=80.0, ge=0, lt=100)
+    interval_minutes: IntervalMinutes = cast(IntervalMinutes, DEFAULT_INTERVAL_MINUTES)
+    channel: str = Field(default=defaults.CHANNEL, min_length=1, max_length=50)
+    target_sl: float = Field(default=defaults.TARGET_SERVICE_LEVEL_PCT, ge=0, lt=100)
     target_time_s: float | None = Field(default=None, ge=0)  # None: the channel's threshold
-    max_occupancy: float = Field(default=85.0, gt=0, le=100)
-    shrinkage: float = Field(default=0.0, ge=0, lt=100)
+    max_occupancy: float = Field(default=defaults.MAX_OCCUPANCY_PCT, gt=0, le=100)
+    shrinkage: float = Field(default=defaults.SHRINKAGE_PCT, ge=0, lt=100)
 
 
 class StaffingRunner:
@@ -77,7 +81,7 @@ class StaffingRunner:
         """First and last day of the plan, both included."""
         start = self.params.from_ or (
             self.params.to - timedelta(days=1) if self.params.to
-            else data_end(self.context.engine, self.context.settings.timezone))
+            else defaults.plan_day(self.context.settings.timezone))
         end = self.params.to or start + timedelta(days=1)
         if end <= start:
             raise ValueError(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
@@ -89,21 +93,30 @@ class StaffingRunner:
     def run(self) -> StaffingPlan:
         start, last = self.days()
         p = self.params
+        settings = self.context.settings
+        target_time_s = p.target_time_s
+        if target_time_s is None:
+            thresholds = getattr(settings, "service_level_threshold_s", None)
+            target_time_s = defaults.target_time_s(p.channel, thresholds)
         return staffing_plan(
             self.context.engine, start, last, interval_s=p.interval_minutes * 60,
-            channels=(p.channel,), target_sl=p.target_sl / 100, target_time_s=p.target_time_s,
+            channels=(p.channel,), target_sl=p.target_sl / 100, target_time_s=target_time_s,
             max_occupancy=p.max_occupancy / 100, shrinkage=p.shrinkage / 100,
             timezone=self.context.settings.timezone)
 
 
 def _staffing_input(
     from_: FromDate = None, to: ToDate = None,
-    interval: Annotated[int, Query(description="minutes: 15, 30 or 60")] = 30,
-    channel: Annotated[str, Query(min_length=1, max_length=50)] = "phone",
-    target_sl: Annotated[float, Query(ge=0, lt=100, description="percent")] = 80.0,
+    interval: Annotated[int, Query(description="minutes: 15, 30 or 60")
+                        ] = DEFAULT_INTERVAL_MINUTES,
+    channel: Annotated[str, Query(min_length=1, max_length=50)] = defaults.CHANNEL,
+    target_sl: Annotated[float, Query(ge=0, lt=100, description="percent")
+                         ] = defaults.TARGET_SERVICE_LEVEL_PCT,
     target_time: Annotated[float | None, Query(ge=0, description="seconds")] = None,
-    max_occupancy: Annotated[float, Query(gt=0, le=100, description="percent")] = 85.0,
-    shrinkage: Annotated[float, Query(ge=0, lt=100, description="percent")] = 0.0,
+    max_occupancy: Annotated[float, Query(gt=0, le=100, description="percent")
+                             ] = defaults.MAX_OCCUPANCY_PCT,
+    shrinkage: Annotated[float, Query(ge=0, lt=100, description="percent")
+                         ] = defaults.SHRINKAGE_PCT,
 ) -> StaffingInput:
     if interval not in INTERVAL_MINUTES:
         raise HTTPException(422, f"interval must be 15, 30 or 60 (minutes), got {interval}")
@@ -138,8 +151,9 @@ class ErlangResult(BaseModel):
 
 
 def erlang_calculator(calls: float, interval_s: float, aht_s: float, target_sl: float,
-                      target_time_s: float, max_occupancy: float = 85.0,
-                      shrinkage: float = 0.0) -> ErlangResult:
+                      target_time_s: float,
+                      max_occupancy: float = defaults.MAX_OCCUPANCY_PCT,
+                      shrinkage: float = defaults.SHRINKAGE_PCT) -> ErlangResult:
     """`servicepulse staffing erlang` for the page: percentages 0-100 in and out."""
     requirement = required_agents(calls, interval_s, aht_s, target_sl / 100, target_time_s,
                                   max_occupancy / 100, shrinkage / 100)
@@ -153,10 +167,13 @@ def erlang_calculator(calls: float, interval_s: float, aht_s: float, target_sl: 
 
 def _calculator(request: Request) -> tuple[dict[str, str], ErlangResult | None, str | None]:
     """The calculator's form values (from `calc_*` parameters) and its answer, if asked."""
-    defaults = {"calls": "100", "interval": "1800", "aht": "300", "target_sl": "80",
-                "target_time": "20", "max_occupancy": "85", "shrinkage": "0"}
-    given = {name: request.query_params.get(f"calc_{name}", "").strip() for name in defaults}
-    values = {name: given[name] or default for name, default in defaults.items()}
+    initial = {name: f"{value:g}" for name, value in (
+        ("calls", defaults.CALCULATOR_CALLS), ("interval", defaults.INTERVAL_S),
+        ("aht", defaults.CALCULATOR_AHT_S), ("target_sl", defaults.TARGET_SERVICE_LEVEL_PCT),
+        ("target_time", defaults.target_time_s(defaults.CHANNEL)),
+        ("max_occupancy", defaults.MAX_OCCUPANCY_PCT), ("shrinkage", defaults.SHRINKAGE_PCT))}
+    given = {name: request.query_params.get(f"calc_{name}", "").strip() for name in initial}
+    values = {name: given[name] or default for name, default in initial.items()}
     if not given["calls"]:
         return values, None, None
     try:
