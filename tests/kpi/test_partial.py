@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Engine
 
+from servicepulse.cli.kpi import render_csv
 from servicepulse.kpi.engine import is_partial, run_kpi_query
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.web.csv_export import kpi_document_rows
@@ -102,3 +103,9 @@ def test_engine_marks_partial_rows(store: Engine) -> None:
     assert [(row["period"], row["partial"]) for row in rows] == [
         ("2026-08-31", True), ("2026-09-07", False), ("2026-09-14", True)]
     assert list(rows[0])[:3] == ["period", "partial", "contacts"]
+    # and `servicepulse kpi --format csv`: a partial column after the groups
+    lines = render_csv(weeks).splitlines()
+    assert lines[0].startswith("period,partial,kpi,value,n,")
+    assert [line.split(",")[:4] for line in lines[1:]] == [
+        ["2026-08-31", "True", "contacts", "10"], ["2026-09-07", "False", "contacts", "14"],
+        ["2026-09-14", "True", "contacts", "5"]]

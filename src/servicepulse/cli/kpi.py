@@ -243,14 +243,15 @@ def render_csv(document: dict[str, Any]) -> str:
     group_names = [*document["by"], *(["period"] if document["period"] != "all" else [])]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*group_names, *CSV_FIELDS])
+    writer.writerow([*group_names, "partial", *CSV_FIELDS])  # partial: docs/kpis.md
     for row in document["rows"]:
         group = [row["group"].get(name) for name in group_names]
         for name, result in row["kpis"].items():
             ci = result.get("ci") or [None, None]
             previous = result.get("previous") or {}
             writer.writerow(["" if v is None else v for v in [
-                *group, name, result.get("value"), result.get("n"), ci[0], ci[1],
+                *group, row.get("partial"), name, result.get("value"), result.get("n"),
+                ci[0], ci[1],
                 result.get("low_sample"), previous.get("value"), previous.get("n"),
                 result.get("change"), result.get("significant")]])
     return out.getvalue()
