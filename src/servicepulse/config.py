@@ -373,3 +373,13 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
     finally:
         _file_data.reset(token)
+
+
+def default_window_days() -> int:
+    """The `default_window_days` setting: the window (days) every page and command shows when
+    none is asked; 28 when the configuration cannot be read (the command that started the
+    process has reported why)."""
+    try:
+        return int(load_settings().default_window_days)
+    except ConfigError:
+        return 28

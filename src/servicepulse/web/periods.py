@@ -20,20 +20,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from servicepulse.config import default_window_days
 from servicepulse.store import tables
 from servicepulse.web.runners.base import RunContext, Window, resolve_window
-
-FALLBACK_WINDOW_DAYS = 28  # the setting's default, when the configuration cannot be read
-
-
-def default_window_days() -> int:
-    """The `default_window_days` setting (servicepulse.toml or SERVICEPULSE_DEFAULT_WINDOW_DAYS)."""
-    from servicepulse.config import ConfigError, load_settings
-
-    try:
-        return int(load_settings().default_window_days)
-    except ConfigError:  # reported by the command that started the server; not per page
-        return FALLBACK_WINDOW_DAYS
 
 
 def data_span(engine: Engine, timezone: str) -> tuple[date, date] | None:
