@@ -248,6 +248,7 @@ def anomalies(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Days whose KPI is far from the same weekday's median in the weeks before (MAD)."""
+    from servicepulse.config import default_window_days
     from servicepulse.insights.anomalies import AnomalySettings, find_kpi_anomalies
     from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.definitions import KPIS
@@ -264,7 +265,7 @@ def anomalies(
         latest = _last_data_day(engine)
         last = (latest + timedelta(days=1)) if latest else date.today()
     if first is None:
-        first = last - timedelta(days=7)
+        first = last - timedelta(days=default_window_days())  # one default window
     if last <= first:
         raise typer.BadParameter(f"--to {last} must be after --from {first}", param_hint="--to")
     found = find_kpi_anomalies(engine, names, first, last, by=dimensions,
