@@ -53,14 +53,20 @@ def test_status() -> None:
 
 
 def test_balanced_score_caps_each_kpi_and_weighs() -> None:
-    # (1 × min(1.25, 1) + 1 × 0.5 + 2 × 0.75) / 4 = 3 / 4
-    assert balanced_score([(1.0, 1.25), (1.0, 0.5), (2.0, 0.75)]) == 75.0
+    # each KPI earns min(attainment, 1.25) / 1.25: on target is 80 of 100, and a KPI far
+    # beyond its target earns no more than 1.25.
+    # (1 × min(1.5, 1.25) + 1 × 0.5 + 2 × 0.75) / (1.25 × 4) = 3.25 / 5
+    assert balanced_score([(1.0, 1.5), (1.0, 0.5), (2.0, 0.75)]) == 65.0
+    assert balanced_score([(1.0, 1.0), (3.0, 1.0)]) == 80.0  # every target just met
+    assert balanced_score([(1.0, 1.1), (1.0, 1.2)]) == 92.0  # (1.1 + 1.2) / 2.5: not clipped
     assert balanced_score([]) is None
-    # one KPI, weight 1, capped interval [0.8, 1.0]: se = 0.2 / 3.919928 = 0.0510 → 5.102 points
-    assert balanced_score_error([(1.0, 0.8, 1.3)]) == pytest.approx(5.1021, abs=1e-4)
-    # two equal weights: each contributes half its error; √2 × 0.5 × 5.10213 = 3.60776
+    # one KPI, weight 1, capped interval [0.8, 1.25]: se = 0.45 / (3.919928 × 1.25)
+    # = 0.09184 → 9.184 points
+    assert balanced_score_error([(1.0, 0.8, 1.3)]) == pytest.approx(9.1838, abs=1e-4)
+    # two equal weights: each contributes half its error (0.2 / (3.919928 × 1.25) = 0.040817);
+    # √2 × 0.5 × 4.0817 = 2.8862
     assert balanced_score_error([(1.0, 0.8, 1.0), (1.0, 0.8, 1.0)]) == pytest.approx(
-        3.6078, abs=1e-4)
+        2.8862, abs=1e-4)
 
 
 def _team(**agents: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]:
@@ -83,12 +89,21 @@ def test_busy_not_effective() -> None:
     flag = flags.busy_not_effective(TEAM["d"], TEAM, minimum_sample=30)
     assert flag is not None and flag.flag == "busy_not_effective"
     assert flag.evidence == (
-        "handled 212 contacts, top quarter of the team (75th percentile 110); FCR 38.0% "
-        "against a team median of 75.0% (bottom quarter: ≤ 71.0%, n = 50)")
+        "handled 212 contacts, top quarter of their peers (75th percentile 110); FCR 38.0% "
+        "against a peer median of 75.0% (bottom quarter: ≤ 71.0%, n = 50)")
     # b is in the top quarter too (110 ≥ 110); its FCR 75 is above the bottom quarter (71),
     # but CSAT sorted 80, 82, 84, 85, 90 has 25th percentile 82: b's 80 is bottom quarter
     flag_b = flags.busy_not_effective(TEAM["b"], TEAM, minimum_sample=30)
-    assert flag_b is not None and "CSAT 80.0% against a team median of 84.0%" in flag_b.evidence
+    assert flag_b is not None and "CSAT 80.0% against a peer median of 84.0%" in flag_b.evidence
+    # ... but b's CSAT 80 meets a target of 80: not "not effective" however the peers do
+    assert flags.busy_not_effective(TEAM["b"], TEAM, 30, {"csat": 80.0, "fcr": 70.0}) is None
+    assert flags.busy_not_effective(TEAM["d"], TEAM, 30, {"csat": 80.0, "fcr": 70.0}) \
+        is not None  # d's FCR 38 misses 70
+    # a dip that is not significant: b's CSAT interval reaches above the median 84
+    wide = {**TEAM["b"], "csat": {"value": 80, "n": 50, "ci": [68.0, 88.0]}}
+    assert flags.busy_not_effective(wide, TEAM, minimum_sample=30) is None
+    narrow = {**TEAM["b"], "csat": {"value": 80, "n": 50, "ci": [78.0, 83.0]}}
+    assert flags.busy_not_effective(narrow, TEAM, minimum_sample=30) is not None
     # e is not busy
     assert flags.busy_not_effective(TEAM["e"], TEAM, minimum_sample=30) is None
     # a quality KPI below the minimum sample does not count
@@ -101,8 +116,13 @@ def test_rushing() -> None:
     # Repeats sorted 9, 10, 11, 12, 30: median 11, 1.5× = 16.5: d's 30 is over.
     flag = flags.rushing(TEAM["d"], TEAM)
     assert flag is not None
-    assert flag.evidence == ("AHT 200 s is 65% of the team median 310 s (under 70%); repeat "
-                             "contacts 30.0% against a team median of 11.0% (over 1.5×)")
+    assert flag.evidence == ("AHT 200 s is 65% of the peer median 310 s (under 70%); repeat "
+                             "contacts 30.0% against a peer median of 11.0% (over 1.5×)")
+    # judged against the agent's channel-mix yardstick when given: 200 is not under 70% of 250
+    assert flags.rushing(TEAM["d"], TEAM, aht_benchmark=250.0) is None
+    slow_channel = flags.rushing(TEAM["d"], TEAM, aht_benchmark=400.0)
+    assert slow_channel is not None and slow_channel.evidence.startswith(
+        "AHT 200 s is 50% of the team median for this channel mix 400 s")
     assert flags.rushing(TEAM["a"], TEAM) is None
     fast_but_fine = {**TEAM["d"], "repeat_contact_rate": {"value": 12, "n": 50}}
     assert flags.rushing(fast_but_fine, TEAM) is None
@@ -119,6 +139,11 @@ def test_occupancy_flags() -> None:
     assert underused.evidence == ("occupancy below 75% on 2 of 3 days (mean on those days "
                                   "65.0%, lowest 60.0%)")
     assert flags.occupancy_flags([95], 75, 85) is None  # one day is too few to say
+    # the period as a whole must be out of the band too: (90+88+80+95)/4 days but 84% overall
+    assert flags.occupancy_flags([90, 88, 80, 95], 75, 85, period=84.0) is None
+    over = flags.occupancy_flags([90, 88, 80, 95], 75, 85, period=88.0)
+    assert over is not None and over.evidence.endswith("; 88.0% over the period")
+    assert flags.occupancy_flags([60, 70, 80], 75, 85, period=76.0) is None
 
 
 def test_low_sample() -> None:

@@ -8,8 +8,11 @@ Attainment is how far a value goes towards its target, 1.0 = exactly on target:
   (100 − high): both sides are a problem;
 - relative (AHT): 1 at or under the team median, else median / value; AHT never earns more
   than the agent's worst quality attainment (CSAT, FCR), so speed alone never scores.
-Attainment is capped at ATTAINMENT_CAP for display; the balanced score caps each KPI at 1, so
-beating one target never hides missing another.
+Attainment is capped at ATTAINMENT_CAP for display. The balanced score credits each KPI with
+min(attainment, SCORE_CAP) / SCORE_CAP: on target is 80 of its 100, a quarter better than
+target is the full 100. Capping at the target itself (the old rule) gave most agents of a
+healthy team 95-100, a score that could not tell good from excellent; the cap at 1.25 keeps
+one KPI far beyond its target from hiding another that misses.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Literal
 from servicepulse.scorecards.targets import Target
 
 ATTAINMENT_CAP = 2.0
+SCORE_CAP = 1.25  # attainment that earns a KPI's full marks in the balanced score
 NEAR = 0.9  # attainment from which a miss is "near"
 
 Status = Literal["meets", "near", "misses", "not_enough_data", "info"]
@@ -69,18 +73,20 @@ def balanced_score(parts: list[tuple[float, float]]) -> float | None:
     total = sum(weight for weight, _ in parts)
     if total <= 0:
         return None
-    return round(100 * sum(weight * min(att, 1.0) for weight, att in parts) / total, 1)
+    return round(100 * sum(weight * min(att, SCORE_CAP) for weight, att in parts)
+                 / (SCORE_CAP * total), 1)
 
 
 def balanced_score_error(parts: list[tuple[float, float, float]]) -> float:
     """Standard error of the balanced score from (weight, attainment at the CI's low end,
-    attainment at its high end) per KPI: each KPI's capped attainment interval is read as
-    ±1.96 standard errors, and the weighted errors add in quadrature."""
+    attainment at its high end) per KPI: each KPI's capped attainment interval (as the score
+    credits it) is read as ±1.96 standard errors, and the weighted errors add in
+    quadrature."""
     total = sum(weight for weight, _, _ in parts)
     if total <= 0:
         return 0.0
     variance = 0.0
     for weight, low, high in parts:
-        error = abs(min(high, 1.0) - min(low, 1.0)) / (2 * 1.959964)
+        error = abs(min(high, SCORE_CAP) - min(low, SCORE_CAP)) / (2 * 1.959964 * SCORE_CAP)
         variance += (weight / total * error) ** 2
     return round(100 * variance ** 0.5, 4)

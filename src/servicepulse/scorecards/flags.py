@@ -1,16 +1,20 @@
 """The flags a team lead sees (DESIGN.md §4), each with the numbers behind it.
 
-- `busy_not_effective`: contacts in the team's top quarter (at or above the team's 75th
-  percentile) while CSAT or FCR is in its bottom quarter (at or below the 25th percentile,
-  and below the team median), the quality KPI having at least the minimum sample.
-- `rushing`: AHT under 70% of the team median while the repeat contact rate is over 1.5× the
-  team median.
+- `busy_not_effective`: contacts in the top quarter of the agent's peers (at or above their
+  75th percentile) while CSAT or FCR is in their bottom quarter (at or below the 25th
+  percentile) and significantly under their median (the 95% interval's top below it), the
+  quality KPI having at least the minimum sample and missing its target.
+- `rushing`: AHT under 70% of the agent's yardstick (the team's median AHT for the agent's
+  channel mix) while the repeat contact rate is over 1.5× the peers' median.
 - `burnout_risk`: occupancy above the band's top (85%) on most days with occupancy data
-  (more than half, and at least MIN_DAYS of them); `underused`: below the band's bottom (75%).
+  (more than half, and at least MIN_DAYS of them) and over the period as a whole;
+  `underused`: below the band's bottom (75%) the same way.
 - `low_sample`: a scorecard KPI with a value from fewer answers than the minimum sample.
-Quartiles are numpy's linear-interpolation percentiles over the team members that have the
-KPI (team leads and managers left out); a team of fewer than MIN_TEAM such agents gives no
-quartile flags.
+Peers are the team's agents in the same role (team leads and managers are never peers); a
+quarter of a team always exists, so the quartiles alone flagged somebody in every team, and a
+chance dip of a busy agent flagged them: the significance test and the period-wide occupancy
+keep the flags for agents who really differ. Quartiles are numpy's linear-interpolation
+percentiles; fewer than MIN_TEAM peers with the KPI give no quartile flags.
 """
 
 from __future__ import annotations
@@ -55,7 +59,10 @@ def _pct(value: float) -> str:
 
 
 def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
-                       minimum_sample: int) -> Flag | None:
+                       minimum_sample: int,
+                       targets: Mapping[str, float | None] | None = None) -> Flag | None:
+    """`targets`: the agent's CSAT and FCR targets; a KPI that meets its target is never
+    "not effective", however the peers do."""
     volumes = team_values(team, "contacts")
     contacts = agent.get("contacts", {}).get("value")
     if contacts is None or len(volumes) < MIN_TEAM:
@@ -71,48 +78,65 @@ def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
         if value is None or n < minimum_sample or len(values) < MIN_TEAM:
             continue
         bottom, median = percentile(values, 25), percentile(values, 50)
-        if value <= bottom and value < median:
-            reasons.append(f"{LABELS[kpi]} {_pct(value)} against a team median of "
+        ci = result.get("ci")
+        high = float(ci[1]) if ci and ci[1] is not None else value
+        target = (targets or {}).get(kpi)
+        if value <= bottom and high < median and (target is None or value < target):
+            reasons.append(f"{LABELS[kpi]} {_pct(value)} against a peer median of "
                            f"{_pct(median)} (bottom quarter: ≤ {_pct(bottom)}, n = {n})")
     if not reasons:
         return None
     return Flag("busy_not_effective",
-                f"handled {int(contacts)} contacts, top quarter of the team (75th percentile "
+                f"handled {int(contacts)} contacts, top quarter of their peers (75th percentile "
                 f"{top:.0f}); " + "; ".join(reasons))
 
 
-def rushing(agent: AgentKpis, team: Mapping[str, AgentKpis]) -> Flag | None:
+def rushing(agent: AgentKpis, team: Mapping[str, AgentKpis],
+            aht_benchmark: float | None = None) -> Flag | None:
+    """`aht_benchmark`: the agent's AHT yardstick (default: the peers' median AHT)."""
     aht, repeat = agent.get("aht", {}).get("value"), agent.get(
         "repeat_contact_rate", {}).get("value")
     ahts, repeats = team_values(team, "aht"), team_values(team, "repeat_contact_rate")
     if aht is None or repeat is None or len(ahts) < MIN_TEAM or len(repeats) < MIN_TEAM:
         return None
-    aht_median, repeat_median = percentile(ahts, 50), percentile(repeats, 50)
+    aht_median = aht_benchmark if aht_benchmark is not None else percentile(ahts, 50)
+    repeat_median = percentile(repeats, 50)
     if aht < RUSHING_AHT_SHARE * aht_median and repeat > RUSHING_REPEAT_MULTIPLE * repeat_median:
         return Flag("rushing",
-                    f"AHT {aht:.0f} s is {100 * aht / aht_median:.0f}% of the team median "
-                    f"{aht_median:.0f} s (under {RUSHING_AHT_SHARE:.0%}); repeat contacts "
-                    f"{_pct(repeat)} against a team median of {_pct(repeat_median)} (over "
+                    f"AHT {aht:.0f} s is {100 * aht / aht_median:.0f}% of the "
+                    + ("team median for this channel mix " if aht_benchmark is not None
+                       else "peer median ")
+                    + f"{aht_median:.0f} s (under {RUSHING_AHT_SHARE:.0%}); repeat contacts "
+                    f"{_pct(repeat)} against a peer median of {_pct(repeat_median)} (over "
                     f"{RUSHING_REPEAT_MULTIPLE}×)")
     return None
 
 
-def occupancy_flags(daily: Sequence[float], low: float, high: float) -> Flag | None:
-    """From the agent's occupancy on each day that has occupancy data."""
+def occupancy_flags(daily: Sequence[float], low: float, high: float,
+                    period: float | None = None) -> Flag | None:
+    """From the agent's occupancy on each day that has occupancy data; `period`, the
+    occupancy over the whole period, must be out of the band on the same side (a few heavy
+    days of an agent who is in the band overall are not burnout)."""
     days = len(daily)
     if days < MIN_DAYS:
         return None
     over = [value for value in daily if value > high]
     under = [value for value in daily if value < low]
-    if 2 * len(over) > days:
+    if 2 * len(over) > days and (period is None or period > high):
         return Flag("burnout_risk",
                     f"occupancy above {high:g}% on {len(over)} of {days} days (mean on those "
-                    f"days {_pct(sum(over) / len(over))}, highest {_pct(max(over))})")
-    if 2 * len(under) > days:
+                    f"days {_pct(sum(over) / len(over))}, highest {_pct(max(over))})"
+                    + _over_period(period))
+    if 2 * len(under) > days and (period is None or period < low):
         return Flag("underused",
                     f"occupancy below {low:g}% on {len(under)} of {days} days (mean on those "
-                    f"days {_pct(sum(under) / len(under))}, lowest {_pct(min(under))})")
+                    f"days {_pct(sum(under) / len(under))}, lowest {_pct(min(under))})"
+                    + _over_period(period))
     return None
+
+
+def _over_period(period: float | None) -> str:
+    return "" if period is None else f"; {_pct(period)} over the period"
 
 
 def low_sample(scored: Mapping[str, Mapping[str, Any]], minimum_sample: int,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.scorecards import explain
 from servicepulse.scorecards import flags as flag_rules
 from servicepulse.scorecards.attainment import (
     attainment,
@@ -49,6 +50,8 @@ ORGANISATION_KPIS = ("retention_rate", "cltv")
 NOT_IN_ENGINE = {"upsell_revenue": "no upsell revenue KPI in the engine yet"}
 SOCIAL_CHANNELS = ("social",)
 MAX_DAYS = 1_100  # about three years: trends by month stay readable
+# Contacts an agent needs on a channel to count in that channel's team median AHT.
+AHT_CHANNEL_MIN = 10
 
 
 class ScorecardError(ValueError):
@@ -83,6 +86,7 @@ class Context:
     minimum_sample: int
     settings: Any
     medians: dict[str, float | None] = field(default_factory=dict)
+    aht_benchmarks: dict[str, float] = field(default_factory=dict)  # agent -> seconds
 
 
 def load_members(engine: sqlalchemy.Engine) -> dict[str, Member]:
@@ -154,8 +158,8 @@ def gather(engine: sqlalchemy.Engine, *, agent: str | None = None, team: str | N
     first, stop = date.fromisoformat(main["from"]), date.fromisoformat(main["to"])
     per_agent = _rows(main, ["agent"])
     channel_result = run_kpi_query(engine, KpiQuery(
-        by=["agent", "channel"], from_=first, to=stop, kpis=["frt", "service_level"],
-        filters=filters), settings)
+        by=["agent", "channel"], from_=first, to=stop,
+        kpis=["frt", "service_level", "aht", "contacts"], filters=filters), settings)
     per_channel = _rows(channel_result, ["agent", "channel"])
     trend_period = _trend_period(first, stop)
     scored = sorted({k for m in in_team for k in ROLE_KPIS.get(m.role, [])
@@ -195,7 +199,37 @@ def gather(engine: sqlalchemy.Engine, *, agent: str | None = None, team: str | N
         settings=settings)
     context.medians = {kpi: _median(flag_rules.team_values(_individuals(context), kpi))
                        for kpi in ("aht", "contacts", "csat", "fcr", "repeat_contact_rate")}
+    context.aht_benchmarks = aht_benchmarks(context)  # after the medians: its fallback
     return context
+
+
+def aht_benchmarks(context: Context) -> dict[str, float]:
+    """Each agent's AHT yardstick: the team's median AHT on each channel (over the agents
+    with at least AHT_CHANNEL_MIN contacts there), weighted by the agent's own contacts per
+    channel. A chat agent is not slow for taking longer than the phone agents beside them;
+    a team median over all channels at once judged channels, not people."""
+    individuals = _individuals(context)
+    per_channel: dict[str, list[float]] = {}
+    for (agent, channel), kpis in context.per_channel.items():
+        aht = kpis.get("aht", {})
+        if (agent in individuals and aht.get("value") is not None
+                and int(aht.get("n") or 0) >= AHT_CHANNEL_MIN):
+            per_channel.setdefault(channel, []).append(float(aht["value"]))
+    medians = {channel: flag_rules.percentile(values, 50)
+               for channel, values in per_channel.items()}
+    out: dict[str, float] = {}
+    for agent in context.members:
+        weighted = total = 0.0
+        for (who, channel), kpis in context.per_channel.items():
+            n = int(kpis.get("aht", {}).get("n") or 0)
+            if who == agent and n and channel in medians:
+                weighted += n * medians[channel]
+                total += n
+        if total:
+            out[agent] = round(weighted / total, 4)
+        elif (median := context.medians.get("aht")) is not None:
+            out[agent] = float(median)
+    return out
 
 
 def _minimum_sample(settings: Any) -> int:
@@ -236,14 +270,20 @@ def _individuals(context: Context) -> dict[str, dict[str, Any]]:
 
 
 def _entry(name: str, result: dict[str, Any] | None, targets: ResolvedTargets,
-           context: Context, quality: list[float]) -> dict[str, Any]:
+           context: Context, quality: dict[str, float],
+           benchmark: float | None = None) -> dict[str, Any]:
+    """One KPI of a card. `benchmark` is AHT's yardstick (the agent's channel-mix median);
+    `quality` the attainments of the card's quality KPIs, which cap AHT's."""
     result = result or {"value": None, "n": 0}
     target = targets.get(name)
     value, n = result.get("value"), int(result.get("n") or 0)
     definition = KPIS.get(name)
     sampled = definition is None or definition.statistic.kind != "sum"
-    att = attainment(target, value, context.medians.get(name))
-    cap = min(quality) if name == "aht" and quality else None  # speed never beats quality
+    yardstick = benchmark if benchmark is not None else context.medians.get(name)
+    att = attainment(target, value, yardstick)
+    uncapped = att
+    weakest = min(quality.items(), key=lambda item: item[1]) if quality else None
+    cap = weakest[1] if name == "aht" and weakest else None  # speed never beats quality
     if att is not None and cap is not None:
         att = min(att, cap)
     entry: dict[str, Any] = {
@@ -256,19 +296,29 @@ def _entry(name: str, result: dict[str, Any] | None, targets: ResolvedTargets,
     }
     if "unavailable" in result:
         entry["unavailable"] = result["unavailable"]
+    if target is not None and target.direction == "relative" and yardstick is not None:
+        entry["benchmark"] = yardstick
     if target is not None and value is not None and result.get("ci"):
         low, high = result["ci"]
-        ends = [attainment(target, x, context.medians.get(name)) for x in (low, high)]
+        ends = [attainment(target, x, yardstick) for x in (low, high)]
         entry["attainment_interval"] = sorted(
             min(x, cap) if cap is not None else x for x in ends if x is not None) or None
+    entry |= {"label": explain.label(name), "value_text": explain.value_text(name, value),
+              "interval_text": explain.interval_text(name, result.get("ci")),
+              "target_text": explain.target_text(name, target, yardstick)}
+    entry["reason"] = explain.reason(name, entry, target, context.minimum_sample,
+                                     benchmark=yardstick,
+                                     quality_cap=weakest if cap is not None else None,
+                                     uncapped=uncapped)
     return entry
 
 
-def _frt_entry(agent: str, result: dict[str, Any] | None, targets: ResolvedTargets,
-               context: Context, channels: tuple[str, ...] | None) -> dict[str, Any]:
-    """First response judged per channel (phone by service level), weighted by each
-    channel's sample."""
-    result = result or {"value": None, "n": 0}
+def _frt_entry(agent: str, targets: ResolvedTargets, context: Context,
+               channels: tuple[str, ...] | None) -> dict[str, Any]:
+    """First response judged per channel against each channel's target (phone by service
+    level), weighted by the agent's own sample on each channel: an agent who answers phones
+    and emails is judged on both in the share they work them. There is no single value: a
+    median over phone seconds and email hours together describes neither."""
     parts: dict[str, Any] = {}
     weighted, total = 0.0, 0
     low_sum, high_sum = 0.0, 0.0
@@ -283,8 +333,13 @@ def _frt_entry(agent: str, result: dict[str, Any] | None, targets: ResolvedTarge
             continue
         att = attainment(target, value)
         assert att is not None
-        parts[channel] = {"kpi": name, "value": value, "n": n, "target": target.describe(),
-                          "attainment": att, "set_by": target.set_by}
+        part = {"kpi": name, "value": value, "n": n, "ci": channel_result.get("ci"),
+                "target": target.describe(), "attainment": att, "set_by": target.set_by,
+                "status": status(value, n, att, context.minimum_sample)}
+        part |= {"value_text": explain.channel_text(channel, part),
+                 "target_text": explain.channel_target_text(channel, part, target)}
+        part["reason"] = explain.reason(name, part, target, context.minimum_sample)
+        parts[channel] = part
         weighted += n * att
         total += n
         ci = channel_result.get("ci") or [value, value]
@@ -292,23 +347,46 @@ def _frt_entry(agent: str, result: dict[str, Any] | None, targets: ResolvedTarge
         low_sum += n * min(ends)
         high_sum += n * max(ends)
     att_all = round(weighted / total, 4) if total else None
-    value, n = result.get("value"), int(result.get("n") or 0)
-    if channels is not None:  # social first response: the social channel's own figures
-        social = parts.get("social")
-        value, n = (social["value"], social["n"]) if social else (None, 0)
+    # one channel: its own figure is the value (seconds, or phone's service level in %)
+    single = next(iter(parts.values())) if len(parts) == 1 else None
     frt_target = targets.get("frt")
-    entry = {
-        "value": value, "n": n, "ci": result.get("ci") if channels is None else None,
+    judged = status(att_all, total, att_all, context.minimum_sample)
+    entry: dict[str, Any] = {
+        "value": single["value"] if single else None,
+        "unit": ("percent" if single["kpi"] == "service_level" else "seconds") if single
+        else None,
+        "n": total, "ci": single["ci"] if single else None,
         "target": "; ".join(f"{c} {'service level ' if p['kpi'] == 'service_level' else ''}"
                             f"{p['target']}" for c, p in parts.items()) or None,
         "attainment": att_all,
-        "status": status(value if total else None, total, att_all, context.minimum_sample),
+        "status": judged,
         "weight": frt_target.weight if frt_target else 1.0,
         "set_by": ", ".join(sorted({p["set_by"] for p in parts.values()})) or None,
         "channels": parts,
+        "label": explain.label("frt") if channels is None else "FRT (first response on social)",
+        "value_text": "; ".join(p["value_text"] for p in parts.values()) or explain.MISSING,
+        "interval_text": explain.MISSING,
+        "target_text": "; ".join(p["target_text"] for p in parts.values()) or explain.MISSING,
     }
+    if single and single["ci"]:
+        entry["interval_text"] = explain.interval_text(single["kpi"], single["ci"])
     if total:
         entry["attainment_interval"] = [round(low_sum / total, 4), round(high_sum / total, 4)]
+    if not parts:
+        entry["reason"] = "no first responses in the period"
+    elif judged == "not_enough_data":
+        entry["reason"] = (f"{total:,} first responses, fewer than the minimum sample of "
+                           f"{context.minimum_sample}: too few to judge")
+    elif single:
+        entry["reason"] = single["reason"]
+    elif att_all is not None:
+        shares = ", ".join(f"{explain.CHANNEL_NAMES.get(c, c)} {100 * p['n'] / total:.0f}% "
+                           f"at {100 * p['attainment']:.0f}% of target"
+                           for c, p in parts.items())
+        whose = "the team's" if agent == "__team__" else "this agent's"
+        entry["reason"] = (f"each channel against its own target, weighted by {whose} "
+                           f"mix ({shares}): {100 * att_all:.0f}% of target → "
+                           f"{explain.STATUS_WORDS[judged]}")
     return entry
 
 
@@ -325,7 +403,7 @@ def agent_scorecard(context: Context, agent: str) -> dict[str, Any]:
     lead = member.role in LEAD_ROLES
     source = context.team_kpis if lead else context.per_agent.get(agent, {})
     names = ROLE_KPIS.get(member.role, ROLE_KPIS["frontline"])
-    quality: list[float] = []
+    quality: dict[str, float] = {}
     entries: dict[str, dict[str, Any]] = {}
     for name in [n for n in names if n in QUALITY_KPIS] + [n for n in names
                                                            if n not in QUALITY_KPIS]:
@@ -333,22 +411,28 @@ def agent_scorecard(context: Context, agent: str) -> dict[str, Any]:
             if lead:
                 entry = _team_frt(context, targets)
             else:
-                entry = _frt_entry(agent, source.get("frt"), targets, context,
+                entry = _frt_entry(agent, targets, context,
                                    SOCIAL_CHANNELS if member.role == "social_media" else None)
         elif name in ORGANISATION_KPIS:
-            entry = _entry(name, context.organisation_kpis.get(name), targets, context, [])
+            entry = _entry(name, context.organisation_kpis.get(name), targets, context, {})
             entry["scope"] = "organisation"
             entry["weight"] = 0.0
+            entry["reason"] = explain.reason(name, entry, None, context.minimum_sample)
         elif name in NOT_IN_ENGINE:
             entry = {"value": None, "n": 0, "ci": None, "target": None, "attainment": None,
                      "status": "not_enough_data", "weight": 0.0,
-                     "unavailable": NOT_IN_ENGINE[name]}
+                     "unavailable": NOT_IN_ENGINE[name], "label": explain.label(name),
+                     "value_text": explain.MISSING, "interval_text": explain.MISSING,
+                     "target_text": explain.MISSING, "reason": NOT_IN_ENGINE[name]}
         else:
-            entry = _entry(name, source.get(name), targets, context, quality)
+            entry = _entry(name, source.get(name), targets, context, quality,
+                           context.aht_benchmarks.get(agent) if name == "aht" else None)
             if lead and name == "aht":
                 entry["attainment"], entry["status"] = None, "info"
+                entry["reason"] = ("the team's own AHT: a team is not judged against its "
+                                   "own median")
         if name in QUALITY_KPIS and entry["status"] in ("meets", "near", "misses"):
-            quality.append(entry["attainment"])
+            quality[name] = entry["attainment"]
         entries[name] = entry
     judged = [(e["weight"], e["attainment"]) for e in entries.values()
               if e["status"] in ("meets", "near", "misses") and e["weight"] > 0]
@@ -375,7 +459,7 @@ def agent_scorecard(context: Context, agent: str) -> dict[str, Any]:
 def _team_frt(context: Context, targets: ResolvedTargets) -> dict[str, Any]:
     """A lead's first response: the whole team's, per channel, from the members' figures."""
     merged = Context(**{**context.__dict__, "per_channel": _team_channels(context)})
-    return _frt_entry("__team__", context.team_kpis.get("frt"), targets, merged, None)
+    return _frt_entry("__team__", targets, merged, None)
 
 
 def _team_channels(context: Context) -> dict[tuple[str, str], dict[str, Any]]:
@@ -398,22 +482,48 @@ def _team_channels(context: Context) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
+def main_channel(context: Context, agent: str) -> str | None:
+    """The channel of most of the agent's contacts."""
+    counts = {channel: int(kpis.get("contacts", {}).get("value") or 0)
+              for (who, channel), kpis in context.per_channel.items() if who == agent}
+    return max(sorted(counts), key=lambda c: counts[c]) if any(counts.values()) else None
+
+
+def _peers(context: Context, agent: str) -> dict[str, dict[str, Any]]:
+    """Whom an agent's volume and quality are compared with: the team's agents of the same
+    role working mainly the same channel, when there are at least MIN_TEAM of them, else the
+    same role. An email agent closes more contacts a day than a phone agent and a chat
+    agent's customers rate differently: across channels the quartiles flagged channels."""
+    role = context.members[agent].role
+    same_role = {other: kpis for other, kpis in _individuals(context).items()
+                 if context.members[other].role == role}
+    channel = main_channel(context, agent)
+    same_channel = {other: kpis for other, kpis in same_role.items()
+                    if main_channel(context, other) == channel}
+    return same_channel if channel and len(same_channel) >= flag_rules.MIN_TEAM \
+        else same_role
+
+
 def agent_flags(context: Context, agent: str,
                 entries: dict[str, dict[str, Any]]) -> list[flag_rules.Flag]:
     member = context.members[agent]
     found: list[flag_rules.Flag] = []
     if member.role not in LEAD_ROLES:
-        team = _individuals(context)
+        peers = _peers(context, agent)
         mine = context.per_agent.get(agent, {})
-        for flag in (flag_rules.busy_not_effective(mine, team, context.minimum_sample),
-                     flag_rules.rushing(mine, team)):
+        targets = resolve_targets(context.settings, role=member.role, team=member.team)
+        quality_targets = {kpi: target.target for kpi in QUALITY_KPIS
+                           if (target := targets.get(kpi)) is not None}
+        for flag in (flag_rules.busy_not_effective(mine, peers, context.minimum_sample,
+                                                   quality_targets),
+                     flag_rules.rushing(mine, peers, context.aht_benchmarks.get(agent))):
             if flag is not None:
                 found.append(flag)
-        band = resolve_targets(context.settings, role=member.role,
-                               team=member.team).get("occupancy")
+        band = targets.get("occupancy")
         low, high = (band.low, band.high) if band and band.low is not None else (75.0, 85.0)
         occupancy = flag_rules.occupancy_flags(context.daily_occupancy.get(agent, []), low,
-                                               high or 85.0)
+                                               high or 85.0,
+                                               mine.get("occupancy", {}).get("value"))
         if occupancy is not None:
             found.append(occupancy)
     labels = {name: KPIS[name].label if name in KPIS else name for name in entries}
