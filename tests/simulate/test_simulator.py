@@ -423,8 +423,13 @@ def test_cli_writes_the_file_and_rejects_bad_input(tmp_path: Path) -> None:
         for line in out.read_bytes().splitlines()
         if b'"type":"interaction"' in line
     ]
-    # Only the overloaded Spanish queue starts with a backlog (received the 3 days before).
-    assert min(i["created_at"] for i in interactions if i["queue"] != "spanish") >= "2026-09-01"
+    # Backlog queues open with what arrived since the team last worked: on Tuesday 1
+    # September, Monday evening's emails from 17:00 in New York (21:00 UTC); the overloaded
+    # Spanish queue with the 3 days before.
+    general = sorted(i["created_at"] for i in interactions if i["queue"] != "spanish")
+    assert "2026-08-31T21:00:00Z" <= general[0] < "2026-09-01"
+    assert all(i["channel"] not in ("phone", "chat") for i in interactions
+               if i["created_at"] < "2026-09-01")
     assert min(i["created_at"] for i in interactions) >= "2026-08-29"
     bad = runner.invoke(app, ["simulate", "--start", "01/09/2026", "--out", str(out)])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output

@@ -27,6 +27,7 @@ seed gives a byte-identical file. Times are whole epoch seconds throughout.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta
@@ -430,6 +431,74 @@ def _assign(c: Contact, ad: AgentDay, start: int, sync: bool) -> None:
         ad.take(start, end + c.gap, end, end)
 
 
+BLEND_SHARE = 0.9  # of that spare time, the share the email volume grows by (not all fits)
+BLEND_MIN_GAP = 300  # a phone or chat agent picks up an email only in a quiet stretch this long
+
+
+def _idle_gaps(ad: AgentDay) -> list[tuple[int, int]]:
+    """The agent's free stretches (working windows minus the work given) of at least
+    BLEND_MIN_GAP seconds."""
+    busy = sorted((start, end) for start, _busy_end, end in ad.jobs)
+    gaps: list[tuple[int, int]] = []
+    j = 0
+    for s, e in ad.windows:
+        cursor = s
+        while j < len(busy) and busy[j][1] <= s:
+            j += 1
+        k = j
+        while k < len(busy) and busy[k][0] < e:
+            if busy[k][0] - cursor >= BLEND_MIN_GAP:
+                gaps.append((cursor, busy[k][0]))
+            cursor = max(cursor, busy[k][1])
+            k += 1
+        if e - cursor >= BLEND_MIN_GAP:
+            gaps.append((cursor, e))
+    return gaps
+
+
+def _spare_seconds(ad: AgentDay, target: float) -> float:
+    """Work that would bring the agent's day to the target occupancy (0 if it is there)."""
+    window = sum(e - s for s, e in ad.windows)
+    busy = sum(end - start for start, _busy_end, end in ad.jobs)
+    return max(0.0, target * window - busy)
+
+
+class _GapDay(AgentDay):
+    """A phone or chat agent's quiet stretches, offered to the email queue: a job must fit
+    inside one (it never delays the agent's calls or breaks)."""
+
+    __slots__ = ("budget", "day")
+
+    def __init__(self, day: AgentDay, gaps: list[tuple[int, int]], budget: float) -> None:
+        self.day = day
+        self.budget = budget  # seconds of email work that bring the day to the target
+        if not gaps:
+            super().__init__(day.agent, day.speed, day.start, day.start, [])
+            return
+        between = [(a[1], b[0], "busy") for a, b in itertools.pairwise(gaps)]
+        super().__init__(day.agent, day.speed, gaps[0][0], gaps[-1][1], between)
+
+    def fit(self, t: int, total: int) -> int:
+        """The earliest stretch the job fits in whole (a long email skips a short stretch
+        that a shorter one may still use)."""
+        if self.budget <= 0:
+            return -1
+        earliest = t if t > self.free else self.free
+        windows = self.windows
+        while self.wi < len(windows) and windows[self.wi][1] <= earliest:
+            self.wi += 1
+        for s, e in windows[self.wi :]:
+            start = earliest if earliest > s else s
+            if start + total <= e:
+                return start
+        return -1
+
+    def take(self, start: int, end: int, busy_end: int, wrap_end: int) -> None:
+        self.jobs.append((start, busy_end, wrap_end))
+        self.budget -= wrap_end - start
+        self.free = end
+
+
 class Simulation:
     """Builds the organisation and customers, then yields records block by block."""
 
@@ -510,8 +579,40 @@ class Simulation:
         return max(200, int(expected * 30 / self.config.days))
 
     def _seed_backlogs(self) -> None:
-        """An overloaded queue does not start empty: it has been behind for a while, so it
-        opens with about a day of its agents' work, received over the three days before."""
+        """The centre has been running before the first day: a backlog queue opens with what
+        arrived since its team last worked (the evening before, and the closed days before
+        that, such as a weekend); an overloaded queue, behind for a while, with about a day
+        of its agents' work received over the three days before."""
+        curve = _CURVES["email"] / _CURVES["email"].sum()
+        evening = float(curve[17 * 4 :].sum())  # after the day shifts have gone home
+        for group in self.org.groups:
+            if group.sync or group.overload:
+                continue
+            team = self.org.teams[group.team]
+            base = self.base[group.team][0]
+            first = self.dates[0]
+            amounts: list[tuple[int, float]] = []  # (days back, share of that day's volume)
+            back = 1
+            while back <= 7:
+                day = first - timedelta(days=back)
+                closed = team.calendar.open_seconds(day.weekday()) is None \
+                    or day in self.holidays[team.index]
+                amounts.append((back, 1.0 if closed else evening))
+                if not closed:
+                    break
+                back += 1
+            for back, share in amounts:
+                day = first - timedelta(days=back)
+                expected = self._async_volume(group, day.weekday()) * share
+                shape = curve
+                if share < 1.0:  # only the evening's arrivals
+                    shape = curve.copy()
+                    shape[: 17 * 4] = 0.0
+                    shape /= shape.sum()
+                counts = self.rng.multinomial(self.rng.poisson(expected), shape)
+                self.backlog[group.index].extend(
+                    self._make_contacts(group, base - back * 86_400, counts, [], None)
+                )
         for group in self.org.groups:
             if not group.overload:
                 continue
@@ -566,6 +667,7 @@ class Simulation:
                 hours = None
             base = self.base[team.index][day]
             meeting = weekday == 2
+            blending: list[AgentDay] = []  # the team's phone and chat agents today
             for g in team.groups:
                 group = self.org.groups[g]
                 working = [
@@ -577,8 +679,15 @@ class Simulation:
                 agent_days.extend(days_agents)
                 if group.sync:
                     contacts = self._sync_day(group, day, base, hours, days_agents, weekday)
+                    # (not the hunt group's first agent: every call that comes while they
+                    # are free is theirs, so they take no emails)
+                    blending.extend(
+                        ad for ad in days_agents if not self.org.agents[ad.agent].priority
+                    )
                 else:
-                    contacts = self._async_day(group, day, base, days_agents, weekday)
+                    # emails of the team's queue (not Spanish: its one agent speaks it alone)
+                    blended = blending if group.name in ("email", "tech_email") else []
+                    contacts = self._async_day(group, day, base, days_agents, weekday, blended)
                 self._emit_contacts(out, group, contacts)
             yield out
         out = []
@@ -670,9 +779,40 @@ class Simulation:
         return contacts
 
     def _async_day(
-        self, group: GroupSpec, day: int, base: int, agent_days: list[AgentDay], weekday: int
+        self,
+        group: GroupSpec,
+        day: int,
+        base: int,
+        agent_days: list[AgentDay],
+        weekday: int,
+        blended: list[AgentDay],
     ) -> list[Contact]:
         repeats = self.pending.pop((group.index, day), [])
+        aht = self._aht(group)
+        volume = self._async_volume(group, weekday) * float(self.rng.lognormal(0.0, 0.07))
+        # Blending: phone and chat agents answer emails in the quiet stretches between calls
+        # (the edges of the day), up to the target occupancy; the email volume includes it.
+        target = self.config.target_occupancy
+        gaps = [_GapDay(ad, _idle_gaps(ad), _spare_seconds(ad, target)) for ad in blended]
+        gaps = [gap for gap in gaps if gap.windows and gap.budget > 0]
+        volume += BLEND_SHARE * sum(gap.budget for gap in gaps) / (aht + sum(_PICKUP_GAP) / 2)
+        volume = max(0.3 * volume, volume - len(repeats))
+        curve = _CURVES["social" if group.name == "social" else "email"]
+        counts = self.rng.multinomial(self.rng.poisson(volume), curve / curve.sum())
+        fresh = self._make_contacts(group, base, counts, repeats, curve / curve.sum())
+        queue = self.backlog[group.index] + fresh
+        priority = [ad for ad in agent_days if self.org.agents[ad.agent].priority]
+        normal = [ad for ad in agent_days if not self.org.agents[ad.agent].priority]
+        # The quiet stretches go first: the email agents' own share is sized without them.
+        left = run_queue(queue, normal, priority + gaps, sync=False)
+        for gap in gaps:
+            gap.day.jobs.extend(gap.jobs)
+        self.backlog[group.index] = left
+        return queue[: len(queue) - len(left)]
+
+    def _async_volume(self, group: GroupSpec, weekday: int) -> float:
+        """Expected contacts a day on a backlog queue: an overloaded queue gets `overload`
+        times what its agents can do, others are sized to the target occupancy."""
         team = self.org.teams[group.team]
         open_days = sum(1 for h in team.calendar.hours if h is not None)
         capacity = 0.0
@@ -681,27 +821,10 @@ class Simulation:
             agent = self.org.agents[a]
             work_days = min(5, open_days - len(agent.off_weekdays))
             capacity += work_days * WORK_SECONDS / (aht * agent.speed + sum(_PICKUP_GAP) / 2)
-        # An overloaded queue gets `overload` times what its agents can do, others are sized
-        # to the target occupancy.
-        share = group.overload if group.overload else self.config.target_occupancy
-        volume = (
-            capacity
-            / 7
-            * share
-            * _WEEKDAY_ASYNC[weekday]
-            / (sum(_WEEKDAY_ASYNC) / 7)
-            * float(self.rng.lognormal(0.0, 0.07))
-        )
-        volume = max(0.3 * volume, volume - len(repeats))
-        curve = _CURVES["social" if group.name == "social" else "email"]
-        counts = self.rng.multinomial(self.rng.poisson(volume), curve / curve.sum())
-        fresh = self._make_contacts(group, base, counts, repeats, curve / curve.sum())
-        queue = self.backlog[group.index] + fresh
-        priority = [ad for ad in agent_days if self.org.agents[ad.agent].priority]
-        normal = [ad for ad in agent_days if not self.org.agents[ad.agent].priority]
-        left = run_queue(queue, normal, priority, sync=False)
-        self.backlog[group.index] = left
-        return queue[: len(queue) - len(left)]
+        # (a little under the target: meetings and training take from the working time
+        # the capacity counts, so the realised occupancy runs a little above the share)
+        share = group.overload if group.overload else self.config.target_occupancy * 0.97
+        return capacity / 7 * share * _WEEKDAY_ASYNC[weekday] / (sum(_WEEKDAY_ASYNC) / 7)
 
     def _make_contacts(
         self,
@@ -934,7 +1057,10 @@ class Simulation:
         start = c.start
         skill = agent.skill
         # Outcome: effective resolution, transfer, escalation (skill and category driven).
-        p_effective = 0.5 + 0.5 * skill - _DIFFICULTY[c.category] - (0.1 if c.repeat else 0)
+        # Rushing below the fastest normal pace (speed 0.75: only the busy-but-not-effective
+        # agent) leaves many contacts unresolved.
+        p_effective = (0.5 + 0.5 * skill - _DIFFICULTY[c.category] - (0.1 if c.repeat else 0)
+                       - max(0.0, 0.75 - agent.speed))
         effective = u[0] < p_effective
         transferred = group.sync and u[1] < 0.03 + 0.08 * (1 - skill)
         escalated = u[2] < _ESCALATION[c.category] * (1.5 - skill) * (
