@@ -804,7 +804,7 @@ class Simulation:
         priority = [ad for ad in agent_days if self.org.agents[ad.agent].priority]
         normal = [ad for ad in agent_days if not self.org.agents[ad.agent].priority]
         # The quiet stretches go first: the email agents' own share is sized without them.
-        left = run_queue(queue, normal, priority + gaps, sync=False)
+        left = run_queue(queue, normal, [*priority, *gaps], sync=False)
         for gap in gaps:
             gap.day.jobs.extend(gap.jobs)
         self.backlog[group.index] = left
