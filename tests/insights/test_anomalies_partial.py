@@ -38,3 +38,20 @@ def test_partial_day_is_not_in_a_baseline() -> None:
     found = detect_anomalies(days)
     assert [(a.day, a.baseline, a.history) for a in found] == [
         (FIRST_MONDAY + timedelta(weeks=5), 100.5, 4)]
+
+
+def test_repeat_kpis_wait_for_their_repeat_window() -> None:
+    """Data whole up to Tuesday 22 September 2026 and a 7-day repeat window: FCR of 16 to 22
+    September is partial (repeats until 23 to 29 September are not in yet), of 15 September
+    whole (its window ends with 22 September); contacts are not affected."""
+    from servicepulse.config import Settings
+    from servicepulse.insights.anomalies import KpiSeries, _repeats_not_seen_yet
+
+    days = [date(2026, 9, 14) + timedelta(days=offset) for offset in range(10)]
+    fcr = KpiSeries("fcr", {}, [DailyValue(day, 75.0, 100, day == date(2026, 9, 23))
+                                for day in days])
+    contacts = KpiSeries("contacts", {}, [DailyValue(day, 100.0, 100, day == date(2026, 9, 23))
+                                          for day in days])
+    _repeats_not_seen_yet([fcr, contacts], date(2026, 9, 22), Settings())
+    assert [point.day.day for point in fcr.values if point.partial] == list(range(16, 24))
+    assert [point.day.day for point in contacts.values if point.partial] == [23]

@@ -14,7 +14,8 @@ The spread can be zero (the same value every Monday): then the mean absolute dev
 
 A partial day (one the data covers only in part: the day of the first or last record, or
 today) is never judged against whole days, nor counted in a baseline: its contacts would be
-"−95%" only because the day is not over.
+"−95%" only because the day is not over. For FCR and the repeat rate, so are the last
+`repeat_window_days` days of the data: their repeats are not in yet.
 
 `detect_anomalies(series)` works on any daily series (used by the alerts of the scorecards
 area); `find_kpi_anomalies(engine, ...)` reads daily KPI values from the KPI engine first.
@@ -240,8 +241,12 @@ def find_kpi_anomalies(
     base = anomaly_settings or AnomalySettings()
     history_start = start - timedelta(weeks=base.weeks)
     found: list[Anomaly] = []
-    for entry in daily_kpi_series(engine, kpis, history_start, end, by=by, filters=filters,
-                                  settings=settings, run=run):
+    entries = daily_kpi_series(engine, kpis, history_start, end, by=by, filters=filters,
+                               settings=settings, run=run)
+    whole = [point.day for entry in entries for point in entry.values if not point.partial]
+    if whole:
+        _repeats_not_seen_yet(entries, max(whole), settings)
+    for entry in entries:
         per_kpi = AnomalySettings(
             threshold=base.threshold, weeks=base.weeks, min_history=base.min_history,
             relative_floor=base.relative_floor, min_n=base.min_n,
@@ -252,3 +257,18 @@ def find_kpi_anomalies(
                                   group=entry.group)
     found.sort(key=lambda anomaly: (anomaly.day, anomaly.kpi or "", -abs(anomaly.robust_z)))
     return found
+
+
+def _repeats_not_seen_yet(entries: list[KpiSeries], last_whole: date, settings: Any) -> None:
+    """FCR and the repeat rate of a day count the repeats of the `repeat_window_days` after
+    it: on the last days of the data those are not in yet (FCR reads high, as if no one
+    called back), so those days are partial for these KPIs."""
+    from servicepulse.kpi.settings import kpi_settings
+    from servicepulse.kpi.sources import REPEAT_KPIS
+
+    window = timedelta(days=math.ceil(kpi_settings(settings).repeat_window_days))
+    for entry in entries:
+        if entry.kpi in REPEAT_KPIS:
+            entry.values = [DailyValue(point.day, point.value, point.n,
+                                       point.partial or point.day > last_whole - window)
+                            for point in entry.values]
