@@ -6,6 +6,7 @@ links to the drill-down listing the interactions behind it.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -177,15 +178,32 @@ async def trends_page(request: Request, user: CurrentUser, context: ContextDep,
                    chart=jsonable_encoder(output))
 
 
+# The filter form sends its empty date fields as "from=&to=": an empty date is no date.
+FormDate = Annotated[str | None, Query(alias="from", max_length=40,
+                                       description="first day, inclusive")]
+
+
+def _form_date(name: str, value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"{name}={value!r} is not a date; use YYYY-MM-DD, "
+                                 "e.g. 2026-11-02") from None
+
+
 @router.get("/interactions", response_class=HTMLResponse)
 async def interactions_page(request: Request, user: CurrentUser, context: ContextDep,
                             filters: Filters,
                             kpi: Annotated[str | None, Query(max_length=50)] = None,
                             customer: Annotated[str | None, Query(max_length=200)] = None,
-                            from_: FromDate = None, to: ToDate = None,
+                            from_: FormDate = None, to: Annotated[str | None, Query(
+                                max_length=40, description="end day, exclusive")] = None,
                             state: InteractionState = None, q: InteractionText = None,
                             sort: InteractionSort = None, page: Page = 1) -> Response:
-    params = InteractionQuery(**{"kpi": kpi or None, "from": from_, "to": to,
+    params = InteractionQuery(**{"kpi": kpi or None, "from": _form_date("from", from_),
+                                 "to": _form_date("to", to),
                                  "filters": filters, "customer_id": customer or None,
                                  "state": split_values(state), "q": q or None,
                                  "sort": sort or None, "page": page, "page_size": 50})
