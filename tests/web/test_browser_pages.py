@@ -9,14 +9,14 @@ import re
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Page, Response, ViewportSize, expect
 
 from tests.web.browser import browser, login, page, shot  # noqa: F401
 from tests.web.conftest import WEEK, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 # Every page of the navigation and each kind of detail page, as an admin sees them.
 PAGES = ["/", "/wallboard", "/teams", "/teams/team-a", "/agents", "/agents/a1", "/channels",
          "/trends", "/interactions", "/interactions?kpi=frt", "/customers", "/customers/c1",
