@@ -104,7 +104,8 @@ def two_lines(label: str, longest: int = 18) -> Markup:
     middle = len(text) / 2
     spaces = [i for i, char in enumerate(text) if char == " "]
     cut = min(spaces, key=lambda i: abs(i - middle))
-    return Markup(f"{text[:cut]}<br>{text[cut + 1:]}")
+    # the space stays before the break, so the text of the header still reads as one line
+    return Markup(f"{text[:cut]} <br>{text[cut + 1:]}")
 
 
 def median_of(values: Iterable[float | None]) -> float | None:
