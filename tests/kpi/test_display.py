@@ -12,7 +12,10 @@ from servicepulse.kpi.display import (
     format_duration,
     format_kpi,
     format_kpi_change,
+    format_target_duration,
     format_unit,
+    frt_targets_text,
+    kpi_note,
     unit_symbol,
 )
 
@@ -93,3 +96,21 @@ def test_changes_of_percentages_are_points() -> None:
 def test_unit_symbols() -> None:
     assert [unit_symbol(u) for u in ("percent", "seconds", "per_hour", "count", "other")] == [
         "%", "s", "/h", "", ""]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (20, "20 s"), (60, "60 s"), (90, "90 s"), (300, "5 min"), (3600, "1 h"), (86_400, "24 h"),
+    (172_800, "48 h"), (259_200, "3 d"), (150, "2.5 min"), (None, MISSING)])
+def test_targets_read_as_people_state_them(seconds: float | None, text: str) -> None:
+    assert format_target_duration(seconds) == text
+
+
+def test_first_response_targets_in_channel_order() -> None:
+    targets = {"email": 86_400.0, "sms": 600.0, "chat": 60.0, "phone": 20.0, "social": 3600.0}
+    assert frt_targets_text(targets) == "phone 20 s, chat 60 s, email 24 h, social 1 h, sms 10 min"
+
+
+def test_notes_explain_aht_and_first_response() -> None:
+    assert "team's median" in (kpi_note("aht") or "")
+    assert "per channel" in (kpi_note("frt") or "")
+    assert kpi_note("csat") is None

@@ -102,3 +102,15 @@ def test_channel_page_has_no_first_response_across_channels(engine_client: TestC
     # the All row: no median of phone seconds with email hours, but the share: 6 of 7 within
     assert _cell(page, "All", "frt") == ["by channel", "see each row"]
     assert _cell(page, "All", "frt_within_target")[::2] == ["85.7%", "n=7"]
+
+
+def test_template_helpers() -> None:
+    from servicepulse.web.templating import first_response_targets, median_of, two_lines
+
+    assert str(two_lines("First response within target")) == "First response <br>within target"
+    assert str(two_lines("Customer satisfaction")) == "Customer <br>satisfaction"
+    assert str(two_lines("Occupancy")) == "Occupancy"
+    assert str(two_lines("A & B and <c> too long")) == "A &amp; B and <br>&lt;c&gt; too long"
+    assert median_of([None, 450.0, 275.0]) == 362.5 and median_of([None]) is None
+    # outside the app: the default targets
+    assert first_response_targets(None) == "phone 20 s, chat 60 s, email 24 h, social 1 h"
