@@ -93,3 +93,34 @@ def load(engine: Engine, records: Iterable[dict[str, Any]]) -> None:
             for index, record in enumerate(records)]
     summary = import_rows(engine, rows)
     assert summary.quarantined == 0, summary.as_json()
+
+
+def mixed_records() -> list[dict[str, Any]]:
+    """Team T2 beside the hand-computed team: M1, frontline, answers 40 phone calls (after
+    10 s, talked 300 s) and 40 emails (first response after 12 h, handled 600 s); M2,
+    technical support, 40 emails (first response after 2 h, resolved after 4 h, handled
+    900 s). Everything resolved, nothing reopened, no surveys."""
+    records: list[dict[str, Any]] = [
+        {"type": "team", "id": "T2", "name": "Mixed"},
+        {"type": "agent", "id": "M1", "name": "Mia Mixed", "role": "frontline",
+         "team_id": "T2"},
+        {"type": "agent", "id": "M2", "name": "Tom Tech", "role": "technical_support",
+         "team_id": "T2"}]
+    for index in range(40):
+        created = DAY_ONE + timedelta(days=index % DAYS, minutes=5 * (index // DAYS))
+        records.append({
+            "type": "interaction", "id": f"I-M1-phone-{index}", "channel": "phone",
+            "created_at": iso(created), "answered_at": iso(created + timedelta(seconds=10)),
+            "resolved_at": iso(created + timedelta(seconds=310)), "talk_s": 300, "hold_s": 0,
+            "wrap_s": 0, "agent_id": "M1", "team_id": "T2", "customer_id": f"C-M1-p{index}"})
+        records.append({
+            "type": "interaction", "id": f"I-M1-email-{index}", "channel": "email",
+            "created_at": iso(created), "first_response_at": iso(created + timedelta(hours=12)),
+            "resolved_at": iso(created + timedelta(hours=12, minutes=10)), "handle_s": 600,
+            "agent_id": "M1", "team_id": "T2", "customer_id": f"C-M1-e{index}"})
+        records.append({
+            "type": "interaction", "id": f"I-M2-email-{index}", "channel": "email",
+            "created_at": iso(created), "first_response_at": iso(created + timedelta(hours=2)),
+            "resolved_at": iso(created + timedelta(hours=4)), "handle_s": 900,
+            "agent_id": "M2", "team_id": "T2", "customer_id": f"C-M2-e{index}"})
+    return records

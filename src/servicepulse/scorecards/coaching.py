@@ -31,6 +31,7 @@ from servicepulse.kpi import statistics
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.scorecards import explain
 from servicepulse.scorecards.scorecard import (
     LEAD_ROLES,
     Context,
@@ -187,8 +188,9 @@ def coaching_data(engine: sqlalchemy.Engine, agent: str, *, start: date | None =
     return {"kind": "agent", "card": card, "strengths": strengths, "gaps": gaps,
             "examples": examples, "focus": suggested_focus(card, gaps),
             "team": {"id": context.team, "name": context.team_name,
-                     "kpis": {name: context.team_kpis.get(name, {}).get("value")
-                              for name in card["kpis"]}},
+                     "kpis": {name: explain.value_text(
+                         name, context.team_kpis.get(name, {}).get("value"))
+                              for name in card["kpis"] if name != "frt"}},
             "from": context.start, "to": context.end,
             "charts": {"attainment": attainment_chart(card),
                        "trend": trend_chart(card)}}
@@ -213,13 +215,14 @@ def suggested_focus(card: dict[str, Any], gaps: list[dict[str, Any]]) -> list[st
         if entry["status"] != "misses" or name in named:
             continue
         label = KPIS[name].label if name in KPIS else name
-        if name == "aht":  # only misses through the quality cap: speed is not the problem
-            lines.append(f"{label} {entry['value']:.0f} s earns no credit while quality "
-                         "misses: fix quality before speed")
+        if name == "aht" and entry.get("benchmark") is not None \
+                and entry["value"] <= entry["benchmark"]:
+            # misses only through the quality cap: speed is not the problem
+            lines.append(f"{label} {explain.value_text(name, entry['value'])} earns no "
+                         "credit while quality misses: fix quality before speed")
         else:
-            unit = " s" if name in KPIS and KPIS[name].unit == "seconds" else ""
-            lines.append(f"{label}: {entry['value']:.1f}{unit} misses its target "
-                         f"{entry['target']}{unit if entry['target'] else ''}")
+            lines.append(f"{label}: {entry.get('value_text') or entry['value']} misses its "
+                         f"target {entry.get('target_text') or entry['target']}")
     if not lines:
         lines.append("Keep it up: no significant gap against the team and no target missed.")
     return lines

@@ -50,7 +50,7 @@ def interval_text(name: str, ci: list[float] | None) -> str:
 
 def target_text(name: str, target: Target | None, benchmark: float | None = None) -> str:
     """The target with its unit: '≥ 80.0%', '≤ 1.0 min (stretch 30 s)', '75.0%–85.0%',
-    'team median for this channel mix: 5.7 min'."""
+    'team median for this channel mix: ≤ 5.7 min'."""
     if target is None:
         return MISSING
     unit = kpi_unit(name)
@@ -59,7 +59,7 @@ def target_text(name: str, target: Target | None, benchmark: float | None = None
     if target.direction == "relative":
         if benchmark is None:
             return "team median (no team figure)"
-        return f"≤ team median for this channel mix, {format_unit(unit, benchmark)}"
+        return f"team median for this channel mix: ≤ {format_unit(unit, benchmark)}"
     if target.direction == "info" or target.target is None:
         return "none (shown, not scored)"
     sign = "≥" if target.direction == "higher" else "≤"
@@ -111,7 +111,7 @@ def reason(name: str, entry: dict[str, Any], target: Target | None, minimum_samp
                  "under" if target.low is not None and value < target.low else "over")
         return f"{shown} is {where} the band {text} → {verdict}"
     if status == "meets":
-        return f"{shown} meets {text} → {verdict}"
+        return f"{shown} meets the target {text} → {verdict}"
     margin = (f"within {100 * (1 - NEAR):.0f}% of it" if status == "near"
               else _share(att))
     side = "below" if target.direction == "higher" else "above"
@@ -125,6 +125,14 @@ def channel_text(channel: str, part: dict[str, Any]) -> str:
     if part["kpi"] == "service_level":
         return f"{name}: service level {format_unit('percent', part['value'])}"
     return f"{name}: median {format_duration(part['value'])}"
+
+
+def channel_short(channel: str, part: dict[str, Any]) -> str:
+    """A channel's figure in a few characters: 'phone SL 64.2%', 'email 13.2 h'."""
+    name = CHANNEL_NAMES.get(channel, channel)
+    if part["kpi"] == "service_level":
+        return f"{name} SL {format_unit('percent', part['value'])}"
+    return f"{name} {format_duration(part['value'])}"
 
 
 def channel_target_text(channel: str, part: dict[str, Any], target: Target) -> str:

@@ -98,7 +98,7 @@ def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
     t_end, t_start, t_before = _epoch(end, zone), _epoch(start, zone), _epoch(before, zone)
     history = first_contact is not None and first_contact <= t_before
     history_note = None if history else (
-        "no contact trend: the data holds no contacts before "
+        "No contact trend: the data holds no contacts before "
         + (datetime.fromtimestamp(first_contact, zone).date().isoformat()
            if first_contact is not None else "the window")
         + f", so the {window_days} days before the window cannot be compared")

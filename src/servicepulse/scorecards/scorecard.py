@@ -368,6 +368,9 @@ def _frt_entry(agent: str, targets: ResolvedTargets, context: Context,
         "interval_text": explain.MISSING,
         "target_text": "; ".join(p["target_text"] for p in parts.values()) or explain.MISSING,
     }
+    shorts = [explain.channel_short(c, p) for c, p in parts.items()]
+    entry["short_text"] = ("FRT " + ", ".join(shorts) if len(shorts) <= 2 else
+                           f"FRT {len(shorts)} channels at {100 * (att_all or 0):.0f}% of target")
     if single and single["ci"]:
         entry["interval_text"] = explain.interval_text(single["kpi"], single["ci"])
     if total:
@@ -554,7 +557,11 @@ def team_summary(context: Context, cards: list[dict[str, Any]]) -> dict[str, Any
                       "attainment": None if name == "aht" else att,
                       "status": "info" if name == "aht" else status(
                           result.get("value"), int(result.get("n") or 0), att,
-                          context.minimum_sample, sampled)}
+                          context.minimum_sample, sampled),
+                      "label": explain.label(name),
+                      "value_text": explain.value_text(name, result.get("value")),
+                      "target_text": explain.target_text(name, target,
+                                                         context.medians.get(name))}
     flag_counts: dict[str, int] = {}
     for card in cards:
         for flag in card["flags"]:

@@ -4,6 +4,8 @@ badges, alert history and customer health pages, and the scorecard JSON under `/
 - GET /api/v1/scorecards/agent/ID, /scorecards/agent/ID: an agent their own, a lead their
   teams' agents, managers and admins all; /api/v1/scorecards/team/ID, /scorecards/team/ID:
   leads (their teams), managers, admins.
+- GET /scorecards: the way in from the navigation: an agent goes to their own scorecard, a
+  lead of one team to its team scorecard; others choose a team.
 - GET /scorecards/agent/ID/coaching[?format=pdf]: as the agent's scorecard.
 - GET /scorecards/team/ID/digest[?format=pdf]: leads (their teams), managers, admins.
 - GET /leaderboard[?team=ID]: everyone; an agent sees their own team's.
@@ -17,23 +19,24 @@ web service's `Access` before anything is computed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from starlette.concurrency import run_in_threadpool
 
 from servicepulse.scorecards import alerts as alert_rules
 from servicepulse.scorecards.coaching import coaching_data, render_html, team_digest
 from servicepulse.scorecards.gamification import build_leaderboard
 from servicepulse.scorecards.health import customer_health
-from servicepulse.scorecards.scorecard import ScorecardError, build_scorecards
+from servicepulse.scorecards.scorecard import LEAD_ROLES, ScorecardError, build_scorecards
 from servicepulse.store import tables
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
@@ -43,6 +46,9 @@ from servicepulse.web.runners.records import visible_customer_ids
 from servicepulse.web.services import Services, cache_key
 from servicepulse.web.templating import templates as web_templates
 from servicepulse.web.users import User
+
+# Flags about how an agent works, as against `low_sample`, which is about the data.
+BEHAVIOUR_FLAGS = ("busy_not_effective", "rushing", "burnout_risk", "underused")
 
 router = APIRouter()
 pages = APIRouter(include_in_schema=False)
@@ -106,6 +112,23 @@ def _render(request: Request, user: User, template: str, page: str, **context: A
         "user": user, "page": page, "params": params, **context})
 
 
+def window(first: str | None, end: str | None, asked: bool) -> dict[str, Any]:
+    """The period a page shows, for people: its first and last day (the end is exclusive in
+    the data, inclusive in words) and the query that keeps it on the page's links."""
+    if not first or not end:
+        return {"from_": "", "to": "", "text": "no data", "query": "", "amp_query": ""}
+    start, stop = date.fromisoformat(first), date.fromisoformat(end)
+    last = stop - timedelta(days=1)
+    days = (stop - start).days
+    text = (f"{start:%-d %b} – {last:%-d %b %Y}" if start.year == last.year
+            else f"{start:%-d %b %Y} – {last:%-d %b %Y}")
+    text += f" ({days} day{'s' if days != 1 else ''}" + (
+        ")" if asked else ", the days that hold data)")
+    query = f"from={first}&to={end}" if asked else ""
+    return {"from_": first, "to": end, "text": text, "query": f"?{query}" if query else "",
+            "amp_query": f"&{query}" if query else ""}
+
+
 def _document(html: str, format_: str, name: str) -> Response:
     if format_ == "pdf":
         from weasyprint import HTML
@@ -144,8 +167,10 @@ async def agent_page(request: Request, services: ServicesDep, user: CurrentUser,
     agent = agent_id
     _check_agent(services.engine, user, agent)
     document = await _scorecards(services, agent, None, from_, to)
-    return _render(request, user, "sc_scorecard.html", "agents", data=document,
-                   title=f"Scorecard {agent}")
+    card = document["agents"][0]
+    return _render(request, user, "sc_scorecard.html", "scorecards", data=document,
+                   title=f"Scorecard · {card['name']}",
+                   window=window(document["from"], document["to"], from_ is not None))
 
 
 @pages.get("/scorecards/team/{team_id}", response_class=HTMLResponse)
@@ -154,8 +179,44 @@ async def team_page(request: Request, services: ServicesDep, user: LeadUser, tea
     team = team_id
     Access.of(user).check_team(team)
     document = await _scorecards(services, None, team, from_, to)
-    return _render(request, user, "sc_scorecard.html", "teams", data=document,
-                   title=f"Scorecards of team {team}")
+    members = sorted((c for c in document["agents"] if c["role"] not in LEAD_ROLES),
+                     key=lambda c: (c["balanced_score"] is None, -(c["balanced_score"] or 0),
+                                    c["agent"]))
+    flagged = [c["agent"] for c in members
+               if any(f["flag"] in BEHAVIOUR_FLAGS for f in c["flags"])]
+    return _render(request, user, "sc_team.html", "scorecards", data=document,
+                   title=f"Team scorecard · {document['team']['name'] or team}",
+                   members=members, flagged=flagged, individuals=len(members),
+                   leads=[c for c in document["agents"] if c["role"] in LEAD_ROLES],
+                   window=window(document["from"], document["to"], from_ is not None))
+
+
+@pages.get("/scorecards", response_class=HTMLResponse)
+async def scorecards_index(request: Request, services: ServicesDep,
+                           user: CurrentUser) -> Response:
+    access = Access.of(user)
+    if access.agent_ids is not None:  # an agent: their own scorecard
+        if not access.agent_ids:
+            raise Forbidden("your user is not linked to an agent: ask an admin to link it")
+        return RedirectResponse(f"/scorecards/agent/{quote(access.agent_ids[0])}", 303)
+    teams = await run_in_threadpool(_teams, services.engine, access.team_ids)
+    if access.team_ids is not None and len(teams) == 1:  # a lead of one team: that team
+        return RedirectResponse(f"/scorecards/team/{quote(teams[0]['id'])}", 303)
+    return _render(request, user, "sc_index.html", "scorecards", teams=teams)
+
+
+def _teams(engine: Engine, allowed: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """The teams with active agents (those `allowed` when given), with their sizes."""
+    agents, teams_table = tables.agents, tables.teams
+    query = (select(agents.c.team_id, func.count(), teams_table.c.name)
+             .select_from(agents.outerjoin(teams_table, teams_table.c.id == agents.c.team_id))
+             .where(agents.c.team_id.is_not(None), agents.c.active)
+             .group_by(agents.c.team_id, teams_table.c.name).order_by(agents.c.team_id))
+    if allowed is not None:
+        query = query.where(agents.c.team_id.in_(allowed))
+    with engine.connect() as connection:
+        return [{"id": row[0], "agents": row[1], "name": row[2]}
+                for row in connection.execute(query)]
 
 
 @pages.get("/scorecards/agent/{agent_id}/coaching")
@@ -201,7 +262,12 @@ async def leaderboard_page(request: Request, services: ServicesDep, user: Curren
             raise Forbidden(f"you may not see team {team}")
     board = await _cached(services, "leaderboard", build_leaderboard, services.engine,
                           team=team, start=from_, end=to)
-    return _render(request, user, "sc_leaderboard.html", "leaderboard", data=board, team=team)
+    roles: dict[str, list[dict[str, Any]]] = {}
+    for row in board["ranked"]:  # ranked per role already: one table each
+        roles.setdefault(row["role"], []).append(row)
+    return _render(request, user, "sc_leaderboard.html", "leaderboard", data=board, team=team,
+                   roles=list(roles.items()),
+                   window=window(board["from"], board["to"], from_ is not None))
 
 
 @pages.get("/alerts", response_class=HTMLResponse)
