@@ -42,11 +42,11 @@ def test_overview_default_window_is_shown_and_partial(page: Page,  # noqa: F811
     expect(page.locator("[data-kpi=contacts] .change")).to_contain_text(
         "no comparable previous period")
     # first response per channel, each against its own target; phone as service level
-    rows = page.locator(".frt-channels tr")
+    rows = page.locator(".frt-channels tbody tr")
     expect(rows).to_have_count(4)
-    expect(page.locator(".frt-channels tr[data-channel=email]")).to_contain_text("target ≤")
+    expect(page.locator(".frt-channels tr[data-channel=email]")).to_contain_text("≤ 1.0 d")
     expect(page.locator(".frt-channels tr[data-channel=phone]")).to_contain_text(
-        "service level")
+        "answered in time")
 
 
 def test_overview_compares_the_same_days(page: Page,  # noqa: F811

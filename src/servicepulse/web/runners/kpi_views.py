@@ -173,12 +173,12 @@ class OverviewRunner:
                 status = "met" if frt.value <= target else "missed"
             out.append(ChannelFirstResponse(
                 channel=channel, cell=frt, target_s=target, status=status,
-                target_text=(f"target ≤ {format_duration(target)}" if target is not None
+                target_text=(f"≤ {format_duration(target)}" if target is not None
                              else "no target")))
         phone = cell("service_level", (found.get("phone") or {}).get("service_level"))
         out.append(ChannelFirstResponse(channel="phone", cell=phone, target_s=None,
-                                        target_text=(phone.target or "") + " answered in time",
-                                        status=phone.status))
+                                        target_text=(phone.target or "no target").replace(
+                                            "target ", ""), status=phone.status))
         return out
 
 
@@ -200,10 +200,10 @@ def _change_text(name: str, change: float | None) -> str | None:
     if change is None:
         return None
     unit = kpi_info(name).unit
-    if unit == "percent":
-        return f"{change:+.1f} pts"
+    if unit == "percent":  # rounded first: a change of −0.04 reads "0.0 pts", not "−0.0"
+        return f"{round(change, 1) + 0.0:+.1f} pts"
     if unit == "points":
-        return f"{change:+.0f}"
+        return f"{round(change) + 0:+.0f}"
     sign = "+" if change >= 0 else "−"
     return sign + format_shown(name, abs(change))
 
