@@ -28,7 +28,7 @@ from servicepulse.records.models import Channel
 from tests.kpi.helpers import KPI_FIXTURES, kpis, load, rows_by_group
 from tests.web.module_stores import BACKENDS, module_store
 
-DAY = {"from": "2026-03-02", "to": "2026-03-03"}
+DAY: dict[str, Any] = {"from": "2026-03-02", "to": "2026-03-03"}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

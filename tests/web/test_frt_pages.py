@@ -24,6 +24,13 @@ def _text(fragment: str) -> list[str]:
     return [line for line in (" ".join(html.unescape(p).split()) for p in parts) if line]
 
 
+def _found(pattern: str, page: str) -> str:
+    """The first group of `pattern` in the page (it must be there)."""
+    found = re.search(pattern, page, re.S)
+    assert found, pattern
+    return found.group(1)
+
+
 def _cell(page: str, row: str, kpi: str) -> list[str]:
     """The lines of one KPI cell: `row` is a data-key, 'All' for the footer row, or an opening
     tag of the row ('<tr class="team-row">')."""
@@ -56,8 +63,7 @@ def test_team_page_judges_first_response_per_channel(engine_client: TestClient) 
     assert team[0] == "75.0%"
     assert team[-4:] == ["n=4", "phone 25 s (50.0%)", "chat 20 s (100.0%)",
                          "email 1.0 h (100.0%)"]
-    legend = " ".join(_text(re.search(r'<p class="legend frt-legend">(.*?)</p>', page,
-                                      re.S).group(1)))
+    legend = " ".join(_text(_found(r'<p class="legend frt-legend">(.*?)</p>', page)))
     assert "(phone 20 s, chat 60 s, email 24 h, social 1 h)" in legend
 
 
@@ -68,8 +74,7 @@ def test_aht_team_median_is_explained(engine_client: TestClient) -> None:
     assert header and "judged against the team's median" in html.unescape(header.group(1))
     # AHT a1 (300+0+30 + 200+0+20) / 2 = 275 s, a2 (chat talk 600 + email handle 300) / 2 =
     # 450 s: median (275 + 450) / 2 = 362.5 s = 6.04 min
-    legend = " ".join(_text(re.search(r'<p class="legend aht-legend">(.*?)</p>', page,
-                                      re.S).group(1)))
+    legend = " ".join(_text(_found(r'<p class="legend aht-legend">(.*?)</p>', page)))
     assert "(the median of the agents above: 6.0 min)" in legend
 
 
@@ -84,9 +89,8 @@ def test_agent_page_shows_the_agents_channels_and_the_teams(engine_client: TestC
         "phone 25 s (50.0%)", "chat 20 s (100.0%)", "email 1.0 h (100.0%)"]
     assert "judged against the median of the agent's team" in page
     # the weekly trend follows the share within target, not a median over channels
-    trend = json.loads(html.unescape(re.search(
-        r'<script type="application/json" id="agent-trend-data">(.*?)</script>', page,
-        re.S).group(1)))
+    trend = json.loads(html.unescape(_found(
+        r'<script type="application/json" id="agent-trend-data">(.*?)</script>', page)))
     assert sorted(trend["series"]) == ["aht", "csat", "fcr", "frt_within_target"]
     assert [v for v in trend["series"]["frt_within_target"] if v is not None] == [100.0]
 
