@@ -15,6 +15,7 @@ catches up from the file's moment to now; a demo whose days are over simulates a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -112,6 +113,39 @@ def ensure_demo_data(ctx: typer.Context, agents: int, days: int, seed: int,
     return config, as_of
 
 
+# Example alert rules the demo stores (a rule of the same name is replaced), so that the Alerts
+# page shows alerts firing and recovering as the centre works.
+DEMO_ALERT_RULES: tuple[dict[str, Any], ...] = (
+    {"name": "demo: service level today", "kpi": "service_level", "window_days": 1},
+    {"name": "demo: abandon rate today", "kpi": "abandon_rate", "window_days": 1},
+    {"name": "demo: agent CSAT this week", "kpi": "csat", "per_agent": True,
+     "scope": "role:frontline"},
+    {"name": "demo: agent occupancy above 90%", "kpi": "occupancy", "per_agent": True,
+     "condition": "above", "threshold": 90.0, "scope": "role:frontline"},
+)
+
+
+def demo_alerts(engine: Any) -> Callable[..., None]:
+    """Store the demo's alert rules; return the check the feed runs after its imports (the
+    rules the imports queued; all of them with `pending=False`), printing what fired."""
+    from servicepulse.config import load_settings
+    from servicepulse.scorecards.alerts import AlertRule, add_rule, check_pending, check_rules
+
+    settings = load_settings()
+    for values in DEMO_ALERT_RULES:
+        add_rule(engine, AlertRule.from_mapping(dict(values), "store"))
+
+    def check(pending: bool = True) -> None:
+        summary = (check_pending(engine, settings) if pending
+                   else check_rules(engine, settings))
+        for line in summary.fired:
+            console.print(f"alert fired: {line}")
+        for line in summary.recovered:
+            console.print(f"alert recovered: {line}")
+
+    return check
+
+
 def demo(
     ctx: typer.Context,
     agents: Annotated[int, typer.Option(min=12, max=5000)] = 40,
@@ -136,8 +170,11 @@ def demo(
         from servicepulse.simulate.live import Feeder, LiveFeed, describe_fed
 
         engine = state(ctx).engine()
-        feeder = Feeder(LiveFeed(config, as_of), engine, report=console.print)
+        check_alerts = demo_alerts(engine)
+        feeder = Feeder(LiveFeed(config, as_of), engine, report=console.print,
+                        after_tick=lambda _result: check_alerts(pending=True))
         console.print("Catching up the demo centre to now ...")
         caught_up = feeder.tick()
         console.print(describe_fed(caught_up.by_kind, caught_up.until))
+        check_alerts(pending=False)
         serve_demo(engine, port, feeder)

@@ -302,8 +302,12 @@ class Feeder:
 
     def __init__(self, feed: LiveFeed, engine: Any, interval_s: float = 5.0,
                  report: Callable[[str], None] | None = None,
-                 clock: Callable[[], datetime] = _now, report_every_s: float = 60.0) -> None:
+                 clock: Callable[[], datetime] = _now, report_every_s: float = 60.0,
+                 after_tick: Callable[[TickResult], None] | None = None) -> None:
+        """`after_tick` runs on the feed's thread after each tick that imported something
+        (the demo checks the alert rules the import queued)."""
         self.feed = feed
+        self.after_tick = after_tick
         self.engine = engine
         self.interval_s = interval_s
         self.report = report or log.info
@@ -354,6 +358,12 @@ class Feeder:
                 continue
             for kind, count in result.by_kind.items():
                 self._fed[kind] = self._fed.get(kind, 0) + count
+            if self.after_tick is not None and result.by_kind:
+                try:
+                    self.after_tick(result)
+                except Exception as exc:
+                    log.exception("demo feed: after-tick step failed")
+                    self.report(f"demo feed: after the import, {type(exc).__name__}: {exc}")
             if result.quarantined:
                 self.report(f"demo feed: {result.quarantined} records quarantined "
                             "(see `servicepulse quarantine list`)")
