@@ -117,8 +117,9 @@ def simulate(
     console = Console(stderr=True)
     last = first + timedelta(days=count - 1)
     until = (f"up to now ({as_of:%H:%M} UTC)" if as_of is not None else "whole days")
-    table = Table(title=f"Simulated {agents} agents, {first} to {last} ({count} days, {until};"
-                        f" seed {seed})")
+    console.print(f"Simulated {agents} agents, {first} to {last} ({count} days, {until};"
+                  f" seed {seed})")
+    table = Table()
     table.add_column("kind")
     table.add_column("records", justify="right")
     for kind, number in summary.by_kind.items():
