@@ -43,7 +43,7 @@ def test_first_response_per_channel_with_the_agents_mix(mixed: dict[str, dict]) 
     # no single value across phone seconds and email hours, and nothing in raw seconds
     assert frt["value"] is None and frt["n"] == 80
     assert frt["value_text"] == "email: median 12.0 h; phone: service level 100.0%"
-    assert frt["target_text"] == "email ≤ 1.0 d; phone ≥ 80.0%"
+    assert frt["target_text"] == "email ≤ 1.0 d; phone service level ≥ 80.0%"
     assert frt["reason"] == (
         "each channel against its own target, weighted by this agent's mix (email 50% at "
         "200% of target, phone 50% at 125% of target): 162% of target → meets")

@@ -137,4 +137,5 @@ def channel_short(channel: str, part: dict[str, Any]) -> str:
 
 def channel_target_text(channel: str, part: dict[str, Any], target: Target) -> str:
     name = CHANNEL_NAMES.get(channel, channel)
-    return f"{name} {target_text(part['kpi'], target)}"
+    measure = " service level" if part["kpi"] == "service_level" else ""
+    return f"{name}{measure} {target_text(part['kpi'], target)}"
