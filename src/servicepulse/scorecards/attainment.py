@@ -1,4 +1,4 @@
-"""Attainment of a target, the status it gives, and the balanced score (DESIGN.md §4).
+"""Attainment of a target, the status it gives, and the balanced score.
 
 Attainment is how far a value goes towards its target, 1.0 = exactly on target:
 - higher is better: (value − floor) / (target − floor), floor being the scale's worst value

@@ -1,4 +1,4 @@
-"""The flags a team lead sees (DESIGN.md §4), each with the numbers behind it.
+"""The flags a team lead sees, each with the numbers behind it.
 
 - `busy_not_effective`: contacts in the top quarter of the agent's peers (at or above their
   75th percentile) while CSAT or FCR is in their bottom quarter (at or below the 25th

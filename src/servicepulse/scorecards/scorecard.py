@@ -1,4 +1,4 @@
-"""Role scorecards (DESIGN.md §4): per agent and KPI the engine's value, n and interval, the
+"""Role scorecards: per agent and KPI the engine's value, n and interval, the
 target that applies, attainment and status, the trend over the last periods, the balanced
 score 0-100 and the flags; plus the team's own figures.
 
@@ -29,7 +29,7 @@ from servicepulse.scorecards.attainment import (
 from servicepulse.scorecards.targets import ResolvedTargets, resolve_targets
 from servicepulse.store import tables
 
-# DESIGN.md §4: the KPIs each role is judged on.
+# The KPIs each role is judged on (docs/scorecards.md).
 ROLE_KPIS: dict[str, list[str]] = {
     "frontline": ["csat", "fcr", "aht", "frt"],
     "technical_support": ["resolution_rate", "ttr", "ces", "escalation_rate"],

@@ -1,4 +1,4 @@
-"""KPI targets (DESIGN.md §4): defaults, industry profiles, and overrides per organisation,
+"""KPI targets: defaults, industry profiles, and overrides per organisation,
 role, team and channel from the `[targets]` table of the configuration.
 
 Resolution order, later wins: built-in default → industry profile → organisation (top-level
@@ -62,7 +62,7 @@ def _number(value: float | None) -> str:
     return f"{value:g}"
 
 
-# DESIGN.md §4 where it gives a target; the others are this area's documented choices
+# The product's default targets; those it does not name are this area's documented choices
 # (docs/scorecards.md).
 DEFAULT_TARGETS: dict[str, Target] = {
     target.kpi: target for target in (
@@ -99,7 +99,7 @@ DEFAULT_CHANNEL_TARGETS: dict[tuple[str, str], Target] = {
     # phone: judged by service level (≥ 80% answered in 20 s), not by a response time
 }
 
-# Industry profiles: (target overrides, weights). DESIGN.md §4.
+# Industry profiles: (target overrides, weights).
 PROFILES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
     "general": ({}, {}),
     "ecommerce": ({}, {"frt": 2.0, "csat": 2.0, "service_level": 2.0}),
