@@ -118,8 +118,8 @@ def ensure_demo_data(ctx: typer.Context, agents: int, days: int, seed: int,
 DEMO_ALERT_RULES: tuple[dict[str, Any], ...] = (
     {"name": "demo: service level today", "kpi": "service_level", "window_days": 1},
     {"name": "demo: abandon rate today", "kpi": "abandon_rate", "window_days": 1},
-    {"name": "demo: agent CSAT this week", "kpi": "csat", "per_agent": True,
-     "scope": "role:frontline"},
+    {"name": "demo: agent CSAT below 50% this week", "kpi": "csat", "per_agent": True,
+     "condition": "below", "threshold": 50.0, "scope": "role:frontline"},
     {"name": "demo: agent occupancy above 90%", "kpi": "occupancy", "per_agent": True,
      "condition": "above", "threshold": 90.0, "scope": "role:frontline"},
 )
@@ -129,9 +129,20 @@ def demo_alerts(engine: Any) -> Callable[..., None]:
     """Store the demo's alert rules; return the check the feed runs after its imports (the
     rules the imports queued; all of them with `pending=False`), printing what fired."""
     from servicepulse.config import load_settings
-    from servicepulse.scorecards.alerts import AlertRule, add_rule, check_pending, check_rules
+    from servicepulse.scorecards.alerts import (
+        AlertRule,
+        add_rule,
+        all_rules,
+        check_pending,
+        check_rules,
+        remove_rule,
+    )
 
     settings = load_settings()
+    names = {values["name"] for values in DEMO_ALERT_RULES}
+    for rule in all_rules(engine, settings):  # an earlier version's demo rules
+        if rule.origin == "store" and rule.name.startswith("demo: ") and rule.name not in names:
+            remove_rule(engine, rule.name)
     for values in DEMO_ALERT_RULES:
         add_rule(engine, AlertRule.from_mapping(dict(values), "store"))
 
