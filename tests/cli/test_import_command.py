@@ -28,12 +28,12 @@ def _run(*args: str) -> tuple[int, str]:
 def test_partly_broken_file_imports_the_good_rows_and_exits_3(db: list[str]) -> None:
     # broken.jsonl: 20 lines, 12 valid (one of each kind but calendar, two interactions),
     # 8 bad at lines 4, 6, 8, 10, 12, 14, 16, 18 (see docs/records.md)
-    code, out = _run(*db, "import", str(RECORDS / "broken.jsonl"), "--format", "json")
+    code, out = _run(*db, "import", str(RECORDS / "broken.jsonl"), "--output", "json")
     assert code == 3
     summary = json.loads(out)
     assert summary["quarantined"] == 8
     assert sum(summary["inserted"].values()) == 12 and summary["inserted"]["interaction"] == 2
-    code, out = _run(*db, "import", str(RECORDS / "broken.jsonl"), "--format", "json")
+    code, out = _run(*db, "import", str(RECORDS / "broken.jsonl"), "--output", "json")
     again = json.loads(out)
     assert code == 3 and again["inserted"] == {} and again["updated"] == {}
     assert sum(again["unchanged"].values()) == 12
@@ -50,9 +50,26 @@ def test_partly_broken_file_imports_the_good_rows_and_exits_3(db: list[str]) -> 
 
 
 def test_valid_file_exits_0(db: list[str]) -> None:
-    code, out = _run(*db, "import", str(RECORDS / "mixed.jsonl"), "--format", "json")
+    code, out = _run(*db, "import", str(RECORDS / "mixed.jsonl"), "--output", "json")
     assert code == 0
     assert sum(json.loads(out)["inserted"].values()) == 29
+
+
+def test_the_old_format_json_still_works_with_a_note(db: list[str]) -> None:
+    # `--format` names the source format; `--format json` for the summary is the old spelling
+    result = runner.invoke(app, [*db, "import", str(RECORDS / "mixed.jsonl"), "--format",
+                                 "json"])
+    assert result.exit_code == 0
+    assert sum(json.loads(result.stdout)["inserted"].values()) == 29
+    assert result.stderr == ("note: `--format json` for the summary is deprecated and will be "
+                             "removed: use `--output json` (--format names the source "
+                             "format)\n")
+    table = runner.invoke(app, [*db, "import", str(RECORDS / "mixed.jsonl"), "-f",
+                                "canonical"])
+    assert table.exit_code == 0 and table.stderr == ""
+    assert "Import summary" in table.stdout and "29 rows" in table.stdout
+    bad = runner.invoke(app, [*db, "import", str(RECORDS / "mixed.jsonl"), "--output", "xml"])
+    assert bad.exit_code == 2 and "use table or json" in bad.output
 
 
 def test_usage_errors_exit_2(db: list[str], tmp_path: Path) -> None:

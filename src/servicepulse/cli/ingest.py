@@ -59,22 +59,31 @@ def apply_plausible_values() -> None:
     plausible.configure_from_settings(load_settings())
 
 
-def _split_formats(formats: list[str]) -> tuple[str | None, str]:
-    """`--format` names the source format, the summary format, or both (given twice)."""
+def _split_formats(formats: list[str], output: str | None) -> tuple[str | None, str]:
+    """`--format` names the source format; `--output` the summary's. `--format table|json`
+    named the summary's before `--output` existed: still accepted, with a note on stderr."""
+    from servicepulse.ingest.connectors import CONNECTORS
+
+    if output is not None and output not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"unknown summary format {output!r}; use table or json",
+                                 param_hint="--output")
     source: str | None = None
-    output = "table"
     for value in formats:
         if value in OUTPUT_FORMATS:
-            output = value
+            typer.echo(f"note: `--format {value}` for the summary is deprecated and will be "
+                       f"removed: use `--output {value}` (--format names the source format)",
+                       err=True)
+            output = output or value
             continue
-        from servicepulse.ingest.connectors import CONNECTORS
-
+        if value == "canonical":
+            continue  # the default: canonical records
         if value not in CONNECTORS:
-            known = ", ".join([*OUTPUT_FORMATS, "canonical", *sorted(CONNECTORS)])
-            raise typer.BadParameter(f"unknown format {value!r}; use one of {known}",
+            known = ", ".join(["canonical", *sorted(CONNECTORS)])
+            raise typer.BadParameter(f"unknown source format {value!r}; use one of {known} "
+                                     "(the summary's format is --output table|json)",
                                      param_hint="--format")
         source = value
-    return source, output
+    return source, output or "table"
 
 
 def _print_summary(summary: ImportSummary, output: str) -> None:
@@ -102,10 +111,12 @@ def import_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (.jsonl, .csv, .gz).")],
     format: Annotated[
         list[str] | None,
-        typer.Option("--format", "-f", help="Summary format (table, json) and/or source format "
-                     "(zendesk, freshdesk, chatwoot, asterisk, asterisk-cdr, social, csv); "
-                     "repeat to give both. Default: canonical records, table summary."),
+        typer.Option("--format", "-f", help="Source format: canonical (the default: records "
+                     "as JSON Lines or per-kind CSV), zendesk, freshdesk, chatwoot, asterisk, "
+                     "asterisk-cdr, social or csv."),
     ] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="The summary: table (default) or json.")] = None,
     mapping: Annotated[Path | None, typer.Option(
         help="Settings file (TOML) for a source format: the column mapping of csv and social "
              "exports, and the options of the others (docs/connectors.md).")] = None,
@@ -117,7 +128,7 @@ def import_command(
     = None,
 ) -> None:
     """Import canonical records (JSON Lines, per-kind CSV) or a helpdesk/phone export."""
-    source_format, output = _split_formats(format or [])
+    source_format, output = _split_formats(format or [], output)
     try:
         files = expand_paths(paths, any_file=source_format is not None)
     except UsageError as exc:

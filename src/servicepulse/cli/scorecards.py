@@ -317,38 +317,71 @@ def alerts_run(
     ctx: typer.Context,
     loop: Annotated[bool, typer.Option("--loop", help="Keep running as the scheduler.")
                     ] = False,
-    interval: Annotated[float, typer.Option(
-        "--interval", help="Seconds between full checks with --loop.")] = 300.0,
+    interval: Annotated[str, typer.Option(
+        "--interval", help="Time between full checks with --loop: 5m, 1h or seconds.")
+    ] = "5m",
     poll: Annotated[float, typer.Option(
         "--poll", help="Seconds between checks of rules queued by imports with --loop.")
     ] = 10.0,
     day: Annotated[str | None, typer.Option(
         "--date", help="Check as of this day (YYYY-MM-DD; default today).")] = None,
+    format_: FormatOption = "table",
 ) -> None:
     """Check every alert rule now (or keep checking with --loop) and deliver notices."""
     import time
 
     from servicepulse.scorecards.alerts import AlertError, check_pending, check_rules
+    from servicepulse.workforce.defaults import IntervalError, parse_interval
 
+    _format(format_)
+    try:
+        interval_s = parse_interval(interval)
+    except IntervalError as error:
+        raise typer.BadParameter(str(error), param_hint="--interval") from None
     engine = state(ctx).engine()
     today = parse_date(day, "--date")
     try:
         settings = _settings()
         summary = check_rules(engine, settings, today=today)
-        typer.echo(json.dumps(summary.as_json()))
-        next_full = time.monotonic() + interval
+        _print_check(summary.as_json(), format_)
+        next_full = time.monotonic() + interval_s
         while loop:
-            time.sleep(min(poll, interval))
+            time.sleep(min(poll, interval_s))
             if time.monotonic() >= next_full:
                 summary = check_rules(engine, settings, today=today)
-                next_full = time.monotonic() + interval
+                next_full = time.monotonic() + interval_s
             else:
                 summary = check_pending(engine, settings, today=today)
             if summary.checked or summary.delivered or summary.failed:
-                typer.echo(json.dumps(summary.as_json()))
+                _print_check(summary.as_json(), format_)
     except AlertError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+
+
+def _print_check(summary: dict[str, Any], format_: str) -> None:
+    """One check's summary: a JSON line (one a check with --loop), or a small table."""
+    if format_ == "json":
+        typer.echo(json.dumps(summary))
+        return
+    from datetime import datetime
+
+    console = Console()
+    console.print(f"Alert check at {datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z}")
+    table = Table(show_header=False)
+    table.add_column("what")
+    table.add_column("result", overflow="fold")
+    table.add_row("rules checked", str(summary["checked"]))
+    table.add_row("fired", ", ".join(summary["fired"]) or "none")
+    table.add_row("recovered", ", ".join(summary["recovered"]) or "none")
+    table.add_row("notices delivered", str(summary["delivered"]))
+    table.add_row("deliveries failed", str(summary["failed"]))
+    if summary["errors"]:
+        table.add_row("errors", "\n".join(summary["errors"]))
+    console.print(table)
+    if not summary["checked"]:
+        typer.echo("no alert rules to check: add one with `servicepulse alerts add` "
+                   "(see docs/scorecards.md)")
 
 
 @alerts_app.command("history")
@@ -367,10 +400,11 @@ def alerts_history(
         _print_json(rows)
         return
     table = Table(title="Alert history")
-    for column in ("at", "rule", "event", "message", "webhook", "email"):
-        table.add_column(column)
+    table.add_column("at", no_wrap=True, min_width=16)  # a cut time is no time
+    for column in ("rule", "event", "message", "webhook", "email"):
+        table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["at"][:19], row["rule"], row["event"], row["message"],
+        table.add_row(row["at"][:16].replace("T", " "), row["rule"], row["event"], row["message"],
                       row["webhook_status"] or "–", row["email_status"] or "–")
     Console().print(table)
 
