@@ -112,12 +112,14 @@ def coverage(window: Window, span: tuple[date, date] | None, today: date) -> Cov
     if span[0] + timedelta(days=1) > first:
         notes.append(f"data starts {short_day(span[0])}")
         first = span[0] + timedelta(days=1)
-    if span[1] < end:
-        notes.append(f"data ends {short_day(span[1])}")
-        end = span[1]
-    if today < end:
-        notes.append("today is not over" if today >= first else "the window is in the future")
-        end = max(today, first)
+    stop = min(end, span[1], today)
+    if stop < end:
+        if today <= span[1]:  # the data reaches today: what is missing is the rest of it
+            notes.append("today is not over" if today >= window.from_
+                         else "the window is in the future")
+        else:
+            notes.append(f"data ends {short_day(span[1])}")
+        end = max(stop, first)
     return Coverage(window, (first, end) if first < end else None, tuple(notes))
 
 
