@@ -108,6 +108,23 @@ def test_the_default_order_puts_waiting_contacts_after_the_others(
     assert waiting["sort"] == "oldest"
 
 
+def test_pages_of_every_size_join_into_the_whole_list(
+        served: tuple[TestClient, dict[str, str]]) -> None:
+    """The default order reads the others and the waiting contacts apart: a page may end in
+    the first part, start in the second, or hold both."""
+    whole = {(): DEFAULT_ORDER, (("state", "open,waiting"),): ["i09", "i07", "i12", "i11"],
+             (("sort", "oldest"),): [*reversed(DEFAULT_ORDER[:-2]), "i11", "i12"]}
+    for extra, expected in whole.items():
+        for size in range(1, 14):
+            joined: list[str] = []
+            for number in range(1, -(-len(expected) // size) + 2):  # one page past the end
+                page = _get(served, "manager", **dict(extra), page_size=str(size),
+                            page=str(number)).json()
+                assert page["total"] == len(expected)
+                joined += [row["id"] for row in page["rows"]]
+            assert joined == expected, (extra, size)
+
+
 def test_each_filter_keeps_exactly_its_rows(served: tuple[TestClient, dict[str, str]]) -> None:
     expected: list[tuple[dict[str, str], list[str]]] = [
         ({"agent": "a1"}, ["i09", "i02", "i01"]),

@@ -118,11 +118,17 @@ STATES = ("waiting", "open", "resolved", "abandoned")
 WAITING = and_(c.direction == "inbound",
                func.coalesce(c.answered_at, c.first_response_at, c.abandoned_at,
                              c.resolved_at).is_(None))
-STATE = case(
-    (and_(c.abandoned_at.is_not(None), c.answered_at.is_(None)), literal("abandoned")),
-    (c.resolved_at.is_not(None), literal("resolved")),
-    (WAITING, literal("waiting")),
-    else_=literal("open"))
+_ABANDONED = and_(c.abandoned_at.is_not(None), c.answered_at.is_(None))
+# Each state but "open" as its own condition (mutually exclusive: waiting has no abandon and
+# no resolution); "open" is none of them. Both the CASE and the counts are built from these.
+STATE_CONDITIONS: dict[str, ColumnElement[bool]] = {
+    "abandoned": _ABANDONED,
+    "resolved": and_(~_ABANDONED, c.resolved_at.is_not(None)),
+    "waiting": WAITING,
+}
+STATE_CONDITIONS["open"] = ~or_(*STATE_CONDITIONS.values())
+STATE = case(*((STATE_CONDITIONS[name], literal(name))
+               for name in ("abandoned", "resolved", "waiting")), else_=literal("open"))
 SORTS = ("waiting_last", "newest", "oldest")
 
 
@@ -308,29 +314,41 @@ class DrillDownRunner:
     def run(self) -> InteractionPage:
         statement, window = self.statement()
         params = self.params
-        listed = statement.where(STATE.in_(params.state)) if params.state else statement
+        chosen = [name for name in STATES if not params.state or name in params.state]
         sort = params.chosen_sort()
-        orders: dict[str, list[Any]] = {
-            # waiting contacts (1) after the others (0), each newest first
-            "waiting_last": [case((WAITING, 1), else_=0), c.created_at.desc(), c.id],
-            "newest": [c.created_at.desc(), c.id],
-            "oldest": [c.created_at, c.id],
-        }
-        order = orders[sort]
-        found = statement.subquery()
-        offset = (params.page - 1) * params.page_size
+        offset, size = (params.page - 1) * params.page_size, params.page_size
+        where = statement.whereclause if statement.whereclause is not None else true()
         with self.context.engine.connect() as connection:
-            # grouped by the subquery's column: the CASE holds bound parameters, which
-            # PostgreSQL would not match between the select list and the GROUP BY
-            states: dict[str, int] = {state: 0 for state in STATES}
-            counted: Any = connection.execute(
-                select(found.c.state, func.count()).group_by(found.c.state)).all()
-            states.update({str(state): int(count) for state, count in counted})
-            rows = connection.execute(
-                listed.order_by(*order).limit(params.page_size).offset(offset)).all()
-        total = sum(count for state, count in states.items()
-                    if not params.state or state in params.state)
-        return InteractionPage(kpi=params.kpi, window=window, total=total, page=params.page,
+            # One pass for the four counts (a GROUP BY on the CASE took three times as long).
+            counted = connection.execute(
+                select(func.count(), *(func.count(case((STATE_CONDITIONS[name], 1)))
+                                       for name in ("abandoned", "resolved", "waiting")))
+                .select_from(interactions).where(where)).one()
+            everything, abandoned, resolved, waiting = (int(value) for value in counted)
+            states = {"waiting": waiting, "open": everything - abandoned - resolved - waiting,
+                      "resolved": resolved, "abandoned": abandoned}
+
+            def page(keep: list[str], order: list[Any], skip: int, take: int) -> list[Any]:
+                if take <= 0 or not keep:
+                    return []
+                kept = statement.where(or_(*(STATE_CONDITIONS[name] for name in keep)))
+                return list(connection.execute(
+                    kept.order_by(*order).limit(take).offset(skip)).all())
+
+            newest = [c.created_at.desc(), c.id]
+            if sort == "waiting_last":
+                # the others newest first, then the waiting ones: two index-ordered reads
+                # instead of sorting every row by a CASE
+                others = [name for name in chosen if name != "waiting"]
+                before = sum(states[name] for name in others)
+                rows = page(others, newest, offset, min(size, before - offset))
+                rows += page(["waiting"] if "waiting" in chosen else [], newest,
+                             max(0, offset - before), size - len(rows))
+            else:
+                rows = page(chosen, newest if sort == "newest" else [c.created_at, c.id],
+                            offset, size)
+        return InteractionPage(kpi=params.kpi, window=window,
+                               total=sum(states[name] for name in chosen), page=params.page,
                                page_size=params.page_size, sort=sort, states=states,
                                rows=[_interaction_row(row) for row in rows])
 
