@@ -45,8 +45,7 @@ if web_templates.env.loader is not None:
     _loaders.append(web_templates.env.loader)
 templates = Jinja2Templates(env=web_templates.env.overlay(loader=ChoiceLoader(_loaders)))
 
-DRIVERS_WINDOW_DAYS = 28
-ANOMALY_KPIS = ("contacts", "frt", "aht", "fcr", "csat", "abandon_rate", "sentiment")
+ANOMALY_KPIS = ("contacts", "frt_within_target", "aht", "fcr", "csat", "abandon_rate", "sentiment")
 SENTIMENT_FIELDS = ("value", "ci", "low_sample", "positive", "neutral", "negative",
                     "unscored")
 
