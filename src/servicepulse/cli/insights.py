@@ -213,7 +213,7 @@ def sentiment(
 
 # --- anomalies ----------------------------------------------------------------------------
 
-DEFAULT_ANOMALY_KPIS = "contacts,frt,aht,fcr,csat,abandon_rate,sentiment"
+DEFAULT_ANOMALY_KPIS = "contacts,frt_within_target,aht,fcr,csat,abandon_rate,sentiment"
 
 
 def _last_data_day(engine: Any) -> date | None:
