@@ -226,6 +226,9 @@ def test_the_page_shows_the_filters_counts_and_rows(
     page = _get(served, "lead", "/interactions", state="resolved").text
     assert re.findall(r'<tr data-id="(i\d+)"', page) == ["i06", "i05", "i02", "i01"]
     assert '<b id="total">4</b> interactions · showing 1–4' in page
+    # i06's creation, in the organisation's time zone (UTC here)
+    assert re.search(r'<tr data-id="i06"[^>]*><td>i06</td><td class="nowrap">2026-11-04 08:00<',
+                     page)
     # the state counts, each a link; the agents offered: the lead's team only
     assert re.findall(r'data-state="(\w+)">\w+ <b>(\d+)</b>', page) == [
         ("waiting", "1"), ("open", "1"), ("resolved", "4"), ("abandoned", "0")]

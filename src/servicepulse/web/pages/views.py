@@ -6,8 +6,9 @@ links to the drill-down listing the interactions behind it.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -212,7 +213,12 @@ async def interactions_page(request: Request, user: CurrentUser, context: Contex
     agent_rows = await run_in_threadpool(list_agents, context)
     team_rows = await run_in_threadpool(list_teams, context)
     first = (output.page - 1) * output.page_size + 1
+    # times as the date filters count days: in the organisation's time zone
+    zone = ZoneInfo(context.settings.timezone)
+    created = {row.id: datetime.fromisoformat(row.created_at).astimezone(zone)
+               .strftime("%Y-%m-%d %H:%M") for row in output.rows if row.created_at}
     return _render(request, user, "interactions.html", "interactions", data=output,
+                   created=created, timezone=context.settings.timezone,
                    pages=max(1, -(-output.total // output.page_size)),
                    shown=(first, first + len(output.rows) - 1), chosen_state=params.state,
                    states=STATES,
