@@ -316,6 +316,7 @@ class Feeder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fed: dict[str, int] = {}
+        self._unimported: list[Record] = []
         self._last_report = time.monotonic()
 
     def tick(self, until: datetime | None = None) -> TickResult:
@@ -324,7 +325,10 @@ class Feeder:
         from servicepulse.ingest.sources import SourceRow
 
         moment = until or self.clock()
-        records = self.feed.due(moment)
+        # What a failed tick could not import goes first (a later version of the same record
+        # in this tick then wins, as the later line of a file does).
+        records = self._unimported + self.feed.due(moment)
+        self._unimported = records
         by_kind: dict[str, int] = {}
         for record in records:
             by_kind[record["type"]] = by_kind.get(record["type"], 0) + 1
@@ -333,6 +337,7 @@ class Feeder:
             rows = [SourceRow("demo-feed", None, record, orjson.dumps(record).decode())
                     for record in records]
             quarantined = Importer(self.engine).import_rows(rows).quarantined
+        self._unimported = []
         return TickResult(moment, by_kind, quarantined)
 
     def start(self) -> None:
