@@ -159,13 +159,13 @@ def demo_alerts(engine: Any) -> Callable[..., None]:
 
 def demo(
     ctx: typer.Context,
-    agents: Annotated[int, typer.Option(min=12, max=5000)] = 40,
+    agents: Annotated[int, typer.Option(min=12, max=5000, help="Agents in the centre.")] = 40,
     days: Annotated[int, typer.Option(min=1, max=365, help="Days of history up to today.")] = 30,
-    seed: Annotated[int, typer.Option()] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same centre.")] = 1,
     serve: Annotated[bool, typer.Option(
         help="Start the dashboard afterwards, and keep feeding the centre while it serves.")
     ] = True,
-    port: Annotated[int, typer.Option()] = 8000,
+    port: Annotated[int, typer.Option(help="Port of the dashboard (127.0.0.1).")] = 8000,
 ) -> None:
     """Simulate a contact centre up to now, import it into the store, and open the dashboard
     while the centre keeps working (new contacts, agent states and surveys every few
