@@ -37,7 +37,8 @@ def test_the_interactions_filters_work_in_the_page(page: Page,  # noqa: F811
     expect(page.locator("#summary")).to_contain_text("10 interactions · showing 1–10")
     page.select_option("select[name=channel]", "phone")
     page.click("#filters button[type=submit]")
-    page.wait_for_url(re.compile(r"channel=phone"))
+    # the address names only the filters chosen (the empty fields are left out)
+    page.wait_for_url(f"{live_server.url}/interactions?channel=phone")
     assert _listed(page) == ["i04", "i03", "i02", "i01"]
     # the state links keep the other filters
     page.click('#states a[data-state="abandoned"]')
@@ -49,7 +50,7 @@ def test_the_interactions_filters_work_in_the_page(page: Page,  # noqa: F811
     page.goto(f"{live_server.url}/interactions")
     page.fill("input[name=q]", "refund")
     page.press("input[name=q]", "Enter")
-    page.wait_for_url(re.compile(r"q=refund"))
+    page.wait_for_url(f"{live_server.url}/interactions?q=refund")
     assert _listed(page) == ["i09"]
     expect(page.locator("select[name=state]")).to_have_value("")
 
