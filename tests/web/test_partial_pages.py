@@ -113,3 +113,17 @@ def test_health_is_paged(page: Page, accounts_server: LiveServer) -> None:  # no
     page.goto(f"{accounts_server.url}/customer-health?page=3")
     expect(page.locator("table.kpis tbody tr")).to_have_count(20)
     expect(page.locator("nav.pager").first).to_contain_text("page 3 of 3")
+
+
+def test_team_agent_and_channel_pages_say_their_window(page: Page,  # noqa: F811
+                                                       live_server: LiveServer) -> None:
+    login(page, live_server, "manager")
+    page.goto(f"{live_server.url}/teams/team-a?from=2026-11-03&to=2026-11-10")
+    text = page.locator("p.window-text")
+    expect(text).to_contain_text("3 Nov – 9 Nov 2026 (7 days)")
+    expect(text.locator(".partial-mark")).to_have_text("partial: data ends 6 Nov 2026")
+    page.goto(f"{live_server.url}/channels?from=2026-11-03&to=2026-11-06")
+    expect(page.locator("p.window-text")).to_contain_text("3 Nov – 5 Nov 2026 (3 days)")
+    expect(page.locator(".partial-mark")).to_have_count(0)
+    page.goto(f"{live_server.url}/agents/a1")
+    expect(page.locator("p.window-text")).to_contain_text("last 28 days: 9 Oct – 5 Nov 2026")

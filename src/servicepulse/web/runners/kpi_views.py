@@ -236,10 +236,22 @@ class TableOutput(BaseModel):
     labels: list[str]
     rows: list[GroupRow]
     total: list[KpiCell]
+    window_text: str = ""  # 'last 28 days: 9 Nov – 6 Dec 2026'
+    partial_note: str | None = None  # set when the data covers the window only in part
+
+
+def _marks(context: RunContext, window: Window, params: WindowInput) -> dict[str, Any]:
+    """What a page says of its window: its text, and why it is partial (None: whole)."""
+    span, today = coverage_of(context)
+    covered = coverage(window, span, today)
+    asked = params.from_ is not None or params.to is not None
+    return {"window_text": window_text(window, asked),
+            "partial_note": "; ".join(covered.notes) if covered.partial else None}
 
 
 def _grouped(context: RunContext, window: Window, dimension: str, kpis: list[str],
-             filters: dict[str, list[str]], names: dict[str, str] | None = None) -> TableOutput:
+             filters: dict[str, list[str]], names: dict[str, str] | None = None,
+             marks: dict[str, Any] | None = None) -> TableOutput:
     grouped = context.query(_request(window, kpis, filters, by=[dimension]))
     total = _totals(context.query(_request(window, kpis, filters)))
     rows = []
@@ -251,7 +263,8 @@ def _grouped(context: RunContext, window: Window, dimension: str, kpis: list[str
                              cells=[cell(name, values.get(name)) for name in kpis]))
     rows.sort(key=lambda r: r.label.lower())
     return TableOutput(window=window, kpis=kpis, labels=[kpi_info(k).label for k in kpis],
-                       rows=rows, total=[cell(name, total.get(name)) for name in kpis])
+                       rows=rows, total=[cell(name, total.get(name)) for name in kpis],
+                       **(marks or {}))
 
 
 class TeamInput(WindowInput):
@@ -281,7 +294,8 @@ class TeamRunner:
         if team_name is None:
             raise LookupError(f"no team {self.params.team_id!r}")
         filters = {**self.params.filters, "team": [self.params.team_id]}
-        table = _grouped(self.context, window, "agent", list(AGENT_KPIS), filters, names)
+        table = _grouped(self.context, window, "agent", list(AGENT_KPIS), filters, names,
+                         _marks(self.context, window, self.params))
         return TeamOutput(team_id=self.params.team_id, team_name=team_name,
                           **table.model_dump())
 
@@ -294,7 +308,8 @@ class ChannelRunner:
 
     def run(self) -> TableOutput:
         window = page_window(self.context, self.params.from_, self.params.to)
-        return _grouped(self.context, window, "channel", list(CHANNEL_KPIS), self.params.filters)
+        return _grouped(self.context, window, "channel", list(CHANNEL_KPIS), self.params.filters,
+                        marks=_marks(self.context, window, self.params))
 
 
 class AgentInput(WindowInput):
@@ -312,6 +327,8 @@ class AgentOutput(BaseModel):
     team_cells: list[KpiCell]  # the agent's team over the same window, for comparison
     trend_labels: list[str]
     trend: dict[str, list[float | None]]
+    window_text: str = ""
+    partial_note: str | None = None  # set when the data covers the window only in part
 
 
 # an agent's first response over time: the share within each channel's target (a weekly median
@@ -359,6 +376,7 @@ class AgentRunner:
             trend_labels=[label for label, _ in trend_rows],
             trend={k: [cell(k, (r.get("kpis") or {}).get(k)).value for _, r in trend_rows]
                    for k in AGENT_TREND_KPIS},
+            **_marks(self.context, window, self.params),
         )
 
 
