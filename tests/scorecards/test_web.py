@@ -36,7 +36,8 @@ def test_scorecard_api_and_pages(web: tuple[TestClient, dict[str, dict[str, str]
     # an agent sees only their own; a lead of another team nothing of T1
     assert client.get("/api/v1/scorecards/agent/A1", headers=headers["two"]).status_code == 403
     assert client.get("/api/v1/scorecards/team/T1", headers=headers["other"]).status_code == 403
-    page = client.get("/scorecards/team/T1", headers=headers["lead"])
+    page = client.get("/scorecards/team/T1?from=2026-03-02&to=2026-03-05",
+                      headers=headers["lead"])
     assert page.status_code == 200 and "handled 80 contacts" in page.text
     coaching = client.get("/scorecards/agent/A2/coaching", headers=headers["lead"])
     assert coaching.status_code == 200 and "Suggested focus" in coaching.text
@@ -47,9 +48,11 @@ def test_leaderboard_alerts_and_health_pages(web: tuple[TestClient, dict[str, di
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SERVICEPULSE_CONFIG", raising=False)
     client, headers = web
-    board = client.get("/leaderboard", headers=headers["two"])  # the agent's own team
+    board = client.get("/leaderboard?from=2026-03-02&to=2026-03-05",
+                       headers=headers["two"])  # the agent's own team
     assert board.status_code == 200
-    assert "Leaderboard · team T1" in board.text and "A5 Agent A5: too few to judge" in board.text
+    assert "<h1>Leaderboard <small>team T1</small>" in board.text
+    assert "A5 Agent A5: too few to judge" in board.text
     assert client.get("/alerts", headers=headers["two"]).status_code == 403
     alerts = client.get("/alerts", headers=headers["lead"])
     assert alerts.status_code == 200 and "No alert has fired yet" in alerts.text

@@ -5,7 +5,10 @@ per role with the rank within the role, and badges are drawn without an emoji fo
 
 The store is the hand-computed team T1 (tests/fixtures/scorecards/team.json, numbers in
 tests/scorecards/test_scorecard.py) and the mixed team T2 (tests/scorecards/builders.py
-`mixed_records`: M1 frontline on phone and email, M2 technical support).
+`mixed_records`: M1 frontline on phone and email, M2 technical support), all on 2-4 March
+2026. Without dates a page shows the one default window of every page, the last 28 whole
+days with data (up to 3 March here: the last day is covered only in part), so the numbers
+are checked on the fixture's three days, asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tests.web.conftest import PASSWORD, LiveServer, serve_in_thread
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 # Emoji and pictographs: a badge that needs an emoji font shows an empty box without one.
+DAYS = "from=2026-03-02&to=2026-03-05"  # the fixture's three days
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B50\u2B55]")
 
 
@@ -62,6 +66,12 @@ def test_navigation_team_scorecard_and_agent_scorecard(page: Page,  # noqa: F811
     page.locator('[data-team="T1"] >> text=team scorecard').click()
     page.wait_for_url(f"{server.url}/scorecards/team/T1")
     expect(page.locator("h1")).to_contain_text("Team scorecard · Care")
+    expect(page.locator(".window-text b")).to_have_text("last 28 days: 4 Feb – 3 Mar 2026")
+    page.fill("input[name=from]", "2026-03-02")
+    page.fill("input[name=to]", "2026-03-05")
+    page.click("form.window button")
+    page.wait_for_url(f"{server.url}/scorecards/team/T1?from=2026-03-02&to=2026-03-05")
+    expect(page.locator(".window-text b")).to_have_text("2 Mar – 4 Mar 2026 (3 days)")
     rows = page.locator("table.team-scorecard tbody tr")
     # the five agents, best score first: A1 92.5, A5 92.7 → A5 first; the lead apart
     expect(rows).to_have_count(5)
@@ -77,8 +87,8 @@ def test_navigation_team_scorecard_and_agent_scorecard(page: Page,  # noqa: F811
     expect(page.locator("table.team-lead tbody tr")).to_have_count(1)
     shot(page, "team_scorecard")
 
-    page.click('tr[data-agent="A2"] >> text=Agent A2')
-    page.wait_for_url(f"{server.url}/scorecards/agent/A2")
+    page.click('tr[data-agent="A2"] >> text=Agent A2')  # the link keeps the window
+    page.wait_for_url(f"{server.url}/scorecards/agent/A2?from=2026-03-02&to=2026-03-05")
     expect(page.locator(".sc-score .value")).to_contain_text("64.3")
     csat = page.locator('.tile[data-kpi="csat"]')
     expect(csat.locator("h2")).to_have_text("CSAT (customer satisfaction)")
@@ -107,7 +117,7 @@ def test_navigation_team_scorecard_and_agent_scorecard(page: Page,  # noqa: F811
 def test_first_response_per_channel_never_one_median(page: Page,  # noqa: F811
                                                      server: LiveServer) -> None:
     login(page, server, "boss")
-    page.goto(f"{server.url}/scorecards/agent/M1")
+    page.goto(f"{server.url}/scorecards/agent/M1?{DAYS}")
     frt = page.locator('.tile[data-kpi="frt"]')
     expect(frt.locator("h2")).to_have_text("FRT (first response, per channel)")
     expect(frt.locator('tr[data-channel="email"]')).to_contain_text("email: median 12.0 h")
@@ -128,6 +138,7 @@ def test_leaderboard_one_table_per_role_with_css_badges(page: Page,  # noqa: F81
     login(page, server, "boss")
     page.click("header nav >> text=Leaderboard")
     page.wait_for_url(f"{server.url}/leaderboard")
+    page.goto(f"{server.url}/leaderboard?{DAYS}")
     boards = page.locator("section.role-board")
     expect(boards).to_have_count(2)
     expect(boards.locator("h2")).to_contain_text(["Frontline", "Technical support"])
@@ -165,6 +176,7 @@ def test_lead_and_agent_reach_their_own(page: Page, server: LiveServer) -> None:
     page.goto(f"{server.url}/agents/A4")
     page.click("a.to-scorecard")
     page.wait_for_url(f"{server.url}/scorecards/agent/A4")
+    page.goto(f"{server.url}/scorecards/agent/A4?{DAYS}")
     expect(page.locator('.tile[data-kpi="csat"] .reason')).to_have_text(
         "75.0% is below the target ≥ 80.0% (within 10% of it) → near")
     page.click("text=Log out")

@@ -19,7 +19,7 @@ web service's `Access` before anything is computed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +41,7 @@ from servicepulse.store import tables
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
 from servicepulse.web.guards import csp_allowing_inline
+from servicepulse.web.periods import page_window, window_text
 from servicepulse.web.routes.params import FromDate, ToDate
 from servicepulse.web.runners.records import visible_customer_ids
 from servicepulse.web.services import Services, cache_key
@@ -112,21 +113,21 @@ def _render(request: Request, user: User, template: str, page: str, **context: A
         "user": user, "page": page, "params": params, **context})
 
 
-def window(first: str | None, end: str | None, asked: bool) -> dict[str, Any]:
-    """The period a page shows, for people: its first and last day (the end is exclusive in
-    the data, inclusive in words) and the query that keeps it on the page's links."""
-    if not first or not end:
-        return {"from_": "", "to": "", "text": "no data", "query": "", "amp_query": ""}
-    start, stop = date.fromisoformat(first), date.fromisoformat(end)
-    last = stop - timedelta(days=1)
-    days = (stop - start).days
-    text = (f"{start:%-d %b} – {last:%-d %b %Y}" if start.year == last.year
-            else f"{start:%-d %b %Y} – {last:%-d %b %Y}")
-    text += f" ({days} day{'s' if days != 1 else ''}" + (
-        ")" if asked else ", the days that hold data)")
+async def page_period(services: Services, from_: date | None,
+                      to: date | None) -> tuple[date, date, dict[str, Any]]:
+    """The window a scorecard page shows: as asked, else the one default window of every page
+    (the last `default_window_days` whole days with data, servicepulse.web.periods), and how
+    the page says it, with the query that keeps it on the page's links."""
+    asked = from_ is not None or to is not None
+    try:
+        shown = await run_in_threadpool(page_window, services.context(Access()), from_, to)
+    except (ValueError, OverflowError) as error:
+        raise HTTPException(422, str(error)) from None
+    first, end = shown.from_.isoformat(), shown.to.isoformat()
     query = f"from={first}&to={end}" if asked else ""
-    return {"from_": first, "to": end, "text": text, "query": f"?{query}" if query else "",
-            "amp_query": f"&{query}" if query else ""}
+    return shown.from_, shown.to, {
+        "from_": first, "to": end, "text": window_text(shown, asked),
+        "query": f"?{query}" if query else "", "amp_query": f"&{query}" if query else ""}
 
 
 def _document(html: str, format_: str, name: str) -> Response:
@@ -166,11 +167,11 @@ async def agent_page(request: Request, services: ServicesDep, user: CurrentUser,
                      agent_id: str, from_: FromDate = None, to: ToDate = None) -> Response:
     agent = agent_id
     _check_agent(services.engine, user, agent)
-    document = await _scorecards(services, agent, None, from_, to)
+    first, end, shown = await page_period(services, from_, to)
+    document = await _scorecards(services, agent, None, first, end)
     card = document["agents"][0]
     return _render(request, user, "sc_scorecard.html", "scorecards", data=document,
-                   title=f"Scorecard · {card['name']}",
-                   window=window(document["from"], document["to"], from_ is not None))
+                   title=f"Scorecard · {card['name']}", window=shown)
 
 
 @pages.get("/scorecards/team/{team_id}", response_class=HTMLResponse)
@@ -178,7 +179,8 @@ async def team_page(request: Request, services: ServicesDep, user: LeadUser, tea
                     from_: FromDate = None, to: ToDate = None) -> Response:
     team = team_id
     Access.of(user).check_team(team)
-    document = await _scorecards(services, None, team, from_, to)
+    first, end, shown = await page_period(services, from_, to)
+    document = await _scorecards(services, None, team, first, end)
     members = sorted((c for c in document["agents"] if c["role"] not in LEAD_ROLES),
                      key=lambda c: (c["balanced_score"] is None, -(c["balanced_score"] or 0),
                                     c["agent"]))
@@ -188,7 +190,7 @@ async def team_page(request: Request, services: ServicesDep, user: LeadUser, tea
                    title=f"Team scorecard · {document['team']['name'] or team}",
                    members=members, flagged=flagged, individuals=len(members),
                    leads=[c for c in document["agents"] if c["role"] in LEAD_ROLES],
-                   window=window(document["from"], document["to"], from_ is not None))
+                   window=shown)
 
 
 @pages.get("/scorecards", response_class=HTMLResponse)
@@ -225,8 +227,9 @@ async def coaching_page(services: ServicesDep, user: CurrentUser, agent_id: str,
                         format: Format = "html") -> Response:
     agent = agent_id
     _check_agent(services.engine, user, agent)
+    first, end, _shown = await page_period(services, from_, to)
     data = await _cached(services, "coaching", coaching_data, services.engine, agent,
-                         start=from_, end=to)
+                         start=first, end=end)
     return _document(render_html(data), format, f"coaching-{agent}")
 
 
@@ -236,8 +239,9 @@ async def digest_page(services: ServicesDep, user: LeadUser, team_id: str,
                       format: Format = "html") -> Response:
     team = team_id
     Access.of(user).check_team(team)
+    first, end, _shown = await page_period(services, from_, to)
     data = await _cached(services, "digest", team_digest, services.engine, team,
-                         start=from_, end=to)
+                         start=first, end=end)
     return _document(render_html(data), format, f"digest-{team}")
 
 
@@ -260,14 +264,14 @@ async def leaderboard_page(request: Request, services: ServicesDep, user: Curren
         own = _team_of(services.engine, access.agent_ids[0])[1]
         if own != team:
             raise Forbidden(f"you may not see team {team}")
+    first, end, shown = await page_period(services, from_, to)
     board = await _cached(services, "leaderboard", build_leaderboard, services.engine,
-                          team=team, start=from_, end=to)
+                          team=team, start=first, end=end)
     roles: dict[str, list[dict[str, Any]]] = {}
     for row in board["ranked"]:  # ranked per role already: one table each
         roles.setdefault(row["role"], []).append(row)
     return _render(request, user, "sc_leaderboard.html", "leaderboard", data=board, team=team,
-                   roles=list(roles.items()),
-                   window=window(board["from"], board["to"], from_ is not None))
+                   roles=list(roles.items()), window=shown)
 
 
 @pages.get("/alerts", response_class=HTMLResponse)
