@@ -113,10 +113,7 @@ def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | No
     group and KPI, which a caller that wants a table can skip)."""
     resolved = kpi_settings(settings)
     names = query.kpis if query.kpis is not None else list(KPIS)
-    span = None
-    if query.from_ is None or query.to is None:
-        span = data_days(backend, resolved, RANGE_COLUMNS)
-    first, end = _date_range(query, resolved, span)
+    first, end = _date_range(backend, query, resolved)
     periods = periods_for(first, end, query.period, resolved)
     if not query.compare:
         periods = [period for period in periods if period.current]
@@ -170,11 +167,12 @@ def local_today(settings: KpiSettings) -> date:
     return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
-def _date_range(query: KpiQuery, settings: KpiSettings, span: tuple[date, date] | None
+def _date_range(backend: BaseBackend, query: KpiQuery, settings: KpiSettings
                 ) -> tuple[date, date]:
-    """[from, to) in local dates: as asked, else the days that hold data (`span`)."""
+    """[from, to) in local dates: as asked, else the days that hold data."""
     if query.from_ is not None and query.to is not None:
         return query.from_, query.to
+    span = data_days(backend, settings, RANGE_COLUMNS)
     today = local_today(settings)
     first = query.from_ or (span[0] if span else today)
     end = query.to or ((span[1] + timedelta(days=1)) if span else first + timedelta(days=1))
