@@ -164,9 +164,42 @@ def test_cli_drivers_json_contract(store_url: str) -> None:
         assert {"topic", "terms", "contacts", "kpis"} <= set(topic)
         for name in ("fcr", "aht", "csat", "repeat_contact_rate", "sentiment"):
             assert {"value", "n"} <= set(topic["kpis"][name])
-    table = CliRunner().invoke(app, ["--db", store_url, "drivers", "--topics", "4"])
+    table = CliRunner().invoke(app, ["--db", store_url, "drivers", "--topics", "4"],
+                               env={"COLUMNS": "120"})
     assert table.exit_code == 0, table.output
-    assert "Contact drivers (120 contacts" in table.output
+    assert ": 120 inbound contacts with a subject or customer message" in table.output
+    lines = table.output.splitlines()
+    header = lines[2].split()
+    assert header == ["Topic", "Contacts", "Share", "FCR", "AHT", "CSAT", "Repeat", "contacts",
+                      "Sentiment"]
+    # four topics of 30 contacts, a quarter each; AHT with its unit (login 600 s = 10 min)
+    rows = [line for line in lines[4:] if "25.0%" in line]
+    assert len(rows) == 4 and all("      30  25.0%" in row for row in rows)
+    assert sum("10.0 min" in row for row in rows) == 1
+
+
+def test_cli_and_page_show_the_same_drivers_by_default(store_url: str) -> None:
+    """Without dates the command and the page (its API) look at the same default window, so
+    they find the same topics (the issue: 3 on the page, 8 on the command line)."""
+    from fastapi.testclient import TestClient
+
+    from servicepulse.web.app import create_app
+    from servicepulse.web.users import create_token, create_user
+
+    result = CliRunner().invoke(app, ["--db", store_url, "drivers", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.output)
+    engine = open_store(store_url)
+    create_user(engine, "manager", "correct horse battery", "manager")
+    token = create_token(engine, "manager", "read")
+    with TestClient(create_app(engine, serve_stale=False, prewarm=False)) as client:
+        page = client.get("/api/v1/insights/drivers",
+                          headers={"Authorization": f"Bearer {token}"}).json()
+    engine.dispose()
+    assert (cli["from"], cli["to"]) == (page["from"], page["to"])
+    assert [(t["topic"], t["contacts"]) for t in cli["topics"]] == \
+        [(t["topic"], t["contacts"]) for t in page["topics"]]
+    assert len(cli["topics"]) == 4 and cli["contacts"] == 120
 
 
 @pytest.mark.slow

@@ -1,7 +1,10 @@
 """`servicepulse drivers | sentiment | anomalies`: text insights on the command line.
 
 Dates are local dates in the organisation's time zone, `--to` exclusive, as for `kpi`.
-Bad input exits with code 2 and names the option and what it accepts.
+Without them `drivers` and `sentiment` look at the window the pages open on (the last
+`default_window_days` whole days with data, `_window`), so the command and the page show the
+same topics for the same data. Bad input exits with code 2 and names the option and what it
+accepts.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from servicepulse.cli.context import parse_date, state
+from servicepulse.insights.drivers import DEFAULT_MAX_TOPICS
 
 console = Console()
 
@@ -77,6 +82,24 @@ def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None
     return first, last
 
 
+def _window(engine: Any, first: date | None, last: date | None) -> tuple[date, date]:
+    """The window asked for, else the pages' default one (`servicepulse.web.periods`)."""
+    from servicepulse.config import default_window_days
+    from servicepulse.kpi.settings import kpi_settings
+    # the runners first: servicepulse.web.periods imported alone meets an import cycle
+    from servicepulse.web.runners.base import resolve_window  # isort: skip
+    from servicepulse.web.periods import data_span, default_end, local_today  # isort: skip
+
+    timezone = kpi_settings(None).timezone
+    if first is None and last is None:
+        last = default_end(data_span(engine, timezone), local_today(timezone))
+    try:
+        window = resolve_window(engine, first, last, default_window_days(), timezone)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--from/--to") from None
+    return window.from_, window.to
+
+
 def _names(value: str | None, option: str, allowed: list[str] | tuple[str, ...]) -> list[str]:
     names = [name.strip() for name in (value or "").split(",") if name.strip()]
     unknown = [name for name in names if name not in allowed]
@@ -105,7 +128,8 @@ def drivers(
         "--topics", min=1, max=50, help="Number of topics (default: chosen by stability).")
     ] = None,
     max_topics: Annotated[int, typer.Option(
-        "--max-topics", min=2, max=50, help="Most topics tried when choosing.")] = 12,
+        "--max-topics", min=2, max=50, help="Most topics tried when choosing.")
+    ] = DEFAULT_MAX_TOPICS,
     method: Annotated[TopicMethod, typer.Option(
         "--method", help="nmf: TF-IDF + NMF; embeddings: sentence embeddings (packaged "
                          "all-MiniLM-L6-v2) + k-means.")] = TopicMethod.nmf,
@@ -115,34 +139,69 @@ def drivers(
     from servicepulse.insights.drivers import DriversQuery, DriversRunner
     from servicepulse.insights.embeddings import EmbeddingModelMissing
 
-    first, last = _dates(from_, to)
+    engine = state(ctx).engine()
+    first, last = _window(engine, *_dates(from_, to))
     query = DriversQuery.model_validate({"from": first, "to": last, "topics": topics,
                                          "max_topics": max_topics, "method": method.value})
     try:
-        result = DriversRunner(state(ctx).engine()).run(query)
+        result = DriversRunner(engine).run(query)
     except EmbeddingModelMissing as error:
         typer.echo(f"drivers --method embeddings: {error}", err=True)
         raise typer.Exit(1) from error
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.as_json(), indent=2))
         return
+    print_drivers(result, first, last, method.value, console)
+
+
+def _driver_cell(kpis: dict[str, Any], name: str) -> str:
+    from servicepulse.kpi.display import MISSING, format_kpi
+
+    value = kpis[name].get("value")
+    if name == "sentiment":  # -1..1, signed as on the page
+        text = MISSING if value is None else f"{value:+.2f}"
+    else:
+        text = format_kpi(name, value)
+    return text + ("*" if kpis[name].get("low_sample") else "")
+
+
+def print_drivers(result: Any, first: date, last: date, method: str, out: Console) -> None:
+    """The drivers as the page shows them: the same topics, columns and units."""
+    method = ("sentence embeddings (all-MiniLM-L6-v2) + k-means" if method == "embeddings"
+              else "TF-IDF + NMF")
+    out.print(f"Contact drivers {first} to {last} (exclusive): {result.contacts:,} inbound "
+              f"contacts with a subject or customer message"
+              + (f", {result.unassigned:,} without a topic" if result.unassigned else "")
+              + f"; topics from {method}"
+              + (f" (stability {result.stability:.2f})" if result.stability is not None
+                 else ""), overflow="fold")
     if not result.topics:
-        console.print(f"no inbound contacts with a subject or customer message "
-                      f"({result.contacts} contacts looked at)")
+        out.print("No contacts with text in this window.")
         return
-    table = Table(title=f"Contact drivers ({result.contacts} contacts, "
-                        f"{result.unassigned} without a topic)")
-    for column in ("topic", "contacts", "share %", "FCR %", "AHT s", "CSAT %", "repeat %",
-                   "sentiment"):
-        table.add_column(column, justify="left" if column == "topic" else "right")
-    for topic in result.topics:
-        kpis = topic.kpis
-        table.add_row(topic.topic, str(topic.contacts), _number(topic.share, 1),
-                      _number(kpis["fcr"].get("value"), 1), _number(kpis["aht"].get("value"), 0),
-                      _number(kpis["csat"].get("value"), 1),
-                      _number(kpis["repeat_contact_rate"].get("value"), 1),
-                      _number(kpis["sentiment"].get("value"), 3))
-    console.print(table)
+    # a rule under the header only, as `kpi`'s: at 80 columns the labels keep 20 of them
+    rows = [[topic.topic, f"{topic.contacts:,}", f"{topic.share:.1f}%",
+             *(_driver_cell(topic.kpis, name) for name in
+               ("fcr", "aht", "csat", "repeat_contact_rate", "sentiment"))]
+            for topic in result.topics]
+    # a rule under the header only, as `kpi`'s; the numbers never wrap (a long header wraps
+    # over its words) and the topic labels take the rest of the width
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
+                  header_style="bold")
+    table.add_column("Topic", overflow="fold")
+    headers = ("Contacts", "Share", "FCR", "AHT", "CSAT", "Repeat contacts", "Sentiment")
+    widths = [max([len(row[index]) for row in rows] + [len(w) for w in header.split()])
+              for index, header in enumerate(headers, start=1)]
+    whole = [max(width, len(header)) for width, header in zip(widths, headers, strict=True)]
+    # headers on one line if the topics still keep 24 columns, else wrapped over their words
+    if sum(w + 2 for w in whole) + 24 <= out.width:
+        widths = whole
+    for header, width in zip(headers, widths, strict=True):
+        table.add_column(header, justify="right", min_width=width, max_width=width)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+    out.print("* = low sample. A topic's label is its most characteristic terms; "
+              "--format json lists them all.", overflow="fold")
 
 
 # --- sentiment ----------------------------------------------------------------------------
@@ -168,9 +227,9 @@ def sentiment(
     from servicepulse.kpi.sources import DIMENSIONS, local_midnight
 
     ensure_installed()
-    first, last = _dates(from_, to)
     dimensions = _names(by, "--by", DIMENSIONS)
     engine = state(ctx).engine()
+    first, last = _window(engine, *_dates(from_, to))
     with engine.begin() as connection:
         scoring = score_texts(connection, rescore=rescore)
     document = run_kpi_query(engine, KpiQuery.model_validate(
@@ -179,8 +238,7 @@ def sentiment(
 
     zone = ZoneInfo(kpi_settings(None).timezone)
     with engine.connect() as connection:
-        rows = coverage(connection, local_midnight(first, zone) if first else None,
-                        local_midnight(last, zone) if last else None)
+        rows = coverage(connection, local_midnight(first, zone), local_midnight(last, zone))
     if output is OutputFormat.json:
         typer.echo(json.dumps({
             "from": document["from"], "to": document["to"], "by": dimensions,

@@ -163,9 +163,13 @@ def render_table(document: dict[str, Any], console: Console) -> None:
                   f"{document['timezone']}", style="bold", overflow="fold")
     widths = _widths(group_cells, group_names, columns, value_cells)
     for chunk in _chunks(console.width, widths):
+        chosen = [widths[1][i] for i in chunk]
+        # headers on one line where the table still fits, wrapped over their words if not
+        whole = [max(width, len(columns[i][0])) for width, i in zip(chosen, chunk, strict=True)]
+        if _EDGE + sum(w + _PER_COLUMN for w in [*widths[0], *whole]) <= console.width:
+            chosen = whole
         console.print(_table(group_names, group_cells, [columns[i] for i in chunk],
-                             [value_cells[i] for i in chunk],
-                             (widths[0], [widths[1][i] for i in chunk])))
+                             [value_cells[i] for i in chunk], (widths[0], chosen)))
     legend = _legend(columns)
     notes = []
     if any(text.endswith("*") for texts in value_cells for text in texts):

@@ -32,6 +32,9 @@ from servicepulse.store import tables
 
 DRIVER_KPIS = ("fcr", "aht", "csat", "repeat_contact_rate", "sentiment")
 NO_TOPIC = "(no topic)"  # the engine group of interactions outside every topic
+# The most topics tried when the number is chosen from the data: the page, the API and
+# `servicepulse drivers` all start from it (and from the same default window), so they agree.
+DEFAULT_MAX_TOPICS = 12
 
 
 class DriversQuery(BaseModel):
@@ -44,7 +47,7 @@ class DriversQuery(BaseModel):
     to: date | None = None
     method: Literal["nmf", "embeddings"] = "nmf"
     topics: int | None = Field(default=None, ge=1, le=50)
-    max_topics: int = Field(default=12, ge=2, le=50)
+    max_topics: int = Field(default=DEFAULT_MAX_TOPICS, ge=2, le=50)
     examples: int = Field(default=3, ge=0, le=20)
 
     @model_validator(mode="after")
