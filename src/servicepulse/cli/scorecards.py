@@ -413,9 +413,20 @@ def bench_scorecards(
     agents: Annotated[int, typer.Option("--agents")] = 24,
     days: Annotated[int, typer.Option("--days")] = 14,
     repeats: Annotated[int, typer.Option("--repeats")] = 3,
+    format_: FormatOption = "table",
 ) -> None:
     """Scorecards, coaching data and an alert check against one plain KPI query."""
     from servicepulse.scorecards.bench import run_bench
 
-    figures = run_bench(agents=agents, days=days, repeats=repeats)
-    typer.echo(json.dumps({name: round(value, 3) for name, value in figures.items()}))
+    _format(format_)
+    figures = {name: round(value, 3) for name, value in
+               run_bench(agents=agents, days=days, repeats=repeats).items()}
+    if format_ == "json":
+        typer.echo(json.dumps(figures))
+        return
+    table = Table(title=f"Scorecards bench ({agents} agents, {days} days, {repeats} repeats)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in figures.items():
+        table.add_row(name, f"{value:g}")
+    Console().print(table)
