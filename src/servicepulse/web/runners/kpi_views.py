@@ -459,7 +459,7 @@ class TrendRunner:
         end = default_end(span, today)
         days = default_window_days()
         back = {"day": 0, "week": 7 * TREND_PERIODS, "month": 31 * TREND_PERIODS,
-                "quarter": 92 * TREND_PERIODS}[params.period]
+                "quarter": 92 * TREND_PERIODS}.get(params.period, 0)
         first = end - timedelta(days=max(days, back))
         if span is not None and end > span[0] > first:
             first = span[0]
