@@ -1,4 +1,5 @@
-"""Configuration: `servicepulse.toml` plus `SERVICEPULSE_*` environment variables (DESIGN.md §5).
+"""Configuration: `servicepulse.toml` plus `SERVICEPULSE_*` environment variables (see
+docs/configuration.md).
 
 `load_settings()` reads the file named by its argument, else by SERVICEPULSE_CONFIG, else
 `./servicepulse.toml` when there is one (no file at all is fine: defaults). Environment
@@ -37,7 +38,7 @@ class ConfigError(ValueError):
 
 
 class ServiceLevelFormula(StrEnum):
-    """The service-level variants of DESIGN.md §3 (centres count it differently)."""
+    """The service-level variants of docs/kpis.md (centres count it differently)."""
 
     # answered within the threshold / (answered + abandoned after the short-abandon threshold)
     short_abandons_excluded = "short_abandons_excluded"
@@ -52,7 +53,7 @@ class ServiceLevelFormula(StrEnum):
 
 
 class IndustryProfile(StrEnum):
-    """DESIGN.md §4: how targets and weights lean."""
+    """docs/scorecards.md: how targets and weights lean."""
 
     general = "general"
     ecommerce = "ecommerce"
@@ -116,7 +117,7 @@ class ServiceLevelThresholds(_Table):
 
 
 class FirstResponseTargets(_Table):
-    """First-response-time target per channel, seconds (DESIGN.md §4)."""
+    """First-response-time target per channel, seconds (docs/scorecards.md)."""
 
     phone: Seconds = 20.0
     chat: Seconds = 60.0
@@ -135,7 +136,7 @@ class HourlyCosts(_Table):
     customer_success: HourlyCost = 80_000 / 2080
     social_media: HourlyCost = 50_000 / 2080
     account_manager: HourlyCost = 70_000 / 2080
-    team_lead: HourlyCost = None  # DESIGN.md gives no salary for these two roles
+    team_lead: HourlyCost = None  # no median salary is documented for these two roles
     manager: HourlyCost = None
 
 
@@ -252,7 +253,7 @@ class Settings(BaseSettings):
         description="true or false: true marks the session cookie Secure (sent over HTTPS "
                     "only); set it whenever the service is reached over HTTPS")
 
-    # Plausible values (issue 15, DESIGN.md §2): read by servicepulse.records.plausible, set
+    # Plausible values (issue 15, docs/records.md): read by servicepulse.records.plausible, set
     # once per process by the CLI (docs/records.md, "Plausible values").
     plausible_from: Annotated[date, AfterValidator(_not_after_today)] = Field(
         date(1970, 1, 1), ge=date(1900, 1, 1),

@@ -1,4 +1,4 @@
-"""Events build an interaction up (DESIGN.md §2).
+"""Events build an interaction up (docs/records.md).
 
 Applied in `at` order (ties by event id) whatever order they arrive in. What each event kind
 says, and so what it overrides of the interaction record as given:

@@ -17,7 +17,7 @@ from servicepulse.records.validate import RecordError
 class SourceRow:
     source: str  # file path, "api", or "<connector>:<path>"
     line: int | None  # 1-based line (JSON Lines) or row number counting the header (CSV)
-    # raw canonical record (field names of DESIGN.md §2); None with no `error` means `raw` is
+    # raw canonical record (field names of docs/records.md); None with no `error` means `raw` is
     # a JSON line the importer parses itself (in its worker processes when parallel)
     data: dict[str, Any] | None
     raw: str  # the text as read, kept in the quarantine so a fix can be retried

@@ -127,7 +127,7 @@ def customer_text_sources() -> tuple[_Source, ...]:
                 e.c.agent_id, None),
         _Source("survey", s, s.c.comment, s.c.submitted_at, s.c.interaction_id,
                 _non_blank(s.c.comment), s.c.agent_id, None),
-        # DESIGN: social mentions count under the channel `social` whatever they link to.
+        # by design: social mentions count under the channel `social` whatever they link to.
         _Source("social_mention", m, m.c.text, m.c.at, m.c.interaction_id,
                 _non_blank(m.c.text), None, literal("social")),
     )

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 RANDOM_STATE = 0  # NMF's initialisation and the silhouette sample: the same input, same topics
-# Topics tried hold this many texts on average at least: the KPI minimum sample (DESIGN §3),
+# Topics tried hold this many texts on average at least: the KPI minimum sample (docs/kpis.md),
 # so a topic is big enough for its KPIs to be judged, and a reason is not split by wording.
 MIN_DOCUMENTS_PER_TOPIC = 30
 FIT_SAMPLE = 20000  # texts the model is fitted on; every text is then assigned

@@ -1,1 +1,1 @@
-"""KPI engine: every KPI of DESIGN.md §3, defined once, with statistics and business hours."""
+"""KPI engine: every KPI of docs/kpis.md, defined once, with statistics and business hours."""

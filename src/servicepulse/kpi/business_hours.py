@@ -43,7 +43,7 @@ _EPOCH_WEEKDAY = EPOCH.weekday()  # 1970-01-01 was a Thursday (3, with Monday = 
 # Offsets are sampled this often and changes bisected to the second: real zones never change
 # twice within six hours.
 _OFFSET_STEP_S = 6 * 3600
-# Channels whose first response is the answer (DESIGN.md §3: voice and chat), as the engine's
+# Channels whose first response is the answer (docs/kpis.md: voice and chat), as the engine's
 # raw frt_s does; other channels use the first public agent message.
 ANSWERED_CHANNELS = frozenset({"phone", "chat"})
 CHUNK_SIZE = 1000
@@ -239,7 +239,7 @@ class BusinessCalendar:
 def first_response_end(
     channel: str, first_response_at: float | None, answered_at: float | None
 ) -> float | None:
-    """The instant that ends the first-response time (DESIGN.md §3 frt)."""
+    """The instant that ends the first-response time (docs/kpis.md frt)."""
     return answered_at if channel in ANSWERED_CHANNELS else first_response_at
 
 

@@ -1,4 +1,4 @@
-"""Every KPI of DESIGN.md §3, each defined once, here.
+"""Every KPI of docs/kpis.md, each defined once, here.
 
 A definition names its label, unit, direction (is higher better?), the records it reads, its
 statistic (a kind from `servicepulse.kpi.kinds` holding one small Ibis expression over the

@@ -260,7 +260,7 @@ class Distribution(Mean):
 
 @dataclass(frozen=True)
 class Nps(Statistic):
-    """% promoters − % detractors (−100…100), interval of DESIGN.md §3."""
+    """% promoters − % detractors (−100…100), interval of docs/kpis.md."""
 
     population: Deferred | None = None
     promoter: Deferred | None = None

@@ -1,7 +1,7 @@
 """The settings the KPI engine reads, taken from `servicepulse.config.Settings`.
 
 The configuration module belongs to another area; this adapter reads the names agreed for it
-(and falls back to DESIGN.md's defaults for any it does not have), so the engine only ever
+(and falls back to the documented defaults for any it does not have), so the engine only ever
 sees one small, frozen, typed object.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# DESIGN.md §3: default hourly costs = the role's median salary / 2,080 h.
+# docs/kpis.md: default hourly costs = the role's median salary / 2,080 h.
 DEFAULT_HOURLY_COSTS: dict[str, float] = {
     "frontline": 37_920 / 2080,
     "technical_support": 57_000 / 2080,
@@ -82,7 +82,7 @@ def kpi_settings(settings: Any | None = None) -> KpiSettings:
     if settings is None:
         try:
             from servicepulse.config import load_settings
-        except ImportError:  # configuration area not in the tree yet: DESIGN.md defaults
+        except ImportError:  # configuration area not in the tree yet: the documented defaults
             return KpiSettings()
         settings = load_settings()
     base = KpiSettings()

@@ -7,7 +7,7 @@ survey at its submitted_at, an agent-state segment clipped to a period, ...) car
   which the row's period starts,
 - the derived fields the KPI definitions use (`frt_s`, `handled`, `repeat`, ...).
 
-Attribution follows DESIGN.md §3: interactions count at created_at, time to resolution at
+Attribution follows docs/kpis.md: interactions count at created_at, time to resolution at
 resolved_at, surveys at submitted_at; agent states and shifts are clipped to the period.
 Everything here builds expressions: nothing runs until the engine aggregates.
 """

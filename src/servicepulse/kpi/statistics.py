@@ -1,4 +1,4 @@
-"""Confidence intervals and significance tests for KPI values (DESIGN.md §3, issue 3 item 4).
+"""Confidence intervals and significance tests for KPI values (docs/kpis.md, issue 3 item 4).
 
 Every function takes *sufficient statistics* (counts, sums, means), never rows: the engine
 aggregates inside the database and only the per-group figures come back to Python.
@@ -128,7 +128,7 @@ def nps_value(promoters: float, detractors: float, n: int) -> float | None:
 
 
 def _nps_variance(promoters: float, detractors: float, n: int) -> float:
-    # DESIGN.md §3 / REFERENCES.md: variance = 100² (p + d − (p − d)²) / n. It is the variance
+    # docs/kpis.md: variance = 100² (p + d − (p − d)²) / n. It is the variance
     # of the mean of answers coded +100 (promoter), 0 (passive), −100 (detractor).
     _check_count("promoters", promoters, n)
     _check_count("detractors", detractors, n)
@@ -185,7 +185,7 @@ def quantile_rank_interval(
 
 
 def is_low_sample(n: int, minimum: int) -> bool:
-    """Below the minimum sample (DESIGN.md §3): shown, but marked and left out of rankings."""
+    """Below the minimum sample (docs/kpis.md): shown, but marked and left out of rankings."""
     return n < minimum
 
 

@@ -1,4 +1,4 @@
-"""The canonical record format (DESIGN.md §2): twelve kinds, validated with pydantic.
+"""The canonical record format (docs/records.md): twelve kinds, validated with pydantic.
 
 Every record that enters ServicePulse is, or is converted to, one of these models. Times are
 timezone-aware UTC after validation (a time without offset is read as UTC); durations are
@@ -26,7 +26,7 @@ from servicepulse.records import plausible
 
 
 def _as_utc(value: datetime) -> datetime:
-    # DESIGN.md §2: a time without offset is UTC; and only plausible times (see `plausible`).
+    # docs/records.md: a time without offset is UTC; and only plausible times (see `plausible`).
     limits = plausible._current
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -149,7 +149,7 @@ class OrderKind(StrEnum):
     exchange = "exchange"
 
 
-# Default survey scales (DESIGN.md §2): csat 1–5, nps 0–10, ces 1–7.
+# Default survey scales (docs/records.md): csat 1–5, nps 0–10, ces 1–7.
 SURVEY_SCALES: dict[SurveyKind, tuple[float, float]] = {
     SurveyKind.csat: (1, 5),
     SurveyKind.nps: (0, 10),

@@ -1,4 +1,4 @@
-"""Plausible values (DESIGN.md §2): the limits every record is held to beyond its type.
+"""Plausible values (docs/records.md): the limits every record is held to beyond its type.
 
 A time before `plausible_from` (default 1970-01-01) or after the day `plausible_years_ahead`
 years after today (default 10), and a duration (`talk_s`, `hold_s`, `wrap_s`, `handle_s`) over

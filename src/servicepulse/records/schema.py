@@ -8,7 +8,7 @@ from pydantic import TypeAdapter
 
 from servicepulse.records.models import RECORD_MODELS
 
-# What the records accept as a time (DESIGN.md §2): ISO 8601, date alone allowed (midnight),
+# What the records accept as a time (docs/records.md): ISO 8601, date alone allowed (midnight),
 # offset optional (none = UTC). JSON Schema's "date-time" format demands an offset, so it
 # would reject valid records; this pattern says what is really accepted.
 ISO_TIME_PATTERN = (

@@ -22,7 +22,7 @@ import numpy as np
 from servicepulse.simulate.config import SimulationConfig
 from servicepulse.simulate.texts import CATEGORIES, FIRST_NAMES, LAST_NAMES
 
-# Median salary over 2,080 h (DESIGN.md §3 cost_per_contact); team leads a little above.
+# Median salary over 2,080 h (docs/kpis.md cost_per_contact); team leads a little above.
 ROLE_HOURLY_COST = {
     "frontline": 37_920 / 2080,
     "technical_support": 57_000 / 2080,
@@ -333,7 +333,7 @@ def build_organisation(config: SimulationConfig, rng: np.random.Generator) -> Or
             skill=float(rng.beta(6.0, 2.5)),
             speed=float(np.clip(rng.lognormal(0.0, 0.12), 0.75, 1.35)),
         )
-        # Most records carry a cost; some are left to the role default (DESIGN.md §3).
+        # Most records carry a cost; some are left to the role default (docs/kpis.md).
         if role in ROLE_HOURLY_COST and rng.random() < 0.9:
             agent.hourly_cost = round(ROLE_HOURLY_COST[role] * float(rng.lognormal(0, 0.08)), 2)
         if rng.random() < 0.15:

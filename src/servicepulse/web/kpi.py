@@ -123,7 +123,7 @@ class KpiInfo:
     target_high: float | None = None  # upper end of a band (occupancy 75-85%)
 
 
-# DESIGN.md §4 default targets, shown against the tiles (first response has per-channel
+# docs/scorecards.md default targets, shown against the tiles (first response has per-channel
 # targets, so it shows "% within target" on the channel view rather than one line here).
 TARGETS: dict[str, tuple[Literal["min", "max", "band"], float, float | None]] = {
     "csat": ("min", 80.0, None),
@@ -149,7 +149,7 @@ WALLBOARD_KPIS = ("service_level", "frt", "abandon_rate", "csat", "contacts")
 
 
 def kpi_info(name: str) -> KpiInfo:
-    """Label, unit and direction from the engine's definitions; targets from DESIGN.md §4."""
+    """Label, unit and direction from the engine's definitions; targets from docs/scorecards.md."""
     from servicepulse.kpi.definitions import KPIS
 
     definition = KPIS.get(name)

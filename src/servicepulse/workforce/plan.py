@@ -129,7 +129,7 @@ def scheduled_agents(engine: Engine, start: datetime, interval_s: int, count: in
 def mean_handle_time(engine: Engine, channels: Sequence[str], start: datetime,
                      end: datetime) -> float | None:
     """Mean handle time (s) of inbound contacts of `channels` created in [start, end):
-    talk + hold + wrap where talk time is known, else handle_s (DESIGN.md §3's AHT)."""
+    talk + hold + wrap where talk time is known, else handle_s (docs/kpis.md's AHT)."""
     talk = interactions.c.talk_s
     handle = func.coalesce(
         talk + func.coalesce(interactions.c.hold_s, 0.0) + func.coalesce(interactions.c.wrap_s,

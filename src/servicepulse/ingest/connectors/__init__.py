@@ -1,6 +1,6 @@
 """Connectors: read the export formats of helpdesks, phone systems and social tools.
 
-Each connector converts a source's own export into canonical records (DESIGN.md §2) as
+Each connector converts a source's own export into canonical records (docs/records.md) as
 `SourceRow`s for the importer; a piece it cannot read or convert becomes an error row that the
 importer quarantines, and the rest is still read. Conversions are deterministic (the same
 export gives the same records, ids included), so re-importing an export changes nothing and a

@@ -44,7 +44,7 @@ from servicepulse.ingest.sources import SourceRow
 
 DEFAULT_PREFIX = "ast-"
 
-# Events that end a caller's stay in the queue unanswered (DESIGN: abandoned).
+# Events that end a caller's stay in the queue unanswered (docs/records.md: abandoned).
 ABANDON_EVENTS = {"ABANDON", "EXITEMPTY", "EXITWITHTIMEOUT", "EXITWITHKEY"}
 COMPLETE_EVENTS = {"COMPLETEAGENT", "COMPLETECALLER"}
 # TRANSFER (Asterisk ≤ 11); BLINDTRANSFER / ATTENDEDTRANSFER (12+) with the same tail fields.

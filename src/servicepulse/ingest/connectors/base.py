@@ -1,6 +1,6 @@
 """What every connector shares: its interface, its options, error rows, times and JSON pages.
 
-A connector turns a source's own export format into canonical records (DESIGN.md §2). It never
+A connector turns a source's own export format into canonical records (docs/records.md). It never
 validates (the importer does) and never raises for bad input: a piece it cannot read or convert
 becomes a `SourceRow` with `error` set, which the importer quarantines with its source and line,
 and the rest of the file is still read.
