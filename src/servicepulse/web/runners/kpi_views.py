@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from servicepulse.kpi.sources import REPEAT_KPIS
 from servicepulse.store.tables import agents, teams
 from servicepulse.web.kpi import (
     AGENT_KPIS,
@@ -30,6 +32,7 @@ from servicepulse.web.periods import (
     default_end,
     default_window_days,
     page_window,
+    short_day,
     window_text,
 )
 from servicepulse.web.runners.base import (
@@ -62,6 +65,7 @@ class Tile(BaseModel):
     # when the window is partial: its compared days' figure (`previous` is the same days of
     # the previous window), else None (the whole window is compared)
     compared: KpiCell | None = None
+    note: str | None = None  # a caveat on the figure (FCR whose repeats are not all in yet)
 
 
 class ChannelFirstResponse(BaseModel):
@@ -145,6 +149,7 @@ class OverviewRunner:
                 sparkline=[cell(name, (row.get("kpis") or {}).get(name)).value
                            for _, row in spark_rows],
                 compared=compared_cell,
+                note=_repeats_note(name, window, span, self.context.settings.repeat_window_days),
             ))
         previous = (_window(*compared.previous) if compared is not None
                     else window.previous())
@@ -180,6 +185,22 @@ class OverviewRunner:
                                         target_text=(phone.target or "no target").replace(
                                             "target ", ""), status=phone.status))
         return out
+
+
+def _repeats_note(name: str, window: Window, span: tuple[date, date] | None,
+                  repeat_days: float) -> str | None:
+    """FCR and the repeat rate count the repeats of the `repeat_days` after each contact:
+    for the window's last days those are not all in the data yet, so the figure may read
+    high (fewer repeats seen) against a window whose repeats are all in."""
+    if name not in REPEAT_KPIS or span is None:
+        return None
+    # the last day whose contacts have had their whole repeat window within whole days of data
+    complete = span[1] - timedelta(days=math.ceil(repeat_days) + 1)
+    if window.to <= complete + timedelta(days=1):
+        return None
+    reads = "high" if name == "fcr" else "low"  # fewer repeats seen: FCR up, repeat rate down
+    return (f"contacts after {short_day(complete)} have not had their {repeat_days:g} days "
+            f"for a repeat yet: this may read {reads}")
 
 
 def _window(first: date, end: date) -> Window:
