@@ -101,3 +101,31 @@ def test_the_plan_without_options_is_the_same_on_the_page_and_the_command_line(
     assert (cli["interval_s"], cli["target_service_level"], cli["target_time_s"],
             cli["max_occupancy"], cli["shrinkage"]) == (1800, 0.8, 20.0, 0.85, 0.0)
     assert len(cli["intervals"]) == 48
+
+
+def test_without_a_day_both_plan_the_day_after_past_data(
+        store: tuple[str, TestClient, str]) -> None:
+    # The fixture's newest contact is 2026-03-16 09:10 UTC: a store of past data plans the
+    # day after it (today, 2026-12-07, would have no history behind it).
+    url, client, token = store
+    result = runner.invoke(app, ["--db", url, "staffing", "plan", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.output)
+    del cli["summary"]
+    assert cli["start"].startswith("2026-03-17T00:00:00")
+    response = client.get("/api/v1/staffing/plan", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert response.json() == cli
+
+
+def test_the_day_planned_is_today_when_the_data_reaches_it() -> None:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Pacific/Auckland")).date()
+    assert defaults.plan_day("Pacific/Auckland") == today
+    assert defaults.plan_day("Pacific/Auckland", after_data=date(2026, 3, 17)) \
+        == min(today, date(2026, 3, 17))
+    # a live store: its newest contact is today, the day after it tomorrow
+    assert defaults.plan_day("Pacific/Auckland", after_data=date.fromordinal(
+        today.toordinal() + 1)) == today

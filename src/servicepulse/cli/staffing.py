@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -108,6 +108,14 @@ def _target_time(value: float | None, channel: str) -> float:
     if value is not None:
         return _nonnegative(value, "--target-time", "seconds")
     return defaults.target_time_s(channel, _settings().service_level_threshold_s)
+
+
+def _plan_day(ctx: typer.Context, timezone: str) -> date:
+    """Today, or the day after the newest stored contact when the data ends before today:
+    the staffing page's default (`plan.default_plan_day`)."""
+    from servicepulse.workforce.plan import default_plan_day
+
+    return default_plan_day(state(ctx).engine(), timezone)
 
 
 def _any_interval(value: str) -> int:
@@ -232,7 +240,8 @@ def _channels(values: list[str] | None) -> list[str]:
 def plan(
     ctx: typer.Context,
     start: Annotated[str | None, typer.Option(
-        "--from", help="First day, YYYY-MM-DD; default today (organisation time zone).")
+        "--from", help="First day, YYYY-MM-DD; default today (organisation time zone), or "
+                       "the day after the newest contact if the data ends before.")
     ] = None,
     end: Annotated[str | None, typer.Option(
         "--to", help="Last day, included; default the --from day.")] = None,
@@ -267,7 +276,7 @@ def plan(
 
     interval_s = _interval_seconds(interval)
     zone = _timezone(timezone)
-    first = parse_date(start, "--from") or defaults.plan_day(zone)
+    first = parse_date(start, "--from") or _plan_day(ctx, zone)
     last = parse_date(end, "--to") or first
     _require(last >= first, "--to", f"{last} is before --from {first}")
     sl = _percent(target_sl, "--target-sl", allow_100=False)
@@ -330,8 +339,9 @@ def plan(
 def forecast_command(
     ctx: typer.Context,
     start: Annotated[str | None, typer.Option(
-        "--from", help="First forecast day, YYYY-MM-DD (UTC); default today (organisation "
-                       "time zone).")] = None,
+        "--from", help="First forecast day, YYYY-MM-DD; default today (organisation time "
+                       "zone), or the day after the newest contact if the data ends before.")
+    ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last day, included.")] = None,
     interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 1h.")
                         ] = defaults.INTERVAL,
@@ -353,7 +363,7 @@ def forecast_command(
 
     interval_s = _interval_seconds(interval)
     zone = _timezone(timezone)
-    first = parse_date(start, "--from") or defaults.plan_day(zone)
+    first = parse_date(start, "--from") or _plan_day(ctx, zone)
     last = parse_date(end, "--to") or first
     _require(last >= first, "--to", f"{last} is before --from {first}")
     channels = _channels(channel)

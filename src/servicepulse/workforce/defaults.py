@@ -48,9 +48,12 @@ def target_time_s(channel: str, thresholds: ServiceLevelThresholds | None = None
     return float(value)
 
 
-def plan_day(timezone: str) -> date:
-    """The day a plan is for when none is given: today in the organisation's time zone."""
-    return datetime.now(ZoneInfo(timezone)).date()
+def plan_day(timezone: str, after_data: date | None = None) -> date:
+    """The day a plan is for when none is given: today in the organisation's time zone, or,
+    when the stored contacts end before today (`after_data`: the day after the newest one),
+    that day, so that a store of past data plans the day its history leads up to."""
+    today = datetime.now(ZoneInfo(timezone)).date()
+    return min(today, after_data) if after_data is not None else today
 
 
 class IntervalError(ValueError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -148,6 +149,19 @@ def mean_handle_time(engine: Engine, channels: Sequence[str], start: datetime,
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def default_plan_day(engine: Engine, timezone: str) -> date:
+    """The day planned when none is asked, for the page and the command line alike: today,
+    or the day after the newest stored contact when the data ends before today
+    (`defaults.plan_day`)."""
+    with engine.connect() as connection:
+        newest = connection.execute(select(func.max(interactions.c.created_at))).scalar()
+    after = None
+    if newest is not None:
+        after = (datetime.fromtimestamp(float(newest), ZoneInfo(timezone)).date()
+                 + timedelta(days=1))
+    return defaults.plan_day(timezone, after)
 
 
 def staffing_plan(engine: Engine, start: date, end: date,

@@ -9,7 +9,8 @@ and the plan as JSON (or CSV) under `/api/v1`.
 Managers, admins and team leads (the whole plan: shifts are per agent and the forecast is for
 the whole centre); 403 for agents, 401 without credentials. Dates follow the web service's
 convention: `from` inclusive, `to` exclusive (UTC days); without them the plan is for today in
-the organisation's time zone, as `servicepulse staffing plan`'s. Percent inputs are 0-100, as
+the organisation's time zone (or the day after the newest contact, when the data ends before
+today), as `servicepulse staffing plan`'s. Percent inputs are 0-100, as
 on the command line, and every default (interval, targets, occupancy cap, shrinkage, the
 calculator's) is the command line's: both read `servicepulse.workforce.defaults`.
 """
@@ -37,7 +38,7 @@ from servicepulse.web.users import User
 from servicepulse.workforce import defaults
 from servicepulse.workforce.erlang import ErlangInputError, required_agents
 from servicepulse.workforce.forecast import ForecastError
-from servicepulse.workforce.plan import StaffingPlan, staffing_plan
+from servicepulse.workforce.plan import StaffingPlan, default_plan_day, staffing_plan
 
 router = APIRouter()
 pages = APIRouter(include_in_schema=False)
@@ -81,7 +82,7 @@ class StaffingRunner:
         """First and last day of the plan, both included."""
         start = self.params.from_ or (
             self.params.to - timedelta(days=1) if self.params.to
-            else defaults.plan_day(self.context.settings.timezone))
+            else default_plan_day(self.context.engine, self.context.settings.timezone))
         end = self.params.to or start + timedelta(days=1)
         if end <= start:
             raise ValueError(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
