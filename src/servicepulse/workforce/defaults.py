@@ -97,8 +97,8 @@ def parse_interval(text: str | int | float, *, allowed: tuple[int, ...] | None =
     whole = int(seconds)
     if unit is None and whole < minimum_s:
         raise IntervalError(f"interval {str(text)!r} would be {whole} seconds, too short: "
-                            f"write {raw}m for {raw} minutes (or {raw}s if you mean seconds "
-                            f"and the interval is at least {minimum_s} s)")
+                            f"write {raw}m for {raw} minutes (an interval here is at least "
+                            f"{_written(minimum_s)})")
     if whole < minimum_s:
         raise IntervalError(f"interval {str(text)!r} is shorter than {_written(minimum_s)}: "
                             f"write {choices}")
