@@ -84,25 +84,28 @@ TEAM = _team(
 
 
 def test_busy_not_effective() -> None:
-    # contacts sorted 90, 95, 100, 110, 212: 75th percentile = 110; d (212) is in the top
-    # quarter. FCR sorted 38, 71, 75, 78, 80: 25th percentile 71, median 75; d's 38 is below.
+    # contacts sorted 90, 95, 100, 110, 212: 75th percentile = 110, median 100; d (212) is in
+    # the top quarter and over 1.2 × 100. FCR sorted 38, 71, 75, 78, 80: 25th percentile 71,
+    # median 75; d's 38 is below.
     flag = flags.busy_not_effective(TEAM["d"], TEAM, minimum_sample=30)
     assert flag is not None and flag.flag == "busy_not_effective"
     assert flag.evidence == (
-        "handled 212 contacts, top quarter of their peers (75th percentile 110); FCR 38.0% "
-        "against a peer median of 75.0% (bottom quarter: ≤ 71.0%, n = 50)")
-    # b is in the top quarter too (110 ≥ 110); its FCR 75 is above the bottom quarter (71),
-    # but CSAT sorted 80, 82, 84, 85, 90 has 25th percentile 82: b's 80 is bottom quarter
-    flag_b = flags.busy_not_effective(TEAM["b"], TEAM, minimum_sample=30)
+        "handled 212 contacts, top quarter of their peers (75th percentile 110, median 100); "
+        "FCR 38.0% against a peer median of 75.0% (bottom quarter: ≤ 71.0%, n = 50)")
+    # b is in the top quarter too (110 ≥ 110) but only 1.1 × the median: not busy, though
+    # its CSAT (sorted 80, 82, 84, 85, 90: 25th percentile 82) is in the bottom quarter
+    assert flags.busy_not_effective(TEAM["b"], TEAM, minimum_sample=30) is None
+    busy_b = {**TEAM["b"], "contacts": {"value": 120, "n": 120}}  # 1.2 × the median
+    flag_b = flags.busy_not_effective(busy_b, TEAM, minimum_sample=30)
     assert flag_b is not None and "CSAT 80.0% against a peer median of 84.0%" in flag_b.evidence
     # ... but b's CSAT 80 meets a target of 80: not "not effective" however the peers do
-    assert flags.busy_not_effective(TEAM["b"], TEAM, 30, {"csat": 80.0, "fcr": 70.0}) is None
+    assert flags.busy_not_effective(busy_b, TEAM, 30, {"csat": 80.0, "fcr": 70.0}) is None
     assert flags.busy_not_effective(TEAM["d"], TEAM, 30, {"csat": 80.0, "fcr": 70.0}) \
         is not None  # d's FCR 38 misses 70
     # a dip that is not significant: b's CSAT interval reaches above the median 84
-    wide = {**TEAM["b"], "csat": {"value": 80, "n": 50, "ci": [68.0, 88.0]}}
+    wide = {**busy_b, "csat": {"value": 80, "n": 50, "ci": [68.0, 88.0]}}
     assert flags.busy_not_effective(wide, TEAM, minimum_sample=30) is None
-    narrow = {**TEAM["b"], "csat": {"value": 80, "n": 50, "ci": [78.0, 83.0]}}
+    narrow = {**busy_b, "csat": {"value": 80, "n": 50, "ci": [78.0, 83.0]}}
     assert flags.busy_not_effective(narrow, TEAM, minimum_sample=30) is not None
     # e is not busy
     assert flags.busy_not_effective(TEAM["e"], TEAM, minimum_sample=30) is None
@@ -129,21 +132,32 @@ def test_rushing() -> None:
 
 
 def test_occupancy_flags() -> None:
-    burnout = flags.occupancy_flags([90, 88, 80, 95], 75, 85)  # 3 of 4 days over 85
+    # 5 of 6 days over 85; daily mean 90.667, sample sd √(63.333 / 5) = 3.559, standard error
+    # 1.453, t(0.975, 5) = 2.5706: 95% interval 86.93–94.40, wholly above 85
+    days = [90, 92, 84, 94, 91, 93]
+    burnout = flags.occupancy_flags(days, 75, 85)
     assert burnout is not None and burnout.flag == "burnout_risk"
-    assert burnout.evidence == ("occupancy above 85% on 3 of 4 days (mean on those days "
-                                "91.0%, highest 95.0%)")
+    assert burnout.evidence == ("occupancy above 85% on 5 of 6 days (mean on those days "
+                                "92.0%, highest 94.0%); 95% interval of the daily mean "
+                                "86.9%–94.4%")
     assert flags.occupancy_flags([90, 88, 80, 70], 75, 85) is None  # 2 of 4: not most
-    underused = flags.occupancy_flags([60, 70, 80], 75, 85)
+    # 3 of 4 days over 85, but the days swing: mean 88.25, sd 6.238, se 3.119, t(3) = 3.1824:
+    # interval 78.3–98.2 reaches into the band; not burnout
+    assert flags.occupancy_flags([90, 88, 80, 95], 75, 85) is None
+    # 5 of 5 under 75: mean 64.4, sd √(59.2 / 4) = 3.847, se 1.7205, t(4) = 2.7764:
+    # interval 59.6–69.2, wholly under 75
+    underused = flags.occupancy_flags([60, 62, 70, 64, 66], 75, 85)
     assert underused is not None and underused.flag == "underused"
-    assert underused.evidence == ("occupancy below 75% on 2 of 3 days (mean on those days "
-                                  "65.0%, lowest 60.0%)")
+    assert underused.evidence == ("occupancy below 75% on 5 of 5 days (mean on those days "
+                                  "64.4%, lowest 60.0%); 95% interval of the daily mean "
+                                  "59.6%–69.2%")
+    assert flags.occupancy_flags([60, 70, 80], 75, 85) is None  # 2 of 3, but 45–95
     assert flags.occupancy_flags([95], 75, 85) is None  # one day is too few to say
-    # the period as a whole must be out of the band too: (90+88+80+95)/4 days but 84% overall
-    assert flags.occupancy_flags([90, 88, 80, 95], 75, 85, period=84.0) is None
-    over = flags.occupancy_flags([90, 88, 80, 95], 75, 85, period=88.0)
-    assert over is not None and over.evidence.endswith("; 88.0% over the period")
-    assert flags.occupancy_flags([60, 70, 80], 75, 85, period=76.0) is None
+    # the period as a whole must be out of the band too: most days over 85 but 84% overall
+    assert flags.occupancy_flags(days, 75, 85, period=84.0) is None
+    over = flags.occupancy_flags(days, 75, 85, period=88.0)
+    assert over is not None and "; 88.0% over the period; 95% interval" in over.evidence
+    assert flags.occupancy_flags([60, 62, 70, 64, 66], 75, 85, period=76.0) is None
 
 
 def test_low_sample() -> None:

@@ -75,24 +75,28 @@ def test_every_flag_with_its_evidence(team_store: Engine, team_context: Context)
     flags = {agent: {f["flag"]: f["evidence"] for f in card["flags"]}
              for agent, card in cards.items()}
     # peers: the five frontline agents, all on the phone.
-    # contacts 36, 40, 42, 44, 80 → 75th percentile 44; FCR (n ≥ 30) 50, 77.78, 81.82, 85.71,
-    # 90 → 25th percentile 77.78, median 81.82; CSAT (n ≥ 30: not A5) 50, 75, 80, 90 → 25th
-    # percentile 68.75, median 77.5. A2's intervals (Wilson: FCR 50% of 80 up to 60.7%, CSAT
-    # 50% of 40 up to 65.0%) are wholly under the medians, and both miss their targets.
+    # contacts 36, 40, 42, 44, 80 → 75th percentile 44, median 42 (A2's 80 ≥ 1.2 × 42); FCR
+    # (n ≥ 30) 50, 77.78, 81.82, 85.71, 90 → 25th percentile 77.78, median 81.82; CSAT
+    # (n ≥ 30: not A5) 50, 75, 80, 90 → 25th percentile 68.75, median 77.5. A2's intervals
+    # (Wilson: FCR 50% of 80 up to 60.7%, CSAT 50% of 40 up to 65.0%) are wholly under the
+    # medians, and both miss their targets.
     assert flags["A2"]["busy_not_effective"] == (
-        "handled 80 contacts, top quarter of their peers (75th percentile 44); FCR 50.0% "
-        "against a peer median of 81.8% (bottom quarter: ≤ 77.8%, n = 80); CSAT 50.0% against "
-        "a peer median of 77.5% (bottom quarter: ≤ 68.8%, n = 40)")
+        "handled 80 contacts, top quarter of their peers (75th percentile 44, median 42); "
+        "FCR 50.0% against a peer median of 81.8% (bottom quarter: ≤ 77.8%, n = 80); CSAT 50.0% "
+        "against a peer median of 77.5% (bottom quarter: ≤ 68.8%, n = 40)")
     # AHT 150 < 0.7 × 310 (the phone median: all are on the phone) = 217; repeats 25% > 1.5 ×
     # 0% (the others have none)
     assert flags["A2"]["rushing"] == (
         "AHT 150 s is 48% of the team median for this channel mix 310 s (under 70%); repeat "
         "contacts 25.0% against a peer median of 0.0% (over 1.5×)")
-    # A1: 54 of 60 minutes busy every day = 90%; A3: 36 of 60 = 60%
+    # A1: 54 of 60 minutes busy every day = 90%; A3: 36 of 60 = 60% (the same every day: an
+    # interval of no width)
     assert flags["A1"] == {"burnout_risk": "occupancy above 85% on 3 of 3 days (mean on those "
-                                           "days 90.0%, highest 90.0%); 90.0% over the period"}
+                                           "days 90.0%, highest 90.0%); 90.0% over the period; "
+                                           "95% interval of the daily mean 90.0%–90.0%"}
     assert flags["A3"] == {"underused": "occupancy below 75% on 3 of 3 days (mean on those "
-                                        "days 60.0%, lowest 60.0%); 60.0% over the period"}
+                                        "days 60.0%, lowest 60.0%); 60.0% over the period; "
+                                        "95% interval of the daily mean 60.0%–60.0%"}
     assert flags["A5"] == {"low_sample": "too few to judge: Customer satisfaction from 12 "
                                          "(minimum 30)"}
     assert flags["A4"] == {} and flags["L1"] == {}

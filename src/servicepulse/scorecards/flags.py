@@ -1,14 +1,16 @@
 """The flags a team lead sees, each with the numbers behind it.
 
 - `busy_not_effective`: contacts in the top quarter of the agent's peers (at or above their
-  75th percentile) while CSAT or FCR is in their bottom quarter (at or below the 25th
-  percentile) and significantly under their median (the 95% interval's top below it), the
-  quality KPI having at least the minimum sample and missing its target.
+  75th percentile) and at least BUSY_MULTIPLE × their median, while CSAT or FCR is in their
+  bottom quarter (at or below the 25th percentile) and significantly under their median (the
+  95% interval's top below it), the quality KPI having at least the minimum sample and
+  missing its target.
 - `rushing`: AHT under 70% of the agent's yardstick (the team's median AHT for the agent's
   channel mix) while the repeat contact rate is over 1.5× the peers' median.
 - `burnout_risk`: occupancy above the band's top (85%) on most days with occupancy data
-  (more than half, and at least MIN_DAYS of them) and over the period as a whole;
-  `underused`: below the band's bottom (75%) the same way.
+  (more than half, and at least MIN_DAYS of them), over the period as a whole, and with the
+  whole 95% interval of the daily mean above it; `underused`: below the band's bottom (75%)
+  the same way.
 - `low_sample`: a scorecard KPI with a value from fewer answers than the minimum sample.
 Peers are the team's agents in the same role (team leads and managers are never peers); a
 quarter of a team always exists, so the quartiles alone flagged somebody in every team, and a
@@ -19,14 +21,19 @@ percentiles; fewer than MIN_TEAM peers with the KPI give no quartile flags.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 MIN_TEAM = 4
 MIN_DAYS = 2
+# "Busy" is well above the usual volume: in a team where volumes are close, the top quarter
+# starts a few contacts above the median and is no sign of anything.
+BUSY_MULTIPLE = 1.2
 RUSHING_AHT_SHARE = 0.7
 RUSHING_REPEAT_MULTIPLE = 1.5
 LABELS = {"csat": "CSAT", "fcr": "FCR", "aht": "AHT", "repeat_contact_rate": "repeat contacts",
@@ -67,8 +74,8 @@ def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
     contacts = agent.get("contacts", {}).get("value")
     if contacts is None or len(volumes) < MIN_TEAM:
         return None
-    top = percentile(volumes, 75)
-    if contacts < top:
+    top, typical = percentile(volumes, 75), percentile(volumes, 50)
+    if contacts < top or contacts < BUSY_MULTIPLE * typical:
         return None
     reasons = []
     for kpi in ("fcr", "csat"):
@@ -88,7 +95,7 @@ def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
         return None
     return Flag("busy_not_effective",
                 f"handled {int(contacts)} contacts, top quarter of their peers (75th percentile "
-                f"{top:.0f}); " + "; ".join(reasons))
+                f"{top:.0f}, median {typical:.0f}); " + "; ".join(reasons))
 
 
 def rushing(agent: AgentKpis, team: Mapping[str, AgentKpis],
@@ -112,26 +119,39 @@ def rushing(agent: AgentKpis, team: Mapping[str, AgentKpis],
     return None
 
 
+def daily_interval(daily: Sequence[float]) -> tuple[float, float]:
+    """The 95% t interval of the mean of the daily occupancies (at least 2 days)."""
+    values = np.asarray(daily, dtype=float)
+    mean = float(values.mean())
+    error = float(values.std(ddof=1)) / math.sqrt(len(values))
+    half = float(stats.t.ppf(0.975, len(values) - 1)) * error
+    return mean - half, mean + half
+
+
 def occupancy_flags(daily: Sequence[float], low: float, high: float,
                     period: float | None = None) -> Flag | None:
-    """From the agent's occupancy on each day that has occupancy data; `period`, the
-    occupancy over the whole period, must be out of the band on the same side (a few heavy
-    days of an agent who is in the band overall are not burnout)."""
+    """From the agent's occupancy on each day that has occupancy data. Out of the band on
+    most days is not enough: `period`, the occupancy over the whole period, must be out of
+    the band on the same side (a few heavy days of an agent who is in the band overall are
+    not burnout), and so must the whole 95% interval of the daily mean (a week whose days
+    swing from 50% to 95% says nothing either way)."""
     days = len(daily)
     if days < MIN_DAYS:
         return None
     over = [value for value in daily if value > high]
     under = [value for value in daily if value < low]
-    if 2 * len(over) > days and (period is None or period > high):
+    bottom, top = daily_interval(daily)
+    interval = f"; 95% interval of the daily mean {_pct(bottom)}–{_pct(top)}"
+    if 2 * len(over) > days and (period is None or period > high) and bottom > high:
         return Flag("burnout_risk",
                     f"occupancy above {high:g}% on {len(over)} of {days} days (mean on those "
                     f"days {_pct(sum(over) / len(over))}, highest {_pct(max(over))})"
-                    + _over_period(period))
-    if 2 * len(under) > days and (period is None or period < low):
+                    + _over_period(period) + interval)
+    if 2 * len(under) > days and (period is None or period < low) and top < low:
         return Flag("underused",
                     f"occupancy below {low:g}% on {len(under)} of {days} days (mean on those "
                     f"days {_pct(sum(under) / len(under))}, lowest {_pct(min(under))})"
-                    + _over_period(period))
+                    + _over_period(period) + interval)
     return None
 
 
