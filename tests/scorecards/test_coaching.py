@@ -27,8 +27,9 @@ def test_gaps_only_where_significant_with_their_sources(team_store: Engine,
     assert len(data["examples"]) == 5
     assert {e["score"] for e in data["examples"]} == {2.0}
     assert data["examples"][0]["comment"].startswith("Slow and unhelpful (A2")
-    assert data["focus"][0].startswith("Customer satisfaction: 50.0 against the rest of the "
-                                       "team's 83.3% (n = 40); mostly in channel phone")
+    assert data["focus"][0].startswith("Customer satisfaction: 50.0% against the rest of the "
+                                       "team's 83.3% (n = 40); mostly in channel phone (50.0% "
+                                       "against the team's 75.6% on 40)")  # 130/172
     # A1: CSAT 36/40 = 90% against the rest's 94/132 = 71.2%: pooled z = 0.188 / 0.0775 = 2.4;
     # FCR 36/40 against 140/202 = 69.3%: z = 0.207 / 0.0771 = 2.7: both significant strengths
     a1 = coaching_data(team_store, "A1", context=team_context)
@@ -45,6 +46,8 @@ def test_compare_with_team_needs_significance() -> None:
     result = compare_with_team("ttr", {"value": 200.0, "n": 40, "ci": [180.4, 219.6]},
                                {"value": 300.0, "n": 400, "ci": [280.4, 319.6]})
     assert result is not None and result["significant"] is True
+    # in units, never raw seconds: 200 s and 300 s
+    assert (result["value_text"], result["versus"]) == ("3.3 min", "the team's 5.0 min")
 
 
 def test_reports_as_html_and_pdf(team_store: Engine, team_context: Context,

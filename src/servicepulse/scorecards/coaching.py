@@ -89,8 +89,9 @@ def compare_with_team(name: str, agent: dict[str, Any], team: dict[str, Any]
             return None
         error = math.sqrt(errors[0] ** 2 + errors[1] ** 2)
         significant = abs(difference) > Z_95 * error if error > 0 else difference != 0
-        versus = f"the team's {team_value:.1f}"
+        versus = f"the team's {explain.value_text(name, team_value)}"
     return {"kpi": name, "label": KPIS[name].label, "value": value, "n": n,
+            "value_text": explain.value_text(name, value),
             "team_value": team_value, "difference": round(difference, 4),
             "significant": significant, "versus": versus}
 
@@ -121,6 +122,8 @@ def _segments(engine: sqlalchemy.Engine, context: Context, agent: str, gaps: lis
                 if shortfall > 0:
                     found[name].append({"dimension": dimension, "segment": segment,
                                         "value": value, "team_value": team_value, "n": n,
+                                        "value_text": explain.value_text(name, value),
+                                        "team_text": explain.value_text(name, team_value),
                                         "weight": round(shortfall * n, 2)})
     return {name: sorted(rows, key=lambda r: -r["weight"])[:4] for name, rows in found.items()}
 
@@ -171,8 +174,10 @@ def coaching_data(engine: sqlalchemy.Engine, agent: str, *, start: date | None =
     for name, entry in card["kpis"].items():
         if lead or name not in KPIS or entry["status"] == "not_enough_data" or not _better(name):
             continue
-        if name == "frt" and context.members[agent].role == "social_media":
-            continue  # judged on its social channel figures, which have no team counterpart
+        if name == "frt":
+            # judged per channel on the card: a median over phone seconds and email hours
+            # together, the agent's against the team's, would compare channel mixes
+            continue
         comparison = compare_with_team(name, mine.get(name, {}),
                                        context.team_kpis.get(name, {}))
         if comparison is None or not comparison["significant"]:
@@ -201,12 +206,12 @@ def suggested_focus(card: dict[str, Any], gaps: list[dict[str, Any]]) -> list[st
     lines = []
     ordered = sorted(gaps, key=lambda g: card["kpis"][g["kpi"]].get("attainment") or 0)
     for gap in ordered[:2]:
-        text = (f"{gap['label']}: {gap['value']:.1f} against {gap['versus']} "
+        text = (f"{gap['label']}: {gap['value_text']} against {gap['versus']} "
                 f"(n = {gap['n']})")
         if gap["sources"]:
             worst = gap["sources"][0]
-            text += (f"; mostly in {worst['dimension']} {worst['segment']} ({worst['value']:.1f}"
-                     f" against the team's {worst['team_value']:.1f} on {worst['n']})")
+            text += (f"; mostly in {worst['dimension']} {worst['segment']} ({worst['value_text']}"
+                     f" against the team's {worst['team_text']} on {worst['n']})")
         lines.append(text)
     named = {gap["kpi"] for gap in gaps}
     for name, entry in card["kpis"].items():
