@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -43,6 +44,16 @@ def _fmt(value: Any, digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _text(entry: dict[str, Any], key: str, fallback: Any) -> str:
+    """A value as the scorecard words it (with its unit), else the bare number."""
+    text = entry.get(key)
+    return str(text) if text else _fmt(fallback)
+
+
+def _interval(ci: Any) -> str:
+    return f"{_fmt(ci[0])}–{_fmt(ci[1])}" if ci else "–"
 
 
 def _print_json(document: Any) -> None:
@@ -129,25 +140,45 @@ def scorecard(
         return
     console = Console()
     for card in document["agents"]:
-        table = Table(title=f"{card['agent']} {card['name']} ({card['role']}, team "
-                            f"{card['team']}) — balanced score {_fmt(card['balanced_score'])}",
-                      caption=f"{document['from']} – {document['to']} (to exclusive)")
-        for column in ("KPI", "value", "n", "95% CI", "target", "attainment", "status"):
-            table.add_column(column)
+        console.print(f"[bold]{card['agent']} {card['name']}[/bold] ({card['role']}, team "
+                      f"{card['team']}): balanced score {_fmt(card['balanced_score'])}, "
+                      f"{document['from']} to {document['to']} (exclusive)", overflow="fold")
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0),
+                      pad_edge=False, header_style="bold")
+        table.add_column("KPI", overflow="fold")
+        table.add_column("value", justify="right", overflow="fold")
+        table.add_column("95% interval", overflow="fold")
+        table.add_column("n", justify="right", no_wrap=True)
+        table.add_column("target", overflow="fold")
+        table.add_column("status", no_wrap=True)
+        reasons: list[str] = []
         for name, entry in card["kpis"].items():
-            ci = entry.get("ci")
-            table.add_row(name, _fmt(entry["value"]), _fmt(entry["n"]),
-                          f"{_fmt(ci[0])}–{_fmt(ci[1])}" if ci else "–",
-                          entry.get("target") or "–", _fmt(entry["attainment"], 2),
+            label = entry.get("label") or name
+            table.add_row(label, _text(entry, "value_text", entry["value"]),
+                          entry.get("interval_text") or _interval(entry.get("ci")),
+                          _fmt(entry["n"]), _text(entry, "target_text", entry.get("target")),
                           entry["status"] + (f" ({entry['unavailable']})"
                                              if entry.get("unavailable") else ""))
+            channels = entry.get("channels") or {}
+            # one channel: the KPI's row says it all; several: a row each, own target
+            for channel, sub in (channels.items() if len(channels) > 1 else ()):
+                table.add_row(f"  {channel}", _text(sub, "value_text", sub.get("value")),
+                              sub.get("interval_text") or _interval(sub.get("ci")),
+                              _fmt(sub.get("n")), _text(sub, "target_text", sub.get("target")),
+                              sub.get("status") or "–")
+            if entry.get("reason"):
+                reasons.append(f"{label}: {entry['reason']}")
         console.print(table)
+        for reason in reasons:
+            console.print(f"  {reason}", overflow="fold", highlight=False)
         for flag in card["flags"]:
             console.print(f"  [bold]{flag['flag']}[/bold]: {flag['evidence']}")
     team_doc = document["team"]
     console.print(f"Team {team_doc['team']} ({team_doc['name']}): {team_doc['agents']} agents, "
-                  f"mean balanced score {_fmt(team_doc['balanced_score'])}, flags "
-                  f"{team_doc['flags'] or 'none'}")
+                  f"mean balanced score {_fmt(team_doc['balanced_score'])}; flags: "
+                  + (", ".join(f"{flag.replace('_', ' ')} {count}"
+                               for flag, count in team_doc["flags"].items())
+                     if team_doc["flags"] else "none"), overflow="fold")
 
 
 def report(
@@ -192,16 +223,26 @@ def leaderboard(
     if format_ == "json":
         _print_json(document)
         return
-    table = Table(title=f"Leaderboard {document['from']} – {document['to']}",
-                  caption="= marks a tie: the difference is not significant at 95%")
-    for column in ("rank", "agent", "team", "balanced score", "points", "badges"):
-        table.add_column(column)
+    # ranks are within a role (a team lead is not ranked against agents): one table a role
+    roles: dict[str, list[dict[str, Any]]] = {}
     for row in document["ranked"]:
-        table.add_row(("=" if row["tied"] else "") + str(row["rank"]),
-                      f"{row['agent']} {row['name']}", str(row["team"]),
-                      _fmt(row["balanced_score"]), str(row["points"]),
-                      ", ".join(b["badge"] for b in row["badges"]))
-    Console().print(table)
+        roles.setdefault(str(row.get("role") or "agents"), []).append(row)
+    console = Console()
+    console.print(f"Leaderboard {document['from']} to {document['to']} (exclusive); rank "
+                  "within each role, = marks a tie (the difference is not significant at 95%)",
+                  overflow="fold")
+    for role, rows in roles.items():
+        table = Table(title=role.replace("_", " "), title_justify="left")
+        for column in ("rank", "agent", "team", "balanced score", "points", "badges"):
+            table.add_column(column, justify="right" if column in ("rank", "balanced score",
+                                                                     "points") else "left",
+                             overflow="fold")
+        for row in sorted(rows, key=lambda item: (item["rank"], item["agent"])):
+            table.add_row(("=" if row["tied"] else "") + str(row["rank"]),
+                          f"{row['agent']} {row['name']}", str(row["team"]),
+                          _fmt(row["balanced_score"]), str(row["points"]),
+                          ", ".join(b["badge"].replace("_", " ") for b in row["badges"]))
+        console.print(table)
     if document["unranked"]:
         typer.echo("Not ranked (not enough data): " + ", ".join(
             f"{row['agent']} ({row['reason']})" for row in document["unranked"]))
