@@ -339,14 +339,25 @@ def anomalies(
     if not found:
         console.print(f"no anomalies from {first} to {last} (exclusive) in {', '.join(names)}")
         return
-    table = Table(title=f"KPI anomalies {first} to {last} (exclusive)")
-    for column in ("day", "kpi", *dimensions, "value", "baseline", "deviation", "robust z",
-                   "worse"):
-        table.add_column(column)
+    from servicepulse.kpi.definitions import KPIS as DEFINITIONS
+    from servicepulse.kpi.display import format_kpi, format_kpi_change
+
+    console.print(f"KPI anomalies {first} to {last} (exclusive): days far from the same "
+                  f"weekday's median of the {weeks} weeks before", overflow="fold")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
+                  header_style="bold")
+    table.add_column("day", no_wrap=True)
+    table.add_column("KPI", overflow="fold")
+    for name in dimensions:
+        table.add_column(name, overflow="fold")
+    for column in ("value", "baseline", "change", "robust z", "worse"):
+        table.add_column(column, justify="right", no_wrap=True)
     for item in found:
-        table.add_row(item.day.isoformat(), item.kpi or "",
-                      *[item.group.get(name) or "—" for name in dimensions],
-                      _number(item.value), _number(item.baseline), _number(item.deviation),
-                      _number(item.robust_z, 1),
+        name = item.kpi or ""
+        label = DEFINITIONS[name].label if name in DEFINITIONS else name
+        table.add_row(item.day.isoformat(), label,
+                      *[item.group.get(dimension) or "—" for dimension in dimensions],
+                      format_kpi(name, item.value), format_kpi(name, item.baseline),
+                      format_kpi_change(name, item.deviation), _number(item.robust_z, 1),
                       "—" if item.worse is None else ("yes" if item.worse else "no"))
     console.print(table)
