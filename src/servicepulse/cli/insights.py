@@ -19,7 +19,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from servicepulse.cli.context import parse_date, state
+from servicepulse.cli.context import default_window, parse_date, state
 from servicepulse.insights.drivers import DEFAULT_MAX_TOPICS
 
 console = Console()
@@ -82,24 +82,6 @@ def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None
     return first, last
 
 
-def _window(engine: Any, first: date | None, last: date | None) -> tuple[date, date]:
-    """The window asked for, else the pages' default one (`servicepulse.web.periods`)."""
-    from servicepulse.config import default_window_days
-    from servicepulse.kpi.settings import kpi_settings
-    # the runners first: servicepulse.web.periods imported alone meets an import cycle
-    from servicepulse.web.runners.base import resolve_window  # isort: skip
-    from servicepulse.web.periods import data_span, default_end, local_today  # isort: skip
-
-    timezone = kpi_settings(None).timezone
-    if first is None and last is None:
-        last = default_end(data_span(engine, timezone), local_today(timezone))
-    try:
-        window = resolve_window(engine, first, last, default_window_days(), timezone)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--from/--to") from None
-    return window.from_, window.to
-
-
 def _names(value: str | None, option: str, allowed: list[str] | tuple[str, ...]) -> list[str]:
     names = [name.strip() for name in (value or "").split(",") if name.strip()]
     unknown = [name for name in names if name not in allowed]
@@ -140,7 +122,7 @@ def drivers(
     from servicepulse.insights.embeddings import EmbeddingModelMissing
 
     engine = state(ctx).engine()
-    first, last = _window(engine, *_dates(from_, to))
+    first, last = default_window(engine, *_dates(from_, to))
     query = DriversQuery.model_validate({"from": first, "to": last, "topics": topics,
                                          "max_topics": max_topics, "method": method.value})
     try:
@@ -229,7 +211,7 @@ def sentiment(
     ensure_installed()
     dimensions = _names(by, "--by", DIMENSIONS)
     engine = state(ctx).engine()
-    first, last = _window(engine, *_dates(from_, to))
+    first, last = default_window(engine, *_dates(from_, to))
     with engine.begin() as connection:
         scoring = score_texts(connection, rescore=rescore)
     document = run_kpi_query(engine, KpiQuery.model_validate(

@@ -3,7 +3,8 @@
 Contract (scripts depend on it):
 `servicepulse [--db URL] kpi [--by DIM[,DIM...]] [--period day|week|month|quarter|all]
 [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--kpi NAME[,NAME...]|all] [--format table|json|csv]`
-(`--to` exclusive). JSON and CSV hold every KPI unless `--kpi` names some; the table, read by a
+(`--to` exclusive; without both, the window the pages open on: the last `default_window_days`
+whole days with data). JSON and CSV hold every KPI unless `--kpi` names some; the table, read by a
 person in a terminal, shows a default set for the grouping (`default_kpis`) and splits its
 columns over several tables rather than cutting values to fit the width.
 `--engine duckdb|spark --parquet DIR` runs the same definitions on a Parquet export instead
@@ -26,7 +27,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from servicepulse.cli.context import parse_date, state
+from servicepulse.cli.context import default_window, parse_date, state
 
 
 class OutputFormat(StrEnum):
@@ -315,7 +316,9 @@ def register(app: typer.Typer) -> None:
         period: Annotated[str, typer.Option(
             "--period", help="day, week (from Monday), month, quarter or all.")] = "all",
         from_: Annotated[str | None, typer.Option(
-            "--from", help="First day (YYYY-MM-DD, organisation time zone).")] = None,
+            "--from", help="First day (YYYY-MM-DD, organisation time zone); without --from "
+                           "and --to the pages' default window (default_window_days).")
+        ] = None,
         to: Annotated[str | None, typer.Option(
             "--to", help="Day after the last (YYYY-MM-DD, exclusive).")] = None,
         kpi: Annotated[str | None, typer.Option(
@@ -344,10 +347,14 @@ def register(app: typer.Typer) -> None:
             names = None
         elif names is None and output is OutputFormat.table:
             names = default_kpis(_split(by))
+        first, last = parse_date(from_, "--from"), parse_date(to, "--to")
+        if engine is Engine.store:
+            # the pages' default window (one default for pages and commands)
+            first, last = default_window(state(ctx).engine(), first, last)
         try:
             query = KpiQuery.model_validate({
-                "by": _split(by), "period": period, "from": parse_date(from_, "--from"),
-                "to": parse_date(to, "--to"), "kpis": names,
+                "by": _split(by), "period": period, "from": first,
+                "to": last, "kpis": names,
                 "filters": _filters(filter_ or [])})
         except ValidationError as error:
             problems = "; ".join(
