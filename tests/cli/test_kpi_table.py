@@ -137,3 +137,16 @@ def test_the_command_prints_the_default_table_and_json_keeps_every_kpi(week_db: 
                                env={"COLUMNS": "120"})
     assert everything.exit_code == 0, everything.output
     assert "Sentiment" in everything.output and "Impressions" in everything.output
+
+
+def test_without_dates_the_command_shows_the_pages_window(week_db: str) -> None:
+    # The fixture's records run from 2026-02-27 to 2026-03-12 (UTC). The pages' default
+    # window ends before the data's last, partial day and holds default_window_days (28):
+    # 2026-02-12 to 2026-03-12, exclusive.
+    result = RUNNER.invoke(app, ["--db", week_db, "kpi", "--kpi", "contacts", "--format",
+                                 "json"])
+    assert result.exit_code == 0, result.output
+    document = orjson.loads(result.output)
+    assert (document["from"], document["to"]) == ("2026-02-12", "2026-03-12")
+    table = RUNNER.invoke(app, ["--db", week_db, "kpi"], env={"COLUMNS": "80"})
+    assert table.output.splitlines()[0] == "KPIs 2026-02-12 to 2026-03-12 (exclusive), UTC"
