@@ -1,0 +1,58 @@
+"""The staffing page in Chromium opens on the command line's plan: the same day, interval,
+targets, occupancy cap and shrinkage, and so the same under-staffed intervals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from servicepulse.cli.main import app
+from servicepulse.ingest.importer import import_rows
+from servicepulse.ingest.readers import read_jsonl
+from servicepulse.web.app import create_app
+from servicepulse.web.users import create_user
+from tests.web.browser import browser, page  # noqa: F401
+from tests.web.conftest import PASSWORD, LiveServer, serve_in_thread
+from tests.workforce.test_plan import FIXTURE
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture
+def staffing_server(sqlite_store: Engine) -> Iterator[LiveServer]:
+    assert import_rows(sqlite_store, read_jsonl(FIXTURE)).quarantined == 0
+    create_user(sqlite_store, "manager", PASSWORD, "manager")
+    with serve_in_thread(create_app(sqlite_store, serve_stale=False, prewarm=False)) as url:
+        yield LiveServer(url, sqlite_store, None)  # type: ignore[arg-type]
+
+
+def test_the_page_opens_on_the_command_lines_plan(staffing_server: LiveServer,
+                                                  page: Page) -> None:  # noqa: F811
+    url = staffing_server.engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(app, ["--db", url, "staffing", "plan", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.output)
+    # the fixture's newest contact is 2026-03-16: both plan the day after it
+    assert cli["start"].startswith("2026-03-17")
+    page.goto(f"{staffing_server.url}/login")
+    page.fill("input[name=username]", "manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{staffing_server.url}/")
+    page.goto(f"{staffing_server.url}/staffing")
+    form = page.locator("#staffing-form")
+    assert form.locator("input[name=from]").input_value() == "2026-03-17"
+    assert form.locator("select[name=interval]").input_value() == "30"
+    values = {name: form.locator(f"input[name={name}]").input_value()
+              for name in ("target_sl", "target_time", "max_occupancy", "shrinkage")}
+    assert values == {"target_sl": "80", "target_time": "20", "max_occupancy": "85",
+                      "shrinkage": "0"}
+    summary = " ".join(page.locator("p.sub").first.inner_text().split())
+    assert "target 80% in 20 s, occupancy ≤ 85%, shrinkage 0%" in summary
+    assert f"{cli['summary']['under_staffed_intervals']} of 48 intervals under-staffed" \
+        in summary
