@@ -129,3 +129,18 @@ def test_the_day_planned_is_today_when_the_data_reaches_it() -> None:
     # a live store: its newest contact is today, the day after it tomorrow
     assert defaults.plan_day("Pacific/Auckland", after_data=date.fromordinal(
         today.toordinal() + 1)) == today
+
+
+def test_the_page_calculator_reads_intervals_as_the_command_line(
+        store: tuple[str, TestClient, str]) -> None:
+    _, client, token = store
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/html"}
+    ask = {"from": "2026-03-16", "calc_calls": "100", "calc_aht": "180"}
+    # Call Centre Helper's example: 100 calls in 30 minutes at AHT 180 s need 14 agents
+    for spelling in ("30m", "1800", "0.5h"):
+        page = client.get("/staffing", params={**ask, "calc_interval": spelling},
+                          headers=headers).text
+        assert '<dd id="calc-agents">14</dd>' in page, spelling
+    page = client.get("/staffing", params={**ask, "calc_interval": "30"}, headers=headers).text
+    assert "write 30m for 30 minutes" in page
+    assert 'value="30m"' in client.get("/staffing", headers=headers).text  # the default

@@ -169,21 +169,29 @@ def erlang_calculator(calls: float, interval_s: float, aht_s: float, target_sl: 
 def _calculator(request: Request) -> tuple[dict[str, str], ErlangResult | None, str | None]:
     """The calculator's form values (from `calc_*` parameters) and its answer, if asked."""
     initial = {name: f"{value:g}" for name, value in (
-        ("calls", defaults.CALCULATOR_CALLS), ("interval", defaults.INTERVAL_S),
+        ("calls", defaults.CALCULATOR_CALLS),
         ("aht", defaults.CALCULATOR_AHT_S), ("target_sl", defaults.TARGET_SERVICE_LEVEL_PCT),
         ("target_time", defaults.target_time_s(defaults.CHANNEL)),
         ("max_occupancy", defaults.MAX_OCCUPANCY_PCT), ("shrinkage", defaults.SHRINKAGE_PCT))}
+    initial = {"interval": defaults.INTERVAL, **initial}
     given = {name: request.query_params.get(f"calc_{name}", "").strip() for name in initial}
     values = {name: given[name] or default for name, default in initial.items()}
     if not given["calls"]:
         return values, None, None
     try:
-        numbers = {name: float(text) for name, text in values.items()}
+        # the interval as on the command line: 15m, 30m, 1h or seconds
+        interval_s = defaults.parse_interval(values["interval"],
+                                             minimum_s=defaults.MIN_STAFFING_INTERVAL_S)
+    except defaults.IntervalError as error:
+        return values, None, str(error)
+    plain = {name: text for name, text in values.items() if name != "interval"}
+    try:
+        numbers = {name: float(text) for name, text in plain.items()}
     except ValueError:
-        bad = [name for name, text in values.items() if not _is_number(text)]
+        bad = [name for name, text in plain.items() if not _is_number(text)]
         return values, None, f"not a number: {', '.join(bad)}; enter plain numbers"
     try:
-        result = erlang_calculator(numbers["calls"], numbers["interval"], numbers["aht"],
+        result = erlang_calculator(numbers["calls"], interval_s, numbers["aht"],
                                    numbers["target_sl"], numbers["target_time"],
                                    numbers["max_occupancy"], numbers["shrinkage"])
     except ErlangInputError as error:
