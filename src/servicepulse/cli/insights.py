@@ -253,7 +253,6 @@ def sentiment(
 
 # --- anomalies ----------------------------------------------------------------------------
 
-DEFAULT_ANOMALY_KPIS = "contacts,frt_within_target,aht,fcr,csat,abandon_rate,sentiment"
 
 
 def _last_data_day(engine: Any) -> date | None:
@@ -273,8 +272,9 @@ def _last_data_day(engine: Any) -> date | None:
 
 def anomalies(
     ctx: typer.Context,
-    kpi: Annotated[str, typer.Option("--kpi", help="KPI names, comma-separated.")
-                   ] = DEFAULT_ANOMALY_KPIS,
+    kpi: Annotated[str | None, typer.Option(
+        "--kpi", help="KPI names, comma-separated; default the anomalies page's: contacts, "
+                      "frt_within_target, aht, fcr, csat, abandon_rate, sentiment.")] = None,
     from_: FromOption = None,
     to: ToOption = None,
     by: Annotated[str | None, typer.Option("--by", help="Group by DIM[,DIM...].")] = None,
@@ -295,6 +295,10 @@ def anomalies(
     from servicepulse.kpi.sources import DIMENSIONS
 
     ensure_installed()
+    if kpi is None:  # the page's list, one default for both
+        from servicepulse.insights.web import ANOMALY_KPIS
+
+        kpi = ",".join(ANOMALY_KPIS)
     names = _names(kpi, "--kpi", list(KPIS))
     if not names:
         raise typer.BadParameter("name at least one KPI", param_hint="--kpi")
