@@ -10,7 +10,7 @@ accepts.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -255,21 +255,6 @@ def sentiment(
 
 
 
-def _last_data_day(engine: Any) -> date | None:
-    from sqlalchemy import func, select
-
-    from servicepulse.kpi.settings import kpi_settings
-    from servicepulse.store import tables
-
-    with engine.connect() as connection:
-        latest = connection.execute(select(func.max(tables.interactions.c.created_at))).scalar()
-    if latest is None:
-        return None
-    from zoneinfo import ZoneInfo
-
-    return datetime.fromtimestamp(float(latest), ZoneInfo(kpi_settings(None).timezone)).date()
-
-
 def anomalies(
     ctx: typer.Context,
     kpi: Annotated[str | None, typer.Option(
@@ -288,7 +273,6 @@ def anomalies(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Days whose KPI is far from the same weekday's median in the weeks before (MAD)."""
-    from servicepulse.config import default_window_days
     from servicepulse.insights.anomalies import AnomalySettings, find_kpi_anomalies
     from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.definitions import KPIS
@@ -303,15 +287,8 @@ def anomalies(
     if not names:
         raise typer.BadParameter("name at least one KPI", param_hint="--kpi")
     dimensions = _names(by, "--by", DIMENSIONS)
-    first, last = _dates(from_, to)
     engine = state(ctx).engine()
-    if last is None:
-        latest = _last_data_day(engine)
-        last = (latest + timedelta(days=1)) if latest else date.today()
-    if first is None:
-        first = last - timedelta(days=default_window_days())  # one default window
-    if last <= first:
-        raise typer.BadParameter(f"--to {last} must be after --from {first}", param_hint="--to")
+    first, last = default_window(engine, *_dates(from_, to))  # the anomalies page's window
     found = find_kpi_anomalies(engine, names, first, last, by=dimensions,
                                anomaly_settings=AnomalySettings(threshold=threshold,
                                                                 weeks=weeks, min_n=min_n))
