@@ -338,7 +338,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Compute KPIs (docs/kpis.md) with n, confidence intervals and the previous period.
 
-        The table fits the terminal: KPIs that do not fit follow in a second table."""
+        The table fits the terminal: KPIs that do not fit follow in further tables."""
         from servicepulse.kpi.engine import run_kpi_query, run_on_backend
         from servicepulse.kpi.query import KpiQuery
 
