@@ -152,3 +152,18 @@ def test_user_and_token_commands(centre: tuple[Engine, Tokens]) -> None:
     unknown = runner.invoke(cli, ["--db", url, "token", "create", "--username", "nobody",
                                   "--scope", "read"])
     assert unknown.exit_code == 2
+
+
+def test_trends_of_first_response_split_by_channel(client: TestClient) -> None:
+    """A median first response over calls (seconds) and emails (hours) together means nothing:
+    the trend of `frt` is one line per channel unless one channel is chosen."""
+    login(client, "manager")
+    page = client.get("/trends", params={**WEEK, "kpi": "frt"})
+    assert page.status_code == 200
+    assert "one line per channel" in page.text
+    assert "<option selected>channel</option>" in page.text
+    single = client.get("/trends", params={**WEEK, "kpi": "frt", "channel": "email"})
+    assert single.status_code == 200
+    assert "one line per" not in single.text
+    other = client.get("/trends", params={**WEEK, "kpi": "csat"})
+    assert "one line per" not in other.text

@@ -62,8 +62,8 @@ from servicepulse.web.users import (
 router = APIRouter(include_in_schema=False)
 SORT_LABELS = {"waiting_last": "newest first, waiting last", "newest": "newest first",
                "oldest": "oldest first"}  # the keys are records.SORTS
-TREND_KPIS = ("csat", "nps", "fcr", "frt", "aht", "asa", "service_level", "abandon_rate",
-              "resolution_rate", "ttr", "contacts", "occupancy")
+TREND_KPIS = ("csat", "nps", "fcr", "frt_within_target", "frt", "aht", "asa", "service_level",
+              "abandon_rate", "resolution_rate", "ttr", "contacts", "occupancy")
 
 
 def _render(request: Request, user: User, template: str, page: str,
@@ -173,6 +173,10 @@ async def trends_page(request: Request, user: CurrentUser, context: ContextDep,
     if by is not None and by not in DIMENSIONS:
         raise HTTPException(422, f"by={by!r} is not a dimension; use one of "
                                  f"{', '.join(DIMENSIONS)}")
+    if kpi == "frt" and by is None and len(filters.get("channel", [])) != 1:
+        # a median first response over calls (seconds) and emails (hours) together means
+        # nothing: one line per channel, each read against its own target
+        by = "channel"
     output = await get_trends(_services(request), context, filters, kpi, period, by, from_, to)
     return _render(request, user, "trends.html", "trends", data=output,
                    kpis=TREND_KPIS, dimensions=DIMENSIONS,
