@@ -18,9 +18,10 @@ def test_first_response_within_target_per_agent(sqlite_store: Engine, tmp_path: 
     load(sqlite_store, KPI_FIXTURES / "frt_channels.jsonl")
     console = Console(width=120, record=True, color_system=None)
     print_agent_summary(sqlite_store, console)
+    text = console.export_text()
     lines = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
-             for line in console.export_text().splitlines() if line.startswith("│")}
-    assert "FRT in target" in console.export_text()
+             for line in text.splitlines() if line.startswith("│")}
+    assert "FRT in target" in text
     assert lines["a1"][:1] == ["6"]  # p1 p2 c1–c4
     assert lines["a1"][4] == "66.7%"
     assert lines["a2"][4] == "60.0%"
