@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from servicepulse.config import FirstResponseTargets
+
 Direction = Literal["higher", "lower", "band", "relative", "info"]
 
 CHANNELS = ("phone", "email", "chat", "social", "sms", "web", "in_person")
@@ -90,13 +92,15 @@ DEFAULT_TARGETS: dict[str, Target] = {
     )
 }
 
+# First response per channel: the configuration's defaults (config.FirstResponseTargets), so
+# that the scorecards judge a channel by the same target as the pages (sms and web have none
+# by default); chat has a stretch of 30 s. Phone is judged by its service level (≥ 80%
+# answered in 20 s), not by a response time.
+_FRT_STRETCH = {"chat": 30.0}
 DEFAULT_CHANNEL_TARGETS: dict[tuple[str, str], Target] = {
-    ("frt", "chat"): Target("frt", "lower", 60.0, stretch=30.0),
-    ("frt", "email"): Target("frt", "lower", 86_400.0),
-    ("frt", "social"): Target("frt", "lower", 3_600.0),
-    ("frt", "sms"): Target("frt", "lower", 3_600.0),
-    ("frt", "web"): Target("frt", "lower", 86_400.0),
-    # phone: judged by service level (≥ 80% answered in 20 s), not by a response time
+    ("frt", channel): Target("frt", "lower", seconds, stretch=_FRT_STRETCH.get(channel))
+    for channel, seconds in FirstResponseTargets().model_dump().items()
+    if seconds is not None and channel != "phone"
 }
 
 # Industry profiles: (target overrides, weights).
