@@ -109,3 +109,25 @@ def test_engine_marks_partial_rows(store: Engine) -> None:
     assert [line.split(",")[:4] for line in lines[1:]] == [
         ["2026-08-31", "True", "contacts", "10"], ["2026-09-07", "False", "contacts", "14"],
         ["2026-09-14", "True", "contacts", "5"]]
+
+
+def test_a_backlog_created_before_the_records_begin_does_not_cover_its_days(
+        store: Engine) -> None:
+    """A weekend's emails created before the centre's records begin (the backlog it opens
+    with) do not make the days before count as covered: the data covers from its first
+    contact or its first resolution, whichever is later (here 2 Sep, as without them)."""
+    from servicepulse.web.periods import data_span
+
+    records = _contacts()
+    records.append({"type": "interaction", "id": "E-backlog", "channel": "email",
+                    "direction": "inbound", "created_at": "2026-08-28T18:00:00Z",
+                    "first_response_at": "2026-09-02T10:05:00Z",
+                    "resolved_at": "2026-09-02T10:20:00Z"})
+    load(store, records)
+    assert data_span(store, "UTC") == SPAN
+    days = run_kpi_query(store, KpiQuery.model_validate({
+        "period": "day", "from": "2026-08-28", "to": "2026-09-05", "kpis": ["contacts"]}))
+    # 28 Aug to 2 Sep partial (before or on the first covered day), 3 and 4 Sep whole
+    assert _flags(days) == {f"2026-{m:02d}-{d:02d}": (m, d) < (9, 3)
+                            for m, d in ((8, 28), (8, 29), (8, 30), (8, 31), (9, 1),
+                                         (9, 2), (9, 3), (9, 4))}

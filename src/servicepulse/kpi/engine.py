@@ -102,7 +102,7 @@ def run_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None =
     `expressions`: built expressions kept for this backend (see `ExpressionCache`)."""
     resolved = kpi_settings(settings)
     header, columns = columns_on_backend(backend, query, resolved, expressions)
-    return mark_partial({**header, "rows": columns.rows()}, data_days(backend, resolved),
+    return mark_partial({**header, "rows": columns.rows()}, coverage_days(backend, resolved),
                         local_today(resolved))
 
 
@@ -135,6 +135,10 @@ RANGE_COLUMNS = (("interactions", "created_at"), ("surveys", "submitted_at"),
 # ... and those whose times say which days the data covers (partial periods): both indexed
 # by time, so asking costs two index seeks each, whatever the size of the store.
 COVERAGE_COLUMNS = (("interactions", "created_at"), ("surveys", "submitted_at"))
+# A store may hold contacts created before it recorded any work: the backlog open when its
+# records begin (a weekend's emails, old tickets of a helpdesk export). Those days are not
+# covered: the data covers from its first contact or its first resolution, whichever is later.
+WORK_START_COLUMNS = (("interactions", "resolved_at"),)
 
 
 def data_days(backend: BaseBackend, settings: KpiSettings,
@@ -159,6 +163,16 @@ def data_days(backend: BaseBackend, settings: KpiSettings,
     zone = ZoneInfo(settings.timezone)
     return (datetime.fromtimestamp(min(instants), zone).date(),
             datetime.fromtimestamp(max(instants), zone).date())
+
+
+def coverage_days(backend: BaseBackend, settings: KpiSettings) -> tuple[date, date] | None:
+    """The local days the data covers, first and last (each only in part): `data_days` of
+    `COVERAGE_COLUMNS`, starting no earlier than the first resolution (`WORK_START_COLUMNS`)."""
+    span = data_days(backend, settings)
+    work = data_days(backend, settings, WORK_START_COLUMNS)
+    if span is not None and work is not None and span[0] < work[0] <= span[1]:
+        return work[0], span[1]
+    return span
 
 
 def local_today(settings: KpiSettings) -> date:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
@@ -26,21 +27,31 @@ from servicepulse.web.runners.base import RunContext, Window, resolve_window
 
 
 def data_span(engine: Engine, timezone: str) -> tuple[date, date] | None:
-    """The local days of the data's first and last record (interactions and surveys, as the
-    KPI engine's partial marks: `servicepulse.kpi.engine.COVERAGE_COLUMNS`); None: no data.
-    One min or max a statement, each an index seek."""
-    instants: list[float] = []
-    with engine.connect() as connection:
-        for column in (tables.interactions.c.created_at, tables.surveys.c.submitted_at):
-            for aggregate in (func.min, func.max):
-                value = connection.execute(select(aggregate(column))).scalar()
-                if value is not None:
-                    instants.append(float(value))
-    if not instants:
-        return None
+    """The local days the data covers, first and last (each only in part), by the KPI
+    engine's rule (`servicepulse.kpi.engine.coverage_days`): from the first record of the
+    interactions and surveys, or the first resolution when it is later (a backlog created
+    before the records begin does not cover its days), to the last record. One min or max a
+    statement, each an index seek."""
     zone = ZoneInfo(timezone)
-    return (datetime.fromtimestamp(min(instants), zone).date(),
-            datetime.fromtimestamp(max(instants), zone).date())
+
+    def days(columns: tuple[Any, ...]) -> tuple[date, date] | None:
+        instants: list[float] = []
+        with engine.connect() as connection:
+            for column in columns:
+                for aggregate in (func.min, func.max):
+                    value = connection.execute(select(aggregate(column))).scalar()
+                    if value is not None:
+                        instants.append(float(value))
+        if not instants:
+            return None
+        return (datetime.fromtimestamp(min(instants), zone).date(),
+                datetime.fromtimestamp(max(instants), zone).date())
+
+    span = days((tables.interactions.c.created_at, tables.surveys.c.submitted_at))
+    work = days((tables.interactions.c.resolved_at,))
+    if span is not None and work is not None and span[0] < work[0] <= span[1]:
+        return work[0], span[1]
+    return span
 
 
 def local_today(timezone: str) -> date:
