@@ -72,6 +72,7 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/scorecards/agent/{agent_id}/coaching"): LEADS,
     ("GET", "/scorecards/team/{team_id}"): MANAGERS,
     ("GET", "/scorecards/team/{team_id}/digest"): MANAGERS,
+    ("GET", "/scorecards"): EVERYONE,  # an agent is sent to their own card, a lead to the team
     ("GET", "/leaderboard"): EVERYONE,
     ("GET", "/alerts"): LEADS,
     ("GET", "/customer-health"): LEADS,
