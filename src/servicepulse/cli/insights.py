@@ -22,7 +22,11 @@ from rich.table import Table
 from servicepulse.cli.context import default_window, parse_date, state
 from servicepulse.insights.drivers import DEFAULT_MAX_TOPICS
 
-console = Console()
+
+def console() -> Console:
+    """A console per output: it reads the terminal's width (COLUMNS) when it prints, not when
+    the module was first imported."""
+    return Console()
 
 
 class OutputFormat(StrEnum):
@@ -133,7 +137,7 @@ def drivers(
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.as_json(), indent=2))
         return
-    print_drivers(result, first, last, method.value, console)
+    print_drivers(result, first, last, method.value, console())
 
 
 def _driver_cell(kpis: dict[str, Any], name: str) -> str:
@@ -229,7 +233,7 @@ def sentiment(
                           "label": row.label, "texts": row.texts} for row in rows],
         }, indent=2))
         return
-    console.print(f"scored {scoring.texts} new or changed texts; "
+    console().print(f"scored {scoring.texts} new or changed texts; "
                   f"{document['from']} to {document['to']} (exclusive)")
     table = Table(title="Sentiment (mean VADER compound, -1..1)")
     for name in dimensions:
@@ -242,13 +246,13 @@ def sentiment(
                       _number(result.get("value"), 3), str(result.get("n", 0)),
                       _number(result.get("positive"), 1), _number(result.get("neutral"), 1),
                       _number(result.get("negative"), 1), str(result.get("unscored", 0)))
-    console.print(table)
+    console().print(table)
     languages = Table(title="Coverage: texts by source and language")
     for column in ("source", "language", "label", "texts"):
         languages.add_column(column, justify="right" if column == "texts" else "left")
     for item in rows:
         languages.add_row(item.source_kind, item.language or "—", item.label, str(item.texts))
-    console.print(languages)
+    console().print(languages)
 
 
 # --- anomalies ----------------------------------------------------------------------------
@@ -300,12 +304,12 @@ def anomalies(
         }, indent=2))
         return
     if not found:
-        console.print(f"no anomalies from {first} to {last} (exclusive) in {', '.join(names)}")
+        console().print(f"no anomalies from {first} to {last} (exclusive) in {', '.join(names)}")
         return
     from servicepulse.kpi.definitions import KPIS as DEFINITIONS
     from servicepulse.kpi.display import format_kpi, format_kpi_change
 
-    console.print(f"KPI anomalies {first} to {last} (exclusive): days far from the same "
+    console().print(f"KPI anomalies {first} to {last} (exclusive): days far from the same "
                   f"weekday's median of the {weeks} weeks before", overflow="fold")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
                   header_style="bold")
@@ -323,4 +327,4 @@ def anomalies(
                       format_kpi(name, item.value), format_kpi(name, item.baseline),
                       format_kpi_change(name, item.deviation), _number(item.robust_z, 1),
                       "—" if item.worse is None else ("yes" if item.worse else "no"))
-    console.print(table)
+    console().print(table)
