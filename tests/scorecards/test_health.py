@@ -86,3 +86,17 @@ def test_health_default_window_is_the_setting_and_ends_before_the_last_day(
     document = customer_health(store, settings=Settings(default_window_days=7))
     assert (document["from"], document["to"], document["window_days"]) == (
         "2026-02-24", "2026-03-03", 7)
+
+
+def test_health_command_says_why_there_is_no_contact_trend(store: Engine) -> None:
+    from typer.testing import CliRunner
+
+    from servicepulse.cli.main import app
+
+    _load_fixture(store)
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(app, [
+        "--db", store.url.render_as_string(hide_password=False), "health", "--to",
+        "2026-03-05"])
+    assert result.exit_code == 0, result.output
+    assert "(exclusive)" in result.output
+    assert "No contact trend: the data holds no contacts before 2026-03-01" in result.output

@@ -267,7 +267,10 @@ def health(
     if format_ == "json":
         _print_json({**document, "accounts": accounts})
         return
-    table = Table(title=f"Customer health, window {document['from']} – {document['to']}")
+    # the window's end is exclusive; without history before the window there is no contact
+    # trend (never "up from 0" for every account): say so under the table
+    table = Table(title=f"Customer health, window {document['from']} – {document['to']} "
+                        "(exclusive)", caption=document.get("history_note"))
     for column in ("customer", "score", "at risk", "reasons"):
         table.add_column(column)
     for account in accounts:
