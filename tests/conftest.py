@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, text
 from servicepulse.store.database import open_store
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The browser tests' Chromium fixtures (`browser`, `page`), for every test module
+pytest_plugins = ("tests.web.browser",)
 POSTGRES_ADMIN_URL = os.environ.get(
     "SERVICEPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

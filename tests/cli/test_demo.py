@@ -27,7 +27,6 @@ from servicepulse.store.database import open_store
 from servicepulse.store.tables import interactions
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
-from tests.web.browser import browser, page  # noqa: F401
 from tests.web.conftest import PASSWORD, serve_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -59,7 +58,7 @@ def _contacts_today(engine: Engine) -> int:
             interactions.c.created_at < (midnight + timedelta(days=1)).timestamp())).scalar_one())
 
 
-def _wallboard_numbers(page: Page) -> tuple[int, int]:  # noqa: F811
+def _wallboard_numbers(page: Page) -> tuple[int, int]:
     """(agents logged in, contacts today) as the wallboard shows them."""
     agents = 0
     for row in page.locator("#wb-states tbody tr").all():
@@ -70,7 +69,7 @@ def _wallboard_numbers(page: Page) -> tuple[int, int]:  # noqa: F811
 
 
 def test_the_wallboard_of_a_demo_started_now_is_alive(
-    demo_store: Engine, page: Page  # noqa: F811
+    demo_store: Engine, page: Page
 ) -> None:
     records = _demo_records()
     state = json.loads(Path("demo-data/demo.json").read_text())

@@ -18,7 +18,6 @@ from servicepulse.store import open_store
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
 from tests.insights.test_drivers import load, simulated_contacts
-from tests.web.browser import browser, page  # noqa: F401
 from tests.web.conftest import PASSWORD, serve_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -34,7 +33,7 @@ def drivers_store(tmp_path: Path) -> Iterator[Engine]:
 
 
 def test_page_and_command_show_the_same_drivers(drivers_store: Engine,
-                                                page: Page) -> None:  # noqa: F811
+                                                page: Page) -> None:
     url = drivers_store.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(app, ["--db", url, "drivers", "--format", "json"])
     assert result.exit_code == 0, result.output

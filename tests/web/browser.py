@@ -3,7 +3,8 @@ that fails the test on a script error or a request leaving the machine, and a sc
 the page attached to the test's output when the test fails (to $SERVICEPULSE_SCREENSHOTS, or
 the test's temporary directory).
 
-Use it from a test module with `from tests.web.browser import browser, page, login  # noqa: F401`.
+tests/conftest.py loads this module as a plugin: a test asks for `page` (and `live_server`);
+`login` and `shot` are imported from here.
 """
 
 from __future__ import annotations

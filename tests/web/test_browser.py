@@ -5,64 +5,23 @@ agent's page. Screenshots of each page go to $SERVICEPULSE_SCREENSHOTS when set.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.web.conftest import PASSWORD, WEEK, LiveServer
+from tests.web.browser import login, shot
+from tests.web.conftest import WEEK, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-SCREENSHOTS = os.environ.get("SERVICEPULSE_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    # Nothing may come from the internet: every request must go to the app itself.
-    outside: list[str] = []
-    context.on("request", lambda request: outside.append(request.url)
-               if not request.url.startswith("http://127.0.0.1") else None)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not outside, f"requests left the machine: {outside}"
-    assert not errors, f"script errors: {errors}"
-
-
-def _shot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=True)
 
 
 def _login(page: Page, server: LiveServer, username: str) -> None:
     page.goto(f"{server.url}/login")
-    _shot(page, "login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
+    shot(page, "login")
+    login(page, server, username)
 
 
 def test_overview_and_drill_down(page: Page, live_server: LiveServer) -> None:
@@ -79,7 +38,7 @@ def test_overview_and_drill_down(page: Page, live_server: LiveServer) -> None:
     expect(csat).to_have_text(f"{api['csat']['value']:.1f}%")  # 60.0%
     expect(abandon).to_have_text(f"{api['abandon_rate']['value']:.1f}%")  # 20.0%
     expect(page.locator('.tile[data-kpi="csat"]')).to_have_class(re.compile("missed"))
-    _shot(page, "overview")
+    shot(page, "overview")
     # drill down from the CSAT number: the five answered interactions
     csat.locator("a").click()
     page.wait_for_url(re.compile(r"/interactions\?.*kpi=csat"))
@@ -87,7 +46,7 @@ def test_overview_and_drill_down(page: Page, live_server: LiveServer) -> None:
         "rows => rows.map(r => r.dataset.id)")
     assert sorted(ids) == ["i01", "i02", "i05", "i06", "i08"]
     expect(page.locator("#total")).to_have_text("5")
-    _shot(page, "drilldown")
+    shot(page, "drilldown")
     for path, name in (("/teams/team-a", "team"), ("/agents/a1", "agent"),
                        ("/channels", "channels"), ("/customers/c1", "customer"),
                        ("/trends?kpi=csat&period=day&by=channel&from=2026-11-02&to=2026-11-09",
@@ -97,7 +56,7 @@ def test_overview_and_drill_down(page: Page, live_server: LiveServer) -> None:
         expect(page.locator("h1")).to_be_visible()
         if name == "trends":
             expect(page.locator("#trend-chart canvas")).to_have_count(1)  # drawn by uPlot
-        _shot(page, name)
+        shot(page, name)
 
 
 def test_wallboard_changes_after_a_posted_record(page: Page, live_server: LiveServer) -> None:
@@ -115,7 +74,7 @@ def test_wallboard_changes_after_a_posted_record(page: Page, live_server: LiveSe
     assert response.json()["accepted"] == 1
     expect(contacts).to_have_text(str(before + 1), timeout=2000)
     expect(page.locator("#wb-queues tbody")).to_contain_text("chat")
-    _shot(page, "wallboard")
+    shot(page, "wallboard")
 
 
 def test_agent_gets_403_on_another_agents_page(page: Page, live_server: LiveServer) -> None:
@@ -123,7 +82,7 @@ def test_agent_gets_403_on_another_agents_page(page: Page, live_server: LiveServ
     own = page.goto(f"{live_server.url}/agents/a1")
     assert own is not None and own.status == 200
     expect(page.locator("h1")).to_contain_text("Ann Archer")
-    _shot(page, "scorecard")
+    shot(page, "scorecard")
     other = page.goto(f"{live_server.url}/agents/a2")
     assert other is not None and other.status == 403
     expect(page.locator("h1")).to_have_text("Not allowed")

@@ -9,14 +9,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.browser import browser, login, page, shot  # noqa: F401
+from tests.web.browser import login, shot
 from tests.web.conftest import WEEK, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 def test_team_page_shows_first_response_per_channel_with_units(
-        page: Page, live_server: LiveServer) -> None:  # noqa: F811
+        page: Page, live_server: LiveServer) -> None:
     login(page, live_server, "lead")
     page.goto(f"{live_server.url}/teams/team-a?from={WEEK['from']}&to={WEEK['to']}")
     headers = page.locator("table.kpis thead th")
@@ -46,7 +46,7 @@ def test_team_page_shows_first_response_per_channel_with_units(
 
 
 def test_channel_page_leaves_first_response_to_each_channel(
-        page: Page, live_server: LiveServer) -> None:  # noqa: F811
+        page: Page, live_server: LiveServer) -> None:
     login(page, live_server, "manager")
     page.goto(f"{live_server.url}/channels?from={WEEK['from']}&to={WEEK['to']}")
     expect(page.locator('tfoot td[data-kpi="frt"]')).to_contain_text("by channel")

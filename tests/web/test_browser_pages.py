@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Response, ViewportSize, expect
 
-from tests.web.browser import browser, login, page, shot  # noqa: F401
+from tests.web.browser import login, shot
 from tests.web.conftest import WEEK, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -30,7 +30,7 @@ def _listed(opened: Page) -> list[str]:
         "rows => rows.map(row => row.dataset.id)")
 
 
-def test_the_interactions_filters_work_in_the_page(page: Page,  # noqa: F811
+def test_the_interactions_filters_work_in_the_page(page: Page,
                                                    live_server: LiveServer) -> None:
     login(page, live_server, "manager")
     page.goto(f"{live_server.url}/interactions")
@@ -55,7 +55,7 @@ def test_the_interactions_filters_work_in_the_page(page: Page,  # noqa: F811
     expect(page.locator("select[name=state]")).to_have_value("")
 
 
-def test_the_phone_drill_down_shows_the_answer_wait(page: Page,  # noqa: F811
+def test_the_phone_drill_down_shows_the_answer_wait(page: Page,
                                                     live_server: LiveServer) -> None:
     login(page, live_server, "manager")
     page.goto(f"{live_server.url}/interactions?kpi=frt&channel=phone&from={WEEK['from']}"
@@ -64,7 +64,7 @@ def test_the_phone_drill_down_shows_the_answer_wait(page: Page,  # noqa: F811
     assert cells == ["40 s", "10 s"]  # i02 answered after 40 s, i01 after 10 s
 
 
-def test_no_page_scrolls_sideways_on_a_phone(page: Page,  # noqa: F811
+def test_no_page_scrolls_sideways_on_a_phone(page: Page,
                                              live_server: LiveServer) -> None:
     login(page, live_server, "admin")
     page.set_viewport_size(PHONE)
@@ -85,7 +85,7 @@ def test_no_page_scrolls_sideways_on_a_phone(page: Page,  # noqa: F811
     assert table.evaluate("t => getComputedStyle(t).overflowX") == "auto"
 
 
-def test_the_favicon_is_served_and_linked(page: Page,  # noqa: F811
+def test_the_favicon_is_served_and_linked(page: Page,
                                           live_server: LiveServer) -> None:
     missing: list[str] = []
 
@@ -107,7 +107,7 @@ def test_the_favicon_is_served_and_linked(page: Page,  # noqa: F811
     assert missing == []
 
 
-def test_the_users_form_starts_on_the_least_privileged_role(page: Page,  # noqa: F811
+def test_the_users_form_starts_on_the_least_privileged_role(page: Page,
                                                             live_server: LiveServer) -> None:
     login(page, live_server, "admin")
     page.goto(f"{live_server.url}/admin/users")

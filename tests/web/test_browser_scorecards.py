@@ -24,7 +24,7 @@ from servicepulse.store.database import open_store
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
 from tests.scorecards.builders import load, mixed_records, team_records
-from tests.web.browser import browser, login, page, shot  # noqa: F401
+from tests.web.browser import login, shot
 from tests.web.conftest import PASSWORD, LiveServer, serve_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -57,7 +57,7 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
         yield patch
 
 
-def test_navigation_team_scorecard_and_agent_scorecard(page: Page,  # noqa: F811
+def test_navigation_team_scorecard_and_agent_scorecard(page: Page,
                                                       server: LiveServer) -> None:
     login(page, server, "boss")
     page.click("header nav >> text=Scorecards")
@@ -114,7 +114,7 @@ def test_navigation_team_scorecard_and_agent_scorecard(page: Page,  # noqa: F811
     shot(page, "agent_scorecard")
 
 
-def test_first_response_per_channel_never_one_median(page: Page,  # noqa: F811
+def test_first_response_per_channel_never_one_median(page: Page,
                                                      server: LiveServer) -> None:
     login(page, server, "boss")
     page.goto(f"{server.url}/scorecards/agent/M1?{DAYS}")
@@ -133,7 +133,7 @@ def test_first_response_per_channel_never_one_median(page: Page,  # noqa: F811
     shot(page, "mixed_scorecard")
 
 
-def test_leaderboard_one_table_per_role_with_css_badges(page: Page,  # noqa: F811
+def test_leaderboard_one_table_per_role_with_css_badges(page: Page,
                                                         server: LiveServer) -> None:
     login(page, server, "boss")
     page.click("header nav >> text=Leaderboard")
@@ -166,7 +166,7 @@ def test_leaderboard_one_table_per_role_with_css_badges(page: Page,  # noqa: F81
     shot(page, "leaderboard")
 
 
-def test_lead_and_agent_reach_their_own(page: Page, server: LiveServer) -> None:  # noqa: F811
+def test_lead_and_agent_reach_their_own(page: Page, server: LiveServer) -> None:
     login(page, server, "lead")
     page.click("header nav >> text=Scorecards")
     page.wait_for_url(f"{server.url}/scorecards/team/T1")  # a lead of one team: straight in

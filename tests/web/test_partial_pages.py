@@ -24,13 +24,13 @@ from servicepulse.store.database import open_store
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
 from tests.scorecards.builders import load
-from tests.web.browser import browser, login, page  # noqa: F401
+from tests.web.browser import login
 from tests.web.conftest import PASSWORD, LiveServer, serve_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
-def test_overview_default_window_is_shown_and_partial(page: Page,  # noqa: F811
+def test_overview_default_window_is_shown_and_partial(page: Page,
                                                       live_server: LiveServer) -> None:
     login(page, live_server, "manager")
     page.goto(f"{live_server.url}/")
@@ -55,7 +55,7 @@ def test_overview_default_window_is_shown_and_partial(page: Page,  # noqa: F811
         "answered in time")
 
 
-def test_overview_compares_the_same_days(page: Page,  # noqa: F811
+def test_overview_compares_the_same_days(page: Page,
                                          live_server: LiveServer) -> None:
     login(page, live_server, "manager")
     page.goto(f"{live_server.url}/?from=2026-11-05&to=2026-11-07")
@@ -72,7 +72,7 @@ def test_overview_compares_the_same_days(page: Page,  # noqa: F811
     expect(page.locator(".partial-mark")).to_have_count(0)
 
 
-def test_trends_start_where_the_data_does(page: Page,  # noqa: F811
+def test_trends_start_where_the_data_does(page: Page,
                                           live_server: LiveServer) -> None:
     login(page, live_server, "manager")
     page.goto(f"{live_server.url}/trends?kpi=contacts")
@@ -106,7 +106,7 @@ def accounts_server(tmp_path: Path) -> Iterator[LiveServer]:
     engine.dispose()
 
 
-def test_health_is_paged(page: Page, accounts_server: LiveServer) -> None:  # noqa: F811
+def test_health_is_paged(page: Page, accounts_server: LiveServer) -> None:
     login(page, accounts_server, "admin")
     page.goto(f"{accounts_server.url}/customer-health")
     expect(page.locator("table.kpis tbody tr")).to_have_count(50)
@@ -121,7 +121,7 @@ def test_health_is_paged(page: Page, accounts_server: LiveServer) -> None:  # no
     expect(page.locator("nav.pager").first).to_contain_text("page 3 of 3")
 
 
-def test_team_agent_and_channel_pages_say_their_window(page: Page,  # noqa: F811
+def test_team_agent_and_channel_pages_say_their_window(page: Page,
                                                        live_server: LiveServer) -> None:
     login(page, live_server, "manager")
     page.goto(f"{live_server.url}/teams/team-a?from=2026-11-03&to=2026-11-10")

@@ -72,8 +72,8 @@ def test_a_new_record_counts_in_the_tiles_before_the_rollup_is_rebuilt(store: En
         _import(store, [_call("t4", "email", "13:00:00", first_response_at="14:00:00")])
         # the email's first response (3600 s) is within email's 24 h: 2 of 3; the voice KPIs stay
         tiles = _tiles(context)
-        assert tiles == {"service_level": third, "frt_within_target": round(200 / 3, 4), "abandon_rate": third,
-                         "csat": None, "contacts": 4.0}
+        assert tiles == {"service_level": third, "frt_within_target": round(200 / 3, 4),
+                         "abandon_rate": third, "csat": None, "contacts": 4.0}
         # the dashboards' rollup read has not seen it yet (nothing rebuilt it) ...
         dashboard = context.query(request)["rows"][0]["kpis"]
         assert dashboard["contacts"]["value"] == 3

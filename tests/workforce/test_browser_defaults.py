@@ -16,7 +16,6 @@ from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.readers import read_jsonl
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
-from tests.web.browser import browser, page  # noqa: F401
 from tests.web.conftest import PASSWORD, LiveServer, serve_in_thread
 from tests.workforce.test_plan import FIXTURE
 
@@ -32,7 +31,7 @@ def staffing_server(sqlite_store: Engine) -> Iterator[LiveServer]:
 
 
 def test_the_page_opens_on_the_command_lines_plan(staffing_server: LiveServer,
-                                                  page: Page) -> None:  # noqa: F811
+                                                  page: Page) -> None:
     url = staffing_server.engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(app, ["--db", url, "staffing", "plan", "--format", "json"])
     assert result.exit_code == 0, result.output
