@@ -309,9 +309,10 @@ class TeamRunner:
         with self.context.engine.connect() as connection:
             team_name = connection.execute(
                 select(teams.c.name).where(teams.c.id == self.params.team_id)).scalar()
-            names: dict[str, str] = dict(connection.execute(
-                select(agents.c.id, agents.c.name).where(
-                    agents.c.team_id == self.params.team_id)).tuples().all())
+            names: dict[str, str] = {
+                agent_id: name for agent_id, name in connection.execute(
+                    select(agents.c.id, agents.c.name).where(
+                        agents.c.team_id == self.params.team_id))}
         if team_name is None:
             raise LookupError(f"no team {self.params.team_id!r}")
         filters = {**self.params.filters, "team": [self.params.team_id]}
