@@ -310,7 +310,7 @@ class TeamRunner:
             team_name = connection.execute(
                 select(teams.c.name).where(teams.c.id == self.params.team_id)).scalar()
             names: dict[str, str] = {
-                agent_id: name for agent_id, name in connection.execute(
+                str(agent_id): str(name) for agent_id, name in connection.execute(
                     select(agents.c.id, agents.c.name).where(
                         agents.c.team_id == self.params.team_id))}
         if team_name is None:
