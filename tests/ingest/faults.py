@@ -143,7 +143,7 @@ def servicepulse(url: str, *arguments: str, kill: tuple[str, int] | None = None
 def import_file(url: str, *paths: Path, kill: tuple[str, int] | None = None
             ) -> subprocess.CompletedProcess[bytes]:
     return servicepulse(url, "import", *map(str, paths), "--batch-size", BATCH,
-                         "--format", "json", kill=kill)
+                         "--output", "json", kill=kill)
 
 
 def rounded(value: Any) -> Any:
@@ -194,7 +194,7 @@ def plain(document: Any) -> Any:
 
 def import_here(url: str, *paths: Path) -> dict[str, Any]:
     """An import in this process (a re-run, a clean import: no fault, no process to start);
-    its summary as `import --format json` gives it."""
+    its summary as `import --output json` gives it."""
     engine = open_store(url)
     try:
         return Importer(engine, int(BATCH)).import_rows(read_paths(list(paths))).as_json()

@@ -47,7 +47,7 @@ def _line(number: int, **fields: object) -> bytes:
 
 
 def _import(db: list[str], *paths: Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, [*db, "import", *map(str, paths), "--format", "json"])
+    result = runner.invoke(app, [*db, "import", *map(str, paths), "--output", "json"])
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -100,7 +100,7 @@ def test_undecodable_byte_in_csv(db: list[str], tmp_path: Path, name: str) -> No
          f"the byte 0xFF at character 6 of the cell is not valid UTF-8 {NOT_UTF8}"),
     ]
     # nothing else changed: the good rows are exactly as written
-    listed = runner.invoke(app, [*db, "import", str(path), "--format", "json"])
+    listed = runner.invoke(app, [*db, "import", str(path), "--output", "json"])
     assert json.loads(listed.stdout)["unchanged"] == {"interaction": 3}
 
 
@@ -178,7 +178,7 @@ def test_truncated_gzip_exits_2_naming_the_file(db: list[str], tmp_path: Path, n
     path = tmp_path / name
     path.write_bytes(compressed[:len(compressed) * 2 // 3])  # the end is missing
     after = _write(tmp_path / "after.jsonl", _line(99_999))  # a good file given after it
-    result = runner.invoke(app, [*db, "import", str(path), str(after), "--format", "json",
+    result = runner.invoke(app, [*db, "import", str(path), str(after), "--output", "json",
                                  "--batch-size", "1000", "--workers", workers])
     assert result.exit_code == 2
     error = _error_line(result.stderr)
@@ -197,7 +197,7 @@ def test_truncated_gzip_exits_2_naming_the_file(db: list[str], tmp_path: Path, n
     repaired = tmp_path / "repaired" / name
     repaired.parent.mkdir()
     repaired.write_bytes(compressed)
-    done = runner.invoke(app, [*db, "import", str(repaired), "--format", "json"])
+    done = runner.invoke(app, [*db, "import", str(repaired), "--output", "json"])
     assert done.exit_code == 0
     assert json.loads(done.stdout) == {
         "inserted": {"interaction": 30_000 - (lines - header)}, "updated": {},

@@ -286,10 +286,10 @@ def test_the_cli_import_quarantines_them_and_the_store_keeps_working(
     monkeypatch.setenv("SERVICEPULSE_CONFIG", str(tmp_path / "servicepulse.toml"))
     (tmp_path / "servicepulse.toml").write_text("max_duration_s = 86400\n")
     db = ["--db", f"sqlite:///{tmp_path / 'cli.db'}"]
-    result = runner.invoke(app, [*db, "import", str(_mixed_file(tmp_path)), "--format", "json"])
+    result = runner.invoke(app, [*db, "import", str(_mixed_file(tmp_path)), "--output", "json"])
     assert result.exit_code == 3, result.output
     assert json.loads(result.stdout)["quarantined"] == len(BAD)
-    again = runner.invoke(app, [*db, "import", str(_mixed_file(tmp_path)), "--format", "json"])
+    again = runner.invoke(app, [*db, "import", str(_mixed_file(tmp_path)), "--output", "json"])
     assert again.exit_code == 3 and json.loads(again.stdout)["unchanged"] == {"interaction": 3}
     kpi = runner.invoke(app, [*db, "kpi", "--format", "json"])
     assert kpi.exit_code == 0, kpi.output
@@ -305,7 +305,7 @@ def test_the_cli_applies_the_configured_limits(tmp_path: Path, monkeypatch: pyte
                      + orjson.dumps(interaction(id="i2", talk_s=600)) + b"\n")
     db = ["--db", f"sqlite:///{tmp_path / 'cli.db'}"]
     result = runner.invoke(app, [*db, "import", str(path), "--workers", workers,
-                                 "--format", "json"])
+                                 "--output", "json"])
     assert result.exit_code == 3
     assert json.loads(result.stdout)["inserted"] == {"interaction": 1}
     listed = runner.invoke(app, [*db, "quarantine", "list", "--format", "json"])

@@ -72,7 +72,7 @@ class ImportSummary:
     rejected: list[tuple[int | None, RecordError]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        """The contract of `servicepulse import --format json`."""
+        """The contract of `servicepulse import --output json`."""
         return {
             "inserted": {k: self.inserted[k] for k in RECORD_KINDS if self.inserted[k]},
             "updated": {k: self.updated[k] for k in RECORD_KINDS if self.updated[k]},
