@@ -211,3 +211,39 @@ def test_tiles_are_computed_only_while_watched_or_asked_for(sqlite_store: Engine
     assert computed == ["counts v0", "tiles v0", "counts v1", "tiles v1", "counts v2", "tiles v2"]
     assert states[0]["contacts_today"] == 1 and states[0]["cells"][0]["value"] == 0
     assert states[1]["cells"][0]["value"] == 1  # asked for: computed for the data now
+
+
+def test_asked_for_tiles_older_than_the_refresh_are_recomputed_without_a_change(
+        sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer in the serving process that does not signal (the demo's feed on SQLite)
+    bumps no version: the wallboard page still asks for tiles of the data as it is now once
+    the last ones are older than the refresh period, and waits for them at most `wait_s`."""
+    import servicepulse.web.live as live
+
+    monkeypatch.setattr(live, "REFRESH_S", 0.2)
+    data = {"contacts": 5}
+
+    def counts() -> dict[str, Any]:
+        return {"contacts_today": data["contacts"]}
+
+    def kpis() -> dict[str, Any]:
+        return {"cells": [{"name": "contacts", "value": data["contacts"]}]}
+
+    hub = LiveHub(sqlite_store, counts, kpis)
+    values: list[Any] = []
+
+    async def scenario() -> None:
+        await hub.start()
+        try:
+            await hub.current_state()
+            values.append((await hub.current_state(fresh_tiles=True))["cells"][0]["value"])
+            data["contacts"] = 6  # written without hub.changed()
+            # younger than the refresh period: as they are, nothing recomputed
+            values.append((await hub.current_state(fresh_tiles=True))["cells"][0]["value"])
+            await asyncio.sleep(0.3)  # older now: recomputed for the data as it is
+            values.append((await hub.current_state(fresh_tiles=True))["cells"][0]["value"])
+        finally:
+            await hub.stop()
+
+    asyncio.run(scenario())
+    assert values == [5, 5, 6]

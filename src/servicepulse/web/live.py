@@ -57,6 +57,7 @@ class LiveHub:
         self._counts_version = -1  # the data version the published counts are of
         self._counts_out: asyncio.Event | None = None
         self._tiles_version = -1  # ... and the published KPI tiles
+        self._tiles_at = 0.0  # when (monotonic) the published tiles were computed
         self._tiles_out: asyncio.Event | None = None
         self._tiles_wanted: asyncio.Event | None = None
 
@@ -133,6 +134,7 @@ class LiveHub:
             version = self.version
             if step is self.compute_kpis:
                 await self._counts_first(version)
+            started = time.monotonic()
             try:
                 part = await asyncio.to_thread(step)
             except Exception:
@@ -152,6 +154,7 @@ class LiveHub:
                 self._counts_out.set()
             elif self.state is not None:
                 self._tiles_version = version
+                self._tiles_at = started
                 assert self._tiles_out is not None
                 self._tiles_out.set()
             with contextlib.suppress(TimeoutError):
@@ -200,16 +203,21 @@ class LiveHub:
                     queue.get_nowait()  # a slow client only needs the newest state
             queue.put_nowait(message)
 
-    async def current_state(self, fresh_tiles: bool = False) -> dict[str, Any]:
-        """The newest state. With `fresh_tiles`, KPI tiles of the data as it is now (the
-        tiles are otherwise kept up to date only while a stream is open)."""
+    async def current_state(self, fresh_tiles: bool = False,
+                            wait_s: float = FRESH_TILES_S) -> dict[str, Any]:
+        """The newest state. With `fresh_tiles`, KPI tiles of the data as it is now, waiting
+        at most `wait_s` for them (the tiles are otherwise kept up to date only while a stream
+        is open). Tiles older than REFRESH_S count as stale too: a writer in this process that
+        does not signal (the demo's feed on SQLite) bumps no version."""
         assert self._ready is not None, "LiveHub.start() was not called"
         await self._ready.wait()
-        if fresh_tiles and self._tiles_version < self.version:
+        if fresh_tiles and (self._tiles_version < self.version
+                            or time.monotonic() - self._tiles_at > REFRESH_S):
             assert self._tiles_out is not None and self._tiles_wanted is not None
-            target = self.version
-            deadline = time.monotonic() + FRESH_TILES_S
-            while self._tiles_version < target and not self._stop.is_set():
+            target, asked = self.version, time.monotonic()
+            deadline = asked + wait_s
+            while (self._tiles_version < target or self._tiles_at < asked) \
+                    and not self._stop.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break

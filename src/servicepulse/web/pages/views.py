@@ -111,9 +111,15 @@ async def overview(request: Request, user: CurrentUser, context: ContextDep, fil
                         link=_window_params(window.from_, window.to, filters))
 
 
+WALLBOARD_TILES_WAIT_S = 5.0
+
+
 @router.get("/wallboard", response_class=HTMLResponse)
 async def wallboard(request: Request, user: ManagerUser) -> Response:
-    state = await _services(request).hub.current_state()
+    # the tiles as of now, not as of the last open stream (a few seconds at most; past that
+    # the page shows the last ones and the stream brings the new)
+    state = await _services(request).hub.current_state(fresh_tiles=True,
+                                                        wait_s=WALLBOARD_TILES_WAIT_S)
     tiles = [(name, kpi_info(name).label) for name in WALLBOARD_KPIS]
     return _render(request, user, "wallboard.html", "wallboard", state=state, tiles=tiles)
 
