@@ -27,6 +27,7 @@ from servicepulse.store.database import open_store
 from servicepulse.store.tables import interactions
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
+from tests.web.browser import login
 from tests.web.conftest import PASSWORD, serve_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -85,11 +86,7 @@ def test_the_wallboard_of_a_demo_started_now_is_alive(
     assert contacts_today > 0
 
     with serve_in_thread(create_app(demo_store, serve_stale=False, prewarm=False)) as url:
-        page.goto(f"{url}/login")
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/")
+        login(page, url, "admin")
         page.goto(f"{url}/wallboard")
         expect(page.locator("#wb-status")).to_have_text("live")
         assert _wallboard_numbers(page) == (len(on_shift), contacts_today)

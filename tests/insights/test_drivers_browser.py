@@ -18,6 +18,7 @@ from servicepulse.store import open_store
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
 from tests.insights.test_drivers import load, simulated_contacts
+from tests.web.browser import login
 from tests.web.conftest import PASSWORD, serve_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -40,11 +41,7 @@ def test_page_and_command_show_the_same_drivers(drivers_store: Engine,
     cli = json.loads(result.output)
     table = CliRunner().invoke(app, ["--db", url, "drivers"], env={"COLUMNS": "200"})
     with serve_in_thread(create_app(drivers_store, serve_stale=False, prewarm=False)) as server:
-        page.goto(f"{server}/login")
-        page.fill("input[name=username]", "manager")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server}/")
+        login(page, server, "manager")
         page.goto(f"{server}/insights/drivers", timeout=120_000)
         rows = page.locator("table.drivers tbody tr")
         assert rows.count() == len(cli["topics"]) == 4  # four reasons in the data

@@ -70,9 +70,11 @@ def shot(page: Page, name: str) -> None:
         page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=True)
 
 
-def login(page: Page, server: LiveServer, username: str) -> None:
-    page.goto(f"{server.url}/login")
+def login(page: Page, server: LiveServer | str, username: str) -> None:
+    """Sign in through the login form of `server` (a live server or its address)."""
+    url = server if isinstance(server, str) else server.url
+    page.goto(f"{url}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
+    page.wait_for_url(f"{url}/")

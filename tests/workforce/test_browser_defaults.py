@@ -16,6 +16,7 @@ from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.readers import read_jsonl
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
+from tests.web.browser import login
 from tests.web.conftest import PASSWORD, LiveServer, serve_in_thread
 from tests.workforce.test_plan import FIXTURE
 
@@ -38,11 +39,7 @@ def test_the_page_opens_on_the_command_lines_plan(staffing_server: LiveServer,
     cli = json.loads(result.output)
     # the fixture's newest contact is 2026-03-16: both plan the day after it
     assert cli["start"].startswith("2026-03-17")
-    page.goto(f"{staffing_server.url}/login")
-    page.fill("input[name=username]", "manager")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{staffing_server.url}/")
+    login(page, staffing_server.url, "manager")
     page.goto(f"{staffing_server.url}/staffing")
     form = page.locator("#staffing-form")
     assert form.locator("input[name=from]").input_value() == "2026-03-17"
