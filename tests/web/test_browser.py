@@ -6,7 +6,7 @@ agent's page. Screenshots of each page go to $SERVICEPULSE_SCREENSHOTS when set.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -74,6 +74,16 @@ def test_wallboard_changes_after_a_posted_record(page: Page, live_server: LiveSe
     assert response.json()["accepted"] == 1
     expect(contacts).to_have_text(str(before + 1), timeout=2000)
     expect(page.locator("#wb-queues tbody")).to_contain_text("chat")
+    # a backlog's oldest wait reads in days: 3 d 12 h (and the seconds of the test) is 3.5 d
+    old = (datetime.now(UTC) - timedelta(days=3, hours=12)).isoformat().replace("+00:00", "Z")
+    response = httpx.post(
+        f"{live_server.url}/api/v1/records",
+        headers={"Authorization": f"Bearer {live_server.tokens.manager_ingest}"},
+        json=[{"type": "interaction", "id": "browser-2", "channel": "web",
+               "created_at": old}], timeout=30)
+    assert response.json()["accepted"] == 1
+    expect(page.locator("#wb-queues tbody tr", has_text="web")).to_contain_text(
+        "3.5 d", timeout=2000)
     shot(page, "wallboard")
 
 

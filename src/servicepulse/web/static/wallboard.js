@@ -8,7 +8,8 @@
     if (s === null || s === undefined) return "–";
     if (s < 60) return Math.round(s) + "s";
     if (s < 3600) return Math.floor(s / 60) + "m " + String(Math.floor(s % 60)).padStart(2, "0") + "s";
-    return Math.floor(s / 3600) + "h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + "m";
+    if (s < 86400) return Math.floor(s / 3600) + "h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + "m";
+    return (s / 86400).toFixed(1) + " d";  // a backlog's oldest: "6.6 d", not "157h 17m"
   }
   function cellEl(tag, text, cls) {
     var el = document.createElement(tag);
