@@ -59,29 +59,27 @@ def test_overview_and_drill_down(page: Page, live_server: LiveServer) -> None:
         shot(page, name)
 
 
+def _post_contact(server: LiveServer, contact_id: str, channel: str, created: datetime) -> None:
+    """A waiting contact through the records API (which signals the live hub)."""
+    response = httpx.post(
+        f"{server.url}/api/v1/records",
+        headers={"Authorization": f"Bearer {server.tokens.manager_ingest}"},
+        json=[{"type": "interaction", "id": contact_id, "channel": channel,
+               "created_at": created.isoformat().replace("+00:00", "Z")}], timeout=30)
+    assert response.json()["accepted"] == 1
+
+
 def test_wallboard_changes_after_a_posted_record(page: Page, live_server: LiveServer) -> None:
     _login(page, live_server, "manager")
     page.goto(f"{live_server.url}/wallboard")
     expect(page.locator("#wb-status")).to_have_text("live")
     contacts = page.locator("#wb-contacts")
     before = int(contacts.inner_text())
-    created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    response = httpx.post(
-        f"{live_server.url}/api/v1/records",
-        headers={"Authorization": f"Bearer {live_server.tokens.manager_ingest}"},
-        json=[{"type": "interaction", "id": "browser-1", "channel": "chat",
-               "created_at": created}], timeout=30)
-    assert response.json()["accepted"] == 1
+    _post_contact(live_server, "browser-1", "chat", datetime.now(UTC))
     expect(contacts).to_have_text(str(before + 1), timeout=2000)
     expect(page.locator("#wb-queues tbody")).to_contain_text("chat")
     # a backlog's oldest wait reads in days: 3 d 12 h (and the seconds of the test) is 3.5 d
-    old = (datetime.now(UTC) - timedelta(days=3, hours=12)).isoformat().replace("+00:00", "Z")
-    response = httpx.post(
-        f"{live_server.url}/api/v1/records",
-        headers={"Authorization": f"Bearer {live_server.tokens.manager_ingest}"},
-        json=[{"type": "interaction", "id": "browser-2", "channel": "web",
-               "created_at": old}], timeout=30)
-    assert response.json()["accepted"] == 1
+    _post_contact(live_server, "browser-2", "web", datetime.now(UTC) - timedelta(days=3, hours=12))
     expect(page.locator("#wb-queues tbody tr", has_text="web")).to_contain_text(
         "3.5 d", timeout=2000)
     shot(page, "wallboard")
