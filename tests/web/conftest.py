@@ -43,6 +43,7 @@ class Tokens:
     manager_ingest: str
     lead: str
     agent: str
+    reviewer: str
 
     def header(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {getattr(self, name)}"}
@@ -55,6 +56,8 @@ def load_centre(engine: Engine) -> Tokens:
     create_user(engine, "manager", PASSWORD, "manager")
     create_user(engine, "lead", PASSWORD, "team_lead", team_ids=["team-a"])
     create_user(engine, "ann", PASSWORD, "agent", agent_id="a1")
+    # a QA reviewer whose own team is team-b (sampling can leave it out)
+    create_user(engine, "rita", PASSWORD, "reviewer", team_ids=["team-b"])
     return Tokens(
         admin=create_token(engine, "admin", "admin"),
         manager=create_token(engine, "manager", "admin"),
@@ -62,6 +65,7 @@ def load_centre(engine: Engine) -> Tokens:
         manager_ingest=create_token(engine, "manager", "ingest"),
         lead=create_token(engine, "lead", "read"),
         agent=create_token(engine, "ann", "read"),
+        reviewer=create_token(engine, "rita", "admin"),
     )
 
 

@@ -20,7 +20,7 @@ PATH_VALUES = {"agent_id": "a2", "team_id": "team-b", "customer_id": "c1"}
 
 # Who may use each route (token names of conftest.Tokens: a route is for every role that is
 # listed). A new route must be added here, or test_every_route_is_listed fails.
-EVERYONE = {"admin", "manager", "lead", "agent"}
+EVERYONE = {"admin", "manager", "lead", "agent", "reviewer"}
 LEADS = {"admin", "manager", "lead"}
 MANAGERS = {"admin", "manager"}
 ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
@@ -35,7 +35,7 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/wallboard"): MANAGERS,
     ("GET", "/api/v1/live"): MANAGERS,
     ("GET", "/api/v1/agents"): EVERYONE,
-    ("GET", "/api/v1/agents/{agent_id}"): {"admin", "manager", "lead"},  # a2: ann may not
+    ("GET", "/api/v1/agents/{agent_id}"): LEADS | {"reviewer"},  # a2: ann may not
     ("GET", "/api/v1/teams"): LEADS,
     ("GET", "/api/v1/teams/{team_id}"): MANAGERS,  # team-b: not the lead's team
     ("GET", "/api/v1/customers"): EVERYONE,
@@ -49,7 +49,7 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/teams"): LEADS,
     ("GET", "/teams/{team_id}"): MANAGERS,
     ("GET", "/agents"): EVERYONE,
-    ("GET", "/agents/{agent_id}"): {"admin", "manager", "lead"},
+    ("GET", "/agents/{agent_id}"): LEADS | {"reviewer"},
     ("GET", "/channels"): EVERYONE,
     ("GET", "/trends"): EVERYONE,
     ("GET", "/interactions"): EVERYONE,
@@ -66,10 +66,10 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/insights/sentiment"): EVERYONE,
     ("GET", "/insights/anomalies"): EVERYONE,
     # scorecards (servicepulse.scorecards.web)
-    ("GET", "/api/v1/scorecards/agent/{agent_id}"): LEADS,  # a2: ann may not
+    ("GET", "/api/v1/scorecards/agent/{agent_id}"): LEADS | {"reviewer"},  # a2: ann may not
     ("GET", "/api/v1/scorecards/team/{team_id}"): MANAGERS,  # team-b: not the lead's team
-    ("GET", "/scorecards/agent/{agent_id}"): LEADS,
-    ("GET", "/scorecards/agent/{agent_id}/coaching"): LEADS,
+    ("GET", "/scorecards/agent/{agent_id}"): LEADS | {"reviewer"},
+    ("GET", "/scorecards/agent/{agent_id}/coaching"): LEADS | {"reviewer"},
     ("GET", "/scorecards/team/{team_id}"): MANAGERS,
     ("GET", "/scorecards/team/{team_id}/digest"): MANAGERS,
     ("GET", "/scorecards"): EVERYONE,  # an agent is sent to their own card, a lead to the team
@@ -126,7 +126,7 @@ def test_bad_tokens_are_401(client: TestClient) -> None:
         assert response.status_code == 401, header
 
 
-@pytest.mark.parametrize("role", ["manager", "lead", "agent"])
+@pytest.mark.parametrize("role", ["manager", "lead", "agent", "reviewer"])
 def test_wrong_role_is_403(client: TestClient, tokens: Tokens, role: str) -> None:
     checked = 0
     for (method, path), allowed in ROUTE_ROLES.items():

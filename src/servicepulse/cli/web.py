@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 from servicepulse.cli.context import state
 
 console = Console(stderr=True)
-user_app = typer.Typer(help="Users of the web service (roles: admin, manager, team_lead, agent).",
+user_app = typer.Typer(help="Users of the web service (roles: admin, manager, team_lead, reviewer, "
+                                 "agent).",
                        no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (scopes: read, ingest, admin).", no_args_is_help=True)
 
@@ -116,7 +117,8 @@ def _iso(epoch: float | None) -> str | None:
 def user_add(
     ctx: typer.Context,
     username: Annotated[str, typer.Option("--username", help="Login name.")],
-    role: Annotated[str, typer.Option("--role", help="admin, manager, team_lead or agent.")],
+    role: Annotated[str, typer.Option("--role",
+                                      help="admin, manager, team_lead, reviewer or agent.")],
     password: Annotated[str | None, typer.Option(
         "--password", help="At least 8 characters. Unsafe: it stays in the shell history; "
                            "leave it out to be asked, or use --password-stdin.")] = None,
@@ -124,7 +126,8 @@ def user_add(
     agent: Annotated[str | None, typer.Option("--agent",
                                               help="AGENT_ID an agent user is.")] = None,
     team: Annotated[list[str] | None, typer.Option(
-        "--team", help="TEAM_ID a team lead leads (repeat for several).")] = None,
+        "--team", help="TEAM_ID a team lead leads, or a reviewer's own team (repeat for "
+                         "several).")] = None,
 ) -> None:
     """Add a user, or update the password and role of an existing one (a new password ends
     their sessions). Asks for the password twice unless --password-stdin is given."""

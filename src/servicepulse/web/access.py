@@ -54,7 +54,7 @@ class Access:
             return cls(agent_ids=(user.agent_id,) if user.agent_id else ())
         if user.role is UserRole.team_lead:
             return cls(team_ids=user.team_ids)
-        return cls()
+        return cls()  # managers, admins, and reviewers (who grade conversations of any team)
 
     @property
     def key(self) -> str:

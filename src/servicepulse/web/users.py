@@ -1,7 +1,10 @@
 """Users, roles, API tokens and browser sessions: storage and checks, no HTTP here.
 
 Roles (issue 4): `agent` sees only their own numbers, `team_lead` only their teams, `manager`
-everything, `admin` also users and configuration. API token scopes: `read` (GET routes),
+everything, `admin` also users and configuration. `reviewer` (issue 18) reviews conversations
+against QA forms: they read every conversation (quality reviewers grade across teams; their
+own `team_ids`, if any, only let sampling leave their team out) but none of the team leads'
+or managers' tools. API token scopes: `read` (GET routes),
 `ingest` (POST records; the user must be a manager or admin), `admin` (everything the user's
 role allows).
 
@@ -52,12 +55,14 @@ class UserRole(StrEnum):
     admin = "admin"
     manager = "manager"
     team_lead = "team_lead"
+    reviewer = "reviewer"
     agent = "agent"
 
 
 # Least privileged first: the order forms offer the roles in, the first being the default (a
 # slip of the hand then gives too little access, never too much).
-ROLES_BY_PRIVILEGE = (UserRole.agent, UserRole.team_lead, UserRole.manager, UserRole.admin)
+ROLES_BY_PRIVILEGE = (UserRole.agent, UserRole.reviewer, UserRole.team_lead, UserRole.manager,
+                      UserRole.admin)
 
 
 class TokenScope(StrEnum):
@@ -127,8 +132,13 @@ class User:
     def sees_everything(self) -> bool:
         return self.role in (UserRole.admin, UserRole.manager)
 
+    @property
+    def reviews(self) -> bool:
+        """Whether the user may review conversations against QA forms."""
+        return self.role is not UserRole.agent
+
     def may_see_agent(self, agent_id: str, agent_team_id: str | None) -> bool:
-        if self.sees_everything:
+        if self.sees_everything or self.role is UserRole.reviewer:
             return True
         if self.role is UserRole.agent:
             return agent_id == self.agent_id
