@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, func, select
 from servicepulse.ingest.driver import Driver
 from servicepulse.ingest.hooks import Touched, load_hooks, run_after_import
 from servicepulse.ingest.projector import EventRow, project
+from servicepulse.ingest.qa import fitting_reviews, rescore_reviews, write_review_scores
 from servicepulse.ingest.rows import record_to_row
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.records.models import RECORD_KINDS
@@ -47,8 +48,11 @@ PIPELINE_FIRST_CHUNK = 250
 _ID_CHUNK = 900  # ids per IN (...) lookup, well under every backend's parameter limit
 
 # Record kinds in the order a batch writes them (events before the interactions they build).
+# QA forms and then reviews last: a review is checked against its form and interaction,
+# which may come in the same batch.
 WRITE_ORDER = ("team", "calendar", "agent", "customer", "event", "interaction", "survey",
-               "agent_state", "shift", "order", "social_post", "social_mention")
+               "agent_state", "shift", "order", "social_post", "social_mention", "qa_form",
+               "qa_review")
 INTERACTION_COLUMNS = [c.name for c in tables.interactions.columns
                        if c.name not in ("id", "content_hash", "given")]
 PROJECTED_COLUMNS = ("created_at", "answered_at", "first_response_at", "hold_s", "wrap_s",
@@ -57,7 +61,8 @@ PROJECTED_COLUMNS = ("created_at", "answered_at", "first_response_at", "hold_s",
 # The day(s) a record's numbers belong to, for rollups: the first time-valued column it has.
 _DAY_COLUMNS = {"interaction": ("created_at", "resolved_at"), "survey": ("submitted_at",),
                 "agent_state": ("start", "end"), "shift": ("start",), "order": ("at",),
-                "social_post": ("posted_at",), "social_mention": ("at",), "event": ("at",)}
+                "social_post": ("posted_at",), "social_mention": ("at",), "event": ("at",),
+                "qa_review": ("at",)}
 
 
 @dataclass
@@ -110,12 +115,15 @@ class PreparedBatch:
     summary: ImportSummary
     by_kind: dict[str, dict[str, dict[str, Any]]]
     bad: list[_Quarantined]
+    # the source row of each QA review, to quarantine it if it does not fit its form
+    review_rows: dict[str, SourceRow] = field(default_factory=dict)
 
 
 def prepare_batch(batch: list[SourceRow]) -> PreparedBatch:
     summary = ImportSummary(rows=len(batch))
     bad: list[_Quarantined] = []
     by_kind: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in WRITE_ORDER}
+    review_rows: dict[str, SourceRow] = {}
     for row in batch:
         if row.error is not None:
             bad.append(_Quarantined(row, row.error))
@@ -138,13 +146,15 @@ def prepare_batch(batch: list[SourceRow]) -> PreparedBatch:
             # the record as given (its column `given`), written here: in the worker process
             # when pipelined, not in the writer
             store_row["given"] = orjson.dumps(store_row).decode()
+        elif kind == "qa_review":
+            review_rows[store_row["id"]] = row
         # the same (type, id) twice in a batch: the later one wins, as in a re-import
         earlier = by_kind[kind].get(store_row["id"])
         if earlier is not None:
             same = earlier["content_hash"] == store_row["content_hash"]
             summary.count(kind, 0, 0 if same else 1, 1 if same else 0)
         by_kind[kind][store_row["id"]] = store_row
-    return PreparedBatch(summary, by_kind, bad)
+    return PreparedBatch(summary, by_kind, bad, review_rows)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -371,10 +381,22 @@ class Importer:
             incoming = by_kind[kind]
             if not incoming:
                 continue
+            if kind == "qa_review":
+                # only the reviews that fit their form and interaction (the others are
+                # quarantined), each with its IQS
+                incoming, misfits = fitting_reviews(connection, incoming, prepared.review_rows)
+                by_kind[kind] = incoming
+                bad.extend(_Quarantined(row, error) for row, error in misfits)
+                if not incoming:
+                    continue
             if kind == "interaction":
                 changed = self._write_interactions(connection, incoming, summary, touched)
             else:
                 changed = self._write_kind(connection, kind, incoming, summary, touched)
+            if kind == "qa_form" and changed:
+                rescore_reviews(connection, changed)
+            elif kind == "qa_review" and changed:
+                write_review_scores(connection, [incoming[i] for i in changed])
             if changed:
                 touched.kinds[kind] = set(changed)
                 for column in _DAY_COLUMNS.get(kind, ()):

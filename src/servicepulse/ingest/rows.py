@@ -14,8 +14,9 @@ from functools import cache
 from typing import Any, get_args
 
 import orjson
+from pydantic import BaseModel
 
-from servicepulse.records.models import Record, Survey
+from servicepulse.records.models import Activity, Record, Survey
 
 # model attribute -> column (fields whose alias is `kind` are `kind_` on the model)
 _RENAMED = {"kind_": "kind"}
@@ -31,7 +32,8 @@ def _classify(annotation: Any) -> int:
         return _TIME
     if any(isinstance(arg, type) and issubclass(arg, Enum) for arg in flat):
         return _ENUM
-    if any(isinstance(arg, type) and issubclass(arg, list | dict) for arg in flat) or any(
+    if any(isinstance(arg, type) and issubclass(arg, list | dict | BaseModel)
+           for arg in flat) or any(
         getattr(arg, "__origin__", None) in (list, dict) for arg in flat
     ):
         return _OTHER
@@ -59,11 +61,24 @@ def _plan(model: type[Record]) -> _Plan:
                  tuple(column for _, column, how in fields if how == _OTHER))
 
 
+def _activity(activity: Activity) -> dict[str, Any]:
+    # a shift's planned activity as the store keeps it: times as epoch seconds, like columns
+    return {"kind": activity.kind_.value, "start": activity.start.timestamp(),
+            "end": activity.end.timestamp()}
+
+
 def _other_value(value: Any) -> Any:
+    if isinstance(value, list) and value and isinstance(value[0], Activity):
+        return [_activity(item) for item in value]
     if isinstance(value, list):
-        return [item.isoformat() if isinstance(item, date) else item for item in value]
-    if isinstance(value, dict):  # calendar hours: {"mon": [("09:00", "17:00")]}
-        return {key: [list(r) for r in ranges] for key, ranges in value.items()}
+        # dates (holidays), nested models (a QA form's categories) as JSON-ready values
+        return [item.isoformat() if isinstance(item, date)
+                else item.model_dump(mode="json", exclude_none=True)
+                if isinstance(item, BaseModel) else item for item in value]
+    if isinstance(value, dict):
+        # calendar hours: {"mon": [("09:00", "17:00")]}; a review's scores: {"tone": 3.0}
+        return {key: [list(r) for r in ranges] if isinstance(ranges, list | tuple) else ranges
+                for key, ranges in value.items()}
     return value
 
 

@@ -1,4 +1,4 @@
-"""The canonical record format (docs/records.md): twelve kinds, validated with pydantic.
+"""The canonical record format (docs/records.md): fourteen kinds, validated with pydantic.
 
 Every record that enters ServicePulse is, or is converted to, one of these models. Times are
 timezone-aware UTC after validation (a time without offset is read as UTC); durations are
@@ -7,6 +7,7 @@ seconds. Validation errors name the field, so the importer can quarantine with a
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from itertools import pairwise
@@ -138,6 +139,15 @@ class AgentStateName(StrEnum):
     training = "training"
     meeting = "meeting"
     offline = "offline"
+
+
+class ActivityKind(StrEnum):
+    """What a stretch of a shift is planned for (the rest of the shift is work)."""
+
+    work = "work"
+    break_ = "break"
+    training = "training"
+    meeting = "meeting"
 
 
 class OrderKind(StrEnum):
@@ -353,18 +363,59 @@ class AgentState(Record):
         return self
 
 
+class Activity(BaseModel):
+    """A planned stretch of a shift: a break, a training, a meeting (or work, said outright)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
+    kind_: ActivityKind = Field(alias="kind")
+    start: UtcDatetime
+    end: UtcDatetime
+
+    @model_validator(mode="after")
+    def _check(self) -> Activity:
+        if self.end <= self.start:
+            raise ValueError("end: does not end after its start")
+        return self
+
+
+# Activities a shift may plan: a long day of short breaks, trainings and meetings fits.
+MAX_ACTIVITIES = 48
+
+
 class Shift(Record):
     record_type: ClassVar[str] = "shift"
     type: Literal["shift"] = "shift"
     agent_id: RecordId
     start: UtcDatetime
     end: UtcDatetime
+    # adherence compares the agent's states with these (the rest of the shift is work)
+    activities: Annotated[list[Activity], Field(max_length=MAX_ACTIVITIES)] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Shift:
         if self.end < self.start:
             raise ValueError("end: ends before its start")
+        planned = list(enumerate(self.activities or ()))
+        for index, activity in planned:
+            if activity.start < self.start or activity.end > self.end:
+                raise ValueError(
+                    f"activities.{index}: {activity.kind_.value} {_hhmm(activity.start)}-"
+                    f"{_hhmm(activity.end)} is outside its shift {_hhmm(self.start)}-"
+                    f"{_hhmm(self.end)} (UTC); an activity lies inside its shift")
+        for (first, earlier), (second, later) in pairwise(
+                sorted(planned, key=lambda item: item[1].start)):
+            if later.start < earlier.end:
+                raise ValueError(
+                    f"activities.{max(first, second)}: {later.kind_.value} from "
+                    f"{_hhmm(later.start)} overlaps activities.{min(first, second)} "
+                    f"({earlier.kind_.value} until {_hhmm(earlier.end)}); a shift's "
+                    "activities must not overlap")
         return self
+
+
+def _hhmm(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
 class Order(Record):
@@ -406,11 +457,82 @@ class SocialMention(Record):
     interaction_id: RecordId | None = None
 
 
+# A QA category's name: it is a key of every review's scores and the suffix of its KPI
+# (iqs_<name>), so lower-case letters, digits and underscores, starting with a letter.
+QA_CATEGORY_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+def _category_name(value: str) -> str:
+    if not re.fullmatch(QA_CATEGORY_PATTERN, value):
+        raise ValueError(f"{value!r} is not a category name: use lower-case letters, digits "
+                         "and underscores, starting with a letter (e.g. tone, first_answer)")
+    return value
+
+
+QaCategoryName = Annotated[str, Field(min_length=1, max_length=60,
+                                      json_schema_extra={"pattern": QA_CATEGORY_PATTERN}),
+                           AfterValidator(_category_name)]
+
+
+class QaCategory(BaseModel):
+    """One criterion of a QA form, scored on its own scale."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    name: QaCategoryName
+    weight: Annotated[float, Field(gt=0)]
+    scale_max: float
+    scale_min: float = 0
+    critical: bool = False
+    description: Annotated[str, Field(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> QaCategory:
+        if self.scale_max <= self.scale_min:
+            raise ValueError(f"scale_max: {self.scale_max:g} is not above scale_min "
+                             f"{self.scale_min:g} (category {self.name})")
+        return self
+
+
+class QaForm(Record):
+    """A quality-review form: the categories a reviewer scores a conversation on."""
+
+    record_type: ClassVar[str] = "qa_form"
+    type: Literal["qa_form"] = "qa_form"
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    categories: Annotated[list[QaCategory], Field(min_length=1, max_length=100)]
+    role: Role | None = None
+    channel: Channel | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> QaForm:
+        seen: set[str] = set()
+        for category in self.categories:
+            if category.name in seen:
+                raise ValueError(f"categories: {category.name!r} is named twice")
+            seen.add(category.name)
+        return self
+
+
+class QaReview(Record):
+    """One reviewer's scores of one interaction against a form. Whether the scores fit the
+    form (every category scored, within its scale) needs the form: the importer checks it."""
+
+    record_type: ClassVar[str] = "qa_review"
+    type: Literal["qa_review"] = "qa_review"
+    interaction_id: RecordId
+    reviewer_id: RecordId
+    form_id: RecordId
+    at: UtcDatetime
+    scores: Annotated[dict[Annotated[str, Field(max_length=60)], float], Field(min_length=1)]
+    calibration: bool = False
+    comment: Annotated[str, Field(max_length=20000)] | None = None
+
+
 RECORD_MODELS: dict[str, type[Record]] = {
     model.record_type: model
     for model in (
         Team, Agent, Calendar, Customer, Interaction, Event, Survey, AgentState, Shift, Order,
-        SocialPost, SocialMention,
+        SocialPost, SocialMention, QaForm, QaReview,
     )
 }
 RECORD_KINDS: tuple[str, ...] = tuple(RECORD_MODELS)

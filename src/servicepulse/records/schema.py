@@ -1,4 +1,4 @@
-"""The JSON Schema of the canonical record format: any one record is one of the twelve kinds."""
+"""The JSON Schema of the canonical record format: any one record is one of the fourteen kinds."""
 
 from __future__ import annotations
 

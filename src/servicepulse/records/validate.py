@@ -12,7 +12,7 @@ from servicepulse.records.models import RECORD_KINDS, RECORD_MODELS, Record
 
 # Fields that hold a list or an object; in a CSV cell they are written as JSON
 # (a list may also be written "en;fr").
-STRUCTURED_FIELDS = {"languages", "hours", "holidays"}
+STRUCTURED_FIELDS = {"languages", "hours", "holidays", "activities", "categories", "scores"}
 
 # Text no store keeps as given: NUL (PostgreSQL refuses it, SQLite cuts the text there) and
 # lone surrogates (not Unicode scalar values: no UTF-8 encodes them). A bad byte of a file is

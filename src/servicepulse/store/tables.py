@@ -168,7 +168,23 @@ shifts = _record_table(
     Column("agent_id", Id, nullable=False),
     Column("start", Time, nullable=False),
     Column("end", Time, nullable=False),
+    # planned activities as given: [{"kind", "start", "end"}], times as epoch seconds
+    Column("activities", JSON),
     indexes=(Index("ix_shifts_agent_start", "agent_id", "start"),),
+)
+
+# Derived from shifts.activities in the import batch's transaction (one row an activity that
+# is not work), so that every engine reads the schedule as plain rows: SQLite and Spark have
+# no portable way to unnest a JSON list.
+shift_activities = Table(
+    "shift_activities",
+    metadata,
+    Column("shift_id", Id, primary_key=True),
+    Column("start", Time, primary_key=True),
+    Column("end", Time, nullable=False),
+    Column("agent_id", Id, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Index("ix_shift_activities_agent_start", "agent_id", "start"),
 )
 
 orders = _record_table(
@@ -205,6 +221,39 @@ social_mentions = _record_table(
     Column("interaction_id", Id),
 )
 
+qa_forms = _record_table(
+    "qa_forms",
+    Column("name", String(200), nullable=False),
+    Column("categories", JSON, nullable=False),  # [{name, weight, scale_min, scale_max, ...}]
+    Column("role", String(40)),
+    Column("channel", String(20)),
+)
+
+qa_reviews = _record_table(
+    "qa_reviews",
+    Column("interaction_id", Id, nullable=False, index=True),
+    Column("reviewer_id", Id, nullable=False),
+    Column("form_id", Id, nullable=False, index=True),
+    Column("at", Time, nullable=False),
+    Column("scores", JSON, nullable=False),  # {category: score}, as given
+    Column("calibration", Boolean, nullable=False),
+    Column("comment", Text),
+    # Derived by the importer from the form (servicepulse.records.qa), kept up to date when
+    # the form changes: the review's IQS, 0-100, so that KPIs read a number, not JSON.
+    Column("iqs", Float, nullable=False),
+    indexes=(Index("ix_qa_reviews_at", "at"),),
+)
+
+# Derived: each review's category scores on 0-100 (the KPIs iqs_<category>), one row per
+# review and category; rewritten with the review and when its form changes.
+qa_review_scores = Table(
+    "qa_review_scores",
+    metadata,
+    Column("review_id", Id, primary_key=True),
+    Column("category", String(60), primary_key=True),
+    Column("percent", Float, nullable=False),
+)
+
 quarantine = Table(
     "quarantine",
     metadata,
@@ -235,4 +284,6 @@ RECORD_TABLES: dict[str, Table] = {
     "order": orders,
     "social_post": social_posts,
     "social_mention": social_mentions,
+    "qa_form": qa_forms,
+    "qa_review": qa_reviews,
 }
