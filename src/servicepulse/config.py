@@ -150,6 +150,63 @@ class WebhookSecrets(BaseModel):
     chatwoot: SecretStr | None = None
 
 
+# the canonical channels (servicepulse.records.models.Channel; config sits below records)
+CHANNEL_NAMES = ("phone", "email", "chat", "social", "sms", "web", "in_person")
+
+
+def _check_channel(value: str) -> str:
+    if value not in CHANNEL_NAMES:
+        raise ValueError(f"{value!r} is not a channel: use one of {', '.join(CHANNEL_NAMES)}")
+    return value
+
+
+CanonicalChannel = Annotated[str, AfterValidator(_check_channel)]
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _check_weekday(value: str) -> str:
+    if value.lower() not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a weekday: use one of {', '.join(WEEKDAYS)}")
+    return value.lower()
+
+
+Weekday = Annotated[str, AfterValidator(_check_weekday)]
+
+
+class DigestCadence(StrEnum):
+    """How often a team digest goes out (docs/digests.md)."""
+
+    daily = "daily"
+    weekly = "weekly"
+
+
+class DigestSettings(BaseModel):
+    """Scheduled team digests (docs/digests.md): which teams, when, to whom. Delivery reuses
+    the alerts' SMTP settings (`[alerts] smtp_*`) and webhook secret."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    teams: list[str] = Field(
+        default_factory=list,
+        description="a list of team ids; empty: every team with recipients or webhooks")
+    cadence: DigestCadence = Field(DigestCadence.weekly, description="daily or weekly")
+    weekday: Weekday = Field(
+        "monday", description="the day a weekly digest goes out: monday ... sunday")
+    hour: int = Field(8, ge=0, le=23,
+                      description="the local hour (0-23) from which the digest goes out")
+    timezone: TimeZoneName | None = Field(
+        None, description="an IANA time zone name; default: the organisation's `timezone`")
+    recipients: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="a table: team id (or \"all\") -> list of e-mail addresses")
+    webhooks: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="a table: team id (or \"all\") -> list of webhook URLs (Slack-compatible "
+                    "JSON)")
+
+
 # The file's content while load_settings() builds a Settings: the lowest-priority source.
 _file_data: ContextVar[dict[str, Any] | None] = ContextVar("servicepulse_file_data", default=None)
 
@@ -225,11 +282,21 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="a table: [[alerts.rules]] and smtp_* / webhook_secret delivery settings "
                     "(read by the scorecards)")
+    # Scheduled digests (issue 19 item 4): read by servicepulse.scorecards.digest.
+    digests: DigestSettings = Field(
+        default_factory=DigestSettings,
+        description="a table: teams, cadence, weekday, hour, timezone, recipients, webhooks "
+                    "(docs/digests.md)")
 
     # Connectors area (issue 6 item 8): read by servicepulse.web.routes.webhooks.
     webhook_secrets: WebhookSecrets = Field(
         default_factory=WebhookSecrets,
         description="a table of signing secrets (zendesk, chatwoot), strings")
+    # Issue 22: read by servicepulse.ingest.connectors.zendesk (imports and webhooks).
+    zendesk_channels: dict[str, CanonicalChannel] = Field(
+        default_factory=dict,
+        description="a table: Zendesk via.channel (e.g. api, 29) -> one of " + ", ".join(
+            CHANNEL_NAMES))
 
     # Accounts (issue 15): read by servicepulse.web.users.AccountSettings (docs/web.md).
     login_failures_per_user: int = Field(

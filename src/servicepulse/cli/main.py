@@ -146,6 +146,7 @@ def _register() -> None:
     from servicepulse.cli import simulate; simulate.register(app)  # noqa: E702, I001
     from servicepulse.cli import scorecards; scorecards.register(app)  # noqa: E702, I001
     from servicepulse.cli import verify; verify.register(app)  # noqa: E702, I001
+    from servicepulse.cli import digest; digest.register(app)  # noqa: E702, I001
 
 
 _register()

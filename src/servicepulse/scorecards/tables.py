@@ -66,3 +66,22 @@ alert_pending = Table(
     Column("rule", Id, primary_key=True),
     Column("queued_at", Time, nullable=False),
 )
+
+# One row per team digest and period (docs/digests.md): the claim that makes each period's
+# digest go out once, whichever server or command gets there first (the primary key), and
+# what was delivered where. A failed delivery is retried a few times, later.
+digest_deliveries = Table(
+    "digest_deliveries",
+    metadata,
+    Column("team", Id, primary_key=True),
+    Column("cadence", String(10), primary_key=True),  # daily | weekly
+    Column("period_start", String(10), primary_key=True),  # local day, YYYY-MM-DD
+    Column("period_end", String(10), nullable=False),  # exclusive
+    Column("status", String(20), nullable=False),  # sending | sent | failed
+    Column("email_status", String(500)),  # null: no recipients; "sent"; the error
+    Column("webhook_status", String(500)),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(200), nullable=False),  # host:pid
+    Column("claimed_at", Time, nullable=False),
+    Column("sent_at", Time),
+)

@@ -111,6 +111,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await services.hub.start()
         prewarm = None
+        digests = None
         if services.prewarm_views:
             # the start-up work: derived data a killed server or import left marked is
             # finished by the background worker (started now, not at the first import)
@@ -118,11 +119,19 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
 
             after_import_worker(engine)
             prewarm = asyncio.create_task(services.prewarm())
+            # the scheduled team digests (docs/digests.md), when the configuration names
+            # anyone to send them to; each period's digest is claimed in the store, so
+            # several workers or servers send it once
+            from servicepulse.scorecards.digest import start_scheduler
+
+            digests = start_scheduler(engine)
         try:
             yield
         finally:
             if prewarm is not None:
                 prewarm.cancel()
+            if digests is not None:
+                await asyncio.to_thread(digests.stop)
             await services.hub.stop()
             close_backends(engine)
 
