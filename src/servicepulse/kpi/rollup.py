@@ -283,6 +283,19 @@ def _stored_resolved_at(connection: Connection, interaction_ids: set[str]) -> li
             tables.interactions.c.resolved_at.is_not(None))).scalars())
 
 
+def _survey_days(connection: Connection, interaction_ids: set[str]) -> set[date]:
+    """The UTC days of the surveys of these interactions: a survey reads its interaction's
+    dimensions, and counts only while the interaction is a contact (a ticket deleted, marked
+    spam or revived changes the survey's day too)."""
+    if not interaction_ids:
+        return set()
+    values: set[float] = set(connection.execute(
+        sa.select(tables.surveys.c.submitted_at).where(
+            in_ids(tables.surveys.c.interaction_id, sorted(interaction_ids),
+                   connection.dialect.name))).scalars())
+    return {EPOCH + timedelta(days=int(value // DAY_S)) for value in values}
+
+
 def _executor(connection: Connection, backend: Any) -> Any:
     """Run compiled Ibis expressions on the caller's connection (inside its transaction)."""
 
@@ -485,7 +498,8 @@ def _mark_dirty(connection: Connection, touched: Touched) -> None:
     if not touched:
         return
     mark_days_stale(connection, set(touched.days) | _resolved_days(
-        connection, touched.interaction_ids, touched.resolved_at))
+        connection, touched.interaction_ids, touched.resolved_at)
+        | _survey_days(connection, touched.interaction_ids))
 
 
 def mark_days_stale(connection: Connection, days: set[date]) -> None:

@@ -36,6 +36,11 @@ REPEAT_KPIS = frozenset({"fcr", "repeat_contact_rate"})  # the KPIs that read re
 DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category", "language", "segment")
 PERIODS = ("day", "week", "month", "quarter", "all")
 INTERACTION_DIMENSIONS = DIMENSIONS
+# An interaction whose source marks it deleted or spam (any letter case) is kept as a record,
+# since a later export may revive it, but it is not a contact: no KPI counts it, nor a survey
+# attached to it (docs/kpis.md, "Deleted and spam contacts"). `contacts_table` applies the rule
+# for every source here, so the exact path and the rollup (built with these sources) agree.
+NOT_CONTACT_STATUSES = ("deleted", "spam")
 AGENT_DIMENSIONS = ("agent", "team", "role")
 CUSTOMER_DIMENSIONS = ("segment",)
 
@@ -209,7 +214,7 @@ class Frame:
 
     def uncategorised_check(self) -> ir.Table:
         """One uncategorised contact among those the repeat windows read, if any."""
-        rows = self.table("interactions")
+        rows = contacts_table(self)
         return rows.filter(rows.category.isnull() & (rows.created_at >= self.range_start)
                            & (rows.created_at < _repeats_end(self))).select("created_at").limit(1)
 
@@ -233,6 +238,17 @@ class Frame:
             "p_start": [p.start_utc for p in self.periods],
             "p_end": [p.end_utc for p in self.periods],
         }, schema={"period": "int64", "p_start": "float64", "p_end": "float64"})
+
+
+def is_contact(status: ir.StringValue) -> ir.BooleanValue:
+    """Whether an interaction of this status counts as a contact (not deleted, not spam)."""
+    return status.isnull() | ~status.lower().isin(list(NOT_CONTACT_STATUSES))
+
+
+def contacts_table(frame: Frame) -> ir.Table:
+    """The stored interactions that are contacts: every KPI reads interactions through this."""
+    rows = frame.table("interactions")
+    return rows.filter(is_contact(rows.status))
 
 
 def merged_ranges(periods: list[Period]) -> list[tuple[float, float]]:
@@ -288,7 +304,7 @@ def _interactions_enriched(frame: Frame, window_end: float, start: float | None 
     the repeat flags, when asked)."""
     # only the columns the KPIs read: engines carry every column through joins and window
     # sorts, and the raw JSON (`given`), hashes and free text would cost the most
-    interactions = frame.table("interactions").select(*INTERACTION_COLUMNS)
+    interactions = contacts_table(frame).select(*INTERACTION_COLUMNS)
     created = interactions.created_at
     interactions = interactions.filter(created < window_end if start is None
                                        else (created >= start) & (created < window_end))
@@ -421,7 +437,7 @@ def interactions_source(frame: Frame) -> ir.Table:
     else:
         # The windows sort only the five columns they read; engines carry every input
         # column through a window's sort, so joining the flags back by id is cheaper.
-        narrow = frame.table("interactions").select(
+        narrow = contacts_table(frame).select(
             "id", "customer_id", "category", "created_at", "direction")
         narrow = narrow.filter((narrow.created_at >= frame.range_start)
                                & (narrow.created_at < _repeats_end(frame)))
@@ -468,8 +484,12 @@ def surveys_source(frame: Frame) -> ir.Table:
     surveys = surveys.filter(frame.in_periods(surveys.submitted_at))
     interactions = frame.table("interactions").select(
         i_id="id", i_agent="agent_id", i_team="team_id", i_channel="channel", i_queue="queue",
-        i_category="category", i_language="language", i_customer="customer_id")
+        i_category="category", i_language="language", i_customer="customer_id",
+        i_status="status")
     joined = surveys.left_join(interactions, surveys.interaction_id == interactions.i_id)
+    # a survey of a deleted or spam contact counts nowhere; one without a stored
+    # interaction still counts
+    joined = joined.filter(is_contact(joined.i_status))
     joined = joined.mutate(s_agent=joined.agent_id.fill_null(joined.i_agent),
                            s_customer=joined.customer_id.fill_null(joined.i_customer))
     agents = _agent_attributes(frame)
@@ -514,6 +534,74 @@ def agent_time_source(frame: Frame) -> ir.Table:
         shift=joined.state == "shift",
         cost=ibis.ifelse(logged_in, joined.seconds / 3600.0 * joined.a_cost, None),
     )
+
+
+# Agent states by the kind of time they are (docs/kpis.md, adherence): offline and any
+# unknown state are "none", which no planned kind equals.
+WORK_STATES = ("available", "handling", "after_call_work")
+STATE_KINDS = {"break": "break", "training": "training", "meeting": "meeting"}
+
+
+def state_kind(state: ir.StringValue) -> ir.StringValue:
+    return ibis.cases((state.isin(list(WORK_STATES)), ibis.literal("work")),
+                      *((state == name, ibis.literal(kind)) for name, kind in STATE_KINDS.items()),
+                      else_=ibis.literal("none"))
+
+
+def schedule_source(frame: Frame) -> ir.Table:
+    """Planned and actual agent time clipped to each period, one row a (span, period), for
+    adherence and conformance. `part` says what a row's `seconds` are:
+    - `scheduled`: a shift (its rows count the shifts); `planned_other`: a planned activity
+      that is not work (`shift_activities`: the rest of a shift is work);
+    - `worked`: an agent state of kind work, inside or outside shifts;
+    - `in_shift_work`: work states within a shift; `in_other_work`: work states within a
+      planned non-work activity; `in_other_adherent`: states of the activity's own kind
+      within it. Adherent time = in_shift_work − in_other_work + in_other_adherent.
+    An open state runs until now."""
+    start, end = frame.range_start, frame.range_end
+    shifts = frame.table("shifts")
+    shifts = shifts.filter((shifts.start < end) & (shifts.end > start)).select(
+        "agent_id", "start", "end")
+    planned = frame.table("shift_activities")
+    planned = planned.filter((planned.start < end) & (planned.end > start)).select(
+        "agent_id", "start", "end", "kind")
+    states = frame.table("agent_states")
+    states = states.mutate(end=states.end.fill_null(frame.now))
+    states = states.filter((states.start < end) & (states.end > start))
+    states = states.select("agent_id", "start", "end", kind=state_kind(states.state))
+    work = states.filter(states.kind == "work")
+
+    def overlap(left: ir.Table, right: ir.Table, same_kind: bool = False) -> ir.Table:
+        right = right.select(r_agent=right.agent_id, r_start=right.start, r_end=right.end,
+                             r_kind=right.kind if "kind" in right.columns else ibis.null())
+        conditions = [left.agent_id == right.r_agent, left.start < right.r_end,
+                      left.end > right.r_start]
+        if same_kind:
+            conditions.append(left.kind == right.r_kind)
+        joined = left.join(right, conditions)
+        return joined.select(agent_id=joined.agent_id,
+                             start=ibis.greatest(joined.start, joined.r_start),
+                             end=ibis.least(joined.end, joined.r_end))
+
+    def spans(table: ir.Table, part: str) -> ir.Table:
+        return _uniform(table.select("agent_id", "start", "end", part=ibis.literal(part)))
+
+    everything = spans(shifts, "scheduled").union(spans(planned, "planned_other")) \
+        .union(spans(work, "worked")) \
+        .union(spans(overlap(work, shifts), "in_shift_work")) \
+        .union(spans(overlap(work, planned), "in_other_work")) \
+        .union(spans(overlap(states.filter(states.kind != "work"), planned, same_kind=True),
+                     "in_other_adherent"))
+    periods = frame.periods_table()
+    clipped = everything.join(periods, [everything.start < periods.p_end,
+                                        everything.end > periods.p_start])
+    clipped = clipped.mutate(
+        seconds=ibis.least(clipped.end, clipped.p_end) - ibis.greatest(clipped.start,
+                                                                       clipped.p_start))
+    agents = _agent_attributes(frame)
+    joined = clipped.left_join(agents, clipped.agent_id == agents.a_id)
+    return joined.mutate(agent=_text(joined.agent_id), team=_text(joined.a_team),
+                         role=_text(joined.a_role))
 
 
 def customers_source(frame: Frame) -> ir.Table:
@@ -605,6 +693,7 @@ SOURCES: dict[str, Source] = {source.name: source for source in (
            ("survey", "interaction", "agent", "customer"), reusable=True),
     # open states run until now: built anew for every query
     Source("agent_time", agent_time_source, AGENT_DIMENSIONS, ("agent_state", "shift", "agent")),
+    Source("schedule", schedule_source, AGENT_DIMENSIONS, ("shift", "agent_state", "agent")),
     Source("customers", customers_source, CUSTOMER_DIMENSIONS, ("customer",), reusable=True),
     Source("customer_value", customer_value_source, CUSTOMER_DIMENSIONS, ("customer", "order"),
            reusable=True),

@@ -26,6 +26,7 @@ from sqlalchemy import (
     true,
 )
 
+from servicepulse.kpi.sources import NOT_CONTACT_STATUSES
 from servicepulse.store.tables import (
     agent_states,
     agents,
@@ -88,6 +89,8 @@ def _population(kpi: str, short_abandon_s: float) -> tuple[ColumnElement[bool], 
 
 
 SURVEY_KPIS = ("csat", "nps", "ces")
+# what the KPIs count: a deleted or spam interaction is no contact (kpi.sources.is_contact)
+IS_CONTACT = or_(c.status.is_(None), func.lower(c.status).not_in(NOT_CONTACT_STATUSES))
 DRILLDOWN_KPIS = ("contacts", "frt", "asa", "aht", "fcr", "repeat_contact_rate",
                   "resolution_rate", "ttr", "reopen_rate", "transfer_rate", "escalation_rate",
                   "abandon_rate", "service_level", "backlog", *SURVEY_KPIS)
@@ -274,6 +277,8 @@ class DrillDownRunner:
         where: list[ColumnElement[bool]] = []
         attributed_by: Any = c.created_at
         window, start, end = self._bounds()
+        if params.kpi is not None:
+            where.append(IS_CONTACT)  # a KPI's drill-down lists what the KPI counted
         if params.kpi in SURVEY_KPIS:
             answered = select(surveys.c.interaction_id).where(surveys.c.kind == params.kpi)
             if start is not None:
