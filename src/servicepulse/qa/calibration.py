@@ -28,7 +28,7 @@ from datetime import datetime
 
 import krippendorff
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,10 @@ class CategoryAgreement(BaseModel):
 
 
 class CalibrationReport(BaseModel):
-    """`servicepulse qa calibration` and GET /api/v1/qa/calibration."""
+    """`servicepulse qa calibration` and GET /api/v1/qa/calibration (keys "from", "to")."""
 
-    from_: str | None = None
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    from_: str | None = Field(default=None, alias="from")
     to: str | None = None
     form: str | None = None
     reviews: int
