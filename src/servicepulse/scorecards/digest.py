@@ -65,7 +65,8 @@ MAX_ATTEMPTS = 5
 RETRY_AFTER_S = 15 * 60  # a failed delivery is tried again at most this often
 STALE_CLAIM_S = 30 * 60  # a claim this old without an outcome: its server died while sending
 COACH_LIMIT = 5
-TOP_CONTRIBUTIONS = 3
+TOP_CONTRIBUTIONS = 2  # per dimension
+EXPLAIN_BY = ("channel", "category", "agent")
 CHECK_EVERY_S = 60.0
 
 
@@ -201,8 +202,53 @@ def build_digest(engine: sqlalchemy.Engine, team: str, period: DigestPeriod,
 def explain_changes(engine: sqlalchemy.Engine, agents: list[str], names: list[str],
                     period: DigestPeriod, settings: Any,
                     changes: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Per KPI that changed, the groups (channel, category) contributing most to the change."""
-    return {}
+    """Per rate or mean KPI that got better or worse, the groups (channel, category, agent)
+    whose mix and rate contributed most to the change (`servicepulse.kpi.change`)."""
+    from servicepulse.kpi.change import ExplainError, explain_change, explainable, store_runner
+    from servicepulse.kpi.settings import kpi_settings
+
+    run = store_runner(engine, settings)
+    minimum = kpi_settings(settings).minimum_sample
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        if changes[name]["verdict"] == "none":
+            continue
+        try:
+            definition = explainable(name)
+        except ExplainError:
+            continue  # a count, a median or a ratio: no split into groups
+        by = [d for d in EXPLAIN_BY if d in definition.dimensions]
+        try:
+            explanation = explain_change(run, name, (period.start, period.end),
+                                         (period.previous_start, period.previous_end), by,
+                                         filters={"agent": agents}, minimum_sample=minimum)
+        except ExplainError as error:
+            logger.info("digest: %s not explained: %s", name, error)
+            continue
+        rows = []
+        for dimension in by:  # each dimension's contributions add up to the change
+            groups = [item for item in explanation.contributions
+                      if item.dimension == dimension and item.total != 0][:TOP_CONTRIBUTIONS]
+            if not groups:
+                continue
+            parts = []
+            for item in groups:
+                significant = (" (significant)" if item.significant
+                               else " (not significant)" if item.significant is False else "")
+                parts.append(
+                    f"{item.group if item.group is not None else 'none'} "
+                    f"{format_kpi_change(name, item.total)}: rate "
+                    f"{format_kpi_change(name, item.rate)} "
+                    f"({explain.value_text(name, item.previous_value)} → "
+                    f"{explain.value_text(name, item.value)}){significant}, mix "
+                    f"{format_kpi_change(name, item.mix)} (share {item.previous_share:.0f}% → "
+                    f"{item.share:.0f}%)")
+            rows.append({"dimension": dimension,
+                         "contributions": [item.as_dict() for item in groups],
+                         "text": f"by {dimension}: " + "; ".join(parts)})
+        if rows:
+            found[name] = rows
+    return found
 
 
 # --- rendering -------------------------------------------------------------------------------
