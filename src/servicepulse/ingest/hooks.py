@@ -75,6 +75,7 @@ PREPARED_AFTER_IMPORT: dict[AfterBatch, Prepare] = {}
 # durations before the rollups that read them).
 HOOK_MODULES = (
     "servicepulse.kpi.business_hours",
+    "servicepulse.kpi.schedule",
     "servicepulse.kpi.rollup",
     "servicepulse.insights.sentiment",
     "servicepulse.scorecards.alerts",

@@ -28,9 +28,10 @@ from servicepulse.store.tables import RECORD_TABLES
 RECORD_TABLE_NAMES = tuple(table.name for table in RECORD_TABLES.values())
 # Data derived from the records, exported with them (by name: kpi imports no higher layer):
 # the sentiment scores (the sentiment KPI reads them on every engine) and the KPI rollups'
-# rows (per-day sums, counts and duration histograms).
+# rows (per-day sums, counts and duration histograms); shifts' planned activities as rows
+# (adherence reads them on every engine); QA reviews' category scores (iqs_<category>).
 DERIVED_TABLE_NAMES = (
-    "text_sentiment",
+    "text_sentiment", "shift_activities", "qa_review_scores",
     "kpi_daily_rollup", "kpi_daily_histogram",
     "kpi_daily_rollup_team", "kpi_daily_histogram_team",
     "kpi_monthly_rollup_team", "kpi_monthly_histogram_team",

@@ -11,9 +11,10 @@ Rates and shares are percentages (0-100), durations seconds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Literal
+from functools import cache, partial
+from typing import Any, Literal
 
 import numpy as np
 from ibis import _
@@ -157,6 +158,24 @@ def _utilization(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.
     base = np.where(scheduled, shift, logged_in)  # without shifts: logged-in time
     n = np.where(scheduled, totals["shift"][1], totals["logged_in"][1])
     return np.where(base == 0, np.nan, 100 * busy / base), n
+
+
+def _adherence(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.ndarray]:
+    adherent = (totals["in_shift_work"][0] - totals["in_other_work"][0]
+                + totals["in_other_adherent"][0])
+    scheduled, shifts = totals["scheduled"]
+    return np.where(scheduled == 0, np.nan, 100 * adherent / scheduled), shifts
+
+
+def _conformance(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.ndarray]:
+    scheduled, shifts = totals["scheduled"]
+    planned_work = scheduled - totals["planned_other"][0]
+    return (np.where(planned_work <= 0, np.nan, 100 * totals["worked"][0] / planned_work),
+            np.where(planned_work <= 0, 0, shifts))
+
+
+def _schedule(*parts: str) -> dict[str, Total]:
+    return {part: _sum("schedule", _.seconds, _.part == part) for part in parts}
 
 
 def _cltv(totals: Totals, settings: KpiSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -327,6 +346,19 @@ def _definitions() -> list[KpiDefinition]:
             "(handling + after_call_work) / scheduled shift time; without shifts, / logged-in "
             "time (every state but offline)."),
         KpiDefinition(
+            "adherence", "Schedule adherence", "percent", "higher",
+            Ratio("schedule", parts=_schedule("scheduled", "in_shift_work", "in_other_work",
+                                              "in_other_adherent"), formula=_adherence),
+            "Scheduled shift time during which the agent's state is of the planned kind "
+            "(available, handling, after_call_work: work; break; training; meeting; offline "
+            "or no state: none) / scheduled shift time; n = shifts."),
+        KpiDefinition(
+            "conformance", "Schedule conformance", "percent", "higher",
+            Ratio("schedule", parts=_schedule("scheduled", "planned_other", "worked"),
+                  formula=_conformance),
+            "Time in work states in the period (inside or outside shifts) / scheduled work "
+            "time (shift time less planned breaks, trainings and meetings); n = shifts."),
+        KpiDefinition(
             "contacts_per_hour", "Contacts per hour", "per_hour", "none",
             Ratio("interactions", parts={
                 "handled": _count("interactions", HANDLED),
@@ -386,6 +418,14 @@ def _definitions() -> list[KpiDefinition]:
             Total("flow", value=_.delta, n_is_value=True),
             "Interactions open (neither resolved nor abandoned) at the period's end."),
         KpiDefinition(
+            "iqs", "Internal quality score", "percent", "higher",
+            Mean("qa_reviews", population=~_.calibration, value=_.iqs),
+            "Mean IQS (0-100) of the QA reviews made in the period (at), calibration reviews "
+            "left out, attributed to the reviewed interaction's agent, team and channel; n = "
+            "reviews. One review's IQS: 0 if a critical category scores its scale minimum, "
+            "else 100 × Σ weight × (score − min) / (max − min) / Σ weight. Per category: "
+            "iqs_<category>."),
+        KpiDefinition(
             "sentiment", "Sentiment", "percent", "higher",
             Total("interactions"),
             "Share of positive / neutral / negative customer texts and their mean score "
@@ -394,7 +434,52 @@ def _definitions() -> list[KpiDefinition]:
     ]
 
 
-KPIS: dict[str, KpiDefinition] = {definition.name: definition for definition in _definitions()}
+# --- per QA category: iqs_<category>, for any category of any form --------------------------
+# Categories are data (each QA form names its own), so their KPIs are not listed: any name
+# iqs_<category> is a KPI, made when asked for, and a category nobody scored has no rows.
+QA_CATEGORY_KPI = re.compile(r"iqs_([a-z][a-z0-9_]*)")
+
+
+@cache
+def qa_category_kpi(name: str) -> KpiDefinition | None:
+    """The KPI `iqs_<category>`: the mean of the category's scores on 0-100 of its scale
+    over non-calibration reviews; None if `name` is not of that form."""
+    match = QA_CATEGORY_KPI.fullmatch(name)
+    if match is None:
+        return None
+    category = match.group(1)
+    return KpiDefinition(
+        name, f"IQS {category.replace('_', ' ')}", "percent", "higher",
+        Mean("qa_scores", population=(_.qa_category == category) & ~_.calibration,
+             value=_.percent),
+        f"Mean score of the QA category {category} over the non-calibration reviews made in "
+        "the period, each as 0-100 of the category's scale ((score − min) / (max − min)); "
+        "n = reviews that scored it.")
+
+
+class KpiCatalogue(dict[str, KpiDefinition]):
+    """Every KPI by name: those defined above (what iterating lists: "all KPIs"), and any
+    `iqs_<category>`, made on demand (`in`, `[]` and `get` know them)."""
+
+    def __missing__(self, name: str) -> KpiDefinition:
+        definition = qa_category_kpi(name) if isinstance(name, str) else None
+        if definition is None:
+            raise KeyError(name)
+        return definition
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or (
+            isinstance(name, str) and qa_category_kpi(name) is not None)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
+KPIS: KpiCatalogue = KpiCatalogue({definition.name: definition
+                                   for definition in _definitions()})
 
 
 def register(definition: KpiDefinition) -> KpiDefinition:

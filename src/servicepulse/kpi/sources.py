@@ -509,6 +509,57 @@ def surveys_source(frame: Frame) -> ir.Table:
     )
 
 
+def _reviewed(frame: Frame, rows: ir.Table) -> ir.Table:
+    """QA rows (each with `interaction_id` and `at`) attributed to the reviewed interaction:
+    its agent, team (else the agent's), channel, queue, category, language and customer
+    segment; the period of the review's `at`. Reviews of a deleted or spam contact count
+    nowhere (the importer stores only reviews of stored interactions)."""
+    interactions = frame.table("interactions").select(
+        i_id="id", i_agent="agent_id", i_team="team_id", i_channel="channel", i_queue="queue",
+        i_category="category", i_language="language", i_customer="customer_id",
+        i_status="status")
+    joined = rows.join(interactions, rows.interaction_id == interactions.i_id)
+    joined = joined.filter(is_contact(joined.i_status))
+    with_agents, with_customers = frame.needs("team", "role"), frame.needs("segment")
+    if with_agents:
+        agents = _agent_attributes(frame)
+        joined = joined.left_join(agents, joined.i_agent == agents.a_id)
+    if with_customers:
+        customers = frame.table("customers").select(c_id="id", c_segment="segment")
+        joined = joined.left_join(customers, joined.i_customer == customers.c_id)
+    unread: Any = ibis.literal(NONE)
+    return joined.mutate(
+        agent=_text(joined.i_agent),
+        team=_text(joined.i_team.fill_null(joined.a_team)) if with_agents else unread,
+        role=_text(joined.a_role) if with_agents else unread,
+        channel=_text(joined.i_channel),
+        queue=_text(joined.i_queue),
+        category=_text(joined.i_category),
+        language=_text(joined.i_language),
+        segment=_text(joined.c_segment) if with_customers else unread,
+        period=frame.period_key(joined.at),
+    )
+
+
+def qa_reviews_source(frame: Frame) -> ir.Table:
+    """QA reviews at their `at`, each with its IQS (derived at import from its form)."""
+    reviews = frame.table("qa_reviews").select("interaction_id", "at", "iqs", "calibration")
+    reviews = reviews.filter(frame.in_periods(reviews.at))
+    return _reviewed(frame, reviews)
+
+
+def qa_scores_source(frame: Frame) -> ir.Table:
+    """Each QA review's category scores on 0-100 (`qa_category`, `percent`), at the
+    review's `at`: what the KPIs iqs_<category> average."""
+    reviews = frame.table("qa_reviews").select(r_id="id", interaction_id="interaction_id",
+                                               at="at", calibration="calibration")
+    reviews = reviews.filter(frame.in_periods(reviews.at))
+    scores = frame.table("qa_review_scores").select(
+        s_review="review_id", qa_category="category", percent="percent")
+    joined = reviews.join(scores, reviews.r_id == scores.s_review)
+    return _reviewed(frame, joined)
+
+
 def agent_time_source(frame: Frame) -> ir.Table:
     """Agent-state segments and shifts clipped to each period (`state` "shift" for shifts);
     an open state runs until now."""
@@ -691,6 +742,10 @@ SOURCES: dict[str, Source] = {source.name: source for source in (
            cumulative=True, reusable=True),
     Source("surveys", surveys_source, INTERACTION_DIMENSIONS,
            ("survey", "interaction", "agent", "customer"), reusable=True),
+    Source("qa_reviews", qa_reviews_source, INTERACTION_DIMENSIONS,
+           ("qa_review", "interaction", "agent", "customer"), reusable=True),
+    Source("qa_scores", qa_scores_source, INTERACTION_DIMENSIONS,
+           ("qa_review", "interaction", "agent", "customer"), reusable=True),
     # open states run until now: built anew for every query
     Source("agent_time", agent_time_source, AGENT_DIMENSIONS, ("agent_state", "shift", "agent")),
     Source("schedule", schedule_source, AGENT_DIMENSIONS, ("shift", "agent_state", "agent")),

@@ -1,0 +1,113 @@
+"""Schedule adherence and conformance, worked by hand (tests/fixtures/kpi/adherence.jsonl).
+
+Agent a1, shift 09:00-17:00 UTC on 2 March with a break 12:00-12:30 and a meeting
+15:00-16:00 (and an explicit work stretch 09:00-10:00, the same as the default). States:
+available 08:30-10:00 (starts before the shift), handling 10:00-12:10 (10 min into the
+break), break 12:10-12:40 (10 min past it), available 12:40-15:00, meeting 15:00-15:45,
+available 15:45-17:30 (past the shift's end), offline after.
+  planned work 390 min, of it in work states 405 - 25 = 380 (12:30-12:40 is a break)
+  break 20 of 30 min, meeting 45 of 60 min: adherent 380 + 20 + 45 = 445 of 480 min
+  adherence 445 / 480 = 92.7083 %; conformance: work states 90 + 130 + 140 + 105 = 465 min
+  (inside or outside the shift) / 390 planned work = 119.2308 %.
+Agent a2, a night shift 22:00-02:00 with a training 00:30-01:30: after_call_work 21:00-01:00,
+training 01:00-02:00. Clipped to days: 2 March 120 of 120 min adherent (100 %), work 180 min
+/ 120 planned = 150 %; 3 March work 00:00-00:30 and training 01:00-01:30 adherent, 60 of 120
+(50 %), work 60 / 60 = 100 %.
+Agent a3 has states (60 min available) and no shift: no adherence (n = 0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from servicepulse.ingest.importer import import_rows
+from servicepulse.ingest.readers import read_paths
+from servicepulse.kpi.engine import run_kpi_query
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.settings import KpiSettings
+from servicepulse.store.tables import shift_activities
+from tests.kpi.helpers import KPI_FIXTURES, load, rows_by_group
+
+FIXTURE = KPI_FIXTURES / "adherence.jsonl"
+UTC_SETTINGS = KpiSettings(timezone="UTC")
+KPIS = ["adherence", "conformance"]
+
+
+def _query(store: Engine, **query: object) -> dict[tuple[object, ...], dict[str, object]]:
+    document = run_kpi_query(store, KpiQuery.model_validate(
+        {"from": "2026-03-02", "to": "2026-03-04", "kpis": KPIS, **query}), UTC_SETTINGS)
+    return {key: {name: (result["value"], result["n"]) for name, result in kpis.items()}
+            for key, kpis in rows_by_group(document).items()}
+
+
+def test_by_agent_and_day_clipped_to_the_day(store: Engine) -> None:
+    load(store, FIXTURE)
+    assert _query(store, by=["agent"], period="day") == {
+        ("a1", "2026-03-02"): {"adherence": (92.7083, 1), "conformance": (119.2308, 1)},
+        ("a2", "2026-03-02"): {"adherence": (100.0, 1), "conformance": (150.0, 1)},
+        ("a2", "2026-03-03"): {"adherence": (50.0, 1), "conformance": (100.0, 1)},
+        ("a3", "2026-03-02"): {"adherence": (None, 0), "conformance": (None, 0)},
+    }
+
+
+def test_by_team_over_the_whole_range(store: Engine) -> None:
+    # adherent 445 + 120 + 60 = 625 of 720 scheduled min; work 465 + 180 + 60 + a3's 60 =
+    # 765 min against 390 + 180 planned work min; n = 2 shifts (a2's counted once)
+    load(store, FIXTURE)
+    assert _query(store, by=["team"], period="all") == {
+        ("t1",): {"adherence": (round(100 * 625 / 720, 4), 2),
+                  "conformance": (round(100 * 765 / 570, 4), 2)},
+    }
+
+
+def test_a_changed_shift_rewrites_its_activities(sqlite_store: Engine, tmp_path: Path) -> None:
+    load(sqlite_store, FIXTURE)
+    changed = tmp_path / "changed.jsonl"
+    # a1's shift again, without its break and meeting: all 480 min are planned work, of
+    # which 405 min are in work states
+    changed.write_text('{"type": "shift", "id": "sh-a1", "agent_id": "a1", "start": '
+                       '"2026-03-02T09:00:00Z", "end": "2026-03-02T17:00:00Z"}\n')
+    load(sqlite_store, changed)
+    with sqlite_store.connect() as connection:
+        kept = connection.execute(select(shift_activities.c.shift_id)).scalars().all()
+    assert kept == ["sh-a2"]
+    result = _query(sqlite_store, by=["agent"], period="all", filters={"agent": ["a1"]})
+    assert result == {("a1",): {"adherence": (round(100 * 405 / 480, 4), 1),
+                                "conformance": (round(100 * 465 / 480, 4), 1)}}
+
+
+@pytest.mark.parametrize(("activities", "field", "reason"), [
+    ('[{"kind": "break", "start": "2026-03-02T08:45:00Z", "end": "2026-03-02T09:15:00Z"}]',
+     "activities.0", "is outside its shift"),
+    ('[{"kind": "break", "start": "2026-03-02T12:00:00Z", "end": "2026-03-02T12:30:00Z"}, '
+     '{"kind": "meeting", "start": "2026-03-02T12:15:00Z", "end": "2026-03-02T13:00:00Z"}]',
+     "activities.1", "overlaps activities.0"),
+    ('[{"kind": "lunch", "start": "2026-03-02T12:00:00Z", "end": "2026-03-02T12:30:00Z"}]',
+     "activities.0.kind", "'break'"),
+])
+def test_bad_activities_are_quarantined_with_field_and_reason(
+        sqlite_store: Engine, tmp_path: Path, activities: str, field: str, reason: str) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "shift", "id": "bad", "agent_id": "a1", "start": '
+                   '"2026-03-02T09:00:00Z", "end": "2026-03-02T17:00:00Z", '
+                   f'"activities": {activities}}}\n')
+    summary = import_rows(sqlite_store, read_paths([bad]))
+    assert summary.quarantined == 1
+    (line, error), = summary.rejected
+    assert line == 1 and error.field == field and reason in error.reason
+
+
+def test_csv_shifts_carry_activities_as_json(sqlite_store: Engine, tmp_path: Path) -> None:
+    shifts = tmp_path / "shift.csv"
+    shifts.write_text(
+        'id,agent_id,start,end,activities\n'
+        'c1,a1,2026-03-02T09:00:00Z,2026-03-02T17:00:00Z,"[{""kind"": ""break"", '
+        '""start"": ""2026-03-02T12:00:00Z"", ""end"": ""2026-03-02T12:30:00Z""}]"\n')
+    load(sqlite_store, shifts)
+    with sqlite_store.connect() as connection:
+        rows = connection.execute(select(shift_activities)).all()
+    assert [(row.shift_id, row.kind, row.end - row.start) for row in rows] == \
+        [("c1", "break", 1800.0)]
