@@ -146,7 +146,9 @@ def _register() -> None:
     from servicepulse.cli import simulate; simulate.register(app)  # noqa: E702, I001
     from servicepulse.cli import scorecards; scorecards.register(app)  # noqa: E702, I001
     from servicepulse.cli import verify; verify.register(app)  # noqa: E702, I001
+    from servicepulse.cli import explain; explain.register(app)  # noqa: E702, I001
     from servicepulse.cli import digest; digest.register(app)  # noqa: E702, I001
+    from servicepulse.cli import qa; qa.register(app)  # noqa: E702, I001
 
 
 _register()

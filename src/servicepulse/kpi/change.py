@@ -353,3 +353,55 @@ def store_runner(engine: Any, settings: Any | None = None) -> KpiRunner:
         return run_kpi_query(engine, query, settings)
 
     return run
+
+
+# --- in words (the CLI table, the page, the digest) -----------------------------------------
+
+def format_effect(kpi: str, amount: float | None) -> str:
+    """A contribution in the KPI's unit, signed, precise enough to tell effects apart:
+    '+2.41 pts' (rates and NPS), '−12.0 s' (durations), '+0.05' (scores)."""
+    from servicepulse.kpi.display import MINUS, kpi_unit
+
+    if amount is None:
+        return "–"
+    unit = kpi_unit(kpi)
+    if unit == "seconds":
+        text, suffix = f"{abs(amount):.1f}", " s"
+    elif unit in ("percent", "points"):
+        text, suffix = f"{abs(amount):.2f}", " pts"
+    else:
+        text, suffix = f"{abs(amount):.2f}", ""
+    sign = "" if float(text) == 0 else (MINUS if amount < 0 else "+")
+    return f"{sign}{text}{suffix}"
+
+
+def group_text(dimension: str, group: str | None) -> str:
+    if group is None:
+        return "(unassigned)" if dimension == "agent" else "(none)"
+    return group
+
+
+def summary(explanation: Explanation, top: int = 3) -> str:
+    """One sentence: 'CSAT fell from 71.1% to 69.4% (−1.61 pts); most from team T01
+    (−3.15 pts: mix −1.73, rate −1.42, significant), …'."""
+    from servicepulse.kpi.display import format_kpi
+
+    kpi = explanation.kpi
+    label = KPIS[kpi].label if kpi in KPIS else kpi
+    verb = "rose" if explanation.change > 0 else "fell" if explanation.change < 0 else "held"
+    head = (f"{label} {verb} from {format_kpi(kpi, explanation.previous)} to "
+            f"{format_kpi(kpi, explanation.value)} ({format_effect(kpi, explanation.change)})")
+    parts = []
+    for contribution in explanation.contributions[:top]:
+        if contribution.total == 0:
+            continue
+        verdict = ("" if contribution.significant is None
+                   else ", significant" if contribution.significant else ", not significant")
+        name = group_text(contribution.dimension, contribution.group)
+        parts.append(f"{contribution.dimension} {name} "
+                     f"({format_effect(kpi, contribution.total)}: mix "
+                     f"{format_effect(kpi, contribution.mix)}, rate "
+                     f"{format_effect(kpi, contribution.rate)}{verdict})")
+    if not parts:
+        return head + "."
+    return f"{head}; largest contributions: {'; '.join(parts)}."
