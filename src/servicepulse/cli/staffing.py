@@ -15,7 +15,7 @@ import json
 import math
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -418,6 +418,212 @@ def forecast_command(
                           f"WAPE {_fmt_pct(week.wape)}")
         console.print(f"backtest WAPE over {len(tested.weeks)} held-out week(s): "
                       f"{_fmt_pct(tested.wape)}")
+
+
+# --- intraday reforecast -------------------------------------------------------------------
+
+class ReforecastMethodOption(StrEnum):
+    weighted = "weighted"
+    ratio = "ratio"
+
+
+def _clock(value: str, option: str) -> Any:
+    """HH:MM (24-hour) -> a time of day."""
+    try:
+        return datetime.strptime(value.strip(), "%H:%M").time()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a time of day: write HH:MM, e.g. 10:30",
+                                 param_hint=option) from None
+
+
+def _patience(value: str) -> float | Literal["auto"] | None:
+    """--patience: auto (estimated from the history), none (Erlang C) or seconds."""
+    text = value.strip().lower()
+    if text in ("auto", "none"):
+        return None if text == "none" else "auto"
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not understood: write auto, none or a number "
+                                 "of seconds", param_hint="--patience") from None
+    return _positive(seconds, "--patience")
+
+
+@staffing_app.command("reforecast")
+def reforecast_command(
+    ctx: typer.Context,
+    day: Annotated[str | None, typer.Option(
+        "--date", help="The day, YYYY-MM-DD (local to --timezone); default today.")] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", help="Local time HH:MM up to which arrivals are known; default now (today) "
+                     "or the end of the day (a past day).")] = None,
+    interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 1h.")
+                        ] = defaults.INTERVAL,
+    channel: ChannelOption = None,
+    timezone: Annotated[str | None, typer.Option(
+        "--timezone", help="IANA zone of the day and --at; default the organisation's.")
+    ] = None,
+    method: Annotated[ReforecastMethodOption, typer.Option(
+        "--method", help="weighted (the default: the day's ratio trusted as its volume "
+                         "grows) or ratio (actual / forecast so far, the classic).")
+    ] = ReforecastMethodOption.weighted,
+    forecast_method: Annotated[Method, typer.Option(
+        "--forecast-method", help="The day's forecast, as `staffing forecast --method`.")
+    ] = Method.baseline,
+    target_sl: Annotated[float, typer.Option("--target-sl", help="Target, %.")
+                         ] = defaults.TARGET_SERVICE_LEVEL_PCT,
+    target_time: Annotated[float | None, typer.Option(
+        "--target-time", help="Seconds; default the channel's service-level threshold.")
+    ] = None,
+    max_occupancy: Annotated[float, typer.Option("--max-occupancy", help="Cap, %.")
+                             ] = defaults.MAX_OCCUPANCY_PCT,
+    shrinkage: Annotated[float, typer.Option("--shrinkage", help="%.")
+                         ] = defaults.SHRINKAGE_PCT,
+    patience: Annotated[str, typer.Option(
+        "--patience", help="Mean patience: auto (estimated from the history's abandoned "
+                           "contacts: Erlang A, or Erlang C when none abandon), none "
+                           "(Erlang C) or seconds.")] = "auto",
+    aht: Annotated[float | None, typer.Option(
+        "--aht", help="Average handle time, seconds; default from the stored history.")] = None,
+    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)
+                             ] = defaults.HISTORY_WEEKS,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
+                      ] = OutputFormat.table,
+) -> None:
+    """Intraday reforecast: the day's forecast, arrivals so far, the rest of the day
+    reforecast from how it is running, and agents required against scheduled."""
+    from zoneinfo import ZoneInfo
+
+    from servicepulse.workforce.erlang import ErlangInputError
+    from servicepulse.workforce.forecast import ForecastError, ForecastMethod
+    from servicepulse.workforce.reforecast import (
+        ReforecastMethod,
+        intraday_reforecast,
+        zone_of,
+    )
+
+    interval_s = _interval_seconds(interval)
+    zone = _timezone(timezone)
+    try:
+        zone_of(zone)
+    except ForecastError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--timezone") from None
+    now = datetime.now(ZoneInfo(zone))
+    chosen_day = parse_date(day, "--date") or now.date()
+    if at is not None:
+        moment: Any = _clock(at, "--at")
+    elif chosen_day == now.date():
+        moment = now
+    elif chosen_day < now.date():
+        moment = datetime.combine(chosen_day + timedelta(days=1), datetime.min.time(),
+                                  ZoneInfo(zone))
+    else:
+        moment = datetime.min.time()
+    sl = _percent(target_sl, "--target-sl", allow_100=False)
+    cap = _percent(max_occupancy, "--max-occupancy", allow_100=True, allow_0=False)
+    shrink = _percent(shrinkage, "--shrinkage", allow_100=False)
+    if aht is not None:
+        _positive(aht, "--aht")
+    channels = _channels(channel)
+    target_s = _target_time(target_time, channels[0])
+    try:
+        result = intraday_reforecast(
+            state(ctx).engine(), chosen_day, moment, interval_s, channels, zone, sl,
+            target_s, cap, shrink, _patience(patience), aht,
+            ForecastMethod(forecast_method.value), history_weeks,
+            ReforecastMethod(method.value))
+    except ErlangInputError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    except ForecastError as exc:
+        raise _fail(str(exc)) from exc
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    local = ZoneInfo(zone)
+    at_text = f"{result.at.astimezone(local):%H:%M}"
+    table = Table(title=f"Reforecast of {chosen_day} at {at_text} ({'/'.join(channels)}, "
+                        f"{zone})")
+    table.box = None
+    table.pad_edge = False
+    for name in ("time", "fcst", "actual", "refcst", "req", "sched", "gap"):
+        table.add_column(name, justify="left" if name == "time" else "right", no_wrap=True)
+    for row in result.intervals:
+        table.add_row(f"{row.start.astimezone(local):%H:%M}", f"{row.forecast:.1f}",
+                      "" if row.actual is None else str(row.actual), f"{row.reforecast:.1f}",
+                      str(row.agents_required), f"{row.agents_scheduled:.2f}",
+                      f"{row.gap:+.2f}", style="red" if row.gap < 0 else None)
+    console.print(table)
+    console.print(
+        f"{result.arrived} arrived by {at_text} against {result.forecast_so_far:.1f} forecast: "
+        f"the rest of the day scaled by {result.ratio:.3f} ({result.method}); day forecast "
+        f"{result.forecast_total:.0f}, reforecast {result.reforecast_total:.0f}.", soft_wrap=True)
+    model = (f"Erlang A (patience {result.patience_s:.0f} s)" if result.patience_s is not None
+             else "Erlang C")
+    console.print(
+        f"{interval_s // 60}-minute intervals, local times; req = agents required for "
+        f"{100 * sl:g}% in {result.target_time_s:g} s by {model}, occupancy ≤ {100 * cap:g}%, "
+        f"shrinkage {100 * shrink:g}%, AHT {result.aht_s:.0f} s; sched = agents on shift; "
+        f"gap = sched − req (red: short). Short from now: {result.short_intervals} "
+        "interval(s).", soft_wrap=True)
+
+
+@staffing_app.command("reforecast-backtest")
+def reforecast_backtest_command(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="First day replayed, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last day replayed, included.")],
+    at: Annotated[list[str] | None, typer.Option(
+        "--at", help="Times of day HH:MM to replay (repeat); default 09:00, 11:00, 13:00, "
+                     "15:00.")] = None,
+    interval: Annotated[str, typer.Option("--interval", help="15m, 30m or 1h.")
+                        ] = defaults.INTERVAL,
+    channel: ChannelOption = None,
+    timezone: Annotated[str | None, typer.Option("--timezone")] = None,
+    credibility: Annotated[float, typer.Option(
+        "--credibility", help="The weighted method's prior, in calls.")
+    ] = defaults.REFORECAST_CREDIBILITY_CALLS,
+    history_weeks: Annotated[int, typer.Option("--history-weeks", min=1)
+                             ] = defaults.HISTORY_WEEKS,
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+) -> None:
+    """Score the reforecast methods on past days: WAPE of the rest of each day."""
+    from servicepulse.workforce.forecast import ForecastError
+    from servicepulse.workforce.reforecast import reforecast_backtest
+
+    first = parse_date(start, "--from")
+    last = parse_date(end, "--to")
+    assert first is not None and last is not None
+    _require(last >= first, "--to", f"{last} is before --from {first}")
+    _nonnegative(credibility, "--credibility", "calls")
+    times = [_clock(value, "--at") for value in (at or ["09:00", "11:00", "13:00", "15:00"])]
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    try:
+        scores = reforecast_backtest(state(ctx).engine(), days, times, _interval_seconds(interval),
+                                     _channels(channel), _timezone(timezone),
+                                     history_weeks=history_weeks, credibility=credibility)
+    except ForecastError as exc:
+        raise _fail(str(exc)) from exc
+    if output is OutputFormat.json:
+        typer.echo(json.dumps([{"method": s.method, "at": s.at.strftime("%H:%M"),
+                                "days": s.days, "actual": s.actual,
+                                "wape": None if s.wape is None else round(s.wape, 4)}
+                               for s in scores]))
+        return
+    methods = list(dict.fromkeys(s.method for s in scores))
+    table = Table(title=f"Reforecast backtest, {first} to {last} ({len(days)} days): WAPE of "
+                        "the rest of the day")
+    table.add_column("at")
+    table.add_column("arrivals after", justify="right")
+    for method in methods:
+        table.add_column(method, justify="right")
+    for moment in times:
+        row = {s.method: s for s in scores if s.at == moment}
+        table.add_row(moment.strftime("%H:%M"), f"{next(iter(row.values())).actual:.0f}",
+                      *[_fmt_pct(row[m].wape, 1) for m in methods])
+    console.print(table)
+    console.print("forecast: the day's forecast left alone; ratio: scaled by actual / forecast "
+                  f"so far; weighted: the ratio with a prior of {credibility:g} calls.",
+                  soft_wrap=True)
 
 
 # --- what-if ------------------------------------------------------------------------------

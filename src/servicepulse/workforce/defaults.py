@@ -29,6 +29,9 @@ MAX_OCCUPANCY_PCT: Final = 85.0
 SHRINKAGE_PCT: Final = 0.0  # the shifts in the store are productive time unless told
 HISTORY_WEEKS: Final = 8  # the forecast's history: two months of weekly patterns
 BACKTEST_WEEKS: Final = 2
+# The intraday reforecast's prior belief in the day's forecast, in calls (the weighted
+# method; chosen by the backtest in docs/workforce.md).
+REFORECAST_CREDIBILITY_CALLS: Final = 60.0
 # The Erlang calculator's example question (the staffing page's form before anything is typed).
 CALCULATOR_CALLS: Final = 100.0
 CALCULATOR_AHT_S: Final = 300.0
