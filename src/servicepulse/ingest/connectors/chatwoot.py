@@ -17,8 +17,17 @@ Written from Chatwoot's documented API shapes (no live instance was available):
   phone_number}]}`).
 
 Conversations become interactions, messages events (customer and agent texts, so the
-projector finds the first response and the KPI engine the sentiment), CSAT responses surveys.
-Ids get the prefix `cw-`. Times may be epoch seconds or ISO 8601.
+projector finds the first response, and sentiment and contact drivers read the customer's
+words), CSAT responses surveys. Ids get the prefix `cw-`. Times may be epoch seconds or
+ISO 8601.
+
+Spam and deletion, as Chatwoot has them: Chatwoot has no spam status; an agent *blocks* the
+contact (`blocked` on the contact, also in each conversation's `meta.sender`), and Chatwoot
+resolves every new conversation of a blocked contact at once. Those conversations are kept
+with status `spam` (unblocking revives them at the next export). A deleted conversation is
+destroyed (no API or webhook shows it); a deleted message keeps its place with the text "This
+message was deleted" and `content_attributes.deleted`: its event keeps its time but no body, so
+the placeholder is never read as what the customer wrote.
 """
 
 from __future__ import annotations
@@ -120,6 +129,9 @@ class _Chatwoot:
         status = conversation.get("status")
         channel = CHANNELS.get(str(channel_type), "chat")
         first_reply = _time(conversation, "first_reply_created_at")
+        sender = meta.get("sender")
+        if isinstance(sender, dict) and sender.get("blocked") is True:
+            status = "spam"  # Chatwoot's spam: a blocked contact
         record = {
             "type": "interaction", "id": self.id(conversation["id"]),
             "channel": channel, "direction": "inbound",
@@ -141,7 +153,8 @@ class _Chatwoot:
             # the API gives no resolution time: a resolved conversation's last activity is
             # its resolution, unless its activity messages say when (events then win)
             "resolved_at": (_time(conversation, "last_activity_at") or
-                            _time(conversation, "timestamp")) if status == "resolved" else None,
+                            _time(conversation, "timestamp"))
+            if conversation.get("status") == "resolved" else None,
         }
         out = [record]
         for message in conversation.get("messages") or []:
@@ -165,6 +178,9 @@ class _Chatwoot:
                           or (message.get("sender") or {}).get("type") or "").lower()
         sender_id = message.get("sender_id") or _nested_id(message.get("sender"))
         content = message.get("content")
+        attributes = message.get("content_attributes")
+        if isinstance(attributes, dict) and attributes.get("deleted"):
+            content = None  # Chatwoot's placeholder, not the text that was written
         event: dict[str, Any] = {
             "type": "event", "id": f"{self.prefix}msg-{text_id(message['id'])}",
             "interaction_id": self.id(conversation),

@@ -1,14 +1,30 @@
 """Freshdesk: the JSON of the v2 REST API.
 
 Freshdesk lists are bare JSON arrays (`GET /api/v2/tickets?include=stats`, `/agents`, `/groups`,
-`/contacts`, `/surveys/satisfaction_ratings`), so each element is recognised by its shape; pages
-wrapped in an object (`{"tickets": [...]}`) and JSON Lines are read too. Ids get the prefix
-`fd-`. Everything a ticket needs is on the ticket (`stats`), so this connector streams.
+`/contacts`, `/surveys/satisfaction_ratings`, `/tickets/{id}/conversations`, `/time_entries`),
+so each element is recognised by its shape; pages wrapped in an object (`{"tickets": [...]}`)
+and JSON Lines are read too. Ids get the prefix `fd-`.
+
+The conversation is where Freshdesk keeps who wrote what: replies, notes and the customer's
+messages become events (so the first public agent reply is the first response where a ticket
+has no `stats`, and the texts reach sentiment and contact drivers). Agents log their effort
+as time entries, the only handle time Freshdesk has: a ticket's `handle_s` is the sum of its
+entries. Both need the ticket (its requester tells the customer's portal replies from an
+agent's; its channel says whether a reply answers a chat; its entries must be summed onto
+it), so the connector reads in two passes: first everything but tickets and conversations
+(agents, groups, contacts and ratings are emitted at once; time entries are summed by ticket;
+each ticket's requester and channel are noted), then the tickets and conversations.
+
+Spam and deleted tickets (`spam`, `deleted`: the `filter=spam` / `filter=deleted` lists) keep
+their record, with status `spam` or `deleted`, so a later export can revive them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +32,7 @@ from servicepulse.ingest.connectors.base import (
     Connector,
     ConnectorOptions,
     JsonDamage,
+    JsonItem,
     MappingError,
     dumps,
     error_row,
@@ -31,7 +48,8 @@ from servicepulse.ingest.connectors.base import (
 from servicepulse.ingest.sources import SourceRow
 
 DEFAULT_PREFIX = "fd-"
-LIST_KEYS = ("tickets", "agents", "groups", "contacts", "satisfaction_ratings")
+LIST_KEYS = ("tickets", "agents", "groups", "contacts", "satisfaction_ratings",
+             "time_entries")
 
 STATUSES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 PRIORITIES = {1: "low", 2: "medium", 3: "high", 4: "urgent"}
@@ -45,12 +63,18 @@ SOURCES: dict[int, tuple[str, str]] = {
     10: ("email", "outbound"), 11: ("web", "inbound"), 12: ("chat", "inbound"),
     13: ("chat", "inbound"),
 }
+# Conversation `source` codes (Freshdesk's API): 0 reply, 2 note, 5 tweet, 6 survey feedback,
+# 7 Facebook, 8 forwarded email, 9 phone, 11 e-commerce. A note (public or private) and a
+# forward (to a third party) never answer the customer.
+CONVERSATION_NOTE = 2
+CONVERSATION_FORWARD = 8
 # Satisfaction codes on Freshdesk's 2-, 3- and 5-point scales sit on the same 1–5 score (103
 # is always the top, −103 the bottom, 100 neutral), so their meaning does not depend on the
 # scale size and csat (share of 4–5) is the share of positive answers. Codes ±101 exist only
 # on the 7-point scale, which is read on 1–7 with `survey_points = 7`.
 FIVE_POINT = {103: 5, 102: 4, 100: 3, -102: 2, -103: 1}
 SEVEN_POINT = {103: 7, 102: 6, 101: 5, 100: 4, -101: 3, -102: 2, -103: 1}
+TIME_SPENT = re.compile(r"^(\d+):([0-5]\d)(?::([0-5]\d))?$")
 
 
 class _Bad(ValueError):
@@ -80,6 +104,44 @@ def _time(row: dict[str, Any], name: str, required: bool = False) -> str | None:
         raise _Bad(name, str(exc)) from None
 
 
+def _seconds_spent(value: Any) -> int:
+    """Freshdesk's `time_spent` ("hh:mm", also "hh:mm:ss") in seconds."""
+    match = TIME_SPENT.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise _Bad("time_spent", f"{value!r} is not a Freshdesk time spent (write hh:mm, "
+                   "e.g. 01:30)")
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "p", "div", "li", "tr"):
+            self.parts.append("\n")
+
+
+def _body_text(row: dict[str, Any], text_key: str, html_key: str) -> str | None:
+    """The plain text Freshdesk gives (`body_text`), else the HTML `body` without its tags."""
+    text = row.get(text_key)
+    if isinstance(text, str) and text.strip():
+        return text
+    html = row.get(html_key)
+    if isinstance(html, str) and html.strip():
+        parser = _Text()
+        parser.feed(html)
+        parser.close()
+        plain = re.sub(r"\n\s*\n+", "\n", "".join(parser.parts)).strip()
+        return plain or None
+    return None
+
+
 def _kind_of(key: str | None, value: Any) -> str | None:
     if key is not None:
         return key
@@ -87,8 +149,13 @@ def _kind_of(key: str | None, value: Any) -> str | None:
         return None
     if "ratings" in value:
         return "satisfaction_ratings"
+    if "time_spent" in value:
+        return "time_entries"
     if "requester_id" in value and ("status" in value or "source" in value):
         return "tickets"
+    if "ticket_id" in value and ("body_text" in value or "body" in value
+                                 or "incoming" in value):
+        return "conversations"
     if isinstance(value.get("contact"), dict):
         return "agents"
     if "agent_ids" in value or ("name" in value and "unassigned_for" in value):
@@ -96,6 +163,35 @@ def _kind_of(key: str | None, value: Any) -> str | None:
     if "email" in value or "phone" in value or "mobile" in value:
         return "contacts"
     return None
+
+
+@dataclass
+class _Ticket:
+    """What pass one notes of a ticket for pass two's conversations."""
+
+    requester: str | None
+    channel: str
+
+
+@dataclass
+class _Entry:
+    """A time entry kept from pass one until its ticket is read (or found missing)."""
+
+    path: Path
+    index: int
+    raw: str
+    ticket: str
+    seconds: int
+
+
+@dataclass
+class _State:
+    tickets: dict[str, _Ticket] = field(default_factory=dict)
+    # ticket -> entry id -> entry: an entry listed twice (the account's list and the
+    # ticket's) counts once
+    entries: dict[str, dict[str, _Entry]] = field(default_factory=dict)
+    # files holding tickets or conversations, read again in pass two
+    second_pass: list[Path] = field(default_factory=list)
 
 
 class _Freshdesk:
@@ -112,28 +208,39 @@ class _Freshdesk:
     def id(self, value: Any) -> str | None:
         return prefixed(self.prefix, value)
 
-    def ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
+    def channel(self, ticket: dict[str, Any]) -> tuple[str, str]:
+        return SOURCES.get(_code(ticket.get("source", 2), "source"), ("web", "inbound"))
+
+    def ticket(self, ticket: dict[str, Any], handle_s: int | None = None
+               ) -> list[dict[str, Any]]:
         if text_id(ticket.get("id")) is None:
             raise _Bad("id", "missing")
         status_code = _code(ticket.get("status"), "status")
-        source_code = _code(ticket.get("source", 2), "source")
-        channel, direction = SOURCES.get(source_code, ("web", "inbound"))
+        channel, direction = self.channel(ticket)
         stats = ticket.get("stats") if isinstance(ticket.get("stats"), dict) else {}
         assert isinstance(stats, dict)
-        resolved = _time(stats, "resolved_at") or _time(stats, "closed_at")
+        # without stats (the plain ticket list) a resolved ticket's last update is the best
+        # time there is for its resolution, as the Zendesk connector does without metrics
+        resolved = (_time(stats, "resolved_at") or _time(stats, "closed_at")
+                    or _time(ticket, "updated_at"))
         priority = ticket.get("priority")
         first_response = _time(stats, "first_responded_at")
-        return {
+        created_at = _time(ticket, "created_at", required=True)
+        status = STATUSES.get(status_code, f"status_{status_code}")  # custom: keep the code
+        if ticket.get("deleted") is True:
+            status = "deleted"
+        elif ticket.get("spam") is True:
+            status = "spam"
+        record = {
             "type": "interaction", "id": self.id(ticket["id"]), "channel": channel,
-            "direction": direction, "created_at": _time(ticket, "created_at", required=True),
+            "direction": direction, "created_at": created_at,
             "customer_id": self.id(ticket.get("requester_id")),
             "agent_id": self.id(ticket.get("responder_id")),
             "team_id": self.id(ticket.get("group_id")),
             "subject": ticket.get("subject") or None,
             "category": ticket.get("type") or None,
             "priority": PRIORITIES.get(priority, str(priority)) if priority else None,
-            # custom statuses (6 and up) keep their code
-            "status": STATUSES.get(status_code, f"status_{status_code}"),
+            "status": status,
             "first_response_at": first_response,
             # a chat is answered by the first agent reply (the KPI engine times chat by
             # answered_at, like calls)
@@ -143,7 +250,76 @@ class _Freshdesk:
             "resolved_at": resolved if status_code in (4, 5) else None,
             "reopens": 1 if stats.get("reopened_at") else 0,
             "escalated": bool(ticket.get("is_escalated")),
+            "handle_s": handle_s,
         }
+        out = [record]
+        # The description is the ticket's first message (the conversations list leaves it
+        # out): the customer's request, or the agent's e-mail of an outbound ticket.
+        description = _body_text(ticket, "description_text", "description")
+        if description is not None:
+            event: dict[str, Any] = {
+                "type": "event", "id": f"{record['id']}-description",
+                "interaction_id": record["id"], "at": created_at, "public": True,
+                "body": description,
+            }
+            if direction == "outbound":
+                event.update(kind="agent_message", actor="agent", agent_id=record["agent_id"])
+            else:
+                event.update(kind="customer_message", actor="customer")
+            out.append(event)
+        for conversation in ticket.get("conversations") or []:
+            if isinstance(conversation, dict):
+                out.extend(self.conversation({"ticket_id": ticket["id"], **conversation},
+                                             _Ticket(text_id(ticket.get("requester_id")),
+                                                     channel)))
+        return out
+
+    def conversation(self, conversation: dict[str, Any], ticket: _Ticket | None
+                     ) -> list[dict[str, Any]]:
+        conversation_id = text_id(conversation.get("id"))
+        if conversation_id is None:
+            raise _Bad("id", "missing")
+        ticket_id = self.id(conversation.get("ticket_id"))
+        if ticket_id is None:
+            raise _Bad("ticket_id", "missing")
+        source = conversation.get("source")
+        private = bool(conversation.get("private"))
+        user = text_id(conversation.get("user_id"))
+        event: dict[str, Any] = {
+            "type": "event", "id": f"{self.prefix}conv-{conversation_id}",
+            "interaction_id": ticket_id, "at": _time(conversation, "created_at", required=True),
+            "public": not private, "body": _body_text(conversation, "body_text", "body"),
+        }
+        # `incoming` marks what came from outside (e-mail); a customer's reply on the portal
+        # is not incoming, but its author is the ticket's requester
+        by_customer = bool(conversation.get("incoming")) or (
+            ticket is not None and user is not None and user == ticket.requester
+            and not private)
+        if by_customer:
+            event.update(kind="customer_message", actor="customer")
+            return [event]
+        event.update(actor="agent", agent_id=self.id(user))
+        if private or source in (CONVERSATION_NOTE, CONVERSATION_FORWARD):
+            event.update(kind="note")
+            return [event]
+        event.update(kind="agent_message")
+        out = [event]
+        if ticket is not None and ticket.channel == "chat":
+            # a chat is answered by the first agent reply (the KPI engine times chat by
+            # answered_at; the earliest `answered` event wins)
+            out.append({**event, "id": event["id"] + "-answered", "kind": "answered",
+                        "body": None})
+        return out
+
+    def time_entry(self, entry: dict[str, Any]) -> tuple[str, str, int]:
+        """(entry id, ticket id, seconds spent)."""
+        entry_id = text_id(entry.get("id"))
+        if entry_id is None:
+            raise _Bad("id", "missing")
+        ticket = text_id(entry.get("ticket_id"))
+        if ticket is None:
+            raise _Bad("ticket_id", "missing: a time entry counts as handle time of its ticket")
+        return entry_id, ticket, _seconds_spent(entry.get("time_spent"))
 
     def rating(self, rating: dict[str, Any]) -> dict[str, Any]:
         ratings = rating.get("ratings")
@@ -197,35 +373,126 @@ class _Freshdesk:
                 "email": contact.get("email")}
 
 
+NOT_FRESHDESK = ("not a Freshdesk ticket, conversation, time entry, satisfaction rating, agent, "
+                 "group or contact; export with the Freshdesk v2 API as JSON")
+
+
+@dataclass(frozen=True)
+class _Element:
+    """One element of an export, with the kind its shape says."""
+
+    index: int
+    raw: str
+    kind: str | None
+    value: Any
+
+
+def _elements(path: Path, item: JsonItem) -> Iterator[_Element]:
+    value = item.value
+    kind = _kind_of(item.key, value)
+    if kind is None and isinstance(value, dict) and isinstance(value.get("conversations"),
+                                                                list):
+        # a page wrapped as {"conversations": [...]} (a ticket's own list is inside a ticket)
+        for index, element in enumerate(value["conversations"], start=1):
+            yield _Element(index, dumps(element),
+                           "conversations" if isinstance(element, dict) else None, element)
+        return
+    yield _Element(item.index, dumps(value), kind if isinstance(value, dict) else None, value)
+
+
 def read_freshdesk(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
     return _freshdesk_rows(paths, _Freshdesk(options))  # settings checked before any row
 
 
 def _freshdesk_rows(paths: Sequence[Path], freshdesk: _Freshdesk) -> Iterator[SourceRow]:
-    convert = {"tickets": freshdesk.ticket, "satisfaction_ratings": freshdesk.rating,
-               "agents": freshdesk.agent, "groups": freshdesk.group,
-               "contacts": freshdesk.contact}
+    state = _State()
+    yield from _pass_one(paths, freshdesk, state)
+    # entries whose ticket this import does not hold: their sum has nowhere to go
+    for ticket, entries in state.entries.items():
+        if ticket in state.tickets:
+            continue
+        for entry in entries.values():
+            yield error_row(entry.path, entry.index, entry.raw, "ticket_id",
+                            f"ticket {entry.ticket} is not in this import: a ticket's handle "
+                            "time is the sum of its time entries, so import the time entries "
+                            "together with their tickets")
+    yield from _pass_two(freshdesk, state)
+
+
+def _pass_one(paths: Sequence[Path], freshdesk: _Freshdesk,
+              state: _State) -> Iterator[SourceRow]:
+    """Agents, groups, contacts and ratings emitted; time entries summed; tickets noted."""
+    convert = {"satisfaction_ratings": freshdesk.rating, "agents": freshdesk.agent,
+               "groups": freshdesk.group, "contacts": freshdesk.contact}
     for path in paths:
+        again = False
         for item in iter_json_items(path, LIST_KEYS):
             if isinstance(item, JsonDamage):
                 yield json_error_row(path, item)
                 continue
-            raw = dumps(item.value)
-            kind = _kind_of(item.key, item.value)
-            if kind is None or not isinstance(item.value, dict):
-                yield error_row(path, item.index, raw, None,
-                                "not a Freshdesk ticket, satisfaction rating, agent, group or "
-                                "contact; export with the Freshdesk v2 API as JSON")
-                continue
-            try:
-                yield record_row(path, item.index, raw, convert[kind](item.value))
-            except _Bad as bad:
-                yield error_row(path, item.index, raw, bad.field_name, str(bad),
-                                None, None)
+            for element in _elements(path, item):
+                if element.kind is None:
+                    yield error_row(path, element.index, element.raw, None, NOT_FRESHDESK)
+                    continue
+                try:
+                    if element.kind in ("tickets", "conversations"):
+                        again = True
+                        if element.kind == "tickets":
+                            _note_ticket(freshdesk, state, element.value)
+                    elif element.kind == "time_entries":
+                        entry_id, ticket, seconds = freshdesk.time_entry(element.value)
+                        state.entries.setdefault(ticket, {})[entry_id] = _Entry(
+                            path, element.index, element.raw, ticket, seconds)
+                    else:
+                        yield record_row(path, element.index, element.raw,
+                                         convert[element.kind](element.value))
+                except _Bad as bad:
+                    yield error_row(path, element.index, element.raw, bad.field_name,
+                                    str(bad))
+        if again:
+            state.second_pass.append(path)
+
+
+def _note_ticket(freshdesk: _Freshdesk, state: _State, ticket: dict[str, Any]) -> None:
+    ticket_id = text_id(ticket.get("id"))
+    if ticket_id is None:
+        return  # reported in pass two
+    try:
+        channel, _ = freshdesk.channel(ticket)
+    except _Bad:
+        channel = "web"  # reported in pass two
+    state.tickets[ticket_id] = _Ticket(text_id(ticket.get("requester_id")), channel)
+
+
+def _pass_two(freshdesk: _Freshdesk, state: _State) -> Iterator[SourceRow]:
+    """Tickets (with the sum of their time entries) and conversations."""
+    for path in state.second_pass:
+        for item in iter_json_items(path, LIST_KEYS):
+            if isinstance(item, JsonDamage):
+                continue  # reported in pass one
+            for element in _elements(path, item):
+                if element.kind not in ("tickets", "conversations"):
+                    continue
+                value = element.value
+                try:
+                    if element.kind == "tickets":
+                        entries = state.entries.get(text_id(value.get("id")) or "", {})
+                        handle = sum(e.seconds for e in entries.values()) if entries else None
+                        records = freshdesk.ticket(value, handle)
+                    else:
+                        records = freshdesk.conversation(
+                            value, state.tickets.get(text_id(value.get("ticket_id")) or ""))
+                except _Bad as bad:
+                    yield error_row(path, element.index, element.raw, bad.field_name,
+                                    str(bad))
+                    continue
+                for record in records:
+                    yield record_row(path, element.index, element.raw, record)
 
 
 FRESHDESK = Connector(
     "freshdesk",
-    "Freshdesk v2 API JSON: tickets with stats, satisfaction ratings, agents, groups, contacts",
+    "Freshdesk v2 API JSON: tickets with stats, conversations, time entries, satisfaction "
+    "ratings, agents, groups, contacts",
     read_freshdesk,
 )
