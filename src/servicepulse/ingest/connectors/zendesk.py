@@ -255,6 +255,7 @@ class _State:
     metrics: dict[str, _Pending] = field(default_factory=dict)
     first_reply_events: dict[str, _Pending] = field(default_factory=dict)
     emitted_tickets: dict[str, str] = field(default_factory=dict)  # id -> updated_at
+    newest_tickets: dict[str, str] = field(default_factory=dict)  # id -> latest updated_at
     # what the conversation says of each ticket (pass one), for the comments (pass three)
     audit_tickets: dict[str, str] = field(default_factory=dict)  # audit id -> ticket id
     commented: set[str] = field(default_factory=set)  # tickets with comments in the import
@@ -358,6 +359,9 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                 continue
             kind, value = _kind_of(item)
             if kind == "tickets":
+                if isinstance(value, dict) and text_id(value.get("id")) is not None:
+                    _note_version(state, str(text_id(value["id"])),
+                                  str(value.get("updated_at") or ""))
                 continue
             raw = dumps(value)
             if kind is None or not isinstance(value, dict):
@@ -610,9 +614,12 @@ def _pass_two(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
             ticket_id = text_id(value.get("id"))
             updated = str(value.get("updated_at") or "")
             if ticket_id is not None:
-                # incremental exports repeat rows: within an import the newest version wins
+                # incremental exports repeat rows: within an import only the newest version
+                # is emitted (once), so an import of the same files again changes nothing
                 seen = state.emitted_tickets.get(ticket_id)
-                if seen is not None and _later_or_same(seen, updated):
+                newest = state.newest_tickets.get(ticket_id, updated)
+                if (seen is not None and _later_or_same(seen, updated)) or (
+                        newest != updated and _later_or_same(newest, updated)):
                     continue
                 state.emitted_tickets[ticket_id] = updated
             pending = state.metrics.get(ticket_id) if ticket_id else None
@@ -645,6 +652,12 @@ def _first_reply_events(state: _State, ticket_id: str, at: str) -> list[dict[str
         return [event]
     # chat is timed by answered_at: its first answer is the first reply too
     return [event, {**event, "id": f"{event['id']}-answered", "kind": "answered"}]
+
+
+def _note_version(state: _State, ticket_id: str, updated: str) -> None:
+    newest = state.newest_tickets.get(ticket_id)
+    if newest is None or not _later_or_same(newest, updated):
+        state.newest_tickets[ticket_id] = updated
 
 
 def _later_or_same(seen: str, updated: str) -> bool:
@@ -765,10 +778,13 @@ def _comment(state: _State, ticket_id: str, comment: dict[str, Any], at: datetim
         event.update(kind="note", actor="agent", agent_id=state.id(author))
     else:
         event.update(kind="agent_message", actor="agent", agent_id=state.id(author))
+    answered = event["kind"] == "agent_message" and state.channels.get(ticket_id) == "chat"
     yield event
-    if event["kind"] == "agent_message" and state.channels.get(ticket_id) == "chat":
+    if answered:
         # chat is timed by answered_at (as the tickets' first reply sets it)
-        yield {**event, "id": event["id"] + "-answered", "kind": "answered", "body": None}
+        yield {"type": "event", "id": f"{state.settings.prefix}comment-{comment_id}-answered",
+               "interaction_id": state.id(ticket_id), "at": iso(at), "kind": "answered",
+               "actor": "agent", "agent_id": state.id(author), "_raw": comment}
 
 
 def _by_agent(state: _State, ticket_id: str, author: str | None) -> bool:
