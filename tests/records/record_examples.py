@@ -71,4 +71,19 @@ MINIMAL: dict[str, dict[str, Any]] = {
         "at": "2026-03-02T12:30:00Z",
         "text": "thanks for the help",
     },
+    "qa_form": {
+        "type": "qa_form",
+        "id": "f1",
+        "name": "Chat quality",
+        "categories": [{"name": "tone", "weight": 1, "scale_max": 4}],
+    },
+    "qa_review": {
+        "type": "qa_review",
+        "id": "r1",
+        "interaction_id": "i1",
+        "reviewer_id": "a9",
+        "form_id": "f1",
+        "at": "2026-03-03T10:00:00Z",
+        "scores": {"tone": 3},
+    },
 }

@@ -73,6 +73,8 @@ REQUIRED = {
     "order": ["id", "customer_id", "at", "amount", "kind"],
     "social_post": ["id", "platform", "posted_at"],
     "social_mention": ["id", "platform", "at", "text"],
+    "qa_form": ["id", "name", "categories"],
+    "qa_review": ["id", "interaction_id", "reviewer_id", "form_id", "at", "scores"],
 }
 
 

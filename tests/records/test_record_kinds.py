@@ -1,4 +1,4 @@
-"""Every one of the twelve record kinds: a valid example, its defaults, and time handling.
+"""Every one of the fourteen record kinds: a valid example, its defaults, and time handling.
 
 The spec is DESIGN.md §2; the defaults asserted here are the ones its table names in brackets.
 """
@@ -37,7 +37,7 @@ from servicepulse.records.models import (
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def test_the_twelve_kinds_are_the_designs() -> None:
+def test_the_fourteen_kinds_are_the_designs() -> None:
     assert set(RECORD_KINDS) == {
         "team",
         "agent",
@@ -51,6 +51,8 @@ def test_the_twelve_kinds_are_the_designs() -> None:
         "order",
         "social_post",
         "social_mention",
+        "qa_form",
+        "qa_review",
     }
     assert set(MINIMAL) == set(RECORD_KINDS)
 

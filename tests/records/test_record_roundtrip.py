@@ -87,6 +87,24 @@ def day_hours(draw: st.DrawFn) -> list[list[str]]:
     return [[clock(start), clock(end)] for start, end in pairs]
 
 
+category_names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
+scores = st.floats(min_value=-100, max_value=100, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def qa_category(draw: st.DrawFn) -> dict[str, Any]:
+    """A QA form's category: a scale whose maximum is above its minimum."""
+    low = draw(st.integers(-5, 5))
+    category: dict[str, Any] = {
+        "name": draw(category_names),
+        "weight": draw(st.floats(min_value=0.01, max_value=100, allow_nan=False)),
+        "scale_max": low + draw(st.integers(1, 10)),
+    }
+    if low or draw(st.booleans()):
+        category["scale_min"] = low
+    return category | draw(optional_fields({"critical": st.booleans(), "description": texts}))
+
+
 @st.composite
 def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     data: dict[str, Any] = {"type": kind, "id": draw(ids)}
@@ -232,6 +250,17 @@ def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     elif kind == "social_mention":
         data |= {"platform": draw(names), "at": draw(time_text())[1], "text": draw(texts)}
         data |= draw(optional_fields({"author": texts, "interaction_id": ids}))
+    elif kind == "qa_form":
+        data |= {"name": draw(names), "categories": draw(st.lists(
+            qa_category(), min_size=1, max_size=5, unique_by=lambda c: c["name"]))}
+        data |= draw(optional_fields({"role": enum_values(Role),
+                                      "channel": enum_values(Channel)}))
+    elif kind == "qa_review":
+        data |= {"interaction_id": draw(ids), "reviewer_id": draw(ids),
+                 "form_id": draw(ids), "at": draw(time_text())[1],
+                 "scores": draw(st.dictionaries(category_names, scores, min_size=1,
+                                                max_size=5))}
+        data |= draw(optional_fields({"calibration": st.booleans(), "comment": texts}))
     else:  # pragma: no cover - a new kind must get a strategy
         raise AssertionError(f"no strategy for {kind}")
     return data

@@ -68,7 +68,8 @@ FALLBACK_KPIS: tuple[str, ...] = ("abandon_rate", "resolution_rate")
 # Abbreviations every contact centre uses; a header uses them and the legend spells them out.
 ABBREVIATIONS: dict[str, str] = {
     "csat": "CSAT", "fcr": "FCR", "aht": "AHT", "asa": "ASA", "ttr": "TTR", "nps": "NPS",
-    "ces": "CES", "cltv": "CLTV", "frt": "FRT", "frt_within_target": "FRT in target"}
+    "ces": "CES", "cltv": "CLTV", "frt": "FRT", "frt_within_target": "FRT in target",
+    "iqs": "IQS"}
 # First response is judged per channel against the channel's own target, so across channels
 # the table shows the share within target; one median over phone (seconds) and email (hours)
 # means nothing, so the median is shown only when the rows are split by channel.

@@ -471,7 +471,7 @@ class KpiCatalogue(dict[str, KpiDefinition]):
         return super().__contains__(name) or (
             isinstance(name, str) and qa_category_kpi(name) is not None)
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         try:
             return self[name]
         except KeyError:

@@ -60,7 +60,8 @@ class KpiQuery(BaseModel):
 
         unknown = [name for name in value if name not in KPIS]
         if unknown:
-            raise ValueError(f"unknown KPI {', '.join(unknown)}: known are {', '.join(KPIS)}")
+            raise ValueError(f"unknown KPI {', '.join(unknown)}: known are {', '.join(KPIS)} "
+                             "and iqs_<category> for any QA form category")
         return value
 
     @model_validator(mode="after")
