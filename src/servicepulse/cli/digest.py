@@ -90,26 +90,26 @@ def _print_outcomes(rows: list[dict[str, Any]], dry_run: bool) -> None:
     if not rows:
         console.print("No team to send a digest to: name recipients or webhooks under "
                       "[digests] in the configuration (docs/digests.md), or give --team "
-                      "and --to.")
+                      "and --to.", markup=False)
         return
-    table = Table(title="Digests (dry run: nothing sent)" if dry_run else "Digests")
-    table.add_column("team", no_wrap=True)
-    table.add_column("period", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("e-mail", overflow="fold")
-    table.add_column("webhooks", overflow="fold")
+    table = Table(title="Digests, periods end exclusive" + (" (dry run: nothing sent)"
+                                                          if dry_run else ""))
+    for column in ("team", "from", "to", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("e-mail to", overflow="fold")
+    table.add_column("webhooks", justify="right")
+    problems = []
     for row in rows:
-        email = ", ".join(row["recipients"]) or "–"
-        hooks = ", ".join(row["hooks"]) or "–"
-        if row["email"] and row["email"] != "sent":
-            email += f"\n{escape(row['email'])}"
-        if row["webhooks"] and row["webhooks"] != "sent":
-            hooks += f"\n{escape(row['webhooks'])}"
         style = {"sent": "green", "failed": "red"}.get(row["status"], "")
-        table.add_row(row["team"], f"{row['period_start']} to {row['period_end']}",
-                      f"[{style}]{row['status']}[/]" if style else row["status"], email, hooks)
+        table.add_row(row["team"], row["period_start"], row["period_end"],
+                      f"[{style}]{row['status']}[/]" if style else row["status"],
+                      escape(", ".join(row["recipients"]) or "–"), str(len(row["hooks"])))
+        problems += [f"{row['team']} {what}: {status}" for what, status in (
+            ("e-mail", row["email"]), ("webhooks", row["webhooks"]))
+            if status not in (None, "sent")]
     console.print(table)
-    console.print("Periods end exclusive (the digest covers the days before the end).")
+    for problem in problems:
+        console.print(escape(problem), overflow="fold")
 
 
 @digest_app.command("history")
@@ -133,13 +133,18 @@ def history(
     if not rows:
         Console().print("No digest sent yet (see `servicepulse digest send --help`).")
         return
-    table = Table(title="Digest deliveries")
-    for column in ("team", "cadence", "period", "status", "attempts", "sent at (UTC)",
-                   "e-mail", "webhooks"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="Digest deliveries (periods end exclusive)")
+    for column in ("team", "cadence", "from", "to", "status", "tries", "sent at (UTC)"):
+        table.add_column(column, no_wrap=True)
+    problems = []
     for row in rows:
-        table.add_row(row["team"], row["cadence"],
-                      f"{row['period_start']} to {row['period_end']}", row["status"],
-                      str(row["attempts"]), (row["sent_at"] or "–")[:16].replace("T", " "),
-                      escape(row["email_status"] or "–"), escape(row["webhook_status"] or "–"))
-    Console().print(table)
+        table.add_row(row["team"], row["cadence"], row["period_start"], row["period_end"],
+                      row["status"], str(row["attempts"]),
+                      (row["sent_at"] or "–")[:16].replace("T", " "))
+        problems += [f"{row['team']} {row['period_start']} {what}: {status}" for what, status
+                     in (("e-mail", row["email_status"]), ("webhooks", row["webhook_status"]))
+                     if status not in (None, "sent")]
+    console = Console()
+    console.print(table)
+    for problem in problems:
+        console.print(escape(problem), overflow="fold")

@@ -25,6 +25,7 @@ import smtplib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -373,8 +374,9 @@ def smtp_problem(error: BaseException, delivery: DeliverySettings) -> str:
         return (f"the SMTP server {where} refused the sender {delivery.smtp_from!r} "
                 f"({error.smtp_code}): set [alerts] smtp_from to an address it accepts")
     if isinstance(error, smtplib.SMTPNotSupportedError):
-        return (f"the SMTP server {where} does not offer {error}: set [alerts] smtp_starttls "
-                "= false, or remove smtp_user if it needs no login")
+        return (f"the SMTP server {where} does not support what the settings ask ({error}): "
+                "set [alerts] smtp_starttls = false if it offers no STARTTLS, or remove "
+                "smtp_user and smtp_password if it takes no login")
     if isinstance(error, smtplib.SMTPResponseException):
         reply = error.smtp_error.decode(errors="replace") if isinstance(
             error.smtp_error, bytes) else str(error.smtp_error)
@@ -631,8 +633,10 @@ class DigestScheduler:
     minute); one per server process: the claims keep processes from sending twice."""
 
     def __init__(self, engine: sqlalchemy.Engine, settings: Any,
-                 every_s: float = CHECK_EVERY_S) -> None:
-        self.engine, self.settings, self.every_s = engine, settings, every_s
+                 every_s: float = CHECK_EVERY_S,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.engine, self.settings, self.every_s, self.clock = engine, settings, every_s, clock
+        self.runs = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="digests", daemon=True)
 
@@ -649,8 +653,9 @@ class DigestScheduler:
             self._stop.wait(self.every_s)
 
     def run_once(self) -> list[DigestOutcome]:
+        self.runs += 1
         try:
-            outcomes = send_due(self.engine, self.settings)
+            outcomes = send_due(self.engine, self.settings, now=self.clock())
         except DigestError as error:
             logger.warning("digests: %s", error)
             return []
