@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,7 @@ class _Ticket:
 
     requester: str | None
     channel: str
+    first_response: datetime | None = None  # stats.first_responded_at
 
 
 @dataclass
@@ -267,11 +269,13 @@ class _Freshdesk:
             else:
                 event.update(kind="customer_message", actor="customer")
             out.append(event)
+        # a single ticket viewed with include=conversations holds them
+        about = _Ticket(text_id(ticket.get("requester_id")), channel,
+                        parse_time(first_response) if first_response else None)
         for conversation in ticket.get("conversations") or []:
             if isinstance(conversation, dict):
                 out.extend(self.conversation({"ticket_id": ticket["id"], **conversation},
-                                             _Ticket(text_id(ticket.get("requester_id")),
-                                                     channel)))
+                                             about))
         return out
 
     def conversation(self, conversation: dict[str, Any], ticket: _Ticket | None
@@ -300,6 +304,12 @@ class _Freshdesk:
             return [event]
         event.update(actor="agent", agent_id=self.id(user))
         if private or source in (CONVERSATION_NOTE, CONVERSATION_FORWARD):
+            event.update(kind="note")
+            return [event]
+        if (ticket is not None and ticket.first_response is not None
+                and parse_time(event["at"]) < ticket.first_response):
+            # Freshdesk's own first response (stats) wins where both are in one import: a
+            # reply before it is one Freshdesk did not count as a response
             event.update(kind="note")
             return [event]
         event.update(kind="agent_message")
@@ -461,7 +471,13 @@ def _note_ticket(freshdesk: _Freshdesk, state: _State, ticket: dict[str, Any]) -
         channel, _ = freshdesk.channel(ticket)
     except _Bad:
         channel = "web"  # reported in pass two
-    state.tickets[ticket_id] = _Ticket(text_id(ticket.get("requester_id")), channel)
+    stats = ticket.get("stats")
+    first_response = stats.get("first_responded_at") if isinstance(stats, dict) else None
+    try:
+        responded = parse_time(first_response) if first_response else None
+    except ValueError:
+        responded = None  # reported in pass two
+    state.tickets[ticket_id] = _Ticket(text_id(ticket.get("requester_id")), channel, responded)
 
 
 def _pass_two(freshdesk: _Freshdesk, state: _State) -> Iterator[SourceRow]:
