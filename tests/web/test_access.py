@@ -16,13 +16,15 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/health"),
           # helpdesk webhooks: authenticated by the sender's signature, not by a user
           # (401 without it; tested in test_webhooks)
           ("POST", "/api/v1/webhooks/zendesk"), ("POST", "/api/v1/webhooks/chatwoot")}
-PATH_VALUES = {"agent_id": "a2", "team_id": "team-b", "customer_id": "c1"}
+PATH_VALUES = {"agent_id": "a2", "team_id": "team-b", "customer_id": "c1",
+               "interaction_id": "i05"}  # i05: Bob's (team-a), not Ann's
 
 # Who may use each route (token names of conftest.Tokens: a route is for every role that is
 # listed). A new route must be added here, or test_every_route_is_listed fails.
 EVERYONE = {"admin", "manager", "lead", "agent", "reviewer"}
 LEADS = {"admin", "manager", "lead"}
 MANAGERS = {"admin", "manager"}
+REVIEWERS = LEADS | {"reviewer"}  # who reviews conversations (quality reviews)
 ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/openapi.json"): EVERYONE,
     ("GET", "/docs"): EVERYONE,
@@ -77,6 +79,15 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/alerts"): LEADS,
     ("GET", "/customer-health"): LEADS,
     ("GET", "/api/v1/staffing/plan"): LEADS, ("GET", "/staffing"): LEADS,  # workforce.web
+    # quality reviews (web/routes/qa.py; POST roles in tests/web/test_qa.py)
+    ("GET", "/api/v1/qa/forms"): EVERYONE, ("POST", "/api/v1/qa/forms"): MANAGERS,
+    ("GET", "/api/v1/qa/reviews"): EVERYONE, ("POST", "/api/v1/qa/reviews"): REVIEWERS,
+    ("GET", "/api/v1/qa/assignments"): REVIEWERS, ("POST", "/api/v1/qa/assignments"): REVIEWERS,
+    ("GET", "/api/v1/qa/calibration"): REVIEWERS,
+    ("GET", "/qa/queue"): REVIEWERS, ("POST", "/qa/queue"): REVIEWERS,
+    ("GET", "/qa/review/{interaction_id}"): REVIEWERS,  # i05: an agent reads only their own
+    ("POST", "/qa/review/{interaction_id}"): REVIEWERS,
+    ("GET", "/qa/reviews"): EVERYONE, ("GET", "/qa/calibration"): REVIEWERS,
 }
 
 

@@ -106,10 +106,13 @@ class AssignResult(BaseModel):
 
 
 def latest_week(engine: Engine) -> date | None:
-    """The week of the newest conversation, None without any."""
+    """The last whole week up to the newest conversation (reviews look back at a finished
+    week; the week in progress has few conversations yet), None without any."""
     with engine.connect() as connection:
         newest = connection.execute(select(func.max(interactions.c.created_at))).scalar()
-    return None if newest is None else week_of(_day(float(newest)))
+    if newest is None:
+        return None
+    return week_of(_day(float(newest)) + timedelta(days=1)) - timedelta(days=7)
 
 
 def _team_clause(team_ids: Sequence[str]) -> ColumnElement[bool]:

@@ -24,11 +24,14 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 import krippendorff
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, Engine, select, true
+
+from servicepulse.store.tables import interactions, qa_review_scores, qa_reviews
 
 
 @dataclass(frozen=True)
@@ -173,3 +176,44 @@ def calibrate(reviews: Sequence[CalibrationReview],
     return CalibrationReport(reviews=len(kept), alpha=overall.alpha, alpha_note=overall.note,
                              pairable=overall.pairable, categories=categories,
                              interactions=interactions, reviewers=reviewers)
+
+
+def calibration_report(engine: Engine, from_: date | None = None, to: date | None = None,
+                       form_id: str | None = None,
+                       scope: ColumnElement[bool] | None = None) -> CalibrationReport:
+    """The report over the stored calibration reviews whose `at` is in [from_, to) (UTC days;
+    either open), of one form if given; `scope` (a clause on `interactions`) keeps the
+    conversations the caller may see."""
+    query = (select(qa_reviews.c.id, qa_reviews.c.interaction_id, qa_reviews.c.reviewer_id,
+                    qa_reviews.c.at, qa_reviews.c.iqs, interactions.c.agent_id)
+             .join(interactions, interactions.c.id == qa_reviews.c.interaction_id)
+             .where(qa_reviews.c.calibration == true()))
+    if from_ is not None:
+        query = query.where(qa_reviews.c.at >= _epoch(from_))
+    if to is not None:
+        query = query.where(qa_reviews.c.at < _epoch(to))
+    if form_id is not None:
+        query = query.where(qa_reviews.c.form_id == form_id)
+    if scope is not None:
+        query = query.where(scope)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+        percents: dict[str, dict[str, float]] = defaultdict(dict)
+        ids = [str(row.id) for row in rows]
+        for start in range(0, len(ids), 900):  # well under every backend's parameter limit
+            for score in connection.execute(
+                    select(qa_review_scores.c.review_id, qa_review_scores.c.category,
+                           qa_review_scores.c.percent)
+                    .where(qa_review_scores.c.review_id.in_(ids[start:start + 900]))):
+                percents[str(score.review_id)][str(score.category)] = float(score.percent)
+    reviews = [CalibrationReview(str(row.id), str(row.interaction_id), str(row.reviewer_id),
+                                 datetime.fromtimestamp(float(row.at), UTC), float(row.iqs),
+                                 percents.get(str(row.id), {})) for row in rows]
+    report = calibrate(reviews, {str(row.interaction_id): row.agent_id for row in rows})
+    return report.model_copy(update={"from_": None if from_ is None else from_.isoformat(),
+                                     "to": None if to is None else to.isoformat(),
+                                     "form": form_id})
+
+
+def _epoch(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()

@@ -157,6 +157,8 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     from servicepulse.insights.web import router as insights; app.include_router(insights)  # noqa: E702, I001
     from servicepulse.scorecards.web import router as scorecards; app.include_router(scorecards)  # noqa: E702, I001
     from servicepulse.workforce.web import router as staffing; app.include_router(staffing)  # noqa: E702, I001
+    from servicepulse.web.routes import qa; app.include_router(qa.router)  # noqa: E702, I001
+    app.include_router(qa.pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)
