@@ -43,6 +43,7 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/customers"): EVERYONE,
     ("GET", "/api/v1/customers/{customer_id}"): EVERYONE,
     ("GET", "/api/v1/interactions"): EVERYONE,
+    ("GET", "/api/v1/interactions/export"): EVERYONE,
     ("GET", "/api/v1/quarantine"): MANAGERS,
     ("GET", "/api/v1/users"): {"admin"},
     ("POST", "/api/v1/users"): {"admin"},

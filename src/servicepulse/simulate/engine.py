@@ -293,13 +293,15 @@ class Activity:
 class AgentDay:
     """An agent's shift on one day: working windows, work given, and side activities."""
 
-    __slots__ = ("after", "agent", "aux", "end", "free", "jobs", "speed", "start", "wi", "windows")
+    __slots__ = ("after", "agent", "aux", "end", "free", "jobs", "planned", "speed", "start",
+                 "wi", "windows")
 
     def __init__(
         self, agent: int, speed: float, start: int, end: int, aux: list[tuple[int, int, str]]
     ) -> None:
         self.agent, self.speed, self.start, self.end = agent, speed, start, end
         self.aux = [Activity(a, b, state) for a, b, state in aux]  # may be delayed
+        self.planned = list(aux)  # as scheduled: the shift's activities (adherence)
         # Working windows; each but the last is followed by one side activity (`after`).
         self.windows: list[list[int]] = []
         self.after: list[int] = []
@@ -1326,15 +1328,20 @@ class Simulation:
             if ad.end > cursor:
                 out.append(self._state(agent_id, "available", cursor, ad.end))
             self.counters["shift"] += 1
-            shifts.append(
-                {
-                    "type": "shift",
-                    "id": f"SH{self.counters['shift']:06d}",
-                    "agent_id": agent_id,
-                    "start": iso(ad.start),
-                    "end": iso(ad.end),
-                }
-            )
+            shift: Record = {
+                "type": "shift",
+                "id": f"SH{self.counters['shift']:06d}",
+                "agent_id": agent_id,
+                "start": iso(ad.start),
+                "end": iso(ad.end),
+            }
+            # The plan, not what happened: a call running into a break delays the break, so
+            # the states follow the plan most of the time (schedule adherence).
+            planned = [{"kind": kind, "start": iso(a), "end": iso(b)}
+                       for a, b, kind in ad.planned if ad.start <= a and b <= ad.end]
+            if planned:
+                shift["activities"] = planned
+            shifts.append(shift)
         out.extend(shifts)
 
     def _state(self, agent_id: str, state: str, start: int, end: int) -> Record:

@@ -151,6 +151,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
 
     app.include_router(health.router)
     app.include_router(auth.router)
+    from servicepulse.web.routes import export; app.include_router(export.router)  # noqa: E702, I001
     app.include_router(api.router)
     from servicepulse.web.routes import webhooks; app.include_router(webhooks.router)  # noqa: E702, I001
     app.include_router(views.router)
