@@ -188,7 +188,12 @@ def test_first_response_from_stats_or_the_first_public_agent_reply(
     alone = stored(sqlite_store, "interactions")
     # conversations with their tickets: the ticket says who its requester is (a portal reply
     # is the customer's) and whether it is a chat (answered by the first reply)
-    load(sqlite_store, tickets + conversations)
+    summary = load(sqlite_store, tickets + conversations)
+    # the tickets and their descriptions again, unchanged; 16 conversation events (two of
+    # them the chat replies' `answered`) added
+    assert summary.as_json() == {"inserted": {"event": 16}, "updated": {},
+                                 "unchanged": {"interaction": 8, "event": 8},
+                                 "quarantined": 0}
     both = stored(sqlite_store, "interactions")
     # stats.first_responded_at and the first public agent reply agree where both exist
     # (the private note at 08:10 on 101 is not a response)
