@@ -115,16 +115,20 @@ def test_a_viewed_ticket_with_its_conversations_and_stats_that_win(tmp_path: Pat
              "body_text": "It left the depot today.", "created_at": "2024-05-06T09:00:00Z"},
         ],
     }))
-    # a page wrapped as {"conversations": [...]}, whose ticket is not in the import: read by
-    # `incoming` alone (an agent's reply or the customer's e-mail)
+    # a page wrapped as {"conversations": [...]}, whose ticket is not in the import: the
+    # customer's when incoming or by a contact of the import, else an agent's
     page = tmp_path / "conversations.json"
     page.write_text(json.dumps({"conversations": [
         {"id": 3, "ticket_id": 8, "incoming": True, "private": False, "source": 0,
          "user_id": 12, "body_text": "Thanks!", "created_at": "2024-05-06T10:00:00Z"},
         {"id": 4, "ticket_id": 8, "incoming": False, "private": False, "source": 0,
          "user_id": 22, "body_text": "Glad to help.", "created_at": "2024-05-06T10:05:00Z"},
+        {"id": 5, "ticket_id": 8, "incoming": False, "private": False, "source": 0,
+         "user_id": 13, "body_text": "Any news?", "created_at": "2024-05-06T10:10:00Z"},
     ]}))
-    rows = read("freshdesk", viewed, page)
+    contacts = tmp_path / "contacts.json"
+    contacts.write_text(json.dumps([{"id": 13, "name": "Kim Ode", "email": "kim@example.com"}]))
+    rows = read("freshdesk", viewed, page, contacts)
     assert errors(rows) == []
     got = records(rows)
     events = {i: (r["kind"], r.get("body")) for (t, i), r in got.items() if t == "event"}
@@ -134,6 +138,7 @@ def test_a_viewed_ticket_with_its_conversations_and_stats_that_win(tmp_path: Pat
         "fd-conv-2": ("agent_message", "It left the depot today."),
         "fd-conv-3": ("customer_message", "Thanks!"),
         "fd-conv-4": ("agent_message", "Glad to help."),
+        "fd-conv-5": ("customer_message", "Any news?"),  # a portal reply by contact 13
     }
 
 

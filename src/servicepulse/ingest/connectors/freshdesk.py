@@ -206,6 +206,10 @@ class _Freshdesk:
                                "surveys have 2, 3, 5 or 7 points")
         self.seven_point = points == 7
         self.role = str(raw.get("role", "frontline"))
+        # the agents' and contacts' ids of this import (pass one), to tell who wrote a
+        # conversation whose ticket is not in the import
+        self.agents: set[str] = set()
+        self.customers: set[str] = set()
 
     def id(self, value: Any) -> str | None:
         return prefixed(self.prefix, value)
@@ -295,10 +299,12 @@ class _Freshdesk:
             "public": not private, "body": _body_text(conversation, "body_text", "body"),
         }
         # `incoming` marks what came from outside (e-mail); a customer's reply on the portal
-        # is not incoming, but its author is the ticket's requester
+        # is not incoming, but its author is the ticket's requester (or, the ticket not in
+        # the import, a contact of the import who is not an agent)
         by_customer = bool(conversation.get("incoming")) or (
-            ticket is not None and user is not None and user == ticket.requester
-            and not private)
+            user is not None and not private
+            and ((ticket is not None and user == ticket.requester)
+                 or (ticket is None and user in self.customers and user not in self.agents)))
         if by_customer:
             event.update(kind="customer_message", actor="customer")
             return [event]
@@ -361,6 +367,7 @@ class _Freshdesk:
             raise _Bad("id", "missing")
         groups = agent.get("group_ids") or []
         language = contact.get("language")
+        self.agents.add(str(text_id(agent.get("id"))))
         return {
             "type": "agent", "id": agent_id, "name": contact.get("name") or agent_id,
             "role": self.role, "email": contact.get("email"),
@@ -379,6 +386,7 @@ class _Freshdesk:
         contact_id = self.id(contact.get("id"))
         if contact_id is None:
             raise _Bad("id", "missing")
+        self.customers.add(str(text_id(contact.get("id"))))
         return {"type": "customer", "id": contact_id, "name": contact.get("name"),
                 "email": contact.get("email")}
 
