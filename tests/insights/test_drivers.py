@@ -129,6 +129,52 @@ def test_drivers_find_the_reasons_and_their_kpis(store: Engine) -> None:
     assert all(topic["kpis"]["sentiment"]["n"] == PER_REASON for topic in topics.values())
 
 
+def test_the_refund_reason_is_one_topic_with_the_highest_repeat_rate(store: Engine) -> None:
+    """The issue's case: refunds, passwords and deliveries, five phrasings each; a third of
+    the refund contacts are followed by a second contact. Refunds come out as ONE topic, and
+    it shows the highest repeat rate (the finding a manager needs)."""
+    from tests.insights.test_topics import three_reasons
+
+    texts, truth = three_reasons(180, seed=4)
+    records: list[dict[str, Any]] = []
+    refunds = 0
+    for index, (text, reason) in enumerate(zip(texts, truth, strict=True)):
+        key = f"{reason}-{index}"
+        created = START + timedelta(days=index % 20, minutes=index)
+        subject, body = text.split(". ", 1)
+        records += [
+            {"type": "interaction", "id": key, "channel": "email", "customer_id": f"c-{key}",
+             "agent_id": "a1", "created_at": iso(created), "subject": subject,
+             "resolved_at": iso(created + timedelta(hours=2)), "handle_s": 300},
+            {"type": "event", "id": f"e-{key}", "interaction_id": key, "at": iso(created),
+             "kind": "customer_message", "actor": "customer", "body": body}]
+        if reason == "refund":
+            refunds += 1
+            if refunds % 3 == 0:  # 20 of the 60 refund customers contact us again
+                records.append({"type": "interaction", "id": f"again-{key}",
+                                "channel": "phone", "customer_id": f"c-{key}",
+                                "created_at": iso(created + timedelta(days=3))})
+    load(store, records)
+    result = DriversRunner(store).run(DriversQuery.model_validate(
+        {"from": "2026-03-01", "to": "2026-04-01"})).as_json()
+    assert result["contacts"] == 180  # the 20 second contacts have no text
+    rates = {topic["topic"]: topic["kpis"]["repeat_contact_rate"] for topic in
+             result["topics"]}
+    refund = [topic for topic in result["topics"] if "refund" in topic["topic"]]
+    assert len(refund) == 1
+    assert refund[0]["contacts"] == 60
+    # 20 of 60 refund contacts followed by another contact within 7 days: 33.3%; no other
+    # contact is followed by one: 0% in every other topic.
+    assert rates[refund[0]["topic"]]["value"] == pytest.approx(100 * 20 / 60, abs=0.05)
+    assert rates[refund[0]["topic"]]["n"] == 60
+    assert max(rates.values(), key=lambda rate: rate["value"]) is rates[refund[0]["topic"]]
+    assert all(rate["value"] == 0.0 for label, rate in rates.items()
+               if label != refund[0]["topic"])
+    # its examples: three distinct refund texts (every refund subject says "Refund")
+    examples = refund[0]["examples"]
+    assert len(set(examples)) == 3 and all("refund" in text.lower() for text in examples)
+
+
 def test_drivers_date_range_and_empty_store(sqlite_store: Engine) -> None:
     empty = DriversRunner(sqlite_store).run(DriversQuery())
     assert (empty.contacts, empty.topics) == (0, [])
@@ -204,13 +250,13 @@ def test_cli_and_page_show_the_same_drivers_by_default(store_url: str) -> None:
 
 @pytest.mark.slow
 def test_cli_drivers_with_sentence_embeddings(store_url: str) -> None:
-    """--method embeddings: the same reasons and KPIs, and exactly the JSON shape of nmf."""
+    """--method embeddings: the same reasons and KPIs, and exactly the JSON shape of words."""
     arguments = ["--db", store_url, "drivers", "--from", "2026-03-01", "--to", "2026-04-01",
                  "--format", "json"]
     result = CliRunner().invoke(app, [*arguments, "--method", "embeddings"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    nmf = json.loads(CliRunner().invoke(app, [*arguments, "--method", "nmf"]).output)
+    nmf = json.loads(CliRunner().invoke(app, [*arguments, "--method", "words"]).output)
     assert set(document) == set(nmf)
     assert {key for topic in document["topics"] for key in topic} == \
         {key for topic in nmf["topics"] for key in topic}

@@ -3,9 +3,9 @@ and attribution and the score `score_text` gives; no orphan rows. Corruptions ma
 in the store are reported exactly and repaired, on SQLite and PostgreSQL.
 
 Fixture tests/fixtures/store/verify.jsonl: customer texts e1 (i1, chat, a1, 2026-03-02, "Thank
-you, this is great!": VADER compound 0.784), e3 (i2, email, a1, 2026-03-02, "This is
-terrible and I am angry.": -0.7506) and the comment of survey s1 (2026-03-03); e2 is an
-agent's message, not a customer text.
+you, this is great!": VADER compound 0.6588 with the support lexicon), e3 (i2, email, a1,
+2026-03-02, "This is terrible and I am angry.": -0.7506) and the comment of survey s1
+(2026-03-03); e2 is an agent's message, not a customer text.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ def test_corruptions_are_found_exactly_and_repaired(store: Engine) -> None:
     found = run_checks(store, CHECKS).kinds[0].found.differences
     assert sorted(found, key=lambda item: (item.group, item.detail)) == [
         Difference("sentiment", "2026-03-02", "event:e1", None,
-                   {"label": "positive", "score": 0.784}, "row missing"),
+                   {"label": "positive", "score": 0.6588}, "row missing"),
         Difference("sentiment", "2026-03-02", "event:e2", {"label": "neutral", "score": 0.0},
                    None, "row the records do not give"),
         Difference("sentiment", "2026-03-02", "event:e3", 0.5, -0.7506, "score"),
-        Difference("sentiment", "2026-03-02", "fax:f1", {"label": "positive", "score": 0.784},
+        Difference("sentiment", "2026-03-02", "fax:f1", {"label": "positive", "score": 0.6588},
                    None, "row the records do not give"),
         Difference("sentiment", "2026-03-03", "survey:s1", "x", s1_hash, "source_hash"),
     ]
@@ -60,7 +60,7 @@ def test_corruptions_are_found_exactly_and_repaired(store: Engine) -> None:
     with store.connect() as connection:
         assert sorted(tuple(row) for row in connection.execute(
             select(ts.c.source_kind, ts.c.source_id, ts.c.score))) == [
-                ("event", "e1", 0.784), ("event", "e3", -0.7506), ("survey", "s1", 0.7397)]
+                ("event", "e1", 0.6588), ("event", "e3", -0.7506), ("survey", "s1", 0.4754)]
 
 
 def test_a_text_marked_for_scoring_is_pending_and_scored(store: Engine) -> None:

@@ -1,4 +1,4 @@
-"""Topic discovery recovers known contact reasons from simulated texts."""
+"""Topic discovery groups texts as a person would: one topic per contact reason."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
-from servicepulse.insights.topics import UNASSIGNED, discover_topics
+from servicepulse.insights.topics import UNASSIGNED, discover_topics, lemma
+from servicepulse.simulate.texts import labelled_texts
 
 # Five contact reasons, each with its own subjects and first messages; texts mix a subject,
 # a greeting, a message, an order number and a sign-off, so no two are alike.
@@ -71,37 +73,110 @@ def recovery(truth: list[str], assignments: list[int]) -> tuple[float, dict[str,
     return hits / len(truth), topic_of
 
 
-def test_five_reasons_are_recovered_with_the_number_of_topics_chosen() -> None:
+# The issue's case: three reasons, five phrasings each (a person puts every phrasing of a
+# reason in one group; the phrasings share a few words at most), a subject per contact.
+PHRASINGS: dict[str, tuple[list[str], list[str]]] = {
+    "refund": (["Refund", "Refund not received", "Where is my refund"],
+               ["I returned my order two weeks ago and still have no refund",
+                "Where is the refund for order {n}? I sent the item back",
+                "You promised me a refund but the money is not back on my card",
+                "Please refund order {n}, the item was faulty and I returned it",
+                "I am still waiting for my money back for the returned order"]),
+    "password": (["Password reset", "Cannot log in", "Locked out"],
+                 ["I forgot my password and the reset link does not work",
+                  "The password reset email never arrives",
+                  "I cannot log in because my password is rejected",
+                  "How do I change my password? The reset page shows an error",
+                  "My account is locked after I typed the wrong password"]),
+    "delivery": (["Late delivery", "Where is my order", "Parcel not delivered"],
+                 ["My order {n} has not been delivered yet",
+                  "The courier did not deliver my parcel for order {n}",
+                  "Where is my order? Tracking shows no update for a week",
+                  "My package was supposed to arrive on Monday and it is not here",
+                  "The delivery of order {n} is late, when will it arrive?"]),
+}
+
+
+def three_reasons(count: int, seed: int) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts, truth = [], []
+    for index in range(count):
+        reason = list(PHRASINGS)[index % 3]
+        subjects, messages = PHRASINGS[reason]
+        message = rng.choice(messages).format(n=rng.randint(10000, 99999))
+        texts.append(f"{rng.choice(subjects)}. {rng.choice(GREETINGS)} {message} "
+                     f"{rng.choice(SIGN_OFFS)}")
+        truth.append(reason)
+    return texts, truth
+
+
+def test_the_simulators_reasons_are_recovered() -> None:
+    """Against the reason (issue) the simulator wrote each text from: adjusted Rand index at
+    least 0.8 (the goal; `servicepulse bench insights --quality` measures larger sets)."""
+    labelled = labelled_texts(600, seed=1, spanish_share=0.05)
+    model = discover_topics([item.text for item in labelled])
+    truth = [item.issue for item in labelled]
+    assert adjusted_rand_score(truth, model.assignments) >= 0.8
+    assert 15 <= len(model.topics) <= 25  # 20 reasons; a few phrasings stand apart
+    # The password reset texts make one topic named for them, without greetings.
+    resets = Counter(int(topic) for topic, item in zip(model.assignments, labelled,
+                                                       strict=True)
+                     if item.issue == "Reset my password")
+    topic, size = resets.most_common(1)[0]
+    assert size >= 0.9 * sum(resets.values())
+    assert "reset" in model.topics[topic].label
+    assert not {"hello", "hi", "thanks", "please", "help"} & {
+        word for item in model.topics for term in item.terms for word in term.split()}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_refund_phrasing_is_one_topic_of_refunds_only(seed: int) -> None:
+    """The issue: refunds were split over three topics, one mixing refunds and deliveries."""
+    texts, truth = three_reasons(180, seed)
+    model = discover_topics(texts)
+    refund_topics = {int(topic) for topic, reason in zip(model.assignments, truth, strict=True)
+                     if reason == "refund"}
+    assert len(refund_topics) == 1
+    (refund,) = refund_topics
+    members = [reason for topic, reason in zip(model.assignments, truth, strict=True)
+               if topic == refund]
+    assert members == ["refund"] * 60  # all 60 refund texts, and nothing else
+    assert model.topics[refund].label.split(" / ")[0] == "refund"
+    # passwords and deliveries never share a topic either
+    pairs = set(zip(model.assignments.tolist(), truth, strict=True))
+    assert len({topic for topic, _ in pairs}) == len(pairs)
+    assert adjusted_rand_score(truth, model.assignments) >= 0.85
+
+
+def test_five_reasons_with_a_fixed_count_and_determinism() -> None:
     texts, truth = simulated_texts(300, list(REASONS), seed=7)
     model = discover_topics(texts)
-    assert len(model.topics) == 5
     share, topic_of = recovery(truth, model.assignments.tolist())
-    assert len(set(topic_of.values())) == 5  # one topic per reason, none merged
-    assert share >= 0.85
-    # Labels are readable: the delivery topic's label names delivery words.
-    delivery = model.topics[topic_of["delivery"]]
-    assert any(word in delivery.label for word in ("deliver", "parcel", "package", "courier"))
-    assert "hello" not in " ".join(topic.label for topic in model.topics)
-
-
-def test_four_reasons_with_another_seed() -> None:
-    reasons = ["refund", "login", "billing", "cancel"]
-    texts, truth = simulated_texts(280, reasons, seed=11)
-    model = discover_topics(texts)
-    share, topic_of = recovery(truth, model.assignments.tolist())
-    assert len(model.topics) == 4
-    assert len(set(topic_of.values())) == 4
-    assert share >= 0.85
-
-
-def test_a_fixed_number_of_topics_and_determinism() -> None:
-    texts, _ = simulated_texts(120, list(REASONS), seed=3)
+    assert len(set(topic_of.values())) == 5 and share >= 0.85
     first = discover_topics(texts, n_topics=3)
     second = discover_topics(texts, n_topics=3)
-    assert len(first.topics) == 3
-    assert first.stability is None
+    assert len(first.topics) == 3 and first.stability is None
     assert [t.label for t in first.topics] == [t.label for t in second.topics]
     assert first.assignments.tolist() == second.assignments.tolist()
+    # largest first
+    sizes = [int(np.sum(first.assignments == topic.index)) for topic in first.topics]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_words_are_lemmatised_and_examples_are_the_nearest_distinct_texts() -> None:
+    assert [lemma(word) for word in ("refunds", "refunded", "parcels", "arrived")] == \
+        ["refund", "refund", "parcel", "arrive"]
+    texts = (["Refunds missing. The refunds never came"] * 6
+             + ["Refund missing. My refunded amount never came back"] * 4
+             + ["Parcel lost. The parcels were never delivered"] * 6
+             + ["Parcel lost. My parcel was never delivered to me"] * 4)
+    model = discover_topics(texts)
+    assert sorted(topic.label.split(" / ")[0] for topic in model.topics) == \
+        ["parcel", "refund"]
+    for topic in model.topics:
+        shown = [texts[row] for row in topic.examples]
+        assert len(shown) == len(set(shown)) == 2  # two distinct wordings in each topic
+        assert all(model.assignments[row] == topic.index for row in topic.examples)
 
 
 def test_texts_without_words_get_no_topic() -> None:
@@ -110,40 +185,24 @@ def test_texts_without_words_get_no_topic() -> None:
     assert model.assignments.tolist() == [UNASSIGNED] * 3
 
 
-def test_nndsvda_start_from_one_svd_equals_scikit_learns(monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
-    """The start cut from one SVD of the largest k (8) equals scikit-learn's init="nndsvda"
-    for each smaller k, computed by scikit-learn itself from an SVD of exactly k triplets
-    (both given the exact SVD, so only the construction is compared)."""
-    import sklearn.decomposition._nmf as nmf
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    from servicepulse.insights.topics import _nndsvda
-
-    texts, _ = simulated_texts(200, list(REASONS), seed=3)
-    matrix = TfidfVectorizer().fit_transform(texts)
-    u, s, vt = np.linalg.svd(matrix.toarray(), full_matrices=False)
-    monkeypatch.setattr(nmf, "_randomized_svd",
-                        lambda _x, k, random_state=None: (u[:, :k], s[:k], vt[:k]))
-    for k in (1, 3, 5, 8):
-        w, h = _nndsvda(matrix, (u[:, :8], s[:8], vt[:8]), k)
-        expected_w, expected_h = nmf._initialize_nmf(matrix, k, init="nndsvda", random_state=0)
-        assert w.shape == expected_w.shape and h.shape == expected_h.shape
-        assert np.allclose(w, expected_w, rtol=0, atol=1e-12), k
-        assert np.allclose(h, expected_h, rtol=0, atol=1e-12), k
-
-
-def test_the_number_of_topics_judged_on_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With k judged on 150 of 300 texts, the same five topics and assignment as judged on
-    all of them."""
+def test_texts_beyond_the_sample_join_the_topic_they_are_most_like(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from servicepulse.insights import topics
 
     texts, truth = simulated_texts(300, list(REASONS), seed=7)
-    whole = discover_topics(texts)
-    monkeypatch.setattr(topics, "SELECTION_SAMPLE", 150)
+    monkeypatch.setattr(topics, "CLUSTER_SAMPLE", 150)
     sampled = discover_topics(texts)
-    assert len(sampled.topics) == 5
-    assert sampled.assignments.tolist() == whole.assignments.tolist()
-    assert [topic.label for topic in sampled.topics] == [topic.label for topic in whole.topics]
-    share, _ = recovery(truth, sampled.assignments.tolist())
-    assert share >= 0.85
+    assert UNASSIGNED not in sampled.assignments.tolist()
+    assert adjusted_rand_score(truth, sampled.assignments) >= 0.85
+
+
+def test_at_most_max_topics() -> None:
+    labelled = labelled_texts(300, seed=2)
+    model = discover_topics([item.text for item in labelled], max_topics=6)
+    assert len(model.topics) == 6
+    assert len(set(model.assignments.tolist())) == 6
+
+
+def test_an_unknown_method_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"nmf.*not a topic method"):
+        discover_topics(["a text"], method="nmf")

@@ -38,15 +38,16 @@ def test_sentiment_api_numbers_and_scope(web: tuple[TestClient, dict[str, dict[s
     assert response.status_code == 200, response.text
     data = response.json()
     rows = {row["group"]["channel"]: row for row in data["rows"]}
-    # chat: e1 0.784, e3 -0.7506, s1 0.7397 -> 0.7731 / 3 = 0.2577 (see test_sentiment.py)
-    assert rows["chat"]["value"] == pytest.approx(0.2577, abs=1e-4)
+    # chat: e1 0.6588, e3 -0.7506, s1 0.4754 -> 0.3836 / 3 = 0.12787 (see test_sentiment.py)
+    assert rows["chat"]["value"] == pytest.approx(0.12787, abs=1e-4)
     assert (rows["social"]["n"], rows["social"]["unscored"]) == (1, 1)
     assert sum(item["texts"] for item in data["coverage"]) == 8
     # Ann (a1) sees only her texts: e1, e3, e6, s1 and m1 (its interaction is hers):
-    # mean (0.784 - 0.7506 + 0 + 0.7397 - 0.7506) / 5 = 0.0045; no coverage of everyone's.
+    # mean (0.6588 - 0.7506 + 0 + 0.4754 - 0.6249) / 5 = -0.0483 (4 decimals); no coverage
+    # of everyone's.
     own = client.get("/api/v1/insights/sentiment", params=DAYS, headers=headers["ann"]).json()
     (row,) = own["rows"]
-    assert (row["value"], row["n"], row["unscored"]) == (pytest.approx(0.0045), 5, 0)
+    assert (row["value"], row["n"], row["unscored"]) == (pytest.approx(-0.0483), 5, 0)
     assert own["coverage"] is None
     # Ben (a2) has only the German and French texts: nothing scored, 2 unscored.
     (ben,) = client.get("/api/v1/insights/sentiment", params=DAYS,
@@ -82,7 +83,7 @@ def test_drivers_by_sentence_embeddings(web: tuple[TestClient, dict[str, dict[st
     page = client.get("/insights/drivers", params={**month, "method": "embeddings"},
                       headers={**headers["manager"], "Accept": "text/html"})
     assert page.status_code == 200
-    assert "topics from sentence embeddings (all-MiniLM-L6-v2) + k-means" in page.text
+    assert "topics from sentence embeddings, merged while alike" in page.text
     assert '<option value="embeddings" selected>' in page.text
     bad = client.get("/api/v1/insights/drivers", params={"method": "lda"},
                      headers=headers["manager"])
@@ -121,7 +122,7 @@ def test_pages_render(web: tuple[TestClient, dict[str, dict[str, str]]]) -> None
                            headers={**headers["manager"], **html})
     assert sentiment.status_code == 200
     assert "Customer sentiment" in sentiment.text
-    assert "+0.258" in sentiment.text  # the chat row's mean
+    assert "+0.128" in sentiment.text  # the chat row's mean
     assert "Coverage" in sentiment.text
     drivers = client.get("/insights/drivers", params={"from": "2026-03-01", "to": "2026-04-01"},
                          headers={**headers["manager"], **html})

@@ -35,7 +35,7 @@ class OutputFormat(StrEnum):
 
 
 class TopicMethod(StrEnum):
-    nmf = "nmf"
+    words = "words"
     embeddings = "embeddings"
 
 
@@ -61,9 +61,21 @@ def bench_insights(
                            ] = "2000,10000,20000",
     embedding_sizes: Annotated[str, typer.Option(
         help="Text counts for topics by sentence embeddings (empty: skip).")] = "1000,4000",
+    quality: Annotated[bool, typer.Option(
+        "--quality", help="Measure how right instead of how fast: topics against the "
+                          "simulator's reasons (adjusted Rand index), sentiment against its "
+                          "tones (accuracy, macro-F1), beside VADER alone.")] = False,
+    quality_embedding_texts: Annotated[int, typer.Option(
+        min=0, help="With --quality: labelled texts for topics by sentence embeddings "
+                    "(0: skip).")] = 600,
 ) -> None:
-    """Sentiment scoring rate, the import hook's cost, topic discovery time (both methods)."""
-    from servicepulse.insights.bench import run_insights_bench
+    """Sentiment scoring rate, the import hook's cost, topic discovery time (both methods);
+    with --quality, topics and sentiment against labels."""
+    from servicepulse.insights.bench import run_insights_bench, run_insights_quality
+
+    if quality:
+        typer.echo(run_insights_quality(quality_embedding_texts))
+        return
 
     def sizes(value: str, option: str) -> tuple[int, ...]:
         try:
@@ -111,14 +123,16 @@ def drivers(
     from_: FromOption = None,
     to: ToOption = None,
     topics: Annotated[int | None, typer.Option(
-        "--topics", min=1, max=50, help="Number of topics (default: chosen by stability).")
+        "--topics", min=1, max=50,
+        help="Number of topics (default: as many as the contact reasons, groups of texts "
+             "merged while alike).")
     ] = None,
     max_topics: Annotated[int, typer.Option(
-        "--max-topics", min=2, max=50, help="Most topics tried when choosing.")
+        "--max-topics", min=2, max=50, help="Most topics when the number is chosen.")
     ] = DEFAULT_MAX_TOPICS,
     method: Annotated[TopicMethod, typer.Option(
-        "--method", help="nmf: TF-IDF + NMF; embeddings: sentence embeddings (packaged "
-                         "all-MiniLM-L6-v2) + k-means.")] = TopicMethod.nmf,
+        "--method", help="words: lemmatised words and phrases (default, as the page); "
+                         "embeddings: sentence embeddings.")] = TopicMethod.words,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Contact drivers: topics of subjects and first customer messages, with their KPIs."""
@@ -153,14 +167,13 @@ def _driver_cell(kpis: dict[str, Any], name: str) -> str:
 
 def print_drivers(result: Any, first: date, last: date, method: str, out: Console) -> None:
     """The drivers as the page shows them: the same topics, columns and units."""
-    method = ("sentence embeddings (all-MiniLM-L6-v2) + k-means" if method == "embeddings"
-              else "TF-IDF + NMF")
+    from servicepulse.insights.topics import METHOD_NAMES
+
+    method = METHOD_NAMES.get(method, method)
     out.print(f"Contact drivers {first} to {last} (exclusive): {result.contacts:,} inbound "
               f"contacts with a subject or customer message"
               + (f", {result.unassigned:,} without a topic" if result.unassigned else "")
-              + f"; topics from {method}"
-              + (f" (stability {result.stability:.2f})" if result.stability is not None
-                 else ""), overflow="fold")
+              + f"; topics from {method}", overflow="fold")
     if not result.topics:
         out.print("No contacts with text in this window.")
         return
@@ -186,8 +199,9 @@ def print_drivers(result: Any, first: date, last: date, method: str, out: Consol
     for row in rows:
         table.add_row(*row)
     out.print(table)
-    out.print("* = low sample. A topic's label is its most characteristic terms; "
-              "--format json lists them all.", overflow="fold")
+    out.print("* = low sample. A topic's label is the words most of its contacts use and "
+              "few others do; --format json lists more of them and example texts.",
+              overflow="fold")
 
 
 # --- sentiment ----------------------------------------------------------------------------

@@ -3,8 +3,11 @@
 1. Texts: for each inbound interaction created in [from, to) (local dates in the organisation's
    time zone, `to` exclusive), its subject and its first customer message (the earliest event
    by the customer with a body), fetched in one set-based query.
-2. Topics: TF-IDF + NMF by default, or sentence embeddings + k-means (`method`), see
-   `servicepulse.insights.topics`; a readable label per topic.
+2. Topics: lemmatised words and phrases (TF-IDF + LSA) grouped while alike, or sentence
+   embeddings grouped the same way (`method`), see `servicepulse.insights.topics`; a label
+   of distinctive words per topic and the texts nearest its centre as examples. The model of
+   a set of texts is fitted once per process and kept (`fitted_topics`): the page, the API
+   and a refresh read the same topics without refitting.
 3. KPIs per topic through the KPI engine, with its own definitions: the engine runs on a view
    of the store in which each interaction's `queue` holds its topic, grouped by `queue`. Only
    `queue` changes (no KPI reads it except as a grouping), so repeat contacts are still looked
@@ -18,34 +21,37 @@ contract of `servicepulse drivers --format json`:
 
 from __future__ import annotations
 
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from threading import Lock
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
-from servicepulse.insights.topics import UNASSIGNED, discover_topics
+from servicepulse.insights.topics import DEFAULT_METHOD, UNASSIGNED, TopicModel, discover_topics
 from servicepulse.store import tables
 
 DRIVER_KPIS = ("fcr", "aht", "csat", "repeat_contact_rate", "sentiment")
 NO_TOPIC = "(no topic)"  # the engine group of interactions outside every topic
 # The most topics tried when the number is chosen from the data: the page, the API and
 # `servicepulse drivers` all start from it (and from the same default window), so they agree.
-DEFAULT_MAX_TOPICS = 12
+DEFAULT_MAX_TOPICS = 25
+FITTED_MODELS = 16  # topic models kept per process (one per range and settings)
 
 
 class DriversQuery(BaseModel):
-    """Which contacts to model, how (TF-IDF + NMF, or sentence embeddings + k-means), and how
-    many topics (None: chosen from the data)."""
+    """Which contacts to model, how (words, or sentence embeddings), and how many topics
+    (None: as many as the texts' reasons, at most `max_topics`)."""
 
     model_config = ConfigDict(populate_by_name=True, frozen=True)
 
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None
-    method: Literal["nmf", "embeddings"] = "nmf"
+    method: Literal["words", "embeddings"] = DEFAULT_METHOD
     topics: int | None = Field(default=None, ge=1, le=50)
     max_topics: int = Field(default=DEFAULT_MAX_TOPICS, ge=2, le=50)
     examples: int = Field(default=3, ge=0, le=20)
@@ -74,7 +80,9 @@ class DriversResult(BaseModel):
     to: date | None = None
     contacts: int  # inbound contacts with a text in the range
     unassigned: int  # of those, without a usable word (no topic)
-    stability: float | None  # agreement of the chosen number of topics (None when fixed)
+    method: str = DEFAULT_METHOD
+    # the mean similarity at which the last two groups merged (None: the number was given)
+    similarity: float | None = None
     topics: list[DriverTopic]
 
     def as_json(self) -> dict[str, Any]:
@@ -181,6 +189,37 @@ def topic_kpis(engine: Engine, assignments: dict[str, str], query: DriversQuery,
 # --- the runner -------------------------------------------------------------------------
 
 
+def _fingerprint(texts: list[tuple[str, str]]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for interaction_id, text in texts:
+        digest.update(f"{interaction_id}\x1f{text}\x1e".encode())
+    return digest.hexdigest()
+
+
+_fitted: OrderedDict[tuple[Any, ...], TopicModel] = OrderedDict()
+_fitted_lock = Lock()
+
+
+def fitted_topics(texts: list[tuple[str, str]], query: DriversQuery) -> TopicModel:
+    """The topic model of these texts with the query's settings: fitted once, then kept
+    (the last FITTED_MODELS per process). Keyed by the texts themselves, so new or changed
+    contacts in the range give a new model, and the same range read again does not refit."""
+    key = (_fingerprint(texts), query.method, query.topics, query.max_topics, query.examples)
+    with _fitted_lock:
+        if key in _fitted:
+            _fitted.move_to_end(key)
+            return _fitted[key]
+    model = discover_topics([text for _, text in texts], query.topics, query.max_topics,
+                            query.method, query.examples)
+    with _fitted_lock:
+        _fitted[key] = model
+        while len(_fitted) > FITTED_MODELS:
+            _fitted.popitem(last=False)
+    return model
+
+
 class DriversRunner:
     """Discover contact drivers and their KPIs; the CLI and the web service call `run`."""
 
@@ -201,8 +240,7 @@ class DriversRunner:
             from servicepulse.insights.embeddings import check_installed
 
             check_installed()  # says what to install before any work is done
-        model = discover_topics([text for _, text in texts], query.topics, query.max_topics,
-                                query.method)
+        model = fitted_topics(texts, query)
         labels = {topic.index: topic.label for topic in model.topics}
         # Two topics could share a label; the engine groups by label, so keep them apart.
         seen: dict[str, int] = {}
@@ -216,24 +254,20 @@ class DriversRunner:
                        if topic != UNASSIGNED}
         kpis = topic_kpis(self.engine, assignments, query, self.settings) if assignments else {}
         assigned = len(assignments)
+        sizes = Counter(int(topic) for topic in model.assignments if topic != UNASSIGNED)
         topics = []
         for topic in model.topics:
             label = labels[topic.index]
-            members = [text for (interaction_id, text), index in zip(texts, model.assignments,
-                                                                      strict=True)
-                       if index == topic.index]
-            if not members:
-                continue
             topics.append(DriverTopic(
-                topic=label, terms=topic.terms, contacts=len(members),
-                share=round(100 * len(members) / assigned, 2),
+                topic=label, terms=topic.terms, contacts=sizes[topic.index],
+                share=round(100 * sizes[topic.index] / assigned, 2),
                 kpis={name: kpis.get(label, {}).get(name, {"value": None, "n": 0})
                       for name in DRIVER_KPIS},
-                examples=members[: query.examples],
+                examples=[texts[row][1] for row in topic.examples],
             ))
         topics.sort(key=lambda item: (-item.contacts, item.topic))
         return DriversResult.model_validate({
             "from": query.from_, "to": query.to, "contacts": len(texts),
-            "unassigned": len(texts) - assigned, "stability": model.stability,
-            "topics": topics,
+            "unassigned": len(texts) - assigned, "method": query.method,
+            "similarity": model.stability, "topics": topics,
         })

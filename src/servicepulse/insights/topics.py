@@ -1,57 +1,84 @@
-"""Topic discovery for contact drivers, deterministic: TF-IDF + NMF, or sentence embeddings.
+"""Topic discovery for contact drivers: group texts the way a person would, and name the groups.
 
-Each contact's text (its subject and first customer message) becomes a TF-IDF vector (English
-stop words removed, words and two-word phrases, numbers dropped so order numbers do not make
-topics).
-- method "nmf" (default): non-negative matrix factorisation splits the matrix into `k` topics;
-  a contact belongs to the topic with the largest weight (none if it has no known word). The
-  number of topics, when not given, is the most stable k in [3, min(max_topics, texts / 30)]
-  (2 only when nothing larger fits): the one whose grouping changes least when the model is
-  refitted on random subsamples (near-ties within 0.02: the larger k). k is judged on at most
-  SELECTION_SAMPLE texts, all fits of one matrix starting from one truncated SVD.
-- method "embeddings": sentence vectors of the packaged all-MiniLM-L6-v2
-  (`servicepulse.insights.embeddings`) of at most EMBEDDING_SAMPLE texts, clustered by k-means;
-  k, when not given, has the best mean cosine silhouette; the other texts join the topic with
-  the most similar mean TF-IDF vector.
-A topic's label is its most characteristic terms (used by many of its contacts and few
-others), with a phrase shown instead of the single words it contains.
+A manager reading contact drivers wants one topic per contact reason: the different ways
+customers phrase a refund request in ONE topic (or its repeat rate is split and hidden), and
+refunds never in the same topic as deliveries. So the number of topics is not fixed in
+advance, nor chosen by a fit statistic; groups are merged while they are alike:
+
+1. Words: each text (subject and first customer message) is cut into clauses, lower-cased,
+   its words lemmatised (simplemma's English dictionary, shipped in the package: "refunds",
+   "refunded" -> "refund"), English stop words, greetings and generic support words
+   ("help", "issue", "please") dropped, numbers dropped (order numbers make no topics); the
+   features are the words and the two-word phrases within a clause. Words in more than half
+   of the texts tell no reason apart and are dropped too.
+2. Vectors: TF-IDF (sublinear), reduced to at most LSA_DIMENSIONS by a truncated SVD (latent
+   semantic analysis: words used in the same texts, such as "refund" and "money back", come
+   close), unit length. Method "embeddings" uses sentence vectors instead
+   (`servicepulse.insights.embeddings`).
+3. Grouping: average-linkage agglomerative clustering by cosine distance on at most
+   CLUSTER_SAMPLE texts: every text starts alone, and the two most alike groups merge while
+   the mean similarity between their texts is at least MERGE_SIMILARITY. Phrasings of one
+   reason share their reason's words and merge; two reasons share only incidental words
+   (tone, courtesy) and stay apart. Groups smaller than the minimum topic size then join the
+   group they are most like, and at most `max_topics` remain (the most alike merge first).
+   `n_topics` given: the tree is cut at exactly that many groups instead.
+4. Every text (also those outside the sample) joins the topic whose centre it is most like.
+5. Names: a topic's terms are those most of its texts use and few other texts use (share
+   inside minus share outside), generic words out; its label is the top LABEL_TERMS of them,
+   a phrase shown instead of the words it contains ("password reset", not "password /
+   reset"). Its examples are the texts nearest its centre.
+
+Deterministic: the same texts give the same topics (fixed seeds for the sample and the SVD).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
-RANDOM_STATE = 0  # NMF's initialisation and the silhouette sample: the same input, same topics
-# Topics tried hold this many texts on average at least: the KPI minimum sample (docs/kpis.md),
-# so a topic is big enough for its KPIs to be judged, and a reason is not split by wording.
-MIN_DOCUMENTS_PER_TOPIC = 30
-FIT_SAMPLE = 20000  # texts the model is fitted on; every text is then assigned
-SELECTION_SAMPLE = 4000  # texts (of the fitted sample) the number of topics is judged on
-EMBEDDING_SAMPLE = 2000  # texts embedded and clustered; the rest join the nearest topic
-KMEANS_RUNS = 4  # k-means starts per fit (the best is kept)
-METHODS = ("nmf", "embeddings")
-STABILITY_RUNS = 4
-STABILITY_TOLERANCE = 0.02
+RANDOM_STATE = 0  # the sample and the SVD: the same input, the same topics
+METHODS = ("words", "embeddings")
+DEFAULT_METHOD: Final = "words"
+CLUSTER_SAMPLE = 2500  # texts grouped (the clustering is quadratic); the rest join a topic
+LSA_DIMENSIONS = 100
+# Two groups merge while the mean cosine similarity of their texts is at least this: tuned on
+# the simulator's labelled texts (`servicepulse bench insights --quality`, adjusted Rand index
+# against the reasons) and on the three-reason case of tests/insights/test_topics.py.
+MERGE_SIMILARITY = 0.125
+# The same for sentence vectors, whose cosines are higher for any two texts of one language.
+EMBEDDING_MERGE_SIMILARITY = 0.5
+# A topic holds at least this share of the grouped texts (and MIN_TOPIC_TEXTS texts): a
+# smaller group is a stray phrasing or a mixed text, and joins the group it is most like.
+MIN_TOPIC_SHARE = 0.01
+MIN_TOPIC_TEXTS = 5
 LABEL_TERMS = 3
 TOPIC_TERMS = 8
 UNASSIGNED = -1
 MAX_DOCUMENT_SHARE = 0.5
-_WORD = re.compile(r"\b[^\W\d_][^\W\d_]+\b")  # words of 2+ letters, no numbers
+_WORD = re.compile(r"\b[^\W\d_][^\W\d_']+\b")  # words of 2+ letters, no numbers
+_DIGITS = re.compile(r"\d+")
 _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]\n\r\t\"]+")
-# Greetings and courtesy words customers put in every message: they never tell a reason apart.
-COURTESY_WORDS = frozenset(
+# Greetings, courtesy and the generic words of any support request: they never tell a reason
+# apart, and a topic named "help / issue" tells a manager nothing. Lemmas (after step 1).
+GENERIC_WORDS = frozenset(
     ["hello", "hi", "hey", "dear", "thanks", "thank", "please", "pls", "regards", "kind",
-     "team", "support", "good", "morning", "afternoon", "evening", "asap", "cheers"]
-)
+     "team", "support", "good", "morning", "afternoon", "evening", "asap", "cheers", "sir",
+     "madam", "hope", "ok", "okay", "help", "issue", "problem", "question", "query",
+     "customer", "service", "contact", "need", "want", "like", "would", "could", "get", "know",
+     "let", "still", "just", "really", "also", "ago", "today", "yesterday", "tell", "say",
+     "ask", "try", "make", "go", "come", "use", "look", "be", "have", "do", "can", "will",
+     "much", "appreciate", "advance", "great", "soon", "possible", "thing", "way", "else"])
+# Reads as the page's and the CLI's description of how topics were made.
+METHOD_NAMES = {"words": "lemmatised words and phrases (TF-IDF + LSA), merged while alike",
+                "embeddings": "sentence embeddings, merged while alike"}
 
 
 @dataclass(frozen=True)
@@ -59,49 +86,77 @@ class Topic:
     index: int
     label: str
     terms: list[str]
+    examples: list[int] = field(default_factory=list)  # text indices nearest the centre
 
 
 @dataclass(frozen=True)
 class TopicModel:
     topics: list[Topic]
-    assignments: NDArray[np.int64]  # per document: topic index, or UNASSIGNED
-    stability: float | None  # of the chosen k (None when k was given or could not be judged)
+    assignments: NDArray[np.int64]  # per text: topic index, or UNASSIGNED
+    # mean similarity of the two groups merged last (None when the count was given)
+    stability: float | None = None
+
+
+@lru_cache(maxsize=1)
+def _lemmas() -> Any:
+    """simplemma's English lemmatiser (its dictionary loads once, about half a second)."""
+    import simplemma
+
+    return simplemma
+
+
+@lru_cache(maxsize=65536)
+def lemma(word: str) -> str:
+    """The dictionary form of an English word ("refunds" -> "refund"); unknown words as
+    they are."""
+    return str(_lemmas().lemmatize(word, lang="en")).lower()
 
 
 def _readable_terms(ranked: Sequence[str], count: int) -> list[str]:
-    """The top `count` terms, skipping a term whose words are all shown already
-    ("refund request" after "refund" and "request")."""
+    """The top `count` terms, a phrase in place of its words: a word already shown in a
+    phrase is skipped, and a phrase replaces the words it contains that came before it."""
     chosen: list[str] = []
-    shown: set[str] = set()
     for term in ranked:
         words = set(term.split())
+        shown = {word for item in chosen for word in item.split()}
         if words <= shown:
             continue
+        if len(words) > 1:  # a phrase: it says more than its words alone
+            chosen = [item for item in chosen if item not in words]
         chosen.append(term)
-        shown |= words
         if len(chosen) == count:
             break
     return chosen
 
 
 class _Analyzer:
-    """Words (2+ letters, no numbers, no stop words) and two-word phrases, phrases only
-    within a clause: "no update. Order 1234" must not make the phrase "update order"."""
+    """Lemmatised words (2+ letters, no numbers, no stop or generic words) and two-word
+    phrases, phrases only within a clause: "no update. Order 1234" must not make the phrase
+    "update order"."""
 
     def __init__(self, stop_words: frozenset[str]):
         self.stop_words = set(stop_words)
 
     def clauses(self, text: str) -> list[list[str]]:
-        return [[word for word in _WORD.findall(clause) if word not in self.stop_words]
-                for clause in _CLAUSE_BREAK.split(text.lower())]
+        result = []
+        for clause in _CLAUSE_BREAK.split(text.lower()):
+            words = [word.replace("'", "") for word in _WORD.findall(clause)
+                     if word not in self.stop_words]
+            result.append([lemma(word) for word in words
+                           if lemma(word) not in self.stop_words])
+        return result
 
-    def drop_ubiquitous(self, texts: Sequence[str], share: float) -> None:
-        """Words in more than `share` of the texts tell no reason apart ("order", "issue"):
-        they become stop words, so they make no phrases either."""
+    def drop_ubiquitous(self, distinct: Sequence[str], rows: NDArray[np.int64],
+                        share: float) -> None:
+        """Words in more than `share` of the texts (`rows`: each text's index in `distinct`)
+        tell no reason apart ("order"): they become stop words, so they make no phrases
+        either."""
+        repeats = np.bincount(rows, minlength=len(distinct))
         counts: Counter[str] = Counter()
-        for text in texts:
-            counts.update({word for clause in self.clauses(text) for word in clause})
-        self.stop_words |= {word for word, n in counts.items() if n > share * len(texts)}
+        for text, times in zip(distinct, repeats.tolist(), strict=True):
+            for word in {word for clause in self.clauses(text) for word in clause}:
+                counts[word] += times
+        self.stop_words |= {word for word, n in counts.items() if n > share * len(rows)}
 
     def __call__(self, text: str) -> list[str]:
         features: list[str] = []
@@ -112,246 +167,156 @@ class _Analyzer:
 
 
 def _vectorize(texts: Sequence[str]) -> tuple[Any, NDArray[Any]] | None:
-    """TF-IDF matrix and vocabulary of `texts`; None when no text has a usable word."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+    """TF-IDF matrix and vocabulary of `texts`; None when no text has a usable word.
+    Texts that differ only in numbers (order numbers) have the same words: each distinct
+    wording is analysed once and its row repeated."""
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import (
+        ENGLISH_STOP_WORDS,
+        CountVectorizer,
+        TfidfTransformer,
+    )
 
     documents = len(texts)
-    analyzer = _Analyzer(ENGLISH_STOP_WORDS | COURTESY_WORDS)
+    wordings: dict[str, int] = {}
+    rows = np.array([wordings.setdefault(_DIGITS.sub("", text), len(wordings))
+                     for text in texts], dtype=np.int64)
+    distinct = list(wordings)
+    analyzer = _Analyzer(frozenset(ENGLISH_STOP_WORDS) | GENERIC_WORDS)
     if documents >= 20:
-        analyzer.drop_ubiquitous(texts, MAX_DOCUMENT_SHARE)
-    vectorizer = TfidfVectorizer(
-        analyzer=analyzer,
-        min_df=2 if documents >= 20 else 1,
-        sublinear_tf=True,
-    )
+        analyzer.drop_ubiquitous(distinct, rows, MAX_DOCUMENT_SHARE)
+    counter = CountVectorizer(analyzer=analyzer)
     try:
-        matrix = vectorizer.fit_transform(texts)
-    except ValueError:  # no document has a usable word
+        counts = csr_matrix(counter.fit_transform(distinct)[rows])
+    except ValueError:  # no text has a usable word
         return None
-    return matrix, vectorizer.get_feature_names_out()
+    vocabulary = counter.get_feature_names_out()
+    if documents >= 20:  # words and phrases of one text only make no topic
+        kept = np.flatnonzero(np.asarray((counts > 0).sum(axis=0)).ravel() >= 2)
+        if len(kept) == 0:
+            return None
+        counts, vocabulary = csr_matrix(counts[:, kept]), vocabulary[kept]
+    matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    return matrix, vocabulary
+
+
+def _unit(rows: NDArray[np.float64]) -> NDArray[np.float64]:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.maximum(norms, 1e-12)
+
+
+def _lsa(matrix: Any, sample: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Unit-length LSA vectors of every text, the SVD fitted on the sample."""
+    from sklearn.decomposition import TruncatedSVD
+
+    dimensions = min(LSA_DIMENSIONS, matrix.shape[1] - 1, len(sample) - 1)
+    if dimensions < 2:
+        return _unit(np.asarray(matrix.toarray(), dtype=np.float64))
+    svd = TruncatedSVD(dimensions, algorithm="randomized", random_state=RANDOM_STATE)
+    svd.fit(matrix[sample])
+    return _unit(np.asarray(svd.transform(matrix), dtype=np.float64))
+
+
+def _merge_tree(vectors: NDArray[np.float64]) -> NDArray[np.float64]:
+    """SciPy's linkage matrix of average-linkage clustering by cosine distance."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import pdist
+
+    distances = np.clip(pdist(vectors, metric="cosine"), 0.0, 2.0)
+    return np.asarray(linkage(distances, method="average"), dtype=np.float64)
+
+
+def _cut(tree: NDArray[np.float64], rows: int, groups: int) -> NDArray[np.int64]:
+    """Group numbers 0.. of the rows when the tree is cut at `groups` groups."""
+    from scipy.cluster.hierarchy import fcluster
+
+    if rows == 1 or groups <= 1:
+        return np.zeros(rows, dtype=np.int64)
+    labels = fcluster(tree, t=min(groups, rows), criterion="maxclust")
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def _group(vectors: NDArray[np.float64], n_topics: int | None, max_topics: int,
+           merge_similarity: float) -> tuple[NDArray[np.int64], float | None]:
+    """Group the sample's vectors; (group per row, similarity of the last merge made)."""
+    rows = len(vectors)
+    if rows < 2:
+        return np.zeros(rows, dtype=np.int64), None
+    tree = _merge_tree(vectors)
+    if n_topics is not None:
+        return _cut(tree, rows, n_topics), None
+    # Merges happen in order of distance; those below 1 - MERGE_SIMILARITY are made.
+    made = int(np.sum(tree[:, 2] <= 1.0 - merge_similarity))
+    labels = _cut(tree, rows, rows - made)
+    labels = _absorb_small(vectors, labels, max(MIN_TOPIC_TEXTS,
+                                                int(np.ceil(MIN_TOPIC_SHARE * rows))))
+    while labels.max() + 1 > max_topics:
+        labels = _merge_closest(vectors, labels)
+    last = 1.0 - float(tree[made - 1, 2]) if made else None
+    return labels, last
+
+
+def _centres(vectors: NDArray[np.float64], labels: NDArray[np.int64]) -> NDArray[np.float64]:
+    count = int(labels.max()) + 1
+    return _unit(np.vstack([vectors[labels == index].mean(axis=0) for index in range(count)]))
+
+
+def _renumber(labels: NDArray[np.int64]) -> NDArray[np.int64]:
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def _absorb_small(vectors: NDArray[np.float64], labels: NDArray[np.int64],
+                  minimum: int) -> NDArray[np.int64]:
+    """Texts of groups smaller than `minimum` join the large group whose centre they are most
+    like (all stay as they are when no group is large)."""
+    sizes = np.bincount(labels)
+    large = np.flatnonzero(sizes >= minimum)
+    if len(large) == 0 or len(large) == len(sizes):
+        return labels
+    centres = _centres(vectors, labels)[large]
+    small = ~np.isin(labels, large)
+    labels = labels.copy()
+    labels[small] = large[np.argmax(vectors[small] @ centres.T, axis=1)]
+    return _renumber(labels)
+
+
+def _merge_closest(vectors: NDArray[np.float64], labels: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The two groups whose texts are most alike on average become one."""
+    count = int(labels.max()) + 1
+    means = np.vstack([vectors[labels == index].mean(axis=0) for index in range(count)])
+    similarity = means @ means.T  # mean pairwise cosine between the groups' unit vectors
+    np.fill_diagonal(similarity, -np.inf)
+    first, second = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+    labels = labels.copy()
+    labels[labels == max(first, second)] = min(first, second)
+    return _renumber(labels)
 
 
 def _describe(matrix: Any, vocabulary: NDArray[Any], labels: NDArray[np.int64],
-              weights: NDArray[np.float64]) -> list[Topic]:
-    """A label and terms per topic. Terms that characterise a topic's contacts: the share of
-    its contacts using the term minus the share of the other contacts using it (NMF's
-    weights favour rare phrases; this favours the words most of the topic's contacts
-    actually use). `weights` (topics x terms: NMF's components, or the members' mean TF-IDF)
-    break ties and stand in for a topic without members."""
+              count: int) -> list[tuple[str, list[str]]]:
+    """(label, terms) per topic: terms most of its texts use and few others use."""
     used = (matrix > 0).astype(np.float64).tocsc()
-    topics = []
-    for index, component in enumerate(weights):
+    weights = np.asarray(matrix.sum(axis=0)).ravel()
+    described = []
+    for index in range(count):
         members = labels == index
-        inside = np.asarray(used[members].mean(axis=0)).ravel() if members.any() else component
-        outside = (np.asarray(used[~members].mean(axis=0)).ravel() if (~members).any()
+        others = (labels != index) & (labels != UNASSIGNED)
+        inside = np.asarray(used[members].mean(axis=0)).ravel()
+        outside = (np.asarray(used[others].mean(axis=0)).ravel() if others.any()
                    else np.zeros_like(inside))
         distinct = inside - outside
-        order = np.lexsort((-component, -distinct))[: TOPIC_TERMS * 3]
+        order = np.lexsort((-weights, -distinct))[: TOPIC_TERMS * 3]
         ranked = [str(vocabulary[j]) for j in order if distinct[j] > 0]
         terms = _readable_terms(ranked, TOPIC_TERMS)
-        topics.append(Topic(index, " / ".join(terms[:LABEL_TERMS]) or f"topic {index + 1}",
-                            terms))
-    return topics
+        described.append((" / ".join(terms[:LABEL_TERMS]) or f"topic {index + 1}", terms))
+    return described
 
 
-def _candidates(rows: int, max_topics: int, *limits: int) -> list[int]:
-    """Numbers of topics tried: 3 up to the limit (2 only when nothing larger fits; none
-    when the rows are too few to split)."""
-    limit = max(1, min(max_topics, rows // MIN_DOCUMENTS_PER_TOPIC, *limits))
-    # k = 2 only when nothing larger fits: splitting off the single most distinct group
-    # is stable almost always (a known weakness of stability at k = 2) and tells little.
-    return list(range(3 if limit >= 3 else 2, limit + 1))
-
-
-def _most_stable(candidates: list[int], agreements: list[float]) -> tuple[int, float] | None:
-    """The k with the highest agreement; near-ties (within STABILITY_TOLERANCE) go to the
-    larger k (finer reasons) while keeping the level to beat."""
-    best: tuple[int, float] | None = None
-    for k, agreement in zip(candidates, agreements, strict=True):
-        if best is None or agreement >= best[1] - STABILITY_TOLERANCE:
-            best = (k, max(agreement, best[1]) if best is not None else agreement)
-    return best
-
-
-def _nndsvda(matrix: Any, svd: tuple[NDArray[np.float64], NDArray[np.float64],
-                                     NDArray[np.float64]],
-             k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """NNDSVDa start for an NMF with `k` topics (Boutsidis & Gallopoulos 2008), from the
-    leading singular triplets of `matrix`: each triplet's larger sign-part (positive or
-    negative), scaled; zeros then filled with the matrix mean. scikit-learn's
-    init="nndsvda" computes the same from an SVD of exactly k triplets; one SVD for the
-    largest k serves every smaller k here."""
-    u, s, vt = svd
-    rows, columns = matrix.shape
-    w = np.zeros((rows, k))
-    h = np.zeros((k, columns))
-    w[:, 0] = np.sqrt(s[0]) * np.abs(u[:, 0])
-    h[0, :] = np.sqrt(s[0]) * np.abs(vt[0, :])
-    for j in range(1, k):
-        x, y = u[:, j], vt[j, :]
-        parts = []
-        for sign in (1.0, -1.0):
-            xs, ys = np.maximum(sign * x, 0.0), np.maximum(sign * y, 0.0)
-            xn, yn = float(np.linalg.norm(xs)), float(np.linalg.norm(ys))
-            parts.append((xn * yn, xs, ys, xn, yn))
-        sigma, xs, ys, xn, yn = parts[0] if parts[0][0] > parts[1][0] else parts[1]
-        scale = np.sqrt(s[j] * sigma)
-        if xn > 0 and yn > 0:
-            w[:, j] = scale * xs / xn
-            h[j, :] = scale * ys / yn
-    w[w < 1e-6] = 0.0
-    h[h < 1e-6] = 0.0
-    mean = float(matrix.sum()) / (rows * columns)
-    w[w == 0] = mean
-    h[h == 0] = mean
-    return w, h
-
-
-def _assign(weights: NDArray[np.float64]) -> NDArray[np.int64]:
-    labels = weights.argmax(axis=1).astype(np.int64)
-    labels[weights.max(axis=1) <= 0] = UNASSIGNED
-    return labels
-
-
-def _nmf_topics(matrix: Any, vocabulary: NDArray[Any], n_topics: int | None,
-                max_topics: int) -> TopicModel:
-    from sklearn.decomposition import NMF
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.metrics import adjusted_rand_score
-    from sklearn.utils.extmath import randomized_svd
-
-    documents = matrix.shape[0]
-    rng = np.random.default_rng(RANDOM_STATE)
-    # The model is fitted on a sample at most FIT_SAMPLE large, then applied to every text.
-    sample = (np.sort(rng.choice(documents, FIT_SAMPLE, replace=False))
-              if documents > FIT_SAMPLE else np.arange(documents))
-    fitted = matrix[sample]
-
-    def fit(k: int, rows: Any, start: tuple[NDArray[np.float64], NDArray[np.float64]] | None
-            = None) -> tuple[Any, NDArray[np.float64]]:
-        model = NMF(n_components=k, init="custom" if start else "nndsvda",
-                    random_state=RANDOM_STATE, max_iter=500)
-        with warnings.catch_warnings():
-            # an unconverged fit of a wrong k is expected while k is being chosen
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            if start:
-                return model, model.fit_transform(rows, W=start[0], H=start[1])
-            return model, model.fit_transform(rows)
-
-    stability: float | None = None
-    if n_topics is not None:
-        model, weights = fit(max(1, min(n_topics, len(vocabulary), documents)), fitted)
-    else:
-        # Stability (after Greene, O'Callaghan & Cunningham 2014, "How many topics?"): a k
-        # that matches real structure gives the same grouping when the model is refitted on
-        # random 80% subsamples; a k too large or too small splits or merges reasons
-        # arbitrarily. Agreement is the adjusted Rand index; ties go to the larger k.
-        # k is judged on at most SELECTION_SAMPLE texts of the fitted sample.
-        chosen = (np.sort(rng.choice(len(sample), SELECTION_SAMPLE, replace=False))
-                  if len(sample) > SELECTION_SAMPLE else np.arange(len(sample)))
-        judged = fitted[chosen]
-        candidates = _candidates(len(chosen), max_topics, len(vocabulary))
-        subsample_indices = [np.sort(rng.choice(len(chosen), int(0.8 * len(chosen)),
-                                                replace=False))
-                             for _ in range(STABILITY_RUNS)]
-        subsamples = [judged[rows] for rows in subsample_indices]
-        agreements: list[float] = []
-        if candidates:
-            # One truncated SVD per matrix for the largest k; each k's start is cut from it.
-            largest = candidates[-1]
-            svds = [randomized_svd(rows, largest, random_state=RANDOM_STATE)
-                    for rows in [judged, *subsamples]]
-            for k in candidates:
-                labels = _assign(fit(k, judged, _nndsvda(judged, svds[0], k))[1])
-                agreements.append(float(np.mean([
-                    adjusted_rand_score(labels[rows],
-                                        _assign(fit(k, sub, _nndsvda(sub, svd, k))[1]))
-                    for rows, sub, svd in zip(subsample_indices, subsamples, svds[1:],
-                                              strict=True)
-                ])))
-        best = _most_stable(candidates, agreements)
-        if best is None:  # too few documents to split: one topic
-            model, weights = fit(1, fitted)
-        else:
-            # the chosen k is fitted as a fixed k would be (scikit-learn's own start)
-            k, stability = best
-            model, weights = fit(k, fitted)
-    # Texts outside the fitted sample are placed by the fitted model.
-    if len(sample) == documents:
-        labels = _assign(weights)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            labels = _assign(model.transform(matrix))
-    return TopicModel(_describe(matrix, vocabulary, labels, model.components_), labels,
-                      stability)
-
-
-def _embedding_topics(texts: Sequence[str], matrix: Any, vocabulary: NDArray[Any],
-                      n_topics: int | None, max_topics: int) -> TopicModel:
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, silhouette_score
-
-    from servicepulse.insights.embeddings import embed_texts
-
-    documents = matrix.shape[0]
-    labels = np.full(documents, UNASSIGNED, dtype=np.int64)
-    # Only texts with a usable word get a topic, as with NMF: a topic is described by words.
-    described = np.flatnonzero(matrix.getnnz(axis=1) > 0)
-    rng = np.random.default_rng(RANDOM_STATE)
-    embedded = (np.sort(rng.choice(described, EMBEDDING_SAMPLE, replace=False))
-                if len(described) > EMBEDDING_SAMPLE else described)
-    vectors = embed_texts([texts[int(row)] for row in embedded]).astype(np.float64)
-
-    def cluster(k: int, rows: NDArray[np.float64]) -> NDArray[np.int64]:
-        model = KMeans(n_clusters=k, n_init=KMEANS_RUNS, random_state=RANDOM_STATE)
-        return model.fit_predict(rows).astype(np.int64)
-
-    stability: float | None = None
-    if n_topics is not None:
-        grouping = cluster(max(1, min(n_topics, len(embedded))), vectors)
-    else:
-        # k-means on sentence vectors: the k with the best mean silhouette (cosine), the
-        # usual criterion for k-means (stability ties at 1.0 for several k here, and the
-        # tie-break to the larger k would split a reason by wording). Its stability (as
-        # for NMF: agreement with k-means refitted on 80% subsamples) is reported.
-        candidates = _candidates(len(embedded), max_topics)
-        groupings = {k: cluster(k, vectors) for k in candidates}
-        scores = [float(silhouette_score(vectors, groupings[k], metric="cosine"))
-                  if len(set(groupings[k].tolist())) > 1 else -1.0 for k in candidates]
-        if not candidates:  # too few texts to split: one topic
-            grouping = np.zeros(len(embedded), dtype=np.int64)
-        else:
-            k = candidates[int(np.argmax(scores))]  # ties: the smaller k
-            grouping = groupings[k]
-            subsamples = [np.sort(rng.choice(len(embedded), int(0.8 * len(embedded)),
-                                             replace=False))
-                          for _ in range(STABILITY_RUNS)]
-            stability = float(np.mean([adjusted_rand_score(grouping[rows],
-                                                           cluster(k, vectors[rows]))
-                                       for rows in subsamples]))
-    labels[embedded] = grouping
-    count = int(grouping.max()) + 1 if len(grouping) else 0
-    # Each topic's mean TF-IDF row: it breaks ties between terms, and places the texts that
-    # were not embedded (more than EMBEDDING_SAMPLE) by cosine similarity to it.
-    weights = np.vstack([np.asarray(matrix[embedded[grouping == index]].mean(axis=0)).ravel()
-                         for index in range(count)]) if count else np.zeros((0, len(vocabulary)))
-    rest = np.setdiff1d(described, embedded)
-    if rest.size and count:
-        norms = np.linalg.norm(weights, axis=1)
-        similarity = np.asarray(matrix[rest] @ (weights / np.maximum(norms, 1e-12)[:, None]).T)
-        labels[rest] = _assign(similarity)
-    return TopicModel(_describe(matrix, vocabulary, labels, weights), labels, stability)
-
-
-def discover_topics(
-    texts: Sequence[str],
-    n_topics: int | None = None,
-    max_topics: int = 12,
-    method: str = "nmf",
-) -> TopicModel:
-    """Topics of `texts`; `n_topics` fixed, or chosen by stability up to `max_topics`.
-    `method`: "nmf" (TF-IDF + NMF) or "embeddings" (sentence embeddings + k-means)."""
+def discover_topics(texts: Sequence[str], n_topics: int | None = None, max_topics: int = 25,
+                    method: str = DEFAULT_METHOD, examples: int = 3) -> TopicModel:
+    """Topics of `texts`: as many as the texts' reasons (at most `max_topics`), or exactly
+    `n_topics`. `method`: "words" (lemmatised TF-IDF + LSA) or "embeddings" (sentence
+    vectors). Topics come ordered by size, largest first."""
     if method not in METHODS:
         raise ValueError(f"method: {method!r} is not a topic method; use one of "
                          f"{', '.join(METHODS)}")
@@ -359,10 +324,51 @@ def discover_topics(
         raise ValueError(f"topics: {n_topics} is not a number of topics; give 1 or more")
     if max_topics < 1:
         raise ValueError(f"max_topics: {max_topics}; give 1 or more")
+    assignments = np.full(len(texts), UNASSIGNED, dtype=np.int64)
     vectorized = _vectorize(texts)
     if vectorized is None:
-        return TopicModel([], np.full(len(texts), UNASSIGNED, dtype=np.int64), None)
+        return TopicModel([], assignments)
     matrix, vocabulary = vectorized
+    # Only texts with a usable word get a topic: a topic is described by its words.
+    described = np.flatnonzero(matrix.getnnz(axis=1) > 0)
+    rng = np.random.default_rng(RANDOM_STATE)
+    sample = (np.sort(rng.choice(described, CLUSTER_SAMPLE, replace=False))
+              if len(described) > CLUSTER_SAMPLE else described)
+    lsa = _lsa(matrix, sample)
     if method == "embeddings":
-        return _embedding_topics(texts, matrix, vocabulary, n_topics, max_topics)
-    return _nmf_topics(matrix, vocabulary, n_topics, max_topics)
+        from servicepulse.insights.embeddings import embed_texts
+
+        encoded = _unit(embed_texts([texts[int(row)] for row in sample]).astype(np.float64))
+        grouping, last = _group(encoded, n_topics, max_topics, EMBEDDING_MERGE_SIMILARITY)
+    else:
+        grouping, last = _group(lsa[sample], n_topics, max_topics, MERGE_SIMILARITY)
+    # Every text joins the topic whose centre (the mean of its grouped texts' vectors) it is
+    # most like; for embeddings the centres are taken in the words' space, so the texts
+    # outside the sample need no encoding.
+    centres = _centres(lsa[sample], grouping)
+    similarity = lsa[described] @ centres.T
+    assignments[described] = np.argmax(similarity, axis=1)
+    if method == "embeddings":  # the grouped texts keep their own group
+        assignments[sample] = grouping
+    # Largest topic first; ties by first text, so the order is the same on every run.
+    count = len(centres)
+    sizes = np.bincount(assignments[described], minlength=count)
+    order = sorted((index for index in range(count) if sizes[index]),
+                   key=lambda index: (-sizes[index],
+                                      int(np.argmax(assignments == index))))
+    renumber = np.full(count, UNASSIGNED, dtype=np.int64)
+    renumber[order] = np.arange(len(order))
+    assignments[described] = renumber[assignments[described]]
+    names = _describe(matrix, vocabulary, assignments, len(order))
+    topics = []
+    for new, old in enumerate(order):
+        members = described[assignments[described] == new]
+        nearest = members[np.argsort(-similarity[np.searchsorted(described, members), old],
+                                     kind="stable")]
+        shown: dict[str, int] = {}  # distinct texts only: a repeated text says nothing new
+        for row in nearest:
+            if len(shown) == examples:
+                break
+            shown.setdefault(texts[int(row)], int(row))
+        topics.append(Topic(new, names[new][0], names[new][1], list(shown.values())))
+    return TopicModel(topics, assignments, last)

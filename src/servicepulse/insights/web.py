@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from servicepulse.insights.anomalies import Anomaly, AnomalySettings, find_kpi_anomalies
 from servicepulse.insights.drivers import DriversQuery, DriversResult, DriversRunner
 from servicepulse.insights.sentiment import coverage
+from servicepulse.insights.topics import DEFAULT_METHOD, METHOD_NAMES
 from servicepulse.web.deps import ContextDep, CurrentUser, ManagerUser, ServicesDep
 from servicepulse.web.kpi import DIMENSIONS, KpiRequest
 from servicepulse.web.periods import page_window
@@ -156,7 +157,7 @@ class AnomaliesRunner:
 
 
 def _drivers_query(context: RunContext, from_: date | None, to: date | None,
-                   topics: int | None, method: str = "nmf") -> DriversQuery:
+                   topics: int | None, method: str = DEFAULT_METHOD) -> DriversQuery:
     if method == "embeddings":
         from servicepulse.insights.embeddings import EmbeddingModelMissing, check_installed
 
@@ -174,10 +175,10 @@ def _drivers_query(context: RunContext, from_: date | None, to: date | None,
 
 By = Annotated[list[str] | None, Query(max_length=200, description="group by DIM[,DIM...]")]
 Topics = Annotated[int | None, Query(ge=1, le=50, description="number of topics (default: "
-                                                              "chosen by stability)")]
-Method = Annotated[Literal["nmf", "embeddings"], Query(
-    description="topics by nmf (TF-IDF + NMF, default) or embeddings (sentence embeddings + "
-                "k-means)")]
+                                                              "as many as the reasons)")]
+Method = Annotated[Literal["words", "embeddings"], Query(
+    description="topics by words (lemmatised words and phrases, default) or embeddings "
+                "(sentence embeddings)")]
 
 
 def _dimensions(values: list[str] | None) -> list[str]:
@@ -203,7 +204,7 @@ def _kpi_names(values: list[str] | None) -> list[str]:
 @router.get("/api/v1/insights/drivers", response_model=DriversResult)
 async def get_drivers(services: ServicesDep, context: ContextDep, _user: ManagerUser,
                       from_: FromDate = None, to: ToDate = None, topics: Topics = None,
-                      method: Method = "nmf") -> Any:
+                      method: Method = DEFAULT_METHOD) -> Any:
     query = _drivers_query(context, from_, to, topics, method)
     runner = DriversRunner(context.engine, context.settings)
     return await services.run_cached("insights-drivers", context,
@@ -249,12 +250,12 @@ def _render(request: Request, user: User, template: str, page: str, **context: A
 @pages.get("/insights/drivers", response_class=HTMLResponse)
 async def drivers_page(request: Request, services: ServicesDep, context: ContextDep,
                        user: ManagerUser, from_: FromDate = None, to: ToDate = None,
-                       topics: Topics = None, method: Method = "nmf") -> Response:
+                       topics: Topics = None, method: Method = DEFAULT_METHOD) -> Response:
     data: DriversResult = await get_drivers(services, context, user, from_, to, topics, method)
     window = Window(**{"from": data.from_ or date.today(),
                        "to": data.to or date.today() + timedelta(days=1)})
     return _render(request, user, "insights_drivers.html", "insights", data=data,
-                   window=window, method=method)
+                   window=window, method=method, method_names=METHOD_NAMES)
 
 
 @pages.get("/insights/sentiment", response_class=HTMLResponse)

@@ -409,3 +409,44 @@ LAST_NAMES = _words(
     "Roberts Patel Khan Okafor Tanaka Kim Silva Reyes Santos Cruz Murphy O'Brien Kowalski "
     "Novak"
 )
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    """A simulated contact's text with what generated it: the reason (category and issue,
+    as the simulator chose them) and the customer's tone. For judging topics and sentiment
+    against the truth (`servicepulse bench insights --quality`)."""
+
+    text: str  # subject and first customer message, as contact drivers read them
+    category: str
+    issue: str  # the issue's subject line: one contact reason
+    tone: str  # positive, neutral or negative
+    spanish: bool
+
+
+# The simulator's tone mix for new contacts (engine._TONE_P) and its share of repeats.
+_TONE_WEIGHTS = (0.25, 0.5, 0.25)
+_REPEAT_SHARE = 0.15
+
+
+def labelled_texts(count: int, seed: int = 1, spanish_share: float = 0.0) -> list[LabelledText]:
+    """`count` contact texts made as the simulator makes them (a category and issue, a tone,
+    a first message from that bank, an order number), each with its labels. Categories and
+    issues uniformly chosen, tones in the simulator's mix; `spanish_share` of them from the
+    Spanish queue (an English subject, a Spanish message)."""
+    import random
+
+    rng = random.Random(seed)
+    banks, banks_es = build_banks(), build_banks(spanish=True)
+    result = []
+    for _ in range(count):
+        category = rng.choice(CATEGORIES)
+        issue = rng.randrange(len(ISSUES[category]))
+        tone = rng.choices(TONES, weights=_TONE_WEIGHTS)[0]
+        spanish = rng.random() < spanish_share
+        repeat = rng.random() < _REPEAT_SHARE
+        bank = (banks_es if spanish else banks)[(category, issue, tone, repeat)]
+        message = rng.choice(bank.messages).format(order=f"#{rng.randint(100000, 999999)}")
+        result.append(LabelledText(f"{bank.subject}. {message}", category, bank.subject, tone,
+                                   spanish))
+    return result
