@@ -36,7 +36,7 @@ ROLE_KPIS: dict[str, list[str]] = {
     "customer_success": ["retention_rate", "cltv", "nps"],
     "social_media": ["engagement_rate", "sentiment", "reach", "impressions", "frt"],
     "account_manager": ["retention_rate", "cltv", "nps", "upsell_revenue"],
-    "team_lead": ["csat", "fcr", "frt", "occupancy"],
+    "team_lead": ["csat", "fcr", "frt", "occupancy", "adherence", "conformance"],
     "manager": ["csat", "fcr", "frt", "occupancy"],
 }
 LEAD_ROLES = ("team_lead", "manager")

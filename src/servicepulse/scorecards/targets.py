@@ -74,6 +74,8 @@ DEFAULT_TARGETS: dict[str, Target] = {
         Target("frt", "lower", None),  # per channel, see DEFAULT_CHANNEL_TARGETS
         Target("service_level", "higher", 80.0),
         Target("occupancy", "band", low=75.0, high=85.0),
+        Target("adherence", "higher", 90.0),
+        Target("conformance", "higher", 95.0),
         Target("abandon_rate", "lower", 5.0),
         Target("aht", "relative"),
         Target("resolution_rate", "higher", 85.0),
