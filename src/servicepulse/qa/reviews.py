@@ -19,7 +19,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Engine, Select, case, false, func, select
 
-from servicepulse.ingest.importer import import_rows
+from servicepulse.ingest.importer import import_rows_deferred
 from servicepulse.ingest.qa import fitting_reviews
 from servicepulse.ingest.rows import record_to_row
 from servicepulse.ingest.sources import SourceRow
@@ -214,10 +214,12 @@ def new_review_id() -> str:
 
 
 def _write(engine: Engine, raw: dict[str, Any]) -> None:
-    """Import one checked record; a problem found at the write (a form changed meanwhile)
-    comes back as a ReviewProblem, and its quarantined row is removed again."""
+    """Import one checked record, as the API's records endpoint does: the derived data (the
+    KPI rollup of the review's day) is brought up to date by the background worker, so the
+    reviewer does not wait for it (the KPIs read the exact path until then). A problem found
+    at the write (the form changed meanwhile) comes back as a ReviewProblem."""
     text = orjson.dumps(raw).decode()
-    summary = import_rows(engine, [SourceRow(SOURCE, None, raw, text)])
+    summary = import_rows_deferred(engine, [SourceRow(SOURCE, None, raw, text)])
     if summary.quarantined:
         error = summary.rejected[0][1] if summary.rejected else None
         raise ReviewProblem([(error.field if error else None,

@@ -38,6 +38,7 @@ from servicepulse.qa.assignments import (
     queue,
 )
 from servicepulse.qa.calibration import CalibrationReport, calibration_report
+from servicepulse.qa.iqs import score_problem
 from servicepulse.qa.reviews import (
     QaFormOut,
     QaReviewOut,
@@ -352,6 +353,12 @@ async def review_submit(request: Request, services: ServicesDep, user: ReviewerU
             scores[category.name] = float(text)
         except ValueError:
             errors[f"scores.{category.name}"] = f"{text[:40]!r} is not a number"
+            continue
+        # each score against its scale with the import's own check, so that every problem
+        # shows at once (the import's check of the whole review names only the first)
+        problem = score_problem(chosen.id, [category], {category.name: scores[category.name]})
+        if problem is not None:
+            errors[problem.field] = problem.reason
     if chosen is None:
         errors["form_id"] = "no QA form: import one (type qa_form) or add one at " \
                             "POST /api/v1/qa/forms"
