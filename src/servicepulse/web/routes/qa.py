@@ -344,6 +344,7 @@ async def review_submit(request: Request, services: ServicesDep, user: ReviewerU
     chosen: QaFormOut | None = data["chosen"]
     errors: dict[str, str] = {}
     scores: dict[str, float] = {}
+    form_id = chosen.id if chosen else ""
     for category in chosen.categories if chosen else []:
         text = values.get(f"score_{category.name}", "").strip()
         if not text:
@@ -356,7 +357,7 @@ async def review_submit(request: Request, services: ServicesDep, user: ReviewerU
             continue
         # each score against its scale with the import's own check, so that every problem
         # shows at once (the import's check of the whole review names only the first)
-        problem = score_problem(chosen.id, [category], {category.name: scores[category.name]})
+        problem = score_problem(form_id, [category], {category.name: scores[category.name]})
         if problem is not None:
             errors[problem.field] = problem.reason
     if chosen is None:
