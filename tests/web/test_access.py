@@ -80,6 +80,8 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/alerts"): LEADS,
     ("GET", "/customer-health"): LEADS,
     ("GET", "/api/v1/staffing/plan"): LEADS, ("GET", "/staffing"): LEADS,  # workforce.web
+    ("GET", "/api/v1/staffing/reforecast"): LEADS, ("GET", "/staffing/today"): LEADS,
+    ("GET", "/api/v1/explain"): EVERYONE, ("GET", "/explain"): EVERYONE,  # web.explain
     # quality reviews (web/routes/qa.py; POST roles in tests/web/test_qa.py)
     ("GET", "/api/v1/qa/forms"): EVERYONE, ("POST", "/api/v1/qa/forms"): MANAGERS,
     ("GET", "/api/v1/qa/reviews"): EVERYONE, ("POST", "/api/v1/qa/reviews"): REVIEWERS,
@@ -104,8 +106,15 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
     return found
 
 
+# Routes that answer only a complete question: the query string they are asked with here
+# (explain: days in which every role's scope has contacts, a1's included)
+ROUTE_QUERIES = {"/api/v1/explain": "?kpi=resolution_rate&by=channel&from=2026-11-05"
+                                    "&to=2026-11-09&against_from=2026-11-02&against_to=2026-11-05"}
+
+
 def _url(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
+    return re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path) + \
+        ROUTE_QUERIES.get(path, "")
 
 
 def test_every_route_is_listed(client: TestClient) -> None:

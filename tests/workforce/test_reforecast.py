@@ -167,3 +167,39 @@ def test_command(sqlite_store: Engine, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "not a time of day: write HH:MM" in bad.output
     bad = runner.invoke(app, [*base[:-2], "--at", "10:00", "--channel", "pigeon"])
     assert bad.exit_code == 2 and "'pigeon' is not a channel" in bad.output
+
+
+def test_api_and_page(sqlite_store: Engine, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from servicepulse.web.app import create_app
+    from servicepulse.web.users import create_token, create_user
+
+    _store(sqlite_store, tmp_path)
+    create_user(sqlite_store, "lead", "correct horse battery", "team_lead", team_ids=["t1"])
+    create_user(sqlite_store, "ann", "correct horse battery", "agent", agent_id="a1")
+    tokens = {name: create_token(sqlite_store, name, "read") for name in ("lead", "ann")}
+    asked = {"date": "2026-03-09", "at": "11:00", "interval": 60, "method": "ratio"}
+    with TestClient(create_app(sqlite_store, serve_stale=False, prewarm=False)) as client:
+        lead = {"Authorization": f"Bearer {tokens['lead']}"}
+        response = client.get("/api/v1/staffing/reforecast", params=asked, headers=lead)
+        assert response.status_code == 200, response.text
+        document = response.json()
+        direct = intraday_reforecast(sqlite_store, DAY, time(11), 3600, ["phone"], "UTC",
+                                     method=ReforecastMethod.ratio)
+        assert document == direct.as_dict()
+        assert (document["ratio"], document["intervals"][11]["gap"]) == (1.5, -0.5)
+        page = client.get("/staffing/today", params=asked, headers=lead)
+        assert page.status_code == 200, page.text
+        assert '<div class="value" id="ratio">150%</div>' in page.text
+        assert '<div class="value" id="short">1</div>' in page.text
+        assert 'http-equiv="refresh"' not in page.text  # a moment asked: not live
+        # today, as of now: the page reloads itself
+        live = client.get("/staffing/today", headers=lead)
+        assert live.status_code == 200 and 'http-equiv="refresh"' in live.text
+        bad = client.get("/api/v1/staffing/reforecast", params={**asked, "at": "9h"},
+                         headers=lead)
+        assert bad.status_code == 422 and "not a time of day" in bad.text
+        agent = {"Authorization": f"Bearer {tokens['ann']}"}
+        assert client.get("/api/v1/staffing/reforecast", params=asked,
+                          headers=agent).status_code == 403

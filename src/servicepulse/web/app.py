@@ -158,6 +158,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     from servicepulse.insights.web import router as insights; app.include_router(insights)  # noqa: E702, I001
     from servicepulse.scorecards.web import router as scorecards; app.include_router(scorecards)  # noqa: E702, I001
     from servicepulse.workforce.web import router as staffing; app.include_router(staffing)  # noqa: E702, I001
+    from servicepulse.web.explain import router as explain; app.include_router(explain)  # noqa: E702, I001
     from servicepulse.web.routes import qa; app.include_router(qa.router)  # noqa: E702, I001
     app.include_router(qa.pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -5,6 +5,10 @@ and the plan as JSON (or CSV) under `/api/v1`.
   model), or its intervals as a CSV download.
 - GET /staffing: required against scheduled agents per interval (chart and table), projected
   service level and occupancy, and an Erlang C calculator (query parameters `calc_*`).
+- GET /api/v1/staffing/reforecast and GET /staffing/today: the intraday reforecast
+  (`servicepulse staffing reforecast`): today's forecast, the arrivals so far, the rest of the
+  day reforecast from how it is running, agents required against scheduled. The page is for
+  today as of now (it reloads every minute); `date` and `at` ask another day or moment.
 
 Managers, admins and team leads (the whole plan: shifts are per agent and the forecast is for
 the whole centre); 403 for agents, 401 without credentials. Dates follow the web service's
@@ -17,9 +21,10 @@ calculator's) is the command line's: both read `servicepulse.workforce.defaults`
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast, get_args
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -39,6 +44,11 @@ from servicepulse.workforce import defaults
 from servicepulse.workforce.erlang import ErlangInputError, required_agents
 from servicepulse.workforce.forecast import ForecastError
 from servicepulse.workforce.plan import StaffingPlan, default_plan_day, staffing_plan
+from servicepulse.workforce.reforecast import (
+    Reforecast,
+    ReforecastMethod,
+    intraday_reforecast,
+)
 
 router = APIRouter()
 pages = APIRouter(include_in_schema=False)
@@ -263,6 +273,126 @@ async def staffing_page(request: Request, services: ServicesDep, user: LeadUser,
                    rows=plan_rows(plan) if plan else [],
                    chart=chart_data(plan) if plan else None,
                    calc=calculator, calc_result=result, calc_error=calc_error)
+
+
+# --- intraday reforecast ----------------------------------------------------------------------
+
+REFRESH_S = 60  # the page for today reloads this often: a new interval's arrivals show up
+
+
+class ReforecastInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    day: date | None = None  # None: today in the organisation's time zone
+    at: time | None = None  # local time; None: now (today), the end of the day (a past day)
+    interval_minutes: IntervalMinutes = cast(IntervalMinutes, DEFAULT_INTERVAL_MINUTES)
+    channel: str = Field(default=defaults.CHANNEL, min_length=1, max_length=50)
+    method: ReforecastMethod = ReforecastMethod.weighted
+
+
+def _reforecast_input(
+    day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default today")
+                   ] = None,
+    at: Annotated[str | None, Query(max_length=5, description="HH:MM local; default now")
+                  ] = None,
+    interval: Annotated[int, Query(description="minutes: 15, 30 or 60")
+                        ] = DEFAULT_INTERVAL_MINUTES,
+    channel: Annotated[str, Query(min_length=1, max_length=50)] = defaults.CHANNEL,
+    method: ReforecastMethod = ReforecastMethod.weighted,
+) -> ReforecastInput:
+    if interval not in INTERVAL_MINUTES:
+        raise HTTPException(422, f"interval must be 15, 30 or 60 (minutes), got {interval}")
+    if day is not None and not 1970 <= day.year <= 9000:
+        raise HTTPException(422, f"date: {day} is out of range; use a day between 1970 and 9000")
+    clock = None
+    if at:
+        try:
+            clock = datetime.strptime(at, "%H:%M").time()
+        except ValueError:
+            raise HTTPException(422, f"at: {at!r} is not a time of day; write HH:MM, e.g. "
+                                     "10:30") from None
+    return ReforecastInput(day=day, at=clock, interval_minutes=cast(IntervalMinutes, interval),
+                           channel=channel, method=method)
+
+
+ReforecastParams = Annotated[ReforecastInput, Depends(_reforecast_input)]
+
+
+def run_reforecast(context: RunContext, params: ReforecastInput) -> Reforecast:
+    timezone = context.settings.timezone
+    zone = ZoneInfo(timezone)
+    now = datetime.now(zone)
+    day = params.day or now.date()
+    moment: time | datetime
+    if params.at is not None:
+        moment = params.at
+    elif day == now.date():
+        moment = now
+    elif day < now.date():
+        moment = datetime.combine(day + timedelta(days=1), time(0), zone)
+    else:
+        moment = time(0)
+    thresholds = getattr(context.settings, "service_level_threshold_s", None)
+    return intraday_reforecast(
+        context.engine, day, moment, params.interval_minutes * 60, [params.channel], timezone,
+        target_time_s=defaults.target_time_s(params.channel, thresholds),
+        method=params.method)
+
+
+async def _reforecast(services: Services, params: ReforecastInput) -> Reforecast:
+    # The whole centre's queue, as the plan (leads see all of it); "now" moves, so a moment
+    # of today is cached only within the minute asked.
+    context = services.context(Access())
+    minute = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")
+    key = cache_key((), params.model_dump(mode="json"), minute)
+    result: Reforecast = await services.run_cached(
+        "staffing-reforecast", context, key, lambda: run_reforecast(context, params))
+    return result
+
+
+@router.get("/api/v1/staffing/reforecast")
+async def staffing_reforecast_api(services: ServicesDep, _user: LeadUser,
+                                  params: ReforecastParams) -> JSONResponse:
+    """`servicepulse staffing reforecast --format json`: per interval the forecast, the
+    arrivals so far (null after `at`), the reforecast, agents required, scheduled, the gap."""
+    try:
+        result = await _reforecast(services, params)
+    except ForecastError as problem:
+        raise HTTPException(422, str(problem)) from None
+    return JSONResponse(result.as_dict())
+
+
+@pages.get("/staffing/today", response_class=HTMLResponse)
+async def staffing_today_page(request: Request, services: ServicesDep, user: LeadUser,
+                              params: ReforecastParams) -> Response:
+    result: Reforecast | None = None
+    error: str | None = None
+    try:
+        result = await _reforecast(services, params)
+    except (ForecastError, ValueError) as problem:
+        error = str(problem)
+    zone = ZoneInfo(services.context(Access()).settings.timezone)
+    rows = []
+    if result is not None:
+        at = result.at
+        for row in result.intervals:
+            ends = row.start + timedelta(seconds=result.interval_s)
+            rows.append({**row.model_dump(), "time": f"{row.start.astimezone(zone):%H:%M}",
+                         "state": "past" if ends <= at else ("now" if row.start <= at else
+                                                             "later")})
+    live = params.day is None and params.at is None
+    params_now = dict(request.query_params.multi_items())
+    return templates.TemplateResponse(request, "reforecast.html", {
+        "user": user, "page": "staffing", "params": params_now, "input": params,
+        "result": result, "error": error, "rows": rows, "live": live,
+        "refresh_s": REFRESH_S, "zone": zone,
+        "chart": None if result is None else {
+            "x": [row.start.timestamp() for row in result.intervals],
+            "forecast": [row.forecast for row in result.intervals],
+            "actual": [row.actual for row in result.intervals],
+            "reforecast": [row.reforecast for row in result.intervals],
+            "required": [row.agents_required for row in result.intervals],
+            "scheduled": [row.agents_scheduled for row in result.intervals],
+            "at": result.at.timestamp(), "timezone": str(zone)}})
 
 
 def _render(request: Request, user: User, **context: Any) -> Response:
