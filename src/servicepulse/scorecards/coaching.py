@@ -10,8 +10,12 @@ Significance: proportions (CSAT, FCR, rates) use the two-proportion z test of
 recovered from the engine's value × n); other KPIs (means, medians, NPS) compare the agent's
 and the team's values with standard errors read from the engine's 95% intervals.
 
+QA reviews: the categories that pull the agent's internal quality score down (below the
+team's mean on the category), each with the agent's lowest-scored reviews of it
+(`servicepulse.scorecards.quality`).
+
 Every figure comes from the KPI engine, except the examples, which are the survey answers
-themselves.
+and QA reviews themselves.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.scorecards import explain
+from servicepulse.scorecards.quality import pulling_down
 from servicepulse.scorecards.scorecard import (
     LEAD_ROLES,
     Context,
@@ -190,8 +195,13 @@ def coaching_data(engine: sqlalchemy.Engine, agent: str, *, start: date | None =
         gap["sources"] = sources.get(gap["kpi"], [])
     start_epoch, end_epoch = _period_bounds(context)
     examples = lowest_rated(engine, agent, start_epoch, end_epoch)
+    # QA categories where the agent trails the team, with the reviews behind them
+    quality = [] if lead else pulling_down(
+        engine, agent, sorted(context.members), date.fromisoformat(context.start),
+        date.fromisoformat(context.end), start_epoch, end_epoch, settings)
     return {"kind": "agent", "card": card, "strengths": strengths, "gaps": gaps,
-            "examples": examples, "focus": suggested_focus(card, gaps),
+            "examples": examples, "quality": quality,
+            "focus": suggested_focus(card, gaps, quality),
             "team": {"id": context.team, "name": context.team_name,
                      "kpis": {name: explain.value_text(
                          name, context.team_kpis.get(name, {}).get("value"))
@@ -201,14 +211,18 @@ def coaching_data(engine: sqlalchemy.Engine, agent: str, *, start: date | None =
                        "trend": trend_chart(card)}}
 
 
-def suggested_focus(card: dict[str, Any], gaps: list[dict[str, Any]]) -> list[str]:
-    """Largest shortfall first: significant gaps, then targets missed."""
+def suggested_focus(card: dict[str, Any], gaps: list[dict[str, Any]],
+                    quality: list[dict[str, Any]] | None = None) -> list[str]:
+    """Largest shortfall first: significant gaps, then targets missed. An IQS line names the
+    QA category that pulls the agent down most (`quality`, from `pulling_down`)."""
     lines = []
     ordered = sorted(gaps, key=lambda g: card["kpis"][g["kpi"]].get("attainment") or 0)
     for gap in ordered[:2]:
         text = (f"{gap['label']}: {gap['value_text']} against {gap['versus']} "
                 f"(n = {gap['n']})")
-        if gap["sources"]:
+        if gap["kpi"] == "iqs" and quality:
+            text += _category_focus(quality)  # what the reviewers marked down, not where
+        elif gap["sources"]:
             worst = gap["sources"][0]
             text += (f"; mostly in {worst['dimension']} {worst['segment']} ({worst['value_text']}"
                      f" against the team's {worst['team_text']} on {worst['n']})")
@@ -228,9 +242,17 @@ def suggested_focus(card: dict[str, Any], gaps: list[dict[str, Any]]) -> list[st
         else:
             lines.append(f"{label}: {entry.get('value_text') or entry['value']} misses its "
                          f"target {entry.get('target_text') or entry['target']}")
+        if name == "iqs" and quality:
+            lines[-1] += _category_focus(quality)
     if not lines:
         lines.append("Keep it up: no significant gap against the team and no target missed.")
     return lines
+
+
+def _category_focus(quality: list[dict[str, Any]]) -> str:
+    worst = quality[0]
+    return (f"; mostly on {worst['label']} ({worst['value_text']} against the team's "
+            f"{worst['team_text']} over {worst['n']} reviews)")
 
 
 # --- charts ----------------------------------------------------------------------------------

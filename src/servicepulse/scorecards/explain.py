@@ -18,7 +18,7 @@ from servicepulse.scorecards.targets import Target
 
 # The short names a contact centre uses; the definition's label follows in brackets.
 ABBREVIATIONS = {"csat": "CSAT", "fcr": "FCR", "aht": "AHT", "frt": "FRT", "nps": "NPS",
-                 "ces": "CES", "ttr": "TTR", "cltv": "CLTV"}
+                 "ces": "CES", "ttr": "TTR", "cltv": "CLTV", "iqs": "IQS"}
 CHANNEL_NAMES = {"phone": "phone", "email": "email", "chat": "chat", "social": "social",
                  "sms": "SMS", "web": "web form", "in_person": "in person"}
 STATUS_WORDS = {"meets": "meets", "near": "near", "misses": "misses",

@@ -1,10 +1,10 @@
 """The flags a team lead sees, each with the numbers behind it.
 
 - `busy_not_effective`: contacts in the top quarter of the agent's peers (at or above their
-  75th percentile) and at least BUSY_MULTIPLE × their median, while CSAT or FCR is in their
-  bottom quarter (at or below the 25th percentile) and significantly under their median (the
-  95% interval's top below it), the quality KPI having at least the minimum sample and
-  missing its target.
+  75th percentile) and at least BUSY_MULTIPLE × their median, while CSAT, FCR or the internal
+  quality score (IQS, from QA reviews) is in their bottom quarter (at or below the 25th
+  percentile) and significantly under their median (the 95% interval's top below it), the
+  quality KPI having at least the minimum sample and missing its target.
 - `rushing`: AHT under 70% of the agent's yardstick (the team's median AHT for the agent's
   channel mix) while the repeat contact rate is over 1.5× the peers' median.
 - `burnout_risk`: occupancy above the band's top (85%) on most days with occupancy data
@@ -37,7 +37,10 @@ BUSY_MULTIPLE = 1.2
 RUSHING_AHT_SHARE = 0.7
 RUSHING_REPEAT_MULTIPLE = 1.5
 LABELS = {"csat": "CSAT", "fcr": "FCR", "aht": "AHT", "repeat_contact_rate": "repeat contacts",
-          "contacts": "contacts", "occupancy": "occupancy"}
+          "contacts": "contacts", "occupancy": "occupancy", "iqs": "IQS"}
+# The quality signals busy_not_effective weighs: what customers say (CSAT), whether the
+# contact was settled (FCR) and what QA reviewers found (the internal quality score).
+QUALITY_SIGNALS = ("fcr", "csat", "iqs")
 
 AgentKpis = Mapping[str, Mapping[str, Any]]  # kpi -> {"value", "n", ...}
 
@@ -68,7 +71,7 @@ def _pct(value: float) -> str:
 def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
                        minimum_sample: int,
                        targets: Mapping[str, float | None] | None = None) -> Flag | None:
-    """`targets`: the agent's CSAT and FCR targets; a KPI that meets its target is never
+    """`targets`: the agent's CSAT, FCR and IQS targets; a KPI that meets its target is never
     "not effective", however the peers do."""
     volumes = team_values(team, "contacts")
     contacts = agent.get("contacts", {}).get("value")
@@ -78,7 +81,7 @@ def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
     if contacts < top or contacts < BUSY_MULTIPLE * typical:
         return None
     reasons = []
-    for kpi in ("fcr", "csat"):
+    for kpi in QUALITY_SIGNALS:
         result = agent.get(kpi, {})
         value, n = result.get("value"), int(result.get("n") or 0)
         values = team_values(team, kpi, minimum_sample)

@@ -31,8 +31,8 @@ from servicepulse.store import tables
 
 # The KPIs each role is judged on (docs/scorecards.md).
 ROLE_KPIS: dict[str, list[str]] = {
-    "frontline": ["csat", "fcr", "aht", "frt"],
-    "technical_support": ["resolution_rate", "ttr", "ces", "escalation_rate"],
+    "frontline": ["csat", "fcr", "iqs", "aht", "frt"],
+    "technical_support": ["resolution_rate", "ttr", "ces", "escalation_rate", "iqs"],
     "customer_success": ["retention_rate", "cltv", "nps"],
     "social_media": ["engagement_rate", "sentiment", "reach", "impressions", "frt"],
     "account_manager": ["retention_rate", "cltv", "nps", "upsell_revenue"],
@@ -42,7 +42,9 @@ ROLE_KPIS: dict[str, list[str]] = {
 LEAD_ROLES = ("team_lead", "manager")
 # Shown beside every scorecard (flags read them); they do not score unless the role has them.
 CONTEXT_KPIS = ["contacts", "aht", "repeat_contact_rate", "occupancy", "csat", "fcr"]
-QUALITY_KPIS = ("csat", "fcr")
+# Quality: what caps AHT's attainment and what busy_not_effective weighs against volume
+# (the customer's view, CSAT and FCR, and the reviewers', the internal quality score).
+QUALITY_KPIS = ("csat", "fcr", "iqs")
 # Customers carry no owning agent or team in the record format, so these are the
 # organisation's figures on any scorecard; they are shown and not scored (docs/scorecards.md).
 ORGANISATION_KPIS = ("retention_rate", "cltv")

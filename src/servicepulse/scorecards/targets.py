@@ -71,6 +71,7 @@ DEFAULT_TARGETS: dict[str, Target] = {
         Target("csat", "higher", 80.0),
         Target("nps", "higher", 50.0, floor=-100.0),
         Target("fcr", "higher", 70.0, stretch=80.0),
+        Target("iqs", "higher", 85.0),
         Target("frt", "lower", None),  # per channel, see DEFAULT_CHANNEL_TARGETS
         Target("service_level", "higher", 80.0),
         Target("occupancy", "band", low=75.0, high=85.0),
