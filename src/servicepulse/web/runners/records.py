@@ -42,6 +42,7 @@ from servicepulse.store.times import from_epoch
 from servicepulse.web.access import CustomerNotFound
 from servicepulse.web.kpi import WALLBOARD_KPIS, KpiRequest
 from servicepulse.web.runners.base import KpiCell, RunContext, Window, cell, rows_of
+from servicepulse.workforce.adherence import out_of_adherence
 
 VOICE_CHAT = ("phone", "chat")
 c = interactions.c
@@ -462,10 +463,21 @@ class ChannelQueue(BaseModel):
     longest_wait_s: float | None
 
 
+class AgentOutOfAdherence(BaseModel):
+    agent_id: str
+    name: str | None
+    team_id: str | None
+    planned: str  # work, break, training or meeting
+    state: str | None  # None: no state (logged out)
+    since: float  # epoch seconds
+
+
 class WallboardOutput(BaseModel):
     day: date
     queues: list[ChannelQueue]
     agent_states: dict[str, int]
+    on_shift: int = 0  # agents whose shift covers now
+    out_of_adherence: list[AgentOutOfAdherence] = Field(default_factory=list)
     cells: list[KpiCell] = Field(default_factory=list)  # empty until the engine answered
     contacts_today: int
     computed_at: float | None = None
@@ -477,7 +489,8 @@ WAITING_HORIZON_S = 7 * 86400  # a contact untouched for longer is a data proble
 
 class WallboardRunner:
     """The centre right now: contacts waiting and longest wait per channel, agents by state,
-    and today's service level, first response, abandon rate and CSAT (the organisation's
+    the agents on shift whose state does not match their plan (out of adherence, since
+    when), and today's service level, first response, abandon rate and CSAT (the organisation's
     day)."""
 
     def __init__(self, context: RunContext, day: date | None = None) -> None:
@@ -499,7 +512,8 @@ class WallboardRunner:
         waiting = and_(func.coalesce(c.answered_at, c.first_response_at, c.abandoned_at,
                                      c.resolved_at).is_(None),
                        c.direction == "inbound",
-                       c.created_at >= now - WAITING_HORIZON_S, c.created_at <= now)
+                       c.created_at >= now - WAITING_HORIZON_S, c.created_at <= now,
+                       IS_CONTACT)  # a deleted or spam ticket waits for nobody
         with self.context.engine.connect() as connection:
             queues = connection.execute(
                 select(c.channel, func.count(), func.min(c.created_at))
@@ -512,9 +526,10 @@ class WallboardRunner:
                 select(s.state, func.count(func.distinct(s.agent_id)))
                 .join(newest, and_(newest.c.agent_id == s.agent_id, newest.c.start == s.start))
                 .where(s.end.is_(None)).group_by(s.state).order_by(s.state)).all()
-            contacts_today = connection.execute(
-                select(func.count()).where(c.created_at >= start, c.created_at < end)
-            ).scalar_one()
+            contacts_today = connection.execute(  # as the contacts KPI counts them
+                select(func.count()).where(c.created_at >= start, c.created_at < end,
+                                           IS_CONTACT)).scalar_one()
+            on_shift, out = out_of_adherence(connection, now)
         return {
             "day": day.isoformat(),
             "queues": [ChannelQueue(channel=channel, waiting=count,
@@ -523,6 +538,8 @@ class WallboardRunner:
                                     ).model_dump() for channel, count, oldest in queues],
             "agent_states": {state: count for state, count in states},
             "contacts_today": contacts_today,
+            "on_shift": on_shift,
+            "out_of_adherence": [item.as_dict() for item in out],
         }
 
     def run_kpis(self) -> dict[str, Any]:
