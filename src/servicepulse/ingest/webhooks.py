@@ -156,6 +156,9 @@ class Delivery:
     # interaction id -> its status in a snapshot that says nothing of status changes (a
     # trigger body): compared with the stored status to find resolutions and reopens
     statuses: dict[str, str | None] = field(default_factory=dict)
+    # interactions whose snapshot cannot say whether they are spam (a Chatwoot conversation
+    # whose contact data has no `blocked`): a stored `spam` status stays
+    keep_spam: set[str] = field(default_factory=set)
 
 
 def drop_stale(engine: Engine, delivery: Delivery) -> Delivery:
@@ -163,15 +166,17 @@ def drop_stale(engine: Engine, delivery: Delivery) -> Delivery:
     older than an event already stored for the same interaction (a late retry; their events
     are kept), without the `first_seen` records already stored, and with a `resolved` /
     `reopened` event where a snapshot's status crosses solved against the stored one."""
-    if not delivery.as_of and not delivery.first_seen and not delivery.statuses:
+    if (not delivery.as_of and not delivery.first_seen and not delivery.statuses
+            and not delivery.keep_spam):
         return delivery
     e = tables.events.c
     i = tables.interactions.c
     with engine.connect() as connection:
+        asked = sorted(set(delivery.statuses) | delivery.keep_spam)
         stored_status: dict[str, str | None] = {
             str(row.id): row.status for row in connection.execute(
-                select(i.id, i.status).where(i.id.in_(sorted(delivery.statuses))))
-        } if delivery.statuses else {}
+                select(i.id, i.status).where(i.id.in_(asked)))
+        } if asked else {}
         found = connection.execute(
             select(e.interaction_id, func.max(e.at).label("latest"))
             .where(e.interaction_id.in_(sorted(delivery.as_of)))
@@ -186,7 +191,7 @@ def drop_stale(engine: Engine, delivery: Delivery) -> Delivery:
     latest: dict[str, float | None] = {str(row.interaction_id): row.latest for row in found}
     stale = {key for key, at in latest.items()
              if at is not None and at > delivery.as_of[key] + STALE_AFTER_S}
-    rows = [row for row in delivery.rows
+    rows = [_kept_spam(row, delivery.keep_spam, stored_status) for row in delivery.rows
             if row.data is None or not (
                 (row.data.get("type") == "interaction" and row.data.get("id") in stale)
                 or (row.data.get("type"), row.data.get("id")) in seen)]
@@ -206,7 +211,17 @@ def drop_stale(engine: Engine, delivery: Delivery) -> Delivery:
             "type": "event", "id": f"{key}-{kind}-{int(moment * 1000)}",
             "interaction_id": key, "at": iso_epoch(moment), "kind": kind, "actor": "system"}))
     return Delivery(delivery.event, rows, delivery.ignored, delivery.as_of,
-                    delivery.first_seen, delivery.statuses)
+                    delivery.first_seen, delivery.statuses, delivery.keep_spam)
+
+
+def _kept_spam(row: SourceRow, keep_spam: set[str],
+               stored_status: dict[str, str | None]) -> SourceRow:
+    """The row, with the stored `spam` status where its snapshot cannot say otherwise."""
+    data = row.data
+    if (data is None or data.get("type") != "interaction" or data.get("id") not in keep_spam
+            or stored_status.get(str(data.get("id"))) != "spam"):
+        return row
+    return record_row(row.source, row.line, row.raw, {**data, "status": "spam"})
 
 
 def _snapshot_marker(interaction_id: str, moment: datetime) -> dict[str, Any]:
@@ -474,6 +489,14 @@ def _chatwoot_conversation_id(message: dict[str, Any]) -> Any:
     return message.get("conversation_id")
 
 
+def _blocked_unknown(conversation: dict[str, Any], interaction_id: str) -> set[str]:
+    """{interaction_id} when the conversation's contact data does not say whether the contact
+    is blocked (Chatwoot's webhooks leave `blocked` out of it; its API pages hold it)."""
+    meta = conversation.get("meta")
+    sender = meta.get("sender") if isinstance(meta, dict) else None
+    return {interaction_id} if not (isinstance(sender, dict) and "blocked" in sender) else set()
+
+
 def chatwoot_delivery(payload: dict[str, Any]) -> Delivery:
     """Records from a Chatwoot webhook: `conversation_*` events carry the conversation,
     `message_*` events the message (with its conversation in `conversation`)."""
@@ -495,9 +518,11 @@ def chatwoot_delivery(payload: dict[str, Any]) -> Delivery:
         as_of = _latest(*(conversation.get(name) for name in _CHATWOOT_TIMES))
         interaction_id = str(prefixed(chatwoot.prefix, payload.get("id")))
         if as_of is None:
-            return Delivery(event, rows.rows)
+            return Delivery(event, rows.rows,
+                            keep_spam=_blocked_unknown(conversation, interaction_id))
         rows.record(_snapshot_marker(interaction_id, as_of))
-        return Delivery(event, rows.rows, as_of={interaction_id: as_of.timestamp()})
+        return Delivery(event, rows.rows, as_of={interaction_id: as_of.timestamp()},
+                        keep_spam=_blocked_unknown(conversation, interaction_id))
     if event in CHATWOOT_MESSAGE_EVENTS:
         message = _chatwoot_times(payload)
         message["conversation_id"] = _chatwoot_conversation_id(payload)

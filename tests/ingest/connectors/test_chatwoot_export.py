@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 
 from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions
 from servicepulse.ingest.importer import ImportSummary, import_rows
-from servicepulse.ingest.webhooks import chatwoot_delivery
+from servicepulse.ingest.webhooks import chatwoot_delivery, drop_stale
 from servicepulse.insights.drivers import DriversQuery, DriversRunner, contact_texts
 from servicepulse.insights.sentiment import score_text
 from servicepulse.kpi.engine import run_kpi_query
@@ -80,12 +80,23 @@ def test_a_deleted_message_keeps_its_time_but_not_its_text() -> None:
     }
 
 
-def test_webhooks_read_blocked_contacts_and_deleted_messages() -> None:
+def test_webhooks_read_blocked_contacts_and_deleted_messages(sqlite_store: Engine) -> None:
     page = json.loads((EXPORT / "conversations_page_2.json").read_text())
     spam = next(c for c in page["data"]["payload"] if c["id"] == 25)
     delivery = chatwoot_delivery({"event": "conversation_created", **spam})
     interactions = [r.data for r in delivery.rows if r.data and r.data["type"] == "interaction"]
     assert [(r["id"], r["status"]) for r in interactions] == [("cw-25", "spam")]
+    # Chatwoot's webhooks leave `blocked` out of the contact: a conversation stored as spam
+    # stays spam through them, until a delivery (or an export) says the contact is not blocked
+    load(sqlite_store, [EXPORT / "conversations_page_2.json"])
+    sender = {k: v for k, v in spam["meta"]["sender"].items() if k != "blocked"}
+    unknown = {"event": "conversation_updated", **spam, "meta": {**spam["meta"],
+                                                                  "sender": sender}}
+    import_rows(sqlite_store, drop_stale(sqlite_store, chatwoot_delivery(unknown)).rows)
+    assert stored(sqlite_store, "interactions")["cw-25"]["status"] == "spam"
+    unblocked = {**unknown, "meta": {**spam["meta"], "sender": {**sender, "blocked": False}}}
+    import_rows(sqlite_store, drop_stale(sqlite_store, chatwoot_delivery(unblocked)).rows)
+    assert stored(sqlite_store, "interactions")["cw-25"]["status"] == "resolved"
     [deleted] = json.loads((EXPORT / "messages_23.json").read_text())["payload"][2:3]
     delivery = chatwoot_delivery({"event": "message_updated", **deleted,
                                   "conversation": {"display_id": 23,
