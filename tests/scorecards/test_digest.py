@@ -450,3 +450,21 @@ def test_digest_command(team_weeks: Engine, sent: dict[str, Any], smtp: Smtp,
     assert result.exit_code == 0, result.output
     row = r"T1 +│ weekly +│ 2026-03-02 +│ 2026-03-09 +│ sent +│ 1 "
     assert re.search(row, result.output), result.output
+
+
+def test_the_server_runs_the_scheduler_when_digests_are_configured(
+        sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from servicepulse.web.app import create_app
+
+    def running() -> bool:
+        return any(thread.name == "digests" for thread in threading.enumerate())
+
+    monkeypatch.setenv("SERVICEPULSE_CONFIG", "/dev/null")
+    with TestClient(create_app(sqlite_store, serve_stale=False)):
+        assert not running()  # nobody to send to: no thread
+    monkeypatch.setenv("SERVICEPULSE_DIGESTS", json.dumps({"recipients": {"T1": ["a@b.test"]}}))
+    with TestClient(create_app(sqlite_store, serve_stale=False)):
+        assert running()
+    assert not running()
