@@ -22,8 +22,9 @@ words), CSAT responses surveys. Ids get the prefix `cw-`. Times may be epoch sec
 ISO 8601.
 
 Spam and deletion, as Chatwoot has them: Chatwoot has no spam status; an agent *blocks* the
-contact (`blocked` on the contact, also in each conversation's `meta.sender`), and Chatwoot
-resolves every new conversation of a blocked contact at once. Those conversations are kept
+contact (`blocked` on the contact, also in each conversation's `meta.sender` of the API
+pages; webhooks leave it out), and Chatwoot resolves every new conversation of a blocked
+contact at once. Those conversations are kept
 with status `spam` (unblocking revives them at the next export). A deleted conversation is
 destroyed (no API or webhook shows it); a deleted message keeps its place with the text "This
 message was deleted" and `content_attributes.deleted`: its event keeps its time but no body, so
