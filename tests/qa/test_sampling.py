@@ -52,10 +52,10 @@ def test_sample_is_deterministic_and_per_agent() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Engine:
-    engine = open_store(f"sqlite:///{tmp_path / 'qa.db'}")
-    assert import_rows(engine, read_paths([CENTRE])).quarantined == 0
-    return engine
+def centre(store: Engine) -> Engine:
+    """The centre on SQLite and on PostgreSQL (the `store` fixture)."""
+    assert import_rows(store, read_paths([CENTRE])).quarantined == 0
+    return store
 
 
 def _import(engine: Engine, tmp_path: Path, *records: dict[str, object]) -> None:
@@ -65,7 +65,9 @@ def _import(engine: Engine, tmp_path: Path, *records: dict[str, object]) -> None
     assert summary.quarantined == 0, summary.rejected
 
 
-def test_assign_excludes_the_reviewers_team_and_is_stored(store: Engine, tmp_path: Path) -> None:
+def test_assign_excludes_the_reviewers_team_and_is_stored(centre: Engine,
+                                                           tmp_path: Path) -> None:
+    store = centre
     # The week: a1 (team-a) i01, i02 phone, i09 email; a2 (team-a) i05 chat, i06 email;
     # b1 (team-b) i07, i08, i10. Without team-b, 2 each: a1 one phone and i09, a2 both.
     result = assign(store, "rita", WEEK, per_agent=2, seed=7, exclude_teams=["team-b"],
@@ -105,6 +107,6 @@ def test_same_seed_same_sample_on_another_store(tmp_path: Path) -> None:
     assert samples[0] == samples[1] and len(samples[0]) == 3  # one per agent
 
 
-def test_assign_refuses_a_silly_number(store: Engine) -> None:
+def test_assign_refuses_a_silly_number(sqlite_store: Engine) -> None:
     with pytest.raises(AssignmentError, match="outside 1 to 100"):
-        assign(store, "rita", WEEK, per_agent=0, seed=1)
+        assign(sqlite_store, "rita", WEEK, per_agent=0, seed=1)

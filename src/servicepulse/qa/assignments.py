@@ -3,8 +3,9 @@
 `assign` samples one week (`servicepulse.qa.sampling`) among the conversations an agent
 handled that nobody has reviewed (outside calibration) or been assigned yet, and stores one
 row per conversation for the reviewer (table `qa_assignments`, migration 0019). An assignment
-is open until a review of its interaction by that reviewer exists, whether submitted on the
-review page or imported: the queue asks `qa_reviews`, so there is no status to keep in step.
+is open until a review (outside calibration) of its interaction by that reviewer exists,
+whether submitted on the review page or imported: the queue asks `qa_reviews`, so there is
+no status to keep in step.
 
 Who the reviewer is and which teams they may sample (a team lead's own, a reviewer's
 excluded) is decided by the caller (command line or web service); this module only applies
@@ -186,8 +187,10 @@ def queue(engine: Engine, reviewer: str | None, include_done: bool = False,
           interaction_ids: Sequence[str] | None = None) -> list[Assignment]:
     """`reviewer`'s assignments (everyone's when None), open ones only unless `include_done`;
     oldest week first, then agent and conversation."""
+    # a calibration review grades the grader: it does not do the assigned review
     reviewed = exists().where(qa_reviews.c.interaction_id == qa_assignments.c.interaction_id,
-                              qa_reviews.c.reviewer_id == qa_assignments.c.reviewer)
+                              qa_reviews.c.reviewer_id == qa_assignments.c.reviewer,
+                              qa_reviews.c.calibration == false())
     query = (select(qa_assignments, reviewed.label("reviewed"), agents.c.name.label("agent_name"),
                     interactions.c.created_at, interactions.c.subject)
              .join(interactions, interactions.c.id == qa_assignments.c.interaction_id,
