@@ -468,3 +468,13 @@ def test_the_server_runs_the_scheduler_when_digests_are_configured(
     with TestClient(create_app(sqlite_store, serve_stale=False)):
         assert running()
     assert not running()
+
+
+def test_names_are_data_in_headers_and_slack_text() -> None:
+    from servicepulse.scorecards.digest import _mrkdwn, subject
+
+    data = {"team": {"name": "Care\r\nBcc: all@care.test", "team": "T1"}, "cadence": "daily",
+            "period_text": "Wed 04 Mar 2026"}
+    assert subject(data) == ("[ServicePulse] Daily digest: Care Bcc: all@care.test, "
+                             "Wed 04 Mar 2026")
+    assert _mrkdwn("<!channel> A&B > C") == "&lt;!channel&gt; A&amp;B &gt; C"

@@ -258,7 +258,8 @@ def explain_changes(engine: sqlalchemy.Engine, agents: list[str], names: list[st
 def subject(data: dict[str, Any]) -> str:
     team = data["team"]
     word = "Weekly" if data.get("cadence") == "weekly" else "Daily"
-    return f"[ServicePulse] {word} digest: {team['name'] or team['team']}, {data['period_text']}"
+    text = f"[ServicePulse] {word} digest: {team['name'] or team['team']}, {data['period_text']}"
+    return " ".join(text.split())  # a line break in a team's name must not end the header
 
 
 def kpi_lines(data: dict[str, Any]) -> list[str]:
@@ -331,6 +332,11 @@ def email_message(data: dict[str, Any], recipients: list[str], delivery: Deliver
     return message
 
 
+def _mrkdwn(text: str) -> str:
+    """Text for Slack's mrkdwn: &, < and > escaped (names are data, not links)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_payload(data: dict[str, Any]) -> dict[str, Any]:
     """Slack-compatible JSON: `text` (the notification and the fallback) and `blocks`."""
     team = data["team"]
@@ -343,18 +349,19 @@ def slack_payload(data: dict[str, Any]) -> dict[str, Any]:
             f"{data['from']} to {data['to']} (end exclusive), compared with "
             f"{data['previous_from']} to {data['previous_to']} · mean balanced score "
             f"{team['balanced_score']}")}]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
-            f"• {line}" for line in kpi_lines(data))[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn("\n".join(
+            f"• {line}" for line in kpi_lines(data)))[:3000]}},
     ]
     for name, rows in data["explanations"].items():
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
-            f"*Why {KPIS[name].label} changed*\n" + "\n".join(
-                f"• {row['text']}" for row in rows))[:3000]}})
-    coach = "\n".join(f"• *{a['agent']} {a['name']}*: {'; '.join(a['reasons'])}"
+            f"*Why {KPIS[name].label} changed*\n" + _mrkdwn("\n".join(
+                f"• {row['text']}" for row in rows)))[:3000]}})
+    coach = "\n".join(f"• *{_mrkdwn(a['agent'] + ' ' + a['name'])}*: "
+                      f"{_mrkdwn('; '.join(a['reasons']))}"
                       for a in data["coach"]) or "none: no flag and no target missed"
     blocks.append({"type": "section",
                    "text": {"type": "mrkdwn", "text": f"*Agents to coach*\n{coach}"[:3000]}})
-    return {"text": f"{title}: " + ", ".join(headline), "blocks": blocks}
+    return {"text": _mrkdwn(f"{title}: " + ", ".join(headline)), "blocks": blocks}
 
 
 # --- delivery --------------------------------------------------------------------------------
