@@ -170,7 +170,9 @@ shifts = _record_table(
     Column("end", Time, nullable=False),
     # planned activities as given: [{"kind", "start", "end"}], times as epoch seconds
     Column("activities", JSON),
-    indexes=(Index("ix_shifts_agent_start", "agent_id", "start"),),
+    # (start: who is on shift now, for the wallboard's adherence list)
+    indexes=(Index("ix_shifts_agent_start", "agent_id", "start"),
+             Index("ix_shifts_start", "start")),
 )
 
 # Derived from shifts.activities in the import batch's transaction (one row an activity that

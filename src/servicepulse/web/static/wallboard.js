@@ -17,7 +17,8 @@
     if (cls) el.className = cls;
     return el;
   }
-  function fillTable(id, rows, empty, columns) {
+  function fillTable(id, rows, empty, columns, rightFrom) {
+    if (rightFrom === undefined) rightFrom = 1;  // numbers right-aligned from this column
     var body = document.querySelector("#" + id + " tbody");
     body.replaceChildren();
     if (!rows.length) {
@@ -30,10 +31,25 @@
     }
     rows.forEach(function (cells) {
       var tr = document.createElement("tr");
-      cells.forEach(function (c, i) { tr.appendChild(cellEl("td", c, i ? "r" : "")); });
+      cells.forEach(function (c, i) { tr.appendChild(cellEl("td", c, i >= rightFrom ? "r" : "")); });
       body.appendChild(tr);
     });
   }
+  // Out of adherence: "since" as a local clock time, "for" counted on by the page's clock
+  // between server updates.
+  var adherence = [];
+  function clock(epoch) {
+    return new Date(epoch * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  function drawAdherence() {
+    var now = Date.now() / 1000;
+    fillTable("wb-adherence", adherence.map(function (a) {
+      return [a.name || a.agent_id, a.team_id || "–", a.planned,
+              (a.state || "no state").replace(/_/g, " "), clock(a.since),
+              duration(Math.max(0, now - a.since))];
+    }), "everyone on shift is where the schedule says", 6, 5);
+  }
+  setInterval(drawAdherence, 1000);
   function render(state) {
     if (state.error) { statusEl.textContent = state.error; return; }
     (state.cells || []).forEach(function (c) {
@@ -54,6 +70,10 @@
       return [k.replace(/_/g, " "), String(state.agent_states[k])];
     }), "no agent logged in", 2);
     document.getElementById("wb-contacts").textContent = state.contacts_today;
+    adherence = state.out_of_adherence || [];
+    document.getElementById("wb-adherence-count").textContent =
+      adherence.length + " of " + (state.on_shift || 0) + " on shift";
+    drawAdherence();
     updatedEl.textContent = new Date(state.computed_at * 1000).toLocaleTimeString();
     document.body.dataset.wallboardVersion = String((Number(document.body.dataset.wallboardVersion) || 0) + 1);
   }

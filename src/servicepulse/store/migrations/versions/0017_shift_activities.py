@@ -4,6 +4,7 @@
   shifts stored before, which plan work for their whole length.
 - `shift_activities`: derived by the importer from that column, one row an activity, so that
   the adherence KPIs read the schedule as plain rows on every engine.
+- `ix_shifts_start`: who is on shift now (the wallboard's adherence list).
 
 Revision ID: 0017
 Revises: 0015
@@ -31,9 +32,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_shift_activities_agent_start", "shift_activities",
                     ["agent_id", "start"])
+    op.create_index("ix_shifts_start", "shifts", ["start"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_shifts_start", table_name="shifts")
     op.drop_index("ix_shift_activities_agent_start", table_name="shift_activities")
     op.drop_table("shift_activities")
     with op.batch_alter_table("shifts") as batch:
