@@ -263,11 +263,12 @@ class _State:
     created: dict[str, datetime] = field(default_factory=dict)  # ticket id -> created_at
     channels: dict[str, str] = field(default_factory=dict)  # ticket id -> channel
     statuses: dict[str, list[_StatusChange]] = field(default_factory=dict)
-    # Zendesk's own first reply of a ticket (metrics or a reply_time metric event)
-    metric_replies: dict[str, datetime] = field(default_factory=dict)
+    # Zendesk's own first reply of a commented ticket (metrics or a reply_time metric event)
+    metric_replies: dict[str, str] = field(default_factory=dict)
     emitted_comments: dict[str, bool] = field(default_factory=dict)  # comment id -> had a body
     page_tickets: dict[Path, str | None] = field(default_factory=dict)  # comments page -> ticket
     comment_audits: set[str] = field(default_factory=set)  # audits of comments of no ticket yet
+    conversation_files: set[Path] = field(default_factory=set)  # files holding conversation
 
     def id(self, value: Any) -> str | None:
         return prefixed(self.settings.prefix, value)
@@ -370,6 +371,8 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                                 "user, group, audit, comment or ticket event; export from the "
                                 "Zendesk API as JSON")
                 continue
+            if kind in CONVERSATION:
+                state.conversation_files.add(path)  # read again in pass three
             try:
                 if kind == "audits":
                     _note_audit(state, value, path, item.index)
@@ -547,10 +550,11 @@ def _ticket(state: _State, ticket: dict[str, Any],
     status = str(ticket.get("status") or "") or None
     channel = channel_of(state.settings, ticket.get("via"))
     submitter, requester = text_id(ticket.get("submitter_id")), text_id(ticket.get("requester_id"))
-    # what the comments need of their ticket (the ticket's own word wins over its audits')
-    state.created[ticket_id], state.channels[ticket_id] = created, channel
-    if requester is not None:
-        state.requesters[ticket_id] = requester
+    if state.conversation_files:
+        # what the comments need of their ticket (its own word wins over its audits')
+        state.created[ticket_id], state.channels[ticket_id] = created, channel
+        if requester is not None:
+            state.requesters[ticket_id] = requester
     outbound = submitter is not None and submitter != requester and submitter in state.agents
     tags = ticket.get("tags") or []
     record: dict[str, Any] = {
@@ -633,13 +637,12 @@ def _pass_two(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                                 state.id(ticket_id))
                 continue
             ticket = records[0]
-            if ticket_id is not None and "first_response_at" in ticket:
+            if ticket_id in state.commented and "first_response_at" in ticket:
                 # Zendesk's own first reply (metrics or metric event): it wins over the
                 # comments, which become events too, so it is an event as well (the projector
                 # takes the first public agent message)
-                state.metric_replies[ticket_id] = parse_time(ticket["first_response_at"])
-                if ticket_id in state.commented:
-                    records += _first_reply_events(state, ticket_id, ticket["first_response_at"])
+                state.metric_replies[ticket_id] = ticket["first_response_at"]
+                records += _first_reply_events(state, ticket_id, ticket["first_response_at"])
             for record in records:
                 yield record_row(path, item.index, raw, record)
 
@@ -691,7 +694,7 @@ def _leftovers(state: _State) -> Iterator[SourceRow]:
                 yield error_row(pending.source, pending.line, dumps(pending.value),
                                 bad.field_name, str(bad))
     for ticket_id, (pending, at) in replies.items():
-        state.metric_replies[ticket_id] = at
+        state.metric_replies[ticket_id] = iso(at)
         for event in _first_reply_events(state, ticket_id, iso(at)):
             yield record_row(pending.source, pending.line, dumps(pending.value), event)
 
@@ -703,6 +706,8 @@ def _pass_three(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
     """Comments as events (read again from the files: their bodies are not kept), then the
     status changes as resolved / reopened events."""
     for path in paths:
+        if path not in state.conversation_files:
+            continue
         for item in iter_json_items(path, LIST_KEYS):
             if isinstance(item, JsonDamage):
                 continue  # reported in pass one
@@ -767,7 +772,8 @@ def _comment(state: _State, ticket_id: str, comment: dict[str, Any], at: datetim
         "interaction_id": state.id(ticket_id), "at": iso(at), "public": public, "body": body,
         "_raw": comment,
     }
-    first_reply = state.metric_replies.get(ticket_id)
+    metric_reply = state.metric_replies.get(ticket_id)
+    first_reply = parse_time(metric_reply) if metric_reply is not None else None
     if author == SYSTEM_USER:
         event.update(kind="note", actor="system")
     elif not public:
