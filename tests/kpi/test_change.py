@@ -175,3 +175,19 @@ def test_apportion_keeps_zeros_and_hits_the_target() -> None:
     assert apportion(thirds, 1) == [1, 0, 0, 0]
     assert apportion([Fraction(2, 3 * 10**4)] * 3, 2) == [0, 1, 1]  # 1 each, one taken back
     assert apportion([Fraction(0), Fraction(1, 10**4)], 2) == [0, 2]
+
+
+def test_summary_sentence() -> None:
+    from servicepulse.kpi.change import Contribution, Explanation, summary
+
+    def part(group: str, mix: float, rate: float, significant: bool | None) -> Contribution:
+        return Contribution("team", group, mix, rate, round(mix + rate, 4), 50.0, 50.0, 1.0,
+                            1.0, 100, 100, None, significant)
+
+    explanation = Explanation("aht", AFTER, BEFORE, ("team",), 358.4, 361.0, -2.6, 200, 200,
+                              [part("T1", -2.0, -1.5, True), part("T2", 0.5, 0.4, None)])
+    # 6.0 min to 6.0 min would hide the change: seconds then
+    assert summary(explanation) == (
+        "Average handle time fell from 361.0 s to 358.4 s (−2.6 s); largest contributions: "
+        "team T1 (−3.5 s: mix −2.0 s, rate −1.5 s, significant); team T2 (+0.9 s: mix +0.5 s, "
+        "rate +0.4 s).")

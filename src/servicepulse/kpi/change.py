@@ -375,6 +375,15 @@ def format_effect(kpi: str, amount: float | None) -> str:
     return f"{sign}{text}{suffix}"
 
 
+def _precise(kpi: str, value: float) -> str:
+    from servicepulse.kpi.display import kpi_unit
+
+    unit = kpi_unit(kpi)
+    if unit == "seconds":
+        return f"{value:.1f} s"
+    return f"{value:.2f}%" if unit == "percent" else f"{value:.2f}"
+
+
 def group_text(dimension: str, group: str | None) -> str:
     if group is None:
         return "(unassigned)" if dimension == "agent" else "(none)"
@@ -389,8 +398,10 @@ def summary(explanation: Explanation, top: int = 3) -> str:
     kpi = explanation.kpi
     label = KPIS[kpi].label if kpi in KPIS else kpi
     verb = "rose" if explanation.change > 0 else "fell" if explanation.change < 0 else "held"
-    head = (f"{label} {verb} from {format_kpi(kpi, explanation.previous)} to "
-            f"{format_kpi(kpi, explanation.value)} ({format_effect(kpi, explanation.change)})")
+    before, after = format_kpi(kpi, explanation.previous), format_kpi(kpi, explanation.value)
+    if before == after:  # '6.0 min to 6.0 min' says nothing: the figures as precise as the change
+        before, after = (_precise(kpi, v) for v in (explanation.previous, explanation.value))
+    head = f"{label} {verb} from {before} to {after} ({format_effect(kpi, explanation.change)})"
     parts = []
     for contribution in explanation.contributions[:top]:
         if contribution.total == 0:
