@@ -69,7 +69,8 @@ def test_simulate_ends_today_up_to_now_by_default(
     def happened(r: Record) -> bool:
         field = {"interaction": "created_at", "event": "at", "survey": "submitted_at",
                  "agent_state": "start", "order": "at", "social_post": "posted_at",
-                 "social_mention": "at", "customer": "acquired_at"}.get(r["type"])
+                 "social_mention": "at", "customer": "acquired_at",
+                 "qa_review": "at"}.get(r["type"])
         return field is None or r[field] <= NOW_TEXT
 
     expected = Counter(r["type"] for r in whole_days if happened(r))

@@ -76,6 +76,8 @@ def test_every_record_is_valid_and_ids_are_unique(records: list[Record]) -> None
         "order",
         "social_post",
         "social_mention",
+        "qa_form",
+        "qa_review",
     }
 
 

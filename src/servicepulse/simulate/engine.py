@@ -48,6 +48,7 @@ from servicepulse.simulate.org import (
     customer_records,
     holiday_dates,
 )
+from servicepulse.simulate.qa import QaReviews, qa_forms
 from servicepulse.simulate.texts import (
     CATEGORIES,
     ISSUES,
@@ -548,6 +549,7 @@ class Simulation:
         self.technical = self.org.technical_agents or [
             a.index for a in self.org.agents if a.role == "frontline"
         ]
+        self.qa = QaReviews(self.org, config.seed)
         self._today = 0
         self._seed_backlogs()
 
@@ -638,6 +640,7 @@ class Simulation:
         `days` for the backlog still open at the end."""
         yield -1, self._static_records()
         yield from ((-1, chunk) for chunk in customer_records(self.customers, self.rng))
+        yield -1, qa_forms()
         for day in range(self.config.days):
             yield from ((day, chunk) for chunk in self._day(day))
         yield self.config.days, self._final_backlog()
@@ -1213,6 +1216,11 @@ class Simulation:
                     comments = SURVEY_COMMENTS[tier]
                     survey["comment"] = comments[int(u[11] * 1000) % len(comments)]
                 out.append(survey)
+
+        # QA: a share of handled contacts reviewed against a form, some in calibration
+        quality = (1.1 * (skill - 0.6) + (0.5 if effective else -0.6) - 0.3 * transferred
+                   - 0.3 * escalated)
+        out.extend(self.qa.reviews(iid, agent, quality, done, end, iso))
 
         # Orders a contact leads to: returns and exchanges, upsells by account teams.
         if customer >= 0 and u[13] < 0.5:

@@ -45,8 +45,9 @@ _TIME_FIELD = {
     "order": "at",
     "social_post": "posted_at",
     "social_mention": "at",
+    "qa_review": "at",
 }
-_STATIC = frozenset({"team", "calendar", "agent"})
+_STATIC = frozenset({"team", "calendar", "agent", "qa_form"})
 
 
 def iso(moment: datetime | int | float) -> str:
