@@ -6,7 +6,7 @@ tests/fixtures/kpi/export.jsonl, 2-9 March 2026 (UTC): nine contacts, one of the
 which no KPI counts); c1's billing call e1 is followed within the repeat window by its billing
 email e2 (not first-contact resolved); c2's chat e3 by the chat e4 (another category) and the
 call e5; e4 was escalated; c1's web form e9 is about her account. Every survey names its
-interaction and is answered in the week.
+interaction and is answered in the week; e1 has a quality review (and a calibration one).
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ def _recomputed(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "abandon_rate": round(100 * sum(r["abandoned"] for r in voice_offered)
                               / len(voice_offered), 4),
         "frt_within_target": _share(rows, "frt_within_target"),
+        # each reviewed contact here has one review (not calibration): the mean of the rows'
+        "iqs": round(mean(reviewed), 4) if (reviewed := [
+            r["iqs"] for r in contacts if r["qa_reviews"]]) else None,
     }
 
 
@@ -90,6 +93,10 @@ def test_the_rows_recompute_the_engines_figures(store: Engine) -> None:
     assert by_id["e1"]["handle_time_s"] == 300.0 and by_id["e2"]["repeat"] is True
     assert (by_id["e1"]["frt_s"], by_id["e1"]["answered_within"], by_id["e3"]["answered_within"],
             by_id["e6"]["short_abandon"]) == (12.0, True, False, True)
+    # e1's review: greeting 2 of 0-2 (weight 1), accuracy 4 of 1-5 (weight 3): 100 x (1 + 3 x
+    # 0.75) / 4 = 81.25; the calibration review (all at the minimum) is left out
+    assert (by_id["e1"]["iqs"], by_id["e1"]["qa_reviews"], by_id["e2"]["iqs"],
+            by_id["e2"]["qa_reviews"]) == (81.25, 1, None, 0)
     assert (by_id["e4"]["nps_score"], by_id["e9"]["ces_score"], by_id["e1"]["segment"],
             by_id["e1"]["team_id"], by_id["e1"]["role"]) == (9.0, 6.0, "consumer", "t1",
                                                              "frontline")
