@@ -301,3 +301,25 @@ def test_channels_cover_real_via_types_and_the_settings_override_them(
     config.write_text('[zendesk_channels]\napi = "fax"\n')
     with pytest.raises(MappingError, match=r"zendesk_channels\.api"):
         read("zendesk", page)
+
+
+def test_json_lines_conversation_rows_are_recognised_by_shape(tmp_path: Path) -> None:
+    rows = tmp_path / "conversation.jsonl"
+    rows.write_text("\n".join(json.dumps(row) for row in (
+        {"id": 1, "ticket_id": 9, "created_at": "2024-05-06T09:00:00Z", "author_id": 5,
+         "events": [{"id": 11, "type": "Comment", "author_id": 5, "body": "hello",
+                     "public": True},
+                    {"id": 12, "type": "Create", "field_name": "requester_id", "value": "5"}]},
+        {"id": 2, "ticket_id": 9, "timestamp": 1714986600, "updater_id": 6,
+         "child_events": [{"id": 21, "event_type": "Comment", "body": "hi, on it",
+                           "public": True}]},
+        {"id": 31, "type": "Comment", "ticket_id": 9, "author_id": 5, "body": "thanks",
+         "public": True, "created_at": "2024-05-06T09:20:00Z"},
+    )))
+    got = records(read("zendesk", rows))
+    # the ticket event's comment names no author: its row's updater (6, not the requester 5)
+    assert {key: (record["kind"], record["at"]) for (kind, key), record in got.items()} == {
+        "zd-comment-11": ("customer_message", "2024-05-06T09:00:00Z"),
+        "zd-comment-21": ("agent_message", "2024-05-06T09:10:00Z"),
+        "zd-comment-31": ("customer_message", "2024-05-06T09:20:00Z"),
+    }
