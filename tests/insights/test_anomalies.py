@@ -78,6 +78,9 @@ def test_robust_z_by_hand() -> None:
     assert anomaly.robust_z == pytest.approx(10 / 1.4826)
     assert anomaly.deviation_pct == pytest.approx(10.0)
     assert anomaly.n == 40
+    # expected range: 100 -+ 3.5 x 1.4826 = 100 -+ 5.1891 -> 94.8109 to 105.1891
+    assert (anomaly.expected_low, anomaly.expected_high) == (
+        pytest.approx(94.8109), pytest.approx(105.1891))
     # With the default 5% floor the scale is 5: z = 10 / 5 = 2.0, not flagged.
     assert detect_anomalies(series) == []
 
@@ -88,6 +91,8 @@ def test_flat_history_uses_the_floor_not_infinity() -> None:
     (anomaly,) = detect_anomalies({**flat, MONDAY + timedelta(weeks=6): 60.0})
     assert anomaly.scale == 2.5  # 5% of 50
     assert anomaly.robust_z == 4.0
+    # 50 -+ 3.5 x 2.5: 41.25 to 58.75, and 60 is above it
+    assert (anomaly.expected_low, anomaly.expected_high) == (41.25, 58.75)
     zeros = {MONDAY + timedelta(weeks=w): 0.0 for w in range(6)}
     (spike,) = detect_anomalies({**zeros, MONDAY + timedelta(weeks=6): 3.0})
     assert spike.robust_z == Z_CAP

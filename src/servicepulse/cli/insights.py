@@ -331,7 +331,7 @@ def anomalies(
     table.add_column("KPI", overflow="fold")
     for name in dimensions:
         table.add_column(name, overflow="fold")
-    for column in ("value", "baseline", "change", "robust z", "worse"):
+    for column in ("value", "baseline", "expected", "change", "robust z", "worse"):
         table.add_column(column, justify="right", no_wrap=True)
     for item in found:
         name = item.kpi or ""
@@ -339,6 +339,8 @@ def anomalies(
         table.add_row(item.day.isoformat(), label,
                       *[item.group.get(dimension) or "—" for dimension in dimensions],
                       format_kpi(name, item.value), format_kpi(name, item.baseline),
+                      f"{format_kpi(name, item.expected_low)} to "
+                      f"{format_kpi(name, item.expected_high)}",
                       format_kpi_change(name, item.deviation), _number(item.robust_z, 1),
                       "—" if item.worse is None else ("yes" if item.worse else "no"))
     console().print(table)

@@ -6,7 +6,8 @@ those values and the spread their median absolute deviation (MAD), both insensit
 earlier outlier. The deviation is measured as a robust z-score (Iglewicz & Hoaglin's modified
 z-score): (value - median) / (1.4826 * MAD), where 1.4826 makes the MAD a consistent estimate
 of the standard deviation for normal data; a day is flagged when |z| >= `threshold` (3.5 is
-their recommended cut-off).
+their recommended cut-off). Each flagged day carries its expected range, baseline -+
+threshold x scale: the values that day could have taken without being flagged.
 
 The spread can be zero (the same value every Monday): then the mean absolute deviation is used
 (x 1.2533, again consistent for normal data), and the scale is never allowed below
@@ -61,6 +62,9 @@ class Anomaly(BaseModel):
     deviation: float  # value - baseline, in the KPI's unit
     deviation_pct: float | None  # deviation / |baseline| x 100; None when the baseline is 0
     robust_z: float  # deviation / scale (capped at +-999)
+    # the expected range: values in [low, high] (baseline -+ threshold x scale) are not flagged
+    expected_low: float
+    expected_high: float
     direction: Literal["high", "low"]
     worse: bool | None = None  # against the KPI's direction (higher or lower is better)
     history: int  # how many same-weekday values the baseline used
@@ -147,6 +151,8 @@ def detect_anomalies(
             mad=mad, scale=scale, deviation=deviation,
             deviation_pct=None if baseline == 0 else deviation / abs(baseline) * 100,
             robust_z=z, direction=direction, worse=worse, history=len(history), n=point.n,
+            expected_low=baseline - settings.threshold * scale,
+            expected_high=baseline + settings.threshold * scale,
         ))
     return found
 
