@@ -27,13 +27,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, Va
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from servicepulse.errors import InvalidRequest
+
 CONFIG_FILE_NAME = "servicepulse.toml"
 CONFIG_PATH_VARIABLE = "SERVICEPULSE_CONFIG"
 ENV_PREFIX = "SERVICEPULSE_"
 ENV_NESTED_DELIMITER = "__"
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidRequest):
     """A configuration file or variable that cannot be used; the message says how to fix it."""
 
 

@@ -1,6 +1,7 @@
 """No traceback reaches a user (issue 15): an unexpected exception in any command prints one
 line with a reference and exits 1; the error log holds the traceback under that reference.
-Usage and configuration errors keep their messages and exit 2."""
+Usage and configuration errors keep their messages and exit 2; the domain errors
+(`servicepulse.errors`) print their message and exit with their code (issue 21)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from servicepulse.cli.main import app, error_log_path
+from servicepulse.errors import Conflict, InvalidRequest, NotFound, ServicePulseError, Unavailable
 
 runner = CliRunner()
 ONE_LINE = re.compile(
@@ -113,3 +115,35 @@ def test_the_installed_command_shows_no_traceback(tmp_path: Path) -> None:
     logged = Path(match["log"]).read_text()
     assert "Traceback (most recent call last):" in logged
     assert "someone:***@127.0.0.1" in logged and "hunter2" not in logged
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (InvalidRequest("--from 2026-13-01 is not a date: use YYYY-MM-DD"), 2),
+    (NotFound("no team 't9'; `servicepulse kpi --by team` lists the teams"), 4),
+    (Conflict("the review r1 is already submitted"), 5),
+    (Unavailable("the mail server does not answer: try again later"), 6),
+])
+def test_a_domain_error_prints_its_message_and_exits_with_its_code(
+        tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch,
+        error: ServicePulseError, code: int) -> None:
+    def raising(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr("servicepulse.ingest.references.unresolved_references", raising)
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "check"])
+    assert result.exit_code == code
+    assert result.stderr == f"error: {error.args[0]}\n"
+    assert not (state_home / "servicepulse" / "errors.log").exists()
+
+
+def test_a_key_error_is_a_bug_not_a_not_found(tmp_path: Path, state_home: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def raising(*args: object, **kwargs: object) -> None:
+        raise KeyError("csat")
+
+    monkeypatch.setattr("servicepulse.ingest.references.unresolved_references", raising)
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "check"])
+    assert result.exit_code == 1
+    match = ONE_LINE.match(result.stderr.strip())
+    assert match is not None and match["summary"] == "KeyError: 'csat'"
+    assert match["reference"] in (state_home / "servicepulse" / "errors.log").read_text()

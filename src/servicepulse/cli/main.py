@@ -2,7 +2,9 @@
 
 Global option: `--db URL` (else SERVICEPULSE_DATABASE_URL, else ./servicepulse.db).
 Exit codes: 0 success, 1 failure (an unexpected error included), 2 usage or configuration
-error, 3 import finished with quarantined rows.
+error (and any `InvalidRequest`), 3 import finished with quarantined rows, 4 not found
+(`NotFound`), 5 conflict (`Conflict`), 6 a service unavailable (`Unavailable`): the domain
+errors of `servicepulse.errors` print their message and exit with their code.
 
 No traceback reaches the user: an unexpected exception in any command is written, with its
 traceback, to the error log (`error_log_path()`: $XDG_STATE_HOME/servicepulse/errors.log,
@@ -89,24 +91,34 @@ def report_unexpected(exc: BaseException) -> str:
             f"{path}: {problem})")
 
 
+def _report(exc: Exception) -> int:
+    """Tell the user about `exc` on stderr; the exit status. A domain error
+    (`servicepulse.errors`) is its message and its exit code; anything else is a bug: one line
+    with a reference, the traceback in the error log, exit 1."""
+    from servicepulse.config import ConfigError
+    from servicepulse.errors import ServicePulseError
+
+    if isinstance(exc, ConfigError):
+        typer.echo(f"error: {exc}\nFix the configuration (see docs/configuration.md).", err=True)
+    elif isinstance(exc, ServicePulseError) and exc.exit_code != 1:
+        typer.echo(f"error: {exc.message}", err=True)
+    else:
+        typer.echo(report_unexpected(exc), err=True)
+        return 1
+    return exc.exit_code
+
+
 class _Commands(TyperGroup):
     """The command group: expected errors keep their messages and exit codes; anything else
     becomes one line and a logged traceback (`report_unexpected`)."""
 
     def invoke(self, ctx: Any) -> Any:
-        from servicepulse.config import ConfigError
-
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):
             raise  # usage errors (exit 2), explicit exits, aborts: handled by typer
-        except ConfigError as exc:
-            typer.echo(f"error: {exc}\nFix the configuration (see docs/configuration.md).",
-                       err=True)
-            raise typer.Exit(2) from None
         except Exception as exc:
-            typer.echo(report_unexpected(exc), err=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(_report(exc)) from None
 
 
 app = typer.Typer(
@@ -158,14 +170,8 @@ def run() -> None:
     """The console entry point: known user errors become a message and exit status 2, and
     no traceback is shown (the commands' group handles both; this catches what happens
     outside any command)."""
-    from servicepulse.config import ConfigError
-
     try:
         app()
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}\nFix the configuration (see docs/configuration.md).", err=True)
-        raise SystemExit(2) from None
     except Exception as exc:
-        typer.echo(report_unexpected(exc), err=True)
-        raise SystemExit(1) from None
+        raise SystemExit(_report(exc)) from None
 

@@ -23,6 +23,7 @@ from typing import IO
 
 import orjson
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.records.models import RECORD_KINDS
 from servicepulse.records.validate import RecordError, clean_csv_row, storable, unstorable_at
@@ -55,7 +56,7 @@ _SIGNATURES = (
 ByteCounter = Callable[[int], None]
 
 
-class UsageError(ValueError):
+class UsageError(InvalidRequest):
     """The paths given cannot be read at all (missing file, unknown file type)."""
 
 

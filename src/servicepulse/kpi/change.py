@@ -38,6 +38,7 @@ from typing import Any
 
 from scipy import special
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.kpi import statistics
 from servicepulse.kpi.definitions import KPIS, KpiDefinition
 from servicepulse.kpi.query import KpiQuery
@@ -51,7 +52,7 @@ _UNIT = Fraction(1, 10**DIGITS)
 KpiRunner = Callable[[KpiQuery], dict[str, Any]]
 
 
-class ExplainError(ValueError):
+class ExplainError(InvalidRequest):
     """The question cannot be answered; the message says why and what to ask instead."""
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     union,
 )
 
+from servicepulse.errors import NotFound
 from servicepulse.store.tables import agents, interactions
 from servicepulse.web.users import User, UserRole
 
@@ -36,7 +37,7 @@ class Forbidden(Exception):
     """The caller asked for data outside what their role lets them see."""
 
 
-class CustomerNotFound(LookupError):
+class CustomerNotFound(NotFound):
     """No such customer, or one the caller may not see: the same answer (404) for both."""
 
     def __init__(self, customer_id: str) -> None:

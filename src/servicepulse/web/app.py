@@ -4,12 +4,16 @@ the API (`/api/v1`), the server-rendered pages and the static assets.
 Everything but `/login`, `/health` and the static assets needs authentication (401 without);
 each route states the roles it allows (403 otherwise). Request bodies are bounded (413), a
 control character in any parameter answers 422, and every response carries the security
-headers (`web/guards.py`). An unexpected error answers a plain 500 with no traceback.
+headers (`web/guards.py`). The domain errors (`servicepulse.errors`) answer their status
+(404, 422, 409, 503); an unexpected error answers a 500 with a reference it is logged under,
+never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicepulse.errors import ServicePulseError, Unavailable
 from servicepulse.web.access import Forbidden
 from servicepulse.web.cache import ResultCache
 from servicepulse.web.deps import CurrentUser
@@ -38,6 +43,7 @@ from servicepulse.web.services import MAX_BODY_BYTES, Services
 from servicepulse.web.templating import templates
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 
 
 class BodyTooLarge(Exception):
@@ -214,8 +220,20 @@ def _exception_handlers(app: FastAPI) -> None:
     async def forbidden(request: Request, exc: Forbidden) -> Response:
         return await http_error(request, HTTPException(status.HTTP_403_FORBIDDEN, str(exc)))
 
+    @app.exception_handler(ServicePulseError)
+    async def domain_error(request: Request, exc: ServicePulseError) -> Response:
+        if exc.http_status == status.HTTP_500_INTERNAL_SERVER_ERROR:
+            return await unexpected(request, exc)  # the base class raised: not a user error
+        headers = {"Retry-After": "30"} if isinstance(exc, Unavailable) else None
+        return await http_error(request, HTTPException(exc.http_status, exc.message, headers))
+
+    # Transitional (docs/architecture.md): code not yet raising the domain errors still
+    # raises a plain LookupError for "no such thing" and ValueError for "invalid"; those keep
+    # their 404 and 422. A KeyError or an IndexError is a bug, not a "not found": a 500.
     @app.exception_handler(LookupError)
     async def not_found(request: Request, exc: LookupError) -> Response:
+        if isinstance(exc, KeyError | IndexError):
+            return await unexpected(request, exc)
         detail = exc.args[0] if exc.args else "not found"
         return await http_error(request, HTTPException(status.HTTP_404_NOT_FOUND, detail))
 
@@ -225,12 +243,24 @@ def _exception_handlers(app: FastAPI) -> None:
                                                        str(exc)))
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, _exc: Exception) -> Response:
-        # Starlette logs the exception and sends this outside the middlewares: add the
-        # security headers here.
-        return JSONResponse({"detail": "internal error: the server could not answer this "
-                                       "request; it has been logged, try again later"},
-                            status_code=500, headers=SECURITY_HEADERS)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # logged with its traceback under a reference the user is shown (and can quote);
+        # the answer holds neither the traceback nor the exception's message. Starlette
+        # sends this outside the middlewares: add the security headers here.
+        reference = secrets.token_hex(4)
+        log.error("unexpected error, reference %s: %s %s", reference, request.method,
+                  request.url.path, exc_info=exc)
+        detail = (f"internal error: the server could not answer this request; it has been "
+                  f"logged under reference {reference}: try again later, and quote the "
+                  f"reference if it keeps happening")
+        headers = {**SECURITY_HEADERS, "X-Error-Reference": reference}
+        if _wants_html(request):
+            return templates.TemplateResponse(
+                request, "error.html", {"status": 500, "detail": detail, "user": None,
+                                        "next": request.url.path},
+                status_code=500, headers=headers)
+        return JSONResponse({"detail": detail, "reference": reference}, status_code=500,
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -43,6 +43,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, false, insert, select, update
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.web.tables import api_tokens, login_failures, sessions, users
 
 SESSION_LIFETIME_S = 12 * 3600  # one working day; the login page is one click away
@@ -71,7 +72,7 @@ class TokenScope(StrEnum):
     admin = "admin"
 
 
-class UserError(ValueError):
+class UserError(InvalidRequest):
     """A user or token request that cannot be honoured; the message says what to change."""
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, func, select
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.display import kpi_details
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.sources import local_midnight
@@ -97,13 +98,13 @@ def resolve_window(engine: Engine, from_: date | None, to: date | None,
         end = to or (from_ + timedelta(days=days) if from_ else data_end(engine, timezone))
         start = from_ or end - timedelta(days=days)
     except OverflowError:
-        raise ValueError("dates out of range: use days between 1970 and 9999") from None
+        raise InvalidRequest("dates out of range: use days between 1970 and 9999") from None
     if end <= start:
-        raise ValueError(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
+        raise InvalidRequest(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
     if (end - start).days > MAX_WINDOW_DAYS:
-        raise ValueError(f"the window {start} to {end} is longer than ten years; narrow it")
+        raise InvalidRequest(f"the window {start} to {end} is longer than ten years; narrow it")
     if start < EARLIEST + (end - start) or end.year > 9000:
-        raise ValueError(f"the window {start} to {end} (and the period before it, which it is "
+        raise InvalidRequest(f"the window {start} to {end} (and the period before it, which it is "
                          "compared with) must lie between 1970 and 9000")
     return Window(**{"from": start, "to": end})
 

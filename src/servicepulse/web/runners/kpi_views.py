@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.kpi.sources import REPEAT_KPIS
 from servicepulse.store.tables import agents, teams
 from servicepulse.web.kpi import (
@@ -314,7 +315,7 @@ class TeamRunner:
                     select(agents.c.id, agents.c.name).where(
                         agents.c.team_id == self.params.team_id))}
         if team_name is None:
-            raise LookupError(f"no team {self.params.team_id!r}")
+            raise NotFound(f"no team {self.params.team_id!r}")
         filters = {**self.params.filters, "team": [self.params.team_id]}
         table = _grouped(self.context, window, "agent", list(AGENT_KPIS), filters, names,
                          _marks(self.context, window, self.params))
@@ -371,7 +372,7 @@ class AgentRunner:
                 .select_from(agents.outerjoin(teams, teams.c.id == agents.c.team_id))
                 .where(agents.c.id == self.params.agent_id)).first()
         if row is None:
-            raise LookupError(f"no agent {self.params.agent_id!r}")
+            raise NotFound(f"no agent {self.params.agent_id!r}")
         name, role, team_id, team_name = (str(row[0]), str(row[1]),
                                           None if row[2] is None else str(row[2]),
                                           None if row[3] is None else str(row[3]))
@@ -443,7 +444,7 @@ class TrendRunner:
     def run(self) -> TrendOutput:
         params = self.params
         if params.by is not None and params.by not in DIMENSIONS:
-            raise ValueError(f"by={params.by!r} is not a dimension; use one of "
+            raise InvalidRequest(f"by={params.by!r} is not a dimension; use one of "
                              f"{', '.join(DIMENSIONS)}")
         asked = params.from_ is not None or params.to is not None
         window = self._window()

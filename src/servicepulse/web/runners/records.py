@@ -26,6 +26,7 @@ from sqlalchemy import (
     true,
 )
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.sources import NOT_CONTACT_STATUSES
 from servicepulse.store.tables import (
     agent_states,
@@ -111,7 +112,7 @@ def dimension_clause(dimension: str, values: list[str]) -> ColumnElement[bool]:
         return c.agent_id.in_(select(agents.c.id).where(agents.c.role.in_(values)))
     if dimension == "segment":
         return c.customer_id.in_(select(customers.c.id).where(customers.c.segment.in_(values)))
-    raise ValueError(f"unknown dimension {dimension!r}")
+    raise InvalidRequest(f"unknown dimension {dimension!r}")
 
 
 # Where a contact stands, from its times alone (any source; the source's own `status` words
@@ -248,14 +249,14 @@ class DrillDownRunner:
     def _check(self) -> None:
         params = self.params
         if params.kpi is not None and params.kpi not in DRILLDOWN_KPIS:
-            raise ValueError(f"kpi={params.kpi!r} has no interaction drill-down; use one "
+            raise InvalidRequest(f"kpi={params.kpi!r} has no interaction drill-down; use one "
                              f"of {', '.join(DRILLDOWN_KPIS)}")
         unknown = [value for value in params.state if value not in STATES]
         if unknown:
-            raise ValueError(f"state={','.join(unknown)!r} is not a state; use one or more "
+            raise InvalidRequest(f"state={','.join(unknown)!r} is not a state; use one or more "
                              f"of {', '.join(STATES)}")
         if params.sort and params.sort not in SORTS:
-            raise ValueError(f"sort={params.sort!r} is not an order; use one of "
+            raise InvalidRequest(f"sort={params.sort!r} is not an order; use one of "
                              f"{', '.join(SORTS)}")
 
     def _bounds(self) -> tuple[Window | None, float | None, float | None]:
