@@ -59,6 +59,11 @@ NOT_EXPORTED: dict[str, str] = {
     "kpi_daily_sums_team_packed": "the rollup's rows again, packed as binary blobs",
     "kpi_monthly_sums_team_packed": "the rollup's rows again, packed as binary blobs",
     "alembic_version": "the schema's migration state",
+    "qa_assignments": "work queue: the conversations sampled for each reviewer (by web "
+                      "user name) still to review; the reviews themselves are the "
+                      "qa_reviews records, exported",
+    "digest_deliveries": "digest deliveries: each team's sent periods, the claim that sends "
+                         "each once, and the mail servers' and webhooks' errors",
 }
 # Rows per Parquet row group. DuckDB and Spark split a file's scan by row group: pyarrow's
 # default (about a million rows) leaves a 1M-row table to one thread; DuckDB's own size
