@@ -149,12 +149,22 @@ def test_export_kpis_and_texts_by_hand(store: Engine) -> None:
         expected = round(mean(score(text) for text in texts), 4)
         assert (sentiment[label]["value"], sentiment[label]["n"],
                 sentiment[label]["unscored"]) == (expected, len(texts), 0), label
+    # a conversation has no subject: drivers read its first customer message (not the bot's
+    # greeting, an agent's reply or a later message), for every inbound conversation of the day
     with store.connect() as connection:
         texts = dict(contact_texts(connection, None, None))
-    # a conversation has no subject: drivers read its first customer message
-    assert texts["cw-23"] == ("My card was charged but the order shows as unpaid, please "
-                              "refund me.")
-    drivers = DriversRunner(store).run(DriversQuery.model_validate({**DAY, "topics": 2}))
-    document = drivers.as_json()
-    assert document["contacts"] == 5
-    assert sum(topic["contacts"] for topic in document["topics"]) + document["unassigned"] == 5
+    day = {
+        "cw-21": "Hi, I was charged twice for my subscription, can I get a refund?",
+        "cw-22": "I cannot log in, the password reset link has expired twice.",
+        "cw-23": "My card was charged but the order shows as unpaid, please refund me.",
+        "cw-24": "The login page says my account is locked, what should I do?",
+        "cw-26": "Hi, I forgot my password and cannot log in to the app.",
+    }
+    assert {key: texts[key] for key in day} == day
+    drivers = DriversRunner(store).run(
+        DriversQuery.model_validate({**DAY, "topics": 2, "examples": 20})).as_json()
+    # each of the 5 in one topic; with room for every example, the examples are these texts
+    assert (drivers["contacts"], drivers["unassigned"]) == (5, 0)
+    assert sum(topic["contacts"] for topic in drivers["topics"]) == 5
+    assert sorted(text for topic in drivers["topics"] for text in topic["examples"]) == sorted(
+        day.values())

@@ -282,17 +282,31 @@ def assert_texts_reach_sentiment_and_drivers(store: Engine) -> None:
         expected = round(mean(score(text) for text in texts), 4)
         got = sentiment[category]
         assert (got["value"], got["n"], got["unscored"]) == (expected, len(texts), 0), category
-    # contact drivers read each inbound contact's subject and first customer message: the
-    # ticket's description
+    # contact drivers read each inbound contact's subject and its first customer message (the
+    # ticket's description), never an agent's words: every inbound ticket of the day, by hand
     with store.connect() as connection:
         texts = dict(contact_texts(connection, None, None))
-    assert texts["fd-106"] == ("Refund for returned order. I need a refund for the order I "
-                               "returned last week, the payment was not reversed.")
-    assert texts["fd-107"] == ("Chat with Gus. I forgot my password and the login page keeps "
-                               "failing.")
-    assert "fd-104" not in texts  # outbound
+    day = {
+        "fd-101": "Charged twice for my subscription. I was charged twice for my subscription "
+                  "this month. Please refund the duplicate payment.",
+        "fd-102": "Cannot log in. I cannot log in to my account. The password reset email never "
+                  "arrives.",
+        "fd-103": "Chat with Chloe. Why was my card charged twice for one order?",
+        "fd-105": "Call from +1 555 0105. Customer called: locked out after too many login "
+                  "attempts, password reset needed.",
+        "fd-106": "Refund for returned order. I need a refund for the order I returned last "
+                  "week, the payment was not reversed.",
+        "fd-107": "Chat with Gus. I forgot my password and the login page keeps failing.",
+        "fd-108": "Two-factor code rejected. Two factor login code is not accepted, I cannot "
+                  "access my account.",
+    }
+    assert {key: texts[key] for key in day} == day
+    assert "fd-104" not in texts  # outbound: the agent's invoice notice is no contact reason
     drivers = DriversRunner(store).run(
-        DriversQuery.model_validate({**DAY, "topics": 2})).as_json()
-    # the 7 inbound tickets of the day, each in one of two topics
-    assert drivers["contacts"] == 7
-    assert sum(topic["contacts"] for topic in drivers["topics"]) + drivers["unassigned"] == 7
+        DriversQuery.model_validate({**DAY, "topics": 2, "examples": 20})).as_json()
+    # the 7 inbound tickets of the day, each in one topic; with room for every example, the
+    # topics' examples are exactly these texts
+    assert (drivers["contacts"], drivers["unassigned"]) == (7, 0)
+    assert sum(topic["contacts"] for topic in drivers["topics"]) == 7
+    assert sorted(text for topic in drivers["topics"] for text in topic["examples"]) == sorted(
+        day.values())
