@@ -6,10 +6,11 @@ dependencies flattened), so a new route or parameter is fuzzed without editing t
 Values: control characters (NUL, SOH, ESC, DEL), 10,000 characters, odd Unicode (right-to-left
 override, byte order mark, a non-character, an emoji, Greek), invalid UTF-8 percent escapes
 with a lone `%`, and path traversal (encoded and plain). Each (route, parameter, value) is
-sent once, by the roles in turn (admin, manager, lead, agent, no credentials), so every role
-meets every parameter while the test stays at about 1,500 requests (each parameter gets every
-value but one control character, the four taking turns; a parameter the route does not
-declare gets all four); form and JSON bodies are checked too. On SQLite and PostgreSQL.
+sent once, by the roles in turn (admin, manager, lead, reviewer, agent, no credentials), so
+every role meets every parameter (six values each, six roles) while the test stays at about
+1,500 requests (each parameter gets every value but one control character, the four taking
+turns; a parameter the route does not declare gets all four); form and JSON bodies are
+checked too. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ OTHER_VALUES = [
     ("traversal", "..%2F..%2F..%2F..%2Fetc%2Fpasswd"),
     ("traversal-dots", "../../../../etc/passwd"),
 ]
-ROLES = ["admin", "manager", "lead", "agent", None]
-VALID_PATH = {"agent_id": "a1", "team_id": "team-a", "customer_id": "c1"}
+ROLES = ["admin", "manager", "lead", "reviewer", "agent", None]
+# A path parameter's valid value (one the centre holds), used while another parameter is fuzzed.
+VALID_PATH = {"agent_id": "a1", "team_id": "team-a", "customer_id": "c1", "interaction_id": "i01"}
 # Server-sent events never end: only the control characters (answered before the route) are
 # sent to it.
 STREAMING = {"/api/v1/live"}
