@@ -113,8 +113,10 @@ def test_the_users_form_starts_on_the_least_privileged_role(page: Page,
     page.goto(f"{live_server.url}/admin/users")
     role = page.locator("select[name=role]")
     expect(role).to_have_value("agent")
-    assert role.locator("option").all_inner_texts() == ["agent", "team lead", "manager",
-                                                        "admin"]
+    # a reviewer reads every team's conversations but has none of a lead's tools (teams,
+    # alerts, staffing, ...): above an agent, below a team lead
+    assert role.locator("option").all_inner_texts() == ["agent", "reviewer", "team lead",
+                                                        "manager", "admin"]
     # sent without the agent id: refused, and the form comes back as it was typed
     page.fill("input[name=username]", "newbie")
     page.fill("input[name=password]", "long enough password")
