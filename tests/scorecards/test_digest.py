@@ -42,6 +42,7 @@ from servicepulse.scorecards.digest import (
     DigestScheduler,
     _claim,
     due_period,
+    latest_due,
     period_ending,
     send_due,
     send_hook,
@@ -377,6 +378,66 @@ def test_when_a_digest_is_due() -> None:
         date(2026, 3, 8), date(2026, 3, 9), date(2026, 3, 1), date(2026, 3, 2))
     assert due_period("daily", "monday", 8, monday_8 - timedelta(hours=1)).end == date(
         2026, 3, 8)
+    # the latest due by the settings' schedule, in their zone (London is UTC+1 in summer)
+    settings = Settings(digests={"weekday": "monday", "hour": 8, "timezone": "Europe/London"})
+    assert latest_due("weekly", settings, datetime(2026, 3, 9, 8, 0, tzinfo=UTC)) == date(
+        2026, 3, 9)
+    assert latest_due("weekly", settings, datetime(2026, 3, 9, 7, 59, tzinfo=UTC)) == date(
+        2026, 3, 2)
+    assert latest_due("weekly", settings, datetime(2026, 6, 1, 7, 30, tzinfo=UTC)) == date(
+        2026, 6, 1)  # 08:30 in London
+    assert latest_due("daily", settings, datetime(2026, 3, 11, 7, 0, tzinfo=UTC)) == date(
+        2026, 3, 10)
+
+
+def test_the_digest_page_shows_the_scheduled_digest(team_weeks: Engine,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """/scorecards/team/T1/digest?period=week|day: the digest the schedule e-mails, its
+    numbers by hand as in the mail (test_the_numbers_are_the_engines)."""
+    from fastapi.testclient import TestClient
+
+    from servicepulse.web.app import create_app
+    from servicepulse.web.users import create_token, create_user
+
+    monkeypatch.setenv("SERVICEPULSE_CONFIG", "/dev/null")
+    create_user(team_weeks, "page-boss", "correct horse battery", "manager")
+    create_user(team_weeks, "page-other", "correct horse battery", "team_lead",
+                team_ids=["T9"])
+    headers = {name: {"Authorization": f"Bearer {create_token(team_weeks, name, 'read')}"}
+               for name in ("page-boss", "page-other")}
+    with TestClient(create_app(team_weeks, serve_stale=False, prewarm=False)) as client:
+        week = client.get("/scorecards/team/T1/digest?period=week&to=2026-03-09",
+                          headers=headers["page-boss"])
+        assert week.status_code == 200, week.text
+        assert "02 Mar to 08 Mar 2026 · 6 people" in week.text
+        assert "<h2>Change against 2026-02-23 to 2026-03-02</h2>" in week.text
+        assert _change_row(week.text, "csat")[:3] == ["75.6%", "67.7%", "+7.9 pts"]
+        assert _change_row(week.text, "contacts")[:3] == ["242", "220", "+22"]
+        assert "Why Customer satisfaction changed (+7.9 pts)" in week.text
+        # a day: Tuesday 3 March against Tuesday 24 February. The builder spreads each
+        # agent's calls round robin over the three days (index % 3 == 1 on the 3rd), but A2's
+        # 20 repeat pairs (indices 0-39) all fall on the 2nd: A1 13, A2 14 (of 40-79), A3 15,
+        # A4 12, A5 14 = 68; the week before A5 answered 20 calls, 7 on the day: 61
+        day = client.get("/scorecards/team/T1/digest?period=day&to=2026-03-04",
+                         headers=headers["page-boss"])
+        assert day.status_code == 200, day.text
+        assert "<h2>Change against 2026-02-24 to 2026-02-25</h2>" in day.text
+        assert _change_row(day.text, "contacts")[:3] == ["68", "61", "+7"]
+        pdf = client.get("/scorecards/team/T1/digest?period=week&to=2026-03-09&format=pdf",
+                         headers=headers["page-boss"])
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["content-disposition"] == (
+            'inline; filename="digest-T1-2026-03-02.pdf"')
+        refused = client.get("/scorecards/team/T1/digest?period=month",
+                             headers=headers["page-boss"])
+        assert refused.status_code == 422
+        assert client.get("/scorecards/team/T1/digest?period=week",
+                          headers=headers["page-other"]).status_code == 403
+        # the team scorecard links to the last week's digest
+        team = client.get("/scorecards/team/T1?from=2026-03-02&to=2026-03-09",
+                          headers=headers["page-boss"])
+        assert 'href="/scorecards/team/T1/digest?period=week">last week\'s digest</a>' in (
+            team.text.replace("&#39;", "'"))
 
 
 def test_settings_and_their_errors(tmp_path: Path) -> None:

@@ -134,3 +134,45 @@ def test_tile_link_opens_the_explanation(explain_client: tuple[TestClient, dict[
     assert phone is not None and "+75.0 s" in phone.group(1)
     refused = _get(client, tokens["manager"], "/explain", kpi="frt", **DAYS)
     assert refused.status_code == 200 and "frt is a median" in refused.text
+
+
+def test_agent_scorecard_tiles_link_to_the_explanation(sqlite_store: Engine, tmp_path: Path
+                                                       ) -> None:
+    """The agent scorecard's "why?": the agent's own change, by channel, over the card's
+    window. Agent c1 answers phone and chat: 2 March phone 10 (300 s each), chat 10 (600 s);
+    9 March phone 30, chat 10. AHT 450 s -> 375 s, pure mix: phone (3/4 − 1/2) × 300 = +75 s,
+    chat (1/4 − 1/2) × 600 = −150 s."""
+    records: list[dict[str, Any]] = [
+        {"type": "team", "id": "t1", "name": "Voice"},
+        {"type": "agent", "id": "c1", "name": "Cy", "role": "frontline", "team_id": "t1"},
+        *_contacts("2026-03-02", "phone", "c1", 10, 8, 300),
+        *_contacts("2026-03-02", "chat", "c1", 10, 4, 600),
+        *_contacts("2026-03-09", "phone", "c1", 30, 24, 300),
+        *_contacts("2026-03-09", "chat", "c1", 10, 4, 600),
+        *_contacts("2026-02-23", "email", "c1", 1, 1, 100),  # the data covers both weeks
+        *_contacts("2026-03-18", "email", "c1", 1, 1, 100)]
+    path = tmp_path / "agent.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    load(sqlite_store, path)
+    create_user(sqlite_store, "manager", "correct horse battery", "manager")
+    create_user(sqlite_store, "cy", "correct horse battery", "agent", agent_id="c1")
+    with TestClient(create_app(sqlite_store, serve_stale=False, prewarm=False)) as client:
+        for name in ("manager", "cy"):
+            token = create_token(sqlite_store, name, "read")
+            card = _get(client, token, "/scorecards/agent/c1", **{"from": "2026-03-09",
+                                                                  "to": "2026-03-16"})
+            assert card.status_code == 200, card.text
+            tiles = dict(re.findall(
+                r'data-kpi="(\w+)" data-status="\w+">\s*<h2>[^<]*(?:<a class="why" '
+                r'href="([^"]+)")?', card.text))
+            # FRT is a median; no CSAT answers: no "why?"
+            assert tiles["aht"] and tiles["frt"] == "" and tiles["csat"] == ""
+            link = tiles["aht"].replace("&amp;", "&")
+            assert link == "/explain?kpi=aht&agent=c1&by=channel&from=2026-03-09&to=2026-03-16"
+            page = client.get(link, headers={"Authorization": f"Bearer {token}"})
+            assert page.status_code == 200, page.text
+            assert "Average handle time fell from 7.5 min to 6.2 min (−75.0 s)" in page.text
+            assert "filtered: agent = c1" in page.text
+            rows = dict(re.findall(r'<tr data-group="(\w+)">.*?<td class="r total"><b>([^<]+)<',
+                                   page.text, re.S))
+            assert rows == {"phone": "+75.0 s", "chat": "−150.0 s"}

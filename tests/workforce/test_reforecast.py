@@ -85,7 +85,7 @@ def test_day_above_forecast_ratio(store: Engine, tmp_path: Path) -> None:
         (1.0, -1.0), (1.5, -0.5), (1.5, -0.5), (0.0, 0.0)]
     assert result.short_intervals == 1  # 11:00 on; 09:00 and 10:00 are over
     assert (result.forecast_total, result.reforecast_total) == (6.0, 9.0)
-    document = result.as_dict()
+    document: dict[str, Any] = result.as_dict()
     assert document["intervals"][11] == {
         "start": "2026-03-09T11:00:00+00:00", "forecast": 2.0, "actual": None,
         "reforecast": 3.0, "agents_required": 2, "agents_required_forecast": 1,
@@ -179,7 +179,7 @@ def test_api_and_page(sqlite_store: Engine, tmp_path: Path) -> None:
     create_user(sqlite_store, "lead", "correct horse battery", "team_lead", team_ids=["t1"])
     create_user(sqlite_store, "ann", "correct horse battery", "agent", agent_id="a1")
     tokens = {name: create_token(sqlite_store, name, "read") for name in ("lead", "ann")}
-    asked = {"date": "2026-03-09", "at": "11:00", "interval": 60, "method": "ratio"}
+    asked: dict[str, str | int] = {"date": "2026-03-09", "at": "11:00", "interval": 60, "method": "ratio"}
     with TestClient(create_app(sqlite_store, serve_stale=False, prewarm=False)) as client:
         lead = {"Authorization": f"Bearer {tokens['lead']}"}
         response = client.get("/api/v1/staffing/reforecast", params=asked, headers=lead)
@@ -194,9 +194,15 @@ def test_api_and_page(sqlite_store: Engine, tmp_path: Path) -> None:
         assert '<div class="value" id="ratio">150%</div>' in page.text
         assert '<div class="value" id="short">1</div>' in page.text
         assert 'http-equiv="refresh"' not in page.text  # a moment asked: not live
+        assert "<h1>Staffing on 2026-03-09: reforecast</h1>" in page.text
+        assert "<title>Staffing on 2026-03-09" in page.text
         # today, as of now: the page reloads itself
         live = client.get("/staffing/today", headers=lead)
         assert live.status_code == 200 and 'http-equiv="refresh"' in live.text
+        assert "<h1>Staffing today: reforecast</h1>" in live.text
+        # the staffing plan's page leads to it
+        plan = client.get("/staffing", headers=lead)
+        assert '<a href="/staffing/today" id="today-link">' in plan.text
         bad = client.get("/api/v1/staffing/reforecast", params={**asked, "at": "9h"},
                          headers=lead)
         assert bad.status_code == 422 and "not a time of day" in bad.text

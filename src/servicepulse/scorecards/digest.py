@@ -608,14 +608,23 @@ def send_due(engine: sqlalchemy.Engine, settings: Any, *, now: datetime | None =
     """Each team's digest for the latest period due (or the period sent on `day`)."""
     config = settings.digests
     cadence = cadence or config.cadence.value
-    if day is not None:
-        period = period_ending(cadence, day)
-    else:
-        local = (now or datetime.now(UTC)).astimezone(schedule_zone(settings))
-        period = due_period(cadence, config.weekday, config.hour, local)
+    period = period_ending(cadence, day or latest_due(cadence, settings, now))
     return [send_digest(engine, settings, name, period, to=to, dry_run=dry_run,
                         retry_now=retry_now)
             for name in digest_teams(engine, settings, team)]
+
+
+def latest_due(cadence: str, settings: Any, now: datetime | None = None) -> date:
+    """The end (exclusive) of the latest period due by the schedule's weekday, hour and zone."""
+    config = settings.digests
+    local = (now or datetime.now(UTC)).astimezone(schedule_zone(settings))
+    return due_period(cadence, config.weekday, config.hour, local).end
+
+
+def scheduled_digest(engine: sqlalchemy.Engine, team: str, *, cadence: str, day: date,
+                     settings: Any) -> dict[str, Any]:
+    """The digest as the schedule sends it on `day` (the web page's preview)."""
+    return build_digest(engine, team, period_ending(cadence, day), settings)
 
 
 def deliveries(engine: sqlalchemy.Engine, limit: int = 50) -> list[dict[str, Any]]:

@@ -7,7 +7,9 @@ badges, alert history and customer health pages, and the scorecard JSON under `/
 - GET /scorecards: the way in from the navigation: an agent goes to their own scorecard, a
   lead of one team to its team scorecard; others choose a team.
 - GET /scorecards/agent/ID/coaching[?format=pdf]: as the agent's scorecard.
-- GET /scorecards/team/ID/digest[?format=pdf]: leads (their teams), managers, admins.
+- GET /scorecards/team/ID/digest[?format=pdf]: leads (their teams), managers, admins;
+  with `period=week|day`, the digest as the schedule e-mails it (docs/digests.md): the week
+  or day before `to` (else the latest due), compared with the one before, and why.
 - GET /leaderboard[?team=ID]: everyone; an agent sees their own team's.
 - GET /alerts, /customer-health: leads, managers, admins; a lead sees the alerts about their
   teams and the health of the customers their teams served (as the customer list).
@@ -60,6 +62,8 @@ if web_templates.env.loader is not None:
 templates = Jinja2Templates(env=web_templates.env.overlay(loader=ChoiceLoader(_loaders)))
 
 Format = Annotated[str, Query(pattern="^(html|pdf)$")]
+DigestPeriod = Annotated[str | None, Query(
+    pattern="^(week|day)$", description="week or day: the digest as the schedule sends it")]
 
 
 def _settings() -> Any:
@@ -236,9 +240,16 @@ async def coaching_page(services: ServicesDep, user: CurrentUser, agent_id: str,
 @pages.get("/scorecards/team/{team_id}/digest")
 async def digest_page(services: ServicesDep, user: LeadUser, team_id: str,
                       from_: FromDate = None, to: ToDate = None,
-                      format: Format = "html") -> Response:
+                      format: Format = "html", period: DigestPeriod = None) -> Response:
     team = team_id
     Access.of(user).check_team(team)
+    if period is not None:
+        from servicepulse.scorecards.digest import latest_due, scheduled_digest
+
+        cadence = "weekly" if period == "week" else "daily"
+        data = await _cached(services, "scheduled-digest", scheduled_digest, services.engine,
+                             team, cadence=cadence, day=to or latest_due(cadence, _settings()))
+        return _document(render_html(data), format, f"digest-{team}-{data['from']}")
     first, end, _shown = await page_period(services, from_, to)
     data = await _cached(services, "digest", team_digest, services.engine, team,
                          start=first, end=end)
