@@ -226,9 +226,10 @@ def test_the_page_shows_the_filters_counts_and_rows(
     page = _get(served, "lead", "/interactions", state="resolved").text
     assert re.findall(r'<tr data-id="(i\d+)"', page) == ["i06", "i05", "i02", "i01"]
     assert '<b id="total">4</b> interactions · showing 1–4' in page
-    # i06's creation, in the organisation's time zone (UTC here)
-    assert re.search(r'<tr data-id="i06"[^>]*><td>i06</td><td class="nowrap">2026-11-04 08:00<',
-                     page)
+    # i06's id, a link to its conversation and reviews; its creation, in the organisation's
+    # time zone (UTC here)
+    assert re.search(r'<tr data-id="i06"[^>]*><td><a href="/qa/review/i06"[^>]*>i06</a></td>'
+                     r'<td class="nowrap">2026-11-04 08:00<', page)
     # the state counts, each a link; the agents offered: the lead's team only
     assert re.findall(r'data-state="(\w+)">\w+ <b>(\d+)</b>', page) == [
         ("waiting", "1"), ("open", "1"), ("resolved", "4"), ("abandoned", "0")]
@@ -239,3 +240,6 @@ def test_the_page_shows_the_filters_counts_and_rows(
     own = _get(served, "ann", "/interactions").text
     assert '<select name="agent">' not in own and '<select name="team">' not in own
     assert re.findall(r'<tr data-id="(i\d+)"', own) == ["i09", "i02", "i01"]
+    # each id links to the conversation's page, which the agent may open: theirs
+    assert re.findall(r'<a href="/qa/review/(i\d+)"', own) == ["i09", "i02", "i01"]
+    assert _get(served, "ann", "/qa/review/i01").status_code == 200
