@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -23,12 +22,17 @@ from sqlalchemy import Engine, select
 from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions
 from servicepulse.ingest.importer import ImportSummary, import_rows
 from servicepulse.ingest.webhooks import chatwoot_delivery, drop_stale
-from servicepulse.insights.drivers import DriversQuery, DriversRunner, contact_texts
-from servicepulse.insights.sentiment import score_text
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.store import tables
-from tests.ingest.connectors.helpers import FIXTURES, errors, read, records
+from tests.ingest.connectors.helpers import (
+    FIXTURES,
+    assert_sentiment_by_category,
+    drivers_reading,
+    errors,
+    read,
+    records,
+)
 
 EXPORT = FIXTURES / "chatwoot_export"
 PAGES = sorted(EXPORT.glob("*.json"))
@@ -37,13 +41,6 @@ DAY = {"from": "2024-05-06", "to": "2024-05-07"}  # the spam conversation is on 
 
 def load(engine: Engine, paths: list[Path]) -> ImportSummary:
     return import_rows(engine, CONNECTORS["chatwoot"].read(paths, ConnectorOptions()))
-
-
-def score(text: str) -> float:
-    """The text's sentiment score, as the scorer gives it for one text alone."""
-    result = score_text(text).score
-    assert result is not None, f"{text!r} is not scored"
-    return result
 
 
 def stored(engine: Engine, table: str) -> dict[str, dict[str, Any]]:
@@ -143,28 +140,18 @@ def test_export_kpis_and_texts_by_hand(store: Engine) -> None:
     # ratings 5, 2, 4: two of three in 4-5
     assert (got["csat"]["value"], got["csat"]["n"]) == (66.6667, 3)
 
-    result = run_kpi_query(store, KpiQuery(kpis=["sentiment"], by=["category"]))
-    sentiment = {r["group"]["category"]: r["kpis"]["sentiment"] for r in result["rows"]}
-    for label, texts in CUSTOMER_TEXTS.items():
-        expected = round(mean(score(text) for text in texts), 4)
-        assert (sentiment[label]["value"], sentiment[label]["n"],
-                sentiment[label]["unscored"]) == (expected, len(texts), 0), label
+    assert_sentiment_by_category(store, CUSTOMER_TEXTS)
     # a conversation has no subject: drivers read its first customer message (not the bot's
     # greeting, an agent's reply or a later message), for every inbound conversation of the day
-    with store.connect() as connection:
-        texts = dict(contact_texts(connection, None, None))
-    day = {
+    day: dict[str, str | None] = {
         "cw-21": "Hi, I was charged twice for my subscription, can I get a refund?",
         "cw-22": "I cannot log in, the password reset link has expired twice.",
         "cw-23": "My card was charged but the order shows as unpaid, please refund me.",
         "cw-24": "The login page says my account is locked, what should I do?",
         "cw-26": "Hi, I forgot my password and cannot log in to the app.",
     }
-    assert {key: texts[key] for key in day} == day
-    drivers = DriversRunner(store).run(
-        DriversQuery.model_validate({**DAY, "topics": 2, "examples": 20})).as_json()
-    # each of the 5 in one topic; with room for every example, the examples are these texts
+    drivers, examples = drivers_reading(store, day, DAY)
+    # each of the 5 in one topic, the examples exactly their texts
     assert (drivers["contacts"], drivers["unassigned"]) == (5, 0)
     assert sum(topic["contacts"] for topic in drivers["topics"]) == 5
-    assert sorted(text for topic in drivers["topics"] for text in topic["examples"]) == sorted(
-        day.values())
+    assert examples == sorted(text for text in day.values() if text)

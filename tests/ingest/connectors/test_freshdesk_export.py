@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions
 from servicepulse.ingest.importer import ImportSummary, import_rows
-from servicepulse.insights.drivers import DriversQuery, DriversRunner, contact_texts
-from servicepulse.insights.sentiment import score_text
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.store import tables
-from tests.ingest.connectors.helpers import FIXTURES, errors, read, records
+from tests.ingest.connectors.helpers import (
+    FIXTURES,
+    assert_sentiment_by_category,
+    drivers_reading,
+    errors,
+    read,
+    records,
+)
 
 EXPORT = FIXTURES / "freshdesk_export"
 PAGES = sorted(EXPORT.glob("*.json"))  # every page type, in no particular order
@@ -41,13 +45,6 @@ def load(engine: Engine, paths: list[Path]) -> ImportSummary:
 def kpis(engine: Engine, names: list[str], **query: Any) -> dict[str, Any]:
     [row] = run_kpi_query(engine, KpiQuery(kpis=names, **query))["rows"]
     return dict(row["kpis"])
-
-
-def score(text: str) -> float:
-    """The text's sentiment score, as the scorer gives it for one text alone."""
-    result = score_text(text).score
-    assert result is not None, f"{text!r} is not scored"
-    return result
 
 
 def stored(engine: Engine, table: str) -> dict[str, dict[str, Any]]:
@@ -248,7 +245,7 @@ def test_export_kpis_and_texts_by_hand(store: Engine) -> None:
     assert_texts_reach_sentiment_and_drivers(store)
 
 
-# The customer's words in the export, by category (the spam and deleted tickets have none):
+# The customer's words in the export, by category (the spam and deleted tickets have no category):
 # ticket descriptions, incoming and portal replies, survey comments.
 CUSTOMER_TEXTS = {
     "Refund": [
@@ -273,19 +270,9 @@ CUSTOMER_TEXTS = {
 
 
 def assert_texts_reach_sentiment_and_drivers(store: Engine) -> None:
-    result = run_kpi_query(store, KpiQuery(kpis=["sentiment"], by=["category"]))
-    sentiment = {row["group"]["category"]: row["kpis"]["sentiment"]
-                 for row in result["rows"]}
-    for category, texts in CUSTOMER_TEXTS.items():
-        # the mean score of exactly these texts: no agent reply, no note, no
-        # outbound description is read as the customer's
-        expected = round(mean(score(text) for text in texts), 4)
-        got = sentiment[category]
-        assert (got["value"], got["n"], got["unscored"]) == (expected, len(texts), 0), category
+    assert_sentiment_by_category(store, CUSTOMER_TEXTS)
     # contact drivers read each inbound contact's subject and its first customer message (the
     # ticket's description), never an agent's words: every inbound ticket of the day, by hand
-    with store.connect() as connection:
-        texts = dict(contact_texts(connection, None, None))
     day = {
         "fd-101": "Charged twice for my subscription. I was charged twice for my subscription "
                   "this month. Please refund the duplicate payment.",
@@ -299,14 +286,10 @@ def assert_texts_reach_sentiment_and_drivers(store: Engine) -> None:
         "fd-107": "Chat with Gus. I forgot my password and the login page keeps failing.",
         "fd-108": "Two-factor code rejected. Two factor login code is not accepted, I cannot "
                   "access my account.",
+        "fd-104": None,  # outbound: the agent's invoice notice is no contact reason
     }
-    assert {key: texts[key] for key in day} == day
-    assert "fd-104" not in texts  # outbound: the agent's invoice notice is no contact reason
-    drivers = DriversRunner(store).run(
-        DriversQuery.model_validate({**DAY, "topics": 2, "examples": 20})).as_json()
-    # the 7 inbound tickets of the day, each in one topic; with room for every example, the
-    # topics' examples are exactly these texts
+    drivers, examples = drivers_reading(store, day, DAY)
+    # the 7 inbound tickets of the day, each in one topic, the examples exactly their texts
     assert (drivers["contacts"], drivers["unassigned"]) == (7, 0)
     assert sum(topic["contacts"] for topic in drivers["topics"]) == 7
-    assert sorted(text for topic in drivers["topics"] for text in topic["examples"]) == sorted(
-        day.values())
+    assert examples == sorted(text for text in day.values() if text)

@@ -43,7 +43,14 @@ from servicepulse.kpi.rollup import query_rollup
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.records.models import Channel
 from servicepulse.store import tables
-from tests.ingest.connectors.helpers import FIXTURES, errors, read, records
+from tests.ingest.connectors.helpers import (
+    FIXTURES,
+    assert_sentiment_by_category,
+    drivers_reading,
+    errors,
+    read,
+    records,
+)
 
 EXPORT = sorted((FIXTURES / "zendesk" / "export").glob("*.json"))
 WINDOW = {"from": "2024-05-06", "to": "2024-05-09"}
@@ -170,6 +177,35 @@ def test_comments_become_events_by_who_wrote_them() -> None:
     assert got[("interaction", "zd-2004")]["channel"] == "email"
     assert got[("interaction", "zd-2007")]["channel"] == "web"  # api, no source
 
+
+# The customers' words in the export, by ticket type: their public comments (on 2005, the
+# outbound ticket, the customer's answer to the agent) and the rating comments; no agent
+# reply, no private note, no opening comment an agent wrote.
+CUSTOMER_TEXTS = {
+    "incident": ["Hello, my invoice for April shows 120 EUR but my plan is 90 EUR.",
+                 "Thank you, that looks right now.", "Fast and clear"],
+    "problem": ["My payment failed twice today.",
+                "It is still failing, this is really frustrating.", "Still failing"],
+    "question": ["hi, my order #5521 has not arrived",
+                 "Where is my refund? It has been two weeks."],
+    "task": ["Thanks for the reminder, I updated the card."],
+}
+
+
+def test_comment_texts_reach_sentiment_and_drivers(store: Engine) -> None:
+    load(store, EXPORT)
+    assert_sentiment_by_category(store, CUSTOMER_TEXTS, **WINDOW)
+    # drivers read each inbound ticket's subject and its first customer comment
+    inbound: dict[str, str | None] = {
+        "zd-2001": "Invoice shows the wrong amount. Hello, my invoice for April shows 120 EUR "
+                   "but my plan is 90 EUR.",
+        "zd-2002": "Payment failed twice. My payment failed twice today.",
+        "zd-2003": "Order not arrived. hi, my order #5521 has not arrived",
+        "zd-2004": "Refund. Where is my refund? It has been two weeks.",
+        "zd-2005": None,  # outbound: the agent's notice is no contact reason
+    }
+    _, examples = drivers_reading(store, inbound, WINDOW)
+    assert {text for text in inbound.values() if text} <= set(examples)
 
 def _metrics(tmp_path: Path) -> Path:
     """Ticket metrics for 2001, 2002 and 2004 (Zendesk's own first reply times)."""
