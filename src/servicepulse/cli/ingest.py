@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -20,9 +19,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
-from sqlalchemy import Engine, func, select
 
 from servicepulse.cli.context import state
+from servicepulse.ingest import quarantine
 from servicepulse.ingest.importer import Importer, ImportSummary
 from servicepulse.ingest.readers import (
     UnreadableFile,
@@ -31,8 +30,6 @@ from servicepulse.ingest.readers import (
     expand_paths,
     read_paths,
 )
-from servicepulse.ingest.sources import SourceRow
-from servicepulse.store import tables
 
 console = Console(stderr=True)
 out = Console()
@@ -210,18 +207,6 @@ def check_command(
         raise typer.Exit(1)
 
 
-def _quarantine_rows(engine: Engine, ids: list[int] | None,
-                     source: str | None) -> list[dict[str, Any]]:
-    q = tables.quarantine
-    statement = select(q).order_by(q.c.id)
-    if ids:
-        statement = statement.where(q.c.id.in_(ids))
-    if source:
-        statement = statement.where(q.c.source == source)
-    with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(statement)]
-
-
 @quarantine_app.command("list")
 def quarantine_list(
     ctx: typer.Context,
@@ -231,16 +216,14 @@ def quarantine_list(
 ) -> None:
     """List quarantined rows with their file, line, field and reason."""
     engine = state(ctx).engine()
-    rows = _quarantine_rows(engine, None, source)
-    with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(tables.quarantine)).scalar()
+    rows = quarantine.rows(engine, source=source, limit=limit)
     if format == "json":
-        out.print_json(json.dumps(rows[:limit]))
+        out.print_json(json.dumps(rows))
         return
-    table = Table(title=f"Quarantine ({total:,} rows)", title_justify="left")
+    table = Table(title=f"Quarantine ({quarantine.count(engine):,} rows)", title_justify="left")
     for column in ("id", "source", "line", "kind", "record id", "field", "reason"):
         table.add_column(column, overflow="fold")
-    for row in rows[:limit]:
+    for row in rows:
         table.add_row(str(row["id"]), row["source"], str(row["line"] or ""), row["kind"] or "",
                       row["record_id"] or "", row["field"] or "", row["reason"])
     out.print(table)
@@ -255,41 +238,13 @@ def quarantine_retry(
     """Validate quarantined rows again (after a fix to the configuration or the software);
     the ones that pass are imported and leave the quarantine."""
     apply_plausible_values()
-    engine = state(ctx).engine()
-    rows = _quarantine_rows(engine, ids, source)
-    retried = []
-    for row in rows:
-        try:
-            data = orjson.loads(row["raw"]) if row["raw"].lstrip().startswith("{") else None
-        except orjson.JSONDecodeError:
-            data = None
-        # a connector's source text (a Zendesk ticket, ...) is not a canonical record: those
-        # are fixed by importing the source export again with its --format
-        if isinstance(data, dict) and ("type" in data or row["default_kind"]):
-            retried.append((row["id"], SourceRow(row["source"], row["line"], data, row["raw"],
-                                                 None, row["default_kind"])))
-    q = tables.quarantine
-    importer = Importer(engine)
-    passed = 0
-    for quarantine_id, source_row in retried:
-        # rollups and text scores once at the end, not once per retried row
-        summary = importer.import_rows([source_row], after_import=False)
-        if not summary.quarantined:
-            passed += 1
-            with engine.begin() as connection:
-                connection.execute(q.delete().where(q.c.id == quarantine_id))
-        else:
-            # the fresh failure was deduplicated against the old entry; refresh its reason
-            error = summary.rejected[0][1]
-            with engine.begin() as connection:
-                connection.execute(q.update().where(q.c.id == quarantine_id).values(
-                    field=error.field, reason=error.reason))
-    importer.run_after_import()
-    still = len(rows) - passed
-    out.print(f"retried {len(rows):,}: {passed:,} imported, {still:,} still quarantined"
-              + ("" if len(retried) == len(rows) else
-                 f" ({len(rows) - len(retried):,} are not canonical records: fix the source "
-                 "file and import it again, with its --format for a helpdesk export)"))
+    result = quarantine.retry(state(ctx).engine(), ids, source)
+    still = result.still
+    out.print(f"retried {result.selected:,}: {result.passed:,} imported, {still:,} still "
+              "quarantined" + ("" if not result.not_canonical else
+                               f" ({result.not_canonical:,} are not canonical records: fix the "
+                               "source file and import it again, with its --format for a "
+                               "helpdesk export)"))
     if still:
         raise typer.Exit(EXIT_QUARANTINED)
 
@@ -304,12 +259,5 @@ def quarantine_drop(
     """Drop quarantined rows you have decided not to import."""
     if not (ids or all_rows or source):
         raise typer.BadParameter("name quarantine ids, --source FILE or --all")
-    q = tables.quarantine
-    statement = q.delete()
-    if ids:
-        statement = statement.where(q.c.id.in_(ids))
-    if source:
-        statement = statement.where(q.c.source == source)
-    with state(ctx).engine().begin() as connection:
-        dropped = connection.execute(statement).rowcount
+    dropped = quarantine.drop(state(ctx).engine(), ids, source, everything=all_rows)
     out.print(f"dropped {dropped:,} quarantined rows")

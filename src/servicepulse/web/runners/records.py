@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from servicepulse.errors import InvalidRequest
+from servicepulse.ingest import quarantine as quarantine_service
 from servicepulse.kpi.sources import NOT_CONTACT_STATUSES
 from servicepulse.store.tables import (
     agent_states,
@@ -35,7 +36,6 @@ from servicepulse.store.tables import (
     events,
     interactions,
     orders,
-    quarantine,
     surveys,
     teams,
 )
@@ -640,11 +640,6 @@ def visible_customer_ids(context: RunContext) -> set[str] | None:
 
 def list_quarantine(context: RunContext, page: int, page_size: int
                     ) -> tuple[int, list[dict[str, Any]]]:
-    q = quarantine.c
-    with context.engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(quarantine)).scalar_one()
-        rows = connection.execute(
-            select(q.id, q.source, q.line, q.kind, q.record_id, q.field, q.reason, q.raw,
-                   q.quarantined_at)
-            .order_by(q.id.desc()).limit(page_size).offset((page - 1) * page_size)).all()
-    return total, [{**row._mapping, "quarantined_at": _iso(row.quarantined_at)} for row in rows]
+    """Page `page` of the quarantine, newest first (the quarantine service's page)."""
+    total, rows = quarantine_service.page(context.engine, page, page_size)
+    return total, [{**row, "quarantined_at": _iso(row["quarantined_at"])} for row in rows]
