@@ -1,14 +1,19 @@
 """`servicepulse bench workforce`: a day of 96 quarter-hours of required-agent solving, ours
 against pyworkforce in the same process (medians of several runs), plus Erlang A, very large
-traffic and the simulator for scale. Writes the `workforce` section of BENCHMARKS.md."""
+traffic and the simulator for scale. Writes the `workforce` section of BENCHMARKS.md.
+
+pyworkforce, the baseline, is a development dependency (the `dev` extra), not a runtime one:
+without it the benchmark says how to install it instead of failing on the import."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
 
 from servicepulse.bench.report import machine_line, median, time_runs, write_section
+from servicepulse.errors import Unavailable
 from servicepulse.workforce.erlang import (
     StaffingRequirement,
     required_agents,
@@ -49,7 +54,17 @@ def solve_day_pyworkforce(calls: list[float]) -> list[dict[str, float]]:
             for c in calls]
 
 
+def require_baseline() -> None:
+    """Unavailable (with how to install it) when pyworkforce, the baseline, is missing."""
+    if importlib.util.find_spec("pyworkforce") is None:
+        raise Unavailable(
+            "the workforce benchmark compares with pyworkforce, a development dependency that "
+            "is not installed: install the dev extra (`make install`, or "
+            "`pip install -e '.[dev]'`) and run `servicepulse bench workforce` again")
+
+
 def run_workforce_bench(runs: int = 7) -> str:
+    require_baseline()
     load = os.getloadavg()[0]
     calls = day_profile(120.0)  # peak 120 calls a quarter-hour: 40 Erlangs at AHT 300 s
     ours = median(time_runs(lambda: solve_day(calls), repeats=runs))
