@@ -18,7 +18,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from cachetools import LRUCache
 
 from servicepulse.bench.report import machine_line, median, time_runs, write_section
 from servicepulse.kpi.backends import PARQUET_ROW_GROUP
@@ -686,26 +686,25 @@ class CompiledSql:
 
     def __init__(self, compile_: Any, max_entries: int = MAX_COMPILED) -> None:
         self._compile = compile_
-        self.max_entries = max_entries
-        self._sql: OrderedDict[Any, str] = OrderedDict()
+        self._sql: LRUCache[Any, str] = LRUCache(max_entries)
         self.hits = 0
         self.misses = 0
+
+    @property
+    def max_entries(self) -> int:
+        return int(self._sql.maxsize)
 
     def __call__(self, expr: Any, /, *, limit: Any = None, params: Any = None,
                  pretty: bool = False) -> str:
         if limit is not None or params or pretty:
             return str(self._compile(expr, limit=limit, params=params, pretty=pretty))
         key = expr.op()
-        sql = self._sql.get(key)
+        sql = self._sql.get(key)  # a hit counts as a use
         if sql is not None:
-            self._sql.move_to_end(key)
             self.hits += 1
             return sql
         self.misses += 1
-        sql = str(self._compile(expr))
-        self._sql[key] = sql
-        while len(self._sql) > self.max_entries:
-            self._sql.popitem(last=False)
+        sql = self._sql[key] = str(self._compile(expr))
         return sql
 
 

@@ -35,7 +35,6 @@ so the same query over the same tables and times reuses them); the engine's
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +44,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import sqlglot as sg
 import sqlglot.expressions as sge
+from cachetools import LRUCache
 from ibis.backends import BaseBackend
 
 MAX_COMPILED = 128  # statements remembered per connection
@@ -150,10 +150,13 @@ class BoundExecutor:
             raise ValueError(f"bound parameters are for the store's backends "
                              f"({', '.join(STORE_BACKENDS)}), not {backend.name!r}")
         self.backend = backend
-        self.max_entries = max_entries
-        self._statements: OrderedDict[Any, BoundStatement] = OrderedDict()
+        self._statements: LRUCache[Any, BoundStatement] = LRUCache(max_entries)
         self.hits = 0
         self.misses = 0
+
+    @property
+    def max_entries(self) -> int:
+        return int(self._statements.maxsize)
 
     def statement(self, expr: ir.Expr, *, limit: Any = None,
                   params: Mapping[ir.Scalar, Any] | None = None) -> BoundStatement:
@@ -161,16 +164,12 @@ class BoundExecutor:
         if limit is not None or params:
             return compile_bound(self.backend, expr, limit=limit, params=params)
         key = expr.op()
-        found = self._statements.get(key)
+        found = self._statements.get(key)  # a hit counts as a use
         if found is not None:
-            self._statements.move_to_end(key)
             self.hits += 1
             return found
         self.misses += 1
-        found = compile_bound(self.backend, expr)
-        self._statements[key] = found
-        while len(self._statements) > self.max_entries:
-            self._statements.popitem(last=False)
+        found = self._statements[key] = compile_bound(self.backend, expr)
         return found
 
     def __call__(self, expr: ir.Expr, /, *, params: Mapping[ir.Scalar, Any] | None = None,

@@ -13,7 +13,7 @@ The result is the JSON document of the `servicepulse kpi` command (see docs/kpis
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import sqlalchemy
+from cachetools import LRUCache
 from ibis.backends import BaseBackend
 
 from servicepulse.kpi import statistics
@@ -276,21 +277,20 @@ class ExpressionCache:
     """
 
     def __init__(self, max_entries: int = 128) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._entries: LRUCache[Hashable, Any] = LRUCache(max_entries)
         self.hits = 0
         self.misses = 0
 
+    @property
+    def max_entries(self) -> int:
+        return int(self._entries.maxsize)
+
     def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
         if key in self._entries:
-            self._entries.move_to_end(key)
             self.hits += 1
-            return self._entries[key]
+            return self._entries[key]  # a hit counts as a use
         self.misses += 1
-        value = build()
-        self._entries[key] = value
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        value = self._entries[key] = build()  # the entry used longest ago makes room
         return value
 
 

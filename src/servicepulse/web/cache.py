@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
@@ -36,19 +36,21 @@ class ResultCache:
     def __init__(self, ttl: float = 60.0, max_entries: int = 512,
                  serve_stale: bool = True) -> None:
         self.ttl = ttl
-        self.max_entries = max_entries
         self.serve_stale = serve_stale
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: LRUCache[str, _Entry] = LRUCache(max_entries)
         self._in_flight: dict[str, asyncio.Future[Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def max_entries(self) -> int:
+        return int(self._entries.maxsize)
 
     def clear(self) -> None:
         self._entries.clear()
 
     async def get(self, key: str, version: int, compute: Callable[[], Any]) -> Any:
-        entry = self._entries.get(key)
+        entry = self._entries.get(key)  # a hit counts as a use
         if entry is not None:
-            self._entries.move_to_end(key)
             if entry.version == version and entry.expires > time.monotonic():
                 return entry.value
             if self.serve_stale:
@@ -81,6 +83,4 @@ class ResultCache:
             self._in_flight.pop(key, None)
         future.set_result(value)
         self._entries[key] = _Entry(version, time.monotonic() + self.ttl, value)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
         return value

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -29,25 +29,25 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 class PageCache:
-    """Rendered pages of cached views: (key, the view output they show) -> HTML. An entry
-    counts only while the result cache still hands out that very output object."""
+    """Rendered pages of cached views: (key, the view output they show) -> HTML, the
+    `max_entries` used last (cachetools' LRU). An entry counts only while the result cache
+    still hands out that very output object."""
 
     def __init__(self, max_entries: int = 256) -> None:
-        self.max_entries = max_entries
-        self._pages: OrderedDict[Hashable, tuple[Any, bytes]] = OrderedDict()
+        self._pages: LRUCache[Hashable, tuple[Any, bytes]] = LRUCache(max_entries)
+
+    @property
+    def max_entries(self) -> int:
+        return int(self._pages.maxsize)
 
     def get(self, key: Hashable, output: Any) -> bytes | None:
-        hit = self._pages.get(key)
+        hit = self._pages.get(key)  # a hit counts as a use
         if hit is None or hit[0] is not output:
             return None
-        self._pages.move_to_end(key)
         return hit[1]
 
     def put(self, key: Hashable, output: Any, body: bytes) -> None:
         self._pages[key] = (output, body)
-        self._pages.move_to_end(key)
-        while len(self._pages) > self.max_entries:
-            self._pages.popitem(last=False)
 
 
 def cache_key(*parts: Any) -> str:
