@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -31,8 +32,9 @@ def centre(sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     reviews = tmp_path / "calibration.jsonl"
     # rita and sam on i01 and i05, calibration: IQS 100, 50 and 75, 50 (alpha 8/11)
-    records = [{"type": "qa_form", "id": "tone", "name": "Tone",
-                "categories": [{"name": "tone", "weight": 1, "scale_max": 4}]}]
+    records: list[dict[str, Any]] = [{
+        "type": "qa_form", "id": "tone", "name": "Tone",
+        "categories": [{"name": "tone", "weight": 1, "scale_max": 4}]}]
     for n, (who, interaction, tone) in enumerate((("rita", "i01", 4), ("rita", "i05", 2),
                                                   ("sam", "i01", 3), ("sam", "i05", 2))):
         records.append({"type": "qa_review", "id": f"c{n}", "interaction_id": interaction,
@@ -70,6 +72,12 @@ def test_assign_and_queue(centre: Engine) -> None:
         a["interaction_id"] for a in document["assignments"]]
     table = said(run(centre, "qa", "queue", "--reviewer", "rita"))
     assert "Review queue of rita" in table and "Bob Brown" in table and "open" in table
+    # a terminal of 80 columns shows every column whole
+    narrow = runner.invoke(app, ["--db", centre.url.render_as_string(hide_password=False),
+                                 "qa", "queue", "--reviewer", "rita"], env={"COLUMNS": "80"})
+    assert max(len(line) for line in narrow.output.splitlines()) <= 80
+    assert re.search(r"^2026-11-02 +i0\d +Bob Brown +\w+ +2026-11-0\d \d\d:\d\d +- +open",
+                     narrow.output, re.MULTILINE), narrow.output
     # the lead samples their team-a only; nothing of team-b appears
     lead = said(run(centre, "qa", "assign", "--reviewer", "lead", "--week", "2026-11-02",
                     "--per-agent", "5"))
@@ -104,6 +112,10 @@ def test_calibration(centre: Engine) -> None:
     assert "IQS 0.727 4" in table and "rita 2 2 +6.2" in table
     assert "i01 a1 100.0 75.0 87.5 25.0" in table
     empty = said(run(centre, "qa", "calibration", "--from", "2026-12-01"))
-    assert "no calibration reviews" in empty
+    assert "no calibration reviews (qa_review with calibration: true) (from 2026-12-01)" \
+        in empty
+    window = said(run(centre, "qa", "calibration", "--from", "2026-11-02", "--to",
+                      "2026-11-09"))
+    assert "Calibration (2026-11-02 to 2026-11-09, 2026-11-09 not included)" in window
     wrong = run(centre, "qa", "calibration", "--from", "2026-11-09", "--to", "2026-11-02")
     assert wrong.exit_code == 2 and "must be after --from" in said(wrong)

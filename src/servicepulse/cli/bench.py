@@ -23,6 +23,24 @@ def bench_connectors(
     typer.echo(run_connectors_bench(size, runs))
 
 
+@bench_app.command("qa")
+def bench_qa(
+    sizes: str = typer.Option("1000000", help="Interactions (a tenth of them reviewed), "
+                                              "comma separated."),
+    runs: int = typer.Option(5, min=1, help="Rounds (each query once a round); medians "
+                                           "are reported."),
+    sqlite: bool = typer.Option(True, help="Also load and query a SQLite store."),
+    postgres_url: str = typer.Option(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="Server to create a scratch database on; '' to skip PostgreSQL."),
+) -> None:
+    """`kpi --by agent` with and without the internal quality score (IQS must add < 20%)."""
+    from servicepulse.bench.qa import run_qa_bench
+
+    typer.echo(run_qa_bench([int(size) for size in sizes.split(",") if size.strip()], runs,
+                            sqlite, postgres_url or None))
+
+
 @bench_app.command("import")
 def bench_import(
     agents: int = typer.Option(500, help="Simulated agents (500 x 60 days: 1.04M interactions)."),

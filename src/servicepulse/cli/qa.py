@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -46,6 +47,12 @@ def register(app: typer.Typer) -> None:
 def _console() -> Console:
     # made per output, so that a table reads the terminal's width when it prints
     return Console()
+
+
+def _table(title: str | None = None) -> Table:
+    # the plain style of the other commands' tables: fits 80 columns where boxes would not
+    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0),
+                 pad_edge=False)
 
 
 def _print_json(document: Any) -> None:
@@ -124,7 +131,7 @@ def assign_command(
         console.print("no conversations to sample: none handled by an agent that week is "
                       "left unreviewed and unassigned (try another --week)", soft_wrap=True)
         return
-    table = Table()
+    table = _table()
     for column in ("agent", "conversations", "assigned"):
         table.add_column(column, justify="left" if column == "agent" else "right")
     for sample in result.agents:
@@ -170,7 +177,7 @@ def queue_command(
         console.print(f"{user.username} has no {'' if include_done else 'open '}assignments; "
                       "`servicepulse qa assign` samples some")
         return
-    table = Table(title=f"Review queue of {user.username}")
+    table = _table(f"Review queue of {user.username}")
     for column in ("week", "conversation", "agent", "channel", "started", "form", "status"):
         table.add_column(column, no_wrap=column != "agent")
     for a in found:
@@ -216,8 +223,8 @@ def calibration_command(
                       f"{_window_text(first, last)}", soft_wrap=True)
         return
     reviewers = [r.reviewer_id for r in report.reviewers]
-    per_interaction = Table(title=f"Calibration {_window_text(first, last)}: IQS per "
-                                  "interaction")
+    per_interaction = _table(f"Calibration {_window_text(first, last)}: IQS per "
+                             "interaction")
     per_interaction.add_column("interaction")
     per_interaction.add_column("agent")
     for name in reviewers:
@@ -229,7 +236,7 @@ def calibration_command(
                                 *(_number(row.iqs.get(name)) for name in reviewers),
                                 _number(row.consensus), _number(row.spread))
     console.print(per_interaction)
-    graders = Table(title="Reviewers against the consensus")
+    graders = _table("Reviewers against the consensus")
     for column in ("reviewer", "reviews", "compared", "mean deviation",
                    "mean absolute deviation"):
         graders.add_column(column, justify="left" if column == "reviewer" else "right")
@@ -238,7 +245,7 @@ def calibration_command(
                         _signed(grader.mean_deviation),
                         _number(grader.mean_absolute_deviation))
     console.print(graders)
-    agreement = Table(title="Agreement (Krippendorff's alpha, interval)")
+    agreement = _table("Agreement (Krippendorff's alpha, interval)")
     for column in ("scores", "alpha", "values compared", "note"):
         agreement.add_column(column, justify="right" if column in ("alpha",
                                                                    "values compared")
@@ -261,4 +268,8 @@ def _signed(value: float | None) -> str:
 def _window_text(first: date | None, last: date | None) -> str:
     if first is None and last is None:
         return "(all time)"
-    return f"({first or 'start'} to {last or 'now'}, to exclusive)"
+    if last is None:
+        return f"(from {first})"
+    if first is None:
+        return f"(before {last})"
+    return f"({first} to {last}, {last} not included)"
