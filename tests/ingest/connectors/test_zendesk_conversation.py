@@ -20,6 +20,8 @@ The tickets, worked out by hand (first reply after creation):
   09:00, private 09:05, agent 09:30. 30 min.
 - 2005 web, opened by an agent (outbound): the agent's opening comment 11:00, customer 11:20,
   agent 11:25.
+- Time Tracking app (ticket_fields.json names its field "Total time spent (sec)"): 2001
+  1260 s, 2002 540 s, 2003 300 s, 2004 none, 2005 0 (none logged), deleted 2006 120 s.
 - 2006 and 2007 deleted (2006: customer, an agent 5 min later, a good rating); 2008 open,
   then deleted in the later page. Not contacts.
 """
@@ -99,7 +101,13 @@ def test_export_without_metrics_imports_whole_and_kpis_agree_by_hand(store: Engi
     assert stored["zd-2001"]["resolved_at"] - stored["zd-2001"]["created_at"] == 7200
     assert (stored["zd-2002"]["resolved_at"], stored["zd-2002"]["reopens"]) == (None, 1)
 
-    got = kpis(store, ["contacts", "frt", "csat", "resolution_rate"])
+    # handle time: the Time Tracking app's total, found by its field's title (not the field
+    # "Time spent last update (sec)" beside it); 0 is no time logged
+    assert {key: stored[key]["handle_s"] for key in sorted(stored)} == {
+        "zd-2001": 1260, "zd-2002": 540, "zd-2003": 300, "zd-2004": None, "zd-2005": None,
+        "zd-2006": 120, "zd-2007": None, "zd-2008": 60}
+
+    got = kpis(store, ["contacts", "frt", "csat", "resolution_rate", "aht"])
     # contacts: 2001-2004 inbound, 2005 outbound; the three deleted tickets nowhere
     assert (got["contacts"]["value"], got["contacts"]["inbound"],
             got["contacts"]["outbound"]) == (5, 4, 1)
@@ -110,6 +118,10 @@ def test_export_without_metrics_imports_whole_and_kpis_agree_by_hand(store: Engi
     assert (got["csat"]["value"], got["csat"]["n"]) == (50.0, 2)
     # resolved: 2001 and 2003 of five contacts
     assert (got["resolution_rate"]["value"], got["resolution_rate"]["n"]) == (40.0, 5)
+    # AHT: (1260 + 540 + 300) / 3; 2004 and 2005 are handled without time logged; the
+    # deleted tickets' 120 s and 60 s count nowhere
+    assert (got["aht"]["value"], got["aht"]["n"], got["aht"]["without_handle_data"]) == (
+        700.0, 3, 2)
     # the rollup (filled by the import hook) counts the same contacts
     rolled = query_rollup(store, KpiQuery.model_validate(
         {**WINDOW, "kpis": ["contacts", "frt", "csat"]}), KpiSettings())
@@ -337,6 +349,33 @@ def test_channels_cover_real_via_types_and_the_settings_override_them(
     config.write_text('[zendesk_channels]\napi = "fax"\n')
     with pytest.raises(MappingError, match=r"zendesk_channels\.api"):
         read("zendesk", page)
+
+
+def test_time_spent_from_a_field_id_in_the_settings(tmp_path: Path) -> None:
+    # without the ticket fields page, the settings name the Time Tracking app's field
+    tickets = [path for path in EXPORT if path.name.startswith("tickets_incremental")]
+    assert {key: record.get("handle_s") for (kind, key), record in records(
+        read("zendesk", *tickets)).items() if kind == "interaction"} == dict.fromkeys(
+        ("zd-2001", "zd-2002", "zd-2003", "zd-2004", "zd-2005", "zd-2006", "zd-2007",
+         "zd-2008"))
+    settings = tmp_path / "zendesk.toml"
+    settings.write_text("time_spent_field = 360016990071\n")
+    handle = {key: record.get("handle_s") for (kind, key), record in records(
+        read("zendesk", *tickets, mapping=settings)).items() if kind == "interaction"}
+    assert (handle["zd-2001"], handle["zd-2003"], handle["zd-2005"]) == (1260, 300, None)
+    # a value that is no number of seconds is quarantined naming the field
+    page = tmp_path / "tickets.json"
+    page.write_text(json.dumps({"tickets": [
+        {"id": 1, "created_at": "2024-05-06T09:00:00Z", "status": "open", "requester_id": 5,
+         "via": {"channel": "email"},
+         "custom_fields": [{"id": 360016990071, "value": "15 min"}]}]}))
+    assert errors(read("zendesk", page, mapping=settings)) == [
+        (1, "custom_fields", "'15 min' in field 360016990071 (Total time spent) is not a number "
+                             "of seconds")]
+    settings.write_text('time_spent_field = "Total time spent"\n')
+    with pytest.raises(MappingError, match="time_spent_field = 'Total time spent' is not a "
+                                           "Zendesk ticket field id"):
+        read("zendesk", page, mapping=settings)
 
 
 def test_json_lines_conversation_rows_are_recognised_by_shape(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ Reads any mix of pages: `tickets` (with sideloaded `metric_sets` or an embedded 
 `ticket_metrics`, `satisfaction_ratings`, `users`, `groups`, `ticket_metric_events`, the
 conversation (`audits` of `GET /api/v2/tickets/{id}/audits` or the audits list, `comments` of
 `GET /api/v2/tickets/{id}/comments`, `ticket_events` of the incremental ticket event export),
-one object a line (JSON Lines), or a single `{"ticket": {...}}`. Every id gets a prefix (`zd-`)
-so Zendesk ids cannot collide with other sources.
+`ticket_fields` (to find the Time Tracking app's "Total time spent (sec)" field, the tickets'
+handle time), one object a line (JSON Lines), or a single `{"ticket": {...}}`. Every id gets
+a prefix (`zd-`) so Zendesk ids cannot collide with other sources.
 
 Tickets, their metrics and their conversation usually come in different files, so the
 connector reads in three passes: first users, groups, ratings, metrics, metric events and
@@ -60,10 +61,11 @@ from servicepulse.records.models import Channel, Role
 
 DEFAULT_PREFIX = "zd-"
 LIST_KEYS = ("tickets", "ticket_metrics", "metric_sets", "satisfaction_ratings", "users",
-             "groups", "ticket_metric_events", "audits", "comments", "ticket_events")
+             "groups", "ticket_metric_events", "audits", "comments", "ticket_events",
+             "ticket_fields")
 SINGLE_KEYS = {"ticket": "tickets", "ticket_metric": "ticket_metrics", "user": "users",
                "group": "groups", "satisfaction_rating": "satisfaction_ratings",
-               "audit": "audits", "comment": "comments"}
+               "audit": "audits", "comment": "comments", "ticket_field": "ticket_fields"}
 CONVERSATION = ("audits", "comments", "ticket_events")
 
 # via.channel -> canonical channel (anything else: web; the settings may override any of
@@ -111,6 +113,9 @@ COMMENT_TYPES = ("Comment", "VoiceComment")
 SOLVED = ("solved", "closed")
 OPEN = ("new", "open", "pending", "hold")
 SYSTEM_USER = "-1"  # Zendesk's own author id (triggers, automations)
+# The custom ticket field in which Zendesk's Time Tracking app keeps the time agents spent on
+# a ticket, in seconds (it also makes "Time spent last update (sec)": one update's, not read)
+TIME_SPENT_TITLE = "total time spent (sec)"
 
 
 @dataclass
@@ -122,6 +127,9 @@ class ZendeskSettings:
     # `zendesk_channels`, then by the settings file's [channels]
     channels: dict[str, str] = field(default_factory=lambda: dict(CHANNELS))
     overridden: frozenset[str] = frozenset()  # the via channels a user mapped
+    # custom field ids holding a ticket's total time spent (the Time Tracking app's): the
+    # settings' `time_spent_field`, and any field of that title in a ticket_fields page
+    time_spent_fields: set[str] = field(default_factory=set)
 
 
 def _settings(options: ConnectorOptions) -> ZendeskSettings:
@@ -146,12 +154,20 @@ def _settings(options: ConnectorOptions) -> ZendeskSettings:
                                f"channel; use one of {', '.join(sorted(known))}")
         overrides[str(via).strip().lower()] = str(channel)
     channels.update(overrides)
+    time_field = raw.get("time_spent_field")
+    if time_field is not None and (isinstance(time_field, bool)
+                                   or not str(time_field).strip().isdigit()):
+        raise MappingError(f"{options.mapping}: time_spent_field = {time_field!r} is not a "
+                           "Zendesk ticket field id; give the id of the Time Tracking app's "
+                           "field \"Total time spent (sec)\" (Admin Center, Objects and rules, "
+                           "Tickets, Fields), e.g. time_spent_field = 360028226411")
     return ZendeskSettings(
         prefix=options.id_prefix or str(raw.get("id_prefix", DEFAULT_PREFIX)),
         roles=roles,
         escalation_tags=frozenset(str(t) for t in raw.get("escalation_tags", ["escalated"])),
         channels=channels,
         overridden=frozenset(overrides),
+        time_spent_fields={str(time_field).strip()} if time_field is not None else set(),
     )
 
 
@@ -221,6 +237,8 @@ def _kind_of(item: JsonItem) -> tuple[str | None, Any]:
         return "users", value
     if "name" in value and ("is_public" in value or "default" in value or "deleted" in value):
         return "groups", value
+    if "title" in value and ("raw_title" in value or "custom_field_options" in value):
+        return "ticket_fields", value
     return None, value
 
 
@@ -368,8 +386,8 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
             if kind is None or not isinstance(value, dict):
                 yield error_row(path, item.index, raw, None,
                                 "not a Zendesk ticket, ticket metric, satisfaction rating, "
-                                "user, group, audit, comment or ticket event; export from the "
-                                "Zendesk API as JSON")
+                                "user, group, audit, comment, ticket event or ticket field; "
+                                "export from the Zendesk API as JSON")
                 continue
             if kind in CONVERSATION:
                 state.conversation_files.add(path)  # read again in pass three
@@ -384,6 +402,11 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                         state.commented.add(ticket_id)
                     elif text_id(value.get("audit_id")) is not None:
                         state.comment_audits.add(str(text_id(value["audit_id"])))
+                elif kind == "ticket_fields":
+                    # no record: only the Time Tracking app's field is used, to find it
+                    if (str(value.get("title") or "").strip().lower() == TIME_SPENT_TITLE
+                            and text_id(value.get("id")) is not None):
+                        state.settings.time_spent_fields.add(str(text_id(value["id"])))
                 elif kind == "users":
                     yield record_row(path, item.index, raw, _user(state, value))
                 elif kind == "groups":
@@ -566,6 +589,9 @@ def _ticket(state: _State, ticket: dict[str, Any],
         "status": status,
         "escalated": any(str(tag) in state.settings.escalation_tags for tag in tags),
     }
+    handle = _time_spent(state, ticket)
+    if handle is not None:
+        record["handle_s"] = handle
     if metric is not None:
         reply = _minutes(metric, "reply_time_in_minutes")
         if reply is not None:
@@ -601,6 +627,34 @@ def _ticket(state: _State, ticket: dict[str, Any],
         if survey is not None:
             out.append(survey)
     return out
+
+
+def _time_spent(state: _State, ticket: dict[str, Any]) -> int | None:
+    """The ticket's handle time: the Time Tracking app's total time spent (seconds) from its
+    custom fields; none when the field is not known or empty (0 is no time logged, not a
+    handle time of 0)."""
+    if not state.settings.time_spent_fields:
+        return None
+    fields = ticket.get("custom_fields")
+    if not isinstance(fields, list):
+        fields = ticket.get("fields")
+    for custom in fields if isinstance(fields, list) else ():
+        if not isinstance(custom, dict) or str(text_id(custom.get("id"))) not in (
+                state.settings.time_spent_fields):
+            continue
+        value = custom.get("value")
+        if value is None or value == "":
+            return None
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise _Bad("custom_fields", f"{value!r} in field {text_id(custom.get('id'))} (Total "
+                       "time spent) is not a number of seconds") from None
+        if seconds < 0:
+            raise _Bad("custom_fields", f"{value!r} in field {text_id(custom.get('id'))} (Total "
+                       "time spent) is negative")
+        return round(seconds) or None
+    return None
 
 
 def _pass_two(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
