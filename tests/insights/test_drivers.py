@@ -175,6 +175,90 @@ def test_the_refund_reason_is_one_topic_with_the_highest_repeat_rate(store: Engi
     assert len(set(examples)) == 3 and all("refund" in text.lower() for text in examples)
 
 
+def test_a_spam_contacts_angry_text_changes_no_driver(store: Engine) -> None:
+    """A deleted or spam contact is no contact (docs/kpis.md): its text is in no topic, shapes
+    no topic's words and counts in no topic's KPIs; revived, it is a contact again."""
+    load(store, simulated_contacts())
+    query = DriversQuery.model_validate({"from": "2026-03-01", "to": "2026-04-01"})
+    before = DriversRunner(store).run(query).as_json()
+    angry = ("Refund not received. This is terrible, you are thieves and I am furious, "
+             "the worst refund service ever")
+    spam = {"type": "interaction", "id": "spam-1", "channel": "email", "status": "spam",
+            "customer_id": "c-refund-0", "agent_id": "a1", "subject": "Refund not received",
+            "created_at": iso(START + timedelta(days=1)), "handle_s": 3000}
+    message = {"type": "event", "id": "e-spam-1", "interaction_id": "spam-1",
+               "at": iso(START + timedelta(days=1)), "kind": "customer_message",
+               "actor": "customer", "body": angry.split(". ", 1)[1]}
+    load(store, [spam, message])
+    after = DriversRunner(store).run(query).as_json()
+    assert after == before
+    assert after["contacts"] == 120
+    topics = {reason_of(topic): topic for topic in after["topics"]}
+    refund = topics["refund"]["kpis"]
+    # 30 refund contacts, one scored message each, AHT 300 s: the spam one (3000 s, its
+    # furious message) is in none of them
+    assert (topics["refund"]["contacts"], refund["sentiment"]["n"], refund["aht"]["value"]) \
+        == (30, 30, 300.0)
+    load(store, [dict(spam, status="open")])  # revived: a refund contact like the others
+    revived = DriversRunner(store).run(query).as_json()
+    assert revived["contacts"] == 121
+    refund = {reason_of(topic): topic for topic in revived["topics"]}["refund"]
+    assert (refund["contacts"], refund["kpis"]["sentiment"]["n"]) == (31, 31)
+    # AHT: (30 x 300 + 3000) / 31 = 12000 / 31 = 387.1 s
+    assert refund["kpis"]["aht"]["value"] == pytest.approx(12000 / 31, abs=0.05)
+    # sentiment: the 30 scores of before and the furious message's (read from the store)
+    from sqlalchemy import select
+
+    from servicepulse.insights.tables import text_sentiment
+
+    with store.connect() as connection:
+        furious = connection.execute(select(text_sentiment.c.score).where(
+            text_sentiment.c.source_id == "e-spam-1")).scalar_one()
+    assert furious < -0.5
+    earlier = {reason_of(topic): topic for topic in before["topics"]}["refund"]
+    assert refund["kpis"]["sentiment"]["value"] == pytest.approx(
+        (30 * earlier["kpis"]["sentiment"]["value"] + furious) / 31, abs=1e-4)
+
+
+def test_the_model_is_fitted_once_per_range_and_kept(
+        sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same range and settings read again (a refresh, the API after the page, the next
+    command in a new process) use the model fitted the first time; new contacts in the
+    range, or another range, fit a new one."""
+    from servicepulse.insights import drivers
+
+    monkeypatch.setenv("SERVICEPULSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(drivers, "_fitted", drivers.OrderedDict())
+    fits: list[int] = []
+
+    def counted(texts: list[str], *arguments: Any) -> Any:
+        fits.append(len(texts))
+        return discover_topics(texts, *arguments)
+
+    from servicepulse.insights.topics import discover_topics
+
+    monkeypatch.setattr(drivers, "discover_topics", counted)
+    load(sqlite_store, simulated_contacts())
+    march = DriversQuery.model_validate({"from": "2026-03-01", "to": "2026-04-01"})
+    first = DriversRunner(sqlite_store).run(march).as_json()
+    assert DriversRunner(sqlite_store).run(march).as_json() == first
+    assert fits == [120]
+    drivers._fitted.clear()  # a new process: the model is read from the cache directory
+    assert DriversRunner(sqlite_store).run(march).as_json() == first
+    assert fits == [120]
+    assert len(list((tmp_path / "cache" / "topic-models").glob("*.npz"))) == 1
+    # another range: another model (the first five days, 3 contacts a reason a day: 60)
+    DriversRunner(sqlite_store).run(DriversQuery.model_validate(
+        {"from": "2026-03-01", "to": "2026-03-07"}))
+    assert fits == [120, 60]
+    # a new contact in March: the texts changed, so the model is fitted again
+    load(sqlite_store, [
+        {"type": "interaction", "id": "late", "channel": "email", "customer_id": "c-late",
+         "subject": "Refund not received", "created_at": iso(START + timedelta(days=3))}])
+    assert DriversRunner(sqlite_store).run(march).contacts == 121
+    assert fits == [120, 60, 121]
+
+
 def test_drivers_date_range_and_empty_store(sqlite_store: Engine) -> None:
     empty = DriversRunner(sqlite_store).run(DriversQuery())
     assert (empty.contacts, empty.topics) == (0, [])

@@ -214,3 +214,43 @@ def test_a_text_changed_while_it_is_scored_keeps_its_mark(store: Engine) -> None
         assert connection.execute(select(text_sentiment.c.source_id, text_sentiment.c.label)
                                   ).all() == [("e1", "negative")]
         assert marks.read(connection, text_sentiment_pending) == {}
+
+
+def test_a_spam_contacts_texts_count_in_no_sentiment(store: Engine) -> None:
+    """A deleted or spam interaction is no contact (docs/kpis.md): its customer message and
+    its survey comment change neither the sentiment KPI nor the coverage; revived (another
+    status), they count again."""
+    from servicepulse.insights.sentiment import coverage
+
+    import_rows(store, read_paths([FIXTURE]))
+    angry = "This is terrible and I am angry."  # -0.7506, as e3 above
+    spam = [
+        {"type": "interaction", "id": "i9", "channel": "chat", "status": "Spam",
+         "created_at": "2026-03-02T13:00:00Z", "agent_id": "a1", "customer_id": "c9"},
+        {"type": "event", "id": "e9", "interaction_id": "i9", "at": "2026-03-02T13:01:00Z",
+         "kind": "customer_message", "actor": "customer", "body": angry},
+        {"type": "survey", "id": "s9", "kind": "csat", "score": 1, "interaction_id": "i9",
+         "submitted_at": "2026-03-02T14:00:00Z", "comment": angry}]
+    rows = [SourceRow("spam", n, record, json.dumps(record)) for n, record in enumerate(spam, 1)]
+    import_rows(store, rows)
+    with store.connect() as connection:  # both texts are scored and kept as records
+        scores = connection.execute(select(text_sentiment.c.score).where(
+            text_sentiment.c.interaction_id == "i9")).scalars().all()
+        kept = sum(row.texts for row in coverage(connection))
+    assert scores == [-0.7506, -0.7506]
+    assert kept == 8  # the fixture's 5 scored and 3 unscored texts only
+    (overall,) = sentiment_rows(store, [])
+    # as without them: (0.6588 - 0.7506 + 0 + 0.4754 - 0.6249) / 5 = -0.04826
+    assert (overall["value"], overall["n"]) == (pytest.approx(-0.0483, abs=1e-9), 5)
+    assert overall["negative"] == 40.0
+    by_channel = {row["channel"]: row for row in sentiment_rows(store, ["channel"])}
+    assert (by_channel["chat"]["n"], by_channel["chat"]["value"]) == (
+        3, pytest.approx(0.12787, abs=1e-4))
+    # revived (the helpdesk says "open" now): both texts count, in chat
+    revived = [dict(spam[0], status="open")]
+    import_rows(store, [SourceRow("spam", 1, revived[0], json.dumps(revived[0]))])
+    (overall,) = sentiment_rows(store, [])
+    # (-0.2413 - 0.7506 - 0.7506) / 7 = -1.7425 / 7 = -0.24893; negative 4 of 7 = 57.1%
+    assert overall["n"] == 7
+    assert overall["value"] == pytest.approx(-0.2489, abs=1e-9)  # to 4 decimals
+    assert overall["negative"] == pytest.approx(57.1, abs=0.05)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from servicepulse.insights.bench import three_reason_texts as three_reasons
 from servicepulse.insights.topics import UNASSIGNED, discover_topics, lemma
 from servicepulse.simulate.texts import labelled_texts
 
@@ -71,43 +72,6 @@ def recovery(truth: list[str], assignments: list[int]) -> tuple[float, dict[str,
     hits = sum(1 for reason, topic in zip(truth, assignments, strict=True)
                if topic == topic_of[reason])
     return hits / len(truth), topic_of
-
-
-# The case: three reasons, five phrasings each (a person puts every phrasing of a
-# reason in one group; the phrasings share a few words at most), a subject per contact.
-PHRASINGS: dict[str, tuple[list[str], list[str]]] = {
-    "refund": (["Refund", "Refund not received", "Where is my refund"],
-               ["I returned my order two weeks ago and still have no refund",
-                "Where is the refund for order {n}? I sent the item back",
-                "You promised me a refund but the money is not back on my card",
-                "Please refund order {n}, the item was faulty and I returned it",
-                "I am still waiting for my money back for the returned order"]),
-    "password": (["Password reset", "Cannot log in", "Locked out"],
-                 ["I forgot my password and the reset link does not work",
-                  "The password reset email never arrives",
-                  "I cannot log in because my password is rejected",
-                  "How do I change my password? The reset page shows an error",
-                  "My account is locked after I typed the wrong password"]),
-    "delivery": (["Late delivery", "Where is my order", "Parcel not delivered"],
-                 ["My order {n} has not been delivered yet",
-                  "The courier did not deliver my parcel for order {n}",
-                  "Where is my order? Tracking shows no update for a week",
-                  "My package was supposed to arrive on Monday and it is not here",
-                  "The delivery of order {n} is late, when will it arrive?"]),
-}
-
-
-def three_reasons(count: int, seed: int) -> tuple[list[str], list[str]]:
-    rng = random.Random(seed)
-    texts, truth = [], []
-    for index in range(count):
-        reason = list(PHRASINGS)[index % 3]
-        subjects, messages = PHRASINGS[reason]
-        message = rng.choice(messages).format(n=rng.randint(10000, 99999))
-        texts.append(f"{rng.choice(subjects)}. {rng.choice(GREETINGS)} {message} "
-                     f"{rng.choice(SIGN_OFFS)}")
-        truth.append(reason)
-    return texts, truth
 
 
 def test_the_simulators_reasons_are_recovered() -> None:

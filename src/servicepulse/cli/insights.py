@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
 
 
 def bench_insights(
+    ctx: typer.Context,
     texts: Annotated[int, typer.Option(min=100, help="Texts scored and imported.")] = 5000,
     runs: Annotated[int, typer.Option(min=1, help="Runs; the median is reported.")] = 3,
     topic_sizes: Annotated[str, typer.Option(help="Text counts for topic discovery.")
@@ -68,6 +69,10 @@ def bench_insights(
     quality_embedding_texts: Annotated[int, typer.Option(
         min=0, help="With --quality: labelled texts for topics by sentence embeddings "
                     "(0: skip).")] = 600,
+    drivers: Annotated[bool, typer.Option(
+        "--drivers", help="Time `servicepulse drivers` on the --db store (make it with "
+                          "`servicepulse demo --no-serve`) in new processes, against `kpi` "
+                          "of the same KPIs, and its steps.")] = False,
 ) -> None:
     """Sentiment scoring rate, the import hook's cost, topic discovery time (both methods);
     with --quality, topics and sentiment against labels."""
@@ -75,6 +80,17 @@ def bench_insights(
 
     if quality:
         typer.echo(run_insights_quality(quality_embedding_texts))
+        return
+    if drivers:
+        from servicepulse.bench.report import write_section
+        from servicepulse.insights.bench import run_drivers_bench
+
+        engine = state(ctx).engine()  # opened (migrated) here: a bad --db is said now
+        url = engine.url.render_as_string(hide_password=False)
+        engine.dispose()
+        markdown = run_drivers_bench(url, runs)
+        write_section("insights-drivers", markdown)
+        typer.echo(markdown)
         return
 
     def sizes(value: str, option: str) -> tuple[int, ...]:

@@ -147,19 +147,29 @@ def _topics(sizes: list[int], runs: int) -> list[str]:
 
 
 def _embeddings(sizes: list[int], runs: int) -> list[str]:
-    from servicepulse.insights.embeddings import sentence_encoder
+    import numpy as np
+
+    from servicepulse.insights.embeddings import sentence_encoder, static_encoder
     from servicepulse.insights.topics import CLUSTER_SAMPLE, discover_topics
 
     encoder = sentence_encoder()  # loaded once, as in a running service
+    static = static_encoder()
     lines = []
     if sizes:
         texts = simulated_texts(min(sizes), seed=4)
         encoding = median(time_runs(partial(encoder.encode, texts), runs, warmup=0))
         tokenizing = median(time_runs(partial(encoder.tokenizer.encode_batch, texts), runs))
-        lines.append(
-            f"| encoding {len(texts):,} texts (NumPy all-MiniLM-L6-v2) | {encoding:.2f} s | "
-            f"{_rate(len(texts), encoding)} | tokenizing alone {tokenizing:.2f} s | "
-            f"{encoding / tokenizing:.0f}x |")
+        fast = median(time_runs(partial(static.encode, texts), runs))
+        agreement = float(np.mean(np.sum(static.encode(texts) * encoder.encode(texts),
+                                         axis=1)))
+        lines += [
+            f"| encoding {len(texts):,} texts (NumPy all-MiniLM-L6-v2, the transformer) | "
+            f"{encoding:.2f} s | {_rate(len(texts), encoding)} | tokenizing alone "
+            f"{tokenizing:.2f} s | {encoding / tokenizing:.0f}x |",
+            f"| encoding {len(texts):,} texts (static vectors distilled from it, what topics "
+            f"use) | {fast:.3f} s | {_rate(len(texts), fast)} | the transformer "
+            f"{encoding:.2f} s | {encoding / fast:.0f}x faster; mean cosine to the "
+            f"transformer's vectors {agreement:.2f} |"]
     for size in sizes:
         texts = simulated_texts(size, seed=3)
         chosen = median(time_runs(partial(discover_topics, texts, method="embeddings"), runs,
@@ -177,6 +187,48 @@ def _embeddings(sizes: list[int], runs: int) -> list[str]:
 # --- quality against labels ------------------------------------------------------------------
 
 QUALITY_SETS = ((600, 1), (2000, 7), (5000, 3))  # (texts, seed) of the simulator's labelled texts
+
+
+# The issue's case: three reasons, five phrasings each (a person puts every phrasing of a
+# reason in one group; the phrasings share a few words at most), a subject per contact.
+# tests/insights/test_topics.py and test_drivers.py use it too.
+THREE_GREETINGS = ["Hi team,", "Hello,", "Good morning.", "Dear support,", ""]
+THREE_SIGN_OFFS = ["Thanks", "Regards", "Please help asap", "Thank you very much", ""]
+THREE_REASONS: dict[str, tuple[list[str], list[str]]] = {
+    "refund": (["Refund", "Refund not received", "Where is my refund"],
+               ["I returned my order two weeks ago and still have no refund",
+                "Where is the refund for order {n}? I sent the item back",
+                "You promised me a refund but the money is not back on my card",
+                "Please refund order {n}, the item was faulty and I returned it",
+                "I am still waiting for my money back for the returned order"]),
+    "password": (["Password reset", "Cannot log in", "Locked out"],
+                 ["I forgot my password and the reset link does not work",
+                  "The password reset email never arrives",
+                  "I cannot log in because my password is rejected",
+                  "How do I change my password? The reset page shows an error",
+                  "My account is locked after I typed the wrong password"]),
+    "delivery": (["Late delivery", "Where is my order", "Parcel not delivered"],
+                 ["My order {n} has not been delivered yet",
+                  "The courier did not deliver my parcel for order {n}",
+                  "Where is my order? Tracking shows no update for a week",
+                  "My package was supposed to arrive on Monday and it is not here",
+                  "The delivery of order {n} is late, when will it arrive?"]),
+}
+
+
+def three_reason_texts(count: int, seed: int) -> tuple[list[str], list[str]]:
+    """`count` texts of the three reasons in turn (subject, greeting, phrasing, sign-off),
+    and the reason of each."""
+    rng = random.Random(seed)
+    texts, truth = [], []
+    for index in range(count):
+        reason = list(THREE_REASONS)[index % 3]
+        subjects, messages = THREE_REASONS[reason]
+        message = rng.choice(messages).format(n=rng.randint(10000, 99999))
+        texts.append(f"{rng.choice(subjects)}. {rng.choice(THREE_GREETINGS)} {message} "
+                     f"{rng.choice(THREE_SIGN_OFFS)}")
+        truth.append(reason)
+    return texts, truth
 
 
 def _quality_topics(embedding_texts: int) -> list[str]:
@@ -197,6 +249,19 @@ def _quality_topics(embedding_texts: int) -> list[str]:
             f"reasons | "
             f"{adjusted_rand_score([item.category for item in labelled], model.assignments):.3f}"
             f" |")
+    for method in ("words", "embeddings"):
+        scores, refund_split = [], []
+        for seed in range(1, 6):
+            texts, truth = three_reason_texts(180, seed)
+            model = discover_topics(texts, method=method)
+            scores.append(adjusted_rand_score(truth, model.assignments))
+            refund_split.append(len({int(topic) for topic, reason in
+                                     zip(model.assignments, truth, strict=True)
+                                     if reason == "refund"}))
+        lines.append(
+            f"| the issue's case by {method}: refunds, passwords, deliveries, five phrasings "
+            f"each (180 texts, seeds 1-5) | mean {sum(scores) / len(scores):.3f}, lowest "
+            f"{min(scores):.3f} | refunds in {max(refund_split)} topic(s) at most | — |")
     if embedding_texts:
         labelled = labelled_texts(embedding_texts, seed=7, spanish_share=0.05)
         model = discover_topics([item.text for item in labelled], method="embeddings")
@@ -259,6 +324,90 @@ def run_insights_quality(embedding_texts: int = 600, sentiment_texts: int = 3000
     return markdown
 
 
+def _cold(arguments: list[str], environment: dict[str, str]) -> tuple[float, str]:
+    """Wall seconds of one `servicepulse ...` in a new process (imports, store, work), and
+    what it printed."""
+    import subprocess
+    import sys
+    import time
+
+    command = [str(Path(sys.executable).parent / "servicepulse"), *arguments]
+    started = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, env=environment, text=True)
+    return time.perf_counter() - started, done.stdout
+
+
+def run_drivers_bench(url: str, runs: int = 5) -> str:
+    """`servicepulse bench insights --drivers`: `servicepulse drivers` on the store at `url`
+    (the demo's) in new processes, before and after its topic model is kept, against
+    `servicepulse kpi` of the same five KPIs over the same window by the stored queue (what
+    the KPIs per topic cost without topics); and its steps in one process."""
+    import os
+
+    from servicepulse.insights.drivers import (
+        DRIVER_KPIS,
+        DriversQuery,
+        DriversRunner,
+        _range,
+        contact_texts,
+        topic_kpis,
+    )
+    from servicepulse.insights.topics import discover_topics
+    from servicepulse.store import open_store
+
+    base = ["--db", url]
+    with tempfile.TemporaryDirectory() as folder:
+        environment = {**os.environ, "SERVICEPULSE_CACHE_DIR": folder}
+        command = [*base, "drivers", "--format", "json"]
+        document = json.loads(_cold(command, environment)[1])  # fits and keeps the model
+        window = ["--from", document["from"], "--to", document["to"]]
+        kept = median([_cold(command, environment)[0] for _ in range(runs)])
+        fresh = []
+        for run in range(runs):
+            fresh.append(_cold(command, {**environment, "SERVICEPULSE_CACHE_DIR":
+                                         str(Path(folder) / f"fresh-{run}")})[0])
+        plain = median([_cold([*base, "kpi", "--by", "queue", "--kpi", ",".join(DRIVER_KPIS),
+                               *window, "--format", "json"], environment)[0]
+                        for _ in range(runs)])
+        started = median([_cold(["--help"], environment)[0] for _ in range(runs)])
+    engine = open_store(url)
+    query = DriversQuery.model_validate({"from": document["from"], "to": document["to"]})
+    runner = DriversRunner(engine)
+    start, end = _range(query, runner._timezone())
+
+    def read() -> list[tuple[str, str]]:
+        with engine.connect() as connection:
+            return contact_texts(connection, start, end)
+
+    texts = read()
+    reading = median(time_runs(read, runs))
+    fitting = median(time_runs(partial(discover_topics, [text for _, text in texts]), runs,
+                               warmup=0))
+    model = discover_topics([text for _, text in texts])
+    assignments = {interaction: str(topic) for (interaction, _), topic in
+                   zip(texts, model.assignments, strict=True) if topic >= 0}
+    kpis = median(time_runs(partial(topic_kpis, engine, assignments, query), runs))
+    engine.dispose()
+    contacts = f"{document['contacts']:,} contacts, {len(document['topics'])} topics"
+    return "\n".join([
+        "## Contact drivers on the demo", "", machine_line(), "",
+        f"`servicepulse drivers` on the demo store ({contacts}, {document['from']} to "
+        f"{document['to']}): each a new process (median of {runs}).", "",
+        "| what | median | baseline (same run) | ratio |", "|---|---|---|---|",
+        f"| `drivers`, its topic model kept (the page, a refresh, the next command) | "
+        f"{kept:.2f} s | `kpi --by queue` of the same five KPIs and window {plain:.2f} s | "
+        f"{kept / plain:.2f}x |",
+        f"| `drivers`, no model kept yet (topics fitted) | {median(fresh):.2f} s | the same, "
+        f"model kept {kept:.2f} s | {median(fresh) / kept:.2f}x |",
+        f"| `servicepulse --help` (starting the command alone) | {started:.2f} s | — | — |",
+        "", "Its steps in one process:", "",
+        "| step | median |", "|---|---|",
+        f"| the texts (one query) | {reading:.2f} s |",
+        f"| fitting the topics of {len(texts):,} texts | {fitting:.2f} s |",
+        f"| the five KPIs per topic (the KPI engine) | {kpis:.2f} s |",
+    ])
+
+
 def run_insights_bench(texts: int = 5000, runs: int = 3,
                        topic_sizes: tuple[int, ...] = (2000, 10_000, 20_000),
                        embedding_sizes: tuple[int, ...] = (1000, 4000)) -> str:
@@ -273,8 +422,9 @@ def run_insights_bench(texts: int = 5000, runs: int = 3,
               "texts are scored once per process (LRU cache), which the runs above disable. "
               "Topic discovery analyses each distinct wording once (texts that differ only "
               "in numbers share one), groups at most 2,500 texts and assigns the rest to the "
-              "nearest topic. By sentence embeddings, those 2,500 are encoded (the forward "
-              "pass is most of the cost)."]
+              "nearest topic. By sentence embeddings, those 2,500 are encoded by static token "
+              "vectors distilled once from the packaged all-MiniLM-L6-v2 (the transformer "
+              "itself is too slow for this)."]
     markdown = "\n".join(lines)
     write_section("insights", markdown)
     return markdown

@@ -1,8 +1,9 @@
 """Contact drivers: which contact reasons (topics) bring volume, repeat contacts and low scores.
 
-1. Texts: for each inbound interaction created in [from, to) (local dates in the organisation's
+1. Texts: for each inbound contact created in [from, to) (local dates in the organisation's
    time zone, `to` exclusive), its subject and its first customer message (the earliest event
-   by the customer with a body), fetched in one set-based query.
+   by the customer with a body), fetched in one set-based query. A deleted or spam
+   interaction is no contact (docs/kpis.md): its text is in no topic and shapes none.
 2. Topics: lemmatised words and phrases (TF-IDF + LSA) grouped while alike, or sentence
    embeddings grouped the same way (`method`), see `servicepulse.insights.topics`; a label
    of distinctive words per topic and the texts nearest its centre as examples. The model of
@@ -25,6 +26,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from threading import Lock
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
@@ -32,7 +34,13 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
-from servicepulse.insights.topics import DEFAULT_METHOD, UNASSIGNED, TopicModel, discover_topics
+from servicepulse.insights.topics import (
+    DEFAULT_METHOD,
+    UNASSIGNED,
+    Topic,
+    TopicModel,
+    discover_topics,
+)
 from servicepulse.store import tables
 
 DRIVER_KPIS = ("fcr", "aht", "csat", "repeat_contact_rate", "sentiment")
@@ -41,6 +49,7 @@ NO_TOPIC = "(no topic)"  # the engine group of interactions outside every topic
 # `servicepulse drivers` all start from it (and from the same default window), so they agree.
 DEFAULT_MAX_TOPICS = 25
 FITTED_MODELS = 16  # topic models kept per process (one per range and settings)
+KEPT_ON_DISK = 64  # and on disk, for the next process
 
 
 class DriversQuery(BaseModel):
@@ -103,7 +112,10 @@ def _range(query: DriversQuery, timezone: str) -> tuple[float | None, float | No
 
 def contact_texts(connection: Connection, start: float | None,
                   end: float | None) -> list[tuple[str, str]]:
-    """(interaction id, subject + first customer message) of inbound contacts in [start, end)."""
+    """(interaction id, subject + first customer message) of inbound contacts in [start, end);
+    deleted and spam interactions are no contacts and are left out."""
+    from servicepulse.kpi.sources import NOT_CONTACT_STATUSES
+
     i, e = tables.interactions, tables.events
     customer_text = and_(or_(e.c.actor == "customer", e.c.kind == "customer_message"),
                          e.c.body.is_not(None), func.trim(e.c.body) != "")
@@ -118,7 +130,8 @@ def contact_texts(connection: Connection, start: float | None,
         select(i.c.id, i.c.subject, ranked.c.body)
         .select_from(i.outerjoin(ranked, and_(ranked.c.interaction_id == i.c.id,
                                               ranked.c.rank == 1)))
-        .where(i.c.direction == "inbound")
+        .where(i.c.direction == "inbound",
+               or_(i.c.status.is_(None), func.lower(i.c.status).not_in(NOT_CONTACT_STATUSES)))
         .order_by(i.c.id)
     )
     if start is not None:
@@ -202,17 +215,81 @@ _fitted: OrderedDict[tuple[Any, ...], TopicModel] = OrderedDict()
 _fitted_lock = Lock()
 
 
+def _model_path(key: tuple[Any, ...]) -> Path:
+    """The file of a kept model: named by the key and by the code that fits models (a change
+    to topics.py or embeddings.py fits models again)."""
+    import hashlib
+
+    from servicepulse.insights import embeddings, topics
+    from servicepulse.insights.embeddings import cache_directory
+
+    digest = hashlib.sha256(repr(key).encode())
+    for module in (topics, embeddings):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    name = digest.hexdigest()[:32]
+    return cache_directory() / "topic-models" / f"{name}.npz"
+
+
+def _read_model(path: Path, texts: int) -> TopicModel | None:
+    """A kept model, or None when there is none (or it is unreadable, or not of these texts)."""
+    import json
+
+    import numpy as np
+
+    try:
+        with np.load(path) as stored:
+            assignments = np.asarray(stored["assignments"], dtype=np.int64)
+            about = json.loads(str(stored["topics"]))
+    except (OSError, ValueError, KeyError):
+        return None
+    if len(assignments) != texts:
+        return None
+    return TopicModel([Topic(**topic) for topic in about["topics"]], assignments,
+                      about["stability"])
+
+
+def _keep_model(path: Path, model: TopicModel) -> None:
+    """Written whole and renamed (a reader never sees half a file); no writable cache: the
+    model is kept in this process only."""
+    import json
+    import os
+    import tempfile
+    from dataclasses import asdict
+
+    import numpy as np
+
+    about = json.dumps({"topics": [asdict(topic) for topic in model.topics],
+                        "stability": model.stability})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, assignments=model.assignments, topics=np.array(about))
+        os.replace(temporary, path)
+        kept = sorted(path.parent.glob("*.npz"), key=lambda item: item.stat().st_mtime)
+        for old in kept[:-KEPT_ON_DISK]:  # the oldest go
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def fitted_topics(texts: list[tuple[str, str]], query: DriversQuery) -> TopicModel:
-    """The topic model of these texts with the query's settings: fitted once, then kept
-    (the last FITTED_MODELS per process). Keyed by the texts themselves, so new or changed
-    contacts in the range give a new model, and the same range read again does not refit."""
+    """The topic model of these texts with the query's settings: fitted once, then kept, in
+    this process (the last FITTED_MODELS) and on disk (the cache directory of
+    `servicepulse.insights.embeddings.cache_directory`), so the page, the API, a refresh and
+    the next `servicepulse drivers` read the same topics without fitting again. Keyed by the
+    texts themselves: new or changed contacts in the range give a new model."""
     key = (_fingerprint(texts), query.method, query.topics, query.max_topics, query.examples)
     with _fitted_lock:
         if key in _fitted:
             _fitted.move_to_end(key)
             return _fitted[key]
-    model = discover_topics([text for _, text in texts], query.topics, query.max_topics,
-                            query.method, query.examples)
+    path = _model_path(key)
+    model = _read_model(path, len(texts))
+    if model is None:
+        model = discover_topics([text for _, text in texts], query.topics, query.max_topics,
+                                query.method, query.examples)
+        _keep_model(path, model)
     with _fitted_lock:
         _fitted[key] = model
         while len(_fitted) > FITTED_MODELS:

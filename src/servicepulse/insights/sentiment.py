@@ -425,10 +425,15 @@ def coverage(connection: Connection, start: float | None = None,
 
     This is the scorer's coverage (what share went unscored and in which languages), not the
     sentiment KPI itself, which the KPI engine computes (`servicepulse kpi --kpi sentiment`).
+    Like the KPI, it leaves out the texts of deleted and spam interactions (no contacts).
     """
-    ts = text_sentiment
+    from servicepulse.kpi.sources import NOT_CONTACT_STATUSES
+
+    ts, i = text_sentiment, tables.interactions
     query = (
         select(ts.c.source_kind, ts.c.language, ts.c.label, func.count().label("texts"))
+        .select_from(ts.outerjoin(i, i.c.id == ts.c.interaction_id))
+        .where(or_(i.c.status.is_(None), func.lower(i.c.status).not_in(NOT_CONTACT_STATUSES)))
         .group_by(ts.c.source_kind, ts.c.language, ts.c.label)
         .order_by(ts.c.source_kind, ts.c.language, ts.c.label)
     )

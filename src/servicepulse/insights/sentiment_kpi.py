@@ -4,7 +4,10 @@ The engine's `servicepulse.kpi.definitions` calls `install()` in one marked bloc
 `texts` source to `servicepulse.kpi.sources.SOURCES` and replaces the `sentiment` placeholder.
 
 - Rows: one per customer text in `text_sentiment` (see `servicepulse.insights.sentiment`),
-  attributed at the text's time (`at`), so a text counts in the period it was written.
+  attributed at the text's time (`at`), so a text counts in the period it was written. The
+  texts of a deleted or spam interaction are left out, as that interaction is no contact
+  (docs/kpis.md, "Deleted and spam contacts"); a text whose interaction is unknown (a social
+  mention, an interaction not imported) counts.
 - value: the mean VADER compound score (-1..1) of the scored texts, with a t interval; `n` is
   the number of scored texts. Unscored texts (languages VADER does not read) are not in `n`;
   their count is reported as `unscored`.
@@ -54,8 +57,9 @@ def _texts_table(frame: Frame) -> ir.Table:
 
 
 def texts_source(frame: Frame) -> ir.Table:
-    """Scored and unscored customer texts in the periods, with the engine's dimensions."""
-    from servicepulse.kpi.sources import NONE
+    """Scored and unscored customer texts in the periods, with the engine's dimensions;
+    none of a deleted or spam interaction."""
+    from servicepulse.kpi.sources import NONE, is_contact
 
     def text(value: Any) -> Any:
         return value.cast("string").fill_null(NONE)
@@ -64,10 +68,11 @@ def texts_source(frame: Frame) -> ir.Table:
     texts = texts.filter(frame.in_periods(texts.at))
     interactions = frame.table("interactions").select(
         i_id="id", i_team="team_id", i_queue="queue", i_category="category",
-        i_language="language", i_customer="customer_id")
+        i_language="language", i_customer="customer_id", i_status="status")
     agents = frame.table("agents").select(a_id="id", a_team="team_id", a_role="role")
     customers = frame.table("customers").select(c_id="id", c_segment="segment")
     joined = texts.left_join(interactions, texts.interaction_id == interactions.i_id)
+    joined = joined.filter(joined.i_id.isnull() | is_contact(joined.i_status))
     joined = joined.left_join(agents, joined.agent_id == agents.a_id)
     joined = joined.left_join(customers, joined.i_customer == customers.c_id)
     return joined.mutate(

@@ -53,8 +53,9 @@ LSA_DIMENSIONS = 100
 # the simulator's labelled texts (`servicepulse bench insights --quality`, adjusted Rand index
 # against the reasons) and on the three-reason case of tests/insights/test_topics.py.
 MERGE_SIMILARITY = 0.125
-# The same for sentence vectors, whose cosines are higher for any two texts of one language.
-EMBEDDING_MERGE_SIMILARITY = 0.5
+# The same for static sentence vectors (`embeddings.StaticEncoder`), whose cosines are higher
+# for any two texts of one language; tuned the same way.
+EMBEDDING_MERGE_SIMILARITY = 0.6
 # A topic holds at least this share of the grouped texts (and MIN_TOPIC_TEXTS texts): a
 # smaller group is a stray phrasing or a mixed text, and joins the group it is most like.
 MIN_TOPIC_SHARE = 0.01
@@ -336,9 +337,10 @@ def discover_topics(texts: Sequence[str], n_topics: int | None = None, max_topic
               if len(described) > CLUSTER_SAMPLE else described)
     lsa = _lsa(matrix, sample)
     if method == "embeddings":
-        from servicepulse.insights.embeddings import embed_texts
+        from servicepulse.insights.embeddings import embed_texts_fast
 
-        encoded = _unit(embed_texts([texts[int(row)] for row in sample]).astype(np.float64))
+        encoded = _unit(embed_texts_fast([texts[int(row)] for row in sample])
+                        .astype(np.float64))
         grouping, last = _group(encoded, n_topics, max_topics, EMBEDDING_MERGE_SIMILARITY)
     else:
         grouping, last = _group(lsa[sample], n_topics, max_topics, MERGE_SIMILARITY)
