@@ -23,7 +23,7 @@ The tickets, worked out by hand (first reply after creation):
 - Time Tracking app (ticket_fields.json names its field "Total time spent (sec)"): 2001
   1260 s, 2002 540 s, 2003 300 s, 2004 none, 2005 0 (none logged), deleted 2006 120 s.
 - 2006 and 2007 deleted (2006: customer, an agent 5 min later, a good rating); 2008 open,
-  then deleted in the later page. Not contacts.
+  then deleted in the later page. Not contacts. The deleted tickets list names all three.
 """
 
 from __future__ import annotations
@@ -376,6 +376,33 @@ def test_time_spent_from_a_field_id_in_the_settings(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match="time_spent_field = 'Total time spent' is not a "
                                            "Zendesk ticket field id"):
         read("zendesk", page, mapping=settings)
+
+
+def test_the_deleted_tickets_list_marks_its_tickets_deleted(tmp_path: Path) -> None:
+    page = tmp_path / "deleted_tickets.json"
+
+    def deleted(*rows: tuple[int, str]) -> None:
+        page.write_text(json.dumps({"deleted_tickets": [
+            {"actor": {"id": 702, "name": "Bo Agent"}, "id": ticket, "subject": "x",
+             "description": "x", "deleted_at": at, "previous_state": "open"}
+            for ticket, at in rows], "next_page": None, "previous_page": None,
+            "count": len(rows)}))
+
+    first = FIXTURES / "zendesk" / "export" / "tickets_incremental_1.json"
+    # 2002 (open, updated 11:30) deleted at 12:00; 2001 (solved, updated 12:00) deleted at
+    # 11:00 and restored since (its later update stands); 9999 is not in this import
+    deleted((2002, "2024-05-06T12:00:00Z"), (2001, "2024-05-06T11:00:00Z"),
+            (9999, "2024-05-06T12:00:00Z"))
+    rows = read("zendesk", page, first)
+    statuses = {key: record["status"] for (kind, key), record in records(rows).items()
+                if kind == "interaction"}
+    assert statuses == {"zd-2001": "solved", "zd-2002": "deleted", "zd-2006": "deleted",
+                        "zd-2008": "open"}
+    assert errors(rows) == [(3, "id", "ticket 9999 is not in this import: a deleted ticket is "
+                                      "marked deleted on its ticket's record, so import the "
+                                      "deleted tickets list together with the tickets (an "
+                                      "incremental ticket export already lists deleted tickets "
+                                      "with status deleted)")]
 
 
 def test_json_lines_conversation_rows_are_recognised_by_shape(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ from servicepulse.records.models import Channel, Role
 DEFAULT_PREFIX = "zd-"
 LIST_KEYS = ("tickets", "ticket_metrics", "metric_sets", "satisfaction_ratings", "users",
              "groups", "ticket_metric_events", "audits", "comments", "ticket_events",
-             "ticket_fields")
+             "ticket_fields", "deleted_tickets")
 SINGLE_KEYS = {"ticket": "tickets", "ticket_metric": "ticket_metrics", "user": "users",
                "group": "groups", "satisfaction_rating": "satisfaction_ratings",
                "audit": "audits", "comment": "comments", "ticket_field": "ticket_fields"}
@@ -239,6 +239,8 @@ def _kind_of(item: JsonItem) -> tuple[str | None, Any]:
         return "groups", value
     if "title" in value and ("raw_title" in value or "custom_field_options" in value):
         return "ticket_fields", value
+    if "deleted_at" in value and "previous_state" in value:
+        return "deleted_tickets", value
     return None, value
 
 
@@ -271,6 +273,7 @@ class _State:
     end_users: set[str] = field(default_factory=set)  # Zendesk user ids of end users
     ratings: set[str] = field(default_factory=set)  # rating ids emitted from the ratings list
     metrics: dict[str, _Pending] = field(default_factory=dict)
+    deleted: dict[str, _Pending] = field(default_factory=dict)  # the deleted tickets list's
     first_reply_events: dict[str, _Pending] = field(default_factory=dict)
     emitted_tickets: dict[str, str] = field(default_factory=dict)  # id -> updated_at
     newest_tickets: dict[str, str] = field(default_factory=dict)  # id -> latest updated_at
@@ -386,8 +389,8 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
             if kind is None or not isinstance(value, dict):
                 yield error_row(path, item.index, raw, None,
                                 "not a Zendesk ticket, ticket metric, satisfaction rating, "
-                                "user, group, audit, comment, ticket event or ticket field; "
-                                "export from the Zendesk API as JSON")
+                                "user, group, audit, comment, ticket event, ticket field or "
+                                "deleted ticket; export from the Zendesk API as JSON")
                 continue
             if kind in CONVERSATION:
                 state.conversation_files.add(path)  # read again in pass three
@@ -407,6 +410,12 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                     if (str(value.get("title") or "").strip().lower() == TIME_SPENT_TITLE
                             and text_id(value.get("id")) is not None):
                         state.settings.time_spent_fields.add(str(text_id(value["id"])))
+                elif kind == "deleted_tickets":
+                    ticket_id = text_id(value.get("id"))
+                    if ticket_id is None:
+                        raise _Bad("id", "missing")
+                    _time(value, "deleted_at")
+                    state.deleted[ticket_id] = _Pending(path, item.index, value)
                 elif kind == "users":
                     yield record_row(path, item.index, raw, _user(state, value))
                 elif kind == "groups":
@@ -571,6 +580,12 @@ def _ticket(state: _State, ticket: dict[str, Any],
         raise _Bad("id", "missing")
     created = _time(ticket, "created_at")
     status = str(ticket.get("status") or "") or None
+    deleted = state.deleted.get(ticket_id)
+    if deleted is not None and _later_or_same(str(deleted.value["deleted_at"]),
+                                              str(ticket.get("updated_at") or "")):
+        # the deleted tickets list says it was deleted after this version of the ticket (a
+        # ticket restored since then is updated later and keeps its status)
+        status = "deleted"
     channel = channel_of(state.settings, ticket.get("via"))
     submitter, requester = text_id(ticket.get("submitter_id")), text_id(ticket.get("requester_id"))
     if state.conversation_files:
@@ -725,7 +740,15 @@ def _later_or_same(seen: str, updated: str) -> bool:
 
 
 def _leftovers(state: _State) -> Iterator[SourceRow]:
-    """Metrics of tickets not in this import: their first reply, as an event on the ticket."""
+    """Metrics of tickets not in this import: their first reply, as an event on the ticket.
+    Deleted tickets not in this import: an error each (a record is made from the ticket)."""
+    for ticket_id, pending in state.deleted.items():
+        if ticket_id not in state.emitted_tickets:
+            yield error_row(pending.source, pending.line, dumps(pending.value), "id",
+                            f"ticket {ticket_id} is not in this import: a deleted ticket is "
+                            "marked deleted on its ticket's record, so import the deleted "
+                            "tickets list together with the tickets (an incremental ticket "
+                            "export already lists deleted tickets with status deleted)")
     replies: dict[str, tuple[_Pending, datetime]] = {}
     for ticket_id, pending in state.metrics.items():
         if ticket_id in state.emitted_tickets:
