@@ -23,14 +23,11 @@ from servicepulse.kpi.statistics import (
     compare_means,
     compare_nps,
     compare_proportions,
-    is_low_sample,
-    mean_interval,
     mean_std_from_sums,
-    nps_interval,
-    nps_value,
     quantile_rank_interval,
     wilson_interval,
 )
+from tests.kpi.scalar_reference import mean_interval, nps_interval, nps_value
 
 Z95 = 1.959963984540054  # Φ⁻¹(0.975)
 
@@ -179,14 +176,6 @@ def test_quantile_ranks_none_when_too_few_values() -> None:
     assert quantile_rank_interval(0, 0.5) is None
     with pytest.raises(ValueError, match="q must be between 0 and 1"):
         quantile_rank_interval(10, 1.0)
-
-
-# --- low sample -----------------------------------------------------------------------------
-
-def test_is_low_sample() -> None:
-    assert is_low_sample(29, 30)
-    assert not is_low_sample(30, 30)
-    assert is_low_sample(0, 30)
 
 
 # --- comparisons ----------------------------------------------------------------------------

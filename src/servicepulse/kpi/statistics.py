@@ -107,26 +107,6 @@ def mean_std_from_sums(
     return mean, math.sqrt(max(0, deviations) / (a * a * b * n * (n - 1)))
 
 
-def mean_interval(
-    mean: float, std: float | None, n: int, confidence: float = 0.95
-) -> tuple[float, float] | None:
-    """Student-t interval for a mean from its sample standard deviation; None for n < 2."""
-    if n < 2 or std is None:
-        return None
-    if std < 0:
-        raise ValueError(f"std must be >= 0, got {std!r}")
-    _check_confidence(confidence)
-    half_width = float(special.stdtrit(n - 1, 0.5 + confidence / 2)) * std / math.sqrt(n)
-    return (mean - half_width, mean + half_width)
-
-
-def nps_value(promoters: float, detractors: float, n: int) -> float | None:
-    """% promoters − % detractors (−100..100); None for n = 0."""
-    if n == 0:
-        return None
-    return 100 * (promoters - detractors) / n
-
-
 def _nps_variance(promoters: float, detractors: float, n: int) -> float:
     # docs/kpis.md: variance = 100² (p + d − (p − d)²) / n. It is the variance
     # of the mean of answers coded +100 (promoter), 0 (passive), −100 (detractor).
@@ -138,22 +118,6 @@ def _nps_variance(promoters: float, detractors: float, n: int) -> float:
         )
     p, d = promoters / n, detractors / n
     return 100.0**2 * max(0.0, p + d - (p - d) ** 2) / n
-
-
-def nps_interval(
-    promoters: float, detractors: float, n: int, confidence: float = 0.95
-) -> tuple[float, float] | None:
-    """Normal interval for NPS in points, NPS ± z·√variance, clipped to −100..100; None if n = 0.
-
-    REFERENCES.md: n = 400, p = 0.50, d = 0.20 gives 30 ± 7.65.
-    """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n!r}")
-    if n == 0:
-        return None
-    half_width = _two_sided_z(confidence) * math.sqrt(_nps_variance(promoters, detractors, n))
-    value = 100 * (promoters - detractors) / n
-    return (max(-100.0, value - half_width), min(100.0, value + half_width))
 
 
 def quantile_rank_interval(
@@ -182,11 +146,6 @@ def quantile_rank_interval(
     if lower < 1 or upper > n:
         return None
     return (lower, upper)
-
-
-def is_low_sample(n: int, minimum: int) -> bool:
-    """Below the minimum sample (docs/kpis.md): shown, but marked and left out of rankings."""
-    return n < minimum
 
 
 @dataclass(frozen=True)
@@ -389,9 +348,10 @@ def compare(
 
 # --- the same, for every group at once ----------------------------------------------------
 # The KPI engine answers a scorecard of tens of thousands of groups (agent x day) in one go, so
-# it needs these figures column-wise. Each function below is its scalar namesake above applied
-# element by element, with the same floating-point operations in the same order (a test checks
-# that they agree), NaN standing for None.
+# it needs these figures column-wise. Each function below is its scalar namesake applied element
+# by element, with the same floating-point operations in the same order (a test checks that
+# they agree), NaN standing for None. The scalar intervals of a mean and of an NPS serve only
+# as that check: they live in the tests (tests/kpi/scalar_reference.py).
 
 FloatArray = np.ndarray
 IntArray = np.ndarray
@@ -440,7 +400,8 @@ def mean_std_arrays(n: IntArray, total: FloatArray, total_of_squares: FloatArray
 
 
 def t_half_widths(std: FloatArray, n: IntArray, confidence: float = 0.95) -> FloatArray:
-    """Half the width of `mean_interval` (t · std / √n) of every group; NaN for n < 2."""
+    """Half the width of the Student-t interval of each group's mean, t · std / √n (t at
+    n − 1 degrees of freedom); NaN for n < 2."""
     # the t quantile once per distinct n (a few dozen), not once per group
     sizes, group_size = np.unique(n, return_inverse=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -451,7 +412,9 @@ def t_half_widths(std: FloatArray, n: IntArray, confidence: float = 0.95) -> Flo
 
 def nps_intervals(promoters: IntArray, detractors: IntArray, n: IntArray,
                   confidence: float = 0.95) -> tuple[FloatArray, FloatArray]:
-    """`nps_interval` of every group: (low, high) in points, NaN where n = 0."""
+    """The normal interval of each group's NPS, NPS ± z·√variance (the variance of
+    `_nps_variance`), clipped to −100..100: (low, high) in points, NaN where n = 0.
+    REFERENCES.md: n = 400, p = 0.50, d = 0.20 gives 30 ± 7.65."""
     with np.errstate(divide="ignore", invalid="ignore"):
         half_width = _two_sided_z(confidence) * np.sqrt(
             _nps_variances(promoters, detractors, n))
