@@ -176,3 +176,8 @@ def test_agent_scorecard_tiles_link_to_the_explanation(sqlite_store: Engine, tmp
             rows = dict(re.findall(r'<tr data-group="(\w+)">.*?<td class="r total"><b>([^<]+)<',
                                    page.text, re.S))
             assert rows == {"phone": "+75.0 s", "chat": "−150.0 s"}
+        # a window the data does not cover the week before of: no link to a dead end
+        first = _get(client, token, "/scorecards/agent/c1", **{"from": "2026-02-23",
+                                                               "to": "2026-03-02"})
+        assert first.status_code == 200 and 'data-kpi="aht"' in first.text
+        assert 'class="why"' not in first.text

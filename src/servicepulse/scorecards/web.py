@@ -43,8 +43,9 @@ from servicepulse.store import tables
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
 from servicepulse.web.guards import csp_allowing_inline
-from servicepulse.web.periods import page_window, window_text
+from servicepulse.web.periods import comparable, coverage_of, page_window, window_text
 from servicepulse.web.routes.params import FromDate, ToDate
+from servicepulse.web.runners.base import Window
 from servicepulse.web.runners.records import visible_customer_ids
 from servicepulse.web.services import Services, cache_key
 from servicepulse.web.templating import templates as web_templates
@@ -134,6 +135,17 @@ async def page_period(services: Services, from_: date | None,
         "query": f"?{query}" if query else "", "amp_query": f"&{query}" if query else ""}
 
 
+async def why_kpis(services: Services, first: date, end: date) -> frozenset[str]:
+    """The KPIs whose tiles get a "why?" (/explain): the rates and means, when the window has
+    a comparable previous period to explain the change against (none: no link to a dead end)."""
+    from servicepulse.kpi.change import explainable_kpis
+
+    span, today = await run_in_threadpool(coverage_of, services.context(Access()))
+    if comparable(Window(**{"from": first, "to": end}), span, today) is None:
+        return frozenset()
+    return frozenset(explainable_kpis())
+
+
 def _document(html: str, format_: str, name: str) -> Response:
     if format_ == "pdf":
         from weasyprint import HTML
@@ -175,7 +187,8 @@ async def agent_page(request: Request, services: ServicesDep, user: CurrentUser,
     document = await _scorecards(services, agent, None, first, end)
     card = document["agents"][0]
     return _render(request, user, "sc_scorecard.html", "scorecards", data=document,
-                   title=f"Scorecard · {card['name']}", window=shown)
+                   title=f"Scorecard · {card['name']}", window=shown,
+                   why=await why_kpis(services, first, end))
 
 
 @pages.get("/scorecards/team/{team_id}", response_class=HTMLResponse)
