@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from servicepulse.ingest.connectors.base import MappingError
 from tests.ingest.connectors.helpers import errors, read, records
 
 ALL = tuple(f"chatwoot/{name}.json" for name in
@@ -94,3 +97,36 @@ def test_damaged_conversations_page_keeps_the_complete_conversations(tmp_path: P
     assert (line, field) == (32, None)  # where conversation 12 starts
     assert reason.startswith("invalid or truncated JSON in element 2 of 'data.payload'")
     assert sorted(records(rows)) == [("event", "cw-msg-1108"), ("interaction", "cw-11")]
+
+
+def test_activity_phrases_of_another_language_from_the_settings(tmp_path: Path) -> None:
+    def activity(number: int, content: str) -> dict[str, object]:
+        return {"id": number, "content": content, "message_type": 2, "private": False,
+                "conversation_id": 41, "created_at": 1709546400 + number, "sender": None}
+
+    page = tmp_path / "messages_41.json"
+    page.write_text(json.dumps({"meta": {}, "payload": [
+        activity(1, "Unterhaltung wurde von Rosa als gelöst markiert"),
+        activity(2, "Unterhaltung wurde von Rosa wieder geöffnet"),
+        activity(3, "Conversation was marked resolved by Leo"),  # English still read
+        activity(4, "Priorität auf Hoch gesetzt"),
+    ]}))
+
+    def kinds(**options: object) -> list[str]:
+        got = records(read("chatwoot", page, **options))
+        return [got[("event", f"cw-msg-{n}")]["kind"] for n in (1, 2, 3, 4)]
+
+    # without settings only Chatwoot's English phrases are known
+    assert kinds() == ["note", "note", "resolved", "note"]
+    settings = tmp_path / "chatwoot.toml"
+    settings.write_text('[activities]\nresolved = ["als gelöst markiert"]\n'
+                        'reopened = "Wieder geöffnet"\n')
+    assert kinds(mapping=settings) == ["resolved", "reopened", "resolved", "note"]
+    settings.write_text('[activities]\nclosed = ["geschlossen"]\n')
+    with pytest.raises(MappingError, match=r"\[activities\] closed is not an activity kind; "
+                                           "use one of assigned, reopened, resolved"):
+        read("chatwoot", page, mapping=settings)
+    settings.write_text('[activities]\nresolved = [1]\n')
+    with pytest.raises(MappingError, match=r"\[activities\] resolved must be a list of "
+                                           "phrases"):
+        read("chatwoot", page, mapping=settings)

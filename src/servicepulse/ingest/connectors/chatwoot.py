@@ -41,6 +41,7 @@ from servicepulse.ingest.connectors.base import (
     Connector,
     ConnectorOptions,
     JsonDamage,
+    MappingError,
     dumps,
     error_row,
     iso,
@@ -113,11 +114,35 @@ def _nested_id(value: Any) -> Any:
     return value.get("id") if isinstance(value, dict) else None
 
 
+def _activity_phrases(mapping: Path | None, given: Any) -> tuple[tuple[str, str], ...]:
+    """The settings' `[activities]` (kind = [phrases]) first, then Chatwoot's English ones."""
+    kinds = sorted({kind for _, kind in ACTIVITY_KINDS})
+    example = '[activities] resolved = ["als gelöst markiert"]'
+    if not isinstance(given, dict):
+        raise MappingError(f"{mapping}: activities must be a table of kind = [phrases], "
+                           f"e.g. {example}")
+    phrases: list[tuple[str, str]] = []
+    for kind, values in given.items():
+        if kind not in kinds:
+            raise MappingError(f"{mapping}: [activities] {kind} is not an activity kind; use "
+                               f"one of {', '.join(kinds)}")
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not all(
+                isinstance(value, str) and value.strip() for value in values):
+            raise MappingError(f"{mapping}: [activities] {kind} must be a list of phrases, "
+                               f"e.g. {example}")
+        phrases += [(value.strip().lower(), kind) for value in values]
+    return (*phrases, *ACTIVITY_KINDS)
+
+
 class _Chatwoot:
     def __init__(self, options: ConnectorOptions) -> None:
         raw = load_settings(options.mapping)
         self.prefix = options.id_prefix or str(raw.get("id_prefix", DEFAULT_PREFIX))
         self.role = str(raw.get("role", "frontline"))
+        # an account in another language: its activity phrases (settings [activities]) are
+        # looked for before the English ones
+        self.activities = _activity_phrases(options.mapping, raw.get("activities", {}))
 
     def id(self, value: Any) -> str | None:
         return prefixed(self.prefix, value)
@@ -202,7 +227,7 @@ class _Chatwoot:
             event.update(kind="note", actor="bot")
         else:  # activity: what happened to the conversation, in Chatwoot's (English) words
             text = (content or "").lower() if isinstance(content, str) else ""
-            kind = next((k for phrase, k in ACTIVITY_KINDS if phrase in text), "note")
+            kind = next((k for phrase, k in self.activities if phrase in text), "note")
             event.update(kind=kind, actor="system")
         return event
 
