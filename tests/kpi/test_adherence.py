@@ -18,6 +18,10 @@ Agent a3 has states (60 min available) and no shift: no adherence (n = 0).
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,7 +76,8 @@ def test_a_changed_shift_rewrites_its_activities(sqlite_store: Engine, tmp_path:
                        '"2026-03-02T09:00:00Z", "end": "2026-03-02T17:00:00Z"}\n')
     load(sqlite_store, changed)
     with sqlite_store.connect() as connection:
-        kept = connection.execute(select(shift_activities.c.shift_id)).scalars().all()
+        kept: Sequence[str] = connection.execute(
+            select(shift_activities.c.shift_id)).scalars().all()
     assert kept == ["sh-a2"]
     result = _query(sqlite_store, by=["agent"], period="all", filters={"agent": ["a1"]})
     assert result == {("a1",): {"adherence": (round(100 * 405 / 480, 4), 1),
@@ -111,3 +116,57 @@ def test_csv_shifts_carry_activities_as_json(sqlite_store: Engine, tmp_path: Pat
         rows = connection.execute(select(shift_activities)).all()
     assert [(row.shift_id, row.kind, row.end - row.start) for row in rows] == \
         [("c1", "break", 1800.0)]
+
+
+def _at(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_the_plan_counts_until_now(store: Engine, tmp_path: Path) -> None:
+    """Today's adherence reads the day so far: the part of a running shift still to come has
+    no states yet and is not counted, nor is a shift not begun. Around the real clock (now0,
+    a whole second; the query's now is a few seconds later, d):
+    - b1: shift now0−2h .. now0+6h with a break planned at now0+1h; available since its start
+      (open): 2 h + d scheduled, all of it work in work states: 100 % and 100 % (without the
+      clip 2 of 8 h: 25 %);
+    - b2: shift now0−3h .. now0+5h, break planned now0−30min .. now0+30min (running now);
+      available until the break, on break since (open): adherent 2.5 h + (30 min + d) of
+      3 h + d; work 2.5 h of 2.5 h planned work (the break so far is not work): 100 %, 100 %;
+    - b3: a shift from now0+1h: not counted;
+    - b4: yesterday's shift now0−30h .. now0−22h, available its first 4 h: 50 %, 50 %."""
+    now0 = datetime.fromtimestamp(int(time.time()), UTC)
+
+    def hours(h: float) -> str:
+        return _at(now0 + timedelta(hours=h))
+
+    records: list[dict[str, object]] = [{"type": "team", "id": "t9", "name": "Now"}]
+    for agent in ("b1", "b2", "b3", "b4"):
+        records.append({"type": "agent", "id": agent, "name": agent, "role": "frontline",
+                        "team_id": "t9"})
+    records += [
+        {"type": "shift", "id": "n1", "agent_id": "b1", "start": hours(-2), "end": hours(6),
+         "activities": [{"kind": "break", "start": hours(1), "end": hours(1.5)}]},
+        {"type": "agent_state", "id": "s1", "agent_id": "b1", "state": "available",
+         "start": hours(-2)},
+        {"type": "shift", "id": "n2", "agent_id": "b2", "start": hours(-3), "end": hours(5),
+         "activities": [{"kind": "break", "start": hours(-0.5), "end": hours(0.5)}]},
+        {"type": "agent_state", "id": "s2", "agent_id": "b2", "state": "available",
+         "start": hours(-3), "end": hours(-0.5)},
+        {"type": "agent_state", "id": "s3", "agent_id": "b2", "state": "break",
+         "start": hours(-0.5)},
+        {"type": "shift", "id": "n3", "agent_id": "b3", "start": hours(1), "end": hours(9)},
+        {"type": "shift", "id": "n4", "agent_id": "b4", "start": hours(-30),
+         "end": hours(-22)},
+        {"type": "agent_state", "id": "s4", "agent_id": "b4", "state": "available",
+         "start": hours(-30), "end": hours(-26)},
+    ]
+    path = tmp_path / "now.jsonl"
+    path.write_text("\n".join(json.dumps(record) for record in records) + "\n")
+    load(store, path)
+    days = {"from": (now0 - timedelta(days=2)).date().isoformat(),
+            "to": (now0 + timedelta(days=2)).date().isoformat()}
+    assert _query(store, by=["agent"], period="all", **days) == {
+        ("b1",): {"adherence": (100.0, 1), "conformance": (100.0, 1)},
+        ("b2",): {"adherence": (100.0, 1), "conformance": (100.0, 1)},
+        ("b4",): {"adherence": (50.0, 1), "conformance": (50.0, 1)},
+    }

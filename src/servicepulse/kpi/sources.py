@@ -608,14 +608,17 @@ def schedule_source(frame: Frame) -> ir.Table:
     - `in_shift_work`: work states within a shift; `in_other_work`: work states within a
       planned non-work activity; `in_other_adherent`: states of the activity's own kind
       within it. Adherent time = in_shift_work − in_other_work + in_other_adherent.
-    An open state runs until now."""
-    start, end = frame.range_start, frame.range_end
+    An open state runs until now; the plan counts until now too (the part of a running shift
+    still to come has no states yet, and a shift not begun is not counted)."""
+    start, end, now = frame.range_start, frame.range_end, frame.now
     shifts = frame.table("shifts")
-    shifts = shifts.filter((shifts.start < end) & (shifts.end > start)).select(
-        "agent_id", "start", "end")
+    shifts = shifts.filter((shifts.start < end) & (shifts.end > start)
+                           & (shifts.start < now)).select(
+        "agent_id", "start", end=ibis.least(shifts.end, now))
     planned = frame.table("shift_activities")
-    planned = planned.filter((planned.start < end) & (planned.end > start)).select(
-        "agent_id", "start", "end", "kind")
+    planned = planned.filter((planned.start < end) & (planned.end > start)
+                             & (planned.start < now)).select(
+        "agent_id", "start", "kind", end=ibis.least(planned.end, now))
     states = frame.table("agent_states")
     states = states.mutate(end=states.end.fill_null(frame.now))
     states = states.filter((states.start < end) & (states.end > start))
