@@ -59,6 +59,9 @@ def assert_sentiment_by_category(engine: Engine, expected: dict[str, list[str]],
     result = run_kpi_query(engine, KpiQuery.model_validate(
         {**window, "kpis": ["sentiment"], "by": ["category"]}))
     sentiment = {row["group"]["category"]: row["kpis"]["sentiment"] for row in result["rows"]}
+    # no other category has a text (a deleted or spam contact's texts count nowhere)
+    assert {category for category, got in sentiment.items()
+            if got["n"] or got["unscored"]} == set(expected)
     for category, texts in expected.items():
         got = sentiment[category]
         assert (got["value"], got["n"], got["unscored"]) == (

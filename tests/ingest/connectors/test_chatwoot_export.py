@@ -36,7 +36,7 @@ from tests.ingest.connectors.helpers import (
 
 EXPORT = FIXTURES / "chatwoot_export"
 PAGES = sorted(EXPORT.glob("*.json"))
-DAY = {"from": "2024-05-06", "to": "2024-05-07"}  # the spam conversation is on the 5th
+DAYS = {"from": "2024-05-05", "to": "2024-05-07"}  # the spam conversation is on the 5th
 
 
 def load(engine: Engine, paths: list[Path]) -> ImportSummary:
@@ -150,8 +150,9 @@ def test_export_kpis_and_texts_by_hand(store: Engine) -> None:
         "cw-24": "The login page says my account is locked, what should I do?",
         "cw-26": "Hi, I forgot my password and cannot log in to the app.",
     }
-    drivers, examples = drivers_reading(store, day, DAY)
-    # each of the 5 in one topic, the examples exactly their texts
+    drivers, examples = drivers_reading(store, day, DAYS)
+    # each of the 5 in one topic, the examples exactly their texts (not the blocked contact's
+    # "Cheap followers and likes")
     assert (drivers["contacts"], drivers["unassigned"]) == (5, 0)
     assert sum(topic["contacts"] for topic in drivers["topics"]) == 5
     assert examples == sorted(text for text in day.values() if text)

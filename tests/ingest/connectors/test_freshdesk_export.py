@@ -34,7 +34,8 @@ from tests.ingest.connectors.helpers import (
 
 EXPORT = FIXTURES / "freshdesk_export"
 PAGES = sorted(EXPORT.glob("*.json"))  # every page type, in no particular order
-DAY = {"from": "2024-05-06", "to": "2024-05-07"}  # the spam and the deleted ticket are on the 5th
+# the spam and the deleted ticket are on the 5th, the others on the 6th
+DAYS = {"from": "2024-05-05", "to": "2024-05-07"}
 
 
 def load(engine: Engine, paths: list[Path]) -> ImportSummary:
@@ -245,7 +246,8 @@ def test_export_kpis_and_texts_by_hand(store: Engine) -> None:
     assert_texts_reach_sentiment_and_drivers(store)
 
 
-# The customer's words in the export, by category (the spam and deleted tickets have no category):
+# The customer's words in the export, by category (the spam and deleted tickets have no category
+# and their texts count nowhere):
 # ticket descriptions, incoming and portal replies, survey comments.
 CUSTOMER_TEXTS = {
     "Refund": [
@@ -288,8 +290,9 @@ def assert_texts_reach_sentiment_and_drivers(store: Engine) -> None:
                   "access my account.",
         "fd-104": None,  # outbound: the agent's invoice notice is no contact reason
     }
-    drivers, examples = drivers_reading(store, day, DAY)
-    # the 7 inbound tickets of the day, each in one topic, the examples exactly their texts
+    drivers, examples = drivers_reading(store, day, DAYS)
+    # the 7 inbound tickets, each in one topic, the examples exactly their texts: the spam
+    # (a prize) and the deleted ticket ("Test ticket, please ignore") are in none
     assert (drivers["contacts"], drivers["unassigned"]) == (7, 0)
     assert sum(topic["contacts"] for topic in drivers["topics"]) == 7
     assert examples == sorted(text for text in day.values() if text)
