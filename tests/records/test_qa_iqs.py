@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from servicepulse.records.models import QaCategory
-from servicepulse.records.qa import category_percents, review_iqs, score_problem
+from servicepulse.records.qa import (
+    category_percents,
+    review_iqs,
+    score_problem,
+    score_problems,
+)
 
 FORM = [
     QaCategory(name="greeting", weight=1, scale_max=2),
@@ -63,6 +68,18 @@ def test_scores_that_do_not_fit_the_form(scores: dict[str, float], field: str,
     problem = score_problem("f1", FORM, scores)
     assert problem is not None
     assert (problem.field, problem.reason) == (field, reason)
+
+
+def test_every_problem_at_once() -> None:
+    problems = score_problems("f1", FORM, {"greeting": 3, "tone": -1, "empathy": 2})
+    assert [(p.field, p.reason) for p in problems] == [
+        ("scores.empathy",
+         "form 'f1' has no category 'empathy'; its categories are greeting, accuracy, tone"),
+        ("scores.greeting", "3 is outside the category's scale 0–2"),
+        ("scores.accuracy", "missing: form 'f1' scores every category (greeting, accuracy, "
+                            "tone)"),
+        ("scores.tone", "-1 is outside the category's scale 0–4")]
+    assert score_problem("f1", FORM, {"greeting": 3, "tone": -1, "empathy": 2}) == problems[0]
 
 
 def test_scores_at_the_ends_of_each_scale_fit() -> None:

@@ -17,12 +17,12 @@ from tests.web.conftest import Tokens, login
 
 # IQS by hand for tone 3/4, accuracy 4 on 1-5, resolution 1/1: percents 75, 75, 100 and
 # weights 1, 3, 2: (75 + 225 + 200) / 6 = 83.33
-FORM = {"id": "care", "name": "Customer care", "categories": [
+FORM: dict[str, object] = {"id": "care", "name": "Customer care", "categories": [
     {"name": "tone", "weight": 1, "scale_max": 4},
     {"name": "accuracy", "weight": 3, "scale_min": 1, "scale_max": 5, "critical": True,
      "description": "The answer is right"},
     {"name": "resolution", "weight": 2, "scale_max": 1}]}
-GOOD = {"tone": 3, "accuracy": 4, "resolution": 1}
+GOOD: dict[str, float] = {"tone": 3, "accuracy": 4, "resolution": 1}
 
 
 def _form(client: TestClient, tokens: Tokens, form: dict[str, object] = FORM) -> None:
@@ -76,6 +76,18 @@ def test_a_review_gets_its_iqs_and_the_imports_checks(client: TestClient, tokens
         assert response.status_code == 422, (where, response.text)
         [detail] = response.json()["detail"]
         assert detail["where"] == where and problem in detail["problem"], detail
+    # every score that does not fit is named at once, as the review page names them
+    several = client.post("/api/v1/qa/reviews", headers=tokens.header("reviewer"),
+                          json={"interaction_id": "i07", "form_id": "care",
+                                "scores": {"tone": 9, "accuracy": 0, "speed": 1}})
+    assert several.status_code == 422
+    assert several.json()["detail"] == [
+        {"where": "scores.speed", "problem": "form 'care' has no category 'speed'; its "
+                                             "categories are tone, accuracy, resolution"},
+        {"where": "scores.tone", "problem": "9 is outside the category's scale 0–4"},
+        {"where": "scores.accuracy", "problem": "0 is outside the category's scale 1–5"},
+        {"where": "scores.resolution", "problem": "missing: form 'care' scores every "
+                                                  "category (tone, accuracy, resolution)"}]
     missing = client.post("/api/v1/qa/reviews", headers=tokens.header("reviewer"),
                           json={"interaction_id": "i99", "form_id": "care", "scores": GOOD})
     assert missing.status_code == 404

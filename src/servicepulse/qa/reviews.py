@@ -24,6 +24,7 @@ from servicepulse.ingest.qa import fitting_reviews
 from servicepulse.ingest.rows import record_to_row
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.records.models import QaCategory
+from servicepulse.records.qa import score_problems
 from servicepulse.records.validate import RecordError, parse_record
 from servicepulse.store.tables import agents, events, interactions, qa_forms, qa_reviews
 
@@ -238,7 +239,14 @@ def check_review(engine: Engine, raw: dict[str, Any]) -> dict[str, Any]:
     with engine.connect() as connection:
         fitting, misfits = fitting_reviews(connection, {row["id"]: row}, {row["id"]: source})
     if misfits:
-        raise ReviewProblem([(error.field, error.reason) for _, error in misfits])
+        problems = [(error.field, error.reason) for _, error in misfits]
+        form = next((f for f in list_forms(engine) if f.id == row["form_id"]), None)
+        if form is not None and all((field or "").startswith("scores.")
+                                    for field, _ in problems):
+            # the import names the first score that does not fit; a reviewer gets them all
+            problems = [(problem.field, problem.reason)
+                        for problem in score_problems(form.id, form.categories, row["scores"])]
+        raise ReviewProblem(problems)
     return fitting[row["id"]]
 
 

@@ -31,27 +31,36 @@ def _categories(categories: Iterable[QaCategory | Mapping[str, Any]]) -> list[Qa
     return [c if isinstance(c, QaCategory) else QaCategory.model_validate(c) for c in categories]
 
 
-def score_problem(form_id: str, categories: Iterable[QaCategory | Mapping[str, Any]],
-                  scores: Mapping[str, float]) -> ScoreProblem | None:
-    """The first way `scores` does not fit the form's categories, or None: every category
-    scored, within its scale, and no score for a category the form does not have."""
+def score_problems(form_id: str, categories: Iterable[QaCategory | Mapping[str, Any]],
+                   scores: Mapping[str, float]) -> list[ScoreProblem]:
+    """Every way `scores` does not fit the form's categories: a score for a category the form
+    does not have, a category left unscored, a score outside its category's scale."""
     form = _categories(categories)
     names = [c.name for c in form]
-    for name in scores:
-        if name not in names:
-            return ScoreProblem(f"scores.{name}", f"form {form_id!r} has no category {name!r}; "
-                                f"its categories are {', '.join(names)}")
+    problems = [ScoreProblem(f"scores.{name}", f"form {form_id!r} has no category {name!r}; "
+                             f"its categories are {', '.join(names)}")
+                for name in scores if name not in names]
     for category in form:
         if category.name not in scores:
-            return ScoreProblem(f"scores.{category.name}",
-                                f"missing: form {form_id!r} scores every category "
-                                f"({', '.join(names)})")
+            problems.append(ScoreProblem(f"scores.{category.name}",
+                                         f"missing: form {form_id!r} scores every category "
+                                         f"({', '.join(names)})"))
+            continue
         score = scores[category.name]
         if not category.scale_min <= score <= category.scale_max:
-            return ScoreProblem(f"scores.{category.name}",
-                                f"{score:g} is outside the category's scale "
-                                f"{category.scale_min:g}–{category.scale_max:g}")
-    return None
+            problems.append(ScoreProblem(f"scores.{category.name}",
+                                         f"{score:g} is outside the category's scale "
+                                         f"{category.scale_min:g}–{category.scale_max:g}"))
+    return problems
+
+
+def score_problem(form_id: str, categories: Iterable[QaCategory | Mapping[str, Any]],
+                  scores: Mapping[str, float]) -> ScoreProblem | None:
+    """The first of `score_problems` (what the importer quarantines a review with), or None:
+    every category scored, within its scale, and no score for a category the form does not
+    have."""
+    problems = score_problems(form_id, categories, scores)
+    return problems[0] if problems else None
 
 
 def category_percent(category: QaCategory, score: float) -> float:
