@@ -140,6 +140,19 @@ def test_a_viewed_ticket_with_its_conversations_and_stats_that_win(tmp_path: Pat
     }
 
 
+def test_conversations_without_their_tickets_tell_the_customer_by_the_agents_file() -> None:
+    # 102's conversations alone (its ticket imported before): with the agents file, the
+    # portal reply by 9002 (no agent, not incoming) is the customer's; without it or the
+    # contacts, who wrote it cannot be told and it reads as an agent's reply
+    conversations = EXPORT / "conversations_102.json"
+    kinds = {i: r["kind"] for (t, i), r in records(read(
+        "freshdesk", conversations, EXPORT / "agents.json")).items() if t == "event"}
+    assert kinds == {"fd-conv-5011": "agent_message", "fd-conv-5012": "customer_message",
+                     "fd-conv-5013": "agent_message"}
+    alone = records(read("freshdesk", conversations))
+    assert alone[("event", "fd-conv-5012")]["kind"] == "agent_message"
+
+
 def test_time_entries_are_the_tickets_handle_time(tmp_path: Path) -> None:
     got = records(read("freshdesk", *PAGES))
     handle = {i: r.get("handle_s") for (t, i), r in got.items() if t == "interaction"}

@@ -300,11 +300,13 @@ class _Freshdesk:
         }
         # `incoming` marks what came from outside (e-mail); a customer's reply on the portal
         # is not incoming, but its author is the ticket's requester (or, the ticket not in
-        # the import, a contact of the import who is not an agent)
+        # the import, someone who is not an agent: a contact of the import, or anyone not in
+        # the import's agents file)
         by_customer = bool(conversation.get("incoming")) or (
             user is not None and not private
             and ((ticket is not None and user == ticket.requester)
-                 or (ticket is None and user in self.customers and user not in self.agents)))
+                 or (ticket is None and user not in self.agents
+                     and (user in self.customers or bool(self.agents)))))
         if by_customer:
             event.update(kind="customer_message", actor="customer")
             return [event]
