@@ -394,3 +394,21 @@ def test_cli_bad_input_exits_2(store_url: str, arguments: list[str], message: st
 
 def test_dates_are_local_days() -> None:
     assert DriversQuery.model_validate({"from": "2026-03-01"}).from_ == date(2026, 3, 1)
+
+
+@pytest.mark.slow
+def test_the_drivers_benchmark_runs_the_command_in_new_processes(store_url: str) -> None:
+    """`bench insights --drivers` on a small store: every row is filled, from the command's
+    own output (120 contacts, four topics, its window); nothing is written by the function."""
+    from servicepulse.insights.bench import run_drivers_bench
+
+    markdown = run_drivers_bench(store_url, runs=1)
+    assert "on the demo store (120 contacts, 4 topics, " in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[0] for row in rows[1:]] == [
+        "| `drivers`, its topic model kept (the page, a refresh, the next command)",
+        "| `drivers`, no model kept yet (topics fitted)",
+        "| `servicepulse --help` (starting the command alone)",
+        "| step", "| the texts (one query)", "| fitting the topics of 120 texts",
+        "| the five KPIs per topic (the KPI engine)"]
+    assert all(" s |" in row for row in rows if "step" not in row and "what" not in row)

@@ -303,9 +303,10 @@ def run_insights_quality(embedding_texts: int = 600, sentiment_texts: int = 3000
              "as the simulator makes them, 5% from the Spanish queue, each with the reason "
              "(issue, 20 of them in 6 categories) and the customer's tone it was written "
              "from). No public labelled set of customer texts installs from a package "
-             "registry (PyPI's index was searched for customer-support, ticket and sentiment "
-             "data sets; those found download their data at run time or hold no customer "
-             "texts), so none is used.", "",
+             "registry: PyPI's index (names and summaries) was searched for customer-support, "
+             "ticket, intent and sentiment data sets; those found download their data at run "
+             "time or hold no customer texts, and vaderSentiment ships only its lexicon. So "
+             "none is used.", "",
              "| topics | adjusted Rand index against the reasons (goal >= 0.8) | topics found "
              "| against the 6 categories |",
              "|---|---|---|---|"]
@@ -315,7 +316,9 @@ def run_insights_quality(embedding_texts: int = 600, sentiment_texts: int = 3000
     lines += _quality_sentiment(sentiment_texts)
     lines += ["", "Topics are grouped by reason, finer than the categories (a category holds "
               "unrelated reasons: a refund and a declined payment are both billing), so the "
-              "index against categories is low by design. The support lexicon makes "
+              "index against categories is low by design. Topics by sentence embeddings "
+              "(the static vectors) group the issue's case exactly but the simulator's 20 "
+              "reasons less well than words, the default. The support lexicon makes "
               "courtesy words and the words that name a contact reason neutral "
               "(`SUPPORT_NEUTRAL_WORDS` in servicepulse.insights.sentiment); both scorers "
               "use VADER's own thresholds (+-0.05)."]
@@ -356,6 +359,7 @@ def run_drivers_bench(url: str, runs: int = 5) -> str:
     from servicepulse.store import open_store
 
     base = ["--db", url]
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         environment = {**os.environ, "SERVICEPULSE_CACHE_DIR": folder}
         command = [*base, "drivers", "--format", "json"]
@@ -389,8 +393,10 @@ def run_drivers_bench(url: str, runs: int = 5) -> str:
     kpis = median(time_runs(partial(topic_kpis, engine, assignments, query), runs))
     engine.dispose()
     contacts = f"{document['contacts']:,} contacts, {len(document['topics'])} topics"
+    load = (f"load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+            "the end: other work on the machine slows every figure alike")
     return "\n".join([
-        "## Contact drivers on the demo", "", machine_line(), "",
+        "## Contact drivers on the demo", "", f"{machine_line()}; {load}", "",
         f"`servicepulse drivers` on the demo store ({contacts}, {document['from']} to "
         f"{document['to']}): each a new process (median of {runs}).", "",
         "| what | median | baseline (same run) | ratio |", "|---|---|---|---|",
