@@ -390,6 +390,36 @@ def test_when_a_digest_is_due() -> None:
         2026, 3, 10)
 
 
+def test_repeats_not_all_in_are_not_judged(team_weeks: Engine) -> None:
+    """Sent on Monday 9 March, the week's contacts have not had their 7 days for a repeat
+    (until 16 March): FCR and the repeat rate are shown with a note, neither judged nor
+    explained; CSAT is. From 16 March (UTC, the KPIs' zone) the repeats are all in."""
+    from servicepulse.scorecards.coaching import render_html
+    from servicepulse.scorecards.digest import build_digest, plain_text, slack_payload
+
+    period = period_ending("weekly", SEND_DAY)
+    data = build_digest(team_weeks, "T1", period, Settings(),
+                        now=datetime(2026, 3, 9, 8, 0, tzinfo=UTC))
+    assert data["repeats_pending"] == (
+        "FCR and the repeat contact rate count the repeats in the 7 days after each contact: "
+        "those of this period's contacts are not all in until 16 Mar 2026, so FCR may read "
+        "high and the repeat rate low against the period before; neither change is judged yet")
+    verdicts = {name: change["verdict"] for name, change in data["changes"].items()}
+    assert (verdicts["fcr"], verdicts["repeat_contact_rate"], verdicts["csat"]) == (
+        "none", "none", "better")
+    assert "fcr" not in data["explanations"] and "csat" in data["explanations"]
+    html = render_html(data)
+    assert '<p class="muted" id="repeats-pending">* FCR and the repeat' in html
+    assert "\nNote: FCR and the repeat contact rate count" in plain_text(data)
+    assert slack_payload(data)["blocks"][3]["elements"][0]["text"].startswith(
+        "Note: FCR and the repeat contact rate")
+    assert _change_row(html.replace("First contact resolution *", "First contact resolution"),
+                       "fcr")[2] == "+72.7 pts"
+    later = build_digest(team_weeks, "T1", period, Settings(),
+                         now=datetime(2026, 3, 16, 0, 0, tzinfo=UTC))
+    assert later["repeats_pending"] is None and later["changes"]["fcr"]["verdict"] == "better"
+
+
 def test_the_digest_page_shows_the_scheduled_digest(team_weeks: Engine,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """/scorecards/team/T1/digest?period=week|day: the digest the schedule e-mails, its

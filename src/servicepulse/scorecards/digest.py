@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import os
 import smtplib
 import socket
@@ -43,6 +44,7 @@ from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.display import format_kpi_change
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.sources import REPEAT_KPIS
 from servicepulse.scorecards import explain
 from servicepulse.scorecards.alerts import (
     EVENT_HEADER,
@@ -165,11 +167,32 @@ def _previous_kpis(engine: sqlalchemy.Engine, agents: list[str], names: list[str
     return result["rows"][0]["kpis"] if result["rows"] else {}
 
 
+def repeats_pending(period: DigestPeriod, settings: Any, now: datetime | None = None
+                    ) -> str | None:
+    """FCR and the repeat rate count the repeats in the window after each contact: until
+    the window after the period's last day is over they are not all in, so the period reads
+    better than it will (fewer repeats seen) against the previous one, whose are. The note
+    the digest shows then (and it judges neither change better or worse), else None."""
+    from servicepulse.kpi.settings import kpi_settings
+
+    resolved = kpi_settings(settings)
+    days = resolved.repeat_window_days
+    complete = period.end + timedelta(days=math.ceil(days))  # local days, as the KPIs'
+    today = (now or datetime.now(UTC)).astimezone(ZoneInfo(resolved.timezone)).date()
+    if today >= complete:
+        return None
+    return (f"FCR and the repeat contact rate count the repeats in the {days:g} days after "
+            f"each contact: those of this period's contacts are not all in until "
+            f"{complete:%d %b %Y}, so FCR may read high and the repeat rate low against the "
+            "period before; neither change is judged yet")
+
+
 def build_digest(engine: sqlalchemy.Engine, team: str, period: DigestPeriod,
-                 settings: Any) -> dict[str, Any]:
+                 settings: Any, now: datetime | None = None) -> dict[str, Any]:
     """The digest's data: `team_digest` (the `report team` document) plus the change against
     the previous period, its explanation, the agents to coach and the attainment chart."""
     data = team_digest(engine, team, start=period.start, end=period.end, settings=settings)
+    pending = repeats_pending(period, settings, now)
     summary = data["team"]
     agents = sorted(card["agent"] for card in data["cards"])
     names = list(summary["kpis"])
@@ -180,7 +203,7 @@ def build_digest(engine: sqlalchemy.Engine, team: str, period: DigestPeriod,
         before = previous.get(name, {}).get("value")
         change = value - before if value is not None and before is not None else None
         verdict = "none"
-        if change is not None and _direction(name):
+        if change is not None and _direction(name) and not (pending and name in REPEAT_KPIS):
             verdict = ("better" if change * _direction(name) > 0
                        else "worse" if change * _direction(name) < 0 else "none")
         changes[name] = {"value": value, "previous": before,
@@ -192,7 +215,7 @@ def build_digest(engine: sqlalchemy.Engine, team: str, period: DigestPeriod,
         "cadence": period.cadence, "period_text": period.describe(),
         "previous_from": period.previous_start.isoformat(),
         "previous_to": period.previous_end.isoformat(),
-        "changes": changes,
+        "changes": changes, "repeats_pending": pending,
         "explanations": explain_changes(engine, agents, names, period, settings, changes),
         "coach": agents_to_coach(data["cards"]),
     })
@@ -284,6 +307,8 @@ def plain_text(data: dict[str, Any]) -> str:
              f"{data['previous_from']} to {data['previous_to']})", "",
              f"Mean balanced score: {team['balanced_score']}", ""]
     parts += kpi_lines(data)
+    if data.get("repeats_pending"):
+        parts += ["", f"Note: {data['repeats_pending']}."]
     for name, rows in data["explanations"].items():
         parts += ["", f"Why {KPIS[name].label} changed:"]
         parts += [f"  {row['text']}" for row in rows]
@@ -352,6 +377,9 @@ def slack_payload(data: dict[str, Any]) -> dict[str, Any]:
         {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn("\n".join(
             f"• {line}" for line in kpi_lines(data)))[:3000]}},
     ]
+    if data.get("repeats_pending"):
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": _mrkdwn(f"Note: {data['repeats_pending']}.")}]})
     for name, rows in data["explanations"].items():
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
             f"*Why {KPIS[name].label} changed*\n" + _mrkdwn("\n".join(
