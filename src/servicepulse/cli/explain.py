@@ -68,20 +68,26 @@ def render_table(explanation: Explanation, console: Console) -> None:
         f"{kpi}: {format_kpi(kpi, explanation.previous)} ({before_first} to {before_end}) → "
         f"{format_kpi(kpi, explanation.value)} ({first} to {end}; end days exclusive): "
         f"change {format_effect(kpi, explanation.change)}", style="bold", overflow="fold")
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for header in ("By", "Group", "Share then", "Share now", "Then", "Now", "Mix", "Rate",
-                   "Total", "Significant"):
-        table.add_column(header, justify="left" if header in ("By", "Group") else "right",
-                         overflow="fold")
-    for item in explanation.contributions:
-        table.add_row(
-            item.dimension, group_text(item.dimension, item.group),
-            format_unit("percent", item.previous_share), format_unit("percent", item.share),
-            format_kpi(kpi, item.previous_value), format_kpi(kpi, item.value),
-            format_effect(kpi, item.mix), format_effect(kpi, item.rate),
-            format_effect(kpi, item.total),
-            "–" if item.significant is None else "yes" if item.significant else "no")
-    console.print(table)
+    # a table per dimension (its totals add up to the change), narrow enough for 80 columns
+    for dimension in explanation.by:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      collapse_padding=True, title=f"By {dimension}", title_justify="left",
+                      title_style="bold")
+        table.add_column(dimension.capitalize(), overflow="fold", min_width=len(dimension))
+        for header in ("Share\nthen", "Share\nnow", "Then", "Now", "Mix", "Rate", "Total",
+                       "Signi-\nficant"):
+            table.add_column(header, justify="right", no_wrap=True)
+        for item in explanation.contributions:
+            if item.dimension != dimension:
+                continue
+            table.add_row(
+                group_text(item.dimension, item.group),
+                format_unit("percent", item.previous_share), format_unit("percent", item.share),
+                format_kpi(kpi, item.previous_value), format_kpi(kpi, item.value),
+                format_effect(kpi, item.mix), format_effect(kpi, item.rate),
+                format_effect(kpi, item.total),
+                "–" if item.significant is None else "yes" if item.significant else "no")
+        console.print(table)
     console.print("Mix: the group's share of the population moved; rate: the group's own value "
                   "moved. Each dimension's totals add up to the change. Significant: the "
                   "group's own change at 95% (– when a period has fewer than the minimum "
