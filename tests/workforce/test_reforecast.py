@@ -179,7 +179,8 @@ def test_api_and_page(sqlite_store: Engine, tmp_path: Path) -> None:
     create_user(sqlite_store, "lead", "correct horse battery", "team_lead", team_ids=["t1"])
     create_user(sqlite_store, "ann", "correct horse battery", "agent", agent_id="a1")
     tokens = {name: create_token(sqlite_store, name, "read") for name in ("lead", "ann")}
-    asked: dict[str, str | int] = {"date": "2026-03-09", "at": "11:00", "interval": 60, "method": "ratio"}
+    asked: dict[str, str | int] = {"date": "2026-03-09", "at": "11:00", "interval": 60,
+                                   "method": "ratio"}
     with TestClient(create_app(sqlite_store, serve_stale=False, prewarm=False)) as client:
         lead = {"Authorization": f"Bearer {tokens['lead']}"}
         response = client.get("/api/v1/staffing/reforecast", params=asked, headers=lead)
