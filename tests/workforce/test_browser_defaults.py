@@ -48,7 +48,7 @@ def test_the_page_opens_on_the_command_lines_plan(staffing_server: LiveServer,
               for name in ("target_sl", "target_time", "max_occupancy", "shrinkage")}
     assert values == {"target_sl": "80", "target_time": "20", "max_occupancy": "85",
                       "shrinkage": "0"}
-    summary = " ".join(page.locator("p.sub").first.inner_text().split())
+    summary = " ".join(page.locator("#plan-summary").inner_text().split())
     assert "target 80% in 20 s, occupancy ≤ 85%, shrinkage 0%" in summary
     assert f"{cli['summary']['under_staffed_intervals']} of 48 intervals under-staffed" \
         in summary
