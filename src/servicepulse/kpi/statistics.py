@@ -20,7 +20,10 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from scipy import special, stats
+
+# scipy.special only: its ufuncs are what scipy.stats computes with, and importing
+# scipy.stats costs the KPI engine half a second a process (issue 16)
+from scipy import special
 
 COMPARISON_CONFIDENCE = 0.95
 SIGNIFICANCE_LEVEL = 1 - COMPARISON_CONFIDENCE
@@ -120,6 +123,19 @@ def _nps_variance(promoters: float, detractors: float, n: int) -> float:
     return 100.0**2 * max(0.0, p + d - (p - d) ** 2) / n
 
 
+def _binomial_quantile(probability: float, n: int, q: float) -> int:
+    """The smallest k in 0..n with P(X <= k) >= probability for X ~ Binomial(n, q), 0 <
+    probability < 1: what `scipy.stats.binom.ppf` answers (tests/kpi/test_binomial_quantile.py
+    checks that they agree), from the ufuncs of scipy.special. `bdtrik` inverts the CDF;
+    the exact CDF `bdtr` then moves to the integer the definition names (a step or none)."""
+    rank = min(n, max(0, math.ceil(float(special.bdtrik(probability, n, q)))))
+    while rank > 0 and special.bdtr(rank - 1, n, q) >= probability:
+        rank -= 1
+    while rank < n and special.bdtr(rank, n, q) < probability:
+        rank += 1
+    return rank
+
+
 def quantile_rank_interval(
     n: int, q: float, confidence: float = 0.95
 ) -> tuple[int, int] | None:
@@ -137,12 +153,10 @@ def quantile_rank_interval(
     if n < 1:
         return None
     tail = (1 - confidence) / 2
-    # Both tails in one call, without freezing a distribution object (that costs a
-    # millisecond): smallest k with F(k) >= tail (so F(k − 1) < tail), and the upper rank
-    # with F(upper − 1) >= 1 − tail.
-    lower_quantile, upper_quantile = stats.binom.ppf([tail, 1 - tail], n, q)
-    lower = int(lower_quantile)
-    upper = int(upper_quantile) + 1
+    # smallest k with F(k) >= tail (so F(k − 1) < tail), and the upper rank with
+    # F(upper − 1) >= 1 − tail
+    lower = _binomial_quantile(tail, n, q)
+    upper = _binomial_quantile(1 - tail, n, q) + 1
     if lower < 1 or upper > n:
         return None
     return (lower, upper)
