@@ -61,14 +61,14 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/quarantine"): MANAGERS,
     ("GET", "/admin/users"): {"admin"},
     ("POST", "/admin/users"): {"admin"},
-    # text insights (servicepulse.insights.web)
+    # text insights (servicepulse.web.routes.insights)
     ("GET", "/api/v1/insights/drivers"): MANAGERS,
     ("GET", "/api/v1/insights/sentiment"): EVERYONE,
     ("GET", "/api/v1/insights/anomalies"): EVERYONE,
     ("GET", "/insights/drivers"): MANAGERS,
     ("GET", "/insights/sentiment"): EVERYONE,
     ("GET", "/insights/anomalies"): EVERYONE,
-    # scorecards (servicepulse.scorecards.web)
+    # scorecards (servicepulse.web.routes.scorecards)
     ("GET", "/api/v1/scorecards/agent/{agent_id}"): LEADS | {"reviewer"},  # a2: ann may not
     ("GET", "/api/v1/scorecards/team/{team_id}"): MANAGERS,  # team-b: not the lead's team
     ("GET", "/scorecards/agent/{agent_id}"): LEADS | {"reviewer"},
@@ -79,7 +79,7 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/leaderboard"): EVERYONE,
     ("GET", "/alerts"): LEADS,
     ("GET", "/customer-health"): LEADS,
-    ("GET", "/api/v1/staffing/plan"): LEADS, ("GET", "/staffing"): LEADS,  # workforce.web
+    ("GET", "/api/v1/staffing/plan"): LEADS, ("GET", "/staffing"): LEADS,  # web.routes.workforce
     ("GET", "/api/v1/staffing/reforecast"): LEADS, ("GET", "/staffing/today"): LEADS,
     ("GET", "/api/v1/explain"): EVERYONE, ("GET", "/explain"): EVERYONE,  # web.explain
     # quality reviews (web/routes/qa.py; POST roles in tests/web/test_qa.py)

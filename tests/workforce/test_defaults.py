@@ -18,7 +18,7 @@ from servicepulse.web.app import create_app
 from servicepulse.web.users import create_token, create_user
 from servicepulse.workforce import defaults
 from servicepulse.workforce.defaults import IntervalError, parse_interval
-from servicepulse.workforce.web import erlang_calculator
+from servicepulse.web.routes.workforce import erlang_calculator
 from tests.workforce.test_plan import FIXTURE
 
 runner = CliRunner(env={"COLUMNS": "250"})  # error boxes must not wrap mid-message

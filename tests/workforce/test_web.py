@@ -1,4 +1,4 @@
-"""The staffing page and API (servicepulse.workforce.web) on the small store of
+"""The staffing page and API (servicepulse.web.routes.workforce) on the small store of
 tests/fixtures/workforce/plan_history.jsonl (worked by hand in test_plan.py).
 
 Hourly plan for Monday 16 March 2026 with 25% shrinkage, from test_plan's hand computation:

@@ -37,6 +37,8 @@ MAD_TO_SD = 1.4826  # 1 / Phi^-1(3/4): MAD -> standard deviation for normal data
 MEAN_AD_TO_SD = 1.2533  # sqrt(pi / 2): mean absolute deviation -> standard deviation
 NO_VALUE = "(none)"  # a group whose dimension is missing (the engine reports it as null)
 Z_CAP = 999.0  # a deviation from a perfectly flat zero baseline: reported as this, not inf
+# the KPIs watched when none are named: the anomalies page and `servicepulse anomalies`
+ANOMALY_KPIS = ("contacts", "frt_within_target", "aht", "fcr", "csat", "abandon_rate", "sentiment")
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,9 +161,9 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
     app.include_router(api.router)
     from servicepulse.web.routes import webhooks; app.include_router(webhooks.router)  # noqa: E702, I001
     app.include_router(views.router)
-    from servicepulse.insights.web import router as insights; app.include_router(insights)  # noqa: E702, I001
-    from servicepulse.scorecards.web import router as scorecards; app.include_router(scorecards)  # noqa: E702, I001
-    from servicepulse.workforce.web import router as staffing; app.include_router(staffing)  # noqa: E702, I001
+    from servicepulse.web.routes import insights; app.include_router(insights.router)  # noqa: E702, I001
+    from servicepulse.web.routes import scorecards; app.include_router(scorecards.router)  # noqa: E702, I001
+    from servicepulse.web.routes import workforce; app.include_router(workforce.router)  # noqa: E702, I001
     from servicepulse.web.explain import router as explain; app.include_router(explain)  # noqa: E702, I001
     from servicepulse.web.routes import qa; app.include_router(qa.router)  # noqa: E702, I001
     app.include_router(qa.pages)

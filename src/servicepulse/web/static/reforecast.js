@@ -1,4 +1,4 @@
-// The intraday reforecast's charts (workforce.web, /staffing/today) with the vendored uPlot:
+// The intraday reforecast's charts (web/routes/workforce.py, /staffing/today) with the vendored uPlot:
 // contacts per interval (forecast, actual so far, reforecast) and agents required against
 // scheduled, with a line at the moment the reforecast was made.
 (function () {

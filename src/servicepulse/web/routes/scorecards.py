@@ -23,14 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from functools import partial
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from sqlalchemy import Engine, func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -48,7 +45,7 @@ from servicepulse.web.routes.params import FromDate, ToDate
 from servicepulse.web.runners.base import Window
 from servicepulse.web.runners.records import visible_customer_ids
 from servicepulse.web.services import Services, cache_key
-from servicepulse.web.templating import templates as web_templates
+from servicepulse.web.templating import templates
 from servicepulse.web.users import User
 
 # Flags about how an agent works, as against `low_sample`, which is about the data.
@@ -56,11 +53,6 @@ BEHAVIOUR_FLAGS = ("busy_not_effective", "rushing", "burnout_risk", "underused")
 
 router = APIRouter()
 pages = APIRouter(include_in_schema=False)
-
-_loaders: list[BaseLoader] = [FileSystemLoader(Path(__file__).parent / "templates")]
-if web_templates.env.loader is not None:
-    _loaders.append(web_templates.env.loader)
-templates = Jinja2Templates(env=web_templates.env.overlay(loader=ChoiceLoader(_loaders)))
 
 Format = Annotated[str, Query(pattern="^(html|pdf)$")]
 DigestPeriod = Annotated[str | None, Query(

@@ -15,16 +15,18 @@ team's); contact drivers model every contact of the organisation, so they are fo
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from pydantic import BaseModel, ConfigDict, Field
 
-from servicepulse.insights.anomalies import Anomaly, AnomalySettings, find_kpi_anomalies
+from servicepulse.insights.anomalies import (
+    ANOMALY_KPIS,
+    Anomaly,
+    AnomalySettings,
+    find_kpi_anomalies,
+)
 from servicepulse.insights.drivers import DriversQuery, DriversResult, DriversRunner
 from servicepulse.insights.sentiment import coverage
 from servicepulse.insights.topics import DEFAULT_METHOD, METHOD_NAMES
@@ -34,19 +36,12 @@ from servicepulse.web.periods import page_window
 from servicepulse.web.routes.params import Filters, FromDate, ToDate, split_values
 from servicepulse.web.runners.base import RunContext, Window
 from servicepulse.web.services import cache_key
-from servicepulse.web.templating import templates as web_templates
+from servicepulse.web.templating import templates
 from servicepulse.web.users import User
 
 router = APIRouter()
 pages = APIRouter(include_in_schema=False)
 
-# The insights templates extend the web service's base.html and use its macros and helpers.
-_loaders: list[BaseLoader] = [FileSystemLoader(Path(__file__).parent / "templates")]
-if web_templates.env.loader is not None:
-    _loaders.append(web_templates.env.loader)
-templates = Jinja2Templates(env=web_templates.env.overlay(loader=ChoiceLoader(_loaders)))
-
-ANOMALY_KPIS = ("contacts", "frt_within_target", "aht", "fcr", "csat", "abandon_rate", "sentiment")
 SENTIMENT_FIELDS = ("value", "ci", "low_sample", "positive", "neutral", "negative",
                     "unscored")
 

@@ -22,14 +22,11 @@ calculator's) is the command line's: both read `servicepulse.workforce.defaults`
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal, cast, get_args
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 from pydantic import BaseModel, ConfigDict, Field
 
 from servicepulse.web.access import Access
@@ -38,7 +35,7 @@ from servicepulse.web.deps import LeadUser, ServicesDep
 from servicepulse.web.routes.params import Format, FromDate, ToDate
 from servicepulse.web.runners import RunContext
 from servicepulse.web.services import Services, cache_key
-from servicepulse.web.templating import templates as web_templates
+from servicepulse.web.templating import templates
 from servicepulse.web.users import User
 from servicepulse.workforce import defaults
 from servicepulse.workforce.erlang import ErlangInputError, required_agents
@@ -52,11 +49,6 @@ from servicepulse.workforce.reforecast import (
 
 router = APIRouter()
 pages = APIRouter(include_in_schema=False)
-
-_loaders: list[BaseLoader] = [FileSystemLoader(Path(__file__).parent / "templates")]
-if web_templates.env.loader is not None:
-    _loaders.append(web_templates.env.loader)
-templates = Jinja2Templates(env=web_templates.env.overlay(loader=ChoiceLoader(_loaders)))
 
 IntervalMinutes = Literal[15, 30, 60]
 INTERVAL_MINUTES: tuple[int, ...] = get_args(IntervalMinutes)
