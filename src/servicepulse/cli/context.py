@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import Engine
+
+if TYPE_CHECKING:  # SQLAlchemy loads when a command opens the store, not at start-up
+    from sqlalchemy import Engine
 
 
 @dataclass

@@ -4,11 +4,13 @@ agent's calls (seconds) and emails (hours) together would read as noise."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
+
+if TYPE_CHECKING:  # SQLAlchemy loads when the store opens, not at start-up
+    from sqlalchemy import Engine
 
 SUMMARY_KPIS = ("contacts", "csat", "fcr", "aht", "frt_within_target", "occupancy")
 HEADERS = {"contacts": "contacts", "csat": "CSAT", "fcr": "FCR", "aht": "AHT",

@@ -18,7 +18,6 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 from rich import box
 from rich.console import Console
@@ -144,6 +143,8 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(error).splitlines()[-1], param_hint="--filter") \
                 from None
         if output is OutputFormat.json:
+            import orjson
+
             sys.stdout.write(orjson.dumps(explanation.as_dict(),
                                           option=orjson.OPT_INDENT_2).decode() + "\n")
         else:

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,15 +21,9 @@ from rich.progress import (
 from rich.table import Table
 
 from servicepulse.cli.context import state
-from servicepulse.ingest import quarantine
-from servicepulse.ingest.importer import Importer, ImportSummary
-from servicepulse.ingest.readers import (
-    UnreadableFile,
-    UsageError,
-    check_readable,
-    expand_paths,
-    read_paths,
-)
+
+if TYPE_CHECKING:  # the importer (the store, the records' models) loads when a command runs
+    from servicepulse.ingest.importer import ImportSummary
 
 console = Console(stderr=True)
 out = Console()
@@ -125,6 +119,15 @@ def import_command(
     = None,
 ) -> None:
     """Import canonical records (JSON Lines, per-kind CSV) or a helpdesk/phone export."""
+    from servicepulse.ingest.importer import Importer
+    from servicepulse.ingest.readers import (
+        UnreadableFile,
+        UsageError,
+        check_readable,
+        expand_paths,
+        read_paths,
+    )
+
     source_format, output = _split_formats(format or [], output)
     try:
         files = expand_paths(paths, any_file=source_format is not None)
@@ -215,6 +218,8 @@ def quarantine_list(
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """List quarantined rows with their file, line, field and reason."""
+    from servicepulse.ingest import quarantine
+
     engine = state(ctx).engine()
     rows = quarantine.rows(engine, source=source, limit=limit)
     if format == "json":
@@ -237,6 +242,8 @@ def quarantine_retry(
 ) -> None:
     """Validate quarantined rows again (after a fix to the configuration or the software);
     the ones that pass are imported and leave the quarantine."""
+    from servicepulse.ingest import quarantine
+
     apply_plausible_values()
     result = quarantine.retry(state(ctx).engine(), ids, source)
     still = result.still
@@ -259,5 +266,7 @@ def quarantine_drop(
     """Drop quarantined rows you have decided not to import."""
     if not (ids or all_rows or source):
         raise typer.BadParameter("name quarantine ids, --source FILE or --all")
+    from servicepulse.ingest import quarantine
+
     dropped = quarantine.drop(state(ctx).engine(), ids, source, everything=all_rows)
     out.print(f"dropped {dropped:,} quarantined rows")

@@ -20,7 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from servicepulse.cli.context import default_window, parse_date, state
-from servicepulse.insights.drivers import DEFAULT_MAX_TOPICS
+
+# insights.drivers.DEFAULT_MAX_TOPICS, written out: importing drivers (the store, numpy) would
+# cost every command its start-up; tests/cli/test_startup.py checks that the two agree
+DEFAULT_MAX_TOPICS = 25
 
 
 def console() -> Console:

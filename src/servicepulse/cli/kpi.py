@@ -20,9 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
-from pydantic import ValidationError
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -340,6 +338,9 @@ def register(app: typer.Typer) -> None:
         """Compute KPIs (docs/kpis.md) with n, confidence intervals and the previous period.
 
         The table fits the terminal: KPIs that do not fit follow in further tables."""
+        import orjson
+        from pydantic import ValidationError
+
         from servicepulse.kpi.engine import run_kpi_query, run_on_backend
         from servicepulse.kpi.query import KpiQuery
 

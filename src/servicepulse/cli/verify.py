@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,16 +22,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from servicepulse.cli.context import state
-from servicepulse.store.derived import (
-    DERIVED_CHECKS,
-    NO_PROGRESS,
-    DerivedCheck,
-    Difference,
-    VerifyReport,
-    register_check,
-    run_checks,
-)
-from servicepulse.store.derived import Progress as ProgressCallback
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads when a check runs, not at start-up
+    from servicepulse.store.derived import DerivedCheck, Difference, VerifyReport
+    from servicepulse.store.derived import Progress as ProgressCallback
 
 console = Console(stderr=True)
 
@@ -45,6 +39,7 @@ def default_checks() -> list[DerivedCheck]:
     """Every kind of derived data, registered in the order the checks must run."""
     from servicepulse.insights import sentiment_verify
     from servicepulse.kpi import business_hours_verify, rollup_verify
+    from servicepulse.store.derived import DERIVED_CHECKS, register_check
 
     for check in (business_hours_verify.CHECK, rollup_verify.CHECK, sentiment_verify.CHECK):
         register_check(check)
@@ -55,6 +50,8 @@ def default_checks() -> list[DerivedCheck]:
 def progress_bar(show: bool) -> Iterator[ProgressCallback]:
     """A progress callback drawing on the terminal (stderr), or nothing when not shown."""
     if not show:
+        from servicepulse.store.derived import NO_PROGRESS
+
         yield NO_PROGRESS
         return
     bar = Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(),
@@ -135,6 +132,8 @@ def verify_command(
 ) -> None:
     """Recompute the derived data (rollups, business-hours durations, sentiment scores)
     from the records and compare it with the store; exit 1 when anything differs."""
+    from servicepulse.store.derived import run_checks
+
     engine = state(ctx).engine()
     checks = default_checks()
     with progress_bar(sys.stderr.isatty() and output is OutputFormat.table) as progress:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
 
 from servicepulse.cli.context import state
+
+if TYPE_CHECKING:  # SQLAlchemy loads when the store opens, not at start-up
+    from sqlalchemy import Engine
 
 console = Console(stderr=True)
 user_app = typer.Typer(help="Users of the web service (roles: admin, manager, team_lead, reviewer, "

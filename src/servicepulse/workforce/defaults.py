@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
-from servicepulse.config import ServiceLevelThresholds
+if TYPE_CHECKING:  # the configuration (pydantic) loads when a threshold is asked, not when
+    # `servicepulse --help` reads the option defaults below
+    from servicepulse.config import ServiceLevelThresholds
 
 # The staffing question asked when nothing else is said.
 CHANNEL: Final = "phone"
@@ -43,6 +45,8 @@ def target_time_s(channel: str, thresholds: ServiceLevelThresholds | None = None
     """The service-level threshold of `channel` (seconds): the organisation's setting
     (`service_level_threshold_s`), else its default (phone 20 s, chat 30 s); a channel
     without one (email, social...) falls back to phone's."""
+    from servicepulse.config import ServiceLevelThresholds
+
     table = thresholds or ServiceLevelThresholds()
     value = getattr(table, channel, None)
     if value is None:
