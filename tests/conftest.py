@@ -7,14 +7,19 @@ which is what CI must do (set SERVICEPULSE_TEST_POSTGRES_URL to point elsewhere)
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from servicepulse.store.database import open_store
+from tests.fresh_stores import (
+    create_postgres_database,
+    drop_postgres_database,
+    finish,
+    fresh_sqlite_store,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # The browser tests' Chromium fixtures (`browser`, `page`), for every test module
@@ -34,29 +39,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     return report
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The test databases dropped in the background are gone, and the templates too."""
+    finish()
+
+
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    engine = fresh_sqlite_store(tmp_path / "store.db")  # a copy of a migrated store
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
 def postgres_store() -> Iterator[Engine]:
-    """A fresh schema-isolated database on the real server (dropped afterwards)."""
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sp_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    """A fresh database of its own on the real server (a copy of a migrated template;
+    dropped afterwards, in the background)."""
+    url = create_postgres_database(POSTGRES_ADMIN_URL)
     engine = open_store(url)
     try:
         yield engine
     finally:
         engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres_database(POSTGRES_ADMIN_URL, engine.url.database or "")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

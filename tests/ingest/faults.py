@@ -46,6 +46,11 @@ from servicepulse.store import tables
 from servicepulse.store.database import open_store
 from servicepulse.store.derived import run_checks
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.fresh_stores import (
+    create_postgres_database,
+    drop_postgres_database,
+    fresh_sqlite_store,
+)
 
 # Installs a kill point, then runs the `servicepulse` command with the remaining arguments.
 KILLER = """
@@ -127,26 +132,20 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def new_store(backend: str, tmp_path: Path) -> Iterator[Any]:
     """A factory of fresh, migrated stores (URLs) on the backend; dropped afterwards."""
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     created: list[str] = []
 
     def make() -> str:
         if backend == "sqlite":
-            url = f"sqlite:///{tmp_path / f'{uuid.uuid4().hex[:8]}.db'}"
-        else:
-            name = f"sp_fault_{uuid.uuid4().hex[:12]}"
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            created.append(name)
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
-        open_store(url).dispose()  # migrated before any import process starts
+            path = tmp_path / f"{uuid.uuid4().hex[:8]}.db"
+            fresh_sqlite_store(path).dispose()  # migrated before any import process starts
+            return f"sqlite:///{path}"
+        url = create_postgres_database(POSTGRES_ADMIN_URL, prefix="sp_fault")  # migrated
+        created.append(url)
         return url
 
     yield make
-    with admin.connect() as connection:
-        for name in created:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    for url in created:
+        drop_postgres_database(POSTGRES_ADMIN_URL, sa.engine.make_url(url).database or "")
 
 
 def servicepulse(url: str, *arguments: str, kill: tuple[str, int] | None = None
