@@ -1,25 +1,28 @@
 """Opening the store: the embedded SQLite file by default, PostgreSQL by URL; migrations.
 
 `open_store(url)` returns a SQLAlchemy engine on a store whose schema is at the newest Alembic
-revision (it migrates when needed), so every command can just call it.
+revision (it migrates when needed), so every command can just call it. Alembic loads only when
+a migration is to run: a store already at the newest revisions is recognised by reading its
+version table and the migration files' revision ids, without it (a command starts 0.15 s
+sooner, issue 16).
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///servicepulse.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -93,29 +96,65 @@ def lock_for(connection: Connection, lock: str) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
 
 
+VERSION_TABLE = "alembic_version"  # Alembic's default; env.py does not change it
+_REVISION_FIELDS = ("revision", "down_revision", "depends_on")
+
+
+def _revision_ids(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @cache
-def _head_revisions() -> frozenset[str]:
-    # Each area of the product (KPI rollups, users, alerts, ...) keeps its own migration
-    # branch off the initial schema, so the store is at "heads", not one head.
-    script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
-    return frozenset(script.get_heads())
+def _newest_revisions() -> frozenset[str]:
+    """What the version table of a store at the newest revisions holds: every revision no other
+    one builds on (`down_revision`) or needs (`depends_on`). Each area of the product (KPI
+    rollups, users, alerts, ...) keeps its own migration branch off the initial schema, so
+    there are several. Read from the migration files as Alembic writes them
+    (tests/store/test_migration_heads.py checks the answer against a store Alembic migrated)."""
+    revisions: set[str] = set()
+    built_on: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        names: dict[str, Any] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in _REVISION_FIELDS:
+                names[target.id] = ast.literal_eval(value)
+        revisions.update(_revision_ids(names.get("revision")))
+        built_on.update(_revision_ids(names.get("down_revision")))
+        built_on.update(_revision_ids(names.get("depends_on")))
+    return frozenset(revisions - built_on)
 
 
 def current_revisions(engine: Engine) -> frozenset[str]:
+    """The revisions the store is at (what Alembic's version table holds; none when new)."""
     with engine.connect() as connection:
-        return frozenset(MigrationContext.configure(connection).get_current_heads())
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return frozenset()
+        rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        return frozenset(row[0] for row in rows)
 
 
 def migrate(engine: Engine) -> bool:
     """Bring the schema to the newest revisions; True when anything was applied."""
-    if current_revisions(engine) == _head_revisions():
+    if current_revisions(engine) == _newest_revisions():
         return False
+    from alembic import command
+
     command.upgrade(_alembic_config(engine), "heads")
     return True
 
