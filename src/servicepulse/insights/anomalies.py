@@ -176,11 +176,9 @@ def engine_run(engine: Any, settings: Any = None) -> KpiRun:
     """Run KPI questions on the store behind `engine` with the KPI engine."""
 
     def run(data: dict[str, Any]) -> dict[str, Any]:
-        from servicepulse.insights.sentiment_kpi import ensure_installed
         from servicepulse.kpi.engine import run_kpi_query
         from servicepulse.kpi.query import KpiQuery
 
-        ensure_installed()
         return run_kpi_query(engine, KpiQuery.model_validate(data), settings)
 
     return run

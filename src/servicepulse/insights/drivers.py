@@ -185,11 +185,9 @@ def _kpi_backend(engine: Engine) -> Iterator[Any]:
 def topic_kpis(engine: Engine, assignments: dict[str, str], query: DriversQuery,
                settings: Any = None) -> dict[str, dict[str, Any]]:
     """The engine's DRIVER_KPIS per topic label: {label: {kpi: result}}."""
-    from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.engine import run_on_backend
     from servicepulse.kpi.query import KpiQuery
 
-    ensure_installed()
     kpi_query = KpiQuery.model_validate({
         "by": ["queue"], "period": "all", "from": query.from_, "to": query.to,
         "kpis": list(DRIVER_KPIS)})

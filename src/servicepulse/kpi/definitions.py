@@ -204,6 +204,7 @@ FRT_CHANNELS = ("phone", "chat", "email", "social", "sms", "web", "in_person")
 FRT_JUDGED = FRT_POPULATION & _.frt_target_s.notnull()
 NPS = _.kind == "nps"
 CES = _.kind == "ces"
+SCORED = _.scored  # texts VADER scored (sentiment): the others are `unscored`, never neutral
 
 
 def _definitions() -> list[KpiDefinition]:
@@ -426,11 +427,20 @@ def _definitions() -> list[KpiDefinition]:
             "else 100 × Σ weight × (score − min) / (max − min) / Σ weight. Per category: "
             "iqs_<category>."),
         KpiDefinition(
-            "sentiment", "Sentiment", "percent", "higher",
-            Total("interactions"),
-            "Share of positive / neutral / negative customer texts and their mean score "
-            "(filled in by the sentiment area).",
-            placeholder=True),
+            "sentiment", "Sentiment", "score", "higher",
+            Mean("texts", population=SCORED, value=_.score),
+            "Mean VADER compound score (-1..1) of customer texts (customer messages, survey "
+            "comments, social mentions) in the period; n = scored texts. positive / neutral / "
+            "negative are percentages of n; texts in languages VADER does not read are counted "
+            "in `unscored`, never as neutral. Social mentions count under the channel social.",
+            extras={
+                "positive": Proportion("texts", population=SCORED,
+                                       success=_.label == "positive"),
+                "neutral": Proportion("texts", population=SCORED, success=_.label == "neutral"),
+                "negative": Proportion("texts", population=SCORED,
+                                       success=_.label == "negative"),
+                "unscored": Total("texts", population=~SCORED),
+            }),
     ]
 
 
@@ -481,16 +491,3 @@ class KpiCatalogue(dict[str, KpiDefinition]):
 KPIS: KpiCatalogue = KpiCatalogue({definition.name: definition
                                    for definition in _definitions()})
 
-
-def register(definition: KpiDefinition) -> KpiDefinition:
-    """Add or replace a KPI (the sentiment area fills its slot this way)."""
-    KPIS[definition.name] = definition
-    return definition
-
-
-# --- sentiment: filled in by the text insights area (issue 8) ------------------------------
-# Its `texts` source (one row per customer text in `text_sentiment`) and its definition live
-# in servicepulse.insights.sentiment_kpi, which registers both through `register` above.
-from servicepulse.insights.sentiment_kpi import install as _install_sentiment  # noqa: E402
-
-_install_sentiment()

@@ -15,6 +15,7 @@ Everything here builds expressions: nothing runs until the engine aggregates.
 from __future__ import annotations
 
 import time as time_module
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo
 import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
+from ibis.common.exceptions import TableNotFound
 
 from servicepulse.kpi.settings import KpiSettings
 
@@ -724,6 +726,63 @@ def social_posts_source(frame: Frame) -> ir.Table:
     )
 
 
+# --- texts: the `sentiment` KPI's rows (one per customer text in `text_sentiment`) ----------
+# Attributed at the text's time (`at`), so a text counts in the period it was written. The
+# texts of a deleted or spam interaction are left out, as that interaction is no contact
+# (docs/kpis.md, "Deleted and spam contacts"); a text whose interaction is unknown (a social
+# mention, an interaction not imported) counts. Channel is the text's (social mentions
+# `social`), agent the text's (the source's agent, else its interaction's), team the
+# interaction's team else the agent's, role the agent's; queue, category and segment come from
+# the interaction; language is the interaction's, else the language detected in the text.
+# The scores are written by the insights area (servicepulse.insights.sentiment); the KPI only
+# reads the table, so it is defined here with every other KPI.
+
+TEXT_COLUMNS = {"source_kind": "string", "source_id": "string", "interaction_id": "string",
+                "channel": "string", "agent_id": "string", "at": "float64",
+                "language": "string", "score": "float64", "label": "string"}
+
+
+def _texts_table(frame: Frame) -> ir.Table:
+    """The store's `text_sentiment`; a backend without it (a Parquet export that left the
+    table out) gets an empty table and a warning, so the other KPIs still compute."""
+    try:
+        return frame.table("text_sentiment")
+    except TableNotFound:
+        pass
+    warnings.warn("this KPI backend has no text_sentiment table: sentiment has no data here "
+                  "(export it with the record tables to compute sentiment on this engine)",
+                  stacklevel=2)
+    return ibis.memtable({name: [] for name in TEXT_COLUMNS}, schema=TEXT_COLUMNS)
+
+
+def texts_source(frame: Frame) -> ir.Table:
+    """Scored and unscored customer texts in the periods, with the engine's dimensions;
+    none of a deleted or spam interaction."""
+    texts = _texts_table(frame)
+    texts = texts.filter(frame.in_periods(texts.at))
+    interactions = frame.table("interactions").select(
+        i_id="id", i_team="team_id", i_queue="queue", i_category="category",
+        i_language="language", i_customer="customer_id", i_status="status")
+    agents = frame.table("agents").select(a_id="id", a_team="team_id", a_role="role")
+    customers = frame.table("customers").select(c_id="id", c_segment="segment")
+    joined = texts.left_join(interactions, texts.interaction_id == interactions.i_id)
+    joined = joined.filter(joined.i_id.isnull() | is_contact(joined.i_status))
+    joined = joined.left_join(agents, joined.agent_id == agents.a_id)
+    joined = joined.left_join(customers, joined.i_customer == customers.c_id)
+    return joined.mutate(
+        agent=_text(joined.agent_id),
+        team=_text(joined.i_team.fill_null(joined.a_team)),
+        role=_text(joined.a_role),
+        channel=_text(joined.channel),
+        queue=_text(joined.i_queue),
+        category=_text(joined.i_category),
+        language=_text(joined.i_language.fill_null(joined.language)),
+        segment=_text(joined.c_segment),
+        scored=joined.score.notnull(),
+        period=frame.period_key(joined.at),
+    )
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -757,4 +816,6 @@ SOURCES: dict[str, Source] = {source.name: source for source in (
            reusable=True),
     Source("social_posts", social_posts_source, AGENT_DIMENSIONS, ("social_post", "agent"),
            reusable=True),
+    Source("texts", texts_source, INTERACTION_DIMENSIONS,
+           ("event", "survey", "social_mention", "interaction", "agent", "customer")),
 )}

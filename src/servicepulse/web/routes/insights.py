@@ -185,10 +185,8 @@ def _dimensions(values: list[str] | None) -> list[str]:
 
 
 def _kpi_names(values: list[str] | None) -> list[str]:
-    from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.definitions import KPIS
 
-    ensure_installed()
     names = split_values(values) or list(ANOMALY_KPIS)
     unknown = [name for name in names if name not in KPIS]
     if unknown:
