@@ -400,7 +400,7 @@ def test_dates_are_local_days() -> None:
 def test_the_drivers_benchmark_runs_the_command_in_new_processes(store_url: str) -> None:
     """`bench insights --drivers` on a small store: every row is filled, from the command's
     own output (120 contacts, four topics, its window); nothing is written by the function."""
-    from servicepulse.insights.bench import run_drivers_bench
+    from servicepulse.bench.insights import run_drivers_bench
 
     markdown = run_drivers_bench(store_url, runs=1)
     assert "on the demo store (120 contacts, 4 topics, " in markdown

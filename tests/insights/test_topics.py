@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from servicepulse.insights.bench import three_reason_texts as three_reasons
+from servicepulse.bench.insights import three_reason_texts as three_reasons
 from servicepulse.insights.topics import UNASSIGNED, discover_topics, lemma
 from servicepulse.simulate.texts import labelled_texts
 

@@ -18,7 +18,7 @@ def bench_connectors(
     runs: int = typer.Option(3, min=1),
 ) -> None:
     """Rows per second each connector converts, against parsing the same file alone."""
-    from servicepulse.ingest.connectors.bench import run_connectors_bench
+    from servicepulse.bench.connectors import run_connectors_bench
 
     typer.echo(run_connectors_bench(size, runs))
 

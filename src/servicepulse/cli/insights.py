@@ -79,14 +79,14 @@ def bench_insights(
 ) -> None:
     """Sentiment scoring rate, the import hook's cost, topic discovery time (both methods);
     with --quality, topics and sentiment against labels."""
-    from servicepulse.insights.bench import run_insights_bench, run_insights_quality
+    from servicepulse.bench.insights import run_insights_bench, run_insights_quality
 
     if quality:
         typer.echo(run_insights_quality(quality_embedding_texts))
         return
     if drivers:
+        from servicepulse.bench.insights import run_drivers_bench
         from servicepulse.bench.report import write_section
-        from servicepulse.insights.bench import run_drivers_bench
 
         engine = state(ctx).engine()  # opened (migrated) here: a bad --db is said now
         url = engine.url.render_as_string(hide_password=False)

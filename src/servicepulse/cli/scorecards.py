@@ -460,7 +460,7 @@ def bench_scorecards(
     format_: FormatOption = "table",
 ) -> None:
     """Scorecards, coaching data and an alert check against one plain KPI query."""
-    from servicepulse.scorecards.bench import run_bench
+    from servicepulse.bench.scorecards import run_bench
 
     _format(format_)
     figures = {name: round(value, 3) for name, value in

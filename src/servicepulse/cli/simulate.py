@@ -149,6 +149,6 @@ def bench_simulate(
 ) -> None:
     """Time `simulate` to a file: records/s and interactions/s (median of runs), against the
     baseline of serialising the same records alone, measured in the same process."""
-    from servicepulse.simulate.bench import run_simulate_bench
+    from servicepulse.bench.simulate import run_simulate_bench
 
     typer.echo(run_simulate_bench(agents, days, runs, out))

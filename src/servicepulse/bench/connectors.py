@@ -174,7 +174,7 @@ def run_connectors_bench(size: int = 50_000, runs: int = 3, write: bool = True) 
         table.append(f"| {name} | {rows:,} | {seconds:.2f} | {rows / seconds:,.0f} | "
                      f"{baseline:.3f} | {seconds / baseline:.1f}x |")
     markdown = "\n".join([
-        "## Connectors (`servicepulse.ingest.connectors.bench`)", "",
+        "## Connectors (`servicepulse bench connectors`)", "",
         f"{machine_line()}; median of {runs} runs. Conversion only (no store): a connector "
         "reading a synthetic export fully, against the bare parser on the same file "
         "(split lines, orjson.loads, csv.reader).", "", *table])
