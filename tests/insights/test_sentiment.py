@@ -12,7 +12,6 @@ from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.readers import read_paths
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.insights.sentiment import Label, label_for, score_text, score_texts
-from servicepulse.insights.sentiment_kpi import ensure_installed
 from servicepulse.insights.tables import text_sentiment
 from tests.conftest import FIXTURES
 
@@ -144,7 +143,6 @@ def sentiment_rows(engine: Engine, by: list[str]) -> list[dict[str, object]]:
     from servicepulse.kpi.engine import run_kpi_query
     from servicepulse.kpi.query import KpiQuery
 
-    ensure_installed()
     document = run_kpi_query(engine, KpiQuery.model_validate(
         {"by": by, "from": date(2026, 3, 2), "to": date(2026, 3, 4), "kpis": ["sentiment"]}))
     return [{**row["group"], **row["kpis"]["sentiment"]} for row in document["rows"]]
@@ -185,7 +183,7 @@ def test_a_text_changed_while_it_is_scored_keeps_its_mark(store: Engine) -> None
     batch changed meanwhile is not written with its old score, and stays marked."""
     from servicepulse.ingest.hooks import Touched, run_after_import
     from servicepulse.ingest.importer import Importer
-    from servicepulse.insights.sentiment import _prepare_scoring
+    from servicepulse.insights.sentiment import prepare_scoring
     from servicepulse.insights.tables import text_sentiment_pending
     from servicepulse.store import marks
 
@@ -200,7 +198,7 @@ def test_a_text_changed_while_it_is_scored_keeps_its_mark(store: Engine) -> None
                                 after_import=False)
     with store.connect() as connection:
         first = marks.read(connection, text_sentiment_pending)[("event", "e1")]
-    write = _prepare_scoring(store, Touched())  # scored: positive
+    write = prepare_scoring(store, Touched())  # scored: positive
     Importer(store).import_rows(rows("Worst support ever, a total waste of my time"),
                                 after_import=False)
     with store.begin() as connection:

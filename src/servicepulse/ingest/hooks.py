@@ -1,23 +1,24 @@
 """Work that must follow every import batch, inside the batch's transaction.
 
-Areas register a callable `(connection, touched)` in AFTER_BATCH from their own module
-(business-hours durations, KPI rollups, sentiment scores, alert checks). The importer loads
-the modules named in HOOK_MODULES once, so registering needs no edit here beyond the name.
+This module only holds the lists; it knows none of the areas above ingest. The composition
+root (`servicepulse.composition.compose`, called by the app factory and the command line's
+start) names the hooks, in the order they must run, by `install(...)`: business-hours
+durations, shift activities, KPI rollup marks, sentiment marks, alert checks after each batch;
+the rollups and the sentiment scores after the whole import. The installer runs once, the
+first time an import needs the hooks, so a command that imports nothing loads none of them.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy import Connection, Engine
-
-from servicepulse.store.database import write_transaction
+if TYPE_CHECKING:  # SQLAlchemy loads when an import runs, not when the hooks are named
+    from sqlalchemy import Connection, Engine
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Touched:
         self.resolved_at.update(later.resolved_at)
 
 
-AfterBatch = Callable[[Connection, Touched], None]
+AfterBatch: TypeAlias = "Callable[[Connection, Touched], None]"
 AFTER_BATCH: list[AfterBatch] = []
 # Slow derived data (text scoring: ~1 ms a text) runs once after the whole import, over
 # everything the import touched, so it never holds up the batches.
@@ -67,20 +68,24 @@ AFTER_IMPORT: list[AfterBatch] = []
 # (`write(connection)`), which leaves marked whatever an import changed in between (the
 # marks are versioned: servicepulse.store.marks). With SQLite's one write lock, imports then
 # wait for the writes only, not for the whole computation.
-Write = Callable[[Connection], None]
-Prepare = Callable[[Engine, Touched], Write]
+Write: TypeAlias = "Callable[[Connection], None]"
+Prepare: TypeAlias = "Callable[[Engine, Touched], Write]"
 PREPARED_AFTER_IMPORT: dict[AfterBatch, Prepare] = {}
 
-# Modules that register hooks when imported, in the order they must run (business-hours
-# durations before the rollups that read them).
-HOOK_MODULES = (
-    "servicepulse.kpi.business_hours",
-    "servicepulse.kpi.schedule",
-    "servicepulse.kpi.rollup",
-    "servicepulse.insights.sentiment",
-    "servicepulse.scorecards.alerts",
-)
+Installer = Callable[[], None]  # registers the hooks (register, register_after_import)
+_installers: list[Installer] = []
 _loaded = False
+_loading = threading.Lock()  # two threads' first imports: the lists are filled once, whole
+
+
+def install(installer: Installer) -> None:
+    """Name the function that registers the hooks (the composition root does, once; naming
+    the same function again changes nothing). It runs at the first `load_hooks()`."""
+    global _loaded
+    with _loading:
+        if installer not in _installers:
+            _installers.append(installer)
+            _loaded = False  # a later installer still runs (registering is idempotent)
 
 
 def register(hook: AfterBatch) -> AfterBatch:
@@ -106,6 +111,8 @@ def run_after_import(engine: Engine, touched: Touched | None = None,
     The hooks work from their durable marks (so this finishes what a killed or concurrent
     import left), `touched` being only what this process knows it changed. `writing`: held
     around each write transaction (the background worker's turn at SQLite's one writer)."""
+    from servicepulse.store.database import write_transaction
+
     load_hooks()
     touched = touched if touched is not None else Touched()
     for hook in AFTER_IMPORT:
@@ -119,11 +126,26 @@ def run_after_import(engine: Engine, touched: Touched | None = None,
 
 
 def load_hooks() -> list[AfterBatch]:
+    """The after-batch hooks, once the installers named by the composition root have run."""
     global _loaded
-    if not _loaded:
-        for name in HOOK_MODULES:
-            parent = name.rsplit(".", 1)[0]
-            if importlib.util.find_spec(parent) is not None and importlib.util.find_spec(name):
-                importlib.import_module(name)
-        _loaded = True
+    if _loaded:
+        return AFTER_BATCH
+    with _loading:
+        if not _loaded:
+            if not _installers:
+                _compose_for_the_command_line()
+            for installer in _installers:
+                installer()
+            _loaded = True
     return AFTER_BATCH
+
+
+def _compose_for_the_command_line() -> None:
+    """TRANSITIONAL (issue 21): until the command line's start (`cli/main.py`) calls
+    `servicepulse.composition.compose()`, an import there finds no installer and composes
+    here, so that no import ever runs without its derived data. Delete this function, its
+    call above (raise instead: "no hooks installed: call servicepulse.composition.compose()
+    at the program's start") and its entry in tests/test_layers.py as soon as it does."""
+    import importlib
+
+    _installers.append(importlib.import_module("servicepulse.composition").register_hooks)

@@ -12,7 +12,7 @@ negative, else neutral.
 `score_texts(connection)` is incremental: it scores only texts that are new, whose source
 record changed (its `content_hash`) or whose attribution (channel, agent) changed, and removes
 rows whose source is no longer a customer text. Every import batch marks the texts it added or
-changed in `text_sentiment_pending`, in its own transaction (`_mark_texts`); after the import
+changed in `text_sentiment_pending`, in its own transaction (`mark_texts`); after the import
 the marked texts are scored and their marks cleared (`score_after_batch`, an after-import hook
 of `servicepulse.ingest.hooks`). The marks are durable and versioned
 (`servicepulse.store.marks`): a killed import leaves them for the next one, and a text changed
@@ -45,7 +45,7 @@ from sqlalchemy import (
 )
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from servicepulse.ingest.hooks import Touched, register, register_after_import
+from servicepulse.ingest.hooks import Touched
 from servicepulse.insights.language import NO_LINGUISTIC_CONTENT, detect_language
 from servicepulse.insights.tables import text_sentiment, text_sentiment_pending
 from servicepulse.store import marks, tables
@@ -345,15 +345,13 @@ def _remove_stale(connection: Connection, source: _Source, ids: set[str],
 _INTERACTION = "interaction"  # a mark's kind for every customer text of one interaction
 
 
-def _mark_texts(connection: Connection, touched: Touched) -> None:
+def mark_texts(connection: Connection, touched: Touched) -> None:
     """Import hook (every batch, in its transaction): mark the texts to score, durably, so a
     killed import leaves them for the next run instead of never scoring them."""
     keys = [(kind, key) for kind in SOURCE_KINDS for key in touched.ids(kind)]
     keys += [(_INTERACTION, key) for key in touched.interaction_ids]
     marks.bump(connection, text_sentiment_pending, keys)
 
-
-register(_mark_texts)
 
 
 def _pending(read: Mapping[marks.Key, int]) -> tuple[dict[str, set[str]], set[str]]:
@@ -378,7 +376,7 @@ def score_after_batch(connection: Connection, touched: Touched) -> None:
         marks.clear(connection, text_sentiment_pending, read)
 
 
-def _prepare_scoring(engine: Engine, touched: Touched) -> Callable[[Connection], None]:
+def prepare_scoring(engine: Engine, touched: Touched) -> Callable[[Connection], None]:
     """The same in two steps: the marked texts read and scored on a connection of their own
     (imports go on meanwhile), then written. A text whose mark, or whose interaction's mark,
     changed since it was read (a batch changed it again) is not written: its mark stays."""
@@ -404,8 +402,6 @@ def _prepare_scoring(engine: Engine, touched: Touched) -> Callable[[Connection],
 
     return write
 
-
-register_after_import(score_after_batch, _prepare_scoring)
 
 
 # --- coverage: how many texts were scored, by source and language ---------------------------

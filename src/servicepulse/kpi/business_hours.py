@@ -31,7 +31,7 @@ import orjson
 from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from servicepulse.ingest.driver import in_ids
-from servicepulse.ingest.hooks import Touched, register
+from servicepulse.ingest.hooks import Touched
 from servicepulse.records.models import WEEKDAYS
 from servicepulse.store import tables
 
@@ -430,7 +430,6 @@ def _affected_interactions(connection: Connection, touched: Touched) -> set[str]
     return ids
 
 
-@register
 def refresh_after_import(connection: Connection, touched: Touched) -> None:
     """Import hook: refresh the interactions a batch changed, or whose calendar it changed."""
     ids = _affected_interactions(connection, touched)

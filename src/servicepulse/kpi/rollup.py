@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from servicepulse.ingest.driver import in_ids
-from servicepulse.ingest.hooks import Touched, register, register_after_import
+from servicepulse.ingest.hooks import Touched
 from servicepulse.kpi.bound_sql import compile_bound
 from servicepulse.kpi.columns import round_like_python
 from servicepulse.kpi.definitions import KPIS
@@ -491,7 +491,7 @@ def _sum_over_agents(connection: Connection, zone: str, first: date, end: date) 
             [*(key.name for key in keys), *values], summed))
 
 
-def _mark_dirty(connection: Connection, touched: Touched) -> None:
+def mark_dirty(connection: Connection, touched: Touched) -> None:
     """Import hook (every batch): note the days whose rollup is now stale. Rebuilding them
     here would redo the same days for every batch of a bulk import, and make every API
     request wait for a rebuild of the repeat window around its day."""
@@ -508,8 +508,6 @@ def mark_days_stale(connection: Connection, days: set[date]) -> None:
     marked has its version bumped, so a rebuild running meanwhile leaves it marked."""
     marks.bump(connection, kpi_rollup_dirty, [(day.isoformat(),) for day in days])
 
-
-register(_mark_dirty)
 
 
 def dirty_marks(connection: Connection) -> dict[date, int]:
@@ -528,7 +526,7 @@ def _clear_stale(connection: Connection, read: dict[date, int]) -> None:
                 {(day.isoformat(),): version for day, version in read.items()})
 
 
-def _refresh_after_import(connection: Connection, touched: Touched) -> None:
+def refresh_after_import(connection: Connection, touched: Touched) -> None:
     """After-import hook: rebuild the stale days once, after all the batches."""
     refresh_dirty_days(connection)
 
@@ -543,7 +541,7 @@ def refresh_dirty_days(connection: Connection, settings: Any | None = None) -> i
     return len(read)
 
 
-def _prepare_refresh_after_import(engine: Engine, touched: Touched
+def prepare_refresh_after_import(engine: Engine, touched: Touched
                                   ) -> Callable[[Connection], None]:
     """The same in two steps: the stale days computed on a connection of their own (imports
     go on meanwhile), then written. At the write, a day whose mark changed since (bumped by
@@ -570,8 +568,6 @@ def _prepare_refresh_after_import(engine: Engine, touched: Touched
 
     return write
 
-
-register_after_import(_refresh_after_import, _prepare_refresh_after_import)
 
 
 def _overlaps(first: date, end: date, ranges: Iterable[tuple[date, date]]) -> bool:

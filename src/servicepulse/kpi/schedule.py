@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import Connection
 
 from servicepulse.ingest.driver import Driver
-from servicepulse.ingest.hooks import Touched, register
+from servicepulse.ingest.hooks import Touched
 from servicepulse.store import tables
 
 
@@ -40,5 +40,3 @@ def derive_shift_activities(connection: Connection, touched: Touched) -> None:
     if rows:
         driver.insert(tables.shift_activities, rows)
 
-
-register(derive_shift_activities)

@@ -36,7 +36,6 @@ import orjson
 import sqlalchemy
 from sqlalchemy import Connection, delete, insert, select, update
 
-from servicepulse.ingest import hooks
 from servicepulse.ingest.hooks import Touched
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
@@ -464,7 +463,7 @@ def _touched_scope(connection: Connection, touched: Touched) -> tuple[set[str], 
     return agents, teams
 
 
-def _queue_touched_rules(connection: Connection, touched: Touched) -> None:
+def queue_touched_rules(connection: Connection, touched: Touched) -> None:
     """Import hook: queue the rules whose scope this batch touched (no KPI query here)."""
     if not touched or not (set(touched.kinds) & _RELEVANT_KINDS or touched.interaction_ids):
         return
@@ -502,8 +501,6 @@ def _configured_rules() -> list[AlertRule]:
     except ValueError:  # a bad configuration is reported by the commands, not by imports
         return []
 
-
-hooks.register(_queue_touched_rules)
 
 
 def check_pending(engine: sqlalchemy.Engine, settings: Any,

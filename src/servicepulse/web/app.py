@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicepulse.composition import compose
 from servicepulse.errors import ServicePulseError, Unavailable
 from servicepulse.web.access import Forbidden
 from servicepulse.web.cache import ResultCache
@@ -106,6 +107,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
                prewarm: bool = True) -> FastAPI:
     """The app on `engine`. `serve_stale=False` makes every view exact right after a write
     (at the cost of waiting for the engine); `prewarm` computes the default views at start."""
+    compose()  # the import hooks the API's record imports and the background worker run
     # Dashboards read the daily rollup where it answers; the KPI API stays on the exact engine
     # (the same document as `servicepulse kpi`). A `kpi` given (tests) serves both.
     services = Services(engine=engine, kpi=kpi or dashboard_kpi_function(),
