@@ -44,6 +44,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     finish()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def composed() -> None:
+    """The program's wiring (the import hooks), as the app factory and the command line's
+    start do it: servicepulse.composition."""
+    from servicepulse.composition import compose
+
+    compose()
+
+
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
     engine = fresh_sqlite_store(tmp_path / "store.db")  # a copy of a migrated store
