@@ -317,7 +317,7 @@ def anomalies(
 
     ensure_installed()
     if kpi is None:  # the page's list, one default for both
-        from servicepulse.insights.web import ANOMALY_KPIS
+        from servicepulse.insights.anomalies import ANOMALY_KPIS
 
         kpi = ",".join(ANOMALY_KPIS)
     names = _names(kpi, "--kpi", list(KPIS))
