@@ -3,6 +3,7 @@ and a small simulation (24 agents × 7 days) with the simulator's planted agents
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from servicepulse.config import Settings
 from servicepulse.scorecards.scorecard import Context, gather
 from servicepulse.store.database import open_store
+from tests.fresh_stores import fresh_sqlite_store
 from tests.scorecards.builders import load, team_records
 
 
@@ -20,20 +22,44 @@ def settings() -> Settings:
     return Settings()
 
 
+_team_template: list[Path] = []
+
+
+def team_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-computed team loaded once per test process; modules get copies. (Not a
+    fixture: tests/cli/test_scorecard_tables.py imports `team_store` alone.)"""
+    if not _team_template:
+        path = tmp_path_factory.mktemp("team-template") / "store.db"
+        engine = fresh_sqlite_store(path)
+        load(engine, team_records())
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        _team_template.append(path)
+    return _team_template[0]
+
+
 @pytest.fixture(scope="module")
 def team_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The hand-computed team on SQLite, shared by a module's read-only tests."""
-    engine = open_store(f"sqlite:///{tmp_path_factory.mktemp('team') / 'store.db'}")
-    load(engine, team_records())
+    """The hand-computed team on SQLite, shared by a module's tests (a copy of the
+    template: a module's writes, such as test_web's users, stay in the module)."""
+    path = tmp_path_factory.mktemp("team") / "store.db"
+    shutil.copyfile(team_template(tmp_path_factory), path)
+    engine = open_store(f"sqlite:///{path}")
     yield engine
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def team_context(team_store: Engine) -> Context:
-    """The engine's figures for team T1 with default settings, gathered once per module
-    (`dataclasses.replace(team_context, settings=...)` re-judges them with other targets)."""
-    return gather(team_store, team="T1", settings=Settings())
+@pytest.fixture(scope="session")
+def team_context(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    """The engine's figures for team T1 with default settings, gathered once per test
+    process from the template (what every module's copy holds; `dataclasses.replace(
+    team_context, settings=...)` re-judges them with other targets)."""
+    engine = open_store(f"sqlite:///{team_template(tmp_path_factory)}")
+    try:
+        return gather(engine, team="T1", settings=Settings())
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
