@@ -147,3 +147,23 @@ def test_a_key_error_is_a_bug_not_a_not_found(tmp_path: Path, state_home: Path,
     match = ONE_LINE.match(result.stderr.strip())
     assert match is not None and match["summary"] == "KeyError: 'csat'"
     assert match["reference"] in (state_home / "servicepulse" / "errors.log").read_text()
+
+
+@pytest.mark.parametrize("arguments", [
+    ["kpi", "--from", "2026-01-01", "--to", "2026-01-02", "--format", "csv"],  # sys.stdout
+    ["quarantine", "list"],  # rich
+    ["bench", "--help"],  # typer's help
+])
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, arguments: list[str]) -> None:
+    """`servicepulse ... | head`: the reader goes away before the output is written; that is no
+    error to report (before, a one-line "error: BrokenPipeError" with a logged reference)."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "servicepulse", "--db", f"sqlite:///{tmp_path / 'x.db'}",
+         *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # long before the command starts writing (its start takes 0.2 s+)
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1
+    assert errors == ""
+    assert not (tmp_path / "state" / "servicepulse" / "errors.log").exists()

@@ -71,3 +71,42 @@ def test_written_out_defaults_match_their_sources() -> None:
     from servicepulse.insights import drivers
 
     assert insights.DEFAULT_MAX_TOPICS == drivers.DEFAULT_MAX_TOPICS == 25
+
+
+# --- one command built, not sixty -----------------------------------------------------------
+
+def test_a_run_builds_only_the_command_it_names() -> None:
+    from servicepulse.cli.main import app, app_for
+
+    for argv in (["kpi", "--by", "team"], ["--db", "sqlite:///x.db", "kpi"],
+                 ["--db=sqlite:///x.db", "kpi", "--help"]):
+        only = app_for(argv)
+        assert [info.name for info in only.registered_commands] == ["kpi"], argv
+        assert only.registered_groups == []
+    staffing = app_for(["staffing", "plan"])
+    assert staffing.registered_commands == []
+    assert [info.name for info in staffing.registered_groups] == ["staffing"]
+    for argv in ([], ["--help"], ["kpii"], ["--db", "sqlite:///x.db"], ["--version", "kpi"]):
+        assert app_for(argv) is app, argv  # the whole list, the usual "no such command"
+    assert len(app.registered_commands) > 1  # the app itself is left whole
+
+
+def test_each_command_answers_as_in_the_whole_app() -> None:
+    from typer.testing import CliRunner
+
+    from servicepulse.cli.main import app, app_for
+
+    runner = CliRunner()
+    names = [info.name for info in (*app.registered_commands, *app.registered_groups)]
+    assert len(names) == len(set(names)) > 20
+    for name in names:
+        assert name is not None
+        whole = runner.invoke(app, [name, "--help"], terminal_width=100)
+        alone = runner.invoke(app_for([name, "--help"]), [name, "--help"], terminal_width=100)
+        assert whole.exit_code == alone.exit_code == 0, name
+        assert alone.output == whole.output, name
+    # a usage error of a command reads the same too
+    whole = runner.invoke(app, ["kpi", "--period"])
+    alone = runner.invoke(app_for(["kpi", "--period"]), ["kpi", "--period"])
+    assert whole.exit_code == alone.exit_code == 2
+    assert alone.output == whole.output
