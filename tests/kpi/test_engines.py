@@ -1,7 +1,9 @@
-"""The whole KPI suite on all four engines gives the same document.
+"""The whole KPI suite on every engine gives the same document.
 
-SQLite and PostgreSQL run on the store itself; DuckDB and Spark on its Parquet export
-(`servicepulse export --format parquet`). Spark is slow to start: one session for the run.
+`run_kpi_query` runs on DuckDB with the store attached (SQLite or PostgreSQL, read in place:
+`servicepulse.kpi.analytical`); the store's own SQL engines (what the rollup runs on) must
+agree with it, as must DuckDB and Spark on the Parquet export (`servicepulse export --format
+parquet`). Spark is slow to start: one session for the run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from servicepulse.kpi.backends import duckdb_backend, export_parquet, spark_backend
-from servicepulse.kpi.engine import run_kpi_query, run_on_backend
+from servicepulse.kpi.engine import run_kpi_query, run_on_backend, store_backend
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings
 from tests.kpi.helpers import KPI_FIXTURES, WEEK, load
@@ -65,6 +67,24 @@ def test_postgres_matches_sqlite(sqlite_store: Engine, postgres_store: Engine) -
     load(postgres_store, WEEK, QA)
     assert [run_kpi_query(postgres_store, query, SETTINGS) for query in QUERIES] \
         == _reference(sqlite_store)
+
+
+def test_the_stores_own_sqlite_engine_matches_the_analytical_path(sqlite_store: Engine
+                                                                 ) -> None:
+    expected = _reference(sqlite_store)
+    with store_backend(sqlite_store) as backend:
+        assert backend.name == "sqlite"
+        assert [run_on_backend(backend, query, SETTINGS) for query in QUERIES] == expected
+
+
+@pytest.mark.postgres
+def test_the_stores_own_postgres_engine_matches_the_analytical_path(
+        sqlite_store: Engine, postgres_store: Engine) -> None:
+    load(postgres_store, WEEK, QA)
+    with store_backend(postgres_store) as backend:
+        assert backend.name == "postgres"
+        assert [run_on_backend(backend, query, SETTINGS) for query in QUERIES] \
+            == _reference(sqlite_store)
 
 
 def test_duckdb_over_parquet_matches_sqlite(sqlite_store: Engine, tmp_path: Path) -> None:

@@ -176,9 +176,9 @@ class _TopicView:
 
 @contextmanager
 def _kpi_backend(engine: Engine) -> Iterator[Any]:
-    from servicepulse.kpi.engine import store_backend
+    from servicepulse.kpi.analytical import analytical_store
 
-    with store_backend(engine) as backend:
+    with analytical_store(engine) as backend:
         yield backend
 
 

@@ -34,6 +34,7 @@ so the same query over the same tables and times reuses them); the engine's
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from ibis.backends import BaseBackend
 MAX_COMPILED = 128  # statements remembered per connection
 PLACEHOLDER = "sp_value"  # placeholders' names: sp_value_0, sp_value_1, ...
 STORE_BACKENDS = ("sqlite", "postgres")
+# ... and DuckDB, where the engine runs (kpi.analytical: the store attached; a Parquet export)
+BOUND_BACKENDS = (*STORE_BACKENDS, "duckdb")
 
 # Parents under which a string literal is a value (bound) rather than syntax the SQL
 # generator reads (function arguments: formats, units, paths stay literal).
@@ -101,8 +104,9 @@ def bind_string_literals(query: sge.Expression, placeholder: str = "v"
 
 def compile_bound(backend: BaseBackend, expr: ir.Expr, *, limit: Any = None,
                   params: Mapping[ir.Scalar, Any] | None = None) -> BoundStatement:
-    """`expr` as SQL for `backend` (sqlite or postgres) with its string values as named
-    parameters, in the driver's own style (`:name` for sqlite3, `%(name)s` for psycopg).
+    """`expr` as SQL for `backend` (sqlite, postgres or duckdb) with its string values as
+    named parameters, in the driver's own style (`:name` for sqlite3, `%(name)s` for
+    psycopg, `$name` for DuckDB).
 
     The same expression gives the same text (the drivers' statement caches and psycopg's
     prepared statements key on it): placeholders are `sp_value_0`, `sp_value_1`, ..., or,
@@ -113,7 +117,11 @@ def compile_bound(backend: BaseBackend, expr: ir.Expr, *, limit: Any = None,
         query, values = bind_string_literals(query, token)
         sql = _sql(backend, query, token)
         if sql is not None:
-            return BoundStatement(sql, values, table.schema())
+            # A subtree the generator leaves out (a CTE built twice, written once) takes
+            # its values with it; DuckDB refuses a value bound to no placeholder.
+            used = set(re.findall(rf"{re.escape(token)}_\d+\b", sql))
+            return BoundStatement(sql, {name: value for name, value in values.items()
+                                        if name in used}, table.schema())
     raise RuntimeError("the compiled SQL does not hold the bound values' placeholders")
 
 
@@ -133,6 +141,8 @@ def _sql(backend: BaseBackend, query: sge.Expression, token: str) -> str | None:
         # SQL): the text's own % (a modulo) are doubled, the placeholders' restored.
         sql = sql.replace("%", "%%").replace(f"%%({token}_", f"%({token}_")
         marker = f"%({token}_"
+    elif backend.name == "duckdb":
+        marker = f"${token}_"
     else:
         marker = f":{token}_"
     # the generator may write an expression twice: a placeholder may appear more than once
@@ -146,9 +156,9 @@ class BoundExecutor:
     remembers the statements of the last `max_entries` expressions it ran."""
 
     def __init__(self, backend: BaseBackend, max_entries: int = MAX_COMPILED) -> None:
-        if backend.name not in STORE_BACKENDS:
-            raise ValueError(f"bound parameters are for the store's backends "
-                             f"({', '.join(STORE_BACKENDS)}), not {backend.name!r}")
+        if backend.name not in BOUND_BACKENDS:
+            raise ValueError(f"bound parameters are for the backends "
+                             f"{', '.join(BOUND_BACKENDS)}, not {backend.name!r}")
         self.backend = backend
         self._statements: LRUCache[Any, BoundStatement] = LRUCache(max_entries)
         self.hits = 0
@@ -179,9 +189,46 @@ class BoundExecutor:
         backend._run_pre_execute_hooks(expr)  # in-memory tables, UDFs (as Ibis does)
         statement = self.statement(expr, limit=limit, params=params)
         backend._log(statement.sql)
-        run = self._postgres if backend.name == "postgres" else self._sqlite
-        frame = run(statement)
+        if backend.name == "duckdb":
+            frame = self._duckdb(self._duckdb_arrow(statement), statement)
+        else:
+            run = self._postgres if backend.name == "postgres" else self._sqlite
+            frame = run(statement)
         return expr.__pandas_result__(frame)
+
+    def arrow(self, expr: ir.Expr, /, *, params: Mapping[ir.Scalar, Any] | None = None,
+              limit: Any = None, **kwargs: Any) -> Any:
+        """As Ibis' `to_pyarrow` on DuckDB (an Arrow table, array or scalar), bound."""
+        from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+        backend: Any = self.backend
+        if backend.name != "duckdb":
+            raise ValueError(f"Arrow results are bound on DuckDB only, not {backend.name!r}")
+        backend._run_pre_execute_hooks(expr)
+        statement = self.statement(expr, limit=limit, params=params)
+        backend._log(statement.sql)
+        return expr.__pyarrow_result__(self._duckdb_arrow(statement),
+                                       data_mapper=DuckDBPyArrowData)
+
+    def _duckdb_arrow(self, statement: BoundStatement) -> Any:
+        con: Any = self.backend.con
+        # a relation (not a cursor) lets DuckDB plan for the Arrow result, as Ibis does
+        return con.sql(statement.sql, params=statement.values or None).to_arrow_table()
+
+    @staticmethod
+    def _duckdb(table: Any, statement: BoundStatement) -> pd.DataFrame:
+        """An Arrow result as Ibis' DuckDB `execute` converts it (lists for nested columns
+        and columns holding a NULL, as there)."""
+        import pyarrow.types as pat
+        from ibis.backends.duckdb.converter import DuckDBPandasData
+
+        frame = pd.DataFrame({
+            name: (column.to_pylist() if pat.is_nested(column.type)
+                   or pat.is_dictionary(column.type) or column.null_count
+                   else column.to_pandas())
+            for name, column in zip(table.column_names, table.columns, strict=True)})
+        converted: pd.DataFrame = DuckDBPandasData.convert_table(frame, statement.schema)
+        return converted
 
     def _sqlite(self, statement: BoundStatement) -> pd.DataFrame:
         import contextlib
@@ -222,4 +269,6 @@ def bound_executor(backend: BaseBackend) -> BoundExecutor:
     executor = BoundExecutor(backend)
     setattr(backend, _ATTRIBUTE, executor)
     backend.execute = executor
+    if backend.name == "duckdb":
+        backend.to_pyarrow = executor.arrow
     return executor

@@ -92,8 +92,11 @@ def store_backend(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
 
 def run_kpi_query(engine: sqlalchemy.Engine, query: KpiQuery,
                   settings: Any | None = None) -> dict[str, Any]:
-    """The `servicepulse kpi` JSON document for `query` over the store behind `engine`."""
-    with store_backend(engine) as backend:
+    """The `servicepulse kpi` JSON document for `query` over the store behind `engine`
+    (read in place by DuckDB: `servicepulse.kpi.analytical`)."""
+    from servicepulse.kpi.analytical import analytical_store
+
+    with analytical_store(engine) as backend:
         return run_on_backend(backend, query, settings)
 
 
@@ -439,7 +442,7 @@ class Runner:
         from its sorted values (the lists never become Python objects)."""
         import pyarrow.compute as pc
 
-        arrow = self.frame.backend.to_pyarrow(aggregate)
+        arrow = bound_executor(self.frame.backend).arrow(aggregate)
         lists = {prefix: arrow.column(f"{prefix}{VALUES}").combine_chunks()
                  for prefix in prefixes}
         arrow = arrow.drop_columns([f"{prefix}{VALUES}" for prefix in prefixes])
@@ -700,8 +703,10 @@ def _executor(backend: BaseBackend | None) -> Executor:
     if backend.name == "duckdb":
         # Ibis' DuckDB execute() turns every column holding a NULL into a Python list; the
         # engine reads numbers column-wise, so Arrow's own conversion (NULL → NaN) does.
+        arrow = bound_executor(backend).arrow  # text values bound, as on the store
+
         def execute(expression: ir.Expr) -> pd.DataFrame:
-            frame: pd.DataFrame = backend.to_pyarrow(expression).to_pandas()
+            frame: pd.DataFrame = arrow(expression).to_pandas()
             return frame
 
         return execute

@@ -44,25 +44,10 @@ class KpiBackends:
         self._expressions: dict[int, ExpressionCache] = {}
 
     def _open(self) -> BaseBackend:
-        import ibis
+        from servicepulse.kpi.analytical import analytical_backend
 
-        url = self.engine.url
-        backend: BaseBackend
-        if url.get_backend_name() == "sqlite":
-            import sqlite3
-
-            if not url.database or url.database == ":memory:":
-                raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
-            # lent to one thread at a time, but not always the one that opened it
-            backend = ibis.sqlite.from_connection(
-                sqlite3.connect(url.database, check_same_thread=False))
-        elif url.get_backend_name() == "postgresql":
-            backend = ibis.postgres.connect(
-                host=url.host or "localhost", port=url.port or 5432, user=url.username,
-                password=url.password, database=url.database)
-        else:
-            raise ValueError(f"no KPI backend for {url.get_backend_name()!r} databases; use "
-                             "SQLite or PostgreSQL")
+        # DuckDB with the store attached (kpi.analytical); lent to one thread at a time
+        backend = analytical_backend(self.engine.url)
         bound_executor(backend)  # every query binds its values; statements kept per expression
         with self._lock:
             self._expressions[id(backend)] = ExpressionCache()

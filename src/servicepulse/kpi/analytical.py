@@ -1,0 +1,173 @@
+"""The KPI engine's analytical path: DuckDB reading the store in place.
+
+The store is a row store (SQLite, or PostgreSQL): right for importing records one by one,
+slow for what a team lead's views ask, which are grouped aggregates, medians and windows over
+every contact of a month. So the engine never asks the store itself. It opens an in-process
+DuckDB, attaches the store read-only through DuckDB's own scanner (the `sqlite` or `postgres`
+extension, installed from the `duckdb-ext-sqlite` and `duckdb-ext-postgres` wheels: nothing
+downloads at run time) and runs the KPI definitions there, vectorised.
+
+Why this and not a columnar copy kept in step by the import: the scanner reads the store's
+own pages at every query, so a record imported is counted by the next query, and there is no
+second copy that a killed import or a concurrent writer could leave behind (docs/kpis.md,
+"The engine"). Each query reads the store's committed state when it starts (SQLite: a read
+transaction per scan; uncommitted rows are never seen).
+
+The store's tables appear as views of the same names in DuckDB's default schema, typed as
+the engine expects them on every backend (the Parquet export's types): SQLite declares
+booleans as `BOOLEAN` but stores integers, which the scanner reads as `BIGINT`, so those
+columns are cast; JSON columns are text, as in the export.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from ibis.backends import BaseBackend
+
+from servicepulse.errors import Unavailable
+
+STORE_CATALOG = "store"  # the attached store's name inside DuckDB
+
+
+def extension_directory() -> Path:
+    """Where the scanner extensions' wheels put them (DuckDB's own layout under it)."""
+    spec = importlib.util.find_spec("duckdb_ext")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        directory = Path(location) / "extensions"
+        if directory.is_dir():
+            return directory
+    raise Unavailable("the DuckDB scanner extensions are not installed (the packages "
+                      "duckdb-ext-sqlite and duckdb-ext-postgres): run `make install`")
+
+
+def analytical_backend(url: sqlalchemy.URL, threads: int | None = None) -> BaseBackend:
+    """An in-process DuckDB (through Ibis) with the store behind `url` attached read-only and
+    its tables as views; every query on it binds its text values (`kpi.bound_sql`)."""
+    import ibis
+
+    from servicepulse.kpi.bound_sql import bound_executor
+
+    kind = url.get_backend_name()
+    if kind not in ("sqlite", "postgresql"):
+        raise ValueError(f"no KPI backend for {kind!r} databases; use SQLite or PostgreSQL")
+    if kind == "sqlite" and (not url.database or url.database == ":memory:"):
+        raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
+    config: dict[str, Any] = {"extension_directory": str(extension_directory()),
+                              "autoinstall_known_extensions": False,
+                              "autoload_known_extensions": False}
+    if threads:
+        config["threads"] = threads
+    backend = ibis.duckdb.connect(**config)
+    con: Any = backend.con
+    try:
+        if kind == "sqlite":
+            con.execute("LOAD sqlite")
+            con.execute(f"ATTACH {_quoted(str(url.database))} AS {STORE_CATALOG} "
+                        "(TYPE sqlite, READ_ONLY)")
+            columns = _sqlite_columns(str(url.database))
+        else:
+            con.execute("LOAD postgres")
+            con.execute(f"ATTACH {_quoted(_libpq(url))} AS {STORE_CATALOG} "
+                        "(TYPE postgres, READ_ONLY)")
+            columns = _attached_columns(con)
+        _views_on_demand(backend, columns)
+    except Exception:
+        backend.disconnect()
+        raise
+    bound_executor(backend)
+    return backend
+
+
+@contextmanager
+def analytical_store(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
+    """`analytical_backend` for one use, closed afterwards."""
+    backend = analytical_backend(engine.url)
+    try:
+        yield backend
+    finally:
+        backend.disconnect()
+
+
+def _views_on_demand(backend: Any, columns: dict[str, list[tuple[str, str]]]) -> None:
+    """Make `backend.table(name)` find the store's table as a view, created at its first
+    use: binding a view reads the table's schema from the store, so a command pays only
+    for the tables it reads (a KPI query reads a few of the store's forty)."""
+    created: set[str] = set()
+    table_of = backend.table
+
+    def table(name: str, /, *, database: Any = None) -> Any:
+        if database is None and name in columns and name not in created:
+            backend.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {_name(name)} AS SELECT "
+                + ", ".join(_select(column, declared) for column, declared in columns[name])
+                + f" FROM {STORE_CATALOG}.{_name(name)}")
+            created.add(name)
+        return table_of(name, database=database)
+
+    backend.table = table
+
+
+def _select(column: str, declared: str) -> str:
+    """A view's column, typed as on every engine (see the module docstring)."""
+    name = _name(column)
+    if declared == "BOOLEAN":
+        return f"CAST({name} AS BOOLEAN) AS {name}"
+    if declared == "JSON":
+        return f"CAST({name} AS VARCHAR) AS {name}"
+    return name
+
+
+def _sqlite_columns(path: str) -> dict[str, list[tuple[str, str]]]:
+    """Every table's columns with their declared types (upper case), from the file."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+        rows = con.execute(
+            "SELECT m.name, p.name, upper(p.type) FROM sqlite_master AS m "
+            "JOIN pragma_table_info(m.name) AS p "
+            "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid"
+        ).fetchall()
+    return _by_table(rows)
+
+
+def _attached_columns(con: Any) -> dict[str, list[tuple[str, str]]]:
+    rows = con.execute(
+        "SELECT table_name, column_name, upper(data_type) FROM information_schema.columns "
+        "WHERE table_catalog = ? AND table_schema = 'public' "
+        "ORDER BY table_name, ordinal_position", [STORE_CATALOG]).fetchall()
+    return _by_table(rows)
+
+
+def _by_table(rows: list[tuple[str, str, str]]) -> dict[str, list[tuple[str, str]]]:
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, declared in rows:
+        tables.setdefault(table, []).append((column, declared))
+    return tables
+
+
+def _libpq(url: sqlalchemy.URL) -> str:
+    """The store's PostgreSQL URL as a libpq connection string (what the scanner takes)."""
+    parts = {"host": url.host or "localhost", "port": url.port or 5432,
+             "user": url.username, "password": url.password, "dbname": url.database}
+    return " ".join(f"{key}={_libpq_value(str(value))}" for key, value in parts.items()
+                    if value is not None)
+
+
+def _libpq_value(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def _quoted(text: str) -> str:
+    """A SQL string literal (ATTACH takes no parameters; the path is the operator's own)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _name(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
