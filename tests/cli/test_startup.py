@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,25 @@ def test_each_command_answers_as_in_the_whole_app() -> None:
     alone = runner.invoke(app_for(["kpi", "--period"]), ["kpi", "--period"])
     assert whole.exit_code == alone.exit_code == 2
     assert alone.output == whole.output
+
+
+def test_the_command_line_start_composes_the_program(tmp_path: Path) -> None:
+    # servicepulse.composition.compose() names the hooks' installer at the start of every
+    # command (issue 21: one composition root), before anything could import: no fallback
+    probe = textwrap.dedent(f"""
+        import sys
+        from servicepulse.cli.main import run
+        from servicepulse.composition import register_hooks
+        from servicepulse.ingest import hooks
+        print(hooks._installers == [])
+        sys.argv = ["servicepulse", "--db", "sqlite:///{tmp_path / 'store.db'}", "check"]
+        try:
+            run()
+        except SystemExit:
+            pass
+        print(hooks._installers == [register_hooks])
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.splitlines()[0] == "True", done.stderr
+    assert done.stdout.splitlines()[-1] == "True", done.stderr

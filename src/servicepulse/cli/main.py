@@ -156,6 +156,9 @@ def main(
                      envvar="SERVICEPULSE_DATABASE_URL", show_envvar=True),
     ] = None,
 ) -> None:
+    from servicepulse.composition import compose
+
+    compose()  # the program's start wires the areas (import hooks); cheap, idempotent
     ctx.obj = CliState(db_url=db)
 
 
