@@ -49,3 +49,15 @@ def test_simulate_bench_writes_its_section(tmp_path: Path) -> None:
     assert "| interactions | 1,061 |" in out  # the seeded centre: 12 agents, one day
     assert "| records (all kinds) | 19,540 (3 MB of JSON Lines) |" in out
     assert not scratch.exists()  # the scratch file is removed
+
+
+def test_a_centre_too_small_to_simulate_is_a_usage_error(tmp_path: Path) -> None:
+    # said before anything runs, exit 2 (it was an unexpected ValueError with a logged reference)
+    for command in ("simulate", "scorecards"):
+        done = subprocess.run(
+            [sys.executable, "-m", "servicepulse", "bench", command, "--agents", "3"],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "COLUMNS": "200"})
+        assert done.returncode == 2, done.stderr
+        assert "agents: 3 is too few; the simulated centre needs at least 12" in done.stderr
+        assert not (tmp_path / "state").exists()  # nothing logged: not a bug

@@ -461,8 +461,13 @@ def bench_scorecards(
 ) -> None:
     """Scorecards, coaching data and an alert check against one plain KPI query."""
     from servicepulse.bench.scorecards import run_bench
+    from servicepulse.simulate import SimulationConfig
 
     _format(format_)
+    try:  # the centre is simulated: a size it cannot be is a usage error, said before the run
+        SimulationConfig(agents=agents, days=days, seed=1)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     figures = {name: round(value, 3) for name, value in
                run_bench(agents=agents, days=days, repeats=repeats).items()}
     if format_ == "json":

@@ -150,5 +150,10 @@ def bench_simulate(
     """Time `simulate` to a file: records/s and interactions/s (median of runs), against the
     baseline of serialising the same records alone, measured in the same process."""
     from servicepulse.bench.simulate import run_simulate_bench
+    from servicepulse.simulate import SimulationConfig
 
+    try:  # a centre the simulator cannot make is a usage error, said before the run
+        SimulationConfig(agents=agents, days=days, seed=1)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     typer.echo(run_simulate_bench(agents, days, runs, out))
