@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +30,9 @@ _postgres_template: str | None = None
 _dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-test-database")
 _drops: list[Future[None]] = []
 _template_admin: list[str] = []  # the server the PostgreSQL template is on
+# stores loaded once per process by `loaded_sqlite_store` / `create_loaded_postgres_database`
+_loaded_sqlite: dict[str, Path] = {}
+_loaded_postgres: dict[str, str] = {}
 
 
 def _admin(admin_url: str) -> Engine:
@@ -48,6 +52,48 @@ def fresh_sqlite_store(path: Path) -> Engine:
             _sqlite_template = template
     shutil.copyfile(_sqlite_template, path)
     return open_store(f"sqlite:///{path}")
+
+
+def loaded_sqlite_store(path: Path, name: str, load: Callable[[Engine], object]) -> Engine:
+    """A store at `path` holding what `load` puts into a fresh store: loaded once per test
+    process under `name` (an import costs seconds: the rollups are computed), then copied."""
+    with _lock:
+        template = _loaded_sqlite.get(name)
+    if template is None:
+        template = Path(tempfile.mkdtemp(prefix="sp-test-loaded-")) / "store.db"
+        engine = fresh_sqlite_store(template)
+        load(engine)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        with _lock:
+            _loaded_sqlite[name] = template
+    shutil.copyfile(template, path)
+    return open_store(f"sqlite:///{path}")
+
+
+def create_loaded_postgres_database(admin_url: str, name: str,
+                                    load: Callable[[Engine], object]) -> str:
+    """As `loaded_sqlite_store` on the server of `admin_url`: a new database copied from one
+    loaded once per process; its URL (drop it with `drop_postgres_database`)."""
+    with _lock:
+        template = _loaded_postgres.get(name)
+    if template is None:
+        url = create_postgres_database(admin_url, prefix="sp_template")
+        engine = open_store(url)
+        load(engine)
+        engine.dispose()  # a template must have no connection
+        template = _database(url)
+        with _lock:
+            _loaded_postgres[name] = template
+    admin = _admin(admin_url)
+    try:
+        copy = f"sp_test_{uuid.uuid4().hex[:12]}"
+        with _lock, admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"'))
+        return _url(admin, copy)
+    finally:
+        admin.dispose()
 
 
 def create_postgres_database(admin_url: str, prefix: str = "sp_test") -> str:
@@ -87,11 +133,16 @@ def finish() -> None:
         _drops.pop(0).result()
     with _lock:
         if _postgres_template is not None:
-            _drop_now(_template_admin.pop(), _postgres_template)
+            admin_url = _template_admin.pop()
+            for loaded in [_postgres_template, *_loaded_postgres.values()]:
+                _drop_now(admin_url, loaded)
             _postgres_template = None
-        if _sqlite_template is not None:
-            shutil.rmtree(_sqlite_template.parent, ignore_errors=True)
-            _sqlite_template = None
+            _loaded_postgres.clear()
+        for path in [*([_sqlite_template] if _sqlite_template else []),
+                     *_loaded_sqlite.values()]:
+            shutil.rmtree(path.parent, ignore_errors=True)
+        _sqlite_template = None
+        _loaded_sqlite.clear()
 
 
 def _drop_now(admin_url: str, name: str) -> None:
@@ -101,6 +152,12 @@ def _drop_now(admin_url: str, name: str) -> None:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def _database(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database or ""
 
 
 def _url(admin: Engine, database: str) -> str:

@@ -5,30 +5,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
-from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from servicepulse.cli.main import app
-from servicepulse.ingest.importer import import_rows
-from servicepulse.ingest.readers import read_jsonl
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_user
+from tests.fresh_stores import loaded_sqlite_store
 from tests.web.browser import login
 from tests.web.conftest import PASSWORD, LiveServer, serve_in_thread
-from tests.workforce.test_plan import FIXTURE
+from tests.workforce.test_plan import load_plan_history
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture
-def staffing_server(sqlite_store: Engine) -> Iterator[LiveServer]:
-    assert import_rows(sqlite_store, read_jsonl(FIXTURE)).quarantined == 0
+def staffing_server(tmp_path: Path) -> Iterator[LiveServer]:
+    sqlite_store = loaded_sqlite_store(tmp_path / "store.db", "plan_history",
+                                       load_plan_history)
     create_user(sqlite_store, "manager", PASSWORD, "manager")
     with serve_in_thread(create_app(sqlite_store, serve_stale=False, prewarm=False)) as url:
         yield LiveServer(url, sqlite_store, None)  # type: ignore[arg-type]
+    sqlite_store.dispose()
 
 
 def test_the_page_opens_on_the_command_lines_plan(staffing_server: LiveServer,

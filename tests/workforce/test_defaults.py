@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from servicepulse.cli.main import app
-from servicepulse.ingest.importer import import_rows
-from servicepulse.ingest.readers import read_jsonl
 from servicepulse.web.app import create_app
+from servicepulse.web.routes.workforce import erlang_calculator
 from servicepulse.web.users import create_token, create_user
 from servicepulse.workforce import defaults
 from servicepulse.workforce.defaults import IntervalError, parse_interval
-from servicepulse.web.routes.workforce import erlang_calculator
-from tests.workforce.test_plan import FIXTURE
+from tests.fresh_stores import loaded_sqlite_store
+from tests.workforce.test_plan import load_plan_history
 
 runner = CliRunner(env={"COLUMNS": "250"})  # error boxes must not wrap mid-message
 
@@ -77,13 +76,15 @@ def test_erlang_defaults_are_the_pages() -> None:
 
 
 @pytest.fixture
-def store(sqlite_store: Engine) -> Iterator[tuple[str, TestClient, str]]:
-    assert import_rows(sqlite_store, read_jsonl(FIXTURE)).quarantined == 0
+def store(tmp_path: Path) -> Iterator[tuple[str, TestClient, str]]:
+    sqlite_store = loaded_sqlite_store(tmp_path / "store.db", "plan_history",
+                                       load_plan_history)
     create_user(sqlite_store, "manager", "correct horse battery", "manager")
     token = create_token(sqlite_store, "manager", "read")
     web = create_app(sqlite_store, serve_stale=False, prewarm=False)
     with TestClient(web) as client:
         yield sqlite_store.url.render_as_string(hide_password=False), client, token
+    sqlite_store.dispose()
 
 
 def test_the_plan_without_options_is_the_same_on_the_page_and_the_command_line(

@@ -14,6 +14,7 @@ Fixture tests/fixtures/workforce/plan_history.jsonl, worked by hand:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -22,17 +23,37 @@ from sqlalchemy import Engine
 
 from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.readers import read_jsonl
+from servicepulse.store.database import open_store
 from servicepulse.workforce.forecast import ForecastError, arrival_history
 from servicepulse.workforce.plan import mean_handle_time, scheduled_agents, staffing_plan
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.fresh_stores import (
+    create_loaded_postgres_database,
+    drop_postgres_database,
+    loaded_sqlite_store,
+)
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "workforce" / "plan_history.jsonl"
 
 
-@pytest.fixture
-def planned_store(store: Engine) -> Engine:
-    summary = import_rows(store, read_jsonl(FIXTURE))
+def load_plan_history(engine: Engine) -> None:
+    summary = import_rows(engine, read_jsonl(FIXTURE))
     assert summary.quarantined == 0
-    return store
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def planned_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The fixture imported into a fresh store (a copy of one imported once per process)."""
+    if request.param == "sqlite":
+        engine = loaded_sqlite_store(tmp_path / "store.db", "plan_history", load_plan_history)
+        yield engine
+        engine.dispose()
+        return
+    engine = open_store(create_loaded_postgres_database(POSTGRES_ADMIN_URL, "plan_history",
+                                                        load_plan_history))
+    yield engine
+    engine.dispose()
+    drop_postgres_database(POSTGRES_ADMIN_URL, engine.url.database or "")
 
 
 def test_history_handle_time_and_schedule(planned_store: Engine) -> None:

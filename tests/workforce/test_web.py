@@ -15,24 +15,32 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from servicepulse.ingest.importer import import_rows
-from servicepulse.ingest.readers import read_jsonl
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_token, create_user
 from servicepulse.workforce.plan import staffing_plan
-from tests.workforce.test_plan import FIXTURE
+from tests.fresh_stores import loaded_sqlite_store
+from tests.workforce.test_plan import load_plan_history
 
 PLAN_DAY = {"from": "2026-03-16", "to": "2026-03-17", "interval": 60, "shrinkage": 25}
 
 
 @pytest.fixture
-def staffing_client(sqlite_store: Engine) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    assert import_rows(sqlite_store, read_jsonl(FIXTURE)).quarantined == 0
+def planned(tmp_path: Path) -> Iterator[Engine]:
+    """The fixture imported (a copy of a store it was imported into once per process)."""
+    engine = loaded_sqlite_store(tmp_path / "store.db", "plan_history", load_plan_history)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def staffing_client(planned: Engine) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    sqlite_store = planned
     create_user(sqlite_store, "manager", "correct horse battery", "manager")
     create_user(sqlite_store, "lead", "correct horse battery", "team_lead", team_ids=["t1"])
     create_user(sqlite_store, "ann", "correct horse battery", "agent", agent_id="a1")
@@ -48,13 +56,13 @@ def _auth(tokens: dict[str, str], name: str) -> dict[str, str]:
 
 
 def test_api_is_the_plan_function(staffing_client: tuple[TestClient, dict[str, str]],
-                                  sqlite_store: Engine) -> None:
+                                  planned: Engine) -> None:
     client, tokens = staffing_client
     response = client.get("/api/v1/staffing/plan", params=PLAN_DAY,
                           headers=_auth(tokens, "manager"))
     assert response.status_code == 200, response.text
     # `to` is exclusive on the web (as every page), the function's end day inclusive.
-    direct = staffing_plan(sqlite_store, date(2026, 3, 16), date(2026, 3, 16), interval_s=3600,
+    direct = staffing_plan(planned, date(2026, 3, 16), date(2026, 3, 16), interval_s=3600,
                            target_sl=0.8, max_occupancy=0.85, shrinkage=0.25)
     assert response.json() == direct.model_dump(mode="json")
     nine = response.json()["intervals"][9]
