@@ -20,12 +20,13 @@ from ibis.backends import BaseBackend
 from sqlalchemy import Engine, func, select
 
 from servicepulse.kpi import engine as kpi_engine
+from servicepulse.kpi.analytical import store_backend
 from servicepulse.kpi.bound_sql import (
     UnboundValueError,
     bind_string_literals,
     bound_executor,
 )
-from servicepulse.kpi.engine import run_on_backend, store_backend
+from servicepulse.kpi.engine import run_on_backend
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.store import tables
 from tests.kpi.helpers import WEEK, load

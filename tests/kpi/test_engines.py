@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from servicepulse.kpi.analytical import store_backend
 from servicepulse.kpi.backends import duckdb_backend, export_parquet, spark_backend
-from servicepulse.kpi.engine import run_kpi_query, run_on_backend, store_backend
+from servicepulse.kpi.engine import run_kpi_query, run_on_backend
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings
 from tests.kpi.helpers import KPI_FIXTURES, WEEK, load

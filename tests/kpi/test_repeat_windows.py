@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from servicepulse.kpi.engine import _date_range, periods_for, store_backend
+from servicepulse.kpi.analytical import store_backend
+from servicepulse.kpi.engine import _date_range, periods_for
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.sources import Frame

@@ -9,7 +9,7 @@ import ibis
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
 
-from servicepulse.kpi.engine import store_backend
+from servicepulse.kpi.analytical import store_backend
 from servicepulse.kpi.settings import kpi_settings
 from servicepulse.kpi.sources import Frame, Period, interactions_source, surveys_source
 

@@ -22,9 +22,13 @@ columns are cast; JSON columns are text, as in the export.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,9 @@ from ibis.backends import BaseBackend
 from servicepulse.errors import Unavailable
 
 STORE_CATALOG = "store"  # the attached store's name inside DuckDB
+# `store`: run the KPI queries on the store's own SQL engine instead (the benchmarks'
+# baseline; a way round a platform without the scanner wheels). Default `duckdb`.
+ENGINE_VARIABLE = "SERVICEPULSE_KPI_ENGINE"
 
 
 def extension_directory() -> Path:
@@ -79,6 +86,8 @@ def analytical_backend(url: sqlalchemy.URL, threads: int | None = None) -> BaseB
                         "(TYPE postgres, READ_ONLY)")
             columns = _attached_columns(con)
         _views_on_demand(backend, columns)
+        setattr(backend, _BOUNDS, partial(_sqlite_bounds, str(url.database)) if kind == "sqlite"
+                else partial(_postgres_bounds, con))
     except Exception:
         backend.disconnect()
         raise
@@ -87,30 +96,168 @@ def analytical_backend(url: sqlalchemy.URL, threads: int | None = None) -> BaseB
 
 
 @contextmanager
-def analytical_store(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
-    """`analytical_backend` for one use, closed afterwards."""
-    backend = analytical_backend(engine.url)
+def store_backend(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
+    """An Ibis connection to the store's own database (SQLite file or PostgreSQL), whose
+    `execute` binds every text value as a parameter (`servicepulse.kpi.bound_sql`)."""
+    import ibis
+
+    from servicepulse.kpi.bound_sql import bound_executor
+
+    url = engine.url
+    backend: BaseBackend
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
+        backend = ibis.sqlite.connect(url.database)
+    elif url.get_backend_name() == "postgresql":
+        backend = ibis.postgres.connect(
+            host=url.host or "localhost", port=url.port or 5432, user=url.username,
+            password=url.password, database=url.database)
+    else:
+        raise ValueError(f"no KPI backend for {url.get_backend_name()!r} databases")
+    bound_executor(backend)
     try:
         yield backend
     finally:
         backend.disconnect()
 
 
+# Connections kept between queries of one process: a scorecard or a leaderboard asks the
+# engine several times, and opening DuckDB with the scanner costs more than a small query.
+MAX_STORES = 4  # stores with kept connections (a test run opens hundreds; few at once)
+MAX_IDLE = 2  # idle connections kept per store
+_idle: OrderedDict[tuple[Any, ...], list[BaseBackend]] = OrderedDict()
+_idle_lock = threading.Lock()
+
+
+@contextmanager
+def analytical_store(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
+    """An `analytical_backend` for the store behind `engine`, lent for one use: a kept one
+    when the process has one idle (it reads the store as fresh as a new one: the scanner
+    reads the store's pages at every query), else a new one. Closed on error."""
+    if os.environ.get(ENGINE_VARIABLE, "duckdb") == "store":
+        with store_backend(engine) as native:
+            yield native
+        return
+    key = _store_key(engine.url)
+    with _idle_lock:
+        kept = _idle.get(key)
+        backend = kept.pop() if kept else None
+    if backend is None:
+        backend = analytical_backend(engine.url)
+    try:
+        yield backend
+    except BaseException:
+        backend.disconnect()
+        raise
+    _give_back(key, backend)
+
+
+def _store_key(url: sqlalchemy.URL) -> tuple[Any, ...]:
+    """A store's identity: its URL and, for a file, the file itself (a store deleted and
+    made again at the same path is another store)."""
+    text = url.render_as_string(hide_password=False)
+    if url.get_backend_name() == "sqlite" and url.database:
+        try:
+            status = os.stat(url.database)
+        except OSError:
+            return (text, None)
+        return (text, status.st_dev, status.st_ino)
+    return (text,)
+
+
+def _give_back(key: tuple[Any, ...], backend: BaseBackend) -> None:
+    closing_now: list[BaseBackend] = []
+    with _idle_lock:
+        kept = _idle.setdefault(key, [])
+        _idle.move_to_end(key)
+        if len(kept) < MAX_IDLE:
+            kept.append(backend)
+        else:
+            closing_now.append(backend)
+        while len(_idle) > MAX_STORES:
+            closing_now += _idle.popitem(last=False)[1]
+    for surplus in closing_now:
+        surplus.disconnect()
+
+
+def close_kept() -> None:
+    """Close every kept connection (a store about to be deleted; tests)."""
+    with _idle_lock:
+        kept = [backend for backends in _idle.values() for backend in backends]
+        _idle.clear()
+    for backend in kept:
+        backend.disconnect()
+
+
+def _forget_in_child() -> None:
+    # a forked child must not use its parent's DuckDB connections (nor close them)
+    global _idle_lock
+    _idle.clear()
+    _idle_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+_BOUNDS = "_servicepulse_time_bounds"
+
+
+def time_bounds(backend: BaseBackend, columns: tuple[tuple[str, str], ...]
+                ) -> list[tuple[float | None, float | None]] | None:
+    """The lowest and highest value of each (table, column), asked of the store itself
+    (its indexes answer at once; a scan would read every row); None when `backend` is not
+    an analytical one (the caller asks it)."""
+    bounds = getattr(backend, _BOUNDS, None)
+    if bounds is None:
+        return None
+    result: list[tuple[float | None, float | None]] = bounds(columns)
+    return result
+
+
+def _bounds_sql(columns: tuple[tuple[str, str], ...]) -> str:
+    # one statement; each min or max alone in its subquery, which an index answers
+    parts = [f"(SELECT {function}({_name(column)}) FROM {_name(table)})"
+             for table, column in columns for function in ("min", "max")]
+    return "SELECT " + ", ".join(f"{part} AS b{index}" for index, part in enumerate(parts))
+
+
+def _pairs(row: tuple[Any, ...]) -> list[tuple[float | None, float | None]]:
+    values = [None if value is None else float(value) for value in row]
+    return list(zip(values[::2], values[1::2], strict=True))
+
+
+def _sqlite_bounds(path: str, columns: tuple[tuple[str, str], ...]
+                   ) -> list[tuple[float | None, float | None]]:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+        return _pairs(con.execute(_bounds_sql(columns)).fetchone())
+
+
+def _postgres_bounds(con: Any, columns: tuple[tuple[str, str], ...]
+                     ) -> list[tuple[float | None, float | None]]:
+    # run by PostgreSQL itself (the scanner's pass-through), not scanned by DuckDB
+    row = con.execute(f"SELECT * FROM postgres_query('{STORE_CATALOG}', ?)",
+                      [_bounds_sql(columns)]).fetchone()
+    return _pairs(row)
+
+
 def _views_on_demand(backend: Any, columns: dict[str, list[tuple[str, str]]]) -> None:
     """Make `backend.table(name)` find the store's table as a view, created at its first
     use: binding a view reads the table's schema from the store, so a command pays only
     for the tables it reads (a KPI query reads a few of the store's forty)."""
-    created: set[str] = set()
+    created: dict[str, Any] = {}  # name -> its Ibis table (its schema read once)
     table_of = backend.table
 
     def table(name: str, /, *, database: Any = None) -> Any:
-        if database is None and name in columns and name not in created:
+        if database is not None or name not in columns:
+            return table_of(name, database=database)
+        if name not in created:
             backend.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {_name(name)} AS SELECT "
                 + ", ".join(_select(column, declared) for column, declared in columns[name])
                 + f" FROM {STORE_CATALOG}.{_name(name)}")
-            created.add(name)
-        return table_of(name, database=database)
+            created[name] = table_of(name)
+        return created[name]
 
     backend.table = table
 

@@ -21,7 +21,7 @@ import ibis
 import sqlalchemy
 from ibis.backends import BaseBackend
 
-from servicepulse.kpi.engine import store_backend
+from servicepulse.kpi.analytical import store_backend
 from servicepulse.store.tables import RECORD_TABLES
 
 # The record tables must be there.

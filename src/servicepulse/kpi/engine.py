@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache, partial
@@ -30,6 +29,7 @@ from cachetools import LRUCache
 from ibis.backends import BaseBackend
 
 from servicepulse.kpi import statistics
+from servicepulse.kpi.analytical import analytical_store, time_bounds
 from servicepulse.kpi.bound_sql import STORE_BACKENDS, bound_executor
 from servicepulse.kpi.columns import (
     Measures,
@@ -67,35 +67,10 @@ GroupKey = tuple[Any, ...]  # by-dimension values..., period key
 Executor = Callable[[ir.Expr], pd.DataFrame]
 
 
-@contextmanager
-def store_backend(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
-    """An Ibis connection to the store's own database (SQLite file or PostgreSQL), whose
-    `execute` binds every text value as a parameter (`servicepulse.kpi.bound_sql`)."""
-    url = engine.url
-    backend: BaseBackend
-    if url.get_backend_name() == "sqlite":
-        if not url.database or url.database == ":memory:":
-            raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
-        backend = ibis.sqlite.connect(url.database)
-    elif url.get_backend_name() == "postgresql":
-        backend = ibis.postgres.connect(
-            host=url.host or "localhost", port=url.port or 5432, user=url.username,
-            password=url.password, database=url.database)
-    else:
-        raise ValueError(f"no KPI backend for {url.get_backend_name()!r} databases")
-    bound_executor(backend)
-    try:
-        yield backend
-    finally:
-        backend.disconnect()
-
-
 def run_kpi_query(engine: sqlalchemy.Engine, query: KpiQuery,
                   settings: Any | None = None) -> dict[str, Any]:
     """The `servicepulse kpi` JSON document for `query` over the store behind `engine`
     (read in place by DuckDB: `servicepulse.kpi.analytical`)."""
-    from servicepulse.kpi.analytical import analytical_store
-
     with analytical_store(engine) as backend:
         return run_on_backend(backend, query, settings)
 
@@ -154,10 +129,14 @@ def data_days(backend: BaseBackend, settings: KpiSettings,
     One `min` or `max` a statement: SQLite answers a lone min or max from the column's
     index, never both in one statement."""
     instants: list[float] = []
-    for table, column in columns:
-        column_expression = backend.table(table)[column]
-        low, high = (backend.execute(column_expression.min()),
-                     backend.execute(column_expression.max()))
+    bounds = time_bounds(backend, columns)
+    if bounds is None:
+        bounds = []
+        for table, column in columns:
+            column_expression = backend.table(table)[column]
+            bounds.append((backend.execute(column_expression.min()),
+                           backend.execute(column_expression.max())))
+    for low, high in bounds:
         instants += [float(value) for value in (low, high)
                      if value is not None and not (isinstance(value, float) and math.isnan(value))]
     if not instants:

@@ -40,10 +40,11 @@ from sqlalchemy import Connection, Engine
 
 from servicepulse.ingest.driver import in_ids
 from servicepulse.ingest.hooks import Touched
+from servicepulse.kpi.analytical import store_backend
 from servicepulse.kpi.bound_sql import compile_bound
 from servicepulse.kpi.columns import round_like_python
 from servicepulse.kpi.definitions import KPIS
-from servicepulse.kpi.engine import Runner, periods_for, store_backend
+from servicepulse.kpi.engine import Runner, periods_for
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.kpi.sources import (
