@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from servicepulse.ingest.importer import import_rows
@@ -13,7 +16,13 @@ from servicepulse.ingest.readers import read_paths
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings
-from tests.conftest import FIXTURES
+from servicepulse.store.database import open_store
+from tests.conftest import FIXTURES, POSTGRES_ADMIN_URL
+from tests.fresh_stores import (
+    create_loaded_postgres_database,
+    drop_postgres_database,
+    loaded_sqlite_store,
+)
 
 KPI_FIXTURES = FIXTURES / "kpi"
 WEEK = KPI_FIXTURES / "week.jsonl"
@@ -22,6 +31,31 @@ WEEK = KPI_FIXTURES / "week.jsonl"
 def load(engine: Engine, *paths: Path) -> None:
     summary = import_rows(engine, read_paths(list(paths)))
     assert summary.quarantined == 0, summary.rejected
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def loaded_store(backend: str, tmp_path: Path, *paths: Path) -> Iterator[Engine]:
+    """A fresh store on `backend` ("sqlite" or "postgres") holding the fixture files `paths`
+    as `load` imports them: imported once per test process and copied (an import costs
+    seconds, its rollups computed; a copy milliseconds)."""
+    name = "|".join(str(path) for path in paths)
+    if backend == "sqlite":
+        engine = loaded_sqlite_store(tmp_path / "store.db", name, lambda e: load(e, *paths))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    engine = open_store(create_loaded_postgres_database(
+        POSTGRES_ADMIN_URL, name, lambda e: load(e, *paths)))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        drop_postgres_database(POSTGRES_ADMIN_URL, engine.url.database or "")
 
 
 def kpis(engine: Engine, settings: KpiSettings | None = None, **query: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ q7 (i10, 2026-03-12) falls in the next week.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -28,12 +29,26 @@ from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.settings import KpiSettings
-from tests.kpi.helpers import KPI_FIXTURES, WEEK, kpis, load, rows_by_group
+from tests.kpi.helpers import BACKENDS, KPI_FIXTURES, WEEK, kpis, load, loaded_store, rows_by_group
 
 QA = KPI_FIXTURES / "qa.jsonl"
 # the engine reports means to 4 decimals
 approx = partial(pytest.approx, abs=5e-5)
 WEEK_SPAN = {"from": "2026-03-02", "to": "2026-03-09"}
+
+
+# Every test here starts from the week and its reviews: `store` and `sqlite_store` hold them
+# (imported once per test process, copied per test).
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    with loaded_store(request.param, tmp_path, WEEK, QA) as engine:
+        yield engine
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
+    with loaded_store("sqlite", tmp_path, WEEK, QA) as engine:
+        yield engine
 
 
 def _t_interval(values: list[float]) -> tuple[float, float]:
@@ -45,7 +60,6 @@ def _t_interval(values: list[float]) -> tuple[float, float]:
 
 
 def test_iqs_is_the_mean_of_the_weeks_non_calibration_reviews(store: Engine) -> None:
-    load(store, WEEK, QA)
     result = kpis(store, kpis=["iqs"], **WEEK_SPAN)["iqs"]
     values = [100, 50, 0, 70, 200 / 3, 475 / 6]
     assert result["n"] == 6
@@ -56,7 +70,6 @@ def test_iqs_is_the_mean_of_the_weeks_non_calibration_reviews(store: Engine) -> 
 
 
 def test_iqs_by_agent_team_and_channel_is_the_reviewed_contacts(store: Engine) -> None:
-    load(store, WEEK, QA)
     by_agent = rows_by_group(run_kpi_query(store, KpiQuery.model_validate(
         {**WEEK_SPAN, "by": ["agent"], "kpis": ["iqs"]}), KpiSettings()))
     assert {group: (row["iqs"]["value"], row["iqs"]["n"]) for group, row in by_agent.items()
@@ -75,7 +88,6 @@ def test_iqs_by_agent_team_and_channel_is_the_reviewed_contacts(store: Engine) -
 
 
 def test_iqs_counts_a_review_in_the_period_of_its_at(sqlite_store: Engine) -> None:
-    load(sqlite_store, WEEK, QA)
     document = run_kpi_query(sqlite_store, KpiQuery.model_validate(
         {"from": "2026-03-02", "to": "2026-03-16", "period": "week", "by": ["agent"],
          "filters": {"agent": ["a3"]}, "kpis": ["iqs"]}), KpiSettings())
@@ -88,7 +100,6 @@ def test_iqs_counts_a_review_in_the_period_of_its_at(sqlite_store: Engine) -> No
 
 
 def test_category_kpis_normalise_each_scale(store: Engine) -> None:
-    load(store, WEEK, QA)
     result = kpis(store, kpis=["iqs_accuracy", "iqs_greeting", "iqs_diagnosis",
                                "iqs_empathy", "iqs_nobody_scored"], **WEEK_SPAN)
     # accuracy 1-5: 5, 3, 1, 4 -> 100, 50, 0, 75 (q6's calibration 2 is left out)
@@ -101,7 +112,6 @@ def test_category_kpis_normalise_each_scale(store: Engine) -> None:
 
 
 def test_category_kpis_group_like_iqs(sqlite_store: Engine) -> None:
-    load(sqlite_store, WEEK, QA)
     by_agent = rows_by_group(run_kpi_query(sqlite_store, KpiQuery.model_validate(
         {**WEEK_SPAN, "by": ["agent"], "kpis": ["iqs_accuracy"]}), KpiSettings()))
     assert by_agent[("a1",)]["iqs_accuracy"]["value"] == 75.0
@@ -110,7 +120,6 @@ def test_category_kpis_group_like_iqs(sqlite_store: Engine) -> None:
 
 
 def test_a_changed_form_rescores_its_stored_reviews(sqlite_store: Engine, tmp_path: Path) -> None:
-    load(sqlite_store, WEEK, QA)
     # form-tech's diagnosis is no longer critical and weighs as much as empathy
     changed = tmp_path / "form.jsonl"
     changed.write_text(

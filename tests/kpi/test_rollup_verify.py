@@ -11,6 +11,8 @@ i2 email a1/t1 created 03-02 10:00, first response 12:00, resolved 15:00: 7,200 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +28,24 @@ from servicepulse.kpi.tables import (
 from servicepulse.store import tables
 from servicepulse.store.derived import DerivedCheck, Difference, run_checks
 from tests.conftest import FIXTURES
-from tests.kpi.helpers import load
+from tests.kpi.helpers import BACKENDS, loaded_store
 
 CHECKS: list[DerivedCheck] = [business_hours_verify.CHECK, rollup_verify.CHECK]
 VERIFY = FIXTURES / "store" / "verify.jsonl"
+
+
+# Every test here starts from the fixture imported: `store` and `sqlite_store` hold it
+# (imported once per test process, copied per test).
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    with loaded_store(request.param, tmp_path, VERIFY) as engine:
+        yield engine
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
+    with loaded_store("sqlite", tmp_path, VERIFY) as engine:
+        yield engine
 
 
 def _found(store: Engine) -> dict[str, list[Difference]]:
@@ -44,7 +60,6 @@ def _corrupt(store: Engine, *statements: Any) -> None:
 
 
 def test_a_clean_import_verifies_clean(store: Engine) -> None:
-    load(store, VERIFY)
     report = run_checks(store, CHECKS)
     assert report.consistent
     assert [kind.kind for kind in report.kinds] == ["business hours", "rollup"]
@@ -53,7 +68,6 @@ def test_a_clean_import_verifies_clean(store: Engine) -> None:
 
 
 def test_rollup_corruptions_are_found_exactly_and_repaired(store: Engine) -> None:
-    load(store, VERIFY)
     r, p, m = kpi_daily_rollup, kpi_daily_sums_team_packed, kpi_monthly_histogram_team_packed
     _corrupt(store,
              update(r).where(r.c.day == "2026-03-02", r.c.agent == "a1", r.c.channel == "chat")
@@ -84,7 +98,6 @@ def test_rollup_corruptions_are_found_exactly_and_repaired(store: Engine) -> Non
 
 
 def test_a_wrong_duration_is_reported_once_and_repaired(store: Engine) -> None:
-    load(store, VERIFY)
     i = tables.interactions
     _corrupt(store, update(i).where(i.c.id == "i1").values(resolution_business_s=3600.0))
     # the rollup is recomputed from the recomputed durations: it matches what is stored
@@ -99,7 +112,6 @@ def test_a_wrong_duration_is_reported_once_and_repaired(store: Engine) -> None:
 
 
 def test_a_stale_day_is_pending_and_covers_its_days(store: Engine) -> None:
-    load(store, VERIFY)
     r = kpi_daily_rollup
     # 03-02 lies in what a rebuild of 03-03 recomputes (the repeat window before it)
     _corrupt(store, insert(kpi_rollup_dirty).values(day="2026-03-03"),
@@ -120,7 +132,6 @@ def test_a_stale_day_is_pending_and_covers_its_days(store: Engine) -> None:
 
 @pytest.mark.parametrize("day", ["2026-02-10"])
 def test_rows_on_days_without_data_are_reported(sqlite_store: Engine, day: str) -> None:
-    load(sqlite_store, VERIFY)
     p = kpi_daily_sums_team_packed
     with sqlite_store.connect() as connection:
         row = dict(connection.execute(select(p).where(p.c.team == "t2")).mappings().one())
