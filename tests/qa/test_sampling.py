@@ -4,6 +4,7 @@ determinism, and assignments stored on a real store (the web tests' small centre
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from servicepulse.qa.assignments import AssignmentError, assign, queue
 from servicepulse.qa.sampling import Candidate, channel_quotas, sample_week
 from servicepulse.store.database import open_store
 from tests.conftest import FIXTURES
+from tests.kpi.helpers import BACKENDS, loaded_store
 
 CENTRE = FIXTURES / "web" / "centre.jsonl"
 WEEK = date(2026, 11, 4)  # a Wednesday: the week of Monday 2 November
@@ -51,11 +53,11 @@ def test_sample_is_deterministic_and_per_agent() -> None:
         sample_week(pool, 0, seed=1, week=date(2026, 11, 2))
 
 
-@pytest.fixture
-def centre(store: Engine) -> Engine:
-    """The centre on SQLite and on PostgreSQL (the `store` fixture)."""
-    assert import_rows(store, read_paths([CENTRE])).quarantined == 0
-    return store
+@pytest.fixture(params=BACKENDS)
+def centre(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The centre on SQLite and on PostgreSQL (imported once per test process, copied)."""
+    with loaded_store(request.param, tmp_path, CENTRE) as engine:
+        yield engine
 
 
 def _import(engine: Engine, tmp_path: Path, *records: dict[str, object]) -> None:
