@@ -53,3 +53,16 @@ def test_composing_loads_no_area_until_an_import_runs() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True, timeout=120)
     assert done.stdout.splitlines() == ["[]", "True"]
+
+
+def test_an_import_without_composing_is_refused() -> None:
+    probe = (
+        "from servicepulse.ingest import hooks\n"
+        "try:\n"
+        "    hooks.load_hooks()\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert done.stdout == ("no import hooks installed: the program's start must call "
+                           "compose() of servicepulse/composition.py\n")

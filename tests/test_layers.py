@@ -25,9 +25,6 @@ NAMED = re.compile(r"\bservicepulse\.([a-z_][a-z0-9_]*)")
 
 # Strings that name a higher layer, each with why and who removes it. Keep it short.
 KNOWN: dict[tuple[str, str], str] = {
-    # the transitional fallback of ingest/hooks.py (`_compose_for_the_command_line`): goes
-    # when cli/main.py calls servicepulse.composition.compose() at its start (the lead)
-    ("servicepulse.ingest.hooks", "composition"): "until the command line composes",
     # bench/web.py starts its server as `python -c "from servicepulse.cli.main import app..."`:
     # its owner (the benchmarks' move) starts `python -m servicepulse ... serve` instead
     ("servicepulse.bench.web", "cli"): "the benchmark's server started through the CLI",

@@ -133,19 +133,13 @@ def load_hooks() -> list[AfterBatch]:
     with _loading:
         if not _loaded:
             if not _installers:
-                _compose_for_the_command_line()
+                # a program that imports without composing is a bug: never an import
+                # without its derived data (the message names the file, not the module:
+                # ingest names nothing above it)
+                raise RuntimeError("no import hooks installed: the program's start must call "
+                                   "compose() of servicepulse/composition.py")
             for installer in _installers:
                 installer()
             _loaded = True
     return AFTER_BATCH
 
-
-def _compose_for_the_command_line() -> None:
-    """TRANSITIONAL (issue 21): until the command line's start (`cli/main.py`) calls
-    `servicepulse.composition.compose()`, an import there finds no installer and composes
-    here, so that no import ever runs without its derived data. Delete this function, its
-    call above (raise instead: "no hooks installed: call servicepulse.composition.compose()
-    at the program's start") and its entry in tests/test_layers.py as soon as it does."""
-    import importlib
-
-    _installers.append(importlib.import_module("servicepulse.composition").register_hooks)
