@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,12 @@ from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.insights.drivers import DRIVER_KPIS, DriversQuery, DriversRunner
 from servicepulse.store import open_store
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.fresh_stores import (
+    create_loaded_postgres_database,
+    drop_postgres_database,
+    loaded_sqlite_store,
+)
 
 # Four reasons, three subjects and three first messages each (distinct vocabularies).
 REASONS: dict[str, tuple[list[str], list[str]]] = {
@@ -97,8 +104,8 @@ def reason_of(topic: dict[str, Any]) -> str:
     return matches[0]
 
 
-def test_drivers_find_the_reasons_and_their_kpis(store: Engine) -> None:
-    load(store, simulated_contacts())
+def test_drivers_find_the_reasons_and_their_kpis(simulated_store: Engine) -> None:
+    store = simulated_store
     result = DriversRunner(store).run(DriversQuery.model_validate(
         {"from": "2026-03-01", "to": "2026-04-01"}))
     document = result.as_json()
@@ -175,10 +182,10 @@ def test_the_refund_reason_is_one_topic_with_the_highest_repeat_rate(store: Engi
     assert len(set(examples)) == 3 and all("refund" in text.lower() for text in examples)
 
 
-def test_a_spam_contacts_angry_text_changes_no_driver(store: Engine) -> None:
+def test_a_spam_contacts_angry_text_changes_no_driver(simulated_store: Engine) -> None:
     """A deleted or spam contact is no contact (docs/kpis.md): its text is in no topic, shapes
     no topic's words and counts in no topic's KPIs; revived, it is a contact again."""
-    load(store, simulated_contacts())
+    store = simulated_store
     query = DriversQuery.model_validate({"from": "2026-03-01", "to": "2026-04-01"})
     before = DriversRunner(store).run(query).as_json()
     angry = ("Refund not received. This is terrible, you are thieves and I am furious, "
@@ -275,13 +282,31 @@ def test_drivers_date_range_and_empty_store(sqlite_store: Engine) -> None:
 # --- the command line ----------------------------------------------------------------------
 
 
+def load_simulated(engine: Engine) -> None:
+    load(engine, simulated_contacts())
+
+
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    engine = open_store(url)
-    load(engine, simulated_contacts())
+    """The simulated contacts in a store of the test's own (a copy of the store they were
+    imported into once per test process: the import costs seconds)."""
+    loaded_sqlite_store(tmp_path / "cli.db", "drivers-simulated", load_simulated).dispose()
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def simulated_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """`store` (SQLite and PostgreSQL) holding the simulated contacts, copied as above."""
+    if request.param == "sqlite":
+        engine = loaded_sqlite_store(tmp_path / "store.db", "drivers-simulated", load_simulated)
+        yield engine
+        engine.dispose()
+        return
+    engine = open_store(create_loaded_postgres_database(POSTGRES_ADMIN_URL,
+                                                        "drivers-simulated", load_simulated))
+    yield engine
     engine.dispose()
-    return url
+    drop_postgres_database(POSTGRES_ADMIN_URL, engine.url.database or "")
 
 
 def test_cli_drivers_json_contract(store_url: str) -> None:
