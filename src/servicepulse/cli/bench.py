@@ -55,3 +55,25 @@ def bench_import(
     from servicepulse.bench.ingest import run_import_bench
 
     typer.echo(run_import_bench(agents, days, runs, postgres_url or None, workers))
+
+
+@bench_app.command("views")
+def bench_views(
+    ctx: typer.Context,
+    runs: int = typer.Option(3, min=1, help="Cold runs of each command per engine; medians."),
+    write: bool = typer.Option(False, help="Also write the table into BENCHMARKS.md."),
+) -> None:
+    """The team lead's commands as cold processes on the --db store (the demo's by default),
+    on the analytical path and on the store's own engine."""
+    from servicepulse.bench.views import run_views_bench
+    from servicepulse.cli.context import state
+
+    url = state(ctx).engine().url.render_as_string(hide_password=False)
+    markdown = run_views_bench(url, runs)
+    if write:
+        from servicepulse.bench.report import write_section
+
+        write_section("views", "## Team-lead views, cold (`servicepulse bench views`)\n\n"
+                      + markdown)
+    typer.echo(markdown)
+

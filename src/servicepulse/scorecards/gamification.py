@@ -30,7 +30,7 @@ from servicepulse.scorecards.scorecard import (
     LEAD_ROLES,
     Context,
     agent_scorecard,
-    gather,
+    gather_teams,
     load_members,
 )
 from servicepulse.scorecards.targets import resolve_targets
@@ -215,8 +215,7 @@ def build_leaderboard(engine: sqlalchemy.Engine, *, team: str | None = None,
     if contexts is None:
         teams = [team] if team is not None else sorted(
             {m.team for m in load_members(engine).values() if m.team and m.active})
-        contexts = [gather(engine, team=name, start=start, end=end, settings=settings)
-                    for name in teams]
+        contexts = gather_teams(engine, teams, start=start, end=end, settings=settings)
     eligible: list[dict[str, Any]] = []
     unranked: list[dict[str, Any]] = []
     for context in contexts:

@@ -125,17 +125,6 @@ def gather(engine: sqlalchemy.Engine, *, agent: str | None = None, team: str | N
            start: date | None = None, end: date | None = None,
            settings: Any = None) -> Context:
     """Run the engine queries a team's scorecards need (the team of `agent` when given)."""
-    if settings is None:
-        from servicepulse.config import load_settings
-
-        settings = load_settings()
-    if start is not None and end is not None:
-        if end <= start:
-            raise ValueError(f"the end ({end}) must be after the start ({start}): it is "
-                             "exclusive")
-        if (end - start).days > MAX_DAYS:
-            raise ValueError(f"a scorecard covers at most {MAX_DAYS} days; "
-                             f"{start} to {end} is {(end - start).days}")
     members = load_members(engine)
     if agent is not None:
         if agent not in members:
@@ -147,14 +136,46 @@ def gather(engine: sqlalchemy.Engine, *, agent: str | None = None, team: str | N
         if not in_team:
             in_team = [members[agent]]
     else:
-        in_team = [m for m in members.values() if m.team == team and m.active]
-        if not in_team:
-            known = sorted({m.team for m in members.values() if m.team})
-            raise ScorecardError(f"team {team!r} has no agents in the store; known teams: "
-                                 f"{', '.join(known) or 'none'}")
-    ids = sorted(m.id for m in in_team)
-    filters = {"agent": ids}
-    wanted = _needed_kpis([m.role for m in in_team])
+        in_team = _active_members(members, team)
+    return _contexts(engine, [(team, in_team)], start, end, settings)[0]
+
+
+def gather_teams(engine: sqlalchemy.Engine, teams: list[str], *, start: date | None = None,
+                 end: date | None = None, settings: Any = None) -> list[Context]:
+    """`gather` for several teams at once (a leaderboard): the queries by agent run once
+    for every team's agents (an agent's figures do not depend on who else is asked), and
+    only the team totals once per team."""
+    members = load_members(engine)
+    return _contexts(engine, [(team, _active_members(members, team)) for team in teams],
+                     start, end, settings)
+
+
+def _active_members(members: dict[str, Member], team: str | None) -> list[Member]:
+    in_team = [m for m in members.values() if m.team == team and m.active]
+    if not in_team:
+        known = sorted({m.team for m in members.values() if m.team})
+        raise ScorecardError(f"team {team!r} has no agents in the store; known teams: "
+                             f"{', '.join(known) or 'none'}")
+    return in_team
+
+
+def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Member]]],
+              start: date | None, end: date | None, settings: Any) -> list[Context]:
+    """Each team's context (its members given) from one set of engine queries by agent."""
+    if settings is None:
+        from servicepulse.config import load_settings
+
+        settings = load_settings()
+    if start is not None and end is not None:
+        if end <= start:
+            raise ValueError(f"the end ({end}) must be after the start ({start}): it is "
+                             "exclusive")
+        if (end - start).days > MAX_DAYS:
+            raise ValueError(f"a scorecard covers at most {MAX_DAYS} days; "
+                             f"{start} to {end} is {(end - start).days}")
+    everyone = [m for _team, in_team in teams for m in in_team]
+    filters = {"agent": sorted({m.id for m in everyone})}
+    wanted = _needed_kpis([m.role for m in everyone])
     main = run_kpi_query(engine, KpiQuery(by=["agent"], from_=start, to=end, kpis=wanted,
                                           filters=filters), settings)
     first, stop = date.fromisoformat(main["from"]), date.fromisoformat(main["to"])
@@ -164,8 +185,7 @@ def gather(engine: sqlalchemy.Engine, *, agent: str | None = None, team: str | N
         kpis=["frt", "service_level", "aht", "contacts"], filters=filters), settings)
     per_channel = _rows(channel_result, ["agent", "channel"])
     trend_period = _trend_period(first, stop)
-    scored = sorted({k for m in in_team for k in ROLE_KPIS.get(m.role, [])
-                     if k in KPIS and k not in ORGANISATION_KPIS} | {"occupancy"})
+    scored = _scored_kpis(everyone)
     trend_result = run_kpi_query(engine, KpiQuery(
         by=["agent"], period=trend_period, from_=first, to=stop, kpis=scored,
         filters=filters), settings)
@@ -185,24 +205,49 @@ def gather(engine: sqlalchemy.Engine, *, agent: str | None = None, team: str | N
         value = row["kpis"]["occupancy"]["value"]
         if value is not None:
             daily.setdefault(row["group"]["agent"], []).append(float(value))
-    team_result = run_kpi_query(engine, KpiQuery(from_=first, to=stop, kpis=wanted,
-                                                 filters=filters), settings)
-    team_kpis = team_result["rows"][0]["kpis"] if team_result["rows"] else {}
     organisation: dict[str, Any] = {}
-    if any(k in ORGANISATION_KPIS for m in in_team for k in ROLE_KPIS.get(m.role, [])):
+    if any(_needs_organisation(in_team) for _team, in_team in teams):
         org_result = run_kpi_query(engine, KpiQuery(from_=first, to=stop,
                                                     kpis=list(ORGANISATION_KPIS)), settings)
         organisation = org_result["rows"][0]["kpis"] if org_result["rows"] else {}
-    context = Context(
-        members={m.id: m for m in in_team}, team=team, team_name=team_name(engine, team),
-        start=main["from"], end=main["to"], per_agent=per_agent, per_channel=per_channel,
-        daily_occupancy=daily, trend=trend, trend_period=trend_period, team_kpis=team_kpis,
-        organisation_kpis=organisation, minimum_sample=_minimum_sample(settings),
-        settings=settings)
-    context.medians = {kpi: _median(flag_rules.team_values(_individuals(context), kpi))
-                       for kpi in ("aht", "contacts", "csat", "fcr", "repeat_contact_rate")}
-    context.aht_benchmarks = aht_benchmarks(context)  # after the medians: its fallback
-    return context
+    contexts = []
+    for team, in_team in teams:
+        ids = {m.id for m in in_team}
+        team_wanted = _needed_kpis([m.role for m in in_team])
+        team_scored = set(_scored_kpis(in_team))
+        team_result = run_kpi_query(engine, KpiQuery(
+            from_=first, to=stop, kpis=team_wanted, filters={"agent": sorted(ids)}), settings)
+        context = Context(
+            members={m.id: m for m in in_team}, team=team, team_name=team_name(engine, team),
+            start=main["from"], end=main["to"],
+            # only the team's own KPIs, as when it is gathered alone
+            per_agent={agent: {name: result for name, result in kpis.items()
+                               if name in team_wanted}
+                       for agent, kpis in per_agent.items() if agent in ids},
+            per_channel={key: kpis for key, kpis in per_channel.items() if key[0] in ids},
+            daily_occupancy={agent: days for agent, days in daily.items() if agent in ids},
+            trend={agent: [{key: value for key, value in row.items()
+                            if key == "period" or key in team_scored} for row in rows]
+                   for agent, rows in trend.items() if agent in ids},
+            trend_period=trend_period,
+            team_kpis=team_result["rows"][0]["kpis"] if team_result["rows"] else {},
+            organisation_kpis=organisation if _needs_organisation(in_team) else {},
+            minimum_sample=_minimum_sample(settings), settings=settings)
+        context.medians = {kpi: _median(flag_rules.team_values(_individuals(context), kpi))
+                           for kpi in ("aht", "contacts", "csat", "fcr",
+                                       "repeat_contact_rate")}
+        context.aht_benchmarks = aht_benchmarks(context)  # after the medians: its fallback
+        contexts.append(context)
+    return contexts
+
+
+def _scored_kpis(members: list[Member]) -> list[str]:
+    return sorted({k for m in members for k in ROLE_KPIS.get(m.role, [])
+                   if k in KPIS and k not in ORGANISATION_KPIS} | {"occupancy"})
+
+
+def _needs_organisation(members: list[Member]) -> bool:
+    return any(k in ORGANISATION_KPIS for m in members for k in ROLE_KPIS.get(m.role, []))
 
 
 def aht_benchmarks(context: Context) -> dict[str, float]:

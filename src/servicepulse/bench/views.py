@@ -1,0 +1,122 @@
+"""`servicepulse bench views`: the team lead's commands as a cold process, on a real store.
+
+Each command runs in a new process (imports, connection, queries, output: what a team lead
+waits for), several rounds, the engines taking turns within a round so that the machine's
+noise falls on both: the analytical path (DuckDB reading the store in place, the default)
+and the store's own SQL engine (`SERVICEPULSE_KPI_ENGINE=store`, the engine before issue 16),
+whose ratio is the reading. Medians; a command that fails is reported with its error, not
+timed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from servicepulse.bench.report import machine_line, median
+
+ENGINES = ("duckdb", "store")  # SERVICEPULSE_KPI_ENGINE values: the path measured, baseline
+
+
+@dataclass(frozen=True)
+class ViewCommand:
+    """A command line (after `servicepulse --db URL`) and what it stands for."""
+
+    label: str
+    arguments: tuple[str, ...]
+
+
+def team_lead_commands(team: str, agent: str, report: Path) -> list[ViewCommand]:
+    """The commands of issue 16's table, for one team and one of its agents."""
+    return [
+        ViewCommand("`--help`", ("--help",)),
+        ViewCommand("`kpi --by agent --period week`",
+                    ("kpi", "--by", "agent", "--period", "week")),
+        ViewCommand(f"`scorecard --team {team}`", ("scorecard", "--team", team)),
+        ViewCommand(f"`report agent {agent}` (PDF)",
+                    ("report", "agent", agent, "--out", str(report))),
+        ViewCommand("`drivers`", ("drivers",)),
+        ViewCommand("`leaderboard`", ("leaderboard",)),
+        ViewCommand("`health`", ("health",)),
+    ]
+
+
+def a_team_and_agent(url: str) -> tuple[str, str]:
+    """The first team (by id) with an active agent, and its first agent."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(sqlalchemy.text(
+                "SELECT team_id, id FROM agents WHERE team_id IS NOT NULL AND active "
+                "ORDER BY team_id, id LIMIT 1")).first()
+    finally:
+        engine.dispose()
+    if row is None:
+        raise ValueError(f"{url}: no agent with a team; run `servicepulse demo --no-serve` "
+                         "first, or name a store that holds a centre")
+    return str(row[0]), str(row[1])
+
+
+def time_command(url: str, command: ViewCommand, engine: str) -> float | str:
+    """Seconds of one cold run, or the error's last line when the command failed."""
+    environment = {**os.environ, "SERVICEPULSE_KPI_ENGINE": engine}
+    started = time.perf_counter()
+    finished = subprocess.run(
+        [sys.executable, "-m", "servicepulse", "--db", url, *command.arguments],
+        capture_output=True, text=True, env=environment, check=False)
+    elapsed = time.perf_counter() - started
+    if finished.returncode != 0:
+        lines = (finished.stderr or finished.stdout).strip().splitlines()
+        return f"exit {finished.returncode}: {lines[-1] if lines else ''}"
+    return elapsed
+
+
+def run_views_bench(url: str, runs: int = 3, progress: bool = True) -> str:
+    """The markdown table of every command's median on both engines, and their ratio."""
+    team, agent = a_team_and_agent(url)
+    with tempfile.TemporaryDirectory() as scratch:
+        commands = team_lead_commands(team, agent, Path(scratch) / "report.pdf")
+        times: dict[tuple[str, str], list[float]] = {}
+        errors: dict[tuple[str, str], str] = {}
+        for round_number in range(runs):
+            for command in commands:
+                for engine in (ENGINES if round_number % 2 == 0 else ENGINES[::-1]):
+                    result = time_command(url, command, engine)
+                    key = (command.label, engine)
+                    if isinstance(result, str):
+                        errors[key] = result
+                    else:
+                        times.setdefault(key, []).append(result)
+                    if progress:
+                        shown = result if isinstance(result, str) else f"{result:.2f} s"
+                        print(f"round {round_number + 1}/{runs} {command.label} [{engine}]: "
+                              f"{shown}", file=sys.stderr, flush=True)
+    lines = [f"Store: `{_shown_url(url)}`; {runs} cold runs each, engines alternating; "
+             f"{machine_line()}.", "",
+             "| command | analytical path (DuckDB), s | store's own engine, s "
+             "| store ÷ DuckDB |",
+             "|---|---:|---:|---:|"]
+    for command in commands:
+        cells = []
+        for engine in ENGINES:
+            key = (command.label, engine)
+            cells.append(errors[key] if key in errors else f"{median(times[key]):.2f}")
+        ratio = "–"
+        if all((command.label, engine) in times for engine in ENGINES):
+            duckdb, store = (median(times[(command.label, engine)]) for engine in ENGINES)
+            ratio = f"{store / duckdb:.2f}x"
+        lines.append(f"| {command.label} | {cells[0]} | {cells[1]} | {ratio} |")
+    return "\n".join(lines)
+
+
+def _shown_url(url: str) -> str:
+    import sqlalchemy
+
+    return sqlalchemy.make_url(url).render_as_string(hide_password=True)
