@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from servicepulse.ingest.importer import import_rows
-from servicepulse.ingest.readers import read_paths
 from servicepulse.web.app import create_app
 from servicepulse.web.users import create_token, create_user
 from tests.conftest import FIXTURES
+from tests.kpi.helpers import loaded_store
 
 DAYS = {"from": "2026-03-02", "to": "2026-03-04"}
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
+    """The sentiment fixture imported (once per test process, copied per test)."""
+    with loaded_store("sqlite", tmp_path, FIXTURES / "insights" / "sentiment.jsonl") as engine:
+        yield engine
+
+
+@pytest.fixture
 def web(sqlite_store: Engine) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
-    import_rows(sqlite_store, read_paths([FIXTURES / "insights" / "sentiment.jsonl"]))
     create_user(sqlite_store, "manager", PASSWORD, "manager")
     create_user(sqlite_store, "ann", PASSWORD, "agent", agent_id="a1")
     create_user(sqlite_store, "ben", PASSWORD, "agent", agent_id="a2")
