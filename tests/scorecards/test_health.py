@@ -52,6 +52,8 @@ def test_health_scores_and_reasons(store: Engine) -> None:
     assert list(accounts) == ["K1", "K2"]  # lowest score first
     k1 = accounts["K1"]
     assert (k1["score"], k1["at_risk"]) == (24.4, True)
+    # plain Python values: `health --format json` wrote numpy's booleans as "True"
+    assert k1["at_risk"] is True and type(k1["score"]) is float
     assert k1["reasons"] == K1_REASONS
     assert all("up from" not in reason for a in accounts.values() for reason in a["reasons"])
     assert (k1["contacts"], k1["contacts_before"]) == (3, None)

@@ -190,9 +190,15 @@ def close_kept() -> None:
         backend.disconnect()
 
 
+_inherited: list[BaseBackend] = []
+
+
 def _forget_in_child() -> None:
-    # a forked child must not use its parent's DuckDB connections (nor close them)
+    # A forked child must neither use its parent's DuckDB connections nor close them:
+    # DuckDB's threads did not follow into the child, and closing waits on them. They are
+    # kept referenced (never collected) and forgotten.
     global _idle_lock
+    _inherited.extend(backend for backends in _idle.values() for backend in backends)
     _idle.clear()
     _idle_lock = threading.Lock()
 
