@@ -24,11 +24,7 @@ PACKAGE = ROOT / "src" / "servicepulse"
 NAMED = re.compile(r"\bservicepulse\.([a-z_][a-z0-9_]*)")
 
 # Strings that name a higher layer, each with why and who removes it. Keep it short.
-KNOWN: dict[tuple[str, str], str] = {
-    # bench/web.py starts its server as `python -c "from servicepulse.cli.main import app..."`:
-    # its owner (the benchmarks' move) starts `python -m servicepulse ... serve` instead
-    ("servicepulse.bench.web", "cli"): "the benchmark's server started through the CLI",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def layer_ranks() -> dict[str, int]:

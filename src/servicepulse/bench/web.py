@@ -238,8 +238,7 @@ class ServerProcess:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from servicepulse.cli.main import app; app()", "--db", url,
-             "serve",
+            [sys.executable, "-m", "servicepulse", "--db", url, "serve",
              "--port", str(self.port)],
             stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + 900  # a loaded machine migrates and starts slowly

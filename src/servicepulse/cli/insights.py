@@ -239,13 +239,11 @@ def sentiment(
 ) -> None:
     """Score new customer texts (incremental), then show the sentiment KPI and coverage."""
     from servicepulse.insights.sentiment import coverage, score_texts
-    from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.engine import run_kpi_query
     from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.settings import kpi_settings
     from servicepulse.kpi.sources import DIMENSIONS, local_midnight
 
-    ensure_installed()
     dimensions = _names(by, "--by", DIMENSIONS)
     engine = state(ctx).engine()
     first, last = default_window(engine, *_dates(from_, to))
@@ -311,11 +309,9 @@ def anomalies(
 ) -> None:
     """Days whose KPI is far from the same weekday's median in the weeks before (MAD)."""
     from servicepulse.insights.anomalies import AnomalySettings, find_kpi_anomalies
-    from servicepulse.insights.sentiment_kpi import ensure_installed
     from servicepulse.kpi.definitions import KPIS
     from servicepulse.kpi.sources import DIMENSIONS
 
-    ensure_installed()
     if kpi is None:  # the page's list, one default for both
         from servicepulse.insights.anomalies import ANOMALY_KPIS
 

@@ -211,7 +211,7 @@ def explainable(name: str) -> KpiDefinition:
     if definition is None:
         raise ExplainError(f"unknown KPI {name!r}: known are {', '.join(KPIS)}")
     kind = definition.statistic.kind
-    if kind not in EXPLAINABLE_KINDS or definition.placeholder:
+    if kind not in EXPLAINABLE_KINDS:
         what = {"sum": "a count or sum", "ratio": "a ratio of sums",
                 "median-distribution": "a median"}.get(kind, f"a {kind}")
         raise ExplainError(
@@ -222,7 +222,7 @@ def explainable(name: str) -> KpiDefinition:
 
 def explainable_kpis() -> list[str]:
     return [name for name, d in KPIS.items()
-            if d.statistic.kind in EXPLAINABLE_KINDS and not d.placeholder]
+            if d.statistic.kind in EXPLAINABLE_KINDS]
 
 
 def _exact_value(kind: str, result: Mapping[str, Any]) -> tuple[Fraction | None, dict[str, float]]:

@@ -48,8 +48,6 @@ class KpiDefinition:
     statistic: Statistic
     description: str
     extras: dict[str, Statistic] = field(default_factory=dict)
-    # a later area fills this KPI in (its definition exists so that names stay stable)
-    placeholder: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():

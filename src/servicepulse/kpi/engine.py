@@ -304,9 +304,7 @@ class Runner:
         runnable = []
         for definition in definitions:
             missing = sorted(needed - definition.dimensions)
-            if definition.placeholder:
-                self.unavailable[definition.name] = "not computed yet (a later release)"
-            elif missing:
+            if missing:
                 self.unavailable[definition.name] = (
                     f"not defined by {', '.join(missing)} (its records have no such field)")
             else:

@@ -293,18 +293,8 @@ def _needed_kpis(roles: list[str]) -> list[str]:
     names = set(CONTEXT_KPIS)
     for role in roles:
         names |= set(ROLE_KPIS.get(role, []))
-    if "sentiment" in names:
-        _install_sentiment()
     names -= set(ORGANISATION_KPIS) | set(NOT_IN_ENGINE)
     return sorted(name for name in names if name in KPIS)
-
-
-def _install_sentiment() -> None:
-    try:
-        from servicepulse.insights.sentiment_kpi import ensure_installed
-    except ImportError:  # the insights area is optional: sentiment then shows unavailable
-        return
-    ensure_installed()
 
 
 def _individuals(context: Context) -> dict[str, dict[str, Any]]:
