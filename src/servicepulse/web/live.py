@@ -13,6 +13,10 @@ and today's KPI tiles from the KPI engine (slower); each pushes as soon as it is
 slow KPI computation never holds back the counts. After a change the tiles start once the
 counts of that change are out (at most `COUNTS_FIRST_S` later): computed side by side, the
 two would share the interpreter and the counts would arrive as late as the tiles.
+
+The state says as of when its figures are (`as_of`, ISO 8601 in the organisation's time zone):
+when the older of its two parts started computing. The page prints it ("Figures as of") and
+the live script updates it with the data.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
+from servicepulse.web.cache import as_of_time, note_figures
+
 CHANNEL = "servicepulse_live"
 DEBOUNCE_S = 0.05  # coalesce a burst of writes into one recompute
 REFRESH_S = 10.0  # waits grow while nothing is written; also picks up SQLite writes by others
@@ -39,8 +45,9 @@ log = logging.getLogger(__name__)
 
 class LiveHub:
     def __init__(self, engine: Engine, compute_counts: Callable[[], dict[str, Any]],
-                 compute_kpis: Callable[[], dict[str, Any]]) -> None:
+                 compute_kpis: Callable[[], dict[str, Any]], timezone: str = "UTC") -> None:
         self.engine = engine
+        self.timezone = timezone  # of the state's `as_of`
         self.compute_counts = compute_counts
         self.compute_kpis = compute_kpis
         self.version = 0  # bumped by every change; result caches key on it
@@ -50,6 +57,7 @@ class LiveHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakes: list[asyncio.Event] = []
         self._parts: dict[int, dict[str, Any]] = {}
+        self._parts_at: dict[int, float] = {}  # epoch seconds each part's computation started
         self._stop = threading.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: threading.Thread | None = None
@@ -75,7 +83,7 @@ class LiveHub:
                                               daemon=True)
             self._listener.start()
         self._wakes = [asyncio.Event(), asyncio.Event()]
-        self._parts = {}
+        self._parts, self._parts_at = {}, {}
         for step, wake in zip((self.compute_counts, self.compute_kpis), self._wakes, strict=True):
             self._tasks.append(asyncio.create_task(self._pump(step, wake)))
 
@@ -134,17 +142,20 @@ class LiveHub:
             version = self.version
             if step is self.compute_kpis:
                 await self._counts_first(version)
-            started = time.monotonic()
+            started, started_at = time.monotonic(), time.time()
             try:
                 part = await asyncio.to_thread(step)
             except Exception:
                 log.exception("wallboard state failed")
                 part = {"error": "the wallboard could not be computed; see the server log"}
             self._parts[id(step)] = part
+            self._parts_at[id(step)] = started_at
             state: dict[str, Any] = {}
             for piece in self._parts.values():
                 state.update(piece)
             state["computed_at"] = time.time()
+            state["as_of"] = as_of_time(min(self._parts_at.values()),
+                                        self.timezone).isoformat()
             state["version"] = version
             if step is self.compute_counts or self.state is not None:
                 self._publish(state, version)  # the first state shown always has the counts
@@ -226,6 +237,7 @@ class LiveHub:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._tiles_out.wait(), left)
         assert self.state is not None
+        note_figures(min(self._parts_at.values()))  # the page says as of when
         return self.state
 
     async def stream(self, is_disconnected: Callable[[], Any]) -> AsyncIterator[bytes]:

@@ -70,7 +70,9 @@ class Services:
     kpi_settings: KpiSettings = field(default_factory=kpi_settings)
 
     def __post_init__(self) -> None:
-        self.hub = LiveHub(self.engine, self.wallboard_counts, self.wallboard_kpis)
+        self.hub = LiveHub(self.engine, self.wallboard_counts, self.wallboard_kpis,
+                           timezone=self.kpi_settings.timezone)
+        self.cache.timezone = self.kpi_settings.timezone  # the views' `as_of`
 
     def context(self, access: Access) -> RunContext:
         return RunContext(engine=self.engine, kpi=self.kpi, access=access,

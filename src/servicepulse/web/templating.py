@@ -4,11 +4,15 @@ Values reach people through the filters of `servicepulse.kpi.display`, the one f
 CLI and the scorecards share, so a duration reads "11.4 h" on every page and in every table:
 `{{ seconds | duration }}`, `{{ value | kpi("frt") }}`, `{{ value | unit("percent") }}`,
 `{{ change | kpi_change("csat") }}`.
+
+The base template ends every page that shows figures with `figures_as_of_line`: "Figures as
+of 14:03:27 (Europe/Berlin)", the moment they were computed (servicepulse.web.cache).
 """
 
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from servicepulse.kpi.display import (
     kpi_note,
 )
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
+from servicepulse.web.cache import as_of_time, figures_as_of
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -85,14 +90,34 @@ def kpi_change(change: float | None, name: str) -> str:
     return format_kpi_change(name, change)
 
 
+def _settings(request: Request | None) -> KpiSettings:
+    """The app's KPI settings (the defaults outside the app)."""
+    services = getattr(getattr(getattr(request, "app", None), "state", None), "services", None)
+    settings = getattr(services, "kpi_settings", None)
+    return settings if isinstance(settings, KpiSettings) else kpi_settings()
+
+
 def first_response_targets(request: Request | None) -> str:
     """'phone 20 s, chat 60 s, email 24 h, social 1 h': the organisation's first-response
     targets (the app's settings; the defaults outside the app)."""
-    services = getattr(getattr(getattr(request, "app", None), "state", None), "services", None)
-    settings = getattr(services, "kpi_settings", None)
-    if not isinstance(settings, KpiSettings):
-        settings = kpi_settings()
-    return frt_targets_text(settings.frt_targets)
+    return frt_targets_text(_settings(request).frt_targets)
+
+
+def figures_as_of_line(request: Request | None, computed_now: bool = False) -> Markup:
+    """'Figures as of 14:03:27 (Europe/Berlin)' in the organisation's time zone: when the
+    oldest figures this request was served were computed (a cached view: its computation,
+    not this request). A page whose figures are computed for each request (`computed_now`)
+    says now; a page that was served no figures says nothing."""
+    computed_at = figures_as_of()
+    if computed_at is None:
+        if not computed_now:
+            return Markup("")
+        computed_at = time.time()
+    timezone = _settings(request).timezone
+    at = as_of_time(computed_at, timezone)
+    return Markup('<p class="as-of" data-timezone="{tz}">Figures as of <time datetime="{iso}">'
+                  '{clock}</time> ({tz})</p>').format(tz=timezone, iso=at.isoformat(),
+                                                     clock=at.strftime("%H:%M:%S"))
 
 
 def two_lines(label: str, longest: int = 18) -> Markup:
@@ -116,6 +141,6 @@ def median_of(values: Iterable[float | None]) -> float | None:
 
 templates.env.globals.update(sparkline=sparkline, query_string=query_string, kpi_note=kpi_note,
                              first_response_targets=first_response_targets,
-                             median_of=median_of)
+                             figures_as_of_line=figures_as_of_line, median_of=median_of)
 templates.env.filters.update(duration=duration, kpi=kpi, unit=unit, kpi_change=kpi_change,
                              two_lines=two_lines)

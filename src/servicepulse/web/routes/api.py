@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.records.validate import RecordError
+from servicepulse.web.cache import with_as_of
 from servicepulse.web.csv_export import (
     all_columns,
     cells_row,
@@ -210,6 +211,8 @@ class KpiDocument(BaseModel):
     by: list[str] = Field(default_factory=list)
     period: str | None = None
     rows: list[dict[str, Any]] = Field(default_factory=list)
+    as_of: str | None = Field(default=None, description="when the figures were computed "
+                              "(ISO 8601, the organisation's time zone)")
 
 
 @router.get("/kpi", responses={200: {"model": KpiDocument}},
@@ -240,7 +243,8 @@ async def get_kpi(services: ServicesDep, context: ContextDep, filters: Filters,
     if format == "csv":
         rows = kpi_document_rows(document)
         return csv_response(rows, "kpi.csv", all_columns(rows))
-    return Response(body, media_type="application/json")
+    return Response(with_as_of(body, services.kpi_settings.timezone),
+                    media_type="application/json")
 
 
 def json_document(document: dict[str, Any]) -> tuple[dict[str, Any], bytes]:

@@ -62,6 +62,15 @@ class RunContext:
         return run(self.engine, request)
 
 
+class ViewOutput(BaseModel):
+    """A view's output: its figures and as of when they are (filled in by the result cache,
+    servicepulse.web.cache, when it computes the view)."""
+
+    as_of: datetime | None = Field(
+        default=None, description="when the figures were computed (ISO 8601, the "
+        "organisation's time zone); a cached view keeps the time of its computation")
+
+
 class Window(BaseModel):
     """A reporting window: `from` inclusive, `to` exclusive, both dates (UTC days)."""
 

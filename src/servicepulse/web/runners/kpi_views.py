@@ -39,6 +39,7 @@ from servicepulse.web.periods import (
 from servicepulse.web.runners.base import (
     KpiCell,
     RunContext,
+    ViewOutput,
     Window,
     cell,
     period_of,
@@ -79,7 +80,7 @@ class ChannelFirstResponse(BaseModel):
     status: str | None  # met / missed
 
 
-class OverviewOutput(BaseModel):
+class OverviewOutput(ViewOutput):
     window: Window
     previous_window: Window  # the days compared with (the same days of the window before)
     spark_period: str
@@ -252,7 +253,7 @@ class GroupRow(BaseModel):
     cells: list[KpiCell]
 
 
-class TableOutput(BaseModel):
+class TableOutput(ViewOutput):
     window: Window
     kpis: list[str]
     labels: list[str]
@@ -339,7 +340,7 @@ class AgentInput(WindowInput):
     agent_id: str
 
 
-class AgentOutput(BaseModel):
+class AgentOutput(ViewOutput):
     window: Window
     agent_id: str
     name: str
@@ -416,7 +417,7 @@ class TrendSeries(BaseModel):
     values: list[float | None]
 
 
-class TrendOutput(BaseModel):
+class TrendOutput(ViewOutput):
     window: Window
     kpi: str
     label: str

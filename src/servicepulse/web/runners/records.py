@@ -10,7 +10,7 @@ are the ones nobody answered yet) they buried the work the team did (`Interactio
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -482,6 +482,7 @@ class WallboardOutput(BaseModel):
     cells: list[KpiCell] = Field(default_factory=list)  # empty until the engine answered
     contacts_today: int
     computed_at: float | None = None
+    as_of: datetime | None = None  # when its figures were computed (the organisation's zone)
     version: int | None = None
 
 

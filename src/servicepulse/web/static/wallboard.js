@@ -50,6 +50,15 @@
     }), "everyone on shift is where the schedule says", 6, 5);
   }
   setInterval(drawAdherence, 1000);
+  // "Figures as of HH:MM:SS (zone)" (base.html) follows the data, in the organisation's zone
+  function showAsOf(iso) {
+    var line = document.querySelector(".as-of time");
+    if (!line || !iso) return;
+    var zone = line.parentElement.dataset.timezone;
+    line.setAttribute("datetime", iso);
+    line.textContent = new Date(iso).toLocaleTimeString("en-GB", {
+      timeZone: zone, hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
   function render(state) {
     if (state.error) { statusEl.textContent = state.error; return; }
     (state.cells || []).forEach(function (c) {
@@ -75,6 +84,7 @@
       adherence.length + " of " + (state.on_shift || 0) + " on shift";
     drawAdherence();
     updatedEl.textContent = new Date(state.computed_at * 1000).toLocaleTimeString();
+    showAsOf(state.as_of);
     document.body.dataset.wallboardVersion = String((Number(document.body.dataset.wallboardVersion) || 0) + 1);
   }
 
