@@ -23,6 +23,16 @@ raise these; only the web app and the CLI's start turn them into answers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+
+class _Validation(Protocol):
+    """What `InvalidRequest.of` reads of a pydantic `ValidationError` (this module imports
+    no library: it sits below everything)."""
+
+    def errors(self, *, include_url: bool = True) -> Iterable[Mapping[str, Any]]: ...
+
 
 class ServicePulseError(Exception):
     """An error meant for the user: its message says what was wrong, where, and what to do."""
@@ -40,6 +50,19 @@ class InvalidRequest(ServicePulseError, ValueError):
 
     http_status = 422
     exit_code = 2
+
+    @classmethod
+    def of(cls, error: _Validation) -> InvalidRequest:
+        """A pydantic `ValidationError` of values a caller gave (a query the code builds from
+        its parameters, not one FastAPI parsed) as one line: "where: problem; ...". Raise it
+        `from None`: any other ValidationError is a bug, and the app answers it 500."""
+        problems = []
+        for problem in error.errors(include_url=False):
+            where = ".".join(str(part) for part in problem.get("loc", ()))
+            text = str(problem.get("msg", "invalid"))
+            text = text.removeprefix("Value error, ")  # a validator's own message
+            problems.append(f"{where}: {text}" if where else text)
+        return cls("; ".join(problems) or "invalid request")
 
 
 class NotFound(ServicePulseError, LookupError):

@@ -51,9 +51,6 @@ def _app(engine: Engine) -> FastAPI:
     ("missing", 404, "no widget 'w9'"),
     ("conflict", 409, "the review r1 is already submitted"),
     ("unavailable", 503, "the mail server does not answer: try again later"),
-    # not yet converted raising sites keep their codes (docs/architecture.md)
-    ("plain-lookup", 404, "no thing 't1'"),
-    ("plain-value", 422, "a value the user can fix"),
 ])
 def test_each_domain_error_answers_its_status_and_message(
         centre: tuple[Engine, Tokens], name: str, status: int, detail: str) -> None:
@@ -69,7 +66,10 @@ def test_each_domain_error_answers_its_status_and_message(
     assert detail.replace("'", "&#39;") in page.text
 
 
-@pytest.mark.parametrize("name", ["keyerror", "indexerror", "base"])
+# a plain ValueError or LookupError is no user error either: the code meant for the user
+# raises InvalidRequest and NotFound, so these answer 500, not 422 and 404
+@pytest.mark.parametrize("name", ["keyerror", "indexerror", "base", "plain-lookup",
+                                  "plain-value"])
 def test_a_bug_is_a_500_with_the_reference_it_was_logged_under(
         centre: tuple[Engine, Tokens], caplog: pytest.LogCaptureFixture, name: str) -> None:
     engine, _tokens = centre
@@ -85,6 +85,7 @@ def test_a_bug_is_a_500_with_the_reference_it_was_logged_under(
     for text in (response.text, page.text):
         assert "csat" not in text and "Traceback" not in text and "index out" not in text
         assert "raised as the base class" not in text
+        assert "no thing" not in text and "the user can fix" not in text
     assert page.status_code == 500 and "logged under reference" in page.text
     # both answers were logged, with the traceback, under the references they name
     logged = [record for record in caplog.records if record.exc_info]
@@ -103,3 +104,16 @@ def test_a_real_route_answers_not_found_and_invalid(client: TestClient, tokens: 
     assert backwards.status_code == 422
     assert backwards.json() == {
         "detail": "'to' (2026-11-02) must be after 'from' (2026-11-09); 'to' is exclusive"}
+
+
+def test_the_kpi_query_models_refusal_is_a_422_with_its_message(
+        engine_client: TestClient, tokens: Tokens) -> None:
+    """The engine's query model refuses in pydantic validators (a ValueError inside them);
+    the web turns that refusal into an InvalidRequest naming the problem, not a 500."""
+    manager = tokens.header("manager")
+    unknown = engine_client.get("/api/v1/kpi", params={"kpi": "nonsense"}, headers=manager)
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"].startswith("kpis: unknown KPI nonsense: known are ")
+    page = engine_client.get("/api/v1/kpi", params={"kpi": "nonsense"},
+                             headers={**manager, "accept": "text/html"})
+    assert page.status_code == 422 and "unknown KPI nonsense" in page.text

@@ -33,6 +33,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from servicepulse.errors import InvalidRequest
+
 MAD_TO_SD = 1.4826  # 1 / Phi^-1(3/4): MAD -> standard deviation for normal data
 MEAN_AD_TO_SD = 1.2533  # sqrt(pi / 2): mean absolute deviation -> standard deviation
 NO_VALUE = "(none)"  # a group whose dimension is missing (the engine reports it as null)
@@ -116,7 +118,7 @@ def detect_anomalies(
     """
     settings = settings or AnomalySettings()
     if settings.threshold <= 0 or settings.weeks < 1 or settings.min_history < 1:
-        raise ValueError("anomaly settings: threshold must be > 0, weeks and min_history >= 1")
+        raise InvalidRequest("anomaly settings: threshold must be > 0, weeks and min_history >= 1")
     values = _as_values(series)
     found: list[Anomaly] = []
     for day in sorted(values):

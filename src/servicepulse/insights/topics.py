@@ -44,6 +44,8 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from servicepulse.errors import InvalidRequest
+
 RANDOM_STATE = 0  # the sample and the SVD: the same input, the same topics
 METHODS = ("words", "embeddings")
 DEFAULT_METHOD: Final = "words"
@@ -319,12 +321,12 @@ def discover_topics(texts: Sequence[str], n_topics: int | None = None, max_topic
     `n_topics`. `method`: "words" (lemmatised TF-IDF + LSA) or "embeddings" (sentence
     vectors). Topics come ordered by size, largest first."""
     if method not in METHODS:
-        raise ValueError(f"method: {method!r} is not a topic method; use one of "
+        raise InvalidRequest(f"method: {method!r} is not a topic method; use one of "
                          f"{', '.join(METHODS)}")
     if n_topics is not None and n_topics < 1:
-        raise ValueError(f"topics: {n_topics} is not a number of topics; give 1 or more")
+        raise InvalidRequest(f"topics: {n_topics} is not a number of topics; give 1 or more")
     if max_topics < 1:
-        raise ValueError(f"max_topics: {max_topics}; give 1 or more")
+        raise InvalidRequest(f"max_topics: {max_topics}; give 1 or more")
     assignments = np.full(len(texts), UNASSIGNED, dtype=np.int64)
     vectorized = _vectorize(texts)
     if vectorized is None:

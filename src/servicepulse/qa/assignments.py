@@ -37,6 +37,7 @@ from sqlalchemy import (
     select,
 )
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.qa.sampling import Candidate, sample_week
 from servicepulse.store.tables import Id, Time, agents, interactions, metadata, qa_reviews
 
@@ -60,7 +61,7 @@ qa_assignments = Table(
 MAX_PER_AGENT = 100  # a week's sample; more is a typo, not a review plan
 
 
-class AssignmentError(ValueError):
+class AssignmentError(InvalidRequest):
     """An assignment request that cannot be honoured; the message says what to change."""
 
 

@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Engine, Select, case, false, func, select
 
+from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.ingest.importer import import_rows_deferred
 from servicepulse.ingest.qa import fitting_reviews
 from servicepulse.ingest.rows import record_to_row
@@ -93,7 +94,7 @@ class Conversation(BaseModel):
     events: list[ConversationEvent]
 
 
-class ReviewProblem(ValueError):
+class ReviewProblem(InvalidRequest):
     """A review or form the checks refused: the problems as (field, reason)."""
 
     def __init__(self, problems: list[tuple[str | None, str]]) -> None:
@@ -123,7 +124,7 @@ def forms_for(forms: Sequence[QaFormOut], channel: str | None,
 
 def conversation(engine: Engine, interaction_id: str,
                  scope: ColumnElement[bool] | None = None) -> tuple[Conversation, str | None]:
-    """The conversation and its agent's role; LookupError when it does not exist or lies
+    """The conversation and its agent's role; NotFound when it does not exist or lies
     outside `scope` (the same answer, so ids cannot be probed)."""
     query = (select(interactions, agents.c.name.label("agent_name"),
                     agents.c.role.label("agent_role"))
@@ -134,7 +135,7 @@ def conversation(engine: Engine, interaction_id: str,
     with engine.connect() as connection:
         row = connection.execute(query).first()
         if row is None:
-            raise LookupError(f"no interaction {interaction_id!r} among those you may see")
+            raise NotFound(f"no interaction {interaction_id!r} among those you may see")
         found = connection.execute(select(events).where(events.c.interaction_id == interaction_id)
                                    .order_by(events.c.at, events.c.id)).all()
     return Conversation(

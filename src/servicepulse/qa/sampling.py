@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from servicepulse.errors import InvalidRequest
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -63,7 +65,7 @@ def sample_week(candidates: Iterable[Candidate], per_agent: int, seed: int,
     """The sample of one week's candidates: per agent, `channel_quotas` drawn at random per
     channel. Sorted by agent, channel and id."""
     if per_agent < 1:
-        raise ValueError(f"per agent: {per_agent} is not a number of conversations; use 1 or "
+        raise InvalidRequest(f"per agent: {per_agent} is not a number of conversations; use 1 or "
                          "more")
     grouped: dict[str, dict[str, list[Candidate]]] = defaultdict(lambda: defaultdict(list))
     for candidate in candidates:

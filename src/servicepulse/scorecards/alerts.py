@@ -36,6 +36,7 @@ import orjson
 import sqlalchemy
 from sqlalchemy import Connection, delete, insert, select, update
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.ingest.hooks import Touched
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
@@ -51,7 +52,7 @@ EVENT_HEADER = "X-ServicePulse-Event"
 MAX_ATTEMPTS = 10
 
 
-class AlertError(ValueError):
+class AlertError(InvalidRequest):
     """A rule that cannot be checked; the message names the rule, the field and the fix."""
 
 
@@ -498,7 +499,7 @@ def _configured_rules() -> list[AlertRule]:
         from servicepulse.config import load_settings
 
         return config_rules(load_settings())
-    except ValueError:  # a bad configuration is reported by the commands, not by imports
+    except InvalidRequest:  # a bad configuration is reported by the commands, not by imports
         return []
 
 

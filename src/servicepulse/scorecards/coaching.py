@@ -31,6 +31,7 @@ import sqlalchemy
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import func, select
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.kpi import statistics
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
@@ -40,7 +41,6 @@ from servicepulse.scorecards.quality import pulling_down
 from servicepulse.scorecards.scorecard import (
     LEAD_ROLES,
     Context,
-    ScorecardError,
     agent_scorecard,
     build_scorecards,
     gather,
@@ -374,7 +374,7 @@ def write_report(engine: sqlalchemy.Engine, kind: str, identifier: str, out: Pat
         data = team_digest(engine, identifier, start=start, end=end, settings=settings,
                            context=context)
     else:
-        raise ScorecardError(f"report kind {kind!r}: use agent or team")
+        raise InvalidRequest(f"report kind {kind!r}: use agent or team")
     html = render_html(data)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".pdf":

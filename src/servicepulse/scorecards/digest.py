@@ -40,6 +40,7 @@ import sqlalchemy
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.display import format_kpi_change
 from servicepulse.kpi.engine import run_kpi_query
@@ -73,7 +74,7 @@ EXPLAIN_BY = ("channel", "category", "agent")
 CHECK_EVERY_S = 60.0
 
 
-class DigestError(ValueError):
+class DigestError(InvalidRequest):
     """A digest that cannot be built or sent as asked; the message says what to do."""
 
 

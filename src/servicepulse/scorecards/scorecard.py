@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import select
 
+from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
@@ -56,8 +57,8 @@ MAX_DAYS = 1_100  # about three years: trends by month stay readable
 AHT_CHANNEL_MIN = 10
 
 
-class ScorecardError(ValueError):
-    """An agent or team that is not in the store, or a bad date range."""
+class ScorecardError(NotFound):
+    """An agent or team that is not in the store (a bad request is an `InvalidRequest`)."""
 
 
 @dataclass
@@ -168,10 +169,10 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
         settings = load_settings()
     if start is not None and end is not None:
         if end <= start:
-            raise ValueError(f"the end ({end}) must be after the start ({start}): it is "
+            raise InvalidRequest(f"the end ({end}) must be after the start ({start}): it is "
                              "exclusive")
         if (end - start).days > MAX_DAYS:
-            raise ValueError(f"a scorecard covers at most {MAX_DAYS} days; "
+            raise InvalidRequest(f"a scorecard covers at most {MAX_DAYS} days; "
                              f"{start} to {end} is {(end - start).days}")
     everyone = [m for _team, in_team in teams for m in in_team]
     filters = {"agent": sorted({m.id for m in everyone})}
@@ -615,7 +616,7 @@ def build_scorecards(engine: sqlalchemy.Engine, *, agent: str | None = None,
                      context: Context | None = None) -> dict[str, Any]:
     """The `servicepulse scorecard` JSON document. `end` is exclusive."""
     if (agent is None) == (team is None) and context is None:
-        raise ScorecardError("give exactly one of an agent or a team")
+        raise InvalidRequest("give exactly one of an agent or a team")
     context = context or gather(engine, agent=agent, team=team, start=start, end=end,
                                 settings=settings)
     cards = [agent_scorecard(context, member) for member in sorted(context.members)]

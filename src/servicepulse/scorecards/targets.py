@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from servicepulse.config import FirstResponseTargets
+from servicepulse.errors import InvalidRequest
 
 Direction = Literal["higher", "lower", "band", "relative", "info"]
 
@@ -25,7 +26,7 @@ ROLES = ("frontline", "technical_support", "customer_success", "social_media",
          "account_manager", "team_lead", "manager")
 
 
-class TargetError(ValueError):
+class TargetError(InvalidRequest):
     """A `[targets]` entry that cannot be used; the message names the key and what is allowed."""
 
 

@@ -229,21 +229,6 @@ def _exception_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": "30"} if isinstance(exc, Unavailable) else None
         return await http_error(request, HTTPException(exc.http_status, exc.message, headers))
 
-    # Transitional (docs/architecture.md): code not yet raising the domain errors still
-    # raises a plain LookupError for "no such thing" and ValueError for "invalid"; those keep
-    # their 404 and 422. A KeyError or an IndexError is a bug, not a "not found": a 500.
-    @app.exception_handler(LookupError)
-    async def not_found(request: Request, exc: LookupError) -> Response:
-        if isinstance(exc, KeyError | IndexError):
-            return await unexpected(request, exc)
-        detail = exc.args[0] if exc.args else "not found"
-        return await http_error(request, HTTPException(status.HTTP_404_NOT_FOUND, detail))
-
-    @app.exception_handler(ValueError)
-    async def bad_value(request: Request, exc: ValueError) -> Response:
-        return await http_error(request, HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                                       str(exc)))
-
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         # logged with its traceback under a reference the user is shown (and can quote);

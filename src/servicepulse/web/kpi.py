@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.display import format_duration as format_duration  # views import it here
 from servicepulse.kpi.display import format_unit
+
+if TYPE_CHECKING:
+    from servicepulse.kpi.query import KpiQuery
 
 Period = Literal["day", "week", "month", "quarter", "all"]
 DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category", "language", "segment")
@@ -36,6 +40,18 @@ class KpiRequest(BaseModel):
     def as_query_data(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
 
+    def as_query(self) -> KpiQuery:
+        """The engine's query; what its validators refuse (an unknown KPI, a backwards
+        window) is an InvalidRequest, a 422."""
+        from pydantic import ValidationError
+
+        from servicepulse.kpi.query import KpiQuery
+
+        try:
+            return KpiQuery.model_validate(self.as_query_data())
+        except ValidationError as error:
+            raise InvalidRequest.of(error) from None
+
 
 KpiFunction = Callable[[Engine, KpiRequest], dict[str, Any]]
 
@@ -43,11 +59,10 @@ KpiFunction = Callable[[Engine, KpiRequest], dict[str, Any]]
 def engine_kpi_function() -> KpiFunction:
     """The real engine (`servicepulse.kpi.engine`), on the app's kept connections: the same
     document as `run_kpi_query` (see `web.kpi_backends`)."""
-    from servicepulse.kpi.query import KpiQuery
     from servicepulse.web.kpi_backends import backends_for
 
     def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
-        return backends_for(engine).run(KpiQuery.model_validate(request.as_query_data()))
+        return backends_for(engine).run(request.as_query())
 
     return run
 
@@ -58,13 +73,12 @@ def dashboard_kpi_function() -> KpiFunction:
     rows of both are merged by group. Counts and proportions from the rollup are exact; its
     medians and p90s come from 25%-wide histogram buckets (see servicepulse.kpi.rollup). Days
     whose rollup the background worker is rebuilding are read as of their last rebuild."""
-    from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.rollup import ROLLUP_KPIS, can_answer, query_rollup
     from servicepulse.web.kpi_backends import backends_for
 
     def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
         exact_engine = backends_for(engine).run
-        query = KpiQuery.model_validate(request.as_query_data())
+        query = request.as_query()
         wanted = query.kpis if query.kpis is not None else None
         if wanted is None:
             return exact_engine(query)

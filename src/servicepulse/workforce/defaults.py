@@ -14,6 +14,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
+from servicepulse.errors import InvalidRequest
+
 if TYPE_CHECKING:  # the configuration (pydantic) loads when a threshold is asked, not when
     # `servicepulse --help` reads the option defaults below
     from servicepulse.config import ServiceLevelThresholds
@@ -63,7 +65,7 @@ def plan_day(timezone: str, after_data: date | None = None) -> date:
     return min(today, after_data) if after_data is not None else today
 
 
-class IntervalError(ValueError):
+class IntervalError(InvalidRequest):
     """An interval option that is not understood; the message says what to write."""
 
 

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from servicepulse.errors import InvalidRequest
+
 # Guard against a search that can never end (it cannot for a target below 100%, but a target
 # of 99.99999999% would take a long walk): no interval needs this many agents above the load.
 _SEARCH_HEADROOM = 100_000
 
 
-class ErlangInputError(ValueError):
+class ErlangInputError(InvalidRequest):
     """A staffing input out of range; the message names the input and what is allowed."""
 
 

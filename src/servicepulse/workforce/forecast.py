@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy import Engine, Integer, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.store.tables import interactions
 from servicepulse.workforce import defaults
 
@@ -38,7 +39,7 @@ class ForecastMethod(StrEnum):
     holt_winters = "holt-winters"
 
 
-class ForecastError(ValueError):
+class ForecastError(InvalidRequest):
     """The history cannot support the forecast asked for; the message says what to do."""
 
 

@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.insights.anomalies import (
     ANOMALY_KPIS,
     Anomaly,
@@ -180,7 +181,7 @@ def _dimensions(values: list[str] | None) -> list[str]:
     names = split_values(values)
     unknown = [name for name in names if name not in DIMENSIONS]
     if unknown:
-        raise ValueError(f"cannot group by {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
+        raise InvalidRequest(f"cannot group by {', '.join(unknown)}: use {', '.join(DIMENSIONS)}")
     return names
 
 
@@ -190,7 +191,7 @@ def _kpi_names(values: list[str] | None) -> list[str]:
     names = split_values(values) or list(ANOMALY_KPIS)
     unknown = [name for name in names if name not in KPIS]
     if unknown:
-        raise ValueError(f"unknown KPI {', '.join(unknown)}: known are {', '.join(KPIS)}")
+        raise InvalidRequest(f"unknown KPI {', '.join(unknown)}: known are {', '.join(KPIS)}")
     return names
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, Query
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -84,11 +84,9 @@ Filters = Annotated[dict[str, list[str]], Depends(dimension_filters)]
 
 async def resolved_window(services: ServicesDep, from_: FromDate = None,
                           to: ToDate = None) -> Window:
-    """The page's window: as asked, else the default one (an impossible window: 422)."""
-    try:
-        return await run_in_threadpool(page_window, services.context(Access()), from_, to)
-    except ValueError as error:
-        raise HTTPException(422, str(error)) from None
+    """The page's window: as asked, else the default one (an impossible window: an
+    InvalidRequest, 422)."""
+    return await run_in_threadpool(page_window, services.context(Access()), from_, to)
 
 
 PageWindow = Annotated[Window, Depends(resolved_window)]

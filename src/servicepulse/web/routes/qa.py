@@ -24,14 +24,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import ColumnElement, Engine, select
 from starlette.concurrency import run_in_threadpool
 
+from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.qa.assignments import (
     MAX_PER_AGENT,
     Assignment,
-    AssignmentError,
     AssignResult,
     assign,
     latest_week,
@@ -78,7 +78,7 @@ def _check_interaction(engine: Engine, user: User, interaction_id: str) -> None:
         exists = connection.execute(select(interactions.c.id).where(
             interactions.c.id == interaction_id)).first()
         if exists is None:
-            raise LookupError(f"no interaction {interaction_id!r}")
+            raise NotFound(f"no interaction {interaction_id!r}")
         scope = _scope(user)
         if scope is not None and connection.execute(select(interactions.c.id).where(
                 interactions.c.id == interaction_id, scope)).first() is None:
@@ -198,22 +198,22 @@ def _assign(engine: Engine, user: User, body: AssignIn) -> AssignResult:
         try:
             reviewer = get_user(engine, name)
         except UserError as exc:
-            raise LookupError(str(exc)) from None
+            raise NotFound(str(exc)) from None
         if user.role is UserRole.team_lead and reviewer.role is not UserRole.reviewer:
             raise Forbidden("a team lead samples for themselves or for a reviewer")
     if not reviewer.reviews:
-        raise ValueError(f"{reviewer.username!r} is an agent, and agents do not review")
+        raise InvalidRequest(f"{reviewer.username!r} is an agent, and agents do not review")
     within: list[str] | None = None
     for chooser in (user, reviewer):  # a lead's own teams bound what they may sample
         if chooser.role is UserRole.team_lead:
             within = [t for t in chooser.team_ids if within is None or t in within]
     if body.exclude_own_team and not reviewer.team_ids:
-        raise ValueError(f"{reviewer.username!r} has no team to leave out")
+        raise InvalidRequest(f"{reviewer.username!r} has no team to leave out")
     if body.exclude_own_team and within is not None and set(within) <= set(reviewer.team_ids):
-        raise ValueError("leaving out the reviewer's own team leaves no team to sample")
+        raise InvalidRequest("leaving out the reviewer's own team leaves no team to sample")
     week = body.week or latest_week(engine)
     if week is None:
-        raise ValueError("the store holds no conversations to sample")
+        raise InvalidRequest("the store holds no conversations to sample")
     return assign(engine, reviewer.username, week, body.per_agent, body.seed,
                   exclude_teams=list(reviewer.team_ids) if body.exclude_own_team else [],
                   within_teams=within, form_id=body.form_id, channel=body.channel,
@@ -224,10 +224,7 @@ def _assign(engine: Engine, user: User, body: AssignIn) -> AssignResult:
 async def create_assignments(services: ServicesDep, user: ReviewerUser,
                              body: AssignIn) -> AssignResult:
     """Sample a week's conversations for a reviewer: per agent, stratified by channel."""
-    try:
-        return await run_in_threadpool(_assign, services.engine, user, body)
-    except AssignmentError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return await run_in_threadpool(_assign, services.engine, user, body)  # 422s: InvalidRequest
 
 
 @router.get("/assignments", response_model=list[Assignment])
@@ -255,7 +252,7 @@ async def get_calibration(services: ServicesDep, user: ReviewerUser,
                           form: IdQuery = None) -> CalibrationReport:
     """How alike the reviewers grade the calibration reviews (Krippendorff's alpha)."""
     if from_ is not None and to is not None and to <= from_:
-        raise ValueError(f"'to' ({to}) must be after 'from' ({from_}); 'to' is exclusive")
+        raise InvalidRequest(f"'to' ({to}) must be after 'from' ({from_}); 'to' is exclusive")
     return await run_in_threadpool(calibration_report, services.engine, from_, to, form,
                                    _scope(user))
 
@@ -294,7 +291,7 @@ async def queue_sample(request: Request, services: ServicesDep,
             "exclude_own_team": values.get("exclude_own_team") == "on",
             "form_id": values.get("form_id") or None})
         result = await run_in_threadpool(_assign, services.engine, user, body)
-    except (ValueError, AssignmentError) as exc:
+    except (ValidationError, InvalidRequest) as exc:  # the form's values, or the sample's
         data = await run_in_threadpool(_queue_page_data, services.engine, user)
         return _render(request, user, "qa_queue.html", 422, **data, form=values,
                        error=_plain(exc))

@@ -35,7 +35,7 @@ from servicepulse.scorecards import alerts as alert_rules
 from servicepulse.scorecards.coaching import coaching_data, render_html, team_digest
 from servicepulse.scorecards.gamification import build_leaderboard
 from servicepulse.scorecards.health import customer_health
-from servicepulse.scorecards.scorecard import LEAD_ROLES, ScorecardError, build_scorecards
+from servicepulse.scorecards.scorecard import LEAD_ROLES, build_scorecards
 from servicepulse.store import tables
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
@@ -90,9 +90,8 @@ async def _cached(services: Services, name: str, compute: Callable[..., Any],
         return await services.run_cached(f"scorecards-{name}", services.context(Access()),
                                          key, partial(compute, *args, **kwargs,
                                                       settings=settings))
-    except ScorecardError as error:  # an agent or team not in the store
-        raise HTTPException(404, str(error)) from None
-    except (ValueError, OverflowError) as error:  # a window the engine cannot use
+    except OverflowError as error:  # a window past the calendar's end (the app answers the
+        # domain errors: ScorecardError is a NotFound, a bad window an InvalidRequest)
         raise HTTPException(422, str(error)) from None
 
 
@@ -118,7 +117,7 @@ async def page_period(services: Services, from_: date | None,
     asked = from_ is not None or to is not None
     try:
         shown = await run_in_threadpool(page_window, services.context(Access()), from_, to)
-    except (ValueError, OverflowError) as error:
+    except OverflowError as error:  # a bad window is an InvalidRequest: the app answers it
         raise HTTPException(422, str(error)) from None
     first, end = shown.from_.isoformat(), shown.to.isoformat()
     query = f"from={first}&to={end}" if asked else ""

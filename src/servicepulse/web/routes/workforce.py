@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.web.access import Access
 from servicepulse.web.csv_export import csv_response
 from servicepulse.web.deps import LeadUser, ServicesDep
@@ -87,9 +88,9 @@ class StaffingRunner:
             else default_plan_day(self.context.engine, self.context.settings.timezone))
         end = self.params.to or start + timedelta(days=1)
         if end <= start:
-            raise ValueError(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
+            raise InvalidRequest(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
         if (end - start).days > MAX_PLAN_DAYS:
-            raise ValueError(f"the plan {start} to {end} is longer than {MAX_PLAN_DAYS} days; "
+            raise InvalidRequest(f"the plan {start} to {end} is longer than {MAX_PLAN_DAYS} days; "
                              "narrow it")
         return start, end - timedelta(days=1)
 
@@ -258,7 +259,7 @@ async def staffing_page(request: Request, services: ServicesDep, user: LeadUser,
     error: str | None = None
     try:
         plan = await _plan(services, params)
-    except (ForecastError, ValueError) as problem:
+    except InvalidRequest as problem:  # a ForecastError, an ErlangInputError, a window
         # No history yet, or a window the plan cannot use: say so next to the form.
         error = str(problem)
     return _render(request, user, plan=plan, error=error, input=params,
@@ -360,7 +361,7 @@ async def staffing_today_page(request: Request, services: ServicesDep, user: Lea
     error: str | None = None
     try:
         result = await _reforecast(services, params)
-    except (ForecastError, ValueError) as problem:
+    except InvalidRequest as problem:  # a ForecastError, an ErlangInputError, a window
         error = str(problem)
     zone = ZoneInfo(services.context(Access()).settings.timezone)
     rows = []
