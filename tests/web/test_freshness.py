@@ -3,7 +3,8 @@
 A page that shows figures ends with "Figures as of HH:MM:SS (zone)" in the organisation's time
 zone, the moment its figures were computed: a page served from the result cache keeps the time
 of the computation that made them, not the time of the request. The JSON API says the same as
-`as_of`. The cache's clock is set here, so each expected time is exact.
+`as_of`. The cache's clock is set here, so each expected time is exact. The live wallboard
+(Chromium) updates its line with each new state.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 
 from servicepulse.web import cache as cache_module
 from servicepulse.web.app import create_app
-from servicepulse.web.cache import ResultCache, figures_as_of, with_as_of
+from servicepulse.web.cache import ResultCache, as_of_time, figures_as_of, with_as_of
 from servicepulse.web.services import Services
-from tests.web.conftest import Tokens, fake_kpi
+from tests.web.browser import login, shot
+from tests.web.conftest import LiveServer, Tokens, fake_kpi, serve_in_thread
 
 ZONE = "Europe/Berlin"  # not UTC, so that the page's zone is the organisation's
 FIRST = datetime(2026, 12, 7, 8, 15, 30, tzinfo=UTC).timestamp()  # 09:15:30 in Berlin
@@ -182,3 +186,47 @@ def test_with_as_of_adds_the_field_to_any_object(clock: Clock) -> None:
     assert orjson.loads(one) == {"a": 1, "as_of": "2026-12-07T09:15:30+01:00"}
     with pytest.raises(ValueError, match="JSON object"):
         with_as_of(b"[1]", ZONE)
+
+
+def test_pages_computed_for_each_request_say_now(berlin: TestClient, tokens: Tokens) -> None:
+    """QA's reviews and calibration are computed for each request, not cached: as of now."""
+    for path in ("/qa/reviews", "/qa/calibration"):
+        before = int(time.time())
+        page = berlin.get(path, headers=tokens.header("admin"))
+        after = int(time.time())
+        assert page.status_code == 200, path
+        shown = {line(as_of_time(at, ZONE).strftime("%H:%M:%S"), as_of_time(at, ZONE).isoformat())
+                 for at in range(before, after + 1)}
+        assert any(expected in page.text for expected in shown), path
+
+
+@pytest.fixture
+def berlin_server(centre: tuple[Engine, Tokens],
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """The app with the real KPI engine behind a real server, the organisation in Berlin."""
+    monkeypatch.setenv("SERVICEPULSE_TIMEZONE", ZONE)
+    app = create_app(centre[0], serve_stale=False, prewarm=False)
+    with serve_in_thread(app) as url:
+        yield LiveServer(url, centre[0], centre[1])
+
+
+def test_the_live_wallboard_updates_its_as_of_with_its_data(page: Page,
+                                                           berlin_server: LiveServer) -> None:
+    login(page, berlin_server, "manager")
+    page.goto(f"{berlin_server.url}/wallboard")
+    expect(page.locator("#wb-status")).to_have_text("live")
+    shown = page.locator(".as-of time")
+    first = datetime.fromisoformat(str(shown.get_attribute("datetime")))
+    time.sleep(1.1)  # the line shows seconds: the next state's time is another one
+    response = httpx.post(
+        f"{berlin_server.url}/api/v1/records",
+        headers={"Authorization": f"Bearer {berlin_server.tokens.manager_ingest}"},
+        json=[{"type": "interaction", "id": "fresh-1", "channel": "chat",
+               "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z")}], timeout=30)
+    assert response.json()["accepted"] == 1
+    expect(shown).not_to_have_attribute("datetime", first.isoformat(), timeout=10_000)
+    newer = datetime.fromisoformat(str(shown.get_attribute("datetime")))
+    assert newer > first and newer.utcoffset() == first.utcoffset()
+    # the browser writes the clock in the organisation's zone, as the server sent it
+    expect(shown).to_have_text(newer.strftime("%H:%M:%S"))
+    shot(page, "wallboard-as-of")
