@@ -7,6 +7,7 @@ which is what CI must do (set SERVICEPULSE_TEST_POSTGRES_URL to point elsewhere)
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -24,6 +25,10 @@ from tests.fresh_stores import (
 FIXTURES = Path(__file__).parent / "fixtures"
 # The browser tests' Chromium fixtures (`browser`, `page`), for every test module
 pytest_plugins = ("tests.web.browser",)
+# Compiled KPI statements are kept per test run (each xdist worker its own file), never in the
+# user's cache; subprocesses the tests start inherit it.
+os.environ.setdefault("SERVICEPULSE_SQL_CACHE", str(
+    Path(tempfile.mkdtemp(prefix="servicepulse-sql-")) / "compiled-sql.sqlite3"))
 POSTGRES_ADMIN_URL = os.environ.get(
     "SERVICEPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -1,11 +1,13 @@
 """`servicepulse bench views`: the team lead's commands as a cold process, on a real store.
 
 Each command runs in a new process (imports, connection, queries, output: what a team lead
-waits for), several rounds, the engines taking turns within a round so that the machine's
-noise falls on both: the analytical path (DuckDB reading the store in place, the default)
-and the store's own SQL engine (`SERVICEPULSE_KPI_ENGINE=store`, the engine before issue 16),
-whose ratio is the reading. Medians; a command that fails is reported with its error, not
-timed.
+waits for), several rounds, the set-ups taking turns within a round so that the machine's
+noise falls on all: the analytical path (DuckDB reading the store in place, the default)
+with its compiled statements kept from an earlier run (`kpi.compiled_sql`, what a team lead
+asking again meets), the same with nothing kept (a new cache file every run: the first
+command of the day), and the store's own SQL engine (`SERVICEPULSE_KPI_ENGINE=store`, the
+engine before issue 16), the baseline of the ratio. Medians; a command that fails is
+reported with its error, not timed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 
 from servicepulse.bench.report import machine_line, median
 
-ENGINES = ("duckdb", "store")  # SERVICEPULSE_KPI_ENGINE values: the path measured, baseline
+# set-ups: (name, SERVICEPULSE_KPI_ENGINE, whether compiled statements are kept)
+SETUPS = (("kept", "duckdb", True), ("fresh", "duckdb", False), ("store", "store", False))
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,11 @@ def a_team_and_agent(url: str) -> tuple[str, str]:
     return str(row[0]), str(row[1])
 
 
-def time_command(url: str, command: ViewCommand, engine: str) -> float | str:
+def time_command(url: str, command: ViewCommand, engine: str, sql_cache: Path
+                 ) -> float | str:
     """Seconds of one cold run, or the error's last line when the command failed."""
-    environment = {**os.environ, "SERVICEPULSE_KPI_ENGINE": engine}
+    environment = {**os.environ, "SERVICEPULSE_KPI_ENGINE": engine,
+                   "SERVICEPULSE_SQL_CACHE": str(sql_cache)}
     started = time.perf_counter()
     finished = subprocess.run(
         [sys.executable, "-m", "servicepulse", "--db", url, *command.arguments],
@@ -79,40 +84,49 @@ def time_command(url: str, command: ViewCommand, engine: str) -> float | str:
 
 
 def run_views_bench(url: str, runs: int = 3, progress: bool = True) -> str:
-    """The markdown table of every command's median on both engines, and their ratio."""
+    """The markdown table of every command's median in each set-up, and the ratios."""
     team, agent = a_team_and_agent(url)
     with tempfile.TemporaryDirectory() as scratch:
         commands = team_lead_commands(team, agent, Path(scratch) / "report.pdf")
+        kept_file = Path(scratch) / "kept.sqlite3"
         times: dict[tuple[str, str], list[float]] = {}
         errors: dict[tuple[str, str], str] = {}
+        for command in commands:  # the kept set-up's statements, from a run not timed
+            time_command(url, command, "duckdb", kept_file)
         for round_number in range(runs):
             for command in commands:
-                for engine in (ENGINES if round_number % 2 == 0 else ENGINES[::-1]):
-                    result = time_command(url, command, engine)
-                    key = (command.label, engine)
+                order = SETUPS if round_number % 2 == 0 else SETUPS[::-1]
+                for name, engine, keep in order:
+                    cache = kept_file if keep else Path(scratch) / f"fresh-{time.time_ns()}"
+                    result = time_command(url, command, engine, cache)
+                    key = (command.label, name)
                     if isinstance(result, str):
                         errors[key] = result
                     else:
                         times.setdefault(key, []).append(result)
                     if progress:
                         shown = result if isinstance(result, str) else f"{result:.2f} s"
-                        print(f"round {round_number + 1}/{runs} {command.label} [{engine}]: "
+                        print(f"round {round_number + 1}/{runs} {command.label} [{name}]: "
                               f"{shown}", file=sys.stderr, flush=True)
-    lines = [f"Store: `{_shown_url(url)}`; {runs} cold runs each, engines alternating; "
+    lines = [f"Store: `{_shown_url(url)}`; {runs} cold runs each, set-ups alternating; "
              f"{machine_line()}.", "",
-             "| command | analytical path (DuckDB), s | store's own engine, s "
-             "| store ÷ DuckDB |",
-             "|---|---:|---:|---:|"]
+             "| command | DuckDB, statements kept, s | DuckDB, nothing kept, s "
+             "| store's own engine, s | store ÷ kept | store ÷ nothing kept |",
+             "|---|---:|---:|---:|---:|---:|"]
     for command in commands:
+        medians: dict[str, float] = {}
         cells = []
-        for engine in ENGINES:
-            key = (command.label, engine)
-            cells.append(errors[key] if key in errors else f"{median(times[key]):.2f}")
-        ratio = "–"
-        if all((command.label, engine) in times for engine in ENGINES):
-            duckdb, store = (median(times[(command.label, engine)]) for engine in ENGINES)
-            ratio = f"{store / duckdb:.2f}x"
-        lines.append(f"| {command.label} | {cells[0]} | {cells[1]} | {ratio} |")
+        for name, _engine, _keep in SETUPS:
+            key = (command.label, name)
+            if key in times and key not in errors:
+                medians[name] = median(times[key])
+                cells.append(f"{medians[name]:.2f}")
+            else:
+                cells.append(errors.get(key, "–"))
+        ratios = [f"{medians['store'] / medians[name]:.2f}x"
+                  if "store" in medians and name in medians else "–"
+                  for name in ("kept", "fresh")]
+        lines.append(f"| {command.label} | {' | '.join(cells)} | {' | '.join(ratios)} |")
     return "\n".join(lines)
 
 

@@ -21,7 +21,9 @@ columns are cast; JSON columns are text, as in the export.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import sqlite3
 import threading
@@ -86,6 +88,8 @@ def analytical_backend(url: sqlalchemy.URL, threads: int | None = None) -> BaseB
                         "(TYPE postgres, READ_ONLY)")
             columns = _attached_columns(con)
         _views_on_demand(backend, columns)
+        setattr(backend, _SCHEMA, hashlib.sha256(
+            json.dumps(sorted(columns.items())).encode()).hexdigest())
         setattr(backend, _BOUNDS, partial(_sqlite_bounds, str(url.database)) if kind == "sqlite"
                 else partial(_postgres_bounds, con))
     except Exception:
@@ -207,6 +211,15 @@ os.register_at_fork(after_in_child=_forget_in_child)
 
 
 _BOUNDS = "_servicepulse_time_bounds"
+_SCHEMA = "_servicepulse_schema_digest"
+_COLUMNS = "_servicepulse_store_columns"
+
+
+def schema_digest(backend: BaseBackend) -> str | None:
+    """A digest of the store's tables and columns as the views show them (part of a kept
+    statement's key: `kpi.compiled_sql`); None when `backend` is not an analytical one."""
+    digest: str | None = getattr(backend, _SCHEMA, None)
+    return digest
 
 
 def time_bounds(backend: BaseBackend, columns: tuple[tuple[str, str], ...]
@@ -247,10 +260,20 @@ def _postgres_bounds(con: Any, columns: tuple[tuple[str, str], ...]
     return _pairs(row)
 
 
+def ensure_views(backend: BaseBackend, sql: str) -> None:
+    """Create the views of the store's tables that `sql` names (a statement kept from an
+    earlier process runs without `table()` having been asked for them)."""
+    columns: dict[str, Any] = getattr(backend, _COLUMNS, {})
+    for name in columns:
+        if _name(name) in sql:
+            backend.table(name)
+
+
 def _views_on_demand(backend: Any, columns: dict[str, list[tuple[str, str]]]) -> None:
     """Make `backend.table(name)` find the store's table as a view, created at its first
     use: binding a view reads the table's schema from the store, so a command pays only
     for the tables it reads (a KPI query reads a few of the store's forty)."""
+    setattr(backend, _COLUMNS, columns)
     created: dict[str, Any] = {}  # name -> its Ibis table (its schema read once)
     table_of = backend.table
 

@@ -210,6 +210,15 @@ class BoundExecutor:
         return expr.__pyarrow_result__(self._duckdb_arrow(statement),
                                        data_mapper=DuckDBPyArrowData)
 
+    def table_arrow(self, statement: BoundStatement) -> Any:
+        """A table statement's result on DuckDB as Arrow, converted as `arrow` converts it
+        (for a statement kept without its expression: `kpi.compiled_sql`)."""
+        from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+        self.backend._log(statement.sql)
+        return DuckDBPyArrowData.convert_table(self._duckdb_arrow(statement),
+                                               statement.schema)
+
     def _duckdb_arrow(self, statement: BoundStatement) -> Any:
         con: Any = self.backend.con
         # a relation (not a cursor) lets DuckDB plan for the Arrow result, as Ibis does

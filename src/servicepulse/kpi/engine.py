@@ -21,6 +21,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -29,7 +30,12 @@ from cachetools import LRUCache
 from ibis.backends import BaseBackend
 
 from servicepulse.kpi import statistics
-from servicepulse.kpi.analytical import analytical_store, time_bounds
+from servicepulse.kpi.analytical import (
+    analytical_store,
+    ensure_views,
+    schema_digest,
+    time_bounds,
+)
 from servicepulse.kpi.bound_sql import STORE_BACKENDS, bound_executor
 from servicepulse.kpi.columns import (
     Measures,
@@ -40,6 +46,7 @@ from servicepulse.kpi.columns import (
     records,
     round_like_python,
 )
+from servicepulse.kpi.compiled_sql import kept_sql
 from servicepulse.kpi.definitions import KPIS, KpiDefinition
 from servicepulse.kpi.kinds import (
     Quantiles,
@@ -53,6 +60,7 @@ from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.kpi.sources import (
     BEFORE,
     NONE,
+    REPEAT_KPIS,
     SOURCES,
     Frame,
     Period,
@@ -396,12 +404,13 @@ class Runner:
                                                                   where=condition)
                 return table.group_by(self.keys).aggregate(**measures)
 
-            aggregate = self._reused(source, ("aggregate", tuple(builders), tuple(collected)),
-                                     aggregate_of)
-            if collected:
-                frame = self._with_collected_quantiles(aggregate, list(collected))
+            part = ("aggregate", tuple(builders), tuple(collected))
+            if self._collects_values():  # DuckDB: statements may be kept across processes
+                arrow = self._aggregate_arrow(source, part, aggregate_of)
+                frame = (self._with_collected_quantiles(arrow, list(collected)) if collected
+                         else arrow.to_pandas())
             else:
-                frame = self.execute(aggregate)
+                frame = self.execute(self._reused(source, part, aggregate_of))
             if SOURCES[source].cumulative:
                 frame = self._cumulative(frame, list(builders))
             self.add_columns(frame)
@@ -413,13 +422,48 @@ class Runner:
         return (self._own_executor and self.frame.backend is not None
                 and self.frame.backend.name == "duckdb")
 
-    def _with_collected_quantiles(self, aggregate: ir.Table, prefixes: list[str]
-                                  ) -> pd.DataFrame:
-        """The aggregate's measures, and each distribution's order statistics worked out
-        from its sorted values (the lists never become Python objects)."""
+    def _aggregate_arrow(self, source: str, part: Hashable,
+                         build: Callable[[], ir.Table]) -> Any:
+        """A source's grouped query run on DuckDB, as Arrow: its statement kept across
+        processes when the source is reusable (`kpi.compiled_sql`), else built and compiled."""
+        executor = bound_executor(self.frame.backend)
+        kept = kept_sql() if SOURCES[source].reusable else None
+        digest = schema_digest(self.frame.backend)
+        key = (kept.key(self._query_key(source, part), digest)
+               if kept is not None and digest is not None else None)
+        statement = kept.get(key) if kept is not None and key is not None else None
+        if statement is None:
+            expression = self._reused(source, part, build)
+            # in-memory tables the expression joins (a zone's offsets) registered, as Ibis'
+            # own execute would
+            self.frame.backend._run_pre_execute_hooks(expression)
+            statement = executor.statement(expression)
+            # a query joining an in-memory table (registered by this process) is not kept
+            if kept is not None and key is not None and not expression.op().find(
+                    ops.InMemoryTable):
+                kept.put(key, statement)
+        else:
+            ensure_views(self.frame.backend, statement.sql)  # built lazily, by `table()`
+        return executor.table_arrow(statement)
+
+    def _query_key(self, source: str, part: Hashable) -> str:
+        """Everything a source's query is built from, as text that is the same in every
+        process (sets sorted)."""
+        frame, query = self.frame, self.query
+        return repr((source, part, repr(frame.settings), frame.period, tuple(frame.periods),
+                     sorted(frame.kpis),
+                     None if frame.dimensions is None else sorted(frame.dimensions),
+                     # (asked of the data only when the repeat windows need it)
+                     frame.uncategorised if frame.kpis & REPEAT_KPIS else None,
+                     sorted((name, tuple(values)) for name, values in query.filters.items()),
+                     tuple(self.keys)))
+
+    def _with_collected_quantiles(self, arrow: Any, prefixes: list[str]) -> pd.DataFrame:
+        """The aggregate's measures (an Arrow table), and each distribution's order
+        statistics worked out from its sorted values (the lists never become Python
+        objects)."""
         import pyarrow.compute as pc
 
-        arrow = bound_executor(self.frame.backend).arrow(aggregate)
         lists = {prefix: arrow.column(f"{prefix}{VALUES}").combine_chunks()
                  for prefix in prefixes}
         arrow = arrow.drop_columns([f"{prefix}{VALUES}" for prefix in prefixes])
