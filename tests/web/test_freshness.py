@@ -230,3 +230,18 @@ def test_the_live_wallboard_updates_its_as_of_with_its_data(page: Page,
     # the browser writes the clock in the organisation's zone, as the server sent it
     expect(shown).to_have_text(newer.strftime("%H:%M:%S"))
     shot(page, "wallboard-as-of")
+
+
+def test_the_scorecard_api_and_page_say_as_of_their_computation(
+        berlin: TestClient, tokens: Tokens, clock: Clock) -> None:
+    admin = tokens.header("admin")
+    url = "/api/v1/scorecards/team/team-a?from=2026-11-02&to=2026-11-09"
+    first = berlin.get(url, headers=admin)
+    assert first.status_code == 200, first.text
+    document = first.json()
+    assert document["as_of"] == "2026-12-07T09:15:30+01:00"
+    assert list(document)[-1] == "as_of" and document["team"]["team"] == "team-a"
+    clock.now = LATER  # the page shares the API's computation
+    page = berlin.get("/scorecards/team/team-a?from=2026-11-02&to=2026-11-09", headers=admin)
+    assert page.status_code == 200
+    assert line("09:15:30", "2026-12-07T09:15:30+01:00") in page.text

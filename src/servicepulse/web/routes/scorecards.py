@@ -38,6 +38,7 @@ from servicepulse.scorecards.health import customer_health
 from servicepulse.scorecards.scorecard import LEAD_ROLES, build_scorecards
 from servicepulse.store import tables
 from servicepulse.web.access import Access, Forbidden
+from servicepulse.web.cache import with_as_of
 from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
 from servicepulse.web.guards import csp_allowing_inline
 from servicepulse.web.periods import comparable, coverage_of, page_window, window_text
@@ -152,18 +153,25 @@ def _document(html: str, format_: str, name: str) -> Response:
 
 @router.get("/api/v1/scorecards/agent/{agent_id}")
 async def agent_scorecard_api(services: ServicesDep, user: CurrentUser, agent_id: str,
-                              from_: FromDate = None, to: ToDate = None) -> JSONResponse:
+                              from_: FromDate = None, to: ToDate = None) -> Response:
     """`servicepulse scorecard --agent ID --format json`: the agent's scorecard."""
     _check_agent(services.engine, user, agent_id)
-    return JSONResponse(await _scorecards(services, agent_id, None, from_, to))
+    return _with_as_of(services, await _scorecards(services, agent_id, None, from_, to))
 
 
 @router.get("/api/v1/scorecards/team/{team_id}")
 async def team_scorecard_api(services: ServicesDep, user: LeadUser, team_id: str,
-                             from_: FromDate = None, to: ToDate = None) -> JSONResponse:
+                             from_: FromDate = None, to: ToDate = None) -> Response:
     """`servicepulse scorecard --team ID --format json`: the team's scorecards."""
     Access.of(user).check_team(team_id)
-    return JSONResponse(await _scorecards(services, None, team_id, from_, to))
+    return _with_as_of(services, await _scorecards(services, None, team_id, from_, to))
+
+
+def _with_as_of(services: Services, document: dict[str, Any]) -> Response:
+    """The document with `as_of` added: when it was computed (servicepulse.web.cache)."""
+    body = JSONResponse(document).body
+    return Response(with_as_of(bytes(body), services.kpi_settings.timezone),
+                    media_type="application/json")
 
 
 # --- pages -----------------------------------------------------------------------------------
