@@ -245,3 +245,32 @@ def test_the_scorecard_api_and_page_say_as_of_their_computation(
     page = berlin.get("/scorecards/team/team-a?from=2026-11-02&to=2026-11-09", headers=admin)
     assert page.status_code == 200
     assert line("09:15:30", "2026-12-07T09:15:30+01:00") in page.text
+
+
+@pytest.mark.parametrize("command", [
+    ["kpi", "--from", "2026-11-02", "--to", "2026-11-09"],
+    ["scorecard", "--team", "team-a", "--from", "2026-11-02", "--to", "2026-11-09"],
+    ["leaderboard", "--from", "2026-11-02", "--to", "2026-11-09"],
+    ["health"],
+])
+def test_a_command_s_table_ends_as_of_and_its_json_stays_the_document(
+        centre: tuple[Engine, Tokens], monkeypatch: pytest.MonkeyPatch,
+        command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from servicepulse.cli.main import app
+
+    monkeypatch.setenv("SERVICEPULSE_TIMEZONE", ZONE)
+    store = ["--db", centre[0].url.render_as_string(hide_password=False)]
+    runner = CliRunner(env={"COLUMNS": "200"})
+    before = int(time.time())
+    table = runner.invoke(app, [*store, *command])
+    after = int(time.time())
+    assert table.exit_code == 0, table.output
+    expected = {f"as of {as_of_time(at, ZONE):%Y-%m-%d %H:%M:%S} ({ZONE})"
+                for at in range(before, after + 1)}
+    assert table.stdout.splitlines()[-1] in expected
+    document = runner.invoke(app, [*store, *command, "--format", "json"])
+    assert document.exit_code == 0, document.output
+    assert "as of" not in document.stdout
+    assert isinstance(orjson.loads(document.stdout), dict)  # the whole output is the document

@@ -10,6 +10,7 @@ accepts.
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from servicepulse.cli.as_of import as_of_line
 from servicepulse.cli.context import default_window, parse_date, state
 
 # insights.drivers.DEFAULT_MAX_TOPICS, written out: importing drivers (the store, numpy) would
@@ -162,6 +164,7 @@ def drivers(
     first, last = default_window(engine, *_dates(from_, to))
     query = DriversQuery.model_validate({"from": first, "to": last, "topics": topics,
                                          "max_topics": max_topics, "method": method.value})
+    started = time.time()  # the figures are as of the computation's start
     try:
         result = DriversRunner(engine).run(query)
     except EmbeddingModelMissing as error:
@@ -171,6 +174,7 @@ def drivers(
         typer.echo(json.dumps(result.as_json(), indent=2))
         return
     print_drivers(result, first, last, method.value, console())
+    typer.echo(as_of_line(started))
 
 
 def _driver_cell(kpis: dict[str, Any], name: str) -> str:

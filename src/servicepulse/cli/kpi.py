@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -363,6 +364,7 @@ def register(app: typer.Typer) -> None:
                 f"{'.'.join(str(p) for p in item['loc']) or 'query'}: {item['msg']}"
                 for item in error.errors())
             raise typer.BadParameter(problems) from None
+        started = time.time()  # the figures are as of the query's start
         if engine is Engine.store:
             document = run_kpi_query(state(ctx).engine(), query)
         else:
@@ -382,4 +384,7 @@ def register(app: typer.Typer) -> None:
         elif output is OutputFormat.csv:
             sys.stdout.write(render_csv(document))
         else:
+            from servicepulse.cli.as_of import as_of_line
+
             render_table(document, Console())
+            typer.echo(as_of_line(started))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from servicepulse.cli.as_of import as_of_line
 from servicepulse.cli.context import parse_date, state
 
 FromOption = Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")]
@@ -128,6 +130,7 @@ def scorecard(
     if (agent is None) == (team is None):
         raise typer.BadParameter("give exactly one of --agent ID or --team ID",
                                  param_hint="--agent/--team")
+    started = time.time()  # the figures are as of the computation's start
     try:
         document = build_scorecards(state(ctx).engine(), agent=agent, team=team,
                                     start=parse_date(from_, "--from"), end=parse_date(to, "--to"),
@@ -179,6 +182,7 @@ def scorecard(
                   + (", ".join(f"{flag.replace('_', ' ')} {count}"
                                for flag, count in team_doc["flags"].items())
                      if team_doc["flags"] else "none"), overflow="fold")
+    typer.echo(as_of_line(started))
 
 
 def report(
@@ -218,6 +222,7 @@ def leaderboard(
     from servicepulse.scorecards.gamification import build_leaderboard
 
     _format(format_)
+    started = time.time()
     document = build_leaderboard(state(ctx).engine(), team=team, start=parse_date(from_, "--from"),
                                  end=parse_date(to, "--to"), settings=_settings())
     if format_ == "json":
@@ -246,6 +251,7 @@ def leaderboard(
     if document["unranked"]:
         typer.echo("Not ranked (not enough data): " + ", ".join(
             f"{row['agent']} ({row['reason']})" for row in document["unranked"]))
+    typer.echo(as_of_line(started))
 
 
 def health(
@@ -260,6 +266,7 @@ def health(
     from servicepulse.scorecards.health import customer_health
 
     _format(format_)
+    started = time.time()
     document = customer_health(state(ctx).engine(), end=parse_date(to, "--to"),
                                customers=[customer] if customer else None,
                                settings=_settings())
@@ -278,6 +285,7 @@ def health(
                       _fmt(account["score"]), "yes" if account["at_risk"] else "",
                       "; ".join(account["reasons"]) or "–")
     Console().print(table)
+    typer.echo(as_of_line(started))
 
 
 # --- alerts ----------------------------------------------------------------------------------

@@ -1,0 +1,19 @@
+"""The freshness contract in the command line: a table ends with the moment its figures were
+computed, "as of 2026-12-07 09:15:30 (Europe/Berlin)", in the organisation's time zone (the
+settings' `timezone`), as every page says it (docs/web.md, "Pages"). Only tables: the JSON and
+CSV output stay exactly the documents, for the programs that read them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+def as_of_line(started: float, timezone: str | None = None) -> str:
+    """The line for figures whose computation started at `started` (epoch seconds)."""
+    if timezone is None:
+        from servicepulse.kpi.settings import kpi_settings
+
+        timezone = kpi_settings().timezone
+    at = datetime.fromtimestamp(int(started), ZoneInfo(timezone))
+    return f"as of {at:%Y-%m-%d %H:%M:%S} ({timezone})"
