@@ -21,7 +21,7 @@ from servicepulse.bench.report import machine_line, median, time_runs, write_sec
 from servicepulse.ingest.connectors.asterisk import QUEUE_LOG
 from servicepulse.ingest.connectors.base import ConnectorOptions
 from servicepulse.ingest.connectors.freshdesk import FRESHDESK
-from servicepulse.ingest.connectors.tabular import CSV, _parse_cell_time
+from servicepulse.ingest.connectors.tabular import CSV, parse_cell_time
 from servicepulse.ingest.connectors.zendesk import ZENDESK
 
 START = datetime(2024, 3, 4, tzinfo=UTC)
@@ -163,7 +163,7 @@ def run_connectors_bench(size: int = 50_000, runs: int = 3, write: bool = True) 
         options = ConnectorOptions(mapping=mapping)
 
         def read_csv() -> None:
-            _parse_cell_time.cache_clear()  # every run parses its times afresh
+            parse_cell_time.cache_clear()  # every run parses its times afresh
             _drain(CSV.read([csv_file], options))
 
         results.append(("csv (mapped rows)", size, median(time_runs(read_csv, runs)),

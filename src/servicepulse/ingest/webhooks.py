@@ -28,6 +28,7 @@ import orjson
 from sqlalchemy import Engine, func, select
 
 from servicepulse.ingest.connectors.base import (
+    BadSourceRow,
     ConnectorOptions,
     dumps,
     error_row,
@@ -39,13 +40,9 @@ from servicepulse.ingest.connectors.base import (
     text_id,
 )
 from servicepulse.ingest.connectors.chatwoot import CHANNELS as CHATWOOT_CHANNELS
-from servicepulse.ingest.connectors.chatwoot import _Bad as _ChatwootBad
-from servicepulse.ingest.connectors.chatwoot import _Chatwoot
+from servicepulse.ingest.connectors.chatwoot import ChatwootMapping
 from servicepulse.ingest.connectors.zendesk import CHANNELS as ZENDESK_CHANNELS
-from servicepulse.ingest.connectors.zendesk import _Bad as _ZendeskBad
-from servicepulse.ingest.connectors.zendesk import _settings as _zendesk_settings
-from servicepulse.ingest.connectors.zendesk import _State as _ZendeskState
-from servicepulse.ingest.connectors.zendesk import _ticket as _zendesk_ticket
+from servicepulse.ingest.connectors.zendesk import ZendeskState, settings_from, ticket_records
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.store import tables
 
@@ -288,10 +285,10 @@ def _zendesk_id(value: Any) -> Any:
 
 
 def _zendesk_ticket_fields(ticket: dict[str, Any]) -> dict[str, Any]:
-    """A ticket from a webhook in the REST API's spelling, for the connector's `_ticket`:
-    event payloads write enumerations in capitals (`"status": "SOLVED"`), trigger placeholders
-    print names (`{{ticket.status}}` is "Solved", `{{ticket.via}}` "Mail", `{{ticket.tags}}`
-    a space-separated text)."""
+    """A ticket from a webhook in the REST API's spelling, for the connector's
+    `ticket_records`: event payloads write enumerations in capitals (`"status": "SOLVED"`),
+    trigger placeholders print names (`{{ticket.status}}` is "Solved", `{{ticket.via}}`
+    "Mail", `{{ticket.tags}}` a space-separated text)."""
     out = dict(ticket)
     for name in ("status", "priority", "type"):
         out[name] = _lower(out.get(name)) or None
@@ -313,7 +310,7 @@ def _zendesk_ticket_fields(ticket: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _zendesk_comment(state: _ZendeskState, ticket: dict[str, Any], comment: dict[str, Any],
+def _zendesk_comment(state: ZendeskState, ticket: dict[str, Any], comment: dict[str, Any],
                      at: Any) -> list[dict[str, Any]]:
     """A ticket comment as an event: a public comment by staff is an agent message (the first
     is the first response), by anyone else a customer message; a private one a note."""
@@ -336,7 +333,7 @@ def _zendesk_comment(state: _ZendeskState, ticket: dict[str, Any], comment: dict
     try:
         moment = parse_time(when)
     except ValueError as exc:
-        raise _ZendeskBad("comment.created_at", str(exc)) from None
+        raise BadSourceRow("comment.created_at", str(exc)) from None
     comment_id = text_id(comment.get("id")) or f"{ticket_id}-{int(moment.timestamp())}"
     body = comment.get("body") or comment.get("value")
     event: dict[str, Any] = {
@@ -362,7 +359,7 @@ def _zendesk_comment(state: _ZendeskState, ticket: dict[str, Any], comment: dict
     return out
 
 
-def _zendesk_status_change(state: _ZendeskState, ticket: dict[str, Any], change: dict[str, Any],
+def _zendesk_status_change(state: ZendeskState, ticket: dict[str, Any], change: dict[str, Any],
                            event_id: str, at: Any) -> dict[str, Any] | None:
     current, previous = _lower(change.get("current")), _lower(change.get("previous"))
     if current in SOLVED and previous not in SOLVED:
@@ -374,7 +371,7 @@ def _zendesk_status_change(state: _ZendeskState, ticket: dict[str, Any], change:
     try:
         moment = parse_time(at)
     except ValueError as exc:
-        raise _ZendeskBad("time", str(exc)) from None
+        raise BadSourceRow("time", str(exc)) from None
     return {"type": "event", "id": f"{state.settings.prefix}{text_id(ticket.get('id'))}-"
             f"{kind}-{event_id}", "interaction_id": state.id(ticket.get("id")),
             "at": iso(moment), "kind": kind, "actor": "system"}
@@ -384,7 +381,7 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
     """Records from a Zendesk webhook: a ticket event (`"type": "zen:event-type:ticket.*"`
     with the ticket in `detail`) or a trigger's JSON body (`{"ticket": {...}, "comment":
     {...}}`, or the ticket fields alone)."""
-    state = _ZendeskState(_zendesk_settings(ConnectorOptions()))
+    state = ZendeskState(settings_from(ConnectorOptions()))
     rows = _Rows(ZENDESK_SOURCE, dumps(payload))
     event_type = payload.get("type")
     comment: Any = None
@@ -416,12 +413,12 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
     as_of = _latest(ticket.get("updated_at"), payload.get("time"))
     first_seen: set[tuple[str, str]] = set()
     try:
-        for record in _zendesk_ticket(state, ticket, None):
+        for record in ticket_records(state, ticket, None):
             rows.record(record)
             if record["type"] == "survey" and not is_event:
                 # timed by the ticket's updated_at, which later updates move on
                 first_seen.add(("survey", record["id"]))
-    except _ZendeskBad as bad:
+    except BadSourceRow as bad:
         rows.error(f"ticket.{bad.field_name}" if bad.field_name else None, str(bad),
                    "interaction", ticket_id)
     try:
@@ -436,7 +433,7 @@ def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
             status_event = _zendesk_status_change(state, ticket, status_change, event_id, at)
             if status_event is not None:
                 rows.record(status_event)
-    except _ZendeskBad as bad:
+    except BadSourceRow as bad:
         rows.error(bad.field_name, str(bad), "event")
     if as_of is None:
         return Delivery(name, rows.rows, first_seen=first_seen)
@@ -500,7 +497,7 @@ def _blocked_unknown(conversation: dict[str, Any], interaction_id: str) -> set[s
 def chatwoot_delivery(payload: dict[str, Any]) -> Delivery:
     """Records from a Chatwoot webhook: `conversation_*` events carry the conversation,
     `message_*` events the message (with its conversation in `conversation`)."""
-    chatwoot = _Chatwoot(ConnectorOptions())
+    chatwoot = ChatwootMapping(ConnectorOptions())
     event = str(payload.get("event") or "")
     rows = _Rows(CHATWOOT_SOURCE, dumps(payload))
     if event in CHATWOOT_CONVERSATION_EVENTS:
@@ -512,7 +509,7 @@ def chatwoot_delivery(payload: dict[str, Any]) -> Delivery:
         try:
             for record in chatwoot.conversation(conversation):
                 rows.record(record)
-        except _ChatwootBad as bad:
+        except BadSourceRow as bad:
             rows.error(bad.field_name, str(bad), "interaction",
                        prefixed(chatwoot.prefix, payload.get("id")))
         as_of = _latest(*(conversation.get(name) for name in _CHATWOOT_TIMES))
@@ -528,7 +525,7 @@ def chatwoot_delivery(payload: dict[str, Any]) -> Delivery:
         message["conversation_id"] = _chatwoot_conversation_id(payload)
         try:
             message_event = chatwoot.message(message)
-        except _ChatwootBad as bad:
+        except BadSourceRow as bad:
             rows.error(bad.field_name, str(bad), "event")
             return Delivery(event, rows.rows)
         if message_event is not None:

@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from servicepulse.ingest.connectors.base import (
+    BadSourceRow,
     Connector,
     ConnectorOptions,
     MappingError,
@@ -151,10 +152,6 @@ class _Member:
     raw: str = ""
 
 
-class _UnknownEvent(ValueError):
-    pass
-
-
 def _number(value: str, what: str) -> float:
     try:
         number = float(value)
@@ -276,8 +273,8 @@ class QueueLogReader:
                     continue
                 try:
                     yield from self._line(number, line)
-                except _UnknownEvent as exc:
-                    yield error_row(self.path, number, line, "event", str(exc))
+                except BadSourceRow as bad:
+                    yield error_row(self.path, number, line, bad.field_name, bad.reason)
                 except ValueError as exc:
                     parts = line.split("|")
                     where = f"{parts[4].strip()} line: " if len(parts) >= 5 else ""
@@ -298,8 +295,8 @@ class QueueLogReader:
         stamp, callid, queue, agent, event, *data = (p.strip() for p in parts)
         at = _number(stamp, "time")
         if event not in KNOWN_EVENTS:
-            raise _UnknownEvent(f"unknown queue_log event {event!r}; known events: "
-                             f"{', '.join(sorted(KNOWN_EVENTS))}")
+            raise BadSourceRow("event", f"unknown queue_log event {event!r}; known events: "
+                               f"{', '.join(sorted(KNOWN_EVENTS))}")
         if event in MEMBER_EVENTS:
             yield from self._member_event(number, line, at, queue, agent, event, data)
             return

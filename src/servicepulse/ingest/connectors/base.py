@@ -66,6 +66,20 @@ class MappingError(ValueError):
     """The mapping/settings file itself is wrong: the whole import cannot start."""
 
 
+class BadSourceRow(ValueError):
+    """One piece of a source (a ticket, a message, a CSV row) cannot become a record: which
+    field was wrong (None: the piece as a whole) and why.
+
+    Raised by the connectors' mapping functions and caught by whoever read the piece (the
+    connector's reader, the webhooks), which turns it into an error row naming the file and
+    line; it never reaches a caller of `Connector.read`."""
+
+    def __init__(self, field_name: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field_name = field_name
+        self.reason = reason
+
+
 # -- rows -------------------------------------------------------------------------------------
 
 

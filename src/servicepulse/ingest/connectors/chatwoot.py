@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from servicepulse.ingest.connectors.base import (
+    BadSourceRow,
     Connector,
     ConnectorOptions,
     JsonDamage,
@@ -74,22 +75,17 @@ ACTIVITY_KINDS = (("marked resolved", "resolved"), ("was resolved", "resolved"),
                   ("self-assigned", "assigned"))
 
 
-class _Bad(ValueError):
-    def __init__(self, field_name: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.field_name = field_name
-
 
 def _time(row: dict[str, Any], name: str, required: bool = False) -> str | None:
     value = row.get(name)
     if value in (None, "", 0):
         if required:
-            raise _Bad(name, "missing")
+            raise BadSourceRow(name, "missing")
         return None
     try:
         return iso(parse_time(value))
     except ValueError as exc:
-        raise _Bad(name, str(exc)) from None
+        raise BadSourceRow(name, str(exc)) from None
 
 
 def _kind_of(value: Any) -> str | None:
@@ -135,7 +131,11 @@ def _activity_phrases(mapping: Path | None, given: Any) -> tuple[tuple[str, str]
     return (*phrases, *ACTIVITY_KINDS)
 
 
-class _Chatwoot:
+class ChatwootMapping:
+    """Chatwoot's objects as records, with the settings of one account (id prefix, role,
+    activity phrases). Each method raises BadSourceRow naming the field when the object
+    cannot become a record; the reader and the webhooks turn that into an error row."""
+
     def __init__(self, options: ConnectorOptions) -> None:
         raw = load_settings(options.mapping)
         self.prefix = options.id_prefix or str(raw.get("id_prefix", DEFAULT_PREFIX))
@@ -149,7 +149,7 @@ class _Chatwoot:
 
     def conversation(self, conversation: dict[str, Any]) -> list[dict[str, Any]]:
         if text_id(conversation.get("id")) is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         meta = conversation.get("meta") or {}
         channel_type = meta.get("channel") or conversation.get("channel")
         status = conversation.get("status")
@@ -192,14 +192,14 @@ class _Chatwoot:
 
     def message(self, message: dict[str, Any]) -> dict[str, Any] | None:
         if text_id(message.get("id")) is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         conversation = message.get("conversation_id")
         if text_id(conversation) is None:
-            raise _Bad("conversation_id", "missing")
+            raise BadSourceRow("conversation_id", "missing")
         message_type = MESSAGE_TYPES.get(message.get("message_type"))
         if message_type is None:
-            raise _Bad("message_type", f"{message.get('message_type')!r} is not a Chatwoot "
-                       "message type (0 incoming, 1 outgoing, 2 activity, 3 template)")
+            raise BadSourceRow("message_type", f"{message.get('message_type')!r} is not a Chatwoot "
+                               "message type (0 incoming, 1 outgoing, 2 activity, 3 template)")
         sender_type = str(message.get("sender_type")
                           or (message.get("sender") or {}).get("type") or "").lower()
         sender_id = message.get("sender_id") or _nested_id(message.get("sender"))
@@ -233,10 +233,10 @@ class _Chatwoot:
 
     def csat(self, response: dict[str, Any]) -> dict[str, Any]:
         if text_id(response.get("id")) is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         rating = response.get("rating")
         if not isinstance(rating, int | float) or isinstance(rating, bool):
-            raise _Bad("rating", f"{rating!r} is not a 1–5 rating")
+            raise BadSourceRow("rating", f"{rating!r} is not a 1–5 rating")
         return {
             "type": "survey", "id": f"{self.prefix}csat-{text_id(response['id'])}",
             "kind": "csat", "score": rating,
@@ -252,7 +252,7 @@ class _Chatwoot:
     def agent(self, agent: dict[str, Any]) -> dict[str, Any]:
         agent_id = self.id(agent.get("id"))
         if agent_id is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         return {"type": "agent", "id": agent_id,
                 "name": agent.get("available_name") or agent.get("name") or agent_id,
                 "role": self.role, "email": agent.get("email"),
@@ -261,13 +261,13 @@ class _Chatwoot:
     def team(self, team: dict[str, Any]) -> dict[str, Any]:
         team_id = self.id(team.get("id"))
         if team_id is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         return {"type": "team", "id": team_id, "name": team.get("name") or team_id}
 
     def contact(self, contact: dict[str, Any]) -> dict[str, Any]:
         contact_id = self.id(contact.get("id"))
         if contact_id is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         return {"type": "customer", "id": contact_id, "name": contact.get("name") or None,
                 "email": contact.get("email") or None}
 
@@ -287,10 +287,11 @@ class _Chatwoot:
 
 
 def read_chatwoot(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
-    return _chatwoot_rows(paths, _Chatwoot(options))  # settings checked before any row
+    # settings checked before any row
+    return _chatwoot_rows(paths, ChatwootMapping(options))
 
 
-def _chatwoot_rows(paths: Sequence[Path], chatwoot: _Chatwoot) -> Iterator[SourceRow]:
+def _chatwoot_rows(paths: Sequence[Path], chatwoot: ChatwootMapping) -> Iterator[SourceRow]:
     for path in paths:
         for item in iter_json_items(path, LIST_KEYS):
             if isinstance(item, JsonDamage):
@@ -306,7 +307,7 @@ def _chatwoot_rows(paths: Sequence[Path], chatwoot: _Chatwoot) -> Iterator[Sourc
                 continue
             try:
                 records = chatwoot.convert(kind, item.value)
-            except _Bad as bad:
+            except BadSourceRow as bad:
                 yield error_row(path, item.index, raw, bad.field_name, str(bad))
                 continue
             for record in records:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from servicepulse.ingest.connectors.base import (
+    BadSourceRow,
     Connector,
     ConnectorOptions,
     JsonDamage,
@@ -78,39 +79,34 @@ SEVEN_POINT = {103: 7, 102: 6, 101: 5, 100: 4, -101: 3, -102: 2, -103: 1}
 TIME_SPENT = re.compile(r"^(\d+):([0-5]\d)(?::([0-5]\d))?$")
 
 
-class _Bad(ValueError):
-    def __init__(self, field_name: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.field_name = field_name
-
 
 def _code(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _Bad(name, f"{value!r} is not a Freshdesk {name} code")
+        raise BadSourceRow(name, f"{value!r} is not a Freshdesk {name} code")
     try:
         return int(value)
     except ValueError:
-        raise _Bad(name, f"{value!r} is not a Freshdesk {name} code") from None
+        raise BadSourceRow(name, f"{value!r} is not a Freshdesk {name} code") from None
 
 
 def _time(row: dict[str, Any], name: str, required: bool = False) -> str | None:
     value = row.get(name)
     if value in (None, ""):
         if required:
-            raise _Bad(name, "missing")
+            raise BadSourceRow(name, "missing")
         return None
     try:
         return iso(parse_time(value))
     except ValueError as exc:
-        raise _Bad(name, str(exc)) from None
+        raise BadSourceRow(name, str(exc)) from None
 
 
 def _seconds_spent(value: Any) -> int:
     """Freshdesk's `time_spent` ("hh:mm", also "hh:mm:ss") in seconds."""
     match = TIME_SPENT.match(value.strip()) if isinstance(value, str) else None
     if match is None:
-        raise _Bad("time_spent", f"{value!r} is not a Freshdesk time spent (write hh:mm, "
-                   "e.g. 01:30)")
+        raise BadSourceRow("time_spent", f"{value!r} is not a Freshdesk time spent (write hh:mm, "
+                           "e.g. 01:30)")
     hours, minutes, seconds = match.groups()
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
 
@@ -220,7 +216,7 @@ class _Freshdesk:
     def ticket(self, ticket: dict[str, Any], handle_s: int | None = None
                ) -> list[dict[str, Any]]:
         if text_id(ticket.get("id")) is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         status_code = _code(ticket.get("status"), "status")
         channel, direction = self.channel(ticket)
         stats = ticket.get("stats") if isinstance(ticket.get("stats"), dict) else {}
@@ -286,10 +282,10 @@ class _Freshdesk:
                      ) -> list[dict[str, Any]]:
         conversation_id = text_id(conversation.get("id"))
         if conversation_id is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         ticket_id = self.id(conversation.get("ticket_id"))
         if ticket_id is None:
-            raise _Bad("ticket_id", "missing")
+            raise BadSourceRow("ticket_id", "missing")
         source = conversation.get("source")
         private = bool(conversation.get("private"))
         user = text_id(conversation.get("user_id"))
@@ -333,23 +329,24 @@ class _Freshdesk:
         """(entry id, ticket id, seconds spent)."""
         entry_id = text_id(entry.get("id"))
         if entry_id is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         ticket = text_id(entry.get("ticket_id"))
         if ticket is None:
-            raise _Bad("ticket_id", "missing: a time entry counts as handle time of its ticket")
+            raise BadSourceRow("ticket_id",
+                               "missing: a time entry counts as handle time of its ticket")
         return entry_id, ticket, _seconds_spent(entry.get("time_spent"))
 
     def rating(self, rating: dict[str, Any]) -> dict[str, Any]:
         ratings = rating.get("ratings")
         if not isinstance(ratings, dict) or "default_question" not in ratings:
-            raise _Bad("ratings", "missing ratings.default_question")
+            raise BadSourceRow("ratings", "missing ratings.default_question")
         code = _code(ratings["default_question"], "rating")
         table = SEVEN_POINT if self.seven_point else FIVE_POINT
         if code not in table:
             hint = (" (±101 exist only on 7-point surveys: set survey_points = 7 in the "
                     "mapping file)" if code in (101, -101) else "")
-            raise _Bad("ratings.default_question",
-                       f"{code} is not a Freshdesk satisfaction code{hint}")
+            raise BadSourceRow("ratings.default_question",
+                               f"{code} is not a Freshdesk satisfaction code{hint}")
         return {
             "type": "survey", "id": f"{self.prefix}sat-{text_id(rating.get('id'))}",
             "kind": "csat", "score": table[code],
@@ -366,7 +363,7 @@ class _Freshdesk:
         contact = agent.get("contact") or {}
         agent_id = self.id(agent.get("id"))
         if agent_id is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         groups = agent.get("group_ids") or []
         language = contact.get("language")
         self.agents.add(str(text_id(agent.get("id"))))
@@ -381,13 +378,13 @@ class _Freshdesk:
     def group(self, group: dict[str, Any]) -> dict[str, Any]:
         group_id = self.id(group.get("id"))
         if group_id is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         return {"type": "team", "id": group_id, "name": group.get("name") or group_id}
 
     def contact(self, contact: dict[str, Any]) -> dict[str, Any]:
         contact_id = self.id(contact.get("id"))
         if contact_id is None:
-            raise _Bad("id", "missing")
+            raise BadSourceRow("id", "missing")
         self.customers.add(str(text_id(contact.get("id"))))
         return {"type": "customer", "id": contact_id, "name": contact.get("name"),
                 "email": contact.get("email")}
@@ -466,7 +463,7 @@ def _pass_one(paths: Sequence[Path], freshdesk: _Freshdesk,
                     else:
                         yield record_row(path, element.index, element.raw,
                                          convert[element.kind](element.value))
-                except _Bad as bad:
+                except BadSourceRow as bad:
                     yield error_row(path, element.index, element.raw, bad.field_name,
                                     str(bad))
         if again:
@@ -479,7 +476,7 @@ def _note_ticket(freshdesk: _Freshdesk, state: _State, ticket: dict[str, Any]) -
         return  # reported in pass two
     try:
         channel, _ = freshdesk.channel(ticket)
-    except _Bad:
+    except BadSourceRow:
         channel = "web"  # reported in pass two
     stats = ticket.get("stats")
     first_response = stats.get("first_responded_at") if isinstance(stats, dict) else None
@@ -508,7 +505,7 @@ def _pass_two(freshdesk: _Freshdesk, state: _State) -> Iterator[SourceRow]:
                     else:
                         records = freshdesk.conversation(
                             value, state.tickets.get(text_id(value.get("ticket_id")) or ""))
-                except _Bad as bad:
+                except BadSourceRow as bad:
                     yield error_row(path, element.index, element.raw, bad.field_name,
                                     str(bad))
                     continue

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from servicepulse.ingest.connectors.base import (
+    BadSourceRow,
     Connector,
     ConnectorOptions,
     MappingError,
@@ -168,11 +169,6 @@ def parse_mapping(raw: dict[str, Any], options: ConnectorOptions, where: str) ->
 # -- values -----------------------------------------------------------------------------------
 
 
-class _Bad(ValueError):
-    def __init__(self, field_name: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field_name = field_name
-
 
 def _number(text: str, spec: FieldSpec) -> float:
     """A number written the export's way (`decimal = ","`, `thousands = "."`)."""
@@ -193,8 +189,11 @@ def _duration(text: str, spec: FieldSpec) -> float:
 
 
 @lru_cache(maxsize=65_536)
-def _parse_cell_time(text: str, time_format: str | None, timezone: ZoneInfo | None) -> str:
-    # Exports repeat the same minute many times and strptime is slow: parse each text once.
+def parse_cell_time(text: str, time_format: str | None, timezone: ZoneInfo | None) -> str:
+    """A spreadsheet cell's time (`time_format`: a strptime format, `epoch`, `epoch_ms`, or
+    none for ISO 8601) as ISO 8601 in UTC; naive times are in `timezone`. Raises ValueError."""
+    # Exports repeat the same minute many times and strptime is slow: parse each text once
+    # (the connectors benchmark clears the cache between runs).
     if time_format in ("epoch", "epoch_ms"):
         seconds = float(text) / (1000 if time_format == "epoch_ms" else 1)
         return iso(datetime.fromtimestamp(seconds, UTC))
@@ -207,7 +206,7 @@ def _parse_cell_time(text: str, time_format: str | None, timezone: ZoneInfo | No
 
 
 def _time_value(text: str, spec: FieldSpec) -> str:
-    return _parse_cell_time(text, spec.format, spec.timezone)
+    return parse_cell_time(text, spec.format, spec.timezone)
 
 
 def _value(spec: FieldSpec, row: dict[str, str]) -> Any:
@@ -237,8 +236,8 @@ def _value(spec: FieldSpec, row: dict[str, str]) -> Any:
                 "duration" if spec.name in DURATION_FIELDS else "number")
         hint = ("; set decimal/thousands in the mapping if it is written like 1.234,5"
                 if what != "time" else "")
-        raise _Bad(spec.name, f"column {spec.column!r}: {cell!r} cannot be read as a {what} "
-                   f"({exc}){hint}") from None
+        raise BadSourceRow(spec.name, f"column {spec.column!r}: {cell!r} cannot be read as a "
+                           f"{what} ({exc}){hint}") from None
     if spec.split and spec.name in LIST_FIELDS:
         return [part.strip() for part in cell.split(spec.split) if part.strip()]
     if spec.name == "id" or spec.name.endswith("_id"):
@@ -308,7 +307,7 @@ def read_table(path: Path, mapping: Mapping_) -> Iterator[SourceRow]:
             row = dict(zip(header, values, strict=False))
             try:
                 records = _records(mapping, row)
-            except _Bad as bad:
+            except BadSourceRow as bad:
                 yield error_row(path, number, raw, bad.field_name, str(bad))
                 continue
             for data in records:

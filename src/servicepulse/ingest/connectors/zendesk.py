@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 
 from servicepulse.ingest.connectors.base import (
+    BadSourceRow,
     Connector,
     ConnectorOptions,
     JsonDamage,
@@ -132,7 +133,10 @@ class ZendeskSettings:
     time_spent_fields: set[str] = field(default_factory=set)
 
 
-def _settings(options: ConnectorOptions) -> ZendeskSettings:
+def settings_from(options: ConnectorOptions) -> ZendeskSettings:
+    """The connector's settings from the options' settings file and the configuration.
+
+    Raises MappingError when either is wrong (before any row is read)."""
     raw = load_settings(options.mapping)
     roles = {"agent": "frontline", "admin": "frontline"}
     roles.update({str(k): str(v) for k, v in dict(raw.get("roles", {})).items()})
@@ -267,7 +271,10 @@ class _StatusChange:
 
 
 @dataclass
-class _State:
+class ZendeskState:
+    """What one import (or one webhook delivery) has learnt so far: the settings, who is an
+    agent, the metrics, the conversation of each ticket. `ticket_records` reads it."""
+
     settings: ZendeskSettings
     agents: set[str] = field(default_factory=set)  # Zendesk user ids with an agent role
     end_users: set[str] = field(default_factory=set)  # Zendesk user ids of end users
@@ -302,19 +309,14 @@ def _minutes(metric: dict[str, Any], name: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-class _Bad(ValueError):
-    def __init__(self, field_name: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.field_name = field_name
-
 
 def _time(row: dict[str, Any], name: str) -> datetime:
     if row.get(name) in (None, ""):
-        raise _Bad(name, "missing")
+        raise BadSourceRow(name, "missing")
     try:
         return parse_time(row[name])
     except ValueError as exc:
-        raise _Bad(name, str(exc)) from None
+        raise BadSourceRow(name, str(exc)) from None
 
 
 def _optional_time(row: dict[str, Any], name: str) -> datetime | None:
@@ -324,10 +326,10 @@ def _optional_time(row: dict[str, Any], name: str) -> datetime | None:
 # -- pass one: everything but tickets ---------------------------------------------------------
 
 
-def _user(state: _State, user: dict[str, Any]) -> dict[str, Any]:
+def _user(state: ZendeskState, user: dict[str, Any]) -> dict[str, Any]:
     user_id = state.id(user.get("id"))
     if user_id is None:
-        raise _Bad("id", "missing")
+        raise BadSourceRow("id", "missing")
     role = str(user.get("role") or "end-user")
     if role in AGENT_ROLES:
         state.agents.add(str(text_id(user["id"])))
@@ -344,21 +346,21 @@ def _user(state: _State, user: dict[str, Any]) -> dict[str, Any]:
             "email": user.get("email")}
 
 
-def _group(state: _State, group: dict[str, Any]) -> dict[str, Any]:
+def _group(state: ZendeskState, group: dict[str, Any]) -> dict[str, Any]:
     group_id = state.id(group.get("id"))
     if group_id is None:
-        raise _Bad("id", "missing")
+        raise BadSourceRow("id", "missing")
     return {"type": "team", "id": group_id, "name": group.get("name") or group_id}
 
 
-def _rating(state: _State, rating: dict[str, Any], ticket: dict[str, Any] | None = None,
+def _rating(state: ZendeskState, rating: dict[str, Any], ticket: dict[str, Any] | None = None,
             submitted_at: datetime | None = None) -> dict[str, Any] | None:
     score = RATING_SCORES.get(str(rating.get("score")))
     if score is None:
         if rating.get("score") in ("offered", "unoffered", None):
             return None  # not an answer
-        raise _Bad("score", f"{rating.get('score')!r} is not a Zendesk rating score "
-                   "(offered, unoffered, good, bad)")
+        raise BadSourceRow("score", f"{rating.get('score')!r} is not a Zendesk rating score "
+                           "(offered, unoffered, good, bad)")
     source = ticket or rating
     if submitted_at is None:
         # the rating is created when offered and updated when the customer answers
@@ -373,7 +375,7 @@ def _rating(state: _State, rating: dict[str, Any], ticket: dict[str, Any] | None
     }
 
 
-def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
+def _pass_one(paths: Sequence[Path], state: ZendeskState) -> Iterator[SourceRow]:
     for path in paths:
         for item in iter_json_items(path, LIST_KEYS):
             if isinstance(item, JsonDamage):
@@ -413,7 +415,7 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                 elif kind == "deleted_tickets":
                     ticket_id = text_id(value.get("id"))
                     if ticket_id is None:
-                        raise _Bad("id", "missing")
+                        raise BadSourceRow("id", "missing")
                     _time(value, "deleted_at")
                     state.deleted[ticket_id] = _Pending(path, item.index, value)
                 elif kind == "users":
@@ -428,7 +430,7 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                 elif kind in ("ticket_metrics", "metric_sets"):
                     ticket_id = text_id(value.get("ticket_id"))
                     if ticket_id is None:
-                        raise _Bad("ticket_id", "missing")
+                        raise BadSourceRow("ticket_id", "missing")
                     state.metrics[ticket_id] = _Pending(path, item.index, value)
                 elif kind == "ticket_metric_events":
                     ticket_id = text_id(value.get("ticket_id"))
@@ -439,7 +441,7 @@ def _pass_one(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                         if earlier is None or _time(value, "time") < _time(earlier.value, "time"):
                             state.first_reply_events[ticket_id] = _Pending(path, item.index,
                                                                            value)
-            except _Bad as bad:
+            except BadSourceRow as bad:
                 yield error_row(path, item.index, raw, bad.field_name, str(bad))
 
 
@@ -455,12 +457,12 @@ def _children(row: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [child for child in row.get(name) or () if isinstance(child, dict)]
 
 
-def _note_audit(state: _State, audit: dict[str, Any], path: Path, line: int) -> None:
+def _note_audit(state: ZendeskState, audit: dict[str, Any], path: Path, line: int) -> None:
     """An audit (one update of a ticket, its events): its ticket, whether it made the ticket,
     its requester, its status changes and whether it holds comments."""
     ticket_id = text_id(audit.get("ticket_id"))
     if ticket_id is None:
-        raise _Bad("ticket_id", "missing")
+        raise BadSourceRow("ticket_id", "missing")
     at = _time(audit, "created_at")
     audit_id = text_id(audit.get("id"))
     if audit_id is not None:
@@ -475,12 +477,12 @@ def _note_audit(state: _State, audit: dict[str, Any], path: Path, line: int) -> 
         _note_event(state, ticket_id, event, at, path, line)
 
 
-def _note_ticket_event(state: _State, row: dict[str, Any], path: Path, line: int) -> None:
+def _note_ticket_event(state: ZendeskState, row: dict[str, Any], path: Path, line: int) -> None:
     """A row of the incremental ticket event export: one update of a ticket, with its
     `child_events` (the audit's events)."""
     ticket_id = text_id(row.get("ticket_id"))
     if ticket_id is None:
-        raise _Bad("ticket_id", "missing")
+        raise BadSourceRow("ticket_id", "missing")
     at = _event_time(row)
     children = _children(row, "child_events")
     if any(_kind(child) == "Create" for child in children):
@@ -498,7 +500,7 @@ def _event_time(row: dict[str, Any]) -> datetime:
     return _time(row, "timestamp")
 
 
-def _note_event(state: _State, ticket_id: str, event: dict[str, Any], at: datetime,
+def _note_event(state: ZendeskState, ticket_id: str, event: dict[str, Any], at: datetime,
                 path: Path, line: int) -> None:
     kind = _kind(event)
     if kind in COMMENT_TYPES or event.get("comment_present"):
@@ -530,7 +532,7 @@ _PAGE_TICKET = re.compile(r"/tickets/(\d+)/comments")
 _FILE_TICKET = re.compile(r"tickets?[/_-](\d+)[/_-]comments", re.IGNORECASE)
 
 
-def _comment_ticket(state: _State, comment: dict[str, Any], item: JsonItem,
+def _comment_ticket(state: ZendeskState, comment: dict[str, Any], item: JsonItem,
                     path: Path) -> str | None:
     """The ticket of a comment: its own `ticket_id`, else the page's (a comments page says it
     only in its links: `/tickets/{id}/comments`), else its audit's, else the file's name
@@ -552,7 +554,7 @@ def _comment_ticket(state: _State, comment: dict[str, Any], item: JsonItem,
     return found.group(1) if found else None
 
 
-def _links_ticket(state: _State, path: Path) -> str | None:
+def _links_ticket(state: ZendeskState, path: Path) -> str | None:
     """The ticket a cursor-paginated comments page names in `links` (read once a file)."""
     if path not in state.page_tickets:
         ticket: str | None = None
@@ -573,11 +575,15 @@ def _links_ticket(state: _State, path: Path) -> str | None:
 # -- pass two: tickets ------------------------------------------------------------------------
 
 
-def _ticket(state: _State, ticket: dict[str, Any],
-            metric: dict[str, Any] | None) -> list[dict[str, Any]]:
+def ticket_records(state: ZendeskState, ticket: dict[str, Any],
+                   metric: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A ticket (in the REST API's spelling) as its interaction record, and the survey of an
+    embedded satisfaction rating; `metric` is its ticket metrics, if known.
+
+    Raises BadSourceRow naming the field when the ticket cannot become a record."""
     ticket_id = text_id(ticket.get("id"))
     if ticket_id is None:
-        raise _Bad("id", "missing")
+        raise BadSourceRow("id", "missing")
     created = _time(ticket, "created_at")
     status = str(ticket.get("status") or "") or None
     deleted = state.deleted.get(ticket_id)
@@ -644,7 +650,7 @@ def _ticket(state: _State, ticket: dict[str, Any],
     return out
 
 
-def _time_spent(state: _State, ticket: dict[str, Any]) -> int | None:
+def _time_spent(state: ZendeskState, ticket: dict[str, Any]) -> int | None:
     """The ticket's handle time: the Time Tracking app's total time spent (seconds) from its
     custom fields; none when the field is not known or empty (0 is no time logged, not a
     handle time of 0)."""
@@ -663,16 +669,17 @@ def _time_spent(state: _State, ticket: dict[str, Any]) -> int | None:
         try:
             seconds = float(value)
         except (TypeError, ValueError):
-            raise _Bad("custom_fields", f"{value!r} in field {text_id(custom.get('id'))} (Total "
-                       "time spent) is not a number of seconds") from None
+            raise BadSourceRow("custom_fields", f"{value!r} in field "
+                               f"{text_id(custom.get('id'))} (Total time spent) is not a "
+                               "number of seconds") from None
         if seconds < 0:
-            raise _Bad("custom_fields", f"{value!r} in field {text_id(custom.get('id'))} (Total "
-                       "time spent) is negative")
+            raise BadSourceRow("custom_fields", f"{value!r} in field "
+                               f"{text_id(custom.get('id'))} (Total time spent) is negative")
         return round(seconds) or None
     return None
 
 
-def _pass_two(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
+def _pass_two(paths: Sequence[Path], state: ZendeskState) -> Iterator[SourceRow]:
     for path in paths:
         for item in iter_json_items(path, LIST_KEYS):
             if isinstance(item, JsonDamage):
@@ -700,8 +707,8 @@ def _pass_two(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
             if pending is not None:
                 metric = pending.value
             try:
-                records = _ticket(state, value, metric)
-            except _Bad as bad:
+                records = ticket_records(state, value, metric)
+            except BadSourceRow as bad:
                 yield error_row(path, item.index, raw, bad.field_name, str(bad), "interaction",
                                 state.id(ticket_id))
                 continue
@@ -716,7 +723,7 @@ def _pass_two(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
                 yield record_row(path, item.index, raw, record)
 
 
-def _first_reply_events(state: _State, ticket_id: str, at: str) -> list[dict[str, Any]]:
+def _first_reply_events(state: ZendeskState, ticket_id: str, at: str) -> list[dict[str, Any]]:
     event = {"type": "event", "id": f"{state.settings.prefix}{ticket_id}-first-reply",
              "interaction_id": state.id(ticket_id), "at": at, "kind": "agent_message",
              "actor": "agent", "public": True}
@@ -726,7 +733,7 @@ def _first_reply_events(state: _State, ticket_id: str, at: str) -> list[dict[str
     return [event, {**event, "id": f"{event['id']}-answered", "kind": "answered"}]
 
 
-def _note_version(state: _State, ticket_id: str, updated: str) -> None:
+def _note_version(state: ZendeskState, ticket_id: str, updated: str) -> None:
     newest = state.newest_tickets.get(ticket_id)
     if newest is None or not _later_or_same(newest, updated):
         state.newest_tickets[ticket_id] = updated
@@ -739,7 +746,7 @@ def _later_or_same(seen: str, updated: str) -> bool:
         return True
 
 
-def _leftovers(state: _State) -> Iterator[SourceRow]:
+def _leftovers(state: ZendeskState) -> Iterator[SourceRow]:
     """Metrics of tickets not in this import: their first reply, as an event on the ticket.
     Deleted tickets not in this import: an error each (a record is made from the ticket)."""
     for ticket_id, pending in state.deleted.items():
@@ -759,7 +766,7 @@ def _leftovers(state: _State) -> Iterator[SourceRow]:
         try:
             replies[ticket_id] = (pending, plus_minutes(_time(pending.value, "created_at"),
                                                         reply))
-        except _Bad as bad:
+        except BadSourceRow as bad:
             yield error_row(pending.source, pending.line, dumps(pending.value), bad.field_name,
                             f"{bad} (needed to place the first reply of a ticket not in this "
                             "import)")
@@ -767,7 +774,7 @@ def _leftovers(state: _State) -> Iterator[SourceRow]:
         if ticket_id not in replies and ticket_id not in state.emitted_tickets:
             try:
                 replies[ticket_id] = (pending, _time(pending.value, "time"))
-            except _Bad as bad:
+            except BadSourceRow as bad:
                 yield error_row(pending.source, pending.line, dumps(pending.value),
                                 bad.field_name, str(bad))
     for ticket_id, (pending, at) in replies.items():
@@ -779,7 +786,7 @@ def _leftovers(state: _State) -> Iterator[SourceRow]:
 # -- pass three: the conversation -------------------------------------------------------------
 
 
-def _pass_three(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
+def _pass_three(paths: Sequence[Path], state: ZendeskState) -> Iterator[SourceRow]:
     """Comments as events (read again from the files: their bodies are not kept), then the
     status changes as resolved / reopened events."""
     for path in paths:
@@ -794,21 +801,22 @@ def _pass_three(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
             try:
                 for event in _conversation(state, kind, value, item, path):
                     yield record_row(path, item.index, dumps(event.pop("_raw")), event)
-            except _Bad as bad:
+            except BadSourceRow as bad:
                 yield error_row(path, item.index, dumps(value), bad.field_name, str(bad))
     yield from _status_events(state)
 
 
-def _conversation(state: _State, kind: str, value: dict[str, Any], item: JsonItem,
+def _conversation(state: ZendeskState, kind: str, value: dict[str, Any], item: JsonItem,
                   path: Path) -> Iterator[dict[str, Any]]:
     """The events of one audit, ticket event row or comment (each with its source text in
     `_raw`)."""
     if kind == "comments":
         ticket_id = _comment_ticket(state, value, item, path)
         if ticket_id is None:
-            raise _Bad("ticket_id", "a comment of a page that does not say its ticket: save "
-                       "each ticket's comments page with its `links` (or `next_page`) as the "
-                       "API returns it, or name the file tickets-<id>-comments.json")
+            raise BadSourceRow("ticket_id", "a comment of a page that does not say its ticket: "
+                               "save each ticket's comments page with its `links` (or "
+                               "`next_page`) as the API returns it, or name the file "
+                               "tickets-<id>-comments.json")
         yield from _comment(state, ticket_id, value, _time(value, "created_at"), None)
         return
     ticket_id = str(text_id(value.get("ticket_id")))
@@ -823,7 +831,7 @@ def _conversation(state: _State, kind: str, value: dict[str, Any], item: JsonIte
             yield from _comment(state, ticket_id, event, at, author, opening)
 
 
-def _comment(state: _State, ticket_id: str, comment: dict[str, Any], at: datetime,
+def _comment(state: ZendeskState, ticket_id: str, comment: dict[str, Any], at: datetime,
              author: str | None, opening: bool = False) -> Iterator[dict[str, Any]]:
     """A comment as an event: public by an agent → agent_message, public by anyone else →
     customer_message, private → note. Not a reply, though public by an agent (a public note):
@@ -870,7 +878,7 @@ def _comment(state: _State, ticket_id: str, comment: dict[str, Any], at: datetim
                "actor": "agent", "agent_id": state.id(author), "_raw": comment}
 
 
-def _by_agent(state: _State, ticket_id: str, author: str | None) -> bool:
+def _by_agent(state: ZendeskState, ticket_id: str, author: str | None) -> bool:
     """Whether a comment's author is an agent: an agent or admin of the users in the import;
     without them, anyone on the ticket but its requester (as the webhooks have it); nobody
     when neither the author nor the requester is known."""
@@ -882,7 +890,7 @@ def _by_agent(state: _State, ticket_id: str, author: str | None) -> bool:
     return requester is not None and author != requester
 
 
-def _status_events(state: _State) -> Iterator[SourceRow]:
+def _status_events(state: ZendeskState) -> Iterator[SourceRow]:
     """Status changes in time order as resolved (into solved or closed) and reopened (out of
     solved into new, open, pending or on-hold) events; a change that leaves the status in
     the same group, or into deleted, says nothing."""
@@ -904,10 +912,11 @@ def _status_events(state: _State) -> Iterator[SourceRow]:
 
 
 def read_zendesk(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
-    return _zendesk_rows(paths, _State(_settings(options)))  # settings checked before any row
+    # settings checked before any row
+    return _zendesk_rows(paths, ZendeskState(settings_from(options)))
 
 
-def _zendesk_rows(paths: Sequence[Path], state: _State) -> Iterator[SourceRow]:
+def _zendesk_rows(paths: Sequence[Path], state: ZendeskState) -> Iterator[SourceRow]:
     yield from _pass_one(paths, state)
     for audit_id in state.comment_audits:
         # comments read before the audit that names their ticket
