@@ -107,7 +107,8 @@ def test_a_cached_page_shows_the_first_computations_time(berlin: TestClient, tok
 def test_every_dashboard_view_of_the_api_says_as_of(berlin: TestClient, tokens: Tokens) -> None:
     admin = tokens.header("admin")
     for path in ("/api/v1/overview", "/api/v1/channels", "/api/v1/trends?kpi=csat",
-                 "/api/v1/agents/a1", "/api/v1/teams/team-a"):
+                 "/api/v1/agents/a1", "/api/v1/teams/team-a", "/api/v1/insights/sentiment",
+                 "/api/v1/insights/anomalies"):
         response = berlin.get(path, headers=admin)
         assert response.status_code == 200, path
         assert response.json()["as_of"] == "2026-12-07T09:15:30+01:00", path

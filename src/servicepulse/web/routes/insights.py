@@ -35,7 +35,7 @@ from servicepulse.web.deps import ContextDep, CurrentUser, ManagerUser, Services
 from servicepulse.web.kpi import DIMENSIONS, KpiRequest
 from servicepulse.web.periods import page_window
 from servicepulse.web.routes.params import Filters, FromDate, ToDate, split_values
-from servicepulse.web.runners.base import RunContext, Window
+from servicepulse.web.runners.base import RunContext, ViewOutput, Window
 from servicepulse.web.services import cache_key
 from servicepulse.web.templating import templates
 from servicepulse.web.users import User
@@ -77,7 +77,7 @@ class CoverageItem(BaseModel):
     texts: int
 
 
-class SentimentOutput(BaseModel):
+class SentimentOutput(ViewOutput):
     window: Window
     by: list[str]
     rows: list[SentimentRow]
@@ -124,7 +124,7 @@ class AnomaliesInput(BaseModel):
     weeks: int = Field(default=8, ge=1, le=52)
 
 
-class AnomaliesOutput(BaseModel):
+class AnomaliesOutput(ViewOutput):
     window: Window
     kpis: list[str]
     by: list[str]
