@@ -136,16 +136,24 @@ def test_a_domain_error_prints_its_message_and_exits_with_its_code(
     assert not (state_home / "servicepulse" / "errors.log").exists()
 
 
+# what is meant for the user raises a domain error: a KeyError, or a plain ValueError or
+# LookupError, is a bug (exit 1 with a reference), never "invalid" (2) or "not found" (4)
+@pytest.mark.parametrize(("error", "summary"), [
+    (KeyError("csat"), "KeyError: 'csat'"),
+    (ValueError("a value the user can fix"), "ValueError: a value the user can fix"),
+    (LookupError("no thing 't1'"), "LookupError: no thing 't1'"),
+])
 def test_a_key_error_is_a_bug_not_a_not_found(tmp_path: Path, state_home: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              error: Exception, summary: str) -> None:
     def raising(*args: object, **kwargs: object) -> None:
-        raise KeyError("csat")
+        raise error
 
     monkeypatch.setattr("servicepulse.ingest.references.unresolved_references", raising)
     result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "check"])
     assert result.exit_code == 1
     match = ONE_LINE.match(result.stderr.strip())
-    assert match is not None and match["summary"] == "KeyError: 'csat'"
+    assert match is not None and match["summary"] == summary
     assert match["reference"] in (state_home / "servicepulse" / "errors.log").read_text()
 
 
