@@ -322,7 +322,7 @@ def discover_topics(texts: Sequence[str], n_topics: int | None = None, max_topic
     vectors). Topics come ordered by size, largest first."""
     if method not in METHODS:
         raise InvalidRequest(f"method: {method!r} is not a topic method; use one of "
-                         f"{', '.join(METHODS)}")
+                             f"{', '.join(METHODS)}")
     if n_topics is not None and n_topics < 1:
         raise InvalidRequest(f"topics: {n_topics} is not a number of topics; give 1 or more")
     if max_topics < 1:

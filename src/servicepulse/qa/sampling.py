@@ -66,7 +66,7 @@ def sample_week(candidates: Iterable[Candidate], per_agent: int, seed: int,
     channel. Sorted by agent, channel and id."""
     if per_agent < 1:
         raise InvalidRequest(f"per agent: {per_agent} is not a number of conversations; use 1 or "
-                         "more")
+                             "more")
     grouped: dict[str, dict[str, list[Candidate]]] = defaultdict(lambda: defaultdict(list))
     for candidate in candidates:
         grouped[candidate.agent_id][candidate.channel].append(candidate)

@@ -170,10 +170,10 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
     if start is not None and end is not None:
         if end <= start:
             raise InvalidRequest(f"the end ({end}) must be after the start ({start}): it is "
-                             "exclusive")
+                                 "exclusive")
         if (end - start).days > MAX_DAYS:
             raise InvalidRequest(f"a scorecard covers at most {MAX_DAYS} days; "
-                             f"{start} to {end} is {(end - start).days}")
+                                 f"{start} to {end} is {(end - start).days}")
     everyone = [m for _team, in_team in teams for m in in_team]
     filters = {"agent": sorted({m.id for m in everyone})}
     wanted = _needed_kpis([m.role for m in everyone])

@@ -91,7 +91,7 @@ class StaffingRunner:
             raise InvalidRequest(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
         if (end - start).days > MAX_PLAN_DAYS:
             raise InvalidRequest(f"the plan {start} to {end} is longer than {MAX_PLAN_DAYS} days; "
-                             "narrow it")
+                                 "narrow it")
         return start, end - timedelta(days=1)
 
     def run(self) -> StaffingPlan:
