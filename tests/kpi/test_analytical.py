@@ -1,4 +1,5 @@
-"""The engine's analytical path: DuckDB reading the store in place (kpi.analytical).
+"""Where the engine runs (kpi.analytical): DuckDB reading a PostgreSQL store in place; an
+SQLite store on SQLite itself, never attached by DuckDB in the process.
 
 What it must keep: a record imported is counted by the next query, also on a connection kept
 open (the web app's); the views are typed as on every engine; text values stay bound.
@@ -12,7 +13,7 @@ import pytest
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
 
-from servicepulse.kpi.analytical import analytical_backend
+from servicepulse.kpi.analytical import analytical_backend, analytical_store
 from servicepulse.kpi.bound_sql import bound_executor
 from servicepulse.kpi.engine import run_on_backend
 from servicepulse.kpi.query import KpiQuery
@@ -27,38 +28,61 @@ def _figures(backend: BaseBackend) -> tuple[int, int]:
     return kpis["contacts"]["value"], kpis["escalation_rate"]["n"]
 
 
-def test_a_record_imported_is_counted_by_the_next_query(store: Engine, tmp_path: Path
-                                                         ) -> None:
-    load(store, WEEK)
-    backend = analytical_backend(store.url)  # kept open across the import, as the web's
+@pytest.mark.postgres
+def test_a_record_imported_is_counted_by_the_next_query(postgres_store: Engine,
+                                                         tmp_path: Path) -> None:
+    load(postgres_store, WEEK)
+    backend = analytical_backend(postgres_store.url)  # kept open across the import
     try:
         contacts, handled = _figures(backend)
-        extra = tmp_path / "one.jsonl"
-        extra.write_text(
-            '{"type": "interaction", "id": "fresh-1", "channel": "chat", '
-            '"agent_id": "a1", "created_at": "2026-03-04T10:00:00Z", '
-            '"answered_at": "2026-03-04T10:00:30Z", "escalated": true}\n')
-        load(store, extra)
+        _import_one_more(postgres_store, tmp_path)
         assert _figures(backend) == (contacts + 1, handled + 1)
     finally:
         backend.disconnect()
 
 
-def test_the_views_are_typed_as_on_every_engine(sqlite_store: Engine) -> None:
-    # SQLite stores booleans as integers, which DuckDB's scanner reads as BIGINT
+def test_an_sqlite_store_runs_on_sqlite_and_counts_the_next_record(sqlite_store: Engine,
+                                                                   tmp_path: Path) -> None:
+    # two SQLite libraries in one process (DuckDB's scanner carries its own) break
+    # SQLite's locks: the store is never attached by DuckDB here
     load(sqlite_store, WEEK)
-    backend = analytical_backend(sqlite_store.url)
+    with analytical_store(sqlite_store) as backend:
+        assert backend.name == "sqlite"
+        contacts, handled = _figures(backend)
+    _import_one_more(sqlite_store, tmp_path)
+    with analytical_store(sqlite_store) as backend:
+        assert _figures(backend) == (contacts + 1, handled + 1)
+    with pytest.raises(ValueError, match="PostgreSQL stores"):
+        analytical_backend(sqlite_store.url)
+
+
+def _import_one_more(store: Engine, tmp_path: Path) -> None:
+    extra = tmp_path / "one.jsonl"
+    extra.write_text(
+        '{"type": "interaction", "id": "fresh-1", "channel": "chat", '
+        '"agent_id": "a1", "created_at": "2026-03-04T10:00:00Z", '
+        '"answered_at": "2026-03-04T10:00:30Z", "escalated": true}\n')
+    load(store, extra)
+
+
+@pytest.mark.postgres
+def test_the_views_are_typed_as_on_every_engine(postgres_store: Engine) -> None:
+    load(postgres_store, WEEK)
+    backend = analytical_backend(postgres_store.url)
     try:
-        schema = backend.table("interactions").schema()
-        assert schema["escalated"].is_boolean()
-        assert schema["created_at"].is_float64()
+        interactions = backend.table("interactions").schema()
+        assert interactions["escalated"].is_boolean()
+        assert interactions["created_at"].is_float64()
+        # JSON columns are text, as in the Parquet export
+        assert backend.table("agents").schema()["languages"].is_string()
     finally:
         backend.disconnect()
 
 
-def test_text_values_are_bound_on_duckdb(sqlite_store: Engine) -> None:
-    load(sqlite_store, WEEK)
-    backend = analytical_backend(sqlite_store.url)
+@pytest.mark.postgres
+def test_text_values_are_bound_on_duckdb(postgres_store: Engine) -> None:
+    load(postgres_store, WEEK)
+    backend = analytical_backend(postgres_store.url)
     try:
         table = backend.table("interactions")
         expression = table.filter(table.channel.isin(["it's", "chat"])).count()
@@ -72,7 +96,8 @@ def test_text_values_are_bound_on_duckdb(sqlite_store: Engine) -> None:
 
 
 def test_an_in_memory_store_is_refused() -> None:
-    from sqlalchemy import make_url
+    from sqlalchemy import create_engine
 
-    with pytest.raises(ValueError, match="SQLite file"):
-        analytical_backend(make_url("sqlite://"))
+    with pytest.raises(ValueError, match="SQLite file"), \
+            analytical_store(create_engine("sqlite://")):
+        pass

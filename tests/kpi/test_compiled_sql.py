@@ -34,21 +34,23 @@ def _fresh() -> compiled_sql.CompiledSql:
     return kept
 
 
-def test_a_query_asked_again_runs_its_kept_statements(sqlite_store: Engine, cache_file: Path
-                                                       ) -> None:
-    load(sqlite_store, WEEK)
+@pytest.mark.postgres
+def test_a_query_asked_again_runs_its_kept_statements(postgres_store: Engine,
+                                                       cache_file: Path) -> None:
+    store = postgres_store  # statements are kept where DuckDB runs them
+    load(store, WEEK)
     first = _fresh()
-    document = run_kpi_query(sqlite_store, BY_AGENT)
+    document = run_kpi_query(store, BY_AGENT)
     # interactions and surveys: each source's grouped query compiled once and kept
     assert (first.hits, first.misses) == (0, 2)
     again = _fresh()
-    assert run_kpi_query(sqlite_store, BY_AGENT) == document
+    assert run_kpi_query(store, BY_AGENT) == document
     assert (again.hits, again.misses) == (2, 0)
     # other filters: another statement (the values are part of the key)
     filtered = KpiQuery.model_validate({**BY_AGENT.model_dump(by_alias=True),
                                         "filters": {"agent": ["a1"]}})
     other = _fresh()
-    rows = run_kpi_query(sqlite_store, filtered)["rows"]
+    rows = run_kpi_query(store, filtered)["rows"]
     assert (other.hits, other.misses) == (0, 2)
     assert [row["group"]["agent"] for row in rows] == ["a1"]
     assert rows[0]["kpis"] == next(row["kpis"] for row in document["rows"]
@@ -64,12 +66,13 @@ def test_keys_change_with_the_code_and_the_schema(cache_file: Path,
     assert kept.key("query", "schema") != key
 
 
-def test_a_damaged_cache_is_ignored(sqlite_store: Engine, cache_file: Path) -> None:
-    load(sqlite_store, WEEK)
-    expected = run_kpi_query(sqlite_store, BY_AGENT)
+@pytest.mark.postgres
+def test_a_damaged_cache_is_ignored(postgres_store: Engine, cache_file: Path) -> None:
+    load(postgres_store, WEEK)
+    expected = run_kpi_query(postgres_store, BY_AGENT)
     cache_file.write_bytes(b"not a database" * 100)
     kept = _fresh()
-    assert run_kpi_query(sqlite_store, BY_AGENT) == expected
+    assert run_kpi_query(postgres_store, BY_AGENT) == expected
     assert kept.get(kept.key("query", "schema")) is None
 
 

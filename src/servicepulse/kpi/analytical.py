@@ -1,22 +1,25 @@
-"""The KPI engine's analytical path: DuckDB reading the store in place.
+"""Where the KPI engine runs: DuckDB reading a PostgreSQL store in place; SQLite itself.
 
-The store is a row store (SQLite, or PostgreSQL): right for importing records one by one,
-slow for what a team lead's views ask, which are grouped aggregates, medians and windows over
-every contact of a month. So the engine never asks the store itself. It opens an in-process
-DuckDB, attaches the store read-only through DuckDB's own scanner (the `sqlite` or `postgres`
-extension, installed from the `duckdb-ext-sqlite` and `duckdb-ext-postgres` wheels: nothing
-downloads at run time) and runs the KPI definitions there, vectorised.
-
-Why this and not a columnar copy kept in step by the import: the scanner reads the store's
-own pages at every query, so a record imported is counted by the next query, and there is no
+The store is a row store: right for importing records one by one, slow for what a team
+lead's views ask, which are grouped aggregates, medians and windows over every contact of a
+month. For a **PostgreSQL** store the engine opens an in-process DuckDB, attaches the store
+read-only through DuckDB's `postgres` scanner (from the `duckdb-ext-postgres` wheel: nothing
+downloads at run time) and runs the KPI definitions there, vectorised. The scanner reads the
+store at every query, so a record imported is counted by the next query, and there is no
 second copy that a killed import or a concurrent writer could leave behind (docs/kpis.md,
-"The engine"). Each query reads the store's committed state when it starts (SQLite: a read
-transaction per scan; uncommitted rows are never seen).
+"Engines"). Each query reads the store's committed state.
 
-The store's tables appear as views of the same names in DuckDB's default schema, typed as
-the engine expects them on every backend (the Parquet export's types): SQLite declares
-booleans as `BOOLEAN` but stores integers, which the scanner reads as `BIGINT`, so those
-columns are cast; JSON columns are text, as in the export.
+An **SQLite** store runs on SQLite itself (`store_backend`), never attached by DuckDB in the
+same process: DuckDB's scanner carries its own copy of the SQLite library, and two copies in
+one process break SQLite's locking. POSIX file locks belong to the process, so each copy
+takes the other's locks for its own; the one that opens the store second believes it is the
+only user and resets the WAL's shared-memory file, which the other has mapped: the process
+dies of SIGBUS. This was reproduced here with a writer, a reader and DuckDB's scanner in
+three threads, and seen in the web app (which reads and writes the store in one process).
+
+The PostgreSQL store's tables appear as views of the same names in DuckDB's default schema,
+typed as the engine expects them on every backend (the Parquet export's types): JSON columns
+are text, as in the export.
 """
 
 from __future__ import annotations
@@ -25,11 +28,10 @@ import hashlib
 import importlib.util
 import json
 import os
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,8 @@ from ibis.backends import BaseBackend
 from servicepulse.errors import Unavailable
 
 STORE_CATALOG = "store"  # the attached store's name inside DuckDB
-# `store`: run the KPI queries on the store's own SQL engine instead (the benchmarks'
-# baseline; a way round a platform without the scanner wheels). Default `duckdb`.
+# `store`: run a PostgreSQL store's KPI queries on PostgreSQL itself instead (the benchmarks'
+# baseline; a way round a platform without the scanner wheel). Default `duckdb`.
 ENGINE_VARIABLE = "SERVICEPULSE_KPI_ENGINE"
 
 
@@ -53,22 +55,22 @@ def extension_directory() -> Path:
         directory = Path(location) / "extensions"
         if directory.is_dir():
             return directory
-    raise Unavailable("the DuckDB scanner extensions are not installed (the packages "
-                      "duckdb-ext-sqlite and duckdb-ext-postgres): run `make install`")
+    raise Unavailable("DuckDB's postgres scanner extension is not installed (the package "
+                      "duckdb-ext-postgres): run `make install`")
 
 
 def analytical_backend(url: sqlalchemy.URL, threads: int | None = None) -> BaseBackend:
-    """An in-process DuckDB (through Ibis) with the store behind `url` attached read-only and
-    its tables as views; every query on it binds its text values (`kpi.bound_sql`)."""
+    """An in-process DuckDB (through Ibis) with the PostgreSQL store behind `url` attached
+    read-only and its tables as views; every query on it binds its text values
+    (`kpi.bound_sql`)."""
     import ibis
 
     from servicepulse.kpi.bound_sql import bound_executor
 
     kind = url.get_backend_name()
-    if kind not in ("sqlite", "postgresql"):
-        raise ValueError(f"no KPI backend for {kind!r} databases; use SQLite or PostgreSQL")
-    if kind == "sqlite" and (not url.database or url.database == ":memory:"):
-        raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
+    if kind != "postgresql":
+        raise ValueError(f"DuckDB reads PostgreSQL stores, not {kind!r} ones (an SQLite store "
+                         "runs on SQLite itself: store_backend)")
     config: dict[str, Any] = {"extension_directory": str(extension_directory()),
                               "autoinstall_known_extensions": False,
                               "autoload_known_extensions": False}
@@ -77,21 +79,14 @@ def analytical_backend(url: sqlalchemy.URL, threads: int | None = None) -> BaseB
     backend = ibis.duckdb.connect(**config)
     con: Any = backend.con
     try:
-        if kind == "sqlite":
-            con.execute("LOAD sqlite")
-            con.execute(f"ATTACH {_quoted(str(url.database))} AS {STORE_CATALOG} "
-                        "(TYPE sqlite, READ_ONLY)")
-            columns = _sqlite_columns(str(url.database))
-        else:
-            con.execute("LOAD postgres")
-            con.execute(f"ATTACH {_quoted(_libpq(url))} AS {STORE_CATALOG} "
-                        "(TYPE postgres, READ_ONLY)")
-            columns = _attached_columns(con)
+        con.execute("LOAD postgres")
+        con.execute(f"ATTACH {_quoted(_libpq(url))} AS {STORE_CATALOG} "
+                    "(TYPE postgres, READ_ONLY)")
+        columns = _attached_columns(con)
         _views_on_demand(backend, columns)
         setattr(backend, _SCHEMA, hashlib.sha256(
             json.dumps(sorted(columns.items())).encode()).hexdigest())
-        setattr(backend, _BOUNDS, partial(_sqlite_bounds, str(url.database)) if kind == "sqlite"
-                else partial(_postgres_bounds, con))
+        setattr(backend, _BOUNDS, partial(_postgres_bounds, con))
     except Exception:
         backend.disconnect()
         raise
@@ -136,10 +131,13 @@ _idle_lock = threading.Lock()
 
 @contextmanager
 def analytical_store(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
-    """An `analytical_backend` for the store behind `engine`, lent for one use: a kept one
-    when the process has one idle (it reads the store as fresh as a new one: the scanner
-    reads the store's pages at every query), else a new one. Closed on error."""
-    if os.environ.get(ENGINE_VARIABLE, "duckdb") == "store":
+    """Where the KPI queries on the store behind `engine` run, for one use: an SQLite store's
+    own connection (never DuckDB in this process: see the module docstring); for PostgreSQL
+    an `analytical_backend`, a kept one when the process has one idle (it reads the store
+    as fresh as a new one: the scanner reads the store at every query), else a new one.
+    Closed on error."""
+    if (engine.url.get_backend_name() == "sqlite"
+            or os.environ.get(ENGINE_VARIABLE, "duckdb") == "store"):
         with store_backend(engine) as native:
             yield native
         return
@@ -158,16 +156,7 @@ def analytical_store(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
 
 
 def _store_key(url: sqlalchemy.URL) -> tuple[Any, ...]:
-    """A store's identity: its URL and, for a file, the file itself (a store deleted and
-    made again at the same path is another store)."""
-    text = url.render_as_string(hide_password=False)
-    if url.get_backend_name() == "sqlite" and url.database:
-        try:
-            status = os.stat(url.database)
-        except OSError:
-            return (text, None)
-        return (text, status.st_dev, status.st_ino)
-    return (text,)
+    return (url.render_as_string(hide_password=False),)
 
 
 def _give_back(key: tuple[Any, ...], backend: BaseBackend) -> None:
@@ -246,12 +235,6 @@ def _pairs(row: tuple[Any, ...]) -> list[tuple[float | None, float | None]]:
     return list(zip(values[::2], values[1::2], strict=True))
 
 
-def _sqlite_bounds(path: str, columns: tuple[tuple[str, str], ...]
-                   ) -> list[tuple[float | None, float | None]]:
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-        return _pairs(con.execute(_bounds_sql(columns)).fetchone())
-
-
 def _postgres_bounds(con: Any, columns: tuple[tuple[str, str], ...]
                      ) -> list[tuple[float | None, float | None]]:
     # run by PostgreSQL itself (the scanner's pass-through), not scanned by DuckDB
@@ -294,22 +277,9 @@ def _views_on_demand(backend: Any, columns: dict[str, list[tuple[str, str]]]) ->
 def _select(column: str, declared: str) -> str:
     """A view's column, typed as on every engine (see the module docstring)."""
     name = _name(column)
-    if declared == "BOOLEAN":
-        return f"CAST({name} AS BOOLEAN) AS {name}"
     if declared == "JSON":
         return f"CAST({name} AS VARCHAR) AS {name}"
     return name
-
-
-def _sqlite_columns(path: str) -> dict[str, list[tuple[str, str]]]:
-    """Every table's columns with their declared types (upper case), from the file."""
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-        rows = con.execute(
-            "SELECT m.name, p.name, upper(p.type) FROM sqlite_master AS m "
-            "JOIN pragma_table_info(m.name) AS p "
-            "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid"
-        ).fetchall()
-    return _by_table(rows)
 
 
 def _attached_columns(con: Any) -> dict[str, list[tuple[str, str]]]:

@@ -44,10 +44,23 @@ class KpiBackends:
         self._expressions: dict[int, ExpressionCache] = {}
 
     def _open(self) -> BaseBackend:
-        from servicepulse.kpi.analytical import analytical_backend
+        url = self.engine.url
+        backend: BaseBackend
+        if url.get_backend_name() == "sqlite":
+            import sqlite3
 
-        # DuckDB with the store attached (kpi.analytical); lent to one thread at a time
-        backend = analytical_backend(self.engine.url)
+            import ibis
+
+            if not url.database or url.database == ":memory:":
+                raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
+            # SQLite runs its own KPI queries (never DuckDB in this process: kpi.analytical);
+            # lent to one thread at a time, but not always the one that opened it
+            backend = ibis.sqlite.from_connection(
+                sqlite3.connect(url.database, check_same_thread=False))
+        else:
+            from servicepulse.kpi.analytical import analytical_backend
+
+            backend = analytical_backend(url)  # PostgreSQL read by DuckDB (kpi.analytical)
         bound_executor(backend)  # every query binds its values; statements kept per expression
         with self._lock:
             self._expressions[id(backend)] = ExpressionCache()
