@@ -34,8 +34,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from servicepulse.ingest.connectors.base import (
     BadSourceRow,
     Connector,
@@ -45,15 +43,14 @@ from servicepulse.ingest.connectors.base import (
     MappingError,
     dumps,
     error_row,
-    is_json_lines,
     iso,
     iter_json_items,
     json_error_row,
     load_settings,
+    page_scalars,
     parse_time,
     plus_minutes,
     prefixed,
-    read_bytes,
     record_row,
     text_id,
 )
@@ -540,13 +537,13 @@ def _comment_ticket(state: ZendeskState, comment: dict[str, Any], item: JsonItem
     own = text_id(comment.get("ticket_id"))
     if own is not None:
         return own
-    for name in ("next_page", "previous_page", "url"):
+    for name in PAGE_LINKS:  # a JSON Lines page: the line's own
         found = _PAGE_TICKET.search(str((item.document or {}).get(name) or ""))
         if found:
             return found.group(1)
-    found_in_links = _links_ticket(state, path)
-    if found_in_links is not None:
-        return found_in_links
+    found_in_page = _page_ticket(state, path)
+    if found_in_page is not None:
+        return found_in_page
     audit = text_id(comment.get("audit_id"))
     if audit is not None and audit in state.audit_tickets:
         return state.audit_tickets[audit]
@@ -554,16 +551,18 @@ def _comment_ticket(state: ZendeskState, comment: dict[str, Any], item: JsonItem
     return found.group(1) if found else None
 
 
-def _links_ticket(state: ZendeskState, path: Path) -> str | None:
-    """The ticket a cursor-paginated comments page names in `links` (read once a file)."""
+PAGE_LINKS = ("next_page", "previous_page", "url")
+
+
+def _page_ticket(state: ZendeskState, path: Path) -> str | None:
+    """The ticket a comments page names in its `next_page`, `previous_page` or `url`, or a
+    cursor-paginated page in `links` (read once a file; they may follow the comments)."""
     if path not in state.page_tickets:
         ticket: str | None = None
-        try:
-            document = orjson.loads(read_bytes(path)) if not is_json_lines(path) else None
-        except (OSError, orjson.JSONDecodeError, EOFError, ValueError):
-            document = None  # a damaged page is reported where it is read
-        links = document.get("links") if isinstance(document, dict) else None
-        for value in (links.values() if isinstance(links, dict) else ()):
+        page = page_scalars(path, (*PAGE_LINKS, "links"))
+        links = page.get("links")
+        for value in [*(page.get(name) for name in PAGE_LINKS),
+                      *(links.values() if isinstance(links, dict) else ())]:
             found = _PAGE_TICKET.search(str(value or ""))
             if found:
                 ticket = found.group(1)
