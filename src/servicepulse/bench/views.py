@@ -68,11 +68,14 @@ def a_team_and_agent(url: str) -> tuple[str, str]:
     return str(row[0]), str(row[1])
 
 
-def time_command(url: str, command: ViewCommand, engine: str, sql_cache: Path
-                 ) -> float | str:
-    """Seconds of one cold run, or the error's last line when the command failed."""
+def time_command(url: str, command: ViewCommand, engine: str, sql_cache: Path,
+                 source: Path | None = None) -> float | str:
+    """Seconds of one cold run, or the error's last line when the command failed;
+    `source`: another checkout's `src` to run instead of this one (a baseline)."""
     environment = {**os.environ, "SERVICEPULSE_KPI_ENGINE": engine,
                    "SERVICEPULSE_SQL_CACHE": str(sql_cache)}
+    if source is not None:
+        environment["PYTHONPATH"] = str(source)
     started = time.perf_counter()
     finished = subprocess.run(
         [sys.executable, "-m", "servicepulse", "--db", url, *command.arguments],
@@ -84,17 +87,21 @@ def time_command(url: str, command: ViewCommand, engine: str, sql_cache: Path
     return elapsed
 
 
-def run_views_bench(url: str, runs: int = 3, progress: bool = True) -> str:
-    """The markdown table of every command's median in each set-up, and the ratios."""
+def run_views_bench(url: str, runs: int = 3, progress: bool = True,
+                    baseline: Path | None = None) -> str:
+    """The markdown table of every command's median in each set-up, and the ratios;
+    `baseline`: a checkout of an earlier commit, timed as one more set-up."""
     team, agent = a_team_and_agent(url)
     # an SQLite store always runs on SQLite itself (kpi.analytical): one set-up to time
     setups = SETUPS if not url.startswith("sqlite") else SETUPS[2:]
+    if baseline is not None:
+        setups = (*setups, ("baseline", "duckdb", False))
     with tempfile.TemporaryDirectory() as scratch:
         commands = team_lead_commands(team, agent, Path(scratch) / "report.pdf")
         kept_file = Path(scratch) / "kept.sqlite3"
         times: dict[tuple[str, str], list[float]] = {}
         errors: dict[tuple[str, str], str] = {}
-        if len(setups) > 1:
+        if any(name == "kept" for name, _engine, _keep in setups):
             for command in commands:  # the kept set-up's statements, from a run not timed
                 time_command(url, command, "duckdb", kept_file)
         for round_number in range(runs):
@@ -102,7 +109,8 @@ def run_views_bench(url: str, runs: int = 3, progress: bool = True) -> str:
                 order = setups if round_number % 2 == 0 else setups[::-1]
                 for name, engine, keep in order:
                     cache = kept_file if keep else Path(scratch) / f"fresh-{time.time_ns()}"
-                    result = time_command(url, command, engine, cache)
+                    source = baseline / "src" if name == "baseline" and baseline else None
+                    result = time_command(url, command, engine, cache, source)
                     key = (command.label, name)
                     if isinstance(result, str):
                         errors[key] = result
@@ -112,25 +120,32 @@ def run_views_bench(url: str, runs: int = 3, progress: bool = True) -> str:
                         shown = result if isinstance(result, str) else f"{result:.2f} s"
                         print(f"round {round_number + 1}/{runs} {command.label} [{name}]: "
                               f"{shown}", file=sys.stderr, flush=True)
+    titles = {"kept": "DuckDB, statements kept", "fresh": "DuckDB, nothing kept",
+              "store": ("the store's own engine" if any(name == "kept" for name, _e, _k in setups)
+                        else "this version"),
+              "baseline": f"`{baseline.name if baseline else ''}` (baseline)"}
+    names = [name for name, _engine, _keep in setups]
+    reference = "baseline" if baseline is not None else "store"
+    compared = [name for name in names if name != reference]
     lines = [f"Store: `{_shown_url(url)}`; {runs} cold runs each, set-ups alternating; "
              f"{machine_line()}.", "",
-             "| command | DuckDB, statements kept, s | DuckDB, nothing kept, s "
-             "| store's own engine, s | store ÷ kept | store ÷ nothing kept |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| command | " + " | ".join(f"{titles[name]}, s" for name in names) + " | "
+             + " | ".join(f"{titles[reference]} ÷ {titles[name]}" for name in compared)
+             + " |",
+             "|---|" + "---:|" * (len(names) + len(compared))]
     for command in commands:
         medians: dict[str, float] = {}
         cells = []
-        for name, _engine, _keep in SETUPS:
+        for name in names:
             key = (command.label, name)
             if key in times and key not in errors:
                 medians[name] = median(times[key])
                 cells.append(f"{medians[name]:.2f}")
             else:
                 cells.append(errors.get(key, "–"))
-        ratios = [f"{medians['store'] / medians[name]:.2f}x"
-                  if "store" in medians and name in medians else "–"
-                  for name in ("kept", "fresh")]
-        lines.append(f"| {command.label} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+        ratios = [f"{medians[reference] / medians[name]:.2f}x"
+                  if reference in medians and name in medians else "–" for name in compared]
+        lines.append(f"| {command.label} | {' | '.join(cells + ratios)} |")
     return "\n".join(lines)
 
 

@@ -62,6 +62,8 @@ def bench_views(
     ctx: typer.Context,
     runs: int = typer.Option(3, min=1, help="Cold runs of each command per engine; medians."),
     write: bool = typer.Option(False, help="Also write the table into BENCHMARKS.md."),
+    baseline: str = typer.Option("", help="A checkout of an earlier commit (its src is run "
+                                          "as one more set-up), e.g. a git worktree."),
 ) -> None:
     """The team lead's commands as cold processes on the --db store (the demo's by default),
     on the analytical path and on the store's own engine."""
@@ -69,11 +71,14 @@ def bench_views(
     from servicepulse.cli.context import state
 
     url = state(ctx).engine().url.render_as_string(hide_password=False)
-    markdown = run_views_bench(url, runs)
+    from pathlib import Path
+
+    markdown = run_views_bench(url, runs, baseline=Path(baseline) if baseline else None)
     if write:
         from servicepulse.bench.report import write_section
 
-        write_section("views", "## Team-lead views, cold (`servicepulse bench views`)\n\n"
-                      + markdown)
+        kind = state(ctx).engine().url.get_backend_name()
+        write_section(f"views-{kind}", f"## Team-lead views on {kind}, cold "
+                      "(`servicepulse bench views`)\n\n" + markdown)
     typer.echo(markdown)
 
