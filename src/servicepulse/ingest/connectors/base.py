@@ -379,11 +379,15 @@ def _named_keys(path: Path, list_keys: Sequence[str]) -> set[str]:
     longest = max((len(n) for n in needles.values()), default=0)
     present: set[str] = set()
     tail = b""
-    with _open_json(path) as source:
-        while (chunk := source.read()) and present != wanted:
-            window = tail + chunk
-            present.update(name for name, needle in needles.items() if needle in window)
-            tail = window[-longest:]
+    with open_binary(path) as handle:  # the names are ASCII: the raw bytes will do
+        try:
+            while (chunk := handle.read(1 << 20)) and present != wanted:
+                window = tail + chunk
+                present.update(name for name, needle in needles.items()
+                               if name not in present and needle in window)
+                tail = window[-longest:]
+        except COMPRESSION_ERRORS:
+            pass  # the passes report it
     return present
 
 
