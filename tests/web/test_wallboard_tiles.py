@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from servicepulse.ingest.importer import Importer
 from servicepulse.ingest.sources import SourceRow
 from servicepulse.kpi.engine import run_kpi_query
+from servicepulse.kpi.kept_backends import close_backends
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.rollup import refresh_rollups
 from servicepulse.web.access import Access
@@ -22,7 +23,6 @@ from servicepulse.web.kpi import (
     dashboard_kpi_function,
     engine_kpi_function,
 )
-from servicepulse.web.kpi_backends import close_backends
 from servicepulse.web.runners import RunContext, WallboardRunner
 from tests.web.conftest import load_centre
 

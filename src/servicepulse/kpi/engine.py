@@ -258,7 +258,7 @@ class ExpressionCache:
     (the web app's wallboard and views recompute the same query after every write).
 
     Building a query's expressions costs about as much Python as the database spends on a
-    day of data; the SQL of an expression is cached by the connection (web.kpi_backends).
+    day of data; the SQL of an expression is cached by the connection (kpi.kept_backends).
     An entry is keyed by everything the expression is built from: settings, period and
     periods, KPIs, grouping, filters and the part of the query. Only sources marked
     `reusable` are kept (not those that read the clock). The tables' schemas are read at

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicepulse.composition import compose
 from servicepulse.errors import ServicePulseError, Unavailable
+from servicepulse.kpi.kept_backends import close_backends
 from servicepulse.web.access import Forbidden
 from servicepulse.web.cache import ResultCache
 from servicepulse.web.deps import CurrentUser
@@ -39,7 +40,6 @@ from servicepulse.web.guards import (
     csp_allowing_inline,
 )
 from servicepulse.web.kpi import KpiFunction, dashboard_kpi_function, engine_kpi_function
-from servicepulse.web.kpi_backends import close_backends
 from servicepulse.web.services import MAX_BODY_BYTES, Services
 from servicepulse.web.templating import templates
 

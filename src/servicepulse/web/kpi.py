@@ -58,8 +58,8 @@ KpiFunction = Callable[[Engine, KpiRequest], dict[str, Any]]
 
 def engine_kpi_function() -> KpiFunction:
     """The real engine (`servicepulse.kpi.engine`), on the app's kept connections: the same
-    document as `run_kpi_query` (see `web.kpi_backends`)."""
-    from servicepulse.web.kpi_backends import backends_for
+    document as `run_kpi_query` (see `kpi.kept_backends`)."""
+    from servicepulse.kpi.kept_backends import backends_for
 
     def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
         return backends_for(engine).run(request.as_query())
@@ -73,8 +73,8 @@ def dashboard_kpi_function() -> KpiFunction:
     rows of both are merged by group. Counts and proportions from the rollup are exact; its
     medians and p90s come from 25%-wide histogram buckets (see servicepulse.kpi.rollup). Days
     whose rollup the background worker is rebuilding are read as of their last rebuild."""
+    from servicepulse.kpi.kept_backends import backends_for
     from servicepulse.kpi.rollup import ROLLUP_KPIS, can_answer, query_rollup
-    from servicepulse.web.kpi_backends import backends_for
 
     def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
         exact_engine = backends_for(engine).run

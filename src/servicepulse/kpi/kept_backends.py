@@ -1,4 +1,5 @@
-"""The web service's connections to the KPI engine's backend, kept between queries.
+"""Connections to the KPI engine's backend kept between queries, for a long-running process
+(the web service; it lives here, below the web, because it needs nothing of it).
 
 `servicepulse.kpi.engine.run_kpi_query` opens an Ibis connection for every query and Ibis
 compiles every expression to SQL anew. For a one-off command that is nothing; for a server
@@ -11,7 +12,8 @@ times reuses its statement, and anything different compiles afresh). Each connec
 the expressions the engine built for a query (`servicepulse.kpi.engine.ExpressionCache`),
 so asking the same query again skips building them: the wallboard's tiles of today, asked
 after every write, then cost only the database's work. The engine runs on the lent
-connection through `run_on_backend`.
+connection through `run_on_backend`. An SQLite store's connections are SQLite's own; a
+PostgreSQL store's are DuckDB with the store attached (`servicepulse.kpi.analytical`).
 """
 
 from __future__ import annotations

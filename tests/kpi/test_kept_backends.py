@@ -10,9 +10,10 @@ from sqlalchemy import Engine, create_engine
 
 from servicepulse.kpi.bound_sql import bound_executor
 from servicepulse.kpi.engine import run_kpi_query
+from servicepulse.kpi.kept_backends import KpiBackends, backends_for, close_backends
 from servicepulse.kpi.query import KpiQuery
-from servicepulse.web.kpi_backends import KpiBackends, backends_for, close_backends
-from tests.web.conftest import load_centre
+from tests.conftest import FIXTURES
+from tests.kpi.helpers import load
 
 QUERY = KpiQuery.model_validate({"from": date(2026, 11, 2), "to": date(2026, 11, 9),
                                  "by": ["channel"], "kpis": ["contacts", "frt", "csat"]})
@@ -23,7 +24,7 @@ def test_kept_connections_answer_as_run_kpi_query(store: Engine,
     # statements kept across processes (kpi.compiled_sql) off: this counts the
     # connection's own compiling
     monkeypatch.setenv("SERVICEPULSE_SQL_CACHE", "off")
-    load_centre(store)
+    _load_centre(store)
     pool = KpiBackends(store, max_idle=1)
     expected = run_kpi_query(store, QUERY)
     assert pool.run(QUERY) == expected
@@ -41,7 +42,7 @@ def test_kept_connections_answer_as_run_kpi_query(store: Engine,
 
 
 def test_a_repeated_query_reuses_the_built_expressions(sqlite_store: Engine) -> None:
-    load_centre(sqlite_store)
+    _load_centre(sqlite_store)
     pool = KpiBackends(sqlite_store, max_idle=1)
     # occupancy reads agent states open until now: that source is built anew every time
     query = QUERY.model_copy(update={"kpis": ["contacts", "frt", "csat", "occupancy"]})
@@ -83,3 +84,10 @@ def test_an_in_memory_sqlite_store_is_refused() -> None:
     pool = KpiBackends(create_engine("sqlite://"))
     with pytest.raises(ValueError, match="needs a SQLite file"), pool.connection():
         pass
+
+
+CENTRE = FIXTURES / "web" / "centre.jsonl"
+
+
+def _load_centre(engine: Engine) -> None:
+    load(engine, CENTRE)  # the web tests' centre: records only (no users needed here)
