@@ -88,16 +88,19 @@ def time_command(url: str, command: ViewCommand, engine: str, sql_cache: Path,
 
 
 def run_views_bench(url: str, runs: int = 3, progress: bool = True,
-                    baseline: Path | None = None) -> str:
+                    baseline: Path | None = None, skip: tuple[str, ...] = ()) -> str:
     """The markdown table of every command's median in each set-up, and the ratios;
-    `baseline`: a checkout of an earlier commit, timed as one more set-up."""
+    `baseline`: a checkout of an earlier commit, timed as one more set-up; `skip`: commands
+    (their first word) left out."""
     team, agent = a_team_and_agent(url)
     # an SQLite store always runs on SQLite itself (kpi.analytical): one set-up to time
     setups = SETUPS if not url.startswith("sqlite") else SETUPS[2:]
     if baseline is not None:
         setups = (*setups, ("baseline", "duckdb", False))
     with tempfile.TemporaryDirectory() as scratch:
-        commands = team_lead_commands(team, agent, Path(scratch) / "report.pdf")
+        commands = [command for command in
+                    team_lead_commands(team, agent, Path(scratch) / "report.pdf")
+                    if command.arguments[0] not in skip]
         kept_file = Path(scratch) / "kept.sqlite3"
         times: dict[tuple[str, str], list[float]] = {}
         errors: dict[tuple[str, str], str] = {}

@@ -64,6 +64,7 @@ def bench_views(
     write: bool = typer.Option(False, help="Also write the table into BENCHMARKS.md."),
     baseline: str = typer.Option("", help="A checkout of an earlier commit (its src is run "
                                           "as one more set-up), e.g. a git worktree."),
+    skip: str = typer.Option("", help="Commands to leave out, comma separated (drivers,...)."),
 ) -> None:
     """The team lead's commands as cold processes on the --db store (the demo's by default),
     on the analytical path and on the store's own engine."""
@@ -73,7 +74,8 @@ def bench_views(
     url = state(ctx).engine().url.render_as_string(hide_password=False)
     from pathlib import Path
 
-    markdown = run_views_bench(url, runs, baseline=Path(baseline) if baseline else None)
+    markdown = run_views_bench(url, runs, baseline=Path(baseline) if baseline else None,
+                               skip=tuple(name.strip() for name in skip.split(",") if name))
     if write:
         from servicepulse.bench.report import write_section
 
