@@ -88,13 +88,18 @@ def time_command(url: str, command: ViewCommand, engine: str, sql_cache: Path,
 
 
 def run_views_bench(url: str, runs: int = 3, progress: bool = True,
-                    baseline: Path | None = None, skip: tuple[str, ...] = ()) -> str:
+                    baseline: Path | None = None, skip: tuple[str, ...] = (),
+                    only: tuple[str, ...] = ()) -> str:
     """The markdown table of every command's median in each set-up, and the ratios;
     `baseline`: a checkout of an earlier commit, timed as one more set-up; `skip`: commands
-    (their first word) left out."""
+    (their first word) left out; `only`: the set-ups to time (kept, fresh, store), all
+    when empty."""
     team, agent = a_team_and_agent(url)
     # an SQLite store always runs on SQLite itself (kpi.analytical): one set-up to time
-    setups = SETUPS if not url.startswith("sqlite") else SETUPS[2:]
+    setups: tuple[tuple[str, str, bool], ...] = (
+        SETUPS if not url.startswith("sqlite") else SETUPS[2:])
+    if only:
+        setups = tuple(setup for setup in setups if setup[0] in only)
     if baseline is not None:
         setups = (*setups, ("baseline", "duckdb", False))
     with tempfile.TemporaryDirectory() as scratch:
@@ -128,7 +133,9 @@ def run_views_bench(url: str, runs: int = 3, progress: bool = True,
                         else "this version"),
               "baseline": f"`{baseline.name if baseline else ''}` (baseline)"}
     names = [name for name, _engine, _keep in setups]
-    reference = "baseline" if baseline is not None else "store"
+    reference = ("baseline" if baseline is not None
+                 else "store" if any(name == "store" for name, _e, _k in setups)
+                 else setups[-1][0])
     compared = [name for name in names if name != reference]
     lines = [f"Store: `{_shown_url(url)}`; {runs} cold runs each, set-ups alternating; "
              f"{machine_line()}.", "",

@@ -65,6 +65,8 @@ def bench_views(
     baseline: str = typer.Option("", help="A checkout of an earlier commit (its src is run "
                                           "as one more set-up), e.g. a git worktree."),
     skip: str = typer.Option("", help="Commands to leave out, comma separated (drivers,...)."),
+    setups: str = typer.Option("", help="Set-ups to time, comma separated (kept, fresh, "
+                                        "store); all when empty."),
 ) -> None:
     """The team lead's commands as cold processes on the --db store (the demo's by default),
     on the analytical path and on the store's own engine."""
@@ -75,7 +77,8 @@ def bench_views(
     from pathlib import Path
 
     markdown = run_views_bench(url, runs, baseline=Path(baseline) if baseline else None,
-                               skip=tuple(name.strip() for name in skip.split(",") if name))
+                               skip=tuple(name.strip() for name in skip.split(",") if name),
+                               only=tuple(name.strip() for name in setups.split(",") if name))
     if write:
         from servicepulse.bench.report import write_section
 
