@@ -147,6 +147,14 @@ def test_cli_json_contract(team_store: Engine, monkeypatch: pytest.MonkeyPatch) 
     assert table.exit_code == 0 and "busy_not_effective" in table.output
     missing = CliRunner().invoke(app, ["--db", str(team_store.url), "scorecard"])
     assert missing.exit_code == 2
+    # an agent or team not in the store is "not found" (exit 4), as everywhere
+    unknown = CliRunner().invoke(app, ["--db", str(team_store.url), "scorecard", "--agent",
+                                       "NOBODY"])
+    assert unknown.exit_code == 4
+    assert "agent 'NOBODY' is not in the store" in unknown.output
+    report = CliRunner().invoke(app, ["--db", str(team_store.url), "report", "team", "T9",
+                                      "--out", str(team_store.url.database) + ".html"])
+    assert report.exit_code == 4 and "team 'T9' has no agents" in report.output
 
 
 def test_targets_show_says_which_level(team_store: Engine, tmp_path, monkeypatch) -> None:

@@ -124,20 +124,18 @@ def scorecard(
     format_: FormatOption = "table",
 ) -> None:
     """Role scorecards: value, interval, target, attainment, status, balanced score, flags."""
-    from servicepulse.scorecards.scorecard import ScorecardError, build_scorecards
+    from servicepulse.scorecards.scorecard import build_scorecards
 
     _format(format_)
     if (agent is None) == (team is None):
         raise typer.BadParameter("give exactly one of --agent ID or --team ID",
                                  param_hint="--agent/--team")
     started = time.time()  # the figures are as of the computation's start
-    try:
-        document = build_scorecards(state(ctx).engine(), agent=agent, team=team,
-                                    start=parse_date(from_, "--from"), end=parse_date(to, "--to"),
-                                    settings=_settings())
-    except (ScorecardError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+    # an unknown agent or team is a NotFound (exit 4), a bad window an InvalidRequest
+    # (exit 2): cli/main answers them; anything else is a bug, reported with a reference
+    document = build_scorecards(state(ctx).engine(), agent=agent, team=team,
+                                start=parse_date(from_, "--from"), end=parse_date(to, "--to"),
+                                settings=_settings())
     if format_ == "json":
         _print_json(document)
         return
@@ -195,19 +193,14 @@ def report(
 ) -> None:
     """A coaching report (agent) or a team-lead digest (team) as HTML or PDF with charts."""
     from servicepulse.scorecards.coaching import write_report
-    from servicepulse.scorecards.scorecard import ScorecardError
 
     if kind not in ("agent", "team"):
         raise typer.BadParameter(f"{kind!r}: use agent or team", param_hint="KIND")
     if out.suffix.lower() not in (".html", ".pdf"):
         raise typer.BadParameter(f"{out}: the file name must end in .html or .pdf",
                                  param_hint="--out")
-    try:
-        write_report(state(ctx).engine(), kind, identifier, out, start=parse_date(from_, "--from"),
-                     end=parse_date(to, "--to"), settings=_settings())
-    except (ScorecardError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+    write_report(state(ctx).engine(), kind, identifier, out, start=parse_date(from_, "--from"),
+                 end=parse_date(to, "--to"), settings=_settings())
     typer.echo(f"wrote {out}")
 
 
