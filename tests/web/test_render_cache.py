@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -28,8 +29,24 @@ def test_a_page_is_rendered_once_per_view_output(client: TestClient, tokens: Tok
     assert again.text == first.text
     assert len(pages._pages) == 1
     _services(client).hub.changed()  # new data: the view is computed again ...
-    assert client.get("/", headers=tokens.header("admin")).text == first.text
+    recomputed = client.get("/", headers=tokens.header("admin")).text
+    # the same figures; its "as of" is the new computation's (a second later, or the same)
+    assert _without_as_of(recomputed) == _without_as_of(first.text)
+    assert _as_of(recomputed) >= _as_of(first.text)
     assert len(pages._pages) == 2  # ... and its page rendered again
+
+
+AS_OF = re.compile(r'<time datetime="([^"]+)">[^<]*</time>')
+
+
+def _as_of(page: str) -> str:
+    found = AS_OF.findall(page)
+    assert len(found) == 1, found
+    return str(found[0])
+
+
+def _without_as_of(page: str) -> str:
+    return AS_OF.sub("", page)
 
 
 def test_each_user_gets_their_own_page(client: TestClient, tokens: Tokens) -> None:
