@@ -174,15 +174,6 @@ def _give_back(key: tuple[Any, ...], backend: BaseBackend) -> None:
         surplus.disconnect()
 
 
-def close_kept() -> None:
-    """Close every kept connection (a store about to be deleted; tests)."""
-    with _idle_lock:
-        kept = [backend for backends in _idle.values() for backend in backends]
-        _idle.clear()
-    for backend in kept:
-        backend.disconnect()
-
-
 _inherited: list[BaseBackend] = []
 
 
