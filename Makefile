@@ -43,7 +43,7 @@ bench: install
 	$(BIN)/servicepulse bench all
 
 lock:
-	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra embeddings -o requirements.lock --python-version 3.11
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra embeddings --extra spark -o requirements.lock --python-version 3.11
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

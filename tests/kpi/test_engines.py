@@ -114,3 +114,16 @@ def test_duckdb_reads_an_export_split_into_row_groups(sqlite_store: Engine, tmp_
     assert metadata.num_row_groups == -(-written["interactions"] // 7)
     assert [run_on_backend(duckdb_backend(tmp_path), query, SETTINGS)
             for query in QUERIES] == expected
+
+
+def test_without_the_spark_extra_the_engine_says_how_to_install_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from servicepulse.errors import Unavailable
+    from servicepulse.kpi.backends import spark_session
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(Unavailable, match=r"servicepulse\[spark\]"):
+        spark_session()

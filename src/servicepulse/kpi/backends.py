@@ -21,6 +21,7 @@ import ibis
 import sqlalchemy
 from ibis.backends import BaseBackend
 
+from servicepulse.errors import Unavailable
 from servicepulse.kpi.analytical import store_backend
 from servicepulse.store.tables import RECORD_TABLES
 
@@ -128,7 +129,12 @@ def duckdb_backend(directory: Path, threads: int | None = None) -> BaseBackend:
 
 def spark_session(cores: int = 2) -> Any:
     """A local Spark session (one per process: Spark is slow to start)."""
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise Unavailable("the Spark engine is an extra: install it with "
+                          "`pip install 'servicepulse[spark]'` (and a Java 17 runtime), or "
+                          "use --engine duckdb") from None
 
     return (SparkSession.builder.master(f"local[{cores}]").appName("servicepulse-kpi")
             .config("spark.sql.session.timeZone", "UTC")
