@@ -141,7 +141,7 @@ def analytical_store(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
         with store_backend(engine) as native:
             yield native
         return
-    key = _store_key(engine.url)
+    key = (engine.url.render_as_string(hide_password=False),)
     with _idle_lock:
         kept = _idle.get(key)
         backend = kept.pop() if kept else None
@@ -153,10 +153,6 @@ def analytical_store(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
         backend.disconnect()
         raise
     _give_back(key, backend)
-
-
-def _store_key(url: sqlalchemy.URL) -> tuple[Any, ...]:
-    return (url.render_as_string(hide_password=False),)
 
 
 def _give_back(key: tuple[Any, ...], backend: BaseBackend) -> None:

@@ -4,10 +4,11 @@ Ibis compiles an expression to SQL text with every literal written into it: a KP
 value (`channel IN ('phone', 'it''s')`) becomes part of the statement, quoted by the
 compiler. Quoting is not binding: a value the database cannot hold in a string literal (a
 NUL byte on PostgreSQL) breaks the statement, and the statement's text changes with every
-value. So on the store's backends (SQLite, PostgreSQL) the engine runs its expressions
-through `BoundExecutor`: it compiles an expression to Ibis' sqlglot tree, replaces the
-string literals by named placeholders, and runs the SQL with the values bound by the
-driver (sqlite3 `:name`, psycopg 3 `%(name)s`, which psycopg binds server-side). The
+value. So on every backend the engine runs SQL on (SQLite, PostgreSQL, and DuckDB reading
+PostgreSQL or a Parquet export) it runs its expressions through `BoundExecutor`: it
+compiles an expression to Ibis' sqlglot tree, replaces the string literals by named
+placeholders, and runs the SQL with the values bound by the driver (sqlite3 `:name`,
+psycopg 3 `%(name)s`, which psycopg binds server-side, DuckDB `$name`). The
 result is converted exactly as Ibis' own `execute` converts it (the backend's
 `PandasData.convert_table` for the expression's schema), so the frames are identical.
 

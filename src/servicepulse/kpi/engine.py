@@ -78,7 +78,7 @@ Executor = Callable[[ir.Expr], pd.DataFrame]
 def run_kpi_query(engine: sqlalchemy.Engine, query: KpiQuery,
                   settings: Any | None = None) -> dict[str, Any]:
     """The `servicepulse kpi` JSON document for `query` over the store behind `engine`
-    (read in place by DuckDB: `servicepulse.kpi.analytical`)."""
+    (where it runs: `servicepulse.kpi.analytical.analytical_store`)."""
     with analytical_store(engine) as backend:
         return run_on_backend(backend, query, settings)
 
@@ -333,12 +333,7 @@ class Runner:
         `ExpressionCache`)."""
         if self.expressions is None or not SOURCES[source].reusable:
             return build()
-        frame = frame or self.frame
-        key = (source, part, repr(frame.settings), frame.period, tuple(frame.periods),
-               frozenset(frame.kpis), frame.dimensions, frame.uncategorised,
-               tuple((name, tuple(values)) for name, values in self.query.filters.items()),
-               tuple(self.keys))
-        return self.expressions.get(key, build)
+        return self.expressions.get(self._query_key(source, part, frame), build)
 
     def filtered_source(self, source: str, frame: Frame | None = None) -> ir.Table:
         """A source's rows after the query's filters (on another frame if given)."""
@@ -446,10 +441,12 @@ class Runner:
             ensure_views(self.frame.backend, statement.sql)  # built lazily, by `table()`
         return executor.table_arrow(statement)
 
-    def _query_key(self, source: str, part: Hashable) -> str:
-        """Everything a source's query is built from, as text that is the same in every
-        process (sets sorted)."""
-        frame, query = self.frame, self.query
+    def _query_key(self, source: str, part: Hashable, frame: Frame | None = None) -> str:
+        """Everything a source's query is built from (on this run's frame or `frame`), as
+        text that is the same in every process (sets sorted): the key of its expression
+        kept in this process (`ExpressionCache`) and of its statement kept across processes
+        (`kpi.compiled_sql`)."""
+        frame, query = frame or self.frame, self.query
         return repr((source, part, repr(frame.settings), frame.period, tuple(frame.periods),
                      sorted(frame.kpis),
                      None if frame.dimensions is None else sorted(frame.dimensions),
