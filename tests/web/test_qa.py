@@ -136,6 +136,19 @@ def test_reviews_are_read_within_scope(client: TestClient, tokens: Tokens) -> No
     assert forbidden.status_code == 403
 
 
+def test_reviews_name_the_agent(client: TestClient, tokens: Tokens) -> None:
+    """The reviews list shows who was reviewed by name (the id beside it), in the API and on
+    the page."""
+    _form(client, tokens)
+    _review(client, tokens, "reviewer", "i05", GOOD)
+    listed = client.get("/api/v1/qa/reviews", headers=tokens.header("manager")).json()
+    assert [(r["agent_id"], r["agent_name"]) for r in listed] == [("a2", "Bob Brown")]
+    login(client, "manager")
+    page = client.get("/qa/reviews")
+    assert page.status_code == 200
+    assert 'Bob Brown <span class="id-note">a2</span>' in page.text
+
+
 def test_sampling_into_queues(client: TestClient, tokens: Tokens,
                               centre: tuple[Engine, Tokens]) -> None:
     week = {"week": "2026-11-04", "per_agent": 2, "seed": 3}

@@ -90,7 +90,8 @@ def _print_summary(summary: ImportSummary, output: str) -> None:
                       f"{summary.unchanged[kind]:,}")
     out.print(table)
     rate = summary.rows / summary.seconds if summary.seconds else 0
-    out.print(f"{summary.rows:,} rows in {summary.seconds:.1f} s ({rate:,.0f} rows/s); "
+    rows = f"{summary.rows:,} row" + ("" if summary.rows == 1 else "s")
+    out.print(f"{rows} in {summary.seconds:.1f} s ({rate:,.0f} rows/s); "
               f"quarantined: {summary.quarantined:,}")
     if summary.quarantined:
         out.print("[yellow]Some rows were quarantined: `servicepulse quarantine list` shows "

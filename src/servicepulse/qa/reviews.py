@@ -57,8 +57,10 @@ class QaReviewOut(BaseModel):
     id: str
     interaction_id: str
     agent_id: str | None = None
+    agent_name: str | None = None  # the agent's name where the store knows the agent
     channel: str | None = None
     reviewer_id: str
+    reviewer_name: str | None = None  # where the reviewer is one of the store's agents
     form_id: str
     at: datetime
     scores: dict[str, float]
@@ -184,16 +186,21 @@ class ReviewFilters(BaseModel):
 def list_reviews(engine: Engine, scope: ColumnElement[bool] | None = None,
                  limit: int = MAX_REVIEWS, offset: int = 0, **filters: Any) -> list[QaReviewOut]:
     """Reviews, newest first (see ReviewFilters for `scope` and `filters`)."""
+    reviewers = agents.alias("reviewers")  # team leads and QA staff are often agents too
     query = ReviewFilters(scope=scope, **filters).apply(
-        select(qa_reviews, interactions.c.agent_id, interactions.c.channel)
+        select(qa_reviews, interactions.c.agent_id, interactions.c.channel,
+               agents.c.name.label("agent_name"), reviewers.c.name.label("reviewer_name"))
         .join(interactions, interactions.c.id == qa_reviews.c.interaction_id)
+        .join(agents, agents.c.id == interactions.c.agent_id, isouter=True)
+        .join(reviewers, reviewers.c.id == qa_reviews.c.reviewer_id, isouter=True)
         .order_by(qa_reviews.c.at.desc(), qa_reviews.c.id).limit(limit).offset(offset))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [QaReviewOut(id=row.id, interaction_id=row.interaction_id, agent_id=row.agent_id,
-                        channel=row.channel, reviewer_id=row.reviewer_id, form_id=row.form_id,
-                        at=_time(row.at), scores=_json(row.scores), iqs=row.iqs,
-                        calibration=bool(row.calibration), comment=row.comment)
+                        agent_name=row.agent_name, channel=row.channel,
+                        reviewer_id=row.reviewer_id, reviewer_name=row.reviewer_name,
+                        form_id=row.form_id, at=_time(row.at), scores=_json(row.scores),
+                        iqs=row.iqs, calibration=bool(row.calibration), comment=row.comment)
             for row in rows]
 
 
