@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from servicepulse.kpi.targets import Target
 from servicepulse.scorecards import flags
 from servicepulse.scorecards.attainment import (
     attainment,
@@ -11,7 +12,6 @@ from servicepulse.scorecards.attainment import (
     balanced_score_error,
     status,
 )
-from servicepulse.scorecards.targets import Target
 
 CSAT = Target("csat", "higher", 80.0)
 NPS = Target("nps", "higher", 50.0, floor=-100.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from servicepulse.config import Settings
+from servicepulse.kpi.targets import resolve_targets
 from servicepulse.scorecards.gamification import (
     build_leaderboard,
     fcr_streak,
@@ -13,7 +14,6 @@ from servicepulse.scorecards.gamification import (
     rank,
 )
 from servicepulse.scorecards.scorecard import Context
-from servicepulse.scorecards.targets import resolve_targets
 
 
 def _row(agent: str, score: float, se: float) -> dict:

@@ -83,8 +83,8 @@ def targets_show(
     format_: FormatOption = "table",
 ) -> None:
     """The targets that apply to a team, an agent or a role, and which level set each."""
+    from servicepulse.kpi.targets import TargetError, resolve_targets
     from servicepulse.scorecards.scorecard import load_members
-    from servicepulse.scorecards.targets import TargetError, resolve_targets
 
     _format(format_)
     if team and agent:

@@ -6,6 +6,10 @@ rows of a source in `servicepulse.kpi.sources`) and optional extra figures repor
 the value. The engine does grouping, periods, filters and statistics for all of them, so
 adding a KPI is adding one entry to KPIS.
 
+Each definition also carries its default target (`DefaultTarget`): what a scorecard judges
+the KPI against before an industry profile or the configuration's `[targets]` table changes it
+(the resolution is `servicepulse.kpi.targets`). A KPI without one cannot be given a target.
+
 Rates and shares are percentages (0-100), durations seconds.
 """
 
@@ -37,6 +41,28 @@ from servicepulse.kpi.sources import SOURCES
 
 Unit = Literal["count", "percent", "seconds", "score", "points", "currency", "per_hour"]
 Direction = Literal["higher", "lower", "band", "none"]
+# How a target judges a KPI: against a fixed number (higher/lower is better), inside a band,
+# against the team's median (relative: AHT, judged only with quality) or not at all (info:
+# shown, never scored).
+TargetDirection = Literal["higher", "lower", "band", "relative", "info"]
+
+
+@dataclass(frozen=True)
+class DefaultTarget:
+    """A KPI's default target, in the KPI's unit. `floor` is the worst value of the KPI's
+    scale, so that attainment of a higher-is-better KPI is (value − floor) / (target − floor);
+    `weight` is its weight in the balanced score (0: never scores). A KPI judged per channel
+    (first response) has no `target` of its own: its channel targets are the configuration's
+    `frt_target_s`, with `channel_stretch` beside them."""
+
+    direction: TargetDirection
+    target: float | None = None
+    stretch: float | None = None
+    low: float | None = None  # band KPIs (occupancy)
+    high: float | None = None
+    floor: float = 0.0
+    weight: float = 1.0
+    channel_stretch: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,10 +74,16 @@ class KpiDefinition:
     statistic: Statistic
     description: str
     extras: dict[str, Statistic] = field(default_factory=dict)
+    target: DefaultTarget | None = None  # None: no target can be set (shown only)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
             raise ValueError(f"KPI name {self.name!r} must be an identifier")
+        if self.target is not None and self.target.direction in ("higher", "lower", "band") \
+                and self.target.direction != self.direction:
+            # a target judging the other way than the KPI is better would reward the worse
+            raise ValueError(f"KPI {self.name}: a {self.target.direction} target on a KPI "
+                             f"whose direction is {self.direction}")
         for statistic in (self.statistic, *self.extras.values()):
             for source in _sources_of(statistic):
                 if source not in SOURCES:
@@ -212,7 +244,8 @@ def _definitions() -> list[KpiDefinition]:
             Total("interactions"),
             "Interactions created in the period; inbound and outbound reported apart.",
             extras={"inbound": _count("interactions", _.inbound),
-                    "outbound": _count("interactions", _.outbound)}),
+                    "outbound": _count("interactions", _.outbound)},
+            target=DefaultTarget("info", weight=0.0)),
         KpiDefinition(
             "frt", "First response time", "seconds", "lower",
             Distribution("interactions", population=FRT_POPULATION, value=_.frt_s),
@@ -224,7 +257,8 @@ def _definitions() -> list[KpiDefinition]:
                     success=_.frt_s <= _.frt_target_s),
                 "business_hours": Distribution(
                     "interactions", population=FRT_POPULATION, value=_.frt_business_s),
-            }),
+            },
+            target=DefaultTarget("lower", channel_stretch={"chat": 30.0})),
         KpiDefinition(
             "frt_within_target", "First response within target", "percent", "higher",
             Proportion("interactions", population=FRT_JUDGED, success=_.frt_s <= _.frt_target_s),
@@ -253,7 +287,8 @@ def _definitions() -> list[KpiDefinition]:
             "channels mean handle_s where given. Handled interactions without handle data are "
             "left out and counted in `without_handle_data`.",
             extras={"without_handle_data": _count(
-                "interactions", _.handled & _.handle_time_s.isnull())}),
+                "interactions", _.handled & _.handle_time_s.isnull())},
+            target=DefaultTarget("relative")),
         KpiDefinition(
             "fcr", "First contact resolution", "percent", "higher",
             Proportion("interactions", population=INBOUND & RESOLVED,
@@ -264,24 +299,28 @@ def _definitions() -> list[KpiDefinition]:
             "where both have one) within the repeat window after created_at. Without "
             "customer_id the repeat check is skipped (counted in `without_customer`).",
             extras={"without_customer": _count(
-                "interactions", INBOUND & RESOLVED & ~_.has_customer)}),
+                "interactions", INBOUND & RESOLVED & ~_.has_customer)},
+            target=DefaultTarget("higher", 70.0, stretch=80.0)),
         KpiDefinition(
             "repeat_contact_rate", "Repeat contact rate", "percent", "lower",
             Proportion("interactions", population=INBOUND & _.has_customer, success=_.repeat),
             "Share of inbound interactions (with a customer) followed by another inbound "
             "interaction of the same customer within the repeat window.",
-            extras={"without_customer": _count("interactions", INBOUND & ~_.has_customer)}),
+            extras={"without_customer": _count("interactions", INBOUND & ~_.has_customer)},
+            target=DefaultTarget("lower", 15.0)),
         KpiDefinition(
             "resolution_rate", "Resolution rate", "percent", "higher",
             Proportion("interactions", population=None, success=RESOLVED),
-            "Interactions created in the period that are resolved / interactions created."),
+            "Interactions created in the period that are resolved / interactions created.",
+            target=DefaultTarget("higher", 85.0)),
         KpiDefinition(
             "ttr", "Time to resolution", "seconds", "lower",
             Distribution("resolved", population=None, value=_.ttr_s),
             "resolved_at − created_at for interactions resolved in the period (attributed "
             "at resolved_at). Value = median; mean, p90.",
             extras={"business_hours": Distribution("resolved", population=None,
-                                                   value=_.ttr_business_s)}),
+                                                   value=_.ttr_business_s)},
+            target=DefaultTarget("lower", 86_400.0)),
         KpiDefinition(
             "reopen_rate", "Reopen rate", "percent", "lower",
             Proportion("interactions", population=RESOLVED, success=_.reopens > 0),
@@ -293,13 +332,15 @@ def _definitions() -> list[KpiDefinition]:
         KpiDefinition(
             "escalation_rate", "Escalation rate", "percent", "lower",
             Proportion("interactions", population=HANDLED, success=_.escalated),
-            "Share of handled interactions that were escalated."),
+            "Share of handled interactions that were escalated.",
+            target=DefaultTarget("lower", 10.0)),
         KpiDefinition(
             "abandon_rate", "Abandon rate", "percent", "lower",
             Proportion("interactions", population=VOICE_INBOUND & ~_.short_abandon,
                        success=_.abandoned),
             "Abandoned / offered inbound phone and chat interactions; abandons before the "
-            "short-abandon threshold count in neither."),
+            "short-abandon threshold count in neither.",
+            target=DefaultTarget("lower", 5.0)),
         KpiDefinition(
             "service_level", "Service level", "percent", "higher",
             CountedProportion(parts={
@@ -313,28 +354,33 @@ def _definitions() -> list[KpiDefinition]:
                     "interactions", SERVICE_LEVEL_OFFERED & _.abandoned & ~_.short_abandon),
             }, formula=_service_level),
             "Answered within the channel threshold / (answered + abandoned after the "
-            "short-abandon threshold); the formula is the setting service_level_formula."),
+            "short-abandon threshold); the formula is the setting service_level_formula.",
+            target=DefaultTarget("higher", 80.0)),
         KpiDefinition(
             "csat", "Customer satisfaction", "percent", "higher",
             Proportion("surveys", population=CSAT, success=_.score >= _.scale_max - 1),
             "Share of CSAT answers in the top two points of the scale; also the mean score.",
-            extras={"mean": Mean("surveys", population=CSAT, value=_.score)}),
+            extras={"mean": Mean("surveys", population=CSAT, value=_.score)},
+            target=DefaultTarget("higher", 80.0)),
         KpiDefinition(
             "nps", "Net promoter score", "points", "higher",
             Nps("surveys", population=NPS, promoter=_.score >= 9, detractor=_.score <= 6),
-            "% promoters (9-10) − % detractors (0-6) over NPS answers."),
+            "% promoters (9-10) − % detractors (0-6) over NPS answers.",
+            target=DefaultTarget("higher", 50.0, floor=-100.0)),
         KpiDefinition(
             "ces", "Customer effort score", "score", "higher",
             Mean("surveys", population=CES, value=_.score),
             "Mean CES on 1-7 (7 = very easy); also the share answering 5-7.",
-            extras={"share_5_7": Proportion("surveys", population=CES, success=_.score >= 5)}),
+            extras={"share_5_7": Proportion("surveys", population=CES, success=_.score >= 5)},
+            target=DefaultTarget("higher", 5.0, floor=1.0)),
         KpiDefinition(
             "occupancy", "Occupancy", "percent", "band",
             Ratio("agent_time", parts={
                 "busy": _sum("agent_time", _.seconds, _.busy),
                 "base": _sum("agent_time", _.seconds, _.busy | _.available),
             }, formula=_share("busy", "base")),
-            "(handling + after_call_work) / (handling + after_call_work + available) time."),
+            "(handling + after_call_work) / (handling + after_call_work + available) time.",
+            target=DefaultTarget("band", low=75.0, high=85.0)),
         KpiDefinition(
             "utilization", "Utilization", "percent", "band",
             Ratio("agent_time", parts={
@@ -350,13 +396,15 @@ def _definitions() -> list[KpiDefinition]:
                                               "in_other_adherent"), formula=_adherence),
             "Scheduled shift time during which the agent's state is of the planned kind "
             "(available, handling, after_call_work: work; break; training; meeting; offline "
-            "or no state: none) / scheduled shift time; n = shifts."),
+            "or no state: none) / scheduled shift time; n = shifts.",
+            target=DefaultTarget("higher", 90.0)),
         KpiDefinition(
             "conformance", "Schedule conformance", "percent", "higher",
             Ratio("schedule", parts=_schedule("scheduled", "planned_other", "worked"),
                   formula=_conformance),
             "Time in work states in the period (inside or outside shifts) / scheduled work "
-            "time (shift time less planned breaks, trainings and meetings); n = shifts."),
+            "time (shift time less planned breaks, trainings and meetings); n = shifts.",
+            target=DefaultTarget("higher", 95.0)),
         KpiDefinition(
             "contacts_per_hour", "Contacts per hour", "per_hour", "none",
             Ratio("interactions", parts={
@@ -380,7 +428,8 @@ def _definitions() -> list[KpiDefinition]:
                 "acquired": _count("customers", _.acquired),
             }, formula=_retention),
             "(E − N) / S × 100: S customers active at the period's start, E at its end, N "
-            "acquired during it."),
+            "acquired during it.",
+            target=DefaultTarget("higher", 90.0)),
         KpiDefinition(
             "churn_rate", "Churn rate", "percent", "lower",
             Proportion("customers", population=_.at_start, success=_.churned),
@@ -394,7 +443,8 @@ def _definitions() -> list[KpiDefinition]:
             }, formula=_cltv),
             "Average revenue a customer a month over the 12 months before the period's end "
             "(purchases + renewals + upsells − returns) × gross margin × min(1 / monthly "
-            "churn rate, horizon)."),
+            "churn rate, horizon).",
+            target=DefaultTarget("info")),
         KpiDefinition(
             "engagement_rate", "Engagement rate", "percent", "higher",
             Ratio("social_posts", parts={
@@ -405,13 +455,16 @@ def _definitions() -> list[KpiDefinition]:
             extras={"by_reach": Ratio("social_posts", parts={
                 "engagements": _sum("social_posts", _.engagements),
                 "reach": _sum("social_posts", _.reach.cast("float64")),
-            }, formula=_share("engagements", "reach", n_from="engagements"))}),
+            }, formula=_share("engagements", "reach", n_from="engagements"))},
+            target=DefaultTarget("higher", 1.0)),
         KpiDefinition(
             "reach", "Reach", "count", "higher",
-            Total("social_posts", value=_.reach), "Sum of reach over social posts."),
+            Total("social_posts", value=_.reach), "Sum of reach over social posts.",
+            target=DefaultTarget("info", weight=0.0)),
         KpiDefinition(
             "impressions", "Impressions", "count", "higher",
-            Total("social_posts", value=_.impressions), "Sum of impressions over social posts."),
+            Total("social_posts", value=_.impressions), "Sum of impressions over social posts.",
+            target=DefaultTarget("info", weight=0.0)),
         KpiDefinition(
             "backlog", "Backlog", "count", "lower",
             Total("flow", value=_.delta, n_is_value=True),
@@ -423,7 +476,8 @@ def _definitions() -> list[KpiDefinition]:
             "left out, attributed to the reviewed interaction's agent, team and channel; n = "
             "reviews. One review's IQS: 0 if a critical category scores its scale minimum, "
             "else 100 × Σ weight × (score − min) / (max − min) / Σ weight. Per category: "
-            "iqs_<category>."),
+            "iqs_<category>.",
+            target=DefaultTarget("higher", 85.0)),
         KpiDefinition(
             "sentiment", "Sentiment", "score", "higher",
             Mean("texts", population=SCORED, value=_.score),
@@ -438,7 +492,8 @@ def _definitions() -> list[KpiDefinition]:
                 "negative": Proportion("texts", population=SCORED,
                                        success=_.label == "negative"),
                 "unscored": Total("texts", population=~SCORED),
-            }),
+            },
+            target=DefaultTarget("higher", 0.2, floor=-1.0)),
     ]
 
 

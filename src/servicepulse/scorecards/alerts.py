@@ -41,9 +41,9 @@ from servicepulse.ingest.hooks import Touched
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.targets import ROLES, resolve_targets
 from servicepulse.scorecards import tables as alert_tables
 from servicepulse.scorecards.attainment import attainment
-from servicepulse.scorecards.targets import ROLES, resolve_targets
 from servicepulse.store import tables
 
 Condition = Literal["target", "below", "above"]

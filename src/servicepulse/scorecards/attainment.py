@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from servicepulse.scorecards.targets import Target
+from servicepulse.kpi.targets import Target
 
 ATTAINMENT_CAP = 2.0
 SCORE_CAP = 1.25  # attainment that earns a KPI's full marks in the balanced score

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from servicepulse.kpi.display import MISSING, format_duration, format_unit, kpi_unit
+from servicepulse.kpi.targets import Target
 from servicepulse.scorecards.attainment import NEAR
-from servicepulse.scorecards.targets import Target
 
 # The short names a contact centre uses; the definition's label follows in brackets.
 ABBREVIATIONS = {"csat": "CSAT", "fcr": "FCR", "aht": "AHT", "frt": "FRT", "nps": "NPS",

@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy
 
+from servicepulse.kpi.targets import resolve_targets
 from servicepulse.scorecards.flags import percentile, team_values
 from servicepulse.scorecards.scorecard import (
     LEAD_ROLES,
@@ -33,7 +34,6 @@ from servicepulse.scorecards.scorecard import (
     gather_teams,
     load_members,
 )
-from servicepulse.scorecards.targets import resolve_targets
 
 POINTS_MEETS = 10
 POINTS_STRETCH = 5

@@ -19,6 +19,7 @@ from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.targets import ResolvedTargets, resolve_targets
 from servicepulse.scorecards import explain
 from servicepulse.scorecards import flags as flag_rules
 from servicepulse.scorecards.attainment import (
@@ -27,7 +28,6 @@ from servicepulse.scorecards.attainment import (
     balanced_score_error,
     status,
 )
-from servicepulse.scorecards.targets import ResolvedTargets, resolve_targets
 from servicepulse.store import tables
 
 # The KPIs each role is judged on (docs/scorecards.md).

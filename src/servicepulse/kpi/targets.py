@@ -1,25 +1,41 @@
-"""KPI targets: defaults, industry profiles, and overrides per organisation,
-role, team and channel from the `[targets]` table of the configuration.
+"""KPI targets: the defaults of the KPI definitions, industry profiles, and overrides per
+organisation, role, team and channel from the `[targets]` table of the configuration.
 
-Resolution order, later wins: built-in default → industry profile → organisation (top-level
-entries of `[targets]`) → role (`[targets.role.<role>]`) → team (`[targets.team.<team>]`).
-Any level may hold a `channel.<channel>` table; channel entries apply to that channel only
-(first response time is judged per channel; phone is judged by service level).
+One place for every view: the scorecards, alerts and gamification judge agents and teams by
+`resolve_targets(settings, role, team)`, the dashboards draw the organisation's target lines
+from `resolve_targets(settings)` (the settings their request context holds), and
+`servicepulse targets show` prints the same. It lives in the KPI layer because both the web
+and the scorecards read it.
+
+Where a default comes from: a KPI's default target is on its definition
+(`servicepulse.kpi.definitions`, `KpiDefinition.target`), beside its label, unit and
+direction; IQS, adherence and conformance are engine KPIs like any other. First response is
+judged per channel: its channel targets are the configuration's `frt_target_s` (the numbers
+the engine's `within_target` share uses), phone being judged by its service level. A KPI a
+scorecard names but the engine does not compute yet has its target in `NOT_IN_ENGINE` below,
+and nowhere else.
+
+Resolution order, later wins: default → industry profile → organisation (top-level entries
+of `[targets]`) → role (`[targets.role.<role>]`) → team (`[targets.team.<team>]`). Any level
+may hold a `channel.<channel>` table; channel entries apply to that channel only.
 
 An entry is a number (the target) or a table with any of `target`, `stretch`, `low`, `high`
 (occupancy's band) and `weight` (its weight in the balanced score). Every resolved value
 remembers which level set it, which `servicepulse targets show` prints.
+
+The settings are passed in (a `servicepulse.config.Settings` or the `KpiSettings` a request
+context holds); the configuration file is never read here. Without settings: the defaults.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
-from servicepulse.config import FirstResponseTargets
 from servicepulse.errors import InvalidRequest
+from servicepulse.kpi.definitions import KPIS, DefaultTarget, TargetDirection
 
-Direction = Literal["higher", "lower", "band", "relative", "info"]
+Direction = TargetDirection  # the name the scorecards know it by
 
 CHANNELS = ("phone", "email", "chat", "social", "sms", "web", "in_person")
 ROLES = ("frontline", "technical_support", "customer_success", "social_media",
@@ -32,8 +48,9 @@ class TargetError(InvalidRequest):
 
 @dataclass(frozen=True)
 class Target:
-    """What a KPI is judged against. `floor` is the worst value of the KPI's scale, so that
-    attainment of a higher-is-better KPI is (value − floor) / (target − floor)."""
+    """What a KPI is judged against (a `DefaultTarget` once resolved, with its KPI and the level
+    that set it). `floor` is the worst value of the KPI's scale, so that attainment of a
+    higher-is-better KPI is (value − floor) / (target − floor)."""
 
     kpi: str
     direction: Direction
@@ -44,6 +61,11 @@ class Target:
     floor: float = 0.0
     weight: float = 1.0
     set_by: str = "default"
+
+    @classmethod
+    def of(cls, kpi: str, default: DefaultTarget) -> Target:
+        return cls(kpi, default.direction, default.target, default.stretch, default.low,
+                   default.high, default.floor, default.weight)
 
     def describe(self) -> str:
         if self.direction == "band":
@@ -65,47 +87,29 @@ def _number(value: float | None) -> str:
     return f"{value:g}"
 
 
-# The product's default targets; those it does not name are this area's documented choices
-# (docs/scorecards.md).
-DEFAULT_TARGETS: dict[str, Target] = {
-    target.kpi: target for target in (
-        Target("csat", "higher", 80.0),
-        Target("nps", "higher", 50.0, floor=-100.0),
-        Target("fcr", "higher", 70.0, stretch=80.0),
-        Target("iqs", "higher", 85.0),
-        Target("frt", "lower", None),  # per channel, see DEFAULT_CHANNEL_TARGETS
-        Target("service_level", "higher", 80.0),
-        Target("occupancy", "band", low=75.0, high=85.0),
-        Target("adherence", "higher", 90.0),
-        Target("conformance", "higher", 95.0),
-        Target("abandon_rate", "lower", 5.0),
-        Target("aht", "relative"),
-        Target("resolution_rate", "higher", 85.0),
-        Target("ttr", "lower", 86_400.0),
-        Target("ces", "higher", 5.0, floor=1.0),
-        Target("escalation_rate", "lower", 10.0),
-        Target("repeat_contact_rate", "lower", 15.0),
-        Target("retention_rate", "higher", 90.0),
-        Target("engagement_rate", "higher", 1.0),
-        Target("sentiment", "higher", 0.2, floor=-1.0),
-        Target("cltv", "info"),
-        Target("reach", "info", weight=0.0),
-        Target("impressions", "info", weight=0.0),
-        Target("contacts", "info", weight=0.0),
-        Target("upsell_revenue", "info"),
-    )
-}
+# KPIs a role scorecard names that the engine does not compute yet: their target is here
+# (shown, never scored) until their definition, with its target, joins the engine's.
+NOT_IN_ENGINE: dict[str, DefaultTarget] = {"upsell_revenue": DefaultTarget("info")}
 
-# First response per channel: the configuration's defaults (config.FirstResponseTargets), so
-# that the scorecards judge a channel by the same target as the pages (sms and web have none
-# by default); chat has a stretch of 30 s. Phone is judged by its service level (≥ 80%
-# answered in 20 s), not by a response time.
-_FRT_STRETCH = {"chat": 30.0}
-DEFAULT_CHANNEL_TARGETS: dict[tuple[str, str], Target] = {
-    ("frt", channel): Target("frt", "lower", seconds, stretch=_FRT_STRETCH.get(channel))
-    for channel, seconds in FirstResponseTargets().model_dump().items()
-    if seconds is not None and channel != "phone"
-}
+# The order targets are listed in (`targets show`, the JSON of a scorecard's targets): the
+# customer's outcome, then speed and workforce, then the rest; volume and the unscored last.
+# A KPI given a target and not named here is listed after these, in the catalogue's order.
+SHOWN_ORDER = ("csat", "nps", "fcr", "iqs", "frt", "service_level", "occupancy", "adherence",
+               "conformance", "abandon_rate", "aht", "resolution_rate", "ttr", "ces",
+               "escalation_rate", "repeat_contact_rate", "retention_rate", "engagement_rate",
+               "sentiment", "cltv", "reach", "impressions", "contacts", "upsell_revenue")
+
+
+def _defaults() -> dict[str, Target]:
+    found = {name: Target.of(name, definition.target) for name, definition in KPIS.items()
+             if definition.target is not None}
+    found.update({name: Target.of(name, default) for name, default in NOT_IN_ENGINE.items()})
+    rank = {name: index for index, name in enumerate(SHOWN_ORDER)}
+    return dict(sorted(found.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+# Every KPI that has a target, with its default (the definitions' targets).
+DEFAULT_TARGETS: dict[str, Target] = _defaults()
 
 # Industry profiles: (target overrides, weights).
 PROFILES: dict[str, tuple[dict[str, float], dict[str, float]]] = {
@@ -120,7 +124,8 @@ _ENTRY_KEYS = {"target", "stretch", "low", "high", "weight"}
 
 @dataclass
 class ResolvedTargets:
-    """The targets that apply to one agent or team, and where each came from."""
+    """The targets that apply to one agent or team (or the organisation), and where each
+    came from."""
 
     kpis: dict[str, Target] = field(default_factory=dict)
     channels: dict[tuple[str, str], Target] = field(default_factory=dict)
@@ -141,6 +146,44 @@ class ResolvedTargets:
         for (kpi, channel), target in sorted(self.channels.items()):
             result.setdefault(kpi, {}).setdefault("channels", {})[channel] = one(target)
         return result
+
+
+# The configuration's built-in first-response targets (config.FirstResponseTargets), to tell a
+# configured `frt_target_s` from the default in `set_by`.
+def _built_in_frt() -> dict[str, float]:
+    from servicepulse.config import FirstResponseTargets
+
+    return FirstResponseTargets().as_dict()
+
+
+def _frt_targets(settings: Any) -> dict[str, float]:
+    """The first-response target (s) of each channel: the engine's `frt_targets` of a
+    KpiSettings, `frt_target_s` of a config.Settings, the built-in defaults without settings."""
+    from servicepulse.kpi.settings import KpiSettings
+
+    if isinstance(settings, KpiSettings):
+        return dict(settings.frt_targets)
+    table = getattr(settings, "frt_target_s", None)
+    if table is not None:
+        return dict(table.as_dict())
+    return _built_in_frt()
+
+
+def _channel_defaults(settings: Any) -> dict[tuple[str, str], Target]:
+    """First response's per-channel targets: the configured seconds of each channel, with
+    the definition's stretch; phone is judged by its service level instead."""
+    built_in = _built_in_frt()
+    frt = DEFAULT_TARGETS["frt"]
+    stretch = KPIS["frt"].target.channel_stretch if KPIS["frt"].target is not None else {}
+    found: dict[tuple[str, str], Target] = {}
+    for channel, seconds in _frt_targets(settings).items():
+        if channel == "phone" or channel not in CHANNELS:
+            continue
+        configured = built_in.get(channel) != seconds
+        found[("frt", channel)] = replace(
+            frt, target=float(seconds), stretch=stretch.get(channel),
+            set_by="configuration frt_target_s" if configured else "default")
+    return found
 
 
 def _apply(target: Target, entry: Any, level: str, key: str) -> Target:
@@ -197,18 +240,23 @@ def _unknown(key: str) -> str:
             f"{', '.join(sorted(DEFAULT_TARGETS))}")
 
 
+def _profile(settings: Any) -> str:
+    profile = getattr(settings, "industry_profile", "general")
+    return str(getattr(profile, "value", profile))
+
+
 def resolve_targets(settings: Any = None, role: str | None = None,
                     team: str | None = None) -> ResolvedTargets:
-    """The targets for an agent of `role` in `team` (either may be None)."""
-    if settings is None:
-        from servicepulse.config import load_settings
-
-        settings = load_settings()
-    table: dict[str, Any] = dict(getattr(settings, "targets", {}) or {})
-    profile = str(getattr(getattr(settings, "industry_profile", "general"), "value",
-                          getattr(settings, "industry_profile", "general")))
-    resolved = ResolvedTargets(dict(DEFAULT_TARGETS), dict(DEFAULT_CHANNEL_TARGETS))
-    overrides, weights = PROFILES.get(profile, ({}, {}))
+    """The targets for an agent of `role` in `team` (either may be None; both None: the
+    organisation's). `settings`: a config.Settings or a KpiSettings (their `targets`,
+    `industry_profile` and first-response targets); None: the defaults."""
+    table: dict[str, Any] = dict(getattr(settings, "targets", None) or {})
+    profile = _profile(settings)
+    resolved = ResolvedTargets(dict(DEFAULT_TARGETS), _channel_defaults(settings))
+    if profile not in PROFILES:
+        raise TargetError(f"industry_profile {profile!r} is not known; use "
+                          f"{', '.join(PROFILES)}")
+    overrides, weights = PROFILES[profile]
     for kpi, value in overrides.items():
         resolved.kpis[kpi] = replace(resolved.kpis[kpi], target=value,
                                      set_by=f"industry profile {profile}")
@@ -233,7 +281,7 @@ def resolve_targets(settings: Any = None, role: str | None = None,
 
 def check_targets(settings: Any) -> None:
     """Raise TargetError for any bad entry in the configuration, whatever level it is at."""
-    table: dict[str, Any] = dict(getattr(settings, "targets", {}) or {})
+    table: dict[str, Any] = dict(getattr(settings, "targets", None) or {})
     resolve_targets(settings)
     for role in table.get("role", {}) or {}:
         if role not in ROLES:

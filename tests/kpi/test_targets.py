@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from servicepulse.config import Settings
-from servicepulse.scorecards.targets import TargetError, check_targets, resolve_targets
+from servicepulse.kpi.targets import TargetError, check_targets, resolve_targets
 
 
 def test_defaults_are_design_section_4() -> None:
