@@ -7,6 +7,8 @@ import asyncio
 
 import pytest
 
+from servicepulse.kpi.settings import KpiSettings
+from servicepulse.kpi.targets import resolve_targets
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.cache import ResultCache
 from servicepulse.web.kpi import format_value, merge_documents, target_status, target_text
@@ -20,15 +22,34 @@ def test_formatting_and_targets() -> None:
     assert format_value("nps", 11.0) == "+11"
     assert format_value("contacts", 10102.0) == "10,102"
     assert format_value("csat", None) == "–"
-    assert target_status("csat", 80.0) == "met" and target_status("csat", 79.9) == "missed"
-    assert target_status("abandon_rate", 5.0) == "met"
-    assert target_status("abandon_rate", 5.1) == "missed"
-    assert target_status("occupancy", 86.0) == "missed"  # band 75-85: burnout side
-    assert target_status("occupancy", 74.0) == "missed"  # under-use side
-    assert target_status("occupancy", 80.0) == "met"
-    assert target_status("aht", 300.0) is None  # judged against the team, no fixed target
-    assert target_text("nps") == "target ≥ +50"
-    assert target_text("occupancy") == "target 75–85%"
+    defaults = resolve_targets(KpiSettings())
+    assert target_status("csat", 80.0, defaults) == "met"
+    assert target_status("csat", 79.9, defaults) == "missed"
+    assert target_status("abandon_rate", 5.0, defaults) == "met"
+    assert target_status("abandon_rate", 5.1, defaults) == "missed"
+    assert target_status("occupancy", 86.0, defaults) == "missed"  # band 75-85: burnout side
+    assert target_status("occupancy", 74.0, defaults) == "missed"  # under-use side
+    assert target_status("occupancy", 80.0, defaults) == "met"
+    assert target_status("aht", 300.0, defaults) is None  # judged against the team median
+    assert target_status("frt", 30.0, defaults) is None  # judged per channel
+    assert target_status("csat", 95.0, None) is None  # no targets given: no judgement
+    assert target_text("nps", defaults) == "target ≥ +50"
+    assert target_text("occupancy", defaults) == "target 75–85%"
+    assert target_text("ttr", defaults) == "target ≤ 1.0 d"  # 86,400 s
+    assert target_text("contacts", defaults) is None  # shown, never judged
+
+
+def test_configured_targets_and_profile_move_the_target_line() -> None:
+    """[targets] csat = 85 and the telecom profile (FCR 80) are the dashboards' lines."""
+    settings = KpiSettings(targets={"csat": 85, "occupancy": {"low": 70, "high": 90}},
+                           industry_profile="telecom")
+    targets = resolve_targets(settings)
+    assert target_text("csat", targets) == "target ≥ 85%"
+    assert target_status("csat", 84.9, targets) == "missed"  # met against the default 80
+    assert target_text("fcr", targets) == "target ≥ 80%"  # telecom's, not the default 70
+    assert target_status("fcr", 75.0, targets) == "missed"
+    assert target_text("occupancy", targets) == "target 70–90%"
+    assert target_status("occupancy", 88.0, targets) == "met"
 
 
 def test_merge_documents_joins_rows_by_group() -> None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# docs/kpis.md: default hourly costs = the role's median salary / 2,080 h.
-DEFAULT_HOURLY_COSTS: dict[str, float] = {
-    "frontline": 37_920 / 2080,
-    "technical_support": 57_000 / 2080,
-    "customer_success": 80_000 / 2080,
-    "social_media": 50_000 / 2080,
-    "account_manager": 70_000 / 2080,
-}
+
+def default_hourly_costs() -> dict[str, float]:
+    """The hourly cost of an agent without their own, per role: the configuration's
+    `default_hourly_cost` defaults (config.HourlyCosts: the role's median salary / 2,080 h),
+    their one definition. Imported when first needed: every program's start has loaded the
+    configuration by then."""
+    from servicepulse.config import HourlyCosts
+
+    return HourlyCosts().as_dict()
+
 
 SERVICE_LEVEL_FORMULAS = (
     # answered within / (answered + abandoned after the short-abandon threshold): the default
@@ -46,7 +48,12 @@ class KpiSettings:
     cltv_horizon_months: float = 60
     frt_targets: dict[str, float] = field(default_factory=lambda: {
         "chat": 60.0, "email": 86_400.0, "social": 3_600.0, "phone": 20.0})
-    hourly_costs: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_HOURLY_COSTS))
+    hourly_costs: dict[str, float] = field(default_factory=default_hourly_costs)
+    # the organisation's `[targets]` table and industry profile: not read by the engine's
+    # queries, but by servicepulse.kpi.targets, so that every view holding these settings
+    # (a request's context) judges KPIs by the configured targets
+    targets: dict[str, Any] = field(default_factory=dict)
+    industry_profile: str = "general"
 
     def __post_init__(self) -> None:
         if self.service_level_formula not in SERVICE_LEVEL_FORMULAS:
@@ -108,4 +115,7 @@ def kpi_settings(settings: Any | None = None) -> KpiSettings:
                                          base.cltv_horizon_months)),
         frt_targets=targets,
         hourly_costs=costs,
+        targets=dict(getattr(settings, "targets", None) or {}),
+        industry_profile=str(getattr(getattr(settings, "industry_profile", None), "value",
+                                     "general")),
     )

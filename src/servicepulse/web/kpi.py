@@ -20,6 +20,7 @@ from servicepulse.kpi.display import format_unit
 
 if TYPE_CHECKING:
     from servicepulse.kpi.query import KpiQuery
+    from servicepulse.kpi.targets import ResolvedTargets, Target
 
 Period = Literal["day", "week", "month", "quarter", "all"]
 DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category", "language", "segment")
@@ -137,17 +138,6 @@ class KpiInfo:
     target_high: float | None = None  # upper end of a band (occupancy 75-85%)
 
 
-# docs/scorecards.md default targets, shown against the tiles (first response has per-channel
-# targets, so it shows "% within target" on the channel view rather than one line here).
-TARGETS: dict[str, tuple[Literal["min", "max", "band"], float, float | None]] = {
-    "csat": ("min", 80.0, None),
-    "nps": ("min", 50.0, None),
-    "fcr": ("min", 70.0, None),
-    "service_level": ("min", 80.0, None),
-    "abandon_rate": ("max", 5.0, None),
-    "occupancy": ("band", 75.0, 85.0),
-}
-
 # first response is shown per channel on the overview (`FIRST_RESPONSE_CHANNELS`), never as
 # one median over channels whose times differ by orders of magnitude (seconds to hours)
 OVERVIEW_KPIS = ("contacts", "service_level", "abandon_rate", "csat", "nps", "fcr", "aht",
@@ -164,18 +154,35 @@ CHANNEL_KPIS = ("contacts", "frt", "frt_within_target", "asa", "aht", "service_l
 WALLBOARD_KPIS = ("service_level", "frt_within_target", "abandon_rate", "csat", "contacts")
 
 
-def kpi_info(name: str) -> KpiInfo:
-    """Label, unit and direction from the engine's definitions; targets from docs/scorecards.md."""
+def kpi_info(name: str, targets: ResolvedTargets | None = None) -> KpiInfo:
+    """Label, unit and direction from the engine's definition; the target line from `targets`,
+    the organisation's targets resolved from the settings the request's context holds
+    (`RunContext.targets`: defaults, industry profile, the configuration's `[targets]`).
+    Without targets: no target line. A KPI judged per channel (first response), against the
+    team (AHT) or not at all has no line either."""
     from servicepulse.kpi.definitions import KPIS
 
     definition = KPIS.get(name)
-    target = TARGETS.get(name)
-    kind, low, high = target if target else (None, None, None)
+    kind, low, high = _target_line(targets.get(name) if targets is not None else None)
     if definition is None:
         return KpiInfo(name, name.replace("_", " ").capitalize(), "count", None, low, kind, high)
     direction = definition.direction
     higher = True if direction == "higher" else False if direction == "lower" else None
     return KpiInfo(name, definition.label, definition.unit, higher, low, kind, high)
+
+
+def _target_line(target: Target | None) -> tuple[
+        Literal["min", "max", "band"] | None, float | None, float | None]:
+    """(kind, target or the band's low end, the band's high end) of a resolved target."""
+    if target is None:
+        return None, None, None
+    if target.direction == "higher" and target.target is not None:
+        return "min", target.target, None
+    if target.direction == "lower" and target.target is not None:
+        return "max", target.target, None
+    if target.direction == "band" and target.low is not None and target.high is not None:
+        return "band", target.low, target.high
+    return None, None, None
 
 
 def display_value(name: str, value: float | None) -> float | None:
@@ -194,9 +201,11 @@ def format_shown(name: str, shown: float | None) -> str:
     return format_unit(kpi_info(name).unit, shown)
 
 
-def target_status(name: str, value: float | None) -> str | None:
-    """'met', 'missed' or None (no target or no value), for a value in the shown unit."""
-    info = kpi_info(name)
+def target_status(name: str, value: float | None,
+                  targets: ResolvedTargets | None) -> str | None:
+    """'met', 'missed' or None (no target or no value), for a value in the shown unit, against
+    `targets` (see `kpi_info`)."""
+    info = kpi_info(name, targets)
     if value is None or info.target is None:
         return None
     if info.target_kind == "min":
@@ -208,13 +217,21 @@ def target_status(name: str, value: float | None) -> str | None:
     return None
 
 
-def target_text(name: str) -> str | None:
-    info = kpi_info(name)
+def target_text(name: str, targets: ResolvedTargets | None) -> str | None:
+    """'target ≥ 80%', 'target 75–85%', 'target ≤ 1.0 d' (see `kpi_info`)."""
+    info = kpi_info(name, targets)
     if info.target is None:
         return None
-    unit = "%" if info.unit == "percent" else ""
-    if info.target_kind == "band":
+    if info.target_kind == "band" and info.target_high is not None:
+        unit = "%" if info.unit == "percent" else ""
         return f"target {info.target:g}–{info.target_high:g}{unit}"
     sign = "≥" if info.target_kind == "min" else "≤"
-    shown = f"{info.target:+g}" if info.unit == "points" else f"{info.target:g}"
-    return f"target {sign} {shown}{unit}"
+    return f"target {sign} {_target_shown(info.unit, info.target)}"
+
+
+def _target_shown(unit: str, value: float) -> str:
+    if unit == "seconds":
+        return format_duration(value)
+    if unit == "points":
+        return f"{value:+g}"
+    return f"{value:g}" + ("%" if unit == "percent" else "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.display import kpi_details
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.sources import local_midnight
+from servicepulse.kpi.targets import ResolvedTargets, resolve_targets
 from servicepulse.store.tables import interactions
 from servicepulse.web.access import Access
 from servicepulse.web.kpi import (
@@ -44,6 +46,13 @@ class RunContext:
     access: Access
     settings: KpiSettings = field(default_factory=KpiSettings)
     exact_kpi: KpiFunction | None = None  # the exact engine (the KPI API); None: `kpi`
+
+    @cached_property
+    def targets(self) -> ResolvedTargets:
+        """The organisation's targets from these settings (the configured `[targets]`,
+        industry profile and first-response targets over the definitions' defaults), resolved
+        once a context: every dashboard's target lines and met/missed (`cell`)."""
+        return resolve_targets(self.settings)
 
     def local_midnight(self, day: date) -> float:
         """Epoch seconds of `day`'s start in the organisation's time zone (as the engine)."""
@@ -151,7 +160,8 @@ def _interval(name: str, raw: Any) -> tuple[float, float] | None:
     return (low_shown, high_shown)
 
 
-def cell(name: str, result: dict[str, Any] | None) -> KpiCell:
+def cell(name: str, result: dict[str, Any] | None, targets: ResolvedTargets) -> KpiCell:
+    """One KPI's figure as shown, judged against `targets` (the context's: `RunContext.targets`)."""
     info = kpi_info(name)
     result = result or {}
     raw_value = result.get("value")
@@ -165,7 +175,7 @@ def cell(name: str, result: dict[str, Any] | None) -> KpiCell:
         name=name, label=info.label, unit=info.unit, value=value,
         text=format_value(name, raw_value), n=int(n) if n is not None else None, ci=ci,
         ci_text=ci_text, low_sample=bool(result.get("low_sample")),
-        status=target_status(name, value), target=target_text(name),
+        status=target_status(name, value, targets), target=target_text(name, targets),
         details=kpi_details(name, result),
     )
 

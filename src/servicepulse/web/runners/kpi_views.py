@@ -124,20 +124,21 @@ class OverviewRunner:
         spark_doc = self.context.query(_request(window, kpis, filters, period=spark_period))
         spark_rows = sorted(((period_of(row) or "", row) for row in rows_of(spark_doc)),
                             key=lambda pair: pair[0])
+        targets = self.context.targets
         tiles = []
         for name in kpis:
             result = current.get(name) or {}
-            now_cell = cell(name, result)
+            now_cell = cell(name, result, targets)
             compared_cell = None
             if compared is None:
-                before_cell = cell(name, None)
+                before_cell = cell(name, None, targets)
                 basis = None
             elif compared.whole:
-                before_cell = cell(name, result.get("previous"))
+                before_cell = cell(name, result.get("previous"), targets)
                 basis = now_cell
             else:
-                compared_cell = cell(name, part.get(name))
-                before_cell = cell(name, before.get(name))
+                compared_cell = cell(name, part.get(name), targets)
+                before_cell = cell(name, before.get(name), targets)
                 basis = compared_cell
             change = None
             if basis is not None and basis.value is not None and before_cell.value is not None:
@@ -148,7 +149,7 @@ class OverviewRunner:
                 change_text=_change_text(name, change),
                 change_good=None if change is None or higher is None or change == 0
                 else (change > 0) == higher,
-                sparkline=[cell(name, (row.get("kpis") or {}).get(name)).value
+                sparkline=[cell(name, (row.get("kpis") or {}).get(name), targets).value
                            for _, row in spark_rows],
                 compared=compared_cell,
                 note=_repeats_note(name, window, span, self.context.settings.repeat_window_days),
@@ -170,11 +171,14 @@ class OverviewRunner:
                                                self.params.filters, by=["channel"]))
         found = {str((row.get("group") or {}).get("channel")): row.get("kpis") or {}
                  for row in rows_of(document)}
-        targets = self.context.settings.frt_targets
+        # each channel's target as the organisation resolves it (the configuration's
+        # frt_target_s, or a [targets] channel entry): the scorecards' too
+        targets = self.context.targets
         out = []
         for channel in FIRST_RESPONSE_CHANNELS:
-            frt = cell("frt", (found.get(channel) or {}).get("frt"))
-            target = targets.get(channel)
+            frt = cell("frt", (found.get(channel) or {}).get("frt"), targets)
+            resolved = targets.get("frt", channel)
+            target = resolved.target if resolved is not None else None
             status = None
             if frt.value is not None and target is not None:
                 status = "met" if frt.value <= target else "missed"
@@ -182,7 +186,7 @@ class OverviewRunner:
                 channel=channel, cell=frt, target_s=target, status=status,
                 target_text=(f"≤ {format_duration(target)}" if target is not None
                              else "no target")))
-        phone = cell("service_level", (found.get("phone") or {}).get("service_level"))
+        phone = cell("service_level", (found.get("phone") or {}).get("service_level"), targets)
         out.append(ChannelFirstResponse(channel="phone", cell=phone, target_s=None,
                                         target_text=(phone.target or "no target").replace(
                                             "target ", ""), status=phone.status))
@@ -283,10 +287,12 @@ def _grouped(context: RunContext, window: Window, dimension: str, kpis: list[str
         key = "" if key is None else str(key)
         values = row.get("kpis") or {}
         rows.append(GroupRow(key=key, label=(names or {}).get(key, key or "(none)"),
-                             cells=[cell(name, values.get(name)) for name in kpis]))
+                             cells=[cell(name, values.get(name), context.targets)
+                                    for name in kpis]))
     rows.sort(key=lambda r: r.label.lower())
     return TableOutput(window=window, kpis=kpis, labels=[kpi_info(k).label for k in kpis],
-                       rows=rows, total=[cell(name, total.get(name)) for name in kpis],
+                       rows=rows,
+                       total=[cell(name, total.get(name), context.targets) for name in kpis],
                        **(marks or {}))
 
 
@@ -395,10 +401,11 @@ class AgentRunner:
         return AgentOutput(
             window=window, agent_id=self.params.agent_id, name=name, role=role,
             team_id=team_id, team_name=team_name,
-            cells=[cell(k, values.get(k)) for k in kpis],
-            team_cells=[cell(k, team_values.get(k)) for k in kpis],
+            cells=[cell(k, values.get(k), self.context.targets) for k in kpis],
+            team_cells=[cell(k, team_values.get(k), self.context.targets) for k in kpis],
             trend_labels=[label for label, _ in trend_rows],
-            trend={k: [cell(k, (r.get("kpis") or {}).get(k)).value for _, r in trend_rows]
+            trend={k: [cell(k, (r.get("kpis") or {}).get(k), self.context.targets).value
+                       for _, r in trend_rows]
                    for k in AGENT_TREND_KPIS},
             **_marks(self.context, window, self.params),
         )
@@ -461,7 +468,8 @@ class TrendRunner:
             if row.get("partial"):
                 partial.add(label)
             key = str((row.get("group") or {}).get(params.by, "")) if params.by else "all"
-            value = cell(params.kpi, (row.get("kpis") or {}).get(params.kpi)).value
+            value = cell(params.kpi, (row.get("kpis") or {}).get(params.kpi),
+                         self.context.targets).value
             by_series.setdefault(key, {})[label] = value
         ordered = sorted(labels)
         series = [TrendSeries(name=name, values=[points.get(x) for x in ordered])

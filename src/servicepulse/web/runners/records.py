@@ -555,7 +555,7 @@ class WallboardRunner:
             "compare": False}), exact=True)
         rows = rows_of(document)
         values = (rows[0].get("kpis") or {}) if rows else {}
-        return {"cells": [cell(name, values.get(name)).model_dump()
+        return {"cells": [cell(name, values.get(name), self.context.targets).model_dump()
                           for name in WALLBOARD_KPIS]}
 
 
