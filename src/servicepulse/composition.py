@@ -15,13 +15,23 @@ engine would be registered here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from servicepulse.ingest import hooks
 
+if TYPE_CHECKING:
+    from servicepulse.config import Settings
 
-def compose() -> None:
+
+def compose(settings: Callable[[], Settings] | None = None) -> None:
     """Wire the areas together. Idempotent, and cheap: the areas' modules load when the first
-    import runs its hooks, not here (a command that imports nothing does not pay for them)."""
+    import runs its hooks, not here (a command that imports nothing does not pay for them).
+    `settings`: how the import hooks get the settings the program loaded (once, at its start);
+    without it they read the documented defaults."""
     hooks.install(register_hooks)
+    if settings is not None:
+        hooks.configure(settings)
 
 
 def register_hooks() -> None:

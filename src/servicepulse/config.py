@@ -7,6 +7,11 @@ variables override the file: SERVICEPULSE_<KEY> for a key, SERVICEPULSE_<KEY>__<
 entry of a table (SERVICEPULSE_SERVICE_LEVEL_THRESHOLD_S__PHONE=15), JSON for a whole table.
 `Settings()` built directly gives the defaults overlaid by the environment (pydantic-settings).
 
+The file is read by pydantic-settings' own `TomlConfigSettingsSource`, the lowest-priority
+source. It is called only by the program's two starts (the command line's context object and
+the web app factory), once a process; everything else is given the `Settings` they loaded
+(tests/test_settings_once.py checks it).
+
 Every key is documented in docs/configuration.md; a bad value raises `ConfigError` naming the
 file or variable, the key, the value and what is allowed.
 """
@@ -16,16 +21,21 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterator
-from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from servicepulse.errors import InvalidRequest
 
@@ -209,16 +219,20 @@ class DigestSettings(BaseModel):
                     "JSON)")
 
 
-# The file's content while load_settings() builds a Settings: the lowest-priority source.
-_file_data: ContextVar[dict[str, Any] | None] = ContextVar("servicepulse_file_data", default=None)
+class _TomlFile(TomlConfigSettingsSource):
+    """The library's TOML source, with one addition it lacks: a file that cannot be parsed or
+    read is a `ConfigError` naming the file, the line and what to do (the library lets
+    tomllib's bare "Expected '=' after a key (at line 2, column 4)" or an OSError escape)."""
 
-
-class _FileSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self().get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_file_data.get() or {})
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            return super()._read_file(file_path)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(
+                f"{file_path}: not valid TOML: {error}; see servicepulse.toml.example for the "
+                "syntax") from None
+        except OSError as error:
+            raise ConfigError(f"{file_path}: cannot be read: {error.strerror}") from None
 
 
 class Settings(BaseSettings):
@@ -346,8 +360,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Arguments, then SERVICEPULSE_* variables, then servicepulse.toml; no .env files.
-        return init_settings, env_settings, _FileSource(settings_cls)
+        # Arguments, then SERVICEPULSE_* variables, then the TOML file the class names in its
+        # model_config (`toml_file`: none for Settings itself, see `_reading`); no .env files.
+        return init_settings, env_settings, _TomlFile(settings_cls)
 
 
 def config_path(path: Path | None = None) -> Path | None:
@@ -362,21 +377,23 @@ def config_path(path: Path | None = None) -> Path | None:
     return default if default.is_file() else None
 
 
-def _read_file(path: Path, named_by: str) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
+def _check_exists(path: Path, named_by: str) -> None:
+    """A file named (given, or by SERVICEPULSE_CONFIG) must exist: the library's source skips
+    a missing file silently, which would run on defaults without a word."""
+    if not path.exists():
         raise ConfigError(
             f"{path}: configuration file not found ({named_by}); create it (see "
-            f"servicepulse.toml.example) or point {CONFIG_PATH_VARIABLE} at an existing one"
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(
-            f"{path}: not valid TOML: {error}; see servicepulse.toml.example for the syntax"
-        ) from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read: {error.strerror}") from None
+            f"servicepulse.toml.example) or point {CONFIG_PATH_VARIABLE} at an existing one")
+
+
+@cache
+def _reading(path: Path) -> type[Settings]:
+    """`Settings` with `path` as its lowest-priority source. pydantic-settings names a
+    source's file in the class's configuration (`settings_customise_sources` is a class
+    method), so a file chosen at run time takes a subclass; one per file, built once."""
+    return type("Settings", (Settings,), {
+        "__module__": __name__, "__doc__": Settings.__doc__,
+        "model_config": SettingsConfigDict(toml_file=path)})
 
 
 def _field_info(location: tuple[int | str, ...]) -> tuple[FieldInfo | None, type[BaseModel] | None]:
@@ -429,27 +446,18 @@ def load_settings(path: Path | None = None) -> Settings:
     Raises ConfigError, with one line per problem, when a value is not allowed.
     """
     file = config_path(path)
-    data: dict[str, Any] = {}
     if file is not None:
         named_by = ("given" if path is not None
                     else f"named by {CONFIG_PATH_VARIABLE}" if os.environ.get(CONFIG_PATH_VARIABLE)
                     else "in the current directory")
-        data = _read_file(file, named_by)
-    token = _file_data.set(data)
+        _check_exists(file, named_by)
     try:
-        return Settings()
+        settings = Settings() if file is None else _reading(file.absolute())()
     except ValidationError as error:
         problems = [_describe(dict(item), file) for item in error.errors()]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
-    finally:
-        _file_data.reset(token)
-
-
-def default_window_days() -> int:
-    """The `default_window_days` setting: the window (days) every page and command shows when
-    none is asked; 28 when the configuration cannot be read (the command that started the
-    process has reported why)."""
-    try:
-        return int(load_settings().default_window_days)
-    except ConfigError:
-        return 28
+    if type(settings) is Settings:
+        return settings
+    # a Settings proper, not the per-file subclass: equal to one built with the same values
+    # (pydantic compares the classes), and what every signature names
+    return Settings.model_construct(settings.model_fields_set, **dict(settings))

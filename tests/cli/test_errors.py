@@ -175,3 +175,51 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, arguments: list[
     assert process.wait(timeout=120) == 1
     assert errors == ""
     assert not (tmp_path / "state" / "servicepulse" / "errors.log").exists()
+
+
+# The commands catch the domain errors (or the library's error, turned into one where it is
+# raised), never any ValueError: a bug stays a bug (exit 1, logged), bad input is said.
+
+def test_a_store_url_that_is_no_url_is_a_usage_error(tmp_path: Path, state_home: Path) -> None:
+    # SQLAlchemy's ArgumentError, an InvalidRequest from the store: once an unexpected error
+    result = runner.invoke(app, ["--db", "no-such-thing", "check"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --db: 'no-such-thing' is not a database URL: use" in " ".join(
+        result.output.replace("│", " ").split())
+    other = runner.invoke(app, ["--db", "mysql://someone@host/db", "check"])
+    assert other.exit_code == 2
+    assert "unsupported database URL" in other.output
+    assert "reference" not in result.output + other.output
+    assert not (state_home / "servicepulse" / "errors.log").exists()
+
+
+def test_a_filter_the_kpi_query_refuses_is_said_in_words(tmp_path: Path,
+                                                         state_home: Path) -> None:
+    # pydantic's ValidationError, turned into an InvalidRequest where the query is built; the
+    # command used to show the last line of pydantic's text: its documentation link
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "explain",
+                                 "--kpi", "csat", "--from", "2026-03-01", "--to", "2026-03-08",
+                                 "--by", "channel", "--filter", "bogus=1"])
+    assert result.exit_code == 2, result.output
+    words = " ".join(result.output.replace("│", " ").split())
+    assert "filters: cannot filter on 'bogus': use agent, team, role, channel" in words
+    assert "errors.pydantic.dev" not in words and "reference" not in words
+
+
+def test_a_centre_the_simulator_cannot_make_is_a_usage_error(tmp_path: Path,
+                                                             state_home: Path) -> None:
+    result = runner.invoke(app, ["simulate", "--agents", "5", "--days", "2", "--out",
+                                 str(tmp_path / "out.jsonl"), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "agents: 5 is too few; the simulated centre needs at least 12" in " ".join(
+        result.output.replace("│", " ").split())
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_empty_store_for_the_rollup_bench_is_an_invalid_request(
+        tmp_path: Path, state_home: Path) -> None:
+    result = runner.invoke(app, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "bench", "rollup"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        "error: the store holds no interactions: import some first")
+    assert not (state_home / "servicepulse" / "errors.log").exists()

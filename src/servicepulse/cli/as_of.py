@@ -9,11 +9,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 
-def as_of_line(started: float, timezone: str | None = None) -> str:
-    """The line for figures whose computation started at `started` (epoch seconds)."""
-    if timezone is None:
-        from servicepulse.kpi.settings import kpi_settings
-
-        timezone = kpi_settings().timezone
+def as_of_line(started: float, timezone: str) -> str:
+    """The line for figures whose computation started at `started` (epoch seconds), in the
+    organisation's `timezone` (the command's settings)."""
     at = datetime.fromtimestamp(int(started), ZoneInfo(timezone))
     return f"as of {at:%Y-%m-%d %H:%M:%S} ({timezone})"

@@ -27,6 +27,7 @@ from rich.console import Console
 from servicepulse.cli.context import state
 
 if TYPE_CHECKING:
+    from servicepulse.config import Settings
     from servicepulse.simulate import SimulationConfig
 
 console = Console()
@@ -80,7 +81,7 @@ def ensure_demo_data(ctx: typer.Context, agents: int, days: int, seed: int,
     from servicepulse.ingest.readers import read_paths
     from servicepulse.simulate import SimulationConfig, write_jsonl
 
-    today = organisation_today(now)
+    today = organisation_today(now, state(ctx).settings().timezone)
     saved = _read_state()
     reused = _reusable(saved, agents, seed, today)
     if reused is not None:
@@ -129,10 +130,9 @@ DEMO_ALERT_RULES: tuple[dict[str, Any], ...] = (
 ALERT_CHECK_EVERY_S = 60.0
 
 
-def demo_alerts(engine: Any) -> Callable[..., None]:
+def demo_alerts(engine: Any, settings: Settings) -> Callable[..., None]:
     """Store the demo's alert rules; return the check the feed runs after its imports (the
     rules the imports queued; all of them with `pending=False`), printing what fired."""
-    from servicepulse.config import load_settings
     from servicepulse.scorecards.alerts import (
         AlertRule,
         add_rule,
@@ -142,7 +142,6 @@ def demo_alerts(engine: Any) -> Callable[..., None]:
         remove_rule,
     )
 
-    settings = load_settings()
     names = {values["name"] for values in DEMO_ALERT_RULES}
     for rule in all_rules(engine, settings):  # an earlier version's demo rules
         if rule.origin == "store" and rule.name.startswith("demo: ") and rule.name not in names:
@@ -186,13 +185,13 @@ def demo(
     config, as_of = ensure_demo_data(ctx, agents, days, seed, current_time())
     from servicepulse.cli.demo_summary import print_agent_summary
 
-    print_agent_summary(state(ctx).engine(), console)
+    print_agent_summary(state(ctx).engine(), console, state(ctx).kpi_settings())
     if serve:
         from servicepulse.cli.web import serve_demo
         from servicepulse.simulate.live import Feeder, LiveFeed, describe_fed
 
         engine = state(ctx).engine()
-        check_alerts = demo_alerts(engine)
+        check_alerts = demo_alerts(engine, state(ctx).settings())
         feeder = Feeder(LiveFeed(config, as_of), engine, report=console.print,
                         after_tick=lambda _result: check_alerts(pending=True))
         console.print("Catching up the demo centre to now ...")

@@ -56,7 +56,6 @@ def send(
 ) -> None:
     """Send each team's digest for the latest period due, once (a failed one is tried
     again)."""
-    from servicepulse.config import load_settings
     from servicepulse.scorecards.alerts import AlertError
     from servicepulse.scorecards.digest import DigestError, send_due
 
@@ -70,7 +69,7 @@ def send(
     when = parse_date(day, "--date")
     # the table below says what failed and what to do: not the server's log line as well
     logging.getLogger("servicepulse.digests").setLevel(logging.ERROR)
-    settings = load_settings()
+    settings = state(ctx).settings()
     engine = state(ctx).engine()
     try:
         outcomes = send_due(engine, settings, team=team,

@@ -119,7 +119,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Why a KPI changed: the change split into each group's mix and rate effect."""
         from servicepulse.kpi.change import ExplainError, explain_change, store_runner
-        from servicepulse.kpi.settings import kpi_settings
 
         first = _required(parse_date(from_, "--from"), "--from")
         end = _required(parse_date(to, "--to"), "--to")
@@ -131,17 +130,14 @@ def register(app: typer.Typer) -> None:
         if before_end <= before_first:
             raise typer.BadParameter(f"{before_end} is not after --against-from {before_first}"
                                      ": --against-to is exclusive", param_hint="--against-to")
-        settings = kpi_settings(None)
+        settings = state(ctx).kpi_settings()
         try:
             explanation = explain_change(
                 store_runner(state(ctx).engine(), settings), kpi, (first, end),
                 (before_first, before_end), _split(by), _filters(filter_ or []),
                 minimum_sample=settings.minimum_sample)
-        except ExplainError as error:
+        except ExplainError as error:  # bad filters included (said by the query model)
             raise typer.BadParameter(str(error)) from None
-        except ValueError as error:  # a filter the query model refuses
-            raise typer.BadParameter(str(error).splitlines()[-1], param_hint="--filter") \
-                from None
         if output is OutputFormat.json:
             import orjson
 

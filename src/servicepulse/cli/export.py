@@ -106,7 +106,7 @@ def _export_tables(ctx: typer.Context, directory: Path) -> None:
 def _export_interactions(ctx: typer.Context, path: Path, output: ExportFormat,
                          from_: str | None, to: str | None, filters: list[str],
                          kpi: str | None) -> None:
-    from servicepulse.kpi.settings import kpi_settings
+    from servicepulse.errors import InvalidRequest
     from servicepulse.web.access import Access
     from servicepulse.web.kpi import engine_kpi_function
     from servicepulse.web.runners.base import RunContext
@@ -130,11 +130,12 @@ def _export_interactions(ctx: typer.Context, path: Path, output: ExportFormat,
         raise typer.BadParameter(f"{path.parent} does not exist", param_hint="PATH")
     params = InteractionQuery(**{"kpi": kpi, "from": parse_date(from_, "--from"),
                                  "to": parse_date(to, "--to"), "filters": _filters(filters)})
-    context = RunContext(engine=state(ctx).engine(), kpi=engine_kpi_function(),
-                         access=Access(), settings=kpi_settings(None))
+    settings = state(ctx).kpi_settings()
+    context = RunContext(engine=state(ctx).engine(), kpi=engine_kpi_function(settings),
+                         access=Access(), settings=settings)
     try:
         export_statement(context, params)  # bad filters and KPIs are said before writing
-    except ValueError as error:
+    except InvalidRequest as error:
         raise typer.BadParameter(str(error)) from None
     rows = iter_rows(context, params)
     if to_stdout:

@@ -41,13 +41,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(quarantine_app, name="quarantine")
 
 
-def apply_plausible_values() -> None:
+def apply_plausible_values(ctx: typer.Context) -> None:
     """Validation in this process (and the workers it forks) holds records to the plausible
-    values of the configuration (docs/records.md): set once, before anything is imported."""
-    from servicepulse.config import load_settings
-    from servicepulse.records import plausible
-
-    plausible.configure_from_settings(load_settings())
+    values of the configuration (docs/records.md): set once, before anything is imported
+    (loading the command's settings does it, `CliState.settings`)."""
+    state(ctx).settings()
 
 
 def _split_formats(formats: list[str], output: str | None) -> tuple[str | None, str]:
@@ -143,7 +141,7 @@ def import_command(
             except UnreadableFile as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from None
-    apply_plausible_values()
+    apply_plausible_values(ctx)
     engine = state(ctx).engine()
     total_bytes = sum(f.stat().st_size for f in files)
     show_progress = sys.stderr.isatty() and output != "json"
@@ -167,7 +165,9 @@ def import_command(
             from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions, MappingError
 
             try:
-                options = ConnectorOptions(mapping=mapping, timezone=timezone)
+                options = ConnectorOptions(
+                    mapping=mapping, timezone=timezone,
+                    zendesk_channels=state(ctx).settings().zendesk_channels)
                 rows = CONNECTORS[source_format].read(files, options)
             except MappingError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--mapping") from exc
@@ -245,7 +245,7 @@ def quarantine_retry(
     the ones that pass are imported and leave the quarantine."""
     from servicepulse.ingest import quarantine
 
-    apply_plausible_values()
+    apply_plausible_values(ctx)
     result = quarantine.retry(state(ctx).engine(), ids, source)
     still = result.still
     out.print(f"retried {result.selected:,}: {result.passed:,} imported, {still:,} still "

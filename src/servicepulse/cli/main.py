@@ -158,8 +158,10 @@ def main(
 ) -> None:
     from servicepulse.composition import compose
 
-    compose()  # the program's start wires the areas (import hooks); cheap, idempotent
     ctx.obj = CliState(db_url=db)
+    # the program's start wires the areas (import hooks, which read the settings the command
+    # loads: once, on first use); cheap, idempotent
+    compose(ctx.obj.settings)
 
 
 def _register() -> None:

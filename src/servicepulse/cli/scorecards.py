@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -15,6 +15,10 @@ from rich.table import Table
 
 from servicepulse.cli.as_of import as_of_line
 from servicepulse.cli.context import parse_date, state
+from servicepulse.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from servicepulse.config import Settings
 
 FromOption = Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")]
 ToOption = Annotated[str | None, typer.Option(
@@ -34,10 +38,13 @@ def _format(value: str) -> str:
     return value
 
 
-def _settings() -> Any:
-    from servicepulse.config import load_settings
+def _settings(ctx: typer.Context) -> Settings:
+    """The configuration, loaded once by the command line's start (cli/context.py)."""
+    return state(ctx).settings()
 
-    return load_settings()
+
+def _zone(ctx: typer.Context) -> str:
+    return state(ctx).settings().timezone
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -95,7 +102,7 @@ def targets_show(
             raise typer.BadParameter(f"agent {agent!r} is not in the store", param_hint="--agent")
         role, team = members[agent].role, members[agent].team
     try:
-        resolved = resolve_targets(_settings(), role=role, team=team)
+        resolved = resolve_targets(_settings(ctx), role=role, team=team)
     except TargetError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -135,7 +142,7 @@ def scorecard(
     # (exit 2): cli/main answers them; anything else is a bug, reported with a reference
     document = build_scorecards(state(ctx).engine(), agent=agent, team=team,
                                 start=parse_date(from_, "--from"), end=parse_date(to, "--to"),
-                                settings=_settings())
+                                settings=_settings(ctx))
     if format_ == "json":
         _print_json(document)
         return
@@ -180,7 +187,7 @@ def scorecard(
                   + (", ".join(f"{flag.replace('_', ' ')} {count}"
                                for flag, count in team_doc["flags"].items())
                      if team_doc["flags"] else "none"), overflow="fold")
-    typer.echo(as_of_line(started))
+    typer.echo(as_of_line(started, _zone(ctx)))
 
 
 def report(
@@ -200,7 +207,7 @@ def report(
         raise typer.BadParameter(f"{out}: the file name must end in .html or .pdf",
                                  param_hint="--out")
     write_report(state(ctx).engine(), kind, identifier, out, start=parse_date(from_, "--from"),
-                 end=parse_date(to, "--to"), settings=_settings())
+                 end=parse_date(to, "--to"), settings=_settings(ctx))
     typer.echo(f"wrote {out}")
 
 
@@ -217,7 +224,7 @@ def leaderboard(
     _format(format_)
     started = time.time()
     document = build_leaderboard(state(ctx).engine(), team=team, start=parse_date(from_, "--from"),
-                                 end=parse_date(to, "--to"), settings=_settings())
+                                 end=parse_date(to, "--to"), settings=_settings(ctx))
     if format_ == "json":
         _print_json(document)
         return
@@ -244,7 +251,7 @@ def leaderboard(
     if document["unranked"]:
         typer.echo("Not ranked (not enough data): " + ", ".join(
             f"{row['agent']} ({row['reason']})" for row in document["unranked"]))
-    typer.echo(as_of_line(started))
+    typer.echo(as_of_line(started, _zone(ctx)))
 
 
 def health(
@@ -262,7 +269,7 @@ def health(
     started = time.time()
     document = customer_health(state(ctx).engine(), end=parse_date(to, "--to"),
                                customers=[customer] if customer else None,
-                               settings=_settings())
+                               settings=_settings(ctx))
     accounts = [a for a in document["accounts"] if a["at_risk"] or not at_risk][:limit]
     if format_ == "json":
         _print_json({**document, "accounts": accounts})
@@ -278,7 +285,7 @@ def health(
                       _fmt(account["score"]), "yes" if account["at_risk"] else "",
                       "; ".join(account["reasons"]) or "–")
     Console().print(table)
-    typer.echo(as_of_line(started))
+    typer.echo(as_of_line(started, _zone(ctx)))
 
 
 # --- alerts ----------------------------------------------------------------------------------
@@ -327,7 +334,7 @@ def alerts_list(ctx: typer.Context, format_: FormatOption = "table") -> None:
     from servicepulse.scorecards.alerts import all_rules
 
     _format(format_)
-    rules = [rule.as_json() for rule in all_rules(state(ctx).engine(), _settings())]
+    rules = [rule.as_json() for rule in all_rules(state(ctx).engine(), _settings(ctx))]
     if format_ == "json":
         _print_json(rules)
         return
@@ -386,7 +393,7 @@ def alerts_run(
     engine = state(ctx).engine()
     today = parse_date(day, "--date")
     try:
-        settings = _settings()
+        settings = _settings(ctx)
         summary = check_rules(engine, settings, today=today)
         _print_check(summary.as_json(), format_)
         next_full = time.monotonic() + interval_s
@@ -467,7 +474,7 @@ def bench_scorecards(
     _format(format_)
     try:  # the centre is simulated: a size it cannot be is a usage error, said before the run
         SimulationConfig(agents=agents, days=days, seed=1)
-    except ValueError as error:
+    except InvalidRequest as error:
         raise typer.BadParameter(str(error)) from None
     figures = {name: round(value, 3) for name, value in
                run_bench(agents=agents, days=days, repeats=repeats).items()}

@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from servicepulse.cli.context import parse_date
+from servicepulse.cli.context import parse_date, state
+from servicepulse.errors import InvalidRequest
 
 
 def register(app: typer.Typer) -> None:
@@ -28,15 +29,9 @@ def current_time() -> datetime:
     return datetime.now(UTC)
 
 
-def organisation_today(moment: datetime) -> date:
+def organisation_today(moment: datetime, timezone: str) -> date:
     """The date of `moment` in the organisation's time zone (the `timezone` setting)."""
-    from servicepulse.config import ConfigError, load_settings
-
-    try:
-        zone = load_settings().timezone
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return moment.astimezone(ZoneInfo(zone)).date()
+    return moment.astimezone(ZoneInfo(timezone)).date()
 
 
 def choose_days(
@@ -64,6 +59,7 @@ def choose_days(
 
 
 def simulate(
+    ctx: typer.Context,
     agents: Annotated[int, typer.Option(help="Agents in the centre (at least 12).")] = 40,
     days: Annotated[
         int | None, typer.Option(help="Days to simulate (default 30).", show_default=False)
@@ -94,7 +90,7 @@ def simulate(
     from servicepulse.simulate import SimulationConfig, special_agents, write_jsonl
 
     moment = current_time()
-    today = organisation_today(moment)
+    today = organisation_today(moment, state(ctx).settings().timezone)
     first, count, ends_today = choose_days(
         days, parse_date(start, "--start"), parse_date(end, "--end"), today)
     # Only the default (no day given) stops at now: a day named is simulated whole.
@@ -102,7 +98,7 @@ def simulate(
     try:
         config = SimulationConfig(agents=agents, days=count, seed=seed, start=first,
                                   around_the_clock=around_the_clock)
-    except ValueError as exc:
+    except InvalidRequest as exc:  # a centre the simulator cannot make
         raise typer.BadParameter(str(exc)) from None
     started = time.perf_counter()
     to_stdout = str(out) == "-"
@@ -154,6 +150,6 @@ def bench_simulate(
 
     try:  # a centre the simulator cannot make is a usage error, said before the run
         SimulationConfig(agents=agents, days=days, seed=1)
-    except ValueError as error:
+    except InvalidRequest as error:
         raise typer.BadParameter(str(error)) from None
     typer.echo(run_simulate_bench(agents, days, runs, out))

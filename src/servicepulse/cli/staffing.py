@@ -15,7 +15,7 @@ import json
 import math
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from rich.table import Table
 
 from servicepulse.cli.context import parse_date, state
 from servicepulse.workforce import defaults
+
+if TYPE_CHECKING:
+    from servicepulse.config import Settings
 
 staffing_app = typer.Typer(help="Staffing: Erlang C/A, plans against shifts, forecasts, "
                                 "what-if simulation.", no_args_is_help=True)
@@ -91,23 +94,22 @@ def _nonnegative(value: float, option: str, what: str) -> float:
     return value
 
 
-def _settings() -> Any:
-    from servicepulse.config import load_settings
+def _settings(ctx: typer.Context) -> Settings:
+    """The configuration, loaded once by the command line's start (cli/context.py)."""
+    return state(ctx).settings()
 
-    return load_settings()
 
-
-def _timezone(value: str | None) -> str:
+def _timezone(ctx: typer.Context, value: str | None) -> str:
     """--timezone, else the organisation's (`timezone` in servicepulse.toml)."""
-    return value or str(_settings().timezone)
+    return value or str(_settings(ctx).timezone)
 
 
-def _target_time(value: float | None, channel: str) -> float:
+def _target_time(ctx: typer.Context, value: float | None, channel: str) -> float:
     """--target-time, else the channel's service-level threshold (the organisation's
     `service_level_threshold_s`: phone 20 s, chat 30 s by default)."""
     if value is not None:
         return _nonnegative(value, "--target-time", "seconds")
-    return defaults.target_time_s(channel, _settings().service_level_threshold_s)
+    return defaults.target_time_s(channel, _settings(ctx).service_level_threshold_s)
 
 
 def _plan_day(ctx: typer.Context, timezone: str) -> date:
@@ -138,6 +140,7 @@ def _fmt_seconds(value: float | None, digits: int = 1) -> str:
 
 @staffing_app.command("erlang")
 def erlang(
+    ctx: typer.Context,
     calls: Annotated[float, typer.Option("--calls", help="Calls arriving in the interval.")],
     aht: Annotated[float, typer.Option("--aht", help="Average handle time, seconds.")],
     interval: Annotated[str, typer.Option(
@@ -164,7 +167,7 @@ def erlang(
     interval_s = _any_interval(interval)
     _positive(aht, "--aht")
     sl = _percent(target_sl, "--target-sl", allow_100=False)
-    target_time = _target_time(target_time, defaults.CHANNEL)
+    target_time = _target_time(ctx, target_time, defaults.CHANNEL)
     cap = _percent(max_occupancy, "--max-occupancy", allow_100=True, allow_0=False)
     shrink = _percent(shrinkage, "--shrinkage", allow_100=False)
     if patience is not None:
@@ -275,7 +278,7 @@ def plan(
     from servicepulse.workforce.plan import staffing_plan
 
     interval_s = _interval_seconds(interval)
-    zone = _timezone(timezone)
+    zone = _timezone(ctx, timezone)
     first = parse_date(start, "--from") or _plan_day(ctx, zone)
     last = parse_date(end, "--to") or first
     _require(last >= first, "--to", f"{last} is before --from {first}")
@@ -287,7 +290,7 @@ def plan(
     if aht is not None:
         _positive(aht, "--aht")
     channels = _channels(channel)
-    target_time = _target_time(target_time, channels[0])
+    target_time = _target_time(ctx, target_time, channels[0])
     engine = state(ctx).engine()
     try:
         result = staffing_plan(engine, first, last, interval_s, channels, sl, target_time, cap,
@@ -362,7 +365,7 @@ def forecast_command(
     from servicepulse.workforce.plan import history_series
 
     interval_s = _interval_seconds(interval)
-    zone = _timezone(timezone)
+    zone = _timezone(ctx, timezone)
     first = parse_date(start, "--from") or _plan_day(ctx, zone)
     last = parse_date(end, "--to") or first
     _require(last >= first, "--to", f"{last} is before --from {first}")
@@ -503,7 +506,7 @@ def reforecast_command(
     )
 
     interval_s = _interval_seconds(interval)
-    zone = _timezone(timezone)
+    zone = _timezone(ctx, timezone)
     try:
         zone_of(zone)
     except ForecastError as exc:
@@ -525,7 +528,7 @@ def reforecast_command(
     if aht is not None:
         _positive(aht, "--aht")
     channels = _channels(channel)
-    target_s = _target_time(target_time, channels[0])
+    target_s = _target_time(ctx, target_time, channels[0])
     try:
         result = intraday_reforecast(
             state(ctx).engine(), chosen_day, moment, interval_s, channels, zone, sl,
@@ -599,7 +602,7 @@ def reforecast_backtest_command(
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
     try:
         scores = reforecast_backtest(state(ctx).engine(), days, times, _interval_seconds(interval),
-                                     _channels(channel), _timezone(timezone),
+                                     _channels(channel), _timezone(ctx, timezone),
                                      history_weeks=history_weeks, credibility=credibility)
     except ForecastError as exc:
         raise _fail(str(exc)) from exc
@@ -688,7 +691,7 @@ def whatif(
     if aht is not None:
         _positive(aht, "--aht")
     channels = _channels(channel)
-    target_time = _target_time(target_time, channels[0])
+    target_time = _target_time(ctx, target_time, channels[0])
     if patience is not None:
         _positive(patience, "--patience")
     _positive(handle_cv, "--handle-cv", "(a ratio)")
@@ -706,7 +709,7 @@ def whatif(
                 target_time, _percent(max_occupancy, "--max-occupancy", allow_100=True,
                                       allow_0=False),
                 _percent(shrinkage, "--shrinkage", allow_100=False), patience, aht,
-                history_weeks=history_weeks, timezone=_timezone(None))
+                history_weeks=history_weeks, timezone=_timezone(ctx, None))
             result = plan_what_if(plan, staffing.value, distribution, handle_cv,
                                   replications, seed)
         except ErlangInputError as exc:

@@ -243,12 +243,11 @@ def token_create(
                              "token_lifetime_days setting, 365 days).")] = None,
 ) -> None:
     """Create an API token and print it (only its hash is stored: keep it now)."""
-    from servicepulse.config import load_settings
     from servicepulse.web.users import UserError, create_token, parse_expiry
 
     try:
         if expires_in is None:
-            days = load_settings().token_lifetime_days
+            days = state(ctx).settings().token_lifetime_days
             lifetime = days * 86400.0 if days > 0 else None
         else:
             lifetime = parse_expiry(expires_in)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:  # SQLAlchemy loads when an import runs, not when the hooks are named
     from sqlalchemy import Connection, Engine
 
+    from servicepulse.config import Settings
+
 
 @dataclass
 class Touched:
@@ -71,6 +73,30 @@ AFTER_IMPORT: list[AfterBatch] = []
 Write: TypeAlias = "Callable[[Connection], None]"
 Prepare: TypeAlias = "Callable[[Engine, Touched], Write]"
 PREPARED_AFTER_IMPORT: dict[AfterBatch, Prepare] = {}
+
+# The settings the hooks read (a rollup's time zone and repeat window, the configured alert
+# rules): the composition root hands over how to get the ones its program loaded (the command
+# line loads them on first use, the app has them from its start). The hooks run inside an
+# import's transaction, with no other way to be given them; nothing here reads a file.
+SettingsProvider = Callable[[], "Settings"]
+_settings_provider: SettingsProvider | None = None
+
+
+def configure(provider: SettingsProvider) -> None:
+    """How the hooks get the program's settings (the composition root calls it)."""
+    global _settings_provider
+    _settings_provider = provider
+
+
+def settings() -> Settings:
+    """The program's settings, for a hook; the documented defaults (with the SERVICEPULSE_*
+    variables) when the program gave none."""
+    if _settings_provider is not None:
+        return _settings_provider()
+    from servicepulse.config import Settings
+
+    return Settings()
+
 
 Installer = Callable[[], None]  # registers the hooks (register, register_after_import)
 _installers: list[Installer] = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -377,11 +378,13 @@ def _zendesk_status_change(state: ZendeskState, ticket: dict[str, Any], change: 
             "at": iso(moment), "kind": kind, "actor": "system"}
 
 
-def zendesk_delivery(payload: dict[str, Any]) -> Delivery:
+def zendesk_delivery(payload: dict[str, Any],
+                     channels: Mapping[str, str] | None = None) -> Delivery:
     """Records from a Zendesk webhook: a ticket event (`"type": "zen:event-type:ticket.*"`
     with the ticket in `detail`) or a trigger's JSON body (`{"ticket": {...}, "comment":
-    {...}}`, or the ticket fields alone)."""
-    state = ZendeskState(settings_from(ConnectorOptions()))
+    {...}}`, or the ticket fields alone). `channels`: the configuration's
+    `zendesk_channels` (the app's settings)."""
+    state = ZendeskState(settings_from(ConnectorOptions(zendesk_channels=channels or {})))
     rows = _Rows(ZENDESK_SOURCE, dumps(payload))
     event_type = payload.get("type")
     comment: Any = None

@@ -43,6 +43,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from servicepulse.ingest import hooks
 from servicepulse.kpi.business_hours import refresh_business_durations
 from servicepulse.kpi.business_hours_verify import KIND as BUSINESS_HOURS_KIND
 from servicepulse.kpi.rollup import (
@@ -357,7 +358,9 @@ class RollupCheck:
 
     def check(self, engine: Engine, progress: Progress,
               earlier: Mapping[str, Sequence[Difference]]) -> CheckResult:
-        settings = kpi_settings(None)
+        # the settings the import hooks build the rollup with (the program's, given at its
+        # start): the check recomputes what they would have written
+        settings = kpi_settings(hooks.settings())
         zone = settings.timezone
         lookback = math.ceil(settings.repeat_window_days)
         durations = [item for item in earlier.get(BUSINESS_HOURS_KIND, ()) if not item.pending]
@@ -411,16 +414,17 @@ class RollupCheck:
 
     def repair(self, engine: Engine, differences: Sequence[Difference]) -> int:
         mine = [item for item in differences if item.kind == KIND]
+        settings = kpi_settings(hooks.settings())  # as the import hooks build the rollup
         rebuilt = 0
         differing = [item for item in mine if not item.pending]
         if differing:
             every_day = any(item.group.startswith("timezone=") for item in differing)
             days = {date.fromisoformat(item.day) for item in differing if item.day}
             with write_transaction(engine, "derived") as connection:
-                refresh_rollups(connection, None if every_day else days)
+                refresh_rollups(connection, None if every_day else days, settings)
             rebuilt += len(days)
         if any(item.pending for item in mine):
-            rebuilt += refresh_dirty_rollups(engine)
+            rebuilt += refresh_dirty_rollups(engine, settings)
         return rebuilt
 
 

@@ -208,10 +208,7 @@ def build_leaderboard(engine: sqlalchemy.Engine, *, team: str | None = None,
                       start: date | None = None, end: date | None = None,
                       settings: Any = None,
                       contexts: list[Context] | None = None) -> dict[str, Any]:
-    if settings is None:
-        from servicepulse.config import load_settings
-
-        settings = load_settings()
+    # settings: the program's (its start loaded them); None: the documented defaults
     if contexts is None:
         teams = [team] if team is not None else sorted(
             {m.team for m in load_members(engine).values() if m.team and m.active})

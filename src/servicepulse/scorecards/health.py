@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from servicepulse.store import tables
 
-WINDOW_DAYS = 28  # when the configuration cannot be read (its default_window_days)
+WINDOW_DAYS = 28  # without settings: the default of default_window_days
 AT_RISK = 60.0
 CSAT_TARGET = 80.0
 PENALTY = {
@@ -65,15 +65,9 @@ def _default_end(last: float | None, zone: ZoneInfo) -> date:
 
 
 def _default_window_days(settings: Any) -> int:
+    """The settings' window (the program's, loaded at its start); without: the default."""
     days = getattr(settings, "default_window_days", None)
-    if days is None:
-        from servicepulse.config import ConfigError, load_settings
-
-        try:
-            days = load_settings().default_window_days
-        except ConfigError:
-            days = WINDOW_DAYS
-    return int(days)
+    return int(days) if days is not None else WINDOW_DAYS
 
 
 def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from servicepulse.errors import InvalidRequest
+
 # A fixed default start (a Monday) so the same seed gives the same file on any day; the
 # window holds the UK August bank holiday and US Labor Day.
 DEFAULT_START = date(2026, 8, 24)
@@ -29,12 +31,13 @@ class SimulationConfig:
     around_the_clock: bool = False
 
     def __post_init__(self) -> None:
+        # InvalidRequest (a ValueError): a size the centre cannot be is the caller's to fix
         if self.agents < 12:
-            raise ValueError(
+            raise InvalidRequest(
                 f"agents: {self.agents} is too few; the simulated centre needs "
                 "at least 12 (a care team with its lead plus the specialist roles)"
             )
         if self.days < 1:
-            raise ValueError(f"days: {self.days} must be at least 1")
+            raise InvalidRequest(f"days: {self.days} must be at least 1")
         if not 0.1 <= self.target_occupancy <= 0.98:
-            raise ValueError("target_occupancy: must be between 0.1 and 0.98")
+            raise InvalidRequest("target_occupancy: must be between 0.1 and 0.98")

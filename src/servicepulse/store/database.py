@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from servicepulse.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -52,14 +55,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_store_engine(url: str | None = None) -> Engine:
     url = database_url(url)
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # SQLAlchemy's own error for a string that is no URL
+        raise InvalidRequest(
+            f"{url!r} is not a database URL: use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST/DB") from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    raise ValueError(
+    raise InvalidRequest(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use "
         "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
     )

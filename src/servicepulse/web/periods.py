@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from servicepulse.config import default_window_days
 from servicepulse.store import tables
 from servicepulse.web.runners.base import RunContext, Window, resolve_window
 
@@ -71,7 +70,7 @@ def default_end(span: tuple[date, date] | None, today: date) -> date:
 def page_window(context: RunContext, from_: date | None, to: date | None,
                 days: int | None = None) -> Window:
     """The window a page shows: as asked, else the default (see the module docstring)."""
-    days = days or default_window_days()
+    days = days or context.settings.default_window_days  # loaded once, at the app's start
     if to is None and from_ is None:
         timezone = context.settings.timezone
         to = default_end(data_span(context.engine, timezone), local_today(timezone))

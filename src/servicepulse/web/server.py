@@ -11,7 +11,9 @@ from servicepulse.web.app import create_app
 
 
 def app_from_environment() -> FastAPI:
-    """The app on the store named by SERVICEPULSE_DATABASE_URL (set by `servicepulse serve`).
+    """The app on the store named by SERVICEPULSE_DATABASE_URL (set by `servicepulse serve`),
+    with the configuration read once, here (each worker process is a start of its own).
     Records posted to it are held to the configured plausible values, as imports are."""
-    plausible.configure_from_settings(load_settings())
-    return create_app(open_store())
+    settings = load_settings()
+    plausible.configure_from_settings(settings)
+    return create_app(open_store(), settings=settings)

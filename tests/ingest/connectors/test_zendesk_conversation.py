@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from servicepulse.config import CHANNEL_NAMES
+from servicepulse.config import CHANNEL_NAMES, ConfigError, load_settings
 from servicepulse.ingest.connectors import CONNECTORS, ConnectorOptions
 from servicepulse.ingest.connectors.base import MappingError
 from servicepulse.ingest.importer import ImportSummary, import_rows
@@ -336,22 +336,25 @@ def test_channels_cover_real_via_types_and_the_settings_override_them(
     assert channels() == {"zd-1": "web", "zd-2": "chat", "zd-3": "phone", "zd-4": "chat",
                           "zd-5": "phone", "zd-6": "email", "zd-7": "social", "zd-8": "web",
                           "zd-9": "web"}
-    # the configuration maps an account's own integrations; the settings file wins over it
+    # the configuration maps an account's own integrations (the program's start loads it and
+    # hands its zendesk_channels to the connector); the settings file wins over it
     config = tmp_path / "servicepulse.toml"
     config.write_text('[zendesk_channels]\napi = "email"\nany_channel = "chat"\n')
-    monkeypatch.setenv("SERVICEPULSE_CONFIG", str(config))
+    configured = load_settings(config).zendesk_channels
+    assert configured == {"api": "email", "any_channel": "chat"}
     settings = tmp_path / "zendesk.toml"
     settings.write_text('[channels]\nany_channel = "sms"\nsomething_new = "chat"\n')
-    mapped = channels(mapping=settings)
+    mapped = channels(mapping=settings, zendesk_channels=configured)
     # api mapped by the user: every api ticket is e-mail, whatever via.source says
     assert (mapped["zd-1"], mapped["zd-2"], mapped["zd-3"]) == ("email", "email", "email")
     assert (mapped["zd-7"], mapped["zd-9"]) == ("sms", "chat")
     settings.write_text('[channels]\napi = "fax"\n')
     with pytest.raises(MappingError, match=r"\[channels\] api = 'fax' is not a channel"):
         read("zendesk", page, mapping=settings)
+    # a bad configuration is said when it is loaded, before any connector runs
     config.write_text('[zendesk_channels]\napi = "fax"\n')
-    with pytest.raises(MappingError, match=r"zendesk_channels\.api"):
-        read("zendesk", page)
+    with pytest.raises(ConfigError, match=r"zendesk_channels\.api = 'fax': 'fax' is not a "):
+        load_settings(config)
 
 
 def test_time_spent_from_a_field_id_in_the_settings(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import codecs
 import gzip
 import json
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,11 +37,15 @@ class ConnectorOptions:
       the mapping file's `timezone`.
     id_prefix: prefix of every id the connector makes, so ids of different sources (or two
       accounts of one source) cannot collide. Each connector has its own default (`zd-`, ...).
+    zendesk_channels: the configuration's `zendesk_channels` (Zendesk via.channel -> channel),
+      from the settings the program's start loaded (a connector never reads the
+      configuration itself); the mapping file's [channels] come on top.
     """
 
     mapping: Path | None = None
     timezone: str | None = None
     id_prefix: str | None = None
+    zendesk_channels: Mapping[str, str] = field(default_factory=dict)
 
 
 Reader = Callable[[Sequence[Path], ConnectorOptions], Iterator[SourceRow]]

@@ -143,7 +143,8 @@ def settings_from(options: ConnectorOptions) -> ZendeskSettings:
             raise MappingError(f"{options.mapping}: [roles] {source_role} = {role!r} is not a "
                                f"role; use one of {', '.join(sorted(valid))}")
     channels = dict(CHANNELS)
-    overrides = dict(_configured_channels())
+    overrides = {str(via).strip().lower(): str(channel)
+                 for via, channel in options.zendesk_channels.items()}
     given = raw.get("channels", {})
     if not isinstance(given, dict):
         raise MappingError(f"{options.mapping}: channels must be a table of Zendesk "
@@ -170,19 +171,6 @@ def settings_from(options: ConnectorOptions) -> ZendeskSettings:
         overridden=frozenset(overrides),
         time_spent_fields={str(time_field).strip()} if time_field is not None else set(),
     )
-
-
-def _configured_channels() -> dict[str, str]:
-    """The configuration's `zendesk_channels` (servicepulse.toml / SERVICEPULSE_*), checked
-    there; a configuration that cannot be read stops the import before any row."""
-    from servicepulse.config import ConfigError
-    from servicepulse.config import load_settings as load_configuration
-
-    try:
-        configured = load_configuration().zendesk_channels
-    except ConfigError as exc:
-        raise MappingError(str(exc)) from None
-    return {str(via).strip().lower(): str(channel) for via, channel in configured.items()}
 
 
 def channel_of(settings: ZendeskSettings, via: Any) -> str:

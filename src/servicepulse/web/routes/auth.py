@@ -38,17 +38,11 @@ LOGIN_CSRF_COOKIE = "sp_login_csrf"
 
 
 def account_settings(request: Request) -> AccountSettings:
-    """The accounts' settings, read from the configuration once per app (tests set
+    """The accounts' settings, of the configuration the app factory loaded (tests set
     `app.state.account_settings` to their own, with a clock they move)."""
     settings = getattr(request.app.state, "account_settings", None)
     if settings is None:
-        from servicepulse.config import ConfigError, load_settings
-
-        try:
-            settings = AccountSettings.from_settings(load_settings())
-        except ConfigError as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                                f"the configuration cannot be read: {exc}") from None
+        settings = AccountSettings.from_settings(request.app.state.services.settings)
         request.app.state.account_settings = settings
     chosen: AccountSettings = settings
     return chosen

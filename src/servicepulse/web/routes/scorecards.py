@@ -60,12 +60,6 @@ DigestPeriod = Annotated[str | None, Query(
     pattern="^(week|day)$", description="week or day: the digest as the schedule sends it")]
 
 
-def _settings() -> Any:
-    from servicepulse.config import load_settings
-
-    return load_settings()
-
-
 def _team_of(engine: Engine, agent: str) -> tuple[bool, str | None]:
     with engine.connect() as connection:
         row = connection.execute(select(tables.agents.c.team_id).where(
@@ -85,12 +79,13 @@ async def _cached(services: Services, name: str, compute: Callable[..., Any],
     """`compute(*args, **kwargs)` through the web service's result cache (until data changes).
     Access is checked before, and the results do not depend on who asks, so every caller
     shares them."""
-    settings = _settings()  # part of the key: a changed target is a different answer
-    key = cache_key(args[1:], kwargs, settings.model_dump(mode="json"))  # args[0]: engine
+    # the app's settings (loaded once, by the app factory) are the same for every call: not
+    # part of the key
+    key = cache_key(args[1:], kwargs)  # args[0]: engine
     try:
         return await services.run_cached(f"scorecards-{name}", services.context(Access()),
                                          key, partial(compute, *args, **kwargs,
-                                                      settings=settings))
+                                                      settings=services.settings))
     except OverflowError as error:  # a window past the calendar's end (the app answers the
         # domain errors: ScorecardError is a NotFound, a bad window an InvalidRequest)
         raise HTTPException(422, str(error)) from None
@@ -259,8 +254,9 @@ async def digest_page(services: ServicesDep, user: LeadUser, team_id: str,
         from servicepulse.scorecards.digest import latest_due, scheduled_digest
 
         cadence = "weekly" if period == "week" else "daily"
+        day = to or latest_due(cadence, services.settings)
         data = await _cached(services, "scheduled-digest", scheduled_digest, services.engine,
-                             team, cadence=cadence, day=to or latest_due(cadence, _settings()))
+                             team, cadence=cadence, day=day)
         return _document(render_html(data), format, f"digest-{team}-{data['from']}")
     first, end, _shown = await page_period(services, from_, to)
     data = await _cached(services, "digest", team_digest, services.engine, team,
@@ -301,7 +297,7 @@ async def leaderboard_page(request: Request, services: ServicesDep, user: Curren
 async def alerts_page(request: Request, services: ServicesDep, user: LeadUser,
                       rule: str | None = None) -> Response:
     rows = await run_in_threadpool(alert_rules.history, services.engine, 200, rule)
-    rules = await run_in_threadpool(alert_rules.all_rules, services.engine, _settings())
+    rules = await run_in_threadpool(alert_rules.all_rules, services.engine, services.settings)
     access = Access.of(user)
     if not access.sees_everything:  # a lead sees the alerts about their teams and agents
         allowed = set(access.team_ids or ())

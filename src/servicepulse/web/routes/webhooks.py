@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -59,18 +60,11 @@ class WebhookResult(BaseModel):
 
 
 def _secret(request: Request, source: str) -> str:
-    """The configured signing secret of `source` (503 without one). Read from the
-    configuration once per app (`app.state.webhook_secrets`)."""
+    """The configured signing secret of `source` (503 without one): of the settings the app
+    factory loaded (tests may set `app.state.webhook_secrets` instead)."""
     secrets = getattr(request.app.state, "webhook_secrets", None)
     if secrets is None:
-        from servicepulse.config import ConfigError, load_settings
-
-        try:
-            secrets = load_settings().webhook_secrets
-        except ConfigError as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                                f"the configuration cannot be read: {exc}") from None
-        request.app.state.webhook_secrets = secrets
+        secrets = request.app.state.services.settings.webhook_secrets
     value: Any = getattr(secrets, source, None)
     text = value.get_secret_value() if value is not None else None
     if not text:
@@ -155,7 +149,9 @@ async def zendesk_webhook(request: Request, services: ServicesDep) -> WebhookRes
     `X-Zendesk-Webhook-Signature-Timestamp` + body. Idempotent: a retried delivery changes
     nothing."""
     return await _receive(request, services, "zendesk", verify_zendesk,
-                          ZENDESK_SIGNATURE_HEADER, ZENDESK_TIMESTAMP_HEADER, zendesk_delivery)
+                          ZENDESK_SIGNATURE_HEADER, ZENDESK_TIMESTAMP_HEADER,
+                          partial(zendesk_delivery,
+                                  channels=services.settings.zendesk_channels))
 
 
 @router.post("/chatwoot", responses=_RESPONSES,
