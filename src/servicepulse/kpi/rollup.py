@@ -38,6 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from servicepulse.ingest import hooks
 from servicepulse.ingest.driver import in_ids
 from servicepulse.ingest.hooks import Touched
 from servicepulse.kpi.analytical import store_backend
@@ -528,8 +529,9 @@ def _clear_stale(connection: Connection, read: dict[date, int]) -> None:
 
 
 def refresh_after_import(connection: Connection, touched: Touched) -> None:
-    """After-import hook: rebuild the stale days once, after all the batches."""
-    refresh_dirty_days(connection)
+    """After-import hook: rebuild the stale days once, after all the batches (with the
+    settings the program's start gave the hooks)."""
+    refresh_dirty_days(connection, hooks.settings())
 
 
 def refresh_dirty_days(connection: Connection, settings: Any | None = None) -> int:
@@ -548,9 +550,10 @@ def prepare_refresh_after_import(engine: Engine, touched: Touched
     go on meanwhile), then written. At the write, a day whose mark changed since (bumped by
     a batch, or cleared by another rebuild that may have seen newer records) is not written
     over: every computed range its rebuild touches is left out, and its mark stays."""
+    settings = kpi_settings(hooks.settings())  # the program's, given at its start
     with engine.connect() as connection:
         read = dirty_marks(connection)
-        computed = compute_rollups(connection, set(read)) if read else []
+        computed = compute_rollups(connection, set(read), settings) if read else []
 
     def write(connection: Connection) -> None:
         if not read:
@@ -558,7 +561,7 @@ def prepare_refresh_after_import(engine: Engine, touched: Touched
         lock_for(connection, "derived")
         now = dirty_marks(connection)
         changed = {day for day, version in read.items() if now.get(day) != version}
-        lookback = math.ceil(kpi_settings(None).repeat_window_days)
+        lookback = math.ceil(settings.repeat_window_days)
         avoid = _zone_ranges(changed, lookback)
         written = [rows for rows in computed if not _overlaps(rows.first, rows.end, avoid)]
         write_rollups(connection, written)

@@ -1,14 +1,18 @@
 """The settings the KPI engine reads, taken from `servicepulse.config.Settings`.
 
-The configuration module belongs to another area; this adapter reads the names agreed for it
-(and falls back to the documented defaults for any it does not have), so the engine only ever
-sees one small, frozen, typed object.
+`kpi_settings(settings)` maps the configuration's fields, each by its name, to one small,
+frozen, typed object the engine reads (a plain dataclass: the engine builds its queries from
+it many times a request). It never reads the configuration file: the program's starts load
+the settings once and pass them down; `kpi_settings(None)` is the documented defaults.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the engine's start-up does not load pydantic for the configuration
+    from servicepulse.config import Settings
 
 
 def default_hourly_costs() -> dict[str, float]:
@@ -54,6 +58,8 @@ class KpiSettings:
     # (a request's context) judges KPIs by the configured targets
     targets: dict[str, Any] = field(default_factory=dict)
     industry_profile: str = "general"
+    # the window (days) every page and command shows when none is asked
+    default_window_days: int = 28
 
     def __post_init__(self) -> None:
         if self.service_level_formula not in SERVICE_LEVEL_FORMULAS:
@@ -64,58 +70,28 @@ class KpiSettings:
             raise ValueError("minimum_sample must be at least 1")
 
 
-def _first(source: Any, names: tuple[str, ...], default: Any) -> Any:
-    """The first attribute of `source` (or of its `kpi` section) among `names`."""
-    for holder in (source, getattr(source, "kpi", None)):
-        if holder is None:
-            continue
-        for name in names:
-            value = getattr(holder, name, None)
-            if value is not None:
-                return value
-    return default
+_DEFAULTS = KpiSettings()
 
 
-def _as_float_map(value: Any) -> dict[str, float]:
-    if hasattr(value, "model_dump"):
-        value = value.model_dump()
-    return {str(key): float(item) for key, item in dict(value).items() if item is not None}
-
-
-def kpi_settings(settings: Any | None = None) -> KpiSettings:
-    """KpiSettings from a `servicepulse.config.Settings` (loaded when None is given)."""
+def kpi_settings(settings: Settings | KpiSettings | None = None) -> KpiSettings:
+    """KpiSettings from the `servicepulse.config.Settings` a start loaded; None: the
+    documented defaults (the file is never read here)."""
     if isinstance(settings, KpiSettings):
         return settings
     if settings is None:
-        try:
-            from servicepulse.config import load_settings
-        except ImportError:  # configuration area not in the tree yet: the documented defaults
-            return KpiSettings()
-        settings = load_settings()
-    base = KpiSettings()
-    thresholds = {**base.service_level_thresholds, **_as_float_map(_first(
-        settings, ("service_level_thresholds", "service_level_threshold_s",
-                   "service_level_thresholds_s"), {}))}
-    targets = {**base.frt_targets, **_as_float_map(_first(
-        settings, ("frt_target_s", "frt_targets", "first_response_targets"), {}))}
-    costs = {**base.hourly_costs, **_as_float_map(_first(
-        settings, ("default_hourly_cost", "hourly_costs", "default_hourly_costs"), {}))}
-    formula = _first(settings, ("service_level_formula",), base.service_level_formula)
+        return _DEFAULTS
     return KpiSettings(
-        timezone=str(_first(settings, ("timezone", "org_timezone", "organisation_timezone"),
-                            base.timezone)),
-        repeat_window_days=float(_first(settings, ("repeat_window_days",),
-                                        base.repeat_window_days)),
-        short_abandon_s=float(_first(settings, ("short_abandon_s",), base.short_abandon_s)),
-        service_level_thresholds=thresholds,
-        service_level_formula=str(getattr(formula, "value", formula)),
-        minimum_sample=int(_first(settings, ("minimum_sample",), base.minimum_sample)),
-        gross_margin=float(_first(settings, ("gross_margin",), base.gross_margin)),
-        cltv_horizon_months=float(_first(settings, ("cltv_horizon_months",),
-                                         base.cltv_horizon_months)),
-        frt_targets=targets,
-        hourly_costs=costs,
-        targets=dict(getattr(settings, "targets", None) or {}),
-        industry_profile=str(getattr(getattr(settings, "industry_profile", None), "value",
-                                     "general")),
+        timezone=settings.timezone,
+        repeat_window_days=settings.repeat_window_days,
+        short_abandon_s=settings.short_abandon_s,
+        service_level_thresholds=settings.service_level_threshold_s.as_dict(),
+        service_level_formula=settings.service_level_formula.value,
+        minimum_sample=settings.minimum_sample,
+        gross_margin=settings.gross_margin,
+        cltv_horizon_months=settings.cltv_horizon_months,
+        frt_targets=settings.frt_target_s.as_dict(),
+        hourly_costs=settings.default_hourly_cost.as_dict(),
+        default_window_days=settings.default_window_days,
+        targets=dict(settings.targets),
+        industry_profile=settings.industry_profile.value,
     )

@@ -37,6 +37,7 @@ import sqlalchemy
 from sqlalchemy import Connection, delete, insert, select, update
 
 from servicepulse.errors import InvalidRequest
+from servicepulse.ingest import hooks
 from servicepulse.ingest.hooks import Touched
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
@@ -495,10 +496,9 @@ def queue_touched_rules(connection: Connection, touched: Touched) -> None:
 
 
 def _configured_rules() -> list[AlertRule]:
+    """The configuration's rules, of the settings the program's start gave the hooks."""
     try:
-        from servicepulse.config import load_settings
-
-        return config_rules(load_settings())
+        return config_rules(hooks.settings())
     except InvalidRequest:  # a bad configuration is reported by the commands, not by imports
         return []
 

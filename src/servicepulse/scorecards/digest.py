@@ -40,6 +40,7 @@ import sqlalchemy
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from servicepulse.config import Settings
 from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.display import format_kpi_change
@@ -714,15 +715,9 @@ class DigestScheduler:
         return outcomes
 
 
-def start_scheduler(engine: sqlalchemy.Engine) -> DigestScheduler | None:
-    """The server's digest scheduler, when the configuration names anyone to send to."""
-    from servicepulse.config import ConfigError, load_settings
-
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        logger.warning("digests not scheduled: %s", error)
-        return None
+def start_scheduler(engine: sqlalchemy.Engine, settings: Settings) -> DigestScheduler | None:
+    """The server's digest scheduler, when the configuration (the app's, loaded at its
+    start) names anyone to send to."""
     if not digests_configured(settings):
         return None
     scheduler = DigestScheduler(engine, settings)

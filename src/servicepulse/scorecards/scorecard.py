@@ -163,10 +163,7 @@ def _active_members(members: dict[str, Member], team: str | None) -> list[Member
 def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Member]]],
               start: date | None, end: date | None, settings: Any) -> list[Context]:
     """Each team's context (its members given) from one set of engine queries by agent."""
-    if settings is None:
-        from servicepulse.config import load_settings
-
-        settings = load_settings()
+    # settings: the program's (its start loaded them); None: the documented defaults
     if start is not None and end is not None:
         if end <= start:
             raise InvalidRequest(f"the end ({end}) must be after the start ({start}): it is "

@@ -28,8 +28,10 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicepulse.composition import compose
+from servicepulse.config import Settings, load_settings
 from servicepulse.errors import ServicePulseError, Unavailable
 from servicepulse.kpi.kept_backends import close_backends
+from servicepulse.kpi.settings import kpi_settings
 from servicepulse.web.access import Forbidden
 from servicepulse.web.cache import ResultCache
 from servicepulse.web.deps import CurrentUser
@@ -104,16 +106,25 @@ class BodyLimit:
 
 def create_app(engine: Engine, kpi: KpiFunction | None = None,
                max_body_bytes: int = MAX_BODY_BYTES, serve_stale: bool = True,
-               prewarm: bool = True) -> FastAPI:
+               prewarm: bool = True, settings: Settings | None = None) -> FastAPI:
     """The app on `engine`. `serve_stale=False` makes every view exact right after a write
-    (at the cost of waiting for the engine); `prewarm` computes the default views at start."""
-    compose()  # the import hooks the API's record imports and the background worker run
+    (at the cost of waiting for the engine); `prewarm` computes the default views at start.
+    `settings`: the configuration, loaded here when not given (this is the web's composition
+    root: the one place it is read; the app state holds it for every route and view)."""
+    if settings is None:
+        settings = load_settings()
+    chosen = settings
+    # the import hooks the API's record imports and the background worker run, with the
+    # app's settings
+    compose(lambda: chosen)
     # Dashboards read the daily rollup where it answers; the KPI API stays on the exact engine
     # (the same document as `servicepulse kpi`). A `kpi` given (tests) serves both.
-    services = Services(engine=engine, kpi=kpi or dashboard_kpi_function(),
-                        exact_kpi=kpi or engine_kpi_function(),
+    figures = kpi_settings(settings)
+    services = Services(engine=engine, kpi=kpi or dashboard_kpi_function(figures),
+                        exact_kpi=kpi or engine_kpi_function(figures),
                         max_body_bytes=max_body_bytes,
-                        cache=ResultCache(serve_stale=serve_stale), prewarm_views=prewarm)
+                        cache=ResultCache(serve_stale=serve_stale), prewarm_views=prewarm,
+                        settings=settings, kpi_settings=figures)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -132,7 +143,7 @@ def create_app(engine: Engine, kpi: KpiFunction | None = None,
             # several workers or servers send it once
             from servicepulse.scorecards.digest import start_scheduler
 
-            digests = start_scheduler(engine)
+            digests = start_scheduler(engine, services.settings)
         try:
             yield
         finally:

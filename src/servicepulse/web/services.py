@@ -15,6 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from servicepulse.config import Settings
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.web.access import Access
 from servicepulse.web.cache import ResultCache
@@ -67,6 +68,9 @@ class Services:
     hub: LiveHub = field(init=False)
     _identities: dict[tuple[str, str], tuple[float, User | None]] = field(default_factory=dict)
 
+    # the configuration the app factory loaded (its one reading), and what the KPI engine
+    # reads of it; without (tests building Services by hand): the documented defaults
+    settings: Settings = field(default_factory=Settings)
     kpi_settings: KpiSettings = field(default_factory=kpi_settings)
 
     def __post_init__(self) -> None:
