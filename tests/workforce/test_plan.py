@@ -4,9 +4,11 @@ Fixture tests/fixtures/workforce/plan_history.jsonl, worked by hand:
 - inbound phone calls: Mon 2 March 09:xx: 3; Mon 9 March 09:xx: 5 (one exactly at 09:00),
   10:xx: 2; one on the plan day (Mon 16 March 09:10). Not counted: an outbound call, an
   email and a chat (other channels), all on 9 March 09:xx.
-- handle times of the 10 history calls: nine of 300 s (talk + hold + wrap), one with only
-  handle_s = 400 -> AHT = (9 × 300 + 400) / 10 = 310 s. (The plan-day call's 1000 s and the
-  excluded contacts' times must not count.)
+- handle times of the 10 history calls (each handled by an agent): nine of 300 s (talk + hold
+  + wrap), one with only handle_s = 400 -> AHT = (9 × 300 + 400) / 10 = 310 s, the KPI
+  engine's AHT of phone over 2-15 March. Not counted: the plan-day call's 1000 s (after the
+  history), the outbound call's 1000 s (no agent: not handled), the email's 1000 s and the
+  chat's 500 s (other channels; phone and chat together: (3100 + 500) / 11 = 327.27 s).
 - shifts on 16 March: a1 08:30-10:30, a2 09:00-10:00 plus an overlapping duplicate
   09:30-09:45 (counted once), a3 10:00-10:15 -> scheduled 08:00 = 0.5, 09:00 = 2, 10:00 = 0.75.
 """
@@ -23,6 +25,8 @@ from sqlalchemy import Engine
 
 from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.readers import read_jsonl
+from servicepulse.kpi.engine import run_kpi_query
+from servicepulse.kpi.query import KpiQuery
 from servicepulse.store.database import open_store
 from servicepulse.workforce.forecast import ForecastError, arrival_history
 from servicepulse.workforce.plan import mean_handle_time, scheduled_agents, staffing_plan
@@ -74,6 +78,9 @@ def test_history_handle_time_and_schedule(planned_store: Engine) -> None:
 
     start, end = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 16, tzinfo=UTC)
     assert mean_handle_time(planned_store, ["phone"], start, end) == pytest.approx(310.0)
+    assert mean_handle_time(planned_store, ["phone", "chat"], start, end) == pytest.approx(
+        3600 / 11)
+    assert mean_handle_time(planned_store, ["sms"], start, end) is None  # none handled
     on_shift = scheduled_agents(planned_store, datetime(2026, 3, 16, 8, tzinfo=UTC), 3600, 4)
     assert list(on_shift) == [0.5, 2.0, 0.75, 0.0]
     # Half-hour intervals: 08:30-09:00 a1; 09:00-09:30 a1 + a2; 10:00-10:30 a1 + a3's 15 min.
@@ -154,3 +161,21 @@ def test_staffing_plans_by_hand(planned_store: Engine) -> None:
 def test_plan_without_history_says_what_to_do(store: Engine) -> None:
     with pytest.raises(ForecastError, match="import some history first"):
         staffing_plan(store, date(2026, 3, 16), date(2026, 3, 16))
+
+
+def test_plan_aht_is_the_kpi_engines(planned_store: Engine) -> None:
+    """The plan asks the engine: its AHT is `servicepulse kpi --kpis aht --by channel` over
+    the history's days (2 March, the first stored call's day, to 16 March exclusive)."""
+    document = run_kpi_query(planned_store, KpiQuery.model_validate(
+        {"kpis": ["aht"], "by": ["channel"], "from": "2026-03-02", "to": "2026-03-16",
+         "compare": False}))
+    rows = document if isinstance(document, dict) else document.to_json()
+    by_channel = {row["group"]["channel"]: (row["kpis"]["aht"]["value"],
+                                            row["kpis"]["aht"]["n"]) for row in rows["rows"]}
+    assert by_channel == {"phone": (310.0, 10), "chat": (500.0, 1), "email": (1000.0, 1)}
+    plan = staffing_plan(planned_store, date(2026, 3, 16), date(2026, 3, 16), interval_s=3600,
+                         history_weeks=2)
+    assert plan.aht_s == by_channel["phone"][0]
+    both = staffing_plan(planned_store, date(2026, 3, 16), date(2026, 3, 16), interval_s=3600,
+                         history_weeks=2, channels=("phone", "chat"))
+    assert both.aht_s == pytest.approx(3600 / 11)  # (3100 + 500) / (10 + 1)

@@ -128,10 +128,10 @@ def test_scale_before_any_forecast_volume() -> None:
 def test_patience_estimate(sqlite_store: Engine, tmp_path: Path) -> None:
     # waits 30 s and 50 s (answered) and 20 s (abandoned): 100 s waited, 1 abandoned
     records = [
-        {"type": "interaction", "id": "p1", "channel": "phone", "created_at":
-         "2026-03-02T09:00:00Z", "answered_at": "2026-03-02T09:00:30Z", "talk_s": 60},
-        {"type": "interaction", "id": "p2", "channel": "phone", "created_at":
-         "2026-03-02T09:10:00Z", "answered_at": "2026-03-02T09:10:50Z", "talk_s": 60},
+        {"type": "interaction", "id": "p1", "channel": "phone", "agent_id": "a1",
+         "created_at": "2026-03-02T09:00:00Z", "answered_at": "2026-03-02T09:00:30Z", "talk_s": 60},
+        {"type": "interaction", "id": "p2", "channel": "phone", "agent_id": "a1",
+         "created_at": "2026-03-02T09:10:00Z", "answered_at": "2026-03-02T09:10:50Z", "talk_s": 60},
         {"type": "interaction", "id": "p3", "channel": "phone", "created_at":
          "2026-03-02T09:20:00Z", "abandoned_at": "2026-03-02T09:20:20Z"}]
     path = tmp_path / "waits.jsonl"

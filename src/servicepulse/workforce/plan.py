@@ -10,8 +10,9 @@ Per interval of [start, end):
 - over/under = scheduled − required with shrinkage (negative: under-staffed);
 - projected service level, occupancy, ASA (and abandonment) with the productive scheduled
   agents, floor(scheduled × (1 − shrinkage)).
-AHT is the stored mean for the channels (talk + hold + wrap of answered contacts; handle_s
-where there is no talk time) unless given.
+AHT, unless given, is the KPI engine's `aht` of the channels over the history's days (the
+figure `servicepulse kpi --kpis aht --by channel` gives for the same days): AHT is defined
+once, in servicepulse.kpi.definitions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -128,22 +130,32 @@ def scheduled_agents(engine: Engine, start: datetime, interval_s: int, count: in
 
 
 def mean_handle_time(engine: Engine, channels: Sequence[str], start: datetime,
-                     end: datetime) -> float | None:
-    """Mean handle time (s) of inbound contacts of `channels` created in [start, end):
-    talk + hold + wrap where talk time is known, else handle_s (docs/kpis.md's AHT)."""
-    talk = interactions.c.talk_s
-    handle = func.coalesce(
-        talk + func.coalesce(interactions.c.hold_s, 0.0) + func.coalesce(interactions.c.wrap_s,
-                                                                          0.0),
-        interactions.c.handle_s)
-    query = select(func.avg(handle)).where(
-        interactions.c.direction == "inbound",
-        interactions.c.channel.in_(list(channels)),
-        interactions.c.created_at >= start.timestamp(),
-        interactions.c.created_at < end.timestamp(),
-        handle.is_not(None), handle > 0)
-    with engine.connect() as connection:
-        value = connection.execute(query).scalar()
+                     end: datetime, timezone: str = "UTC") -> float | None:
+    """The KPI engine's AHT (docs/kpis.md: handled interactions, talk + hold + wrap for phone
+    and chat with talk time, else handle_s) of `channels` over the organisation's days from
+    `start`'s to the day before `end`'s: `servicepulse kpi --kpis aht --by channel` over the
+    same days gives it for one channel; for several, the engine's AHT of them together (the
+    mean over all their handled contacts). None when no contact of the range has a handle
+    time. Asked of the engine so that AHT is defined once: the plan and the dashboards read
+    the same figure."""
+
+    from servicepulse.kpi.engine import run_kpi_query
+    from servicepulse.kpi.query import KpiQuery
+    from servicepulse.kpi.settings import KpiSettings
+
+    zone = ZoneInfo(timezone)
+    first, stop = start.astimezone(zone).date(), end.astimezone(zone).date()
+    if stop <= first:
+        return None
+    query = KpiQuery.model_validate({"kpis": ["aht"], "from": first, "to": stop,
+                                     "filters": {"channel": list(channels)},
+                                     "compare": False})
+    # the engine's AHT reads no setting but the time zone (which days are in the range)
+    result: Any = run_kpi_query(engine, query, KpiSettings(timezone=timezone))
+    # the engine's answer as its JSON document (a typed result gives it by to_json())
+    document = result if isinstance(result, dict) else result.to_json()
+    rows = document.get("rows") or []
+    value = ((rows[0].get("kpis") or {}).get("aht") or {}).get("value") if rows else None
     return None if value is None else float(value)
 
 
@@ -210,7 +222,7 @@ def staffing_plan(engine: Engine, start: date, end: date,
     actual = arrival_history(engine, plan_start, plan_end, interval_s, channels)
 
     if aht_s is None:
-        aht_s = mean_handle_time(engine, channels, history_start, plan_start)
+        aht_s = mean_handle_time(engine, channels, history_start, plan_start, timezone)
         if aht_s is None:
             raise ForecastError(
                 f"no handle times stored for {'/'.join(channels)} before {start}: pass the "

@@ -273,7 +273,7 @@ def intraday_reforecast(engine: Engine, day: date, at: time | datetime,
     arrivals = np.concatenate([arrivals, np.zeros(count - len(arrivals))])
     scaled = scale(predicted.values, arrivals, start, interval_s, moment, method)
     if aht_s is None:
-        aht_s = mean_handle_time(engine, channels, history.start, start)
+        aht_s = mean_handle_time(engine, channels, history.start, start, timezone)
         if aht_s is None:
             raise ForecastError(
                 f"no handle times stored for {'/'.join(channels)} before {day}: pass the "
