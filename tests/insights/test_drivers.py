@@ -235,7 +235,7 @@ def test_the_model_is_fitted_once_per_range_and_kept(
     from servicepulse.insights import drivers
 
     monkeypatch.setenv("SERVICEPULSE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(drivers, "_fitted", drivers.OrderedDict())
+    drivers._fitted.clear()  # the models this process kept (a cachetools LRU cache)
     fits: list[int] = []
 
     def counted(texts: list[str], *arguments: Any) -> Any:
@@ -264,6 +264,7 @@ def test_the_model_is_fitted_once_per_range_and_kept(
          "subject": "Refund not received", "created_at": iso(START + timedelta(days=3))}])
     assert DriversRunner(sqlite_store).run(march).contacts == 121
     assert fits == [120, 60, 121]
+    drivers._fitted.clear()
 
 
 def test_drivers_date_range_and_empty_store(sqlite_store: Engine) -> None:

@@ -161,20 +161,23 @@ def drivers(
     from servicepulse.insights.embeddings import EmbeddingModelMissing
 
     engine = state(ctx).engine()
-    first, last = default_window(engine, *_dates(from_, to))
+    settings = state(ctx).kpi_settings()
+    first, last = _dates(from_, to)
     query = DriversQuery.model_validate({"from": first, "to": last, "topics": topics,
                                          "max_topics": max_topics, "method": method.value})
     started = time.time()  # the figures are as of the computation's start
     try:
-        result = DriversRunner(engine).run(query)
+        # the default window (it loads the web's modules) only when no result is kept
+        result = DriversRunner(engine, settings).run(
+            query, window=lambda: default_window(engine, first, last, settings))
     except EmbeddingModelMissing as error:
         typer.echo(f"drivers --method embeddings: {error}", err=True)
         raise typer.Exit(1) from error
     if output is OutputFormat.json:
         typer.echo(json.dumps(result.as_json(), indent=2))
         return
-    print_drivers(result, first, last, method.value, console())
-    typer.echo(as_of_line(started))
+    print_drivers(result, result.from_, result.to, method.value, console())
+    typer.echo(as_of_line(started, settings.timezone))
 
 
 def _driver_cell(kpis: dict[str, Any], name: str) -> str:
@@ -188,7 +191,8 @@ def _driver_cell(kpis: dict[str, Any], name: str) -> str:
     return text + ("*" if kpis[name].get("low_sample") else "")
 
 
-def print_drivers(result: Any, first: date, last: date, method: str, out: Console) -> None:
+def print_drivers(result: Any, first: date | None, last: date | None, method: str,
+                  out: Console) -> None:
     """The drivers as the page shows them: the same topics, columns and units."""
     from servicepulse.insights.topics import METHOD_NAMES
 

@@ -22,8 +22,8 @@ contract of `servicepulse drivers --format json`:
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -31,6 +31,7 @@ from threading import Lock
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
+from cachetools import LRUCache, cached
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
@@ -209,8 +210,9 @@ def _fingerprint(texts: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
-_fitted: OrderedDict[tuple[Any, ...], TopicModel] = OrderedDict()
-_fitted_lock = Lock()
+# The models of this process, most recently used kept: a library LRU cache (cachetools) with
+# a lock, around the disk cache that the next process reads (`_kept_model`).
+_fitted: LRUCache[tuple[Any, ...], TopicModel] = LRUCache(FITTED_MODELS)
 
 
 def _model_path(key: tuple[Any, ...]) -> Path:
@@ -219,13 +221,12 @@ def _model_path(key: tuple[Any, ...]) -> Path:
     import hashlib
 
     from servicepulse.insights import embeddings, topics
-    from servicepulse.insights.embeddings import cache_directory
+    from servicepulse.insights.kept import kept_path
 
     digest = hashlib.sha256(repr(key).encode())
     for module in (topics, embeddings):
         digest.update(Path(str(module.__file__)).read_bytes())
-    name = digest.hexdigest()[:32]
-    return cache_directory() / "topic-models" / f"{name}.npz"
+    return kept_path("topic-models", digest.hexdigest(), ".npz")
 
 
 def _read_model(path: Path, texts: int) -> TopicModel | None:
@@ -247,52 +248,71 @@ def _read_model(path: Path, texts: int) -> TopicModel | None:
 
 
 def _keep_model(path: Path, model: TopicModel) -> None:
-    """Written whole and renamed (a reader never sees half a file); no writable cache: the
-    model is kept in this process only."""
+    """On disk for the next process; no writable cache: kept in this process only."""
     import json
-    import os
-    import tempfile
     from dataclasses import asdict
 
     import numpy as np
 
+    from servicepulse.insights.kept import keep
+
     about = json.dumps({"topics": [asdict(topic) for topic in model.topics],
                         "stability": model.stability})
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, assignments=model.assignments, topics=np.array(about))
-        os.replace(temporary, path)
-        kept = sorted(path.parent.glob("*.npz"), key=lambda item: item.stat().st_mtime)
-        for old in kept[:-KEPT_ON_DISK]:  # the oldest go
-            old.unlink(missing_ok=True)
-    except OSError:
-        pass
+    keep(path, lambda file: np.savez(file, assignments=model.assignments,
+                                     topics=np.array(about)), KEPT_ON_DISK)
 
 
-def fitted_topics(texts: list[tuple[str, str]], query: DriversQuery) -> TopicModel:
-    """The topic model of these texts with the query's settings: fitted once, then kept, in
-    this process (the last FITTED_MODELS) and on disk (the cache directory of
-    `servicepulse.insights.embeddings.cache_directory`), so the page, the API, a refresh and
-    the next `servicepulse drivers` read the same topics without fitting again. Keyed by the
-    texts themselves: new or changed contacts in the range give a new model."""
-    key = (_fingerprint(texts), query.method, query.topics, query.max_topics, query.examples)
-    with _fitted_lock:
-        if key in _fitted:
-            _fitted.move_to_end(key)
-            return _fitted[key]
+@cached(_fitted, key=lambda key, texts, query: key, lock=Lock())
+def _kept_model(key: tuple[Any, ...], texts: list[tuple[str, str]],
+                query: DriversQuery) -> TopicModel:
+    """The model kept on disk under `key`, else fitted now and kept."""
     path = _model_path(key)
     model = _read_model(path, len(texts))
     if model is None:
         model = discover_topics([text for _, text in texts], query.topics, query.max_topics,
                                 query.method, query.examples)
         _keep_model(path, model)
-    with _fitted_lock:
-        _fitted[key] = model
-        while len(_fitted) > FITTED_MODELS:
-            _fitted.popitem(last=False)
     return model
+
+
+def fitted_topics(texts: list[tuple[str, str]], query: DriversQuery) -> TopicModel:
+    """The topic model of these texts with the query's settings: fitted once, then kept, in
+    this process (the last FITTED_MODELS) and on disk (`servicepulse.insights.kept`), so the
+    page, the API, a refresh and the next `servicepulse drivers` read the same topics
+    without fitting again. Keyed by the texts themselves: new or changed contacts in the
+    range give a new model."""
+    key = (_fingerprint(texts), query.method, query.topics, query.max_topics, query.examples)
+    return cast(TopicModel, _kept_model(key, texts, query))
+
+
+# --- kept results -----------------------------------------------------------------------
+
+RESULT_FORMAT = 1  # bump when DriversResult changes shape: kept results are computed again
+
+
+def _result_path(query: DriversQuery, stamp: str, settings: Any, today: date | None) -> Path:
+    """The file of the result of `query` on the store in state `stamp`, with these KPI
+    settings and this code; `today`: the local date, when it decides the window."""
+    from servicepulse.insights.kept import code_digest, kept_path
+    from servicepulse.kpi.settings import kpi_settings
+
+    key = repr((RESULT_FORMAT, stamp, sorted(query.model_dump(mode="json").items()), today,
+                repr(kpi_settings(settings)), code_digest()))
+    return kept_path("drivers-results", key, ".json")
+
+
+def _read_result(path: Path) -> DriversResult | None:
+    try:
+        return DriversResult.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):  # none, or unreadable (pydantic's errors are ValueErrors)
+        return None
+
+
+def _keep_result(path: Path, result: DriversResult) -> None:
+    from servicepulse.insights.kept import RESULTS_KEPT, keep
+
+    keep(path, lambda file: file.write(result.model_dump_json(by_alias=True).encode()),
+         RESULTS_KEPT)
 
 
 class DriversRunner:
@@ -307,14 +327,48 @@ class DriversRunner:
 
         return kpi_settings(self.settings).timezone
 
-    def run(self, query: DriversQuery) -> DriversResult:
-        start, end = _range(query, self._timezone())
-        with self.engine.connect() as connection:
-            texts = contact_texts(connection, start, end)
+    def run(self, query: DriversQuery,
+            window: Callable[[], tuple[date, date]] | None = None) -> DriversResult:
+        """The drivers of `query`: the result kept for the store as it is now, else
+        computed (and kept when the store did not change meanwhile).
+
+        `window`: the days to look at when the query leaves them open (the pages' default
+        window, which reads the store and loads the web's modules): called only when no
+        result is kept, since a kept one is looked up by the query as asked and today's
+        date (the store unchanged, they decide the window)."""
+        from servicepulse.insights.kept import store_stamp
+
         if query.method == "embeddings":
             from servicepulse.insights.embeddings import check_installed
 
             check_installed()  # says what to install before any work is done
+        stamp = store_stamp(self.engine)
+        path = None
+        if stamp is not None:
+            today = self._today() if window is not None else None
+            path = _result_path(query, stamp, self.settings, today)
+            kept = _read_result(path)
+            if kept is not None:
+                return kept
+        if window is not None:
+            first, last = window()
+            query = DriversQuery.model_validate(
+                {**query.model_dump(by_alias=True), "from": first, "to": last})
+        result = self.compute(query)
+        if path is not None and store_stamp(self.engine) == stamp:
+            _keep_result(path, result)
+        return result
+
+    def _today(self) -> date:
+        from datetime import datetime
+
+        return datetime.now(ZoneInfo(self._timezone())).date()
+
+    def compute(self, query: DriversQuery) -> DriversResult:
+        """The drivers of `query` from the store (the topic model may be kept)."""
+        start, end = _range(query, self._timezone())
+        with self.engine.connect() as connection:
+            texts = contact_texts(connection, start, end)
         model = fitted_topics(texts, query)
         labels = {topic.index: topic.label for topic in model.topics}
         # Two topics could share a label; the engine groups by label, so keep them apart.
