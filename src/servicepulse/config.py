@@ -285,7 +285,7 @@ class Settings(BaseSettings):
     default_hourly_cost: HourlyCosts = Field(
         default_factory=HourlyCosts,
         description="a table of hourly costs per role (frontline, technical_support, "
-                    "customer_success, social_media, account_manager, team_lead, manager)")
+                    "customer_success, social_media, account_manager)")
     industry_profile: IndustryProfile = Field(
         IndustryProfile.general,
         description="one of " + ", ".join(profile.value for profile in IndustryProfile))

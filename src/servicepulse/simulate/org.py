@@ -19,18 +19,14 @@ from typing import TypeVar
 
 import numpy as np
 
+from servicepulse.config import HourlyCosts
 from servicepulse.simulate.config import SimulationConfig
 from servicepulse.simulate.texts import CATEGORIES, FIRST_NAMES, LAST_NAMES
 
-# Median salary over 2,080 h (docs/kpis.md cost_per_contact); team leads a little above.
-ROLE_HOURLY_COST = {
-    "frontline": 37_920 / 2080,
-    "technical_support": 57_000 / 2080,
-    "customer_success": 80_000 / 2080,
-    "social_media": 50_000 / 2080,
-    "account_manager": 70_000 / 2080,
-    "team_lead": 65_000 / 2080,
-}
+# The simulated agents' own hourly costs are near their role's default (the configuration's
+# default_hourly_cost: median salary over 2,080 h, defined once in config.HourlyCosts); team
+# leads, who have no default there, a little above the best-paid frontline roles.
+ROLE_HOURLY_COST = {**HourlyCosts().as_dict(), "team_lead": 65_000 / 2080}
 
 # Public holidays 2025-2027 by region (closed days in the team calendar).
 HOLIDAYS = {
