@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from servicepulse.config import Settings
-from servicepulse.kpi.targets import TargetError, check_targets, resolve_targets
+from servicepulse.kpi.definitions import KPIS, DefaultTarget, KpiDefinition
+from servicepulse.kpi.settings import kpi_settings
+from servicepulse.kpi.targets import (
+    DEFAULT_TARGETS,
+    NOT_IN_ENGINE,
+    TargetError,
+    check_targets,
+    resolve_targets,
+)
 
 
 def test_defaults_are_design_section_4() -> None:
@@ -77,3 +87,62 @@ def test_bad_entries_say_what_and_where(table: dict, message: str) -> None:
     with pytest.raises(TargetError) as error:
         check_targets(Settings(targets=table))
     assert message in str(error.value)
+
+
+def test_defaults_are_the_definitions_targets() -> None:
+    """Each default is its KPI definition's `target`; a KPI without one cannot be targeted."""
+    for name, target in DEFAULT_TARGETS.items():
+        default = KPIS[name].target if name in KPIS else NOT_IN_ENGINE[name]
+        assert default is not None
+        assert (target.direction, target.target, target.stretch, target.low, target.high,
+                target.floor, target.weight) == (
+            default.direction, default.target, default.stretch, default.low, default.high,
+            default.floor, default.weight)
+    assert KPIS["ces"].target == DefaultTarget("higher", 5.0, floor=1.0)
+    assert KPIS["asa"].target is None and "asa" not in DEFAULT_TARGETS
+    with pytest.raises(TargetError, match="targets: asa: unknown KPI"):
+        resolve_targets(Settings(targets={"asa": 30}))
+    # listed in the order `targets show` has always printed them
+    assert list(DEFAULT_TARGETS)[:5] == ["csat", "nps", "fcr", "iqs", "frt"]
+    assert list(DEFAULT_TARGETS)[-2:] == ["contacts", "upsell_revenue"]
+
+
+def test_a_target_judging_against_the_kpis_direction_is_refused() -> None:
+    with pytest.raises(ValueError, match="a lower target on a KPI whose direction is higher"):
+        KpiDefinition("csat2", "CSAT", "percent", "higher", KPIS["csat"].statistic, "",
+                      target=DefaultTarget("lower", 20.0))
+
+
+def test_frt_channel_defaults_are_the_configured_frt_target_s() -> None:
+    """First response's per-channel targets are `frt_target_s` (what the engine's
+    within-target share uses): configured, they move the scorecards' targets too."""
+    settings = Settings(frt_target_s={"chat": 45, "sms": 600})
+    resolved = resolve_targets(settings)
+    chat, sms, email = (resolved.get("frt", channel) for channel in ("chat", "sms", "email"))
+    assert (chat.target, chat.stretch, chat.set_by) == (45, 30, "configuration frt_target_s")
+    assert (sms.target, sms.stretch, sms.set_by) == (600, None, "configuration frt_target_s")
+    assert (email.target, email.set_by) == (86_400, "default")
+    assert ("frt", "phone") not in resolved.channels  # phone: its service level
+    # the engine's settings (a request context's) resolve to the same
+    assert resolve_targets(kpi_settings(settings)) == resolved
+
+
+def test_settings_of_the_context_resolve_as_the_configuration() -> None:
+    settings = Settings(industry_profile="b2b", targets={
+        "csat": 85, "role": {"frontline": {"csat": 88}}, "channel": {"email": {"frt": 3600}}})
+    context = kpi_settings(settings)
+    assert (context.targets, context.industry_profile) == (dict(settings.targets), "b2b")
+    for role in (None, "frontline"):
+        assert resolve_targets(context, role=role) == resolve_targets(settings, role=role)
+    assert resolve_targets(context).get("csat").target == 85
+    assert resolve_targets(context).get("nps").weight == 2  # b2b
+
+
+def test_without_settings_the_defaults_and_no_file_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "servicepulse.toml"
+    path.write_text("[targets]\ncsat = 99\n")
+    monkeypatch.setenv("SERVICEPULSE_CONFIG", str(path))
+    monkeypatch.chdir(tmp_path)
+    assert resolve_targets().get("csat").target == 80
+    assert resolve_targets() == resolve_targets(Settings())
