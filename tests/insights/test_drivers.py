@@ -424,17 +424,31 @@ def test_dates_are_local_days() -> None:
 
 @pytest.mark.slow
 def test_the_drivers_benchmark_runs_the_command_in_new_processes(store_url: str) -> None:
-    """`bench insights --drivers` on a small store: every row is filled, from the command's
-    own output (120 contacts, four topics, its window); nothing is written by the function."""
+    """`bench insights --drivers` on a small store left alone for an hour (so its result is
+    kept), this checkout as its own baseline: every row is filled, from the command's own
+    output (120 contacts, four topics, its window); nothing is written by the function."""
+    import os
+    import time
+
     from servicepulse.bench.insights import run_drivers_bench
 
-    markdown = run_drivers_bench(store_url, runs=1)
+    database = store_url.removeprefix("sqlite:///")
+    an_hour_ago = time.time() - 3600
+    os.utime(database, (an_hour_ago, an_hour_ago))
+    checkout = Path(__file__).resolve().parents[2]
+    markdown = run_drivers_bench(store_url, runs=1, baseline=checkout)
     assert "on the demo store (120 contacts, 4 topics, " in markdown
     rows = [line for line in markdown.splitlines() if line.startswith("| ")]
     assert [row.split(" | ")[0] for row in rows[1:]] == [
-        "| `drivers`, its topic model kept (the page, a refresh, the next command)",
-        "| `drivers`, no model kept yet (topics fitted)",
+        "| `drivers`, its result kept (the store unchanged: a refresh, the next command)",
+        "| `drivers`, its topic model kept (the store changed, the texts not): the KPIs "
+        "computed",
+        "| `drivers`, nothing kept (topics fitted)",
+        f"| `drivers` of the baseline `{checkout.name}`, its topic model kept",
+        "| (the same)",
         "| `servicepulse --help` (starting the command alone)",
         "| step", "| the texts (one query)", "| fitting the topics of 120 texts",
-        "| the five KPIs per topic (the KPI engine)"]
-    assert all(" s |" in row for row in rows if "step" not in row and "what" not in row)
+        "| the five KPIs per topic (the KPI engine)",
+        "| the store's stamp and the kept result read"]
+    assert all(" s |" in row or " ms |" in row for row in rows
+               if "step" not in row and "what" not in row)

@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from servicepulse.bench.report import machine_line, median, time_runs, write_section
+from servicepulse.errors import Conflict, InvalidRequest
 
 OPENINGS = ["Hi,", "Hello team,", "Good morning.", "Dear support,", ""]
 # Five reasons: subjects and messages that share the reason's words, as real ones do.
@@ -327,53 +328,88 @@ def run_insights_quality(embedding_texts: int = 600, sentiment_texts: int = 3000
     return markdown
 
 
-def _cold(arguments: list[str], environment: dict[str, str]) -> tuple[float, str]:
+def _cold(arguments: list[str], environment: dict[str, str],
+          source: Path | None = None) -> tuple[float, str]:
     """Wall seconds of one `servicepulse ...` in a new process (imports, store, work), and
-    what it printed."""
+    what it printed; `source`: another checkout's `src` to run instead of this one."""
     import subprocess
     import sys
     import time
 
-    command = [str(Path(sys.executable).parent / "servicepulse"), *arguments]
+    if source is not None:
+        environment = {**environment, "PYTHONPATH": str(source)}
+    command = [sys.executable, "-m", "servicepulse", *arguments]
     started = time.perf_counter()
     done = subprocess.run(command, check=True, capture_output=True, env=environment, text=True)
     return time.perf_counter() - started, done.stdout
 
 
-def run_drivers_bench(url: str, runs: int = 5) -> str:
+def run_drivers_bench(url: str, runs: int = 5, baseline: Path | None = None) -> str:
     """`servicepulse bench insights --drivers`: `servicepulse drivers` on the store at `url`
-    (the demo's) in new processes, before and after its topic model is kept, against
-    `servicepulse kpi` of the same five KPIs over the same window by the stored queue (what
-    the KPIs per topic cost without topics); and its steps in one process."""
+    (the demo's) in new processes: its result kept (the store unchanged), only its topic
+    model kept (the store changed, the texts not), nothing kept; against `servicepulse kpi`
+    of the same five KPIs over the same window by the stored queue (what the KPIs per topic
+    cost without topics) and, with `baseline` (a checkout of an earlier commit), that
+    commit's `drivers` with its model kept. Rounds of one run each, in turn (load on the
+    machine slows a round, not one set-up). Every run's JSON must equal the first's. Then
+    its steps in one process."""
     import os
+    import shutil
 
     from servicepulse.insights.drivers import (
         DRIVER_KPIS,
         DriversQuery,
         DriversRunner,
         _range,
+        _read_result,
+        _result_path,
         contact_texts,
         topic_kpis,
     )
+    from servicepulse.insights.kept import store_stamp
     from servicepulse.insights.topics import discover_topics
     from servicepulse.store import open_store
 
     base = ["--db", url]
+    command = [*base, "drivers", "--format", "json"]
     load_before = os.getloadavg()[0]
+    times: dict[str, list[float]] = {name: [] for name in (
+        "kept", "model", "fresh", "kpi", "help", "baseline")}
     with tempfile.TemporaryDirectory() as folder:
         environment = {**os.environ, "SERVICEPULSE_CACHE_DIR": folder}
-        command = [*base, "drivers", "--format", "json"]
-        document = json.loads(_cold(command, environment)[1])  # fits and keeps the model
+        before = {**os.environ, "SERVICEPULSE_CACHE_DIR": str(Path(folder) / "baseline")}
+        output = _cold(command, environment)[1]  # fits, computes and keeps
+        document = json.loads(output)
         window = ["--from", document["from"], "--to", document["to"]]
-        kept = median([_cold(command, environment)[0] for _ in range(runs)])
-        fresh = []
+        # the baseline's model fitted and kept, and its figures the same as this checkout's
+        if baseline is not None and \
+                json.loads(_cold(command, before, baseline / "src")[1]) != document:
+            raise InvalidRequest(f"--baseline {baseline}: its drivers differ from this "
+                                 "checkout's, so the ratio would compare different work; "
+                                 "give a checkout whose topics and KPIs are the same")
+        outputs = []
         for run in range(runs):
-            fresh.append(_cold(command, {**environment, "SERVICEPULSE_CACHE_DIR":
-                                         str(Path(folder) / f"fresh-{run}")})[0])
-        plain = median([_cold([*base, "kpi", "--by", "queue", "--kpi", ",".join(DRIVER_KPIS),
-                               *window, "--format", "json"], environment)[0]
-                        for _ in range(runs)])
-        started = median([_cold(["--help"], environment)[0] for _ in range(runs)])
+            seconds, printed = _cold(command, environment)
+            times["kept"].append(seconds)
+            outputs.append(printed)
+            shutil.rmtree(Path(folder) / "drivers-results", ignore_errors=True)
+            seconds, printed = _cold(command, environment)
+            times["model"].append(seconds)
+            outputs.append(printed)
+            fresh = {**environment, "SERVICEPULSE_CACHE_DIR": str(Path(folder) / f"new-{run}")}
+            seconds, printed = _cold(command, fresh)
+            times["fresh"].append(seconds)
+            outputs.append(printed)
+            times["kpi"].append(_cold([*base, "kpi", "--by", "queue", "--kpi",
+                                       ",".join(DRIVER_KPIS), *window, "--format", "json"],
+                                      environment)[0])
+            times["help"].append(_cold(["--help"], environment)[0])
+            if baseline is not None:
+                times["baseline"].append(_cold(command, before, baseline / "src")[0])
+        if any(json.loads(printed) != document for printed in outputs):
+            raise Conflict(f"{url}: a run of `drivers` printed other figures than the first "
+                           "(was the store written to meanwhile?); measure on a store "
+                           "nothing writes to")
     engine = open_store(url)
     query = DriversQuery.model_validate({"from": document["from"], "to": document["to"]})
     runner = DriversRunner(engine)
@@ -383,6 +419,10 @@ def run_drivers_bench(url: str, runs: int = 5) -> str:
         with engine.connect() as connection:
             return contact_texts(connection, start, end)
 
+    def kept() -> object:
+        stamp = store_stamp(engine)
+        return _read_result(_result_path(query, stamp, None, None)) if stamp else None
+
     texts = read()
     reading = median(time_runs(read, runs))
     fitting = median(time_runs(partial(discover_topics, [text for _, text in texts]), runs,
@@ -391,26 +431,46 @@ def run_drivers_bench(url: str, runs: int = 5) -> str:
     assignments = {interaction: str(topic) for (interaction, _), topic in
                    zip(texts, model.assignments, strict=True) if topic >= 0}
     kpis = median(time_runs(partial(topic_kpis, engine, assignments, query), runs))
+    runner.run(query)  # kept (unless the store was written to a moment ago)
+    reading_kept = median(time_runs(kept, runs))
     engine.dispose()
     contacts = f"{document['contacts']:,} contacts, {len(document['topics'])} topics"
     load = (f"load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at "
             "the end: other work on the machine slows every figure alike")
+    plain = median(times["kpi"])
+    kept_s, model_s, fresh_s = (median(times[name]) for name in ("kept", "model", "fresh"))
+    rows = [
+        f"| `drivers`, its result kept (the store unchanged: a refresh, the next command) | "
+        f"{kept_s:.2f} s | `kpi --by queue` of the same five KPIs and window {plain:.2f} s | "
+        f"{kept_s / plain:.2f}x |",
+        f"| `drivers`, its topic model kept (the store changed, the texts not): the KPIs "
+        f"computed | {model_s:.2f} s | the same `kpi --by queue` | {model_s / plain:.2f}x |",
+        f"| `drivers`, nothing kept (topics fitted) | {fresh_s:.2f} s | the same "
+        f"`kpi --by queue` | {fresh_s / plain:.2f}x |",
+    ]
+    if baseline is not None:
+        earlier = median(times["baseline"])
+        rows += [
+            f"| `drivers` of the baseline `{baseline.name}`, its topic model kept | "
+            f"{earlier:.2f} s | this checkout, result kept {kept_s:.2f} s | "
+            f"{earlier / kept_s:.1f}x slower |",
+            f"| (the same) | {earlier:.2f} s | this checkout, model kept {model_s:.2f} s | "
+            f"{earlier / model_s:.2f}x |"]
+    rows.append(f"| `servicepulse --help` (starting the command alone) | "
+                f"{median(times['help']):.2f} s | — | — |")
     return "\n".join([
         "## Contact drivers on the demo", "", f"{machine_line()}; {load}", "",
-        f"`servicepulse drivers` on the demo store ({contacts}, {document['from']} to "
-        f"{document['to']}): each a new process (median of {runs}).", "",
-        "| what | median | baseline (same run) | ratio |", "|---|---|---|---|",
-        f"| `drivers`, its topic model kept (the page, a refresh, the next command) | "
-        f"{kept:.2f} s | `kpi --by queue` of the same five KPIs and window {plain:.2f} s | "
-        f"{kept / plain:.2f}x |",
-        f"| `drivers`, no model kept yet (topics fitted) | {median(fresh):.2f} s | the same, "
-        f"model kept {kept:.2f} s | {median(fresh) / kept:.2f}x |",
-        f"| `servicepulse --help` (starting the command alone) | {started:.2f} s | — | — |",
+        f"`servicepulse drivers --format json` on the demo store ({contacts}, "
+        f"{document['from']} to {document['to']}): each a new process, median of {runs} "
+        "rounds (each round runs every set-up once, in turn); every run printed the same "
+        "JSON.", "",
+        "| what | median | baseline (same run) | ratio |", "|---|---|---|---|", *rows,
         "", "Its steps in one process:", "",
         "| step | median |", "|---|---|",
         f"| the texts (one query) | {reading:.2f} s |",
         f"| fitting the topics of {len(texts):,} texts | {fitting:.2f} s |",
         f"| the five KPIs per topic (the KPI engine) | {kpis:.2f} s |",
+        f"| the store's stamp and the kept result read | {reading_kept * 1000:.1f} ms |",
     ])
 
 

@@ -13,6 +13,7 @@ import json
 import time
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -78,6 +79,9 @@ def bench_insights(
         "--drivers", help="Time `servicepulse drivers` on the --db store (make it with "
                           "`servicepulse demo --no-serve`) in new processes, against `kpi` "
                           "of the same KPIs, and its steps.")] = False,
+    baseline: Annotated[Path | None, typer.Option(
+        help="With --drivers: a checkout of an earlier commit whose `drivers` is timed too "
+             "(its topic model kept), the ratio's reference.")] = None,
 ) -> None:
     """Sentiment scoring rate, the import hook's cost, topic discovery time (both methods);
     with --quality, topics and sentiment against labels."""
@@ -93,7 +97,7 @@ def bench_insights(
         engine = state(ctx).engine()  # opened (migrated) here: a bad --db is said now
         url = engine.url.render_as_string(hide_password=False)
         engine.dispose()
-        markdown = run_drivers_bench(url, runs)
+        markdown = run_drivers_bench(url, runs, baseline)
         write_section("insights-drivers", markdown)
         typer.echo(markdown)
         return
