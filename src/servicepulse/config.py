@@ -8,9 +8,9 @@ entry of a table (SERVICEPULSE_SERVICE_LEVEL_THRESHOLD_S__PHONE=15), JSON for a 
 `Settings()` built directly gives the defaults overlaid by the environment (pydantic-settings).
 
 The file is read by pydantic-settings' own `TomlConfigSettingsSource`, the lowest-priority
-source. It is called only by the program's two starts (the command line's context object and
-the web app factory), once a process; everything else is given the `Settings` they loaded
-(tests/test_settings_once.py checks it).
+source. `load_settings()` is called only by the program's two starts (the command line's
+context object and the web app factory), once a process; everything else is given the
+`Settings` they loaded (tests/test_settings_once.py checks it).
 
 Every key is documented in docs/configuration.md; a bad value raises `ConfigError` naming the
 file or variable, the key, the value and what is allowed.

@@ -9,7 +9,8 @@ from datetime import date
 
 import pytest
 
-from servicepulse.config import ConfigError, Settings, default_window_days
+from servicepulse.config import ConfigError, Settings, load_settings
+from servicepulse.kpi.settings import kpi_settings
 from servicepulse.web.periods import comparable, coverage, default_end, window_text
 from servicepulse.web.runners.base import Window
 
@@ -77,13 +78,12 @@ def test_window_text() -> None:
 
 
 def test_default_window_days_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    # loaded once by the program's start, handed to the pages with the KPI settings
     monkeypatch.delenv("SERVICEPULSE_CONFIG", raising=False)
     monkeypatch.setenv("SERVICEPULSE_DEFAULT_WINDOW_DAYS", "14")
-    assert default_window_days() == 14
+    assert kpi_settings(load_settings()).default_window_days == 14
     monkeypatch.setenv("SERVICEPULSE_DEFAULT_WINDOW_DAYS", "0")
     with pytest.raises(ConfigError, match="default_window_days"):
-        from servicepulse.config import load_settings
-
         load_settings()
-    assert default_window_days() == 28  # a bad value was reported at start: the default
+    assert kpi_settings(None).default_window_days == 28  # no settings given: the default
     assert Settings.model_fields["default_window_days"].default == 28
