@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from datetime import date
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from servicepulse.config import Settings
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.web.access import Access
+from servicepulse.web.app import create_app
 from servicepulse.web.kpi import engine_kpi_function
 from servicepulse.web.runners import OverviewRunner, RunContext, WindowInput
-from tests.web.conftest import Tokens
+from tests.web.conftest import WEEK as WEEK_PARAMS
+from tests.web.conftest import Tokens, login
 
 WEEK = WindowInput(**{"from": date(2026, 11, 2), "to": date(2026, 11, 9)})
 
@@ -62,3 +66,25 @@ def test_configured_targets_and_profile_move_the_lines(centre: tuple[Engine, Tok
     # [targets.channel.email] frt over frt_target_s; chat's from frt_target_s
     assert shown["frt email"] == (5400.0, "≤ 1.0 h", "missed")
     assert shown["frt chat"] == (12.5, "≤ 10 s", "missed")
+
+
+def test_the_apps_configuration_reaches_the_pages(centre: tuple[Engine, Tokens]) -> None:
+    """Through the app: the settings the app factory was given ([targets] csat = 60, the
+    telecom profile) are the overview's target lines, in the API and on the page."""
+    engine, tokens = centre
+    settings = Settings(targets={"csat": 60, "abandon_rate": 25}, industry_profile="telecom")
+    app = create_app(engine, settings=settings, serve_stale=False, prewarm=False)
+    with TestClient(app) as client:
+        answer = client.get("/api/v1/overview", params=WEEK_PARAMS,
+                            headers=tokens.header("manager"))
+        assert answer.status_code == 200, answer.text
+        tiles = {tile["cell"]["name"]: tile["cell"] for tile in answer.json()["tiles"]}
+        assert (tiles["csat"]["value"], tiles["csat"]["target"], tiles["csat"]["status"]) == (
+            60.0, "target ≥ 60%", "met")
+        assert (tiles["abandon_rate"]["target"], tiles["abandon_rate"]["status"]) == (
+            "target ≤ 25%", "met")
+        assert tiles["fcr"]["target"] == "target ≥ 80%"  # telecom
+        login(client, "manager")
+        page = client.get("/", params=WEEK_PARAMS).text
+        assert "target ≥ 60% · <b>met</b>" in page
+        assert "target ≥ 80%" in page and "target ≥ 70%" not in page
