@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from servicepulse.cli.main import app
@@ -102,6 +103,30 @@ def test_the_plan_without_options_is_the_same_on_the_page_and_the_command_line(
     assert (cli["interval_s"], cli["target_service_level"], cli["target_time_s"],
             cli["max_occupancy"], cli["shrinkage"]) == (1800, 0.8, 20.0, 0.85, 0.0)
     assert len(cli["intervals"]) == 48
+
+
+def test_a_configured_threshold_reaches_the_plan_on_the_page_and_the_command_line(
+        store: tuple[str, TestClient, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the page read `service_level_threshold_s` off the KPI settings, which name it
+    # `service_level_thresholds`: it always planned with the default 20 s
+    url, _client, token = store
+    config = tmp_path / "servicepulse.toml"
+    config.write_text("[service_level_threshold_s]\nphone = 15\n")
+    monkeypatch.setenv("SERVICEPULSE_CONFIG", str(config))
+    result = runner.invoke(app, ["--db", url, "staffing", "plan", "--from", "2026-03-16",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.output)
+    del cli["summary"]
+    assert cli["target_time_s"] == 15.0
+    engine = create_engine(url)
+    with TestClient(create_app(engine, serve_stale=False, prewarm=False)) as client:
+        response = client.get("/api/v1/staffing/plan", params={"from": "2026-03-16"},
+                              headers={"Authorization": f"Bearer {token}"})
+    engine.dispose()
+    assert response.status_code == 200, response.text
+    assert response.json() == cli
 
 
 def test_without_a_day_both_plan_the_day_after_past_data(

@@ -10,6 +10,7 @@ parser of them for every option that takes an interval.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
@@ -43,16 +44,22 @@ CALCULATOR_AHT_S: Final = 300.0
 MIN_STAFFING_INTERVAL_S: Final = 60
 
 
-def target_time_s(channel: str, thresholds: ServiceLevelThresholds | None = None) -> float:
+def target_time_s(channel: str,
+                  thresholds: ServiceLevelThresholds | Mapping[str, float] | None = None
+                  ) -> float:
     """The service-level threshold of `channel` (seconds): the organisation's setting
-    (`service_level_threshold_s`), else its default (phone 20 s, chat 30 s); a channel
-    without one (email, social...) falls back to phone's."""
+    (`service_level_threshold_s` of the configuration, or the KPI settings'
+    `service_level_thresholds`: the set entries by channel), else its default (phone 20 s,
+    chat 30 s); a channel without one (email, social...) falls back to phone's."""
     from servicepulse.config import ServiceLevelThresholds
 
-    table = thresholds or ServiceLevelThresholds()
-    value = getattr(table, channel, None)
+    default = ServiceLevelThresholds()
+    table = thresholds if thresholds is not None else default
+    value = table.get(channel)
     if value is None:
-        value = table.phone if table.phone is not None else ServiceLevelThresholds().phone
+        value = table.get("phone")
+    if value is None:
+        value = default.phone
     assert value is not None  # phone's default is set
     return float(value)
 

@@ -146,7 +146,7 @@ class AnomaliesRunner:
 
         found = find_kpi_anomalies(
             self.context.engine, params.kpis, window.from_, window.to, by=params.by,
-            filters=params.filters, run=run_query,
+            filters=params.filters, run=run_query, settings=self.context.settings,
             anomaly_settings=AnomalySettings(threshold=params.threshold, weeks=params.weeks))
         return AnomaliesOutput(window=window, kpis=params.kpis, by=params.by,
                                threshold=params.threshold, weeks=params.weeks, anomalies=found)

@@ -99,9 +99,8 @@ class StaffingRunner:
         p = self.params
         settings = self.context.settings
         target_time_s = p.target_time_s
-        if target_time_s is None:
-            thresholds = getattr(settings, "service_level_threshold_s", None)
-            target_time_s = defaults.target_time_s(p.channel, thresholds)
+        if target_time_s is None:  # the configured threshold (the app's KPI settings)
+            target_time_s = defaults.target_time_s(p.channel, settings.service_level_thresholds)
         return staffing_plan(
             self.context.engine, start, last, interval_s=p.interval_minutes * 60,
             channels=(p.channel,), target_sl=p.target_sl / 100, target_time_s=target_time_s,
@@ -324,7 +323,7 @@ def run_reforecast(context: RunContext, params: ReforecastInput) -> Reforecast:
         moment = datetime.combine(day + timedelta(days=1), time(0), zone)
     else:
         moment = time(0)
-    thresholds = getattr(context.settings, "service_level_threshold_s", None)
+    thresholds = context.settings.service_level_thresholds  # the app's KPI settings
     return intraday_reforecast(
         context.engine, day, moment, params.interval_minutes * 60, [params.channel], timezone,
         target_time_s=defaults.target_time_s(params.channel, thresholds),
