@@ -295,10 +295,8 @@ def bench_rollup(
     day, its year by channel x month)."""
     from servicepulse.bench.kpi import run_rollup_bench
 
-    try:
-        typer.echo(run_rollup_bench(state(ctx).engine(), runs))
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from error
+    # an empty store or rollup is an InvalidRequest: its message and exit 2 (cli/main.py)
+    typer.echo(run_rollup_bench(state(ctx).engine(), runs))
 
 
 def register(app: typer.Typer) -> None:
@@ -353,7 +351,8 @@ def register(app: typer.Typer) -> None:
         first, last = parse_date(from_, "--from"), parse_date(to, "--to")
         if engine is Engine.store:
             # the pages' default window (one default for pages and commands)
-            first, last = default_window(state(ctx).engine(), first, last)
+            first, last = default_window(state(ctx).engine(), first, last,
+                                         state(ctx).kpi_settings())
         try:
             query = KpiQuery.model_validate({
                 "by": _split(by), "period": period, "from": first,
