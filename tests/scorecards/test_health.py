@@ -102,3 +102,15 @@ def test_health_command_says_why_there_is_no_contact_trend(store: Engine) -> Non
     assert result.exit_code == 0, result.output
     assert "(exclusive)" in result.output
     assert "No contact trend: the data holds no contacts before 2026-03-01" in result.output
+
+
+def test_health_judges_csat_by_the_configured_target(store: Engine) -> None:
+    """[targets] csat = 50: K1's 25% falls 25 points short of 50, a relative shortfall of
+    1/2, so 30 × 1/2 = 15 in place of 30 × 55/80 = 20.625; the others stay (55 in all):
+    100 − 15 − 55 = 30.0."""
+    _load_fixture(store)
+    document = customer_health(store, end=date(2026, 3, 5),
+                               settings=Settings(targets={"csat": 50}), window_days=90)
+    k1 = next(a for a in document["accounts"] if a["customer"] == "K1")
+    assert k1["score"] == 30.0
+    assert k1["reasons"] == ["CSAT 25% on 4 answers (target 50%) −15", *K1_REASONS[1:]]

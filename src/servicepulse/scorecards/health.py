@@ -29,9 +29,8 @@ from servicepulse.store import tables
 
 WINDOW_DAYS = 28  # without settings: the default of default_window_days
 AT_RISK = 60.0
-CSAT_TARGET = 80.0
 PENALTY = {
-    "csat": 30.0,  # × shortfall of the CSAT share below CSAT_TARGET, relative
+    "csat": 30.0,  # × shortfall of the CSAT share below the CSAT target, relative
     "detractor": 15.0,  # latest NPS answer 0-6
     "escalation": 10.0, "escalation_max": 20.0,  # each open escalation
     "repeat": 5.0, "repeat_max": 15.0,  # each repeat contact in the window
@@ -81,8 +80,12 @@ def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
     otherwise every account would be "up from 0" for want of history, and the document
     says `"history": false` with a note instead."""
     from servicepulse.kpi.settings import kpi_settings
+    from servicepulse.kpi.targets import resolve_targets
 
     resolved = kpi_settings(settings)
+    # the organisation's CSAT target: the definition's unless the configuration sets one
+    # (no target: no CSAT penalty)
+    csat_target = resolve_targets(settings).kpis["csat"].target or 0.0
     zone = ZoneInfo(resolved.timezone)
     window_days = window_days or _default_window_days(settings)
     first_contact, last_contact = _contact_span(engine)
@@ -182,7 +185,7 @@ def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
             "revenue": round(float(revenues.get(customer, 0.0)), 2),
             "lapsed": customer in bought_before and customer not in bought_now,
         }
-        score, reasons = health_score(figures)
+        score, reasons = health_score(figures, csat_target)
         accounts.append({"customer": customer, "name": names.get(customer),
                          "segment": segments.get(customer),
                          "score": score, "at_risk": score < AT_RISK, "reasons": reasons,
@@ -194,14 +197,15 @@ def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
             "churned_left_out": len(churned)}
 
 
-def health_score(f: dict[str, Any]) -> tuple[float, list[str]]:
-    """100 minus the penalties of PENALTY, with a reason for each."""
+def health_score(f: dict[str, Any], csat_target: float) -> tuple[float, list[str]]:
+    """100 minus the penalties of PENALTY, with a reason for each; `csat_target` is the
+    organisation's CSAT target (servicepulse.kpi.targets)."""
     score, reasons = 100.0, []
-    if f["csat"] is not None and f["csat"] < CSAT_TARGET:
-        penalty = PENALTY["csat"] * (CSAT_TARGET - f["csat"]) / CSAT_TARGET
+    if f["csat"] is not None and f["csat"] < csat_target:
+        penalty = PENALTY["csat"] * (csat_target - f["csat"]) / csat_target
         score -= penalty
         reasons.append(f"CSAT {f['csat']:.0f}% on {f['csat_answers']} answers "
-                       f"(target {CSAT_TARGET:.0f}%) −{penalty:.0f}")
+                       f"(target {csat_target:g}%) −{penalty:.0f}")
     if f["latest_nps"] is not None and f["latest_nps"] <= 6:
         score -= PENALTY["detractor"]
         reasons.append(f"latest NPS answer {f['latest_nps']:g} (detractor) "

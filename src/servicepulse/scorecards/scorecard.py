@@ -557,13 +557,15 @@ def agent_flags(context: Context, agent: str,
                      flag_rules.rushing(mine, peers, context.aht_benchmarks.get(agent))):
             if flag is not None:
                 found.append(flag)
-        band = targets.get("occupancy")
-        low, high = (band.low, band.high) if band and band.low is not None else (75.0, 85.0)
-        occupancy = flag_rules.occupancy_flags(context.daily_occupancy.get(agent, []), low,
-                                               high or 85.0,
-                                               mine.get("occupancy", {}).get("value"))
-        if occupancy is not None:
-            found.append(occupancy)
+        # the band that applies to the agent: occupancy's definition's (75-85 %) unless the
+        # configuration sets one; a band is always set (kpi.targets refuses removing it)
+        band = targets.kpis["occupancy"]
+        if band.low is not None and band.high is not None:
+            occupancy = flag_rules.occupancy_flags(context.daily_occupancy.get(agent, []),
+                                                   band.low, band.high,
+                                                   mine.get("occupancy", {}).get("value"))
+            if occupancy is not None:
+                found.append(occupancy)
     labels = {name: KPIS[name].label if name in KPIS else name for name in entries}
     thin = {name: {"value": e["value"] if "channels" not in e else (e["value"] if e["channels"]
                                                                     else None),
