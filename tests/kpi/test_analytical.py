@@ -13,7 +13,8 @@ import pytest
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
 
-from servicepulse.kpi.analytical import analytical_backend, analytical_store
+from servicepulse.kpi import compiled_sql
+from servicepulse.kpi.analytical import analytical_backend, analytical_store, schema_digest
 from servicepulse.kpi.bound_sql import bound_executor
 from servicepulse.kpi.engine import run_on_backend
 from servicepulse.kpi.query import KpiQuery
@@ -54,6 +55,33 @@ def test_an_sqlite_store_runs_on_sqlite_and_counts_the_next_record(sqlite_store:
         assert _figures(backend) == (contacts + 1, handled + 1)
     with pytest.raises(ValueError, match="PostgreSQL stores"):
         analytical_backend(sqlite_store.url)
+
+
+def test_an_sqlite_store_counts_the_next_record_through_kept_statements(
+        sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # statements kept across processes are SQL, not results: a record imported is counted
+    # by the next query that runs them
+    monkeypatch.setenv(compiled_sql.CACHE_VARIABLE, str(tmp_path / "kept.sqlite3"))
+    load(sqlite_store, WEEK)
+    compiled_sql._kept.clear()
+    with analytical_store(sqlite_store) as backend:
+        assert schema_digest(backend) is not None
+        contacts, handled = _figures(backend)
+    _import_one_more(sqlite_store, tmp_path)
+    compiled_sql._kept.clear()  # as a new process
+    with analytical_store(sqlite_store) as backend:
+        assert _figures(backend) == (contacts + 1, handled + 1)
+    kept = compiled_sql.kept_sql()
+    assert kept is not None and (kept.hits, kept.misses) == (1, 0)
+
+
+def test_an_sqlite_schema_change_changes_the_key(sqlite_store: Engine) -> None:
+    with analytical_store(sqlite_store) as backend:
+        before = schema_digest(backend)
+    with sqlite_store.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE interactions ADD COLUMN extra_note TEXT")
+    with analytical_store(sqlite_store) as backend:
+        assert schema_digest(backend) not in (None, before)
 
 
 def _import_one_more(store: Engine, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ and store schema; a damaged cache is ignored."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,49 @@ def test_statements_round_trip(cache_file: Path) -> None:
 def test_keeping_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(compiled_sql.CACHE_VARIABLE, "off")
     assert compiled_sql.kept_sql() is None
+
+
+def test_an_sqlite_store_keeps_its_statements_too(sqlite_store: Engine, cache_file: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    load(sqlite_store, WEEK)
+    monkeypatch.setenv(compiled_sql.CACHE_VARIABLE, "off")
+    compiled = run_kpi_query(sqlite_store, BY_AGENT)  # every statement compiled here
+    monkeypatch.setenv(compiled_sql.CACHE_VARIABLE, str(cache_file))
+    first = _fresh()
+    assert run_kpi_query(sqlite_store, BY_AGENT) == compiled
+    # interactions and surveys: each source's grouped query, and the interactions' order
+    # statistics (the medians of AHT and FRT, ranked by one query), compiled once and kept
+    assert (first.hits, first.misses) == (0, 3)
+    again = _fresh()
+    assert run_kpi_query(sqlite_store, BY_AGENT) == compiled
+    assert (again.hits, again.misses) == (3, 0)
+
+
+def test_a_kept_order_statistics_statement_takes_the_ranks_of_the_data(
+        sqlite_store: Engine, cache_file: Path, tmp_path: Path) -> None:
+    # the ranks wanted depend on each group's count: kept with stand-ins, replaced by the
+    # ranks of the data at every run
+    load(sqlite_store, WEEK)
+    _fresh()
+    before = _frt(sqlite_store)
+    extra = tmp_path / "slow.jsonl"
+    extra.write_text("".join(json.dumps(
+        {"type": "interaction", "id": f"slow-{index}", "channel": "chat", "agent_id": "a1",
+         "direction": "inbound", "created_at": "2026-03-04T10:00:00Z",
+         "answered_at": "2026-03-04T10:50:00Z"}) + "\n" for index in range(before["n"] + 1)))
+    load(sqlite_store, extra)
+    kept = _fresh()
+    after = _frt(sqlite_store)
+    assert (kept.hits, kept.misses) == (2, 0)  # the aggregate and the ranks, kept
+    # more than half of a1's first responses now take 3000 s: so does the median
+    assert after == {"n": 2 * before["n"] + 1, "median": 3000.0}
+    assert before["median"] != 3000.0
+
+
+FRT_A1 = KpiQuery.model_validate({"from": "2026-03-02", "to": "2026-03-09", "kpis": ["frt"],
+                                  "filters": {"agent": ["a1"]}})
+
+
+def _frt(store: Engine) -> dict[str, float]:
+    frt = run_kpi_query(store, FRT_A1)["rows"][0]["kpis"]["frt"]
+    return {"n": frt["n"], "median": frt["value"]}

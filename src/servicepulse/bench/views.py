@@ -7,8 +7,8 @@ with its compiled statements kept from an earlier run (`kpi.compiled_sql`, what 
 asking again meets), the same with nothing kept (a new cache file every run: the first
 command of the day), and the store's own SQL engine (`SERVICEPULSE_KPI_ENGINE=store`, the
 engine before issue 16), the baseline of the ratio. An SQLite store runs on SQLite itself
-in every set-up (`kpi.analytical`), so only that is timed. Medians; a command that fails is
-reported with its error, not timed.
+in every set-up (`kpi.analytical`): its set-ups are SQLite with statements kept and with
+nothing kept. Medians; a command that fails is reported with its error, not timed.
 """
 
 from __future__ import annotations
@@ -95,9 +95,10 @@ def run_views_bench(url: str, runs: int = 3, progress: bool = True,
     (their first word) left out; `only`: the set-ups to time (kept, fresh, store), all
     when empty."""
     team, agent = a_team_and_agent(url)
-    # an SQLite store always runs on SQLite itself (kpi.analytical): one set-up to time
-    setups: tuple[tuple[str, str, bool], ...] = (
-        SETUPS if not url.startswith("sqlite") else SETUPS[2:])
+    # an SQLite store always runs on SQLite itself (kpi.analytical): its set-ups differ
+    # only in the statements kept
+    sqlite = url.startswith("sqlite")
+    setups: tuple[tuple[str, str, bool], ...] = SETUPS if not sqlite else SETUPS[:2]
     if only:
         setups = tuple(setup for setup in setups if setup[0] in only)
     if baseline is not None:
@@ -128,7 +129,9 @@ def run_views_bench(url: str, runs: int = 3, progress: bool = True,
                         shown = result if isinstance(result, str) else f"{result:.2f} s"
                         print(f"round {round_number + 1}/{runs} {command.label} [{name}]: "
                               f"{shown}", file=sys.stderr, flush=True)
-    titles = {"kept": "DuckDB, statements kept", "fresh": "DuckDB, nothing kept",
+    engine_name = "SQLite" if sqlite else "DuckDB"
+    titles = {"kept": f"{engine_name}, statements kept",
+              "fresh": f"{engine_name}, nothing kept",
               "store": ("the store's own engine" if any(name == "kept" for name, _e, _k in setups)
                         else "this version"),
               "baseline": f"`{baseline.name if baseline else ''}` (baseline)"}

@@ -16,6 +16,9 @@ takes the other's locks for its own; the one that opens the store second believe
 only user and resets the WAL's shared-memory file, which the other has mapped: the process
 dies of SIGBUS. This was reproduced here with a writer, a reader and DuckDB's scanner in
 three threads, and seen in the web app (which reads and writes the store in one process).
+Its connection carries what the engine asks of an analytical one (`describe_sqlite`): a
+digest of its schema, which lets its statements be kept across processes
+(`kpi.compiled_sql`), and its time bounds in one statement.
 
 The PostgreSQL store's tables appear as views of the same names in DuckDB's default schema,
 typed as the engine expects them on every backend (the Parquet export's types): JSON columns
@@ -108,6 +111,7 @@ def store_backend(engine: sqlalchemy.Engine) -> Iterator[BaseBackend]:
         if not url.database or url.database == ":memory:":
             raise ValueError("the KPI engine needs a SQLite file, not an in-memory database")
         backend = ibis.sqlite.connect(url.database)
+        describe_sqlite(backend)
     elif url.get_backend_name() == "postgresql":
         backend = ibis.postgres.connect(
             host=url.host or "localhost", port=url.port or 5432, user=url.username,
@@ -228,6 +232,25 @@ def _postgres_bounds(con: Any, columns: tuple[tuple[str, str], ...]
     row = con.execute(f"SELECT * FROM postgres_query('{STORE_CATALOG}', ?)",
                       [_bounds_sql(columns)]).fetchone()
     return _pairs(row)
+
+
+def describe_sqlite(backend: Any) -> None:
+    """Give an SQLite store's connection what the engine asks of an analytical one: the
+    digest of its schema (so its grouped queries' statements are kept across processes:
+    `kpi.compiled_sql`) and its time bounds in one statement (each min or max alone in its
+    subquery, which the column's index answers)."""
+    con: Any = backend.con  # Ibis' SQLite backend: its sqlite3 connection
+    # the tables' own CREATE text: one read of the catalogue
+    rows = con.execute("SELECT type, name, sql FROM sqlite_master "
+                       "WHERE type IN ('table', 'view') ORDER BY name").fetchall()
+    setattr(backend, _SCHEMA, hashlib.sha256(
+        json.dumps(["sqlite", rows]).encode()).hexdigest())
+    setattr(backend, _BOUNDS, partial(_sqlite_bounds, con))
+
+
+def _sqlite_bounds(con: Any, columns: tuple[tuple[str, str], ...]
+                   ) -> list[tuple[float | None, float | None]]:
+    return _pairs(con.execute(_bounds_sql(columns)).fetchone())
 
 
 def ensure_views(backend: BaseBackend, sql: str) -> None:

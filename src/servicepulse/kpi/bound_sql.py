@@ -220,6 +220,21 @@ class BoundExecutor:
         return DuckDBPyArrowData.convert_table(self._duckdb_arrow(statement),
                                                statement.schema)
 
+    def table_frame(self, statement: BoundStatement) -> pd.DataFrame:
+        """A table statement's result on the store (SQLite or PostgreSQL), converted as
+        `__call__` converts a table expression's (for a statement kept without its
+        expression: `kpi.compiled_sql`)."""
+        from ibis.formats.pandas import PandasData
+
+        backend: Any = self.backend
+        if backend.name not in STORE_BACKENDS:
+            raise ValueError(f"frames of kept statements are for the store's backends "
+                             f"{', '.join(STORE_BACKENDS)}, not {backend.name!r}")
+        backend._log(statement.sql)
+        run = self._postgres if backend.name == "postgres" else self._sqlite
+        converted: pd.DataFrame = PandasData.convert_table(run(statement), statement.schema)
+        return converted
+
     def _duckdb_arrow(self, statement: BoundStatement) -> Any:
         con: Any = self.backend.con
         # a relation (not a cursor) lets DuckDB plan for the Arrow result, as Ibis does

@@ -36,7 +36,7 @@ from servicepulse.kpi.analytical import (
     schema_digest,
     time_bounds,
 )
-from servicepulse.kpi.bound_sql import STORE_BACKENDS, bound_executor
+from servicepulse.kpi.bound_sql import STORE_BACKENDS, BoundStatement, bound_executor
 from servicepulse.kpi.columns import (
     Measures,
     json_flags,
@@ -404,6 +404,9 @@ class Runner:
                 arrow = self._aggregate_arrow(source, part, aggregate_of)
                 frame = (self._with_collected_quantiles(arrow, list(collected)) if collected
                          else arrow.to_pandas())
+            elif self._keeps_statements():  # the SQLite store: kept across processes too
+                frame = self._statement_frame(
+                    self._statement(source, part, aggregate_of))
             else:
                 frame = self.execute(self._reused(source, part, aggregate_of))
             if SOURCES[source].cumulative:
@@ -417,18 +420,41 @@ class Runner:
         return (self._own_executor and self.frame.backend is not None
                 and self.frame.backend.name == "duckdb")
 
+    def _keeps_statements(self) -> bool:
+        """Whether this run's queries go through `_statement` (statements kept across
+        processes): on DuckDB, and on an SQLite store whose schema is known."""
+        backend = self.frame.backend
+        return (self._own_executor and backend is not None
+                and (backend.name == "duckdb"
+                     or (backend.name == "sqlite" and schema_digest(backend) is not None)))
+
+    def _statement_frame(self, statement: BoundStatement) -> pd.DataFrame:
+        """A table statement's result, converted as `execute` converts its expression's."""
+        executor = bound_executor(self.frame.backend)
+        if self.frame.backend.name == "duckdb":
+            frame: pd.DataFrame = executor.table_arrow(statement).to_pandas()
+            return frame
+        return executor.table_frame(statement)
+
     def _aggregate_arrow(self, source: str, part: Hashable,
                          build: Callable[[], ir.Table]) -> Any:
-        """A source's grouped query run on DuckDB, as Arrow: its statement kept across
-        processes when the source is reusable (`kpi.compiled_sql`), else built and compiled."""
+        """A source's grouped query run on DuckDB, as Arrow (its statement: `_statement`)."""
+        executor = bound_executor(self.frame.backend)
+        return executor.table_arrow(self._statement(source, part, build))
+
+    def _statement(self, source: str, part: Hashable, build: Callable[[], ir.Table],
+                   frame: Frame | None = None) -> BoundStatement:
+        """The bound statement of a source's query (`part`, on this run's frame or
+        `frame`): kept across processes when the source is reusable and the backend's
+        schema is known (`kpi.compiled_sql`), else built and compiled."""
         executor = bound_executor(self.frame.backend)
         kept = kept_sql() if SOURCES[source].reusable else None
         digest = schema_digest(self.frame.backend)
-        key = (kept.key(self._query_key(source, part), digest)
+        key = (kept.key(self._query_key(source, part, frame), digest)
                if kept is not None and digest is not None else None)
         statement = kept.get(key) if kept is not None and key is not None else None
         if statement is None:
-            expression = self._reused(source, part, build)
+            expression = self._reused(source, part, build, frame)
             # in-memory tables the expression joins (a zone's offsets) registered, as Ibis'
             # own execute would
             self.frame.backend._run_pre_execute_hooks(expression)
@@ -439,7 +465,22 @@ class Runner:
                 kept.put(key, statement)
         else:
             ensure_views(self.frame.backend, statement.sql)  # built lazily, by `table()`
-        return executor.table_arrow(statement)
+        return statement
+
+    def _at_ranks(self, source: str, part: Hashable,
+                  build: Callable[[list[int]], ir.Table], pairs: set[int],
+                  frame: Frame) -> pd.DataFrame:
+        """The order-statistics query's rows (see `_order_statistics`) through a statement
+        that can be kept: which (n, rank) pairs are wanted depends on the data, the rest of
+        the query does not, so it is compiled with two stand-in pairs, whose IN list the
+        wanted pairs replace in the SQL text (numbers stay literal: `kpi.bound_sql`)."""
+        statement = self._statement(source, part, partial(build, list(_STAND_IN)), frame)
+        stand_in = ", ".join(str(pair) for pair in _STAND_IN)
+        if statement.sql.count(stand_in) != 1:  # never seen; the full query, compiled
+            return self.execute(build(sorted(pairs)))
+        wanted = ", ".join(str(pair) for pair in sorted(pairs))
+        return self._statement_frame(BoundStatement(
+            statement.sql.replace(stand_in, wanted), statement.values, statement.schema))
 
     def _query_key(self, source: str, part: Hashable, frame: Frame | None = None) -> str:
         """Everything a source's query is built from (on this run's frame or `frame`), as
@@ -545,11 +586,14 @@ class Runner:
                 rank=ibis.row_number().over(ibis.window(group_by=group, order_by=[rows.v])) + 1,
                 n=rows.v.count().over(ibis.window(group_by=group)))
 
-        ranked = self._reused(source, ("ranked", tuple(counts)), ranked_rows, frame)
-        found = self.execute(
-            ranked.filter((ranked.n.cast("int64") * RANK_KEY + ranked.rank.cast("int64"))
-                          .isin(sorted(pairs)))
-            .select(*keys, "distribution", "rank", "v"))
+        def at_ranks(wanted: list[int]) -> ir.Table:
+            ranked = self._reused(source, ("ranked", tuple(counts)), ranked_rows, frame)
+            return (ranked.filter((ranked.n.cast("int64") * RANK_KEY
+                                   + ranked.rank.cast("int64")).isin(wanted))
+                    .select(*keys, "distribution", "rank", "v"))
+
+        found = (self._at_ranks(source, ("at ranks", tuple(counts)), at_ranks, pairs, frame)
+                 if self._keeps_statements() else self.execute(at_ranks(sorted(pairs))))
         found = found.astype({"period": "int64", "distribution": "int64", "rank": "int64",
                               "v": "float64"})
         for name in self.by:
@@ -751,6 +795,9 @@ def _previous_keys(periods: list[Period]) -> dict[int, int]:
 
 
 RANK_KEY = 10**9  # (n, rank) packed into one integer: n * RANK_KEY + rank
+# (n, rank) pairs no group has (ranks above n), standing in for the wanted ones in a kept
+# order-statistics statement (Runner._at_ranks)
+_STAND_IN = (7 * RANK_KEY + 987_654_321, 7 * RANK_KEY + 987_654_322)
 VALUES = ".values"  # suffix of a distribution's sorted values in an aggregate (DuckDB)
 # rank columns of a plan: (interpolation point h or None, rank) per order statistic wanted
 _RANK_COLUMNS = ("median_low", "median_high", "p90_low", "p90_high",
