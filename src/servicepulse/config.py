@@ -291,7 +291,8 @@ class Settings(BaseSettings):
         description="one of " + ", ".join(profile.value for profile in IndustryProfile))
     targets: dict[str, Any] = Field(
         default_factory=dict,
-        description="a free table of KPI targets (read by the scorecards)")
+        description="a free table of KPI targets over the KPI definitions' defaults, which "
+                    "the dashboards, scorecards and alerts judge by")
     # Scorecards area (issue 5): alert rules and their delivery, read and checked by
     # servicepulse.scorecards.alerts (see docs/scorecards.md).
     alerts: dict[str, Any] = Field(
