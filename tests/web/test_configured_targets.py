@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from servicepulse.config import Settings
 from servicepulse.kpi.settings import KpiSettings
+from servicepulse.kpi.targets import TargetError
 from servicepulse.web.access import Access
 from servicepulse.web.app import create_app
 from servicepulse.web.kpi import engine_kpi_function
@@ -88,3 +90,10 @@ def test_the_apps_configuration_reaches_the_pages(centre: tuple[Engine, Tokens])
         page = client.get("/", params=WEEK_PARAMS).text
         assert "target ≥ 60% · <b>met</b>" in page
         assert "target ≥ 80%" in page and "target ≥ 70%" not in page
+
+
+def test_a_bad_target_stops_the_app_at_its_start(centre: tuple[Engine, Tokens]) -> None:
+    """Not a 422 on every dashboard later: the app factory refuses the configuration."""
+    settings = Settings(targets={"role": {"frontline": {"csatt": 80}}})
+    with pytest.raises(TargetError, match=r"targets: role\.frontline\.csatt: unknown KPI"):
+        create_app(centre[0], settings=settings, serve_stale=False, prewarm=False)

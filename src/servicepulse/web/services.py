@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from servicepulse.config import Settings
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
+from servicepulse.kpi.targets import check_targets
 from servicepulse.web.access import Access
 from servicepulse.web.cache import ResultCache
 from servicepulse.web.kpi import KpiFunction
@@ -74,6 +75,9 @@ class Services:
     kpi_settings: KpiSettings = field(default_factory=kpi_settings)
 
     def __post_init__(self) -> None:
+        # a [targets] entry that cannot be used stops the app at its start, with the key and
+        # what is allowed, rather than failing every dashboard that draws a target line
+        check_targets(self.kpi_settings)
         self.hub = LiveHub(self.engine, self.wallboard_counts, self.wallboard_kpis,
                            timezone=self.kpi_settings.timezone)
         self.cache.timezone = self.kpi_settings.timezone  # the views' `as_of`
