@@ -220,3 +220,33 @@ def test_the_app_loads_its_settings_once_at_its_start(
                                settings=given)) as client:
         answer = client.get(query, headers=headers)
         assert answer.json()["rows"][0]["kpis"]["service_level"]["value"] == 37.5
+
+
+def test_the_import_hooks_build_the_rollup_with_the_commands_settings(
+        sqlite_store: Engine, clean_environment: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the hooks that follow an import are handed the settings the command loaded (through
+    # the composition root): the rollup is kept in the configured time zone
+    from sqlalchemy import text
+
+    path = tmp_path / "calls.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in _calls()))
+    config = clean_environment / "servicepulse.toml"
+    config.write_text('timezone = "America/New_York"\n')
+    monkeypatch.setenv("SERVICEPULSE_CONFIG", str(config))
+    result = CliRunner().invoke(cli, ["--db", str(sqlite_store.url), "import", str(path)])
+    assert result.exit_code == 0, result.output
+    with sqlite_store.connect() as connection:
+        zones = set(connection.execute(text(
+            "SELECT DISTINCT timezone FROM kpi_daily_sums_packed")).scalars())
+    assert zones == {"America/New_York"}
+    # and a command's figures are in that zone: 2 March 09:00-09:07 UTC is 2 March 04:00 in
+    # New York
+    answer = CliRunner().invoke(cli, ["--db", str(sqlite_store.url), "kpi", "--kpi", "contacts",
+                                      "--by", "channel", "--period", "day", "--from",
+                                      "2026-03-02", "--to", "2026-03-03", "--format", "json"])
+    assert answer.exit_code == 0, answer.output
+    document = json.loads(answer.stdout)
+    assert document["timezone"] == "America/New_York"
+    assert [(row["group"], row["kpis"]["contacts"]["value"]) for row in document["rows"]] == [
+        ({"channel": "phone", "period": "2026-03-02"}, 8)]
