@@ -58,6 +58,16 @@ def composed() -> None:
     compose()
 
 
+@pytest.fixture(autouse=True)
+def program_settings_forgotten() -> Iterator[None]:
+    """Each test's commands and apps hand the import hooks their own settings (the
+    composition root does, once a program): none of them outlives the test."""
+    yield
+    from servicepulse.ingest import hooks
+
+    hooks.configure(None)
+
+
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
     engine = fresh_sqlite_store(tmp_path / "store.db")  # a copy of a migrated store

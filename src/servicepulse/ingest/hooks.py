@@ -82,8 +82,9 @@ SettingsProvider = Callable[[], "Settings"]
 _settings_provider: SettingsProvider | None = None
 
 
-def configure(provider: SettingsProvider) -> None:
-    """How the hooks get the program's settings (the composition root calls it)."""
+def configure(provider: SettingsProvider | None) -> None:
+    """How the hooks get the program's settings (the composition root calls it); None
+    forgets it (the tests, between two programs they start in one process)."""
     global _settings_provider
     _settings_provider = provider
 
