@@ -182,6 +182,28 @@ def test_the_refund_reason_is_one_topic_with_the_highest_repeat_rate(store: Engi
     assert len(set(examples)) == 3 and all("refund" in text.lower() for text in examples)
 
 
+def test_the_kpis_per_topic_after_the_same_query_by_the_stored_queue(
+        simulated_store: Engine) -> None:
+    """`kpi --by queue` of the same KPIs and window first (its statements may be kept across
+    processes), then drivers: the KPIs are still grouped by topic, never by the stored queue
+    (the topic view's queries are other queries, whatever the query's shape)."""
+    from servicepulse.kpi.engine import run_kpi_query
+    from servicepulse.kpi.query import KpiQuery
+
+    store = simulated_store
+    query = DriversQuery.model_validate({"from": "2026-03-01", "to": "2026-04-01"})
+    for _ in range(2):  # the second run reads what the first kept
+        run_kpi_query(store, KpiQuery.model_validate({
+            "by": ["queue"], "period": "all", "from": query.from_, "to": query.to,
+            "kpis": list(DRIVER_KPIS)}))
+    topics = {reason_of(topic): topic for topic in
+              DriversRunner(store).compute(query).as_json()["topics"]}
+    # as in test_drivers_find_the_reasons_and_their_kpis: refunds repeat 15 of 30 times
+    assert topics["refund"]["kpis"]["repeat_contact_rate"]["value"] == 50.0
+    assert topics["login"]["kpis"]["aht"]["value"] == 600.0
+    assert topics["billing"]["kpis"]["csat"]["n"] == 30
+
+
 def test_a_spam_contacts_angry_text_changes_no_driver(simulated_store: Engine) -> None:
     """A deleted or spam contact is no contact (docs/kpis.md): its text is in no topic, shapes
     no topic's words and counts in no topic's KPIs; revived, it is a contact again."""

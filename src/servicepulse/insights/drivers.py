@@ -152,7 +152,11 @@ def contact_texts(connection: Connection, start: float | None,
 
 class _TopicView:
     """An Ibis backend whose `interactions` table carries each interaction's topic as its
-    `queue`; everything else is the store's backend unchanged."""
+    `queue`; everything else is the store's backend unchanged, except what describes the
+    store's own tables to the engine: their schema digest, which keys the statements the
+    engine keeps across processes (`kpi.compiled_sql`). A statement of the store's tables
+    (`kpi --by queue` of the same KPIs and window has the same query shape) is not this
+    view's, so the view has no digest: the engine compiles its queries."""
 
     def __init__(self, backend: Any, assignments: dict[str, str]):
         import ibis
@@ -172,6 +176,12 @@ class _TopicView:
              else joined[column]) for column in table.columns])
 
     def __getattr__(self, name: str) -> Any:
+        from servicepulse.kpi import analytical
+
+        # (the engine names these attributes privately: it offers no other way to say that
+        # a backend's tables are not the store's)
+        if name in (analytical._SCHEMA, analytical._COLUMNS):
+            raise AttributeError(name)
         return getattr(self._backend, name)
 
 
