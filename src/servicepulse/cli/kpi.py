@@ -19,7 +19,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -27,6 +27,9 @@ from rich.console import Console
 from rich.table import Table
 
 from servicepulse.cli.context import default_window, parse_date, state
+
+if TYPE_CHECKING:
+    from servicepulse.kpi.results import KpiFigure, KpiResult
 
 
 class OutputFormat(StrEnum):
@@ -99,6 +102,10 @@ def _group_text(name: str, value: Any) -> str:
     return str(value)
 
 
+def _value(figure: KpiFigure | None) -> Any:
+    return figure.value if figure is not None else None
+
+
 def _columns(names: list[str], by: list[str]) -> list[tuple[str, str, Any]]:
     """(header, KPI name, cell function) per column of the table."""
     from servicepulse.kpi.definitions import KPIS
@@ -110,13 +117,13 @@ def _columns(names: list[str], by: list[str]) -> list[tuple[str, str, Any]]:
         if name == "frt":
             if "channel" in by:  # within one channel a median is meaningful
                 columns.append(("FRT median", name,
-                                lambda result: format_kpi("frt", result.get("value"))))
+                                lambda figure: format_kpi("frt", _value(figure))))
             elif "frt_within_target" not in names:
-                columns.append((FRT_WITHIN, name, lambda result: format_unit(
-                    "percent", result.get("within_target"))))
+                columns.append((FRT_WITHIN, name, lambda figure: format_unit(
+                    "percent", figure.extra("within_target") if figure is not None else None)))
             continue
         columns.append((label, name,
-                        lambda result, name=name: format_kpi(name, result.get("value"))))
+                        lambda figure, name=name: format_kpi(name, _value(figure))))
     return columns
 
 
@@ -136,32 +143,32 @@ def _legend(columns: list[tuple[str, str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def render_table(document: dict[str, Any], console: Console) -> None:
+def render_table(result: KpiResult, console: Console) -> None:
     """The KPIs as tables that fit `console`'s width: the group columns, then as many KPI
     columns as fit; the KPIs that do not fit follow in further tables with the same group
     columns (never a cut value: cells fold rather than end in "…")."""
-    rows = document["rows"]
-    by = list(document["by"])
-    group_names = [*by, *(["period"] if document["period"] != "all" else [])]
-    names = list(rows[0]["kpis"]) if rows else list(document.get("kpis") or [])
+    rows = result.rows
+    by = list(result.by)
+    group_names = [*by, *(["period"] if result.period != "all" else [])]
+    names = list(rows[0].figures) if rows else []
     columns = _columns(names, by)
-    group_cells = [[_group_text(name, row["group"].get(name)) for name in group_names]
+    group_cells = [[_group_text(name, row.group.get(name)) for name in group_names]
                    for row in rows]
     if "period" in group_names:
         for cells, row in zip(group_cells, rows, strict=True):
-            if row.get("partial"):
+            if row.partial:
                 cells[-1] += " (partial)"
     value_cells: list[list[str]] = []
     for _, name, cell in columns:
         texts = []
         for row in rows:
-            result = row["kpis"].get(name) or {}
-            text = cell(result)
-            texts.append(text + ("*" if result.get("low_sample") else ""))
+            figure = row.figure(name)
+            text = cell(figure)
+            texts.append(text + ("*" if figure is not None and figure.low_sample else ""))
         value_cells.append(texts)
 
-    console.print(f"KPIs {document['from']} to {document['to']} (exclusive), "
-                  f"{document['timezone']}", style="bold", overflow="fold")
+    console.print(f"KPIs {result.from_} to {result.to} (exclusive), "
+                  f"{result.timezone}", style="bold", overflow="fold")
     widths = _widths(group_cells, group_names, columns, value_cells)
     for chunk in _chunks(console.width, widths):
         chosen = [widths[1][i] for i in chunk]
@@ -175,7 +182,7 @@ def render_table(document: dict[str, Any], console: Console) -> None:
     notes = []
     if any(text.endswith("*") for texts in value_cells for text in texts):
         notes.append("* = low sample (below the minimum; shown, not ranked)")
-    if "period" in group_names and any(row.get("partial") for row in rows):
+    if "period" in group_names and any(row.partial for row in rows):
         notes.append("(partial) = a period the range or the data covers only in part")
     if "frt" in names and "channel" not in by:
         notes.append("FRT median: only by channel (--by channel), each channel has its own "
@@ -243,22 +250,24 @@ CSV_FIELDS = ("kpi", "value", "n", "ci_low", "ci_high", "low_sample", "previous_
               "previous_n", "change", "significant")
 
 
-def render_csv(document: dict[str, Any]) -> str:
+def render_csv(result: KpiResult) -> str:
     """One line a group and KPI (long format, easy to pivot)."""
-    group_names = [*document["by"], *(["period"] if document["period"] != "all" else [])]
+    group_names = [*result.by, *(["period"] if result.period != "all" else [])]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*group_names, "partial", *CSV_FIELDS])  # partial: docs/kpis.md
-    for row in document["rows"]:
-        group = [row["group"].get(name) for name in group_names]
-        for name, result in row["kpis"].items():
-            ci = result.get("ci") or [None, None]
-            previous = result.get("previous") or {}
+    for row in result.rows:
+        group = [row.group.get(name) for name in group_names]
+        for name, figure in row.figures.items():
+            # a field the figure does not report is an empty cell
+            previous = figure.previous
             writer.writerow(["" if v is None else v for v in [
-                *group, row.get("partial"), name, result.get("value"), result.get("n"),
-                ci[0], ci[1],
-                result.get("low_sample"), previous.get("value"), previous.get("n"),
-                result.get("change"), result.get("significant")]])
+                *group, row.partial, name, figure.value,
+                figure.n if figure.reports("n") else None, figure.ci_low, figure.ci_high,
+                figure.low_sample if figure.reports("low_sample") else None,
+                previous.value if previous is not None else None,
+                previous.n if previous is not None else None,
+                figure.change, figure.significant]])
     return out.getvalue()
 
 
@@ -365,7 +374,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(problems) from None
         started = time.time()  # the figures are as of the query's start
         if engine is Engine.store:
-            document = run_kpi_query(state(ctx).engine(), query)
+            result = run_kpi_query(state(ctx).engine(), query, state(ctx).kpi_settings())
         else:
             if parquet is None:
                 raise typer.BadParameter(f"--engine {engine.value} reads a Parquet export: "
@@ -377,13 +386,14 @@ def register(app: typer.Typer) -> None:
                     else spark_backend(parquet)
             except FileNotFoundError as error:
                 raise typer.BadParameter(str(error), param_hint="--parquet") from None
-            document = run_on_backend(backend, query)
+            result = run_on_backend(backend, query, state(ctx).kpi_settings())
         if output is OutputFormat.json:
-            sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+            sys.stdout.write(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode()
+                             + "\n")
         elif output is OutputFormat.csv:
-            sys.stdout.write(render_csv(document))
+            sys.stdout.write(render_csv(result))
         else:
             from servicepulse.cli.as_of import as_of_line
 
-            render_table(document, Console())
-            typer.echo(as_of_line(started))
+            render_table(result, Console())
+            typer.echo(as_of_line(started, state(ctx).kpi_settings().timezone))

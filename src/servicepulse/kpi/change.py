@@ -36,12 +36,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any
 
+from pydantic import ValidationError
 from scipy import special
 
 from servicepulse.errors import InvalidRequest
 from servicepulse.kpi import statistics
 from servicepulse.kpi.definitions import KPIS, KpiDefinition
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiFigure, KpiResult
 from servicepulse.kpi.sources import DIMENSIONS
 
 # the engine's kinds whose value is the n-weighted mean of its groups' values
@@ -49,7 +51,7 @@ EXPLAINABLE_KINDS = {"proportion": "rate", "mean": "mean", "score": "mean score"
 DIGITS = 4  # the engine's decimals
 _UNIT = Fraction(1, 10**DIGITS)
 
-KpiRunner = Callable[[KpiQuery], dict[str, Any]]
+KpiRunner = Callable[[KpiQuery], KpiResult]
 
 
 class ExplainError(InvalidRequest):
@@ -225,9 +227,9 @@ def explainable_kpis() -> list[str]:
             if d.statistic.kind in EXPLAINABLE_KINDS]
 
 
-def _exact_value(kind: str, result: Mapping[str, Any]) -> tuple[Fraction | None, dict[str, float]]:
+def _exact_value(kind: str, result: KpiFigure) -> tuple[Fraction | None, dict[str, float]]:
     """The group's exact value and the figures its significance test needs."""
-    value, n = result.get("value"), int(result.get("n") or 0)
+    value, n = result.value, int(result.n or 0)
     if value is None or n <= 0:
         return None, {}
     if kind == "proportion":
@@ -237,42 +239,40 @@ def _exact_value(kind: str, result: Mapping[str, Any]) -> tuple[Fraction | None,
             return Fraction(100 * whole, n), {"successes": float(whole), "n": float(n)}
         return Fraction(repr(value)), {"successes": successes, "n": float(n)}
     if kind == "score":
-        promoters = round(float(result.get("promoters") or 0) * n / 100)
-        detractors = round(float(result.get("detractors") or 0) * n / 100)
+        promoters = round(float(result.extra("promoters") or 0) * n / 100)
+        detractors = round(float(result.extra("detractors") or 0) * n / 100)
         return (Fraction(100 * (promoters - detractors), n),
                 {"promoters": float(promoters), "detractors": float(detractors), "n": float(n)})
     figures = {"n": float(n), "mean": float(value)}
-    ci = result.get("ci")
-    if n >= 2 and ci and ci[0] is not None and ci[1] is not None:
+    ci = result.interval
+    if n >= 2 and ci is not None and ci[0] is not None and ci[1] is not None:
         # the t interval's half width is t(n−1) · std / √n
         t = float(special.stdtrit(n - 1, 0.5 + statistics.COMPARISON_CONFIDENCE / 2))
         figures["std"] = (float(ci[1]) - float(ci[0])) / 2 * math.sqrt(n) / t
     return Fraction(repr(value)), figures
 
 
-def _groups(document: dict[str, Any], kpi: str, dimension: str, kind: str
+def _groups(result: KpiResult, kpi: str, dimension: str, kind: str
             ) -> dict[Any, GroupFigures]:
     groups = {}
-    for row in document.get("rows") or []:
-        result = row["kpis"].get(kpi) or {}
-        if result.get("unavailable"):
-            raise ExplainError(f"{kpi} is unavailable: {result['unavailable']}")
-        value, figures = _exact_value(kind, result)
-        groups[row["group"].get(dimension)] = GroupFigures(int(result.get("n") or 0), value,
-                                                           figures)
+    for row in result.rows:
+        figure = row.figure(kpi) or KpiFigure(None, 0)
+        if figure.unavailable:
+            raise ExplainError(f"{kpi} is unavailable: {figure.unavailable}")
+        value, figures = _exact_value(kind, figure)
+        groups[row.group.get(dimension)] = GroupFigures(int(figure.n or 0), value, figures)
     return groups
 
 
-def _overall(document: dict[str, Any], kpi: str, days: tuple[date, date]
+def _overall(result: KpiResult, kpi: str, days: tuple[date, date]
              ) -> tuple[float, int]:
-    rows = document.get("rows") or []
-    result = rows[0]["kpis"].get(kpi, {}) if rows else {}
-    if result.get("unavailable"):
-        raise ExplainError(f"{kpi} is unavailable: {result['unavailable']}")
-    if result.get("value") is None:
+    figure = result.figure(kpi) or KpiFigure(None, 0)
+    if figure.unavailable:
+        raise ExplainError(f"{kpi} is unavailable: {figure.unavailable}")
+    if figure.value is None:
         raise ExplainError(f"no {kpi} between {days[0]} and {days[1]} (to exclusive): "
                            "nothing to compare; pick days with data")
-    return float(result["value"]), int(result.get("n") or 0)
+    return float(figure.value), int(figure.n or 0)
 
 
 def _test(kind: str, current: GroupFigures, previous: GroupFigures, minimum_sample: int
@@ -294,7 +294,7 @@ def explain_change(run: KpiRunner, kpi: str, period: tuple[date, date],
                    filters: Mapping[str, list[str]] | None = None,
                    minimum_sample: int = 30) -> Explanation:
     """Split the change of `kpi` from `against` to `period` (each [from, to) local days)
-    over each dimension of `by`. `run` answers a KpiQuery with the engine's document."""
+    over each dimension of `by`. `run` answers a KpiQuery with the engine's result."""
     definition = explainable(kpi)
     kind = definition.statistic.kind
     by = list(dict.fromkeys(by))
@@ -312,10 +312,14 @@ def explain_change(run: KpiRunner, kpi: str, period: tuple[date, date],
             raise ExplainError(f"{name} ends ({end}) on or before it starts ({first}): "
                                "the end day is exclusive")
 
-    def ask(days: tuple[date, date], group_by: list[str]) -> dict[str, Any]:
-        return run(KpiQuery.model_validate({
-            "by": group_by, "period": "all", "from": days[0], "to": days[1], "kpis": [kpi],
-            "filters": dict(filters or {}), "compare": False}))
+    def ask(days: tuple[date, date], group_by: list[str]) -> KpiResult:
+        try:
+            query = KpiQuery.model_validate({
+                "by": group_by, "period": "all", "from": days[0], "to": days[1],
+                "kpis": [kpi], "filters": dict(filters or {}), "compare": False})
+        except ValidationError as error:  # a filter the query refuses: the caller's to fix
+            raise ExplainError.of(error) from None
+        return run(query)
 
     value, n = _overall(ask(period, []), kpi, period)
     previous, previous_n = _overall(ask(against, []), kpi, against)
@@ -350,7 +354,7 @@ def store_runner(engine: Any, settings: Any | None = None) -> KpiRunner:
     """`run` for `explain_change` on a store (SQLite or PostgreSQL) through the exact engine."""
     from servicepulse.kpi.engine import run_kpi_query
 
-    def run(query: KpiQuery) -> dict[str, Any]:
+    def run(query: KpiQuery) -> KpiResult:
         return run_kpi_query(engine, query, settings)
 
     return run

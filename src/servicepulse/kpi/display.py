@@ -15,7 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from servicepulse.kpi.results import KpiFigure
 
 MISSING: Final = "–"  # what a missing value (no data, or not a number) reads as
 MINUS: Final = "−"  # a typographic minus: the same width as a plus in a column of changes
@@ -163,17 +166,18 @@ class ChannelFirstResponse:
         return f"{self.channel} {format_duration(self.median_s)}{share}"
 
 
-def frt_by_channel(result: Mapping[str, Any] | None) -> list[ChannelFirstResponse]:
-    """The channels of a `frt_within_target` result that have first responses, in the order of
-    FRT_CHANNELS (empty for any other result)."""
+def frt_by_channel(result: KpiFigure | None) -> list[ChannelFirstResponse]:
+    """The channels of a `frt_within_target` figure that have first responses, in the order of
+    FRT_CHANNELS (empty for any other figure)."""
     from servicepulse.kpi.definitions import FRT_CHANNELS
 
     found: list[ChannelFirstResponse] = []
+    extras = result.extras if result is not None else {}
     for channel in FRT_CHANNELS:
-        figures = (result or {}).get(channel)
+        figures = extras.get(channel)
         if not isinstance(figures, Mapping) or not figures.get("n"):
             continue
-        within = (result or {}).get(f"{channel}_within_target")
+        within = extras.get(f"{channel}_within_target")
         found.append(ChannelFirstResponse(
             channel, _number(figures.get("value")), int(figures["n"]), _number(within)))
     return found
@@ -183,7 +187,7 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def kpi_details(name: str, result: Mapping[str, Any] | None) -> list[str]:
+def kpi_details(name: str, result: KpiFigure | None) -> list[str]:
     """Small print shown under a KPI's value: for `frt_within_target`, each channel's median
     first response and share within target ('chat 42 s (71.1%)'); else nothing."""
     if name == "frt_within_target":

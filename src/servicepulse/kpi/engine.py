@@ -7,7 +7,8 @@ itself and its order-statistic interval), or on DuckDB from each group's values,
 the same aggregate query. Everything runs inside the database through Ibis:
 SQLite and PostgreSQL (the store), DuckDB (a Parquet export) or Spark.
 
-The result is the JSON document of the `servicepulse kpi` command (see docs/kpis.md).
+The result is a `servicepulse.kpi.results.KpiResult` (rows of figures); its `to_json()` is
+the document of `servicepulse kpi --format json` (see docs/kpis.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache, partial
+from itertools import repeat
 from typing import Any
 
 import ibis
@@ -56,6 +58,14 @@ from servicepulse.kpi.kinds import (
     whole_or_rounded,
 )
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import (
+    NO_EXTRAS,
+    STANDARD_FIELDS,
+    KpiFigure,
+    KpiResult,
+    KpiRow,
+    PreviousFigure,
+)
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.kpi.sources import (
     BEFORE,
@@ -76,28 +86,28 @@ Executor = Callable[[ir.Expr], pd.DataFrame]
 
 
 def run_kpi_query(engine: sqlalchemy.Engine, query: KpiQuery,
-                  settings: Any | None = None) -> dict[str, Any]:
-    """The `servicepulse kpi` JSON document for `query` over the store behind `engine`
-    (where it runs: `servicepulse.kpi.analytical.analytical_store`)."""
+                  settings: Any | None = None) -> KpiResult:
+    """The figures of `query` over the store behind `engine` (where it runs:
+    `servicepulse.kpi.analytical.analytical_store`)."""
     with analytical_store(engine) as backend:
         return run_on_backend(backend, query, settings)
 
 
 def run_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None,
-                   expressions: ExpressionCache | None = None) -> dict[str, Any]:
+                   expressions: ExpressionCache | None = None) -> KpiResult:
     """The same, on any Ibis backend holding the store's tables (DuckDB, Spark, ...).
     `expressions`: built expressions kept for this backend (see `ExpressionCache`)."""
     resolved = kpi_settings(settings)
-    header, columns = columns_on_backend(backend, query, resolved, expressions)
-    return mark_partial({**header, "rows": columns.rows()}, coverage_days(backend, resolved),
-                        local_today(resolved))
+    result, columns = columns_on_backend(backend, query, resolved, expressions)
+    result.rows = columns.rows()
+    return mark_partial(result, coverage_days(backend, resolved), local_today(resolved))
 
 
 def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None,
                        expressions: ExpressionCache | None = None
-                       ) -> tuple[dict[str, Any], KpiColumns]:
-    """The document's header and its figures column-wise (before building one dict per
-    group and KPI, which a caller that wants a table can skip)."""
+                       ) -> tuple[KpiResult, KpiColumns]:
+    """The result's header (without rows) and its figures column-wise (before building
+    one figure per group and KPI, which a caller that wants a table can skip)."""
     resolved = kpi_settings(settings)
     names = query.kpis if query.kpis is not None else list(KPIS)
     first, end = _date_range(backend, query, resolved)
@@ -107,9 +117,9 @@ def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | No
     frame = Frame(backend, resolved, query.period, periods, kpis=set(names),
                   dimensions=frozenset(query.by) | frozenset(query.filters))
     runner = Runner(frame, query, [KPIS[name] for name in names], expressions=expressions)
-    header = {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
-              "period": query.period, "filters": dict(query.filters),
-              "timezone": resolved.timezone}
+    header = KpiResult(first, end, list(query.by), query.period,
+                       {name: list(values) for name, values in query.filters.items()},
+                       resolved.timezone)
     return header, runner.columns()
 
 
@@ -207,22 +217,22 @@ def is_partial(start: date, stop: date, first: date, end: date,
     return span is None or start <= span[0] or stop > span[1]
 
 
-def mark_partial(document: dict[str, Any], span: tuple[date, date] | None,
-                 today: date) -> dict[str, Any]:
-    """The document with `"partial": true|false` on every row (see `is_partial`); `span`:
-    the data's first and last local days (`data_days`)."""
-    first, end = date.fromisoformat(document["from"]), date.fromisoformat(document["to"])
-    period = document["period"]
+def mark_partial(result: KpiResult, span: tuple[date, date] | None,
+                 today: date) -> KpiResult:
+    """The result with `partial` set on every row (see `is_partial`); `span`: the data's
+    first and last local days (`data_days`)."""
+    first, end = result.from_, result.to
+    period = result.period
     flags: dict[str, bool] = {}
-    for row in document.get("rows") or []:
-        key = (row.get("group") or {}).get("period") if period != "all" else None
+    for row in result.rows:
+        key = row.group.get("period") if period != "all" else None
         text = str(key) if key is not None else ""
         if text not in flags:
             start, stop = (period_bounds(date.fromisoformat(text[:10]), period, first, end)
                            if text else (first, end))
             flags[text] = is_partial(start, stop, first, end, span, today)
-        row["partial"] = flags[text]
-    return document
+        row.partial = flags[text]
+    return result
 
 
 def periods_for(first: date, end: date, period: str, settings: KpiSettings) -> list[Period]:
@@ -647,7 +657,7 @@ class Runner:
                 kpis={definition.name: self._kpi_fields(definition, now, before)
                       for definition in self.definitions})
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[KpiRow]:
         return self.columns().rows()
 
     def _group_fields(self, current: np.ndarray) -> Fields:
@@ -720,19 +730,43 @@ def _whole_or_rounded_change(change: np.ndarray) -> list[Any]:
 @dataclass
 class KpiColumns:
     """The result of a query column-wise: `groups` (dimension -> column) and, per KPI, its
-    fields. `rows()` turns it into the document's rows (one dict per group and KPI)."""
+    fields. `rows()` turns it into the result's rows (one figure per group and KPI)."""
 
     groups: Fields
     size: int
     kpis: dict[str, Fields]
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[KpiRow]:
         with no_garbage_collection():
             groups = _records(self.groups, self.size)
-            columns = [_records(fields, self.size) for fields in self.kpis.values()]
+            columns = [_figures(fields, self.size) for fields in self.kpis.values()]
             names = list(self.kpis)
-            return [{"group": group, "kpis": dict(zip(names, kpis, strict=True))}
-                    for group, kpis in zip(groups, zip(*columns, strict=True), strict=True)]
+            return [KpiRow(group, dict(zip(names, figures, strict=True)))
+                    for group, figures in zip(groups, zip(*columns, strict=True),
+                                              strict=True)]
+
+
+def _figures(fields: Fields, size: int) -> list[KpiFigure]:
+    """One KPI's figure of every group from its fields: a column per field, then one
+    positional call per figure (the fields a KPI lacks take their defaults)."""
+    keys = tuple(fields)
+
+    def column(name: str, default: Any = None) -> Iterator[Any] | list[Any]:
+        return _records(fields[name], size) if name in fields else repeat(default, size)
+
+    intervals = [None if pair is None else (pair[0], pair[1]) for pair in column("ci")]
+    previous: Any = repeat(None, size)
+    if "previous" in fields:
+        before = fields["previous"]
+        previous = map(PreviousFigure, _records(before["value"], size),
+                       _records(before["n"], size))
+    extra_names = [name for name in keys if name not in STANDARD_FIELDS]
+    extras: Any = (records({name: _records(fields[name], size) for name in extra_names})
+                   if extra_names else repeat(NO_EXTRAS, size))
+    return list(map(KpiFigure, column("value"), column("n", 0), intervals,
+                    column("low_sample", False), previous, column("change"),
+                    column("significant"), column("unavailable"), extras,
+                    repeat(keys, size)))
 
 
 def _records(fields: Fields, size: int) -> list[Any]:

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 
 from servicepulse.kpi.bound_sql import bound_executor
 from servicepulse.kpi.engine import ExpressionCache, run_on_backend
+from servicepulse.kpi.results import KpiResult
 
 MAX_IDLE = 4  # connections kept open between queries
 
@@ -91,7 +92,7 @@ class KpiBackends:
         with self._lock:
             return self._expressions.get(id(backend))
 
-    def run(self, query: Any) -> dict[str, Any]:
+    def run(self, query: Any) -> KpiResult:
         """`run_kpi_query(engine, query)` on a kept connection."""
         with self.connection() as backend:
             return run_on_backend(backend, query, expressions=self.expressions(backend))

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.sources import DIMENSIONS
 
 PeriodName = Literal["day", "week", "month", "quarter", "all"]
@@ -70,3 +79,13 @@ class KpiQuery(BaseModel):
             raise ValueError(f"`to` ({self.to}) must be after `from` ({self.from_}): it is "
                              "exclusive")
         return self
+
+
+def kpi_query(data: Mapping[str, Any]) -> KpiQuery:
+    """The query of values a caller gave (a request's parameters): what the validators refuse
+    (an unknown KPI or dimension, a backwards window) is an InvalidRequest, with the
+    validators' own words."""
+    try:
+        return KpiQuery.model_validate(data)
+    except ValidationError as error:
+        raise InvalidRequest.of(error) from None

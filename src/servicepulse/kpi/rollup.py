@@ -47,6 +47,7 @@ from servicepulse.kpi.columns import round_like_python
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import Runner, periods_for
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiResult
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.kpi.sources import (
     DAY_S,
@@ -636,8 +637,8 @@ def can_answer(query: KpiQuery) -> bool:
 
 def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
                  grain: Grain | None = None, allow_stale: bool = False
-                 ) -> dict[str, Any] | None:
-    """The KPI document from the rollup, or None when the rollup cannot answer the query.
+                 ) -> KpiResult | None:
+    """The KPI result from the rollup, or None when the rollup cannot answer the query.
 
     It reads the coarsest grain that covers the query's grouping and filters (the team grain
     unless the query groups or filters by agent), per month when the team grain answers and
@@ -645,8 +646,8 @@ def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
 
     A range holding a day whose rollup is stale (imported, not yet rebuilt) is left to the
     exact path (None), unless `allow_stale`: dashboards under a steady stream of records
-    would otherwise always wait for the exact engine over their whole window. The document
-    then lists those days under `"stale_days"` (their figures are as of the last rebuild,
+    would otherwise always wait for the exact engine over their whole window. The result
+    then lists those days in `stale_days` (their figures are as of the last rebuild,
     which the background worker is redoing).
     """
     if not can_answer(query):
@@ -673,12 +674,10 @@ def query_rollup(engine: Engine, query: KpiQuery, settings: Any | None = None,
         frame = Frame(None, resolved, query.period, periods, kpis=set(kpis))
         runner = Runner(frame, query, [KPIS[name] for name in kpis], compute=False)
         _read_cells(connection, chosen, runner, periods)
-    document = {"from": first.isoformat(), "to": end.isoformat(), "by": list(query.by),
-                "period": query.period, "filters": dict(query.filters),
-                "timezone": resolved.timezone, "source": "rollup", "rows": runner.rows()}
-    if stale:
-        document["stale_days"] = [day.isoformat() for day in stale]
-    return document
+    return KpiResult(first, end, list(query.by), query.period,
+                     {name: list(values) for name, values in query.filters.items()},
+                     resolved.timezone, runner.rows(), source="rollup",
+                     stale_days=list(stale) if stale else None)
 
 
 def _whole_months(periods: list[Period]) -> bool:
