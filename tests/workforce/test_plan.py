@@ -166,12 +166,11 @@ def test_plan_without_history_says_what_to_do(store: Engine) -> None:
 def test_plan_aht_is_the_kpi_engines(planned_store: Engine) -> None:
     """The plan asks the engine: its AHT is `servicepulse kpi --kpis aht --by channel` over
     the history's days (2 March, the first stored call's day, to 16 March exclusive)."""
-    document = run_kpi_query(planned_store, KpiQuery.model_validate(
+    result = run_kpi_query(planned_store, KpiQuery.model_validate(
         {"kpis": ["aht"], "by": ["channel"], "from": "2026-03-02", "to": "2026-03-16",
          "compare": False}))
-    rows = document if isinstance(document, dict) else document.to_json()
-    by_channel = {row["group"]["channel"]: (row["kpis"]["aht"]["value"],
-                                            row["kpis"]["aht"]["n"]) for row in rows["rows"]}
+    by_channel = {channel: (row.figures["aht"].value, row.figures["aht"].n)
+                  for channel, row in result.by_group("channel").items()}
     assert by_channel == {"phone": (310.0, 10), "chat": (500.0, 1), "email": (1000.0, 1)}
     plan = staffing_plan(planned_store, date(2026, 3, 16), date(2026, 3, 16), interval_s=3600,
                          history_weeks=2)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -151,12 +150,8 @@ def mean_handle_time(engine: Engine, channels: Sequence[str], start: datetime,
                                      "filters": {"channel": list(channels)},
                                      "compare": False})
     # the engine's AHT reads no setting but the time zone (which days are in the range)
-    result: Any = run_kpi_query(engine, query, KpiSettings(timezone=timezone))
-    # the engine's answer as its JSON document (a typed result gives it by to_json())
-    document = result if isinstance(result, dict) else result.to_json()
-    rows = document.get("rows") or []
-    value = ((rows[0].get("kpis") or {}).get("aht") or {}).get("value") if rows else None
-    return None if value is None else float(value)
+    figure = run_kpi_query(engine, query, KpiSettings(timezone=timezone)).figure("aht")
+    return None if figure is None or figure.value is None else float(figure.value)
 
 
 def _midnight(day: date) -> datetime:
