@@ -25,6 +25,15 @@ def default_hourly_costs() -> dict[str, float]:
     return HourlyCosts().as_dict()
 
 
+def default_frt_targets() -> dict[str, float]:
+    """First response's target per channel, seconds: the configuration's `frt_target_s`
+    defaults (config.FirstResponseTargets), their one definition; the scorecards' and the
+    pages' targets are resolved from the same (servicepulse.kpi.targets)."""
+    from servicepulse.config import FirstResponseTargets
+
+    return FirstResponseTargets().as_dict()
+
+
 SERVICE_LEVEL_FORMULAS = (
     # answered within / (answered + abandoned after the short-abandon threshold): the default
     "short_abandons_excluded",
@@ -50,8 +59,7 @@ class KpiSettings:
     minimum_sample: int = 30
     gross_margin: float = 1.0
     cltv_horizon_months: float = 60
-    frt_targets: dict[str, float] = field(default_factory=lambda: {
-        "chat": 60.0, "email": 86_400.0, "social": 3_600.0, "phone": 20.0})
+    frt_targets: dict[str, float] = field(default_factory=default_frt_targets)
     hourly_costs: dict[str, float] = field(default_factory=default_hourly_costs)
     # the organisation's `[targets]` table and industry profile: not read by the engine's
     # queries, but by servicepulse.kpi.targets, so that every view holding these settings
