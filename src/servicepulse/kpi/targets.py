@@ -2,10 +2,10 @@
 organisation, role, team and channel from the `[targets]` table of the configuration.
 
 One place for every view: the scorecards, alerts and gamification judge agents and teams by
-`resolve_targets(settings, role, team)`, the dashboards draw the organisation's target lines
-from `resolve_targets(settings)` (the settings their request context holds), and
-`servicepulse targets show` prints the same. It lives in the KPI layer because both the web
-and the scorecards read it.
+`resolve_targets(settings, role, team)`; the dashboards draw the organisation's target lines
+from `resolve_targets(settings)` (the settings their request context holds), customer health
+judges accounts' CSAT by the same, and `servicepulse targets show` prints them. It lives in
+the KPI layer because both the web and the scorecards read it.
 
 Where a default comes from: a KPI's default target is on its definition
 (`servicepulse.kpi.definitions`, `KpiDefinition.target`), beside its label, unit and
@@ -35,8 +35,6 @@ from typing import Any
 from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.definitions import KPIS, DefaultTarget, TargetDirection
 
-Direction = TargetDirection  # the name the scorecards know it by
-
 CHANNELS = ("phone", "email", "chat", "social", "sms", "web", "in_person")
 ROLES = ("frontline", "technical_support", "customer_success", "social_media",
          "account_manager", "team_lead", "manager")
@@ -53,7 +51,7 @@ class Target:
     higher-is-better KPI is (value − floor) / (target − floor)."""
 
     kpi: str
-    direction: Direction
+    direction: TargetDirection
     target: float | None = None
     stretch: float | None = None
     low: float | None = None  # band KPIs (occupancy)
