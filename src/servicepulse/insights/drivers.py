@@ -7,13 +7,17 @@
 2. Topics: lemmatised words and phrases (TF-IDF + LSA) grouped while alike, or sentence
    embeddings grouped the same way (`method`), see `servicepulse.insights.topics`; a label
    of distinctive words per topic and the texts nearest its centre as examples. The model of
-   a set of texts is fitted once per process and kept (`fitted_topics`): the page, the API
-   and a refresh read the same topics without refitting.
+   a set of texts is fitted once and kept, in the process and on disk (`fitted_topics`): the
+   page, the API, a refresh and the next command read the same topics without refitting.
 3. KPIs per topic through the KPI engine, with its own definitions: the engine runs on a view
    of the store in which each interaction's `queue` holds its topic, grouped by `queue`. Only
    `queue` changes (no KPI reads it except as a grouping), so repeat contacts are still looked
    for among ALL later contacts of the customer, surveys and texts follow their interaction
    into its topic, and nothing stored changes.
+
+The whole result is kept on disk too, for as long as the store is unchanged
+(`servicepulse.insights.kept`): a repeated `servicepulse drivers` on an SQLite store that
+nothing wrote to reads it, without the texts, the KPI engine or its imports.
 
 `DriversRunner(engine).run(DriversQuery(...))` returns a `DriversResult`; its `as_json()` is the
 contract of `servicepulse drivers --format json`:
