@@ -92,10 +92,11 @@ class KpiBackends:
         with self._lock:
             return self._expressions.get(id(backend))
 
-    def run(self, query: Any) -> KpiResult:
-        """`run_kpi_query(engine, query)` on a kept connection."""
+    def run(self, query: Any, settings: Any | None = None) -> KpiResult:
+        """`run_kpi_query(engine, query, settings)` on a kept connection."""
         with self.connection() as backend:
-            return run_on_backend(backend, query, expressions=self.expressions(backend))
+            return run_on_backend(backend, query, settings,
+                                  expressions=self.expressions(backend))
 
     def _close(self, backend: BaseBackend) -> None:
         with self._lock:
