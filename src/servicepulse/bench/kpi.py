@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from cachetools import LRUCache
 
 from servicepulse.bench.report import machine_line, median, time_runs, write_section
+from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.backends import PARQUET_ROW_GROUP
 
 BENCH_KPIS = ["contacts", "frt", "aht", "fcr", "csat", "service_level", "abandon_rate",
@@ -654,12 +655,12 @@ def run_rollup_bench(engine: Any, runs: int) -> str:
         count, last = connection.execute(select(func.count(), func.max(
             interactions.c.created_at))).one()
     if not count:
-        raise ValueError("the store holds no interactions: import some first "
+        raise InvalidRequest("the store holds no interactions: import some first "
                          "(servicepulse import FILE; imports keep the rollup up to date)")
     refresh_dirty_rollups(engine, settings)  # days an import left stale
     grains = _grain_rows(engine, [grain.rollup for grain in _rollup_grains()])
     if not any(grains.values()):
-        raise ValueError("the store's rollup is empty: its interactions were not loaded by "
+        raise InvalidRequest("the store's rollup is empty: its interactions were not loaded by "
                          "`servicepulse import`, which builds it")
     end = date(1970, 1, 1) + timedelta(days=int(last // DAY_S) + 1)
     times = rollup_query_times(engine, settings, end, runs)
