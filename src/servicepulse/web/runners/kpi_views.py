@@ -31,7 +31,6 @@ from servicepulse.web.periods import (
     coverage_of,
     days_text,
     default_end,
-    default_window_days,
     page_window,
     short_day,
     window_text,
@@ -489,7 +488,7 @@ class TrendRunner:
             return page_window(self.context, params.from_, params.to)
         span, today = coverage_of(self.context)
         end = default_end(span, today)
-        days = default_window_days()
+        days = self.context.settings.default_window_days
         back = {"day": 0, "week": 7 * TREND_PERIODS, "month": 31 * TREND_PERIODS,
                 "quarter": 92 * TREND_PERIODS}.get(params.period, 0)
         first = end - timedelta(days=max(days, back))
