@@ -253,19 +253,19 @@ def sentiment(
     from servicepulse.insights.sentiment import coverage, score_texts
     from servicepulse.kpi.engine import run_kpi_query
     from servicepulse.kpi.query import KpiQuery
-    from servicepulse.kpi.settings import kpi_settings
     from servicepulse.kpi.sources import DIMENSIONS, local_midnight
 
     dimensions = _names(by, "--by", DIMENSIONS)
     engine = state(ctx).engine()
-    first, last = default_window(engine, *_dates(from_, to))
+    settings = state(ctx).kpi_settings()
+    first, last = default_window(engine, *_dates(from_, to), settings)
     with engine.begin() as connection:
         scoring = score_texts(connection, rescore=rescore)
     document = run_kpi_query(engine, KpiQuery.model_validate(
-        {"by": dimensions, "from": first, "to": last, "kpis": ["sentiment"]}))
+        {"by": dimensions, "from": first, "to": last, "kpis": ["sentiment"]}), settings)
     from zoneinfo import ZoneInfo
 
-    zone = ZoneInfo(kpi_settings(None).timezone)
+    zone = ZoneInfo(settings.timezone)
     with engine.connect() as connection:
         rows = coverage(connection, local_midnight(first, zone), local_midnight(last, zone))
     if output is OutputFormat.json:
@@ -333,10 +333,13 @@ def anomalies(
         raise typer.BadParameter("name at least one KPI", param_hint="--kpi")
     dimensions = _names(by, "--by", DIMENSIONS)
     engine = state(ctx).engine()
-    first, last = default_window(engine, *_dates(from_, to))  # the anomalies page's window
+    settings = state(ctx).kpi_settings()
+    # the anomalies page's window
+    first, last = default_window(engine, *_dates(from_, to), settings)
     found = find_kpi_anomalies(engine, names, first, last, by=dimensions,
                                anomaly_settings=AnomalySettings(threshold=threshold,
-                                                                weeks=weeks, min_n=min_n))
+                                                                weeks=weeks, min_n=min_n),
+                               settings=settings)
     if output is OutputFormat.json:
         typer.echo(json.dumps({
             "from": first.isoformat(), "to": last.isoformat(), "kpis": names,
