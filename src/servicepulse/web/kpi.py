@@ -20,6 +20,7 @@ from servicepulse.kpi.display import format_unit
 
 if TYPE_CHECKING:
     from servicepulse.kpi.query import KpiQuery
+    from servicepulse.kpi.settings import KpiSettings
     from servicepulse.kpi.targets import ResolvedTargets, Target
 
 Period = Literal["day", "week", "month", "quarter", "all"]
@@ -57,28 +58,35 @@ class KpiRequest(BaseModel):
 KpiFunction = Callable[[Engine, KpiRequest], dict[str, Any]]
 
 
-def engine_kpi_function() -> KpiFunction:
+def engine_kpi_function(settings: KpiSettings | None = None) -> KpiFunction:
     """The real engine (`servicepulse.kpi.engine`), on the app's kept connections: the same
-    document as `run_kpi_query` (see `kpi.kept_backends`)."""
+    document as `run_kpi_query` (see `kpi.kept_backends`). `settings`: the app's (loaded once
+    by the app factory); None: the documented defaults."""
     from servicepulse.kpi.kept_backends import backends_for
 
     def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
-        return backends_for(engine).run(request.as_query())
+        return backends_for(engine).run(request.as_query(), settings)
 
     return run
 
 
-def dashboard_kpi_function() -> KpiFunction:
+def dashboard_kpi_function(settings: KpiSettings | None = None) -> KpiFunction:
     """For dashboards: the daily rollup answers what it can (its KPIs, grouped and filtered by
     agent, team, role or channel), the exact engine the rest (occupancy, segment filters, ...);
     rows of both are merged by group. Counts and proportions from the rollup are exact; its
     medians and p90s come from 25%-wide histogram buckets (see servicepulse.kpi.rollup). Days
-    whose rollup the background worker is rebuilding are read as of their last rebuild."""
+    whose rollup the background worker is rebuilding are read as of their last rebuild.
+    `settings`: as for `engine_kpi_function`."""
+    from functools import partial
+
     from servicepulse.kpi.kept_backends import backends_for
     from servicepulse.kpi.rollup import ROLLUP_KPIS, can_answer, query_rollup
+    from servicepulse.kpi.settings import kpi_settings
+
+    resolved = kpi_settings(settings)
 
     def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
-        exact_engine = backends_for(engine).run
+        exact_engine = partial(backends_for(engine).run, settings=resolved)
         query = request.as_query()
         wanted = query.kpis if query.kpis is not None else None
         if wanted is None:
@@ -90,10 +98,10 @@ def dashboard_kpi_function() -> KpiFunction:
         if from_rollup and can_answer(rollup_query):
             # days being rebuilt are read as of their last rebuild (listed in stale_days)
             # rather than recomputing the whole window exactly at every import
-            document = query_rollup(engine, rollup_query, allow_stale=True)
+            document = query_rollup(engine, rollup_query, resolved, allow_stale=True)
         if document is None:
             return exact_engine(query)
-        document = _marked(engine, document)
+        document = _marked(engine, document, resolved.timezone)
         if not rest:
             return document
         exact = exact_engine(query.model_copy(update={"kpis": rest}))
@@ -102,13 +110,12 @@ def dashboard_kpi_function() -> KpiFunction:
     return run
 
 
-def _marked(engine: Engine, document: dict[str, Any]) -> dict[str, Any]:
+def _marked(engine: Engine, document: dict[str, Any], default_zone: str) -> dict[str, Any]:
     """A rollup document with the exact engine's partial marks (see kpi.engine.is_partial)."""
     from servicepulse.kpi.engine import mark_partial
-    from servicepulse.kpi.settings import kpi_settings
     from servicepulse.web.periods import data_span, local_today
 
-    timezone = str(document.get("timezone") or kpi_settings().timezone)
+    timezone = str(document.get("timezone") or default_zone)
     return mark_partial(document, data_span(engine, timezone), local_today(timezone))
 
 
