@@ -8,6 +8,7 @@ open (the web app's); the views are typed as on every engine; text values stay b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ibis.backends import BaseBackend
@@ -129,3 +130,31 @@ def test_an_in_memory_store_is_refused() -> None:
     with pytest.raises(ValueError, match="SQLite file"), \
             analytical_store(create_engine("sqlite://")):
         pass
+
+
+def test_an_sqlite_stores_grouped_queries_run_in_two_lanes(
+        sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # interactions and surveys: one statement on the command's connection, the other on a
+    # second connection in a thread; the same document as one after the other
+    from servicepulse.kpi import analytical, engine
+
+    load(sqlite_store, WEEK)
+    query = KpiQuery.model_validate({"from": "2026-03-02", "to": "2026-03-09",
+                                     "by": ["agent"], "kpis": ["contacts", "fcr", "csat"]})
+    aside: list[int] = []
+    run_aside = engine._run_aside
+
+    def counted(path: str, statements: list[Any]) -> Any:
+        aside.append(len(statements))
+        assert path == sqlite_store.url.database
+        return run_aside(path, statements)
+
+    monkeypatch.setattr(engine, "_run_aside", counted)
+    with analytical_store(sqlite_store) as backend:
+        two_lanes = run_on_backend(backend, query)
+    assert aside == [1]
+    monkeypatch.setattr(engine, "store_file", lambda backend: None)
+    with analytical_store(sqlite_store) as backend:
+        assert run_on_backend(backend, query) == two_lanes
+    assert aside == [1]  # one lane: nothing aside
+    assert analytical.store_file(backend) == sqlite_store.url.database

@@ -193,6 +193,7 @@ os.register_at_fork(after_in_child=_forget_in_child)
 _BOUNDS = "_servicepulse_time_bounds"
 _SCHEMA = "_servicepulse_schema_digest"
 _COLUMNS = "_servicepulse_store_columns"
+_FILE = "_servicepulse_store_file"
 
 
 def schema_digest(backend: BaseBackend) -> str | None:
@@ -246,6 +247,16 @@ def describe_sqlite(backend: Any) -> None:
     setattr(backend, _SCHEMA, hashlib.sha256(
         json.dumps(["sqlite", rows]).encode()).hexdigest())
     setattr(backend, _BOUNDS, partial(_sqlite_bounds, con))
+    # the file itself (a second connection's: kpi.engine runs two queries at once)
+    files = [row[2] for row in con.execute("PRAGMA database_list") if row[1] == "main"]
+    setattr(backend, _FILE, files[0] if files and files[0] else None)
+
+
+def store_file(backend: BaseBackend) -> str | None:
+    """The SQLite store's file behind `backend` (None: not an SQLite store's connection
+    made by `store_backend`)."""
+    path: str | None = getattr(backend, _FILE, None)
+    return path
 
 
 def _sqlite_bounds(con: Any, columns: tuple[tuple[str, str], ...]

@@ -36,6 +36,7 @@ from servicepulse.kpi.analytical import (
     analytical_store,
     ensure_views,
     schema_digest,
+    store_file,
     time_bounds,
 )
 from servicepulse.kpi.bound_sql import STORE_BACKENDS, BoundStatement, bound_executor
@@ -393,6 +394,8 @@ class Runner:
         if order_statistics:
             for prefix, request in self.quantile_requests().items():
                 distributions[request.source][prefix] = request
+        frames: list[tuple[str, list[str], pd.DataFrame]] = []
+        aside: list[tuple[str, BoundStatement]] = []  # (source, statement) for a 2nd lane
         for source, builders in by_source.items():
             # On DuckDB each distribution's values come back sorted with the aggregate
             # (one scan, one sort per group), rather than ranked by a second windowed query.
@@ -415,15 +418,47 @@ class Runner:
                 frame = (self._with_collected_quantiles(arrow, list(collected)) if collected
                          else arrow.to_pandas())
             elif self._keeps_statements():  # the SQLite store: kept across processes too
-                frame = self._statement_frame(
-                    self._statement(source, part, aggregate_of))
+                aside.append((source, self._statement(source, part, aggregate_of)))
+                continue
             else:
                 frame = self.execute(self._reused(source, part, aggregate_of))
+            frames.append((source, list(builders), frame))
+        frames += self._in_two_lanes(aside, {source: list(by_source[source])
+                                             for source, _statement in aside})
+        order = list(by_source)
+        for source, columns, frame in sorted(frames, key=lambda item: order.index(item[0])):
             if SOURCES[source].cumulative:
-                frame = self._cumulative(frame, list(builders))
-            self.add_columns(frame)
+                frame = self._cumulative(frame, columns)
+            self.add_columns(frame)  # in the sources' order, as one lane would
         for source, requests in distributions.items():
             self._order_statistics(source, requests)
+
+    def _in_two_lanes(self, statements: list[tuple[str, BoundStatement]],
+                      columns: dict[str, list[str]]
+                      ) -> list[tuple[str, list[str], pd.DataFrame]]:
+        """Run the SQLite store's grouped statements in two lanes: this connection, and a
+        second connection to the same file in a thread (the sqlite3 module lets go of the
+        GIL while SQLite works, so two cores each run a query). A statement joining an
+        in-memory table (registered on this connection only) stays in this lane; the
+        others go aside (at least one stays here). Each statement reads the store's
+        committed state when it runs, as one after the other on one connection would."""
+        path = store_file(self.frame.backend) if len(statements) > 1 else None
+        here = [item for item in statements if path is None or _MEMTABLE in item[1].sql]
+        away = [item for item in statements if path is not None and _MEMTABLE not in item[1].sql]
+        if not here and away:
+            here.append(away.pop(0))
+        if path is None or not away:
+            return [(source, columns[source], self._statement_frame(statement))
+                    for source, statement in here]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as lane:
+            elsewhere = lane.submit(_run_aside, path, [statement for _s, statement in away])
+            results = [(source, columns[source], self._statement_frame(statement))
+                       for source, statement in here]
+            results += [(source, columns[source], frame) for (source, _statement), frame
+                        in zip(away, elsewhere.result(), strict=True)]
+        return results
 
     def _collects_values(self) -> bool:
         """Whether distributions' values come back as sorted lists with the aggregate."""
@@ -828,6 +863,19 @@ def _previous_keys(periods: list[Period]) -> dict[int, int]:
     return {p.key: (ordered[i - 1].key if i > 0 else BEFORE) for i, p in enumerate(ordered)}
 
 
+def _run_aside(path: str, statements: list[BoundStatement]) -> list[pd.DataFrame]:
+    """Grouped statements run on a connection of their own to the SQLite store at `path`
+    (opened, used and closed in the calling thread: `Runner._in_two_lanes`)."""
+    backend = ibis.sqlite.connect(path)
+    try:
+        executor = bound_executor(backend)
+        return [executor.table_frame(statement) for statement in statements]
+    finally:
+        backend.disconnect()
+
+
+# Ibis names the in-memory tables it registers `ibis_<format>_memtable_<id>`
+_MEMTABLE = "_memtable_"
 RANK_KEY = 10**9  # (n, rank) packed into one integer: n * RANK_KEY + rank
 # (n, rank) pairs no group has (ranks above n), standing in for the wanted ones in a kept
 # order-statistics statement (Runner._at_ranks)
