@@ -33,6 +33,7 @@ from cachetools import LRUCache
 from servicepulse.bench.report import machine_line, median, time_runs, write_section
 from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.backends import PARQUET_ROW_GROUP
+from servicepulse.kpi.results import KpiRow
 
 BENCH_KPIS = ["contacts", "frt", "aht", "fcr", "csat", "service_level", "abandon_rate",
               "resolution_rate"]
@@ -389,22 +390,21 @@ def _epochs(days: int = DAYS) -> tuple[float, float]:
     return start, start + days * DAY_S
 
 
-def _agreement(document: dict[str, Any], hand: pd.DataFrame) -> str:
+def _agreement(rows: list[KpiRow], hand: pd.DataFrame) -> str:
     """Engine vs hand-written on contacts, FCR and the FRT median of every agent-day."""
     expected = {(row.agent_id, int(row.day)): row for row in hand.itertuples()}
     worst = 0.0
     checked = 0
-    for row in document["rows"]:
-        agent = row["group"]["agent"]
-        day = (date.fromisoformat(row["group"]["period"]) - date(1970, 1, 1)).days
+    for row in rows:
+        agent = row.group["agent"]
+        day = (date.fromisoformat(row.group["period"]) - date(1970, 1, 1)).days
         other = expected.get((agent, day))
-        kpis = row["kpis"]
-        if other is None or kpis["contacts"]["value"] is None:
+        if other is None or row.value("contacts") is None:
             continue
         checked += 1
-        for mine, theirs in ((kpis["contacts"]["value"], other.contacts),
-                             (kpis["fcr"]["value"], other.fcr),
-                             (kpis["frt"]["value"], other.frt_median)):
+        for mine, theirs in ((row.value("contacts"), other.contacts),
+                             (row.value("fcr"), other.fcr),
+                             (row.value("frt"), other.frt_median)):
             if mine is None or theirs is None or (isinstance(theirs, float)
                                                   and math.isnan(theirs)):
                 continue
@@ -499,14 +499,14 @@ def run_kpi_bench(sizes: list[int], large: int | None, store_sizes: list[int], r
         echo(f"{n:,}: generated in {time.perf_counter() - began:.1f} s")
         if n in compared:  # the DuckDB series: engine, hand-written SQL, pandas
             backend = duckdb_backend(directory)
-            document: dict[str, Any] = {}
+            document: list[KpiRow] = []
             document_times: list[float] = []
 
-            def engine_run(backend: Any = backend, document: dict[str, Any] = document,
+            def engine_run(backend: Any = backend, document: list[KpiRow] = document,
                            document_times: list[float] = document_times) -> None:
-                header, columns = columns_on_backend(backend, query, settings)
-                began = time.perf_counter()  # the document's rows: one dict per group and KPI
-                document.update(header, rows=columns.rows())
+                _header, columns = columns_on_backend(backend, query, settings)
+                began = time.perf_counter()  # the result's rows: one figure per group and KPI
+                document[:] = columns.rows()
                 document_times.append(time.perf_counter() - began)
 
             engine_times = time_runs(engine_run, repeats=runs, warmup=1)

@@ -48,6 +48,7 @@ from servicepulse.bench.kpi import (
     load_sqlite,
 )
 from servicepulse.bench.report import machine_line, median, time_runs, write_section
+from servicepulse.kpi.results import KpiResult
 from servicepulse.records.models import QaCategory
 from servicepulse.records.qa import category_percents, review_iqs
 
@@ -134,11 +135,12 @@ def pandas_iqs_by_agent(directory: Path) -> pd.Series:
     return joined.groupby(joined.agent_id.fillna(""))["iqs"].mean()
 
 
-def engine_agreement(document: dict[str, Any], hand: pd.Series) -> float:
+def engine_agreement(result: KpiResult, hand: pd.Series) -> float:
     """The largest difference between the engine's IQS by agent and pandas' (every agent
     with reviews must be in both)."""
-    engine = {row["group"]["agent"] or "": row["kpis"]["iqs"]["value"]
-              for row in document["rows"] if row["kpis"]["iqs"]["n"]}
+    figures = {row.group["agent"] or "": row.figure("iqs") for row in result.rows}
+    engine = {agent: float(figure.value) for agent, figure in figures.items()
+              if figure is not None and figure.n and figure.value is not None}
     if set(engine) != set(hand.index):
         raise AssertionError(f"agents differ: {sorted(set(engine) ^ set(hand.index))[:5]}")
     return max(abs(engine[agent] - value) for agent, value in hand.items())
@@ -209,7 +211,7 @@ def run_qa_bench(sizes: list[int], runs: int, sqlite: bool = True,
 
 
 def _runner(target: Any, directory: Path, settings: Any
-            ) -> tuple[Callable[[Any], dict[str, Any]], Callable[[], None]]:
+            ) -> tuple[Callable[[Any], KpiResult], Callable[[], None]]:
     """How to run a query on `target` (a DuckDB backend, a SQLite file to load, or a
     PostgreSQL server to load a scratch database on), and how to let it go."""
     from servicepulse.kpi.engine import run_kpi_query, run_on_backend

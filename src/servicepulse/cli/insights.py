@@ -253,6 +253,7 @@ def sentiment(
     from servicepulse.insights.sentiment import coverage, score_texts
     from servicepulse.kpi.engine import run_kpi_query
     from servicepulse.kpi.query import KpiQuery
+    from servicepulse.kpi.results import KpiFigure
     from servicepulse.kpi.sources import DIMENSIONS, local_midnight
 
     dimensions = _names(by, "--by", DIMENSIONS)
@@ -261,7 +262,7 @@ def sentiment(
     first, last = default_window(engine, *_dates(from_, to), settings)
     with engine.begin() as connection:
         scoring = score_texts(connection, rescore=rescore)
-    document = run_kpi_query(engine, KpiQuery.model_validate(
+    result = run_kpi_query(engine, KpiQuery.model_validate(
         {"by": dimensions, "from": first, "to": last, "kpis": ["sentiment"]}), settings)
     from zoneinfo import ZoneInfo
 
@@ -270,25 +271,26 @@ def sentiment(
         rows = coverage(connection, local_midnight(first, zone), local_midnight(last, zone))
     if output is OutputFormat.json:
         typer.echo(json.dumps({
-            "from": document["from"], "to": document["to"], "by": dimensions,
-            "scored_now": scoring.scored, "rows": document["rows"],
+            "from": result.from_.isoformat(), "to": result.to.isoformat(), "by": dimensions,
+            "scored_now": scoring.scored, "rows": [row.to_json() for row in result.rows],
             "coverage": [{"source": row.source_kind, "language": row.language,
                           "label": row.label, "texts": row.texts} for row in rows],
         }, indent=2))
         return
     console().print(f"scored {scoring.texts} new or changed texts; "
-                  f"{document['from']} to {document['to']} (exclusive)")
+                  f"{result.from_} to {result.to} (exclusive)")
     table = Table(title="Sentiment (mean VADER compound, -1..1)")
     for name in dimensions:
         table.add_column(name)
     for column in ("mean", "n", "positive %", "neutral %", "negative %", "unscored"):
         table.add_column(column, justify="right")
-    for row in document["rows"]:
-        result = row["kpis"]["sentiment"]
-        table.add_row(*[str(row["group"].get(name) or "—") for name in dimensions],
-                      _number(result.get("value"), 3), str(result.get("n", 0)),
-                      _number(result.get("positive"), 1), _number(result.get("neutral"), 1),
-                      _number(result.get("negative"), 1), str(result.get("unscored", 0)))
+    for row in result.rows:
+        figure = row.figure("sentiment") or KpiFigure(None, 0)
+        table.add_row(*[str(row.group.get(name) or "—") for name in dimensions],
+                      _number(figure.value, 3), str(figure.n),
+                      _number(figure.extra("positive"), 1),
+                      _number(figure.extra("neutral"), 1),
+                      _number(figure.extra("negative"), 1), str(figure.extra("unscored", 0)))
     console().print(table)
     languages = Table(title="Coverage: texts by source and language")
     for column in ("source", "language", "label", "texts"):

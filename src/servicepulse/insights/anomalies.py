@@ -29,11 +29,14 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from servicepulse.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from servicepulse.kpi.results import KpiResult
 
 MAD_TO_SD = 1.4826  # 1 / Phi^-1(3/4): MAD -> standard deviation for normal data
 MEAN_AD_TO_SD = 1.2533  # sqrt(pi / 2): mean absolute deviation -> standard deviation
@@ -171,13 +174,13 @@ class KpiSeries:
     values: list[DailyValue] = field(default_factory=list)
 
 
-KpiRun = Callable[[dict[str, Any]], dict[str, Any]]  # KpiQuery data -> the kpi document
+KpiRun = Callable[[dict[str, Any]], "KpiResult"]  # KpiQuery data -> the engine's result
 
 
 def engine_run(engine: Any, settings: Any = None) -> KpiRun:
     """Run KPI questions on the store behind `engine` with the KPI engine."""
 
-    def run(data: dict[str, Any]) -> dict[str, Any]:
+    def run(data: dict[str, Any]) -> KpiResult:
         from servicepulse.kpi.engine import run_kpi_query
         from servicepulse.kpi.query import KpiQuery
 
@@ -199,22 +202,23 @@ def daily_kpi_series(
 ) -> list[KpiSeries]:
     """Daily values of `kpis` in [start, end) from the KPI engine, one series per group.
     `run` replaces the engine call (the web service passes its access-scoped one)."""
-    document = (run or engine_run(engine, settings))({
+    result = (run or engine_run(engine, settings))({
         "by": list(by), "period": "day", "from": start, "to": end, "kpis": list(kpis),
         "filters": {key: list(values) for key, values in (filters or {}).items()},
     })
     series: dict[tuple[str, tuple[tuple[str, str], ...]], KpiSeries] = {}
-    for row in document["rows"]:
+    for row in result.rows:
         row_group = {key: NO_VALUE if value is None else str(value)
-                     for key, value in row["group"].items() if key != "period"}
-        day = date.fromisoformat(str(row["group"]["period"])[:10])
+                     for key, value in row.group.items() if key != "period"}
+        day = date.fromisoformat(str(row.group["period"])[:10])
         for name in kpis:
-            result = row["kpis"].get(name) or {}
+            figure = row.figure(name)
             key = (name, tuple(sorted(row_group.items())))
             entry = series.setdefault(key, KpiSeries(name, row_group))
-            value = result.get("value")
+            value = figure.value if figure is not None else None
             entry.values.append(DailyValue(day, None if value is None else float(value),
-                                           result.get("n"), bool(row.get("partial"))))
+                                           figure.n if figure is not None else None,
+                                           bool(row.partial)))
     return list(series.values())
 
 

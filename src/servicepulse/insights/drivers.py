@@ -207,9 +207,12 @@ def topic_kpis(engine: Engine, assignments: dict[str, str], query: DriversQuery,
         "by": ["queue"], "period": "all", "from": query.from_, "to": query.to,
         "kpis": list(DRIVER_KPIS)})
     with _kpi_backend(engine) as backend:
-        document = run_on_backend(cast(Any, _TopicView(backend, assignments)), kpi_query,
-                                  settings)
-    return {str(row["group"]["queue"]): row["kpis"] for row in document["rows"]}
+        result = run_on_backend(cast(Any, _TopicView(backend, assignments)), kpi_query,
+                                settings)
+    # each topic's figures as the drivers' answer (a JSON model) holds them
+    return {str(row.group.get("queue")): {name: figure.to_json()
+                                          for name, figure in row.figures.items()}
+            for row in result.rows}
 
 
 # --- the runner -------------------------------------------------------------------------

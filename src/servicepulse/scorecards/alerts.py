@@ -221,13 +221,13 @@ def evaluate(engine: sqlalchemy.Engine, rule: AlertRule, settings: Any, today: d
     kind, _, scope_value = rule.scope.partition(":")
     minimum = rule.minimum_sample or minimum_sample
     observations = []
-    for row in result["rows"]:
-        subject = row["group"].get("agent") if rule.per_agent else (
+    for row in result.rows:
+        subject = row.group.get("agent") if rule.per_agent else (
             scope_value or "organisation")
         if subject is None:
             continue
-        kpi = row["kpis"][rule.kpi]
-        value, n = kpi.get("value"), int(kpi.get("n") or 0)
+        figure = row.figure(rule.kpi)
+        value, n = (figure.value, int(figure.n or 0)) if figure is not None else (None, 0)
         role, team = (agents.get(subject, (None, None)) if rule.per_agent or kind == "agent"
                       else (scope_value if kind == "role" else None,
                             scope_value if kind == "team" else None))

@@ -114,13 +114,14 @@ def _segments(engine: sqlalchemy.Engine, context: Context, agent: str, gaps: lis
                                               filters={"agent": [agent]}), settings)
         team = run_kpi_query(engine, KpiQuery(by=[dimension], from_=start, to=end, kpis=gaps,
                                               filters={"agent": members}), settings)
-        team_rows = {row["group"][dimension]: row["kpis"] for row in team["rows"]}
-        for row in mine["rows"]:
-            segment = row["group"][dimension]
+        team_rows = team.by_group(dimension)
+        for row in mine.rows:
+            segment = row.group.get(dimension)
             for name in gaps:
-                result = row["kpis"].get(name, {})
-                value, n = result.get("value"), int(result.get("n") or 0)
-                team_value = team_rows.get(segment, {}).get(name, {}).get("value")
+                figure = row.figure(name)
+                value, n = (figure.value, figure.n) if figure is not None else (None, 0)
+                team_row = team_rows.get(segment)
+                team_value = team_row.value(name) if team_row is not None else None
                 if segment is None or value is None or team_value is None or n < SEGMENT_MIN_N:
                     continue
                 shortfall = (team_value - value) * _better(name)

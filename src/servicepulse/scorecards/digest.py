@@ -46,6 +46,7 @@ from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.display import format_kpi_change
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiFigure
 from servicepulse.kpi.sources import REPEAT_KPIS
 from servicepulse.scorecards import explain
 from servicepulse.scorecards.alerts import (
@@ -162,11 +163,11 @@ def agents_to_coach(cards: list[dict[str, Any]], limit: int = COACH_LIMIT
 
 
 def _previous_kpis(engine: sqlalchemy.Engine, agents: list[str], names: list[str],
-                   period: DigestPeriod, settings: Any) -> dict[str, Any]:
+                   period: DigestPeriod, settings: Any) -> dict[str, KpiFigure]:
     """The team's KPIs over the comparable period, for the same agents as the digest."""
     result = run_kpi_query(engine, KpiQuery(from_=period.previous_start, to=period.previous_end,
                                             kpis=names, filters={"agent": agents}), settings)
-    return result["rows"][0]["kpis"] if result["rows"] else {}
+    return result.figures()
 
 
 def repeats_pending(period: DigestPeriod, settings: Any, now: datetime | None = None
@@ -202,14 +203,15 @@ def build_digest(engine: sqlalchemy.Engine, team: str, period: DigestPeriod,
     changes: dict[str, dict[str, Any]] = {}
     for name, entry in summary["kpis"].items():
         value = entry["value"]
-        before = previous.get(name, {}).get("value")
+        earlier = previous.get(name)
+        before = earlier.value if earlier is not None else None
         change = value - before if value is not None and before is not None else None
         verdict = "none"
         if change is not None and _direction(name) and not (pending and name in REPEAT_KPIS):
             verdict = ("better" if change * _direction(name) > 0
                        else "worse" if change * _direction(name) < 0 else "none")
         changes[name] = {"value": value, "previous": before,
-                         "previous_n": previous.get(name, {}).get("n"),
+                         "previous_n": earlier.n if earlier is not None else None,
                          "change": change, "verdict": verdict,
                          "previous_text": explain.value_text(name, before),
                          "change_text": format_kpi_change(name, change)}

@@ -75,17 +75,19 @@ def pulling_down(engine: sqlalchemy.Engine, agent: str, members: list[str], star
                                           filters={"agent": [agent]}), settings)
     team = run_kpi_query(engine, KpiQuery(from_=start_day, to=end_day, kpis=names,
                                           filters={"agent": members}), settings)
-    if not mine["rows"] or not team["rows"]:
+    if not mine.rows or not team.rows:
         return []
-    found = []
+    found: list[dict[str, Any]] = []
     for category, name in zip(categories, names, strict=True):
-        own, whole = mine["rows"][0]["kpis"][name], team["rows"][0]["kpis"][name]
-        value, team_value, n = own.get("value"), whole.get("value"), int(own.get("n") or 0)
+        own, whole = mine.figure(name), team.figure(name)
+        if own is None or whole is None:
+            continue
+        value, team_value, n = own.value, whole.value, int(own.n or 0)
         if value is None or team_value is None or n == 0 or value >= team_value:
             continue
         found.append({"category": category, "label": category.replace("_", " "),
                       "value": value, "team_value": team_value, "n": n,
-                      "team_n": int(whole.get("n") or 0),
+                      "team_n": int(whole.n or 0),
                       "shortfall": round(team_value - value, 4),
                       "value_text": explain.value_text(name, value),
                       "team_text": explain.value_text(name, team_value)})

@@ -19,6 +19,7 @@ from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiResult, KpiRow
 from servicepulse.kpi.targets import ResolvedTargets, resolve_targets
 from servicepulse.scorecards import explain
 from servicepulse.scorecards import flags as flag_rules
@@ -109,12 +110,18 @@ def team_name(engine: sqlalchemy.Engine, team: str | None) -> str | None:
             tables.teams.c.id == team)).scalar()
 
 
-def _rows(result: dict[str, Any], by: list[str]) -> dict[Any, dict[str, Any]]:
+def _rows(result: KpiResult, by: list[str]) -> dict[Any, dict[str, Any]]:
+    """Each group's figures (by its `by` values) as the cards read them: a card is a JSON
+    document made of its figures' JSON fields (value, n, ci, ...)."""
     out: dict[Any, dict[str, Any]] = {}
-    for row in result["rows"]:
-        key = tuple(row["group"].get(name) for name in by)
-        out[key[0] if len(key) == 1 else key] = row["kpis"]
+    for row in result.rows:
+        key = tuple(row.group.get(name) for name in by)
+        out[key[0] if len(key) == 1 else key] = _figures_json(row)
     return out
+
+
+def _figures_json(row: KpiRow | None) -> dict[str, Any]:
+    return {name: figure.to_json() for name, figure in row.figures.items()} if row else {}
 
 
 def _trend_period(start: date, end: date) -> str:
@@ -176,7 +183,7 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
     wanted = _needed_kpis([m.role for m in everyone])
     main = run_kpi_query(engine, KpiQuery(by=["agent"], from_=start, to=end, kpis=wanted,
                                           filters=filters), settings)
-    first, stop = date.fromisoformat(main["from"]), date.fromisoformat(main["to"])
+    first, stop = main.from_, main.to
     per_agent = _rows(main, ["agent"])
     channel_result = run_kpi_query(engine, KpiQuery(
         by=["agent", "channel"], from_=first, to=stop,
@@ -188,10 +195,10 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
         by=["agent"], period=trend_period, from_=first, to=stop, kpis=scored,
         filters=filters), settings)
     trend: dict[str, list[dict[str, Any]]] = {}
-    for row in trend_result["rows"]:
-        trend.setdefault(row["group"]["agent"], []).append(
-            {"period": row["group"]["period"],
-             **{k: {"value": v.get("value"), "n": v.get("n")} for k, v in row["kpis"].items()}})
+    for row in trend_result.rows:
+        trend.setdefault(row.group["agent"], []).append(
+            {"period": row.group["period"],
+             **{k: {"value": v.value, "n": v.n} for k, v in row.figures.items()}})
     if trend_period == "day":
         daily_source = trend_result
     else:
@@ -199,15 +206,15 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
             by=["agent"], period="day", from_=first, to=stop, kpis=["occupancy"],
             filters=filters), settings)
     daily: dict[str, list[float]] = {}
-    for row in daily_source["rows"]:
-        value = row["kpis"]["occupancy"]["value"]
+    for row in daily_source.rows:
+        value = row.value("occupancy")
         if value is not None:
-            daily.setdefault(row["group"]["agent"], []).append(float(value))
+            daily.setdefault(row.group["agent"], []).append(float(value))
     organisation: dict[str, Any] = {}
     if any(_needs_organisation(in_team) for _team, in_team in teams):
         org_result = run_kpi_query(engine, KpiQuery(from_=first, to=stop,
                                                     kpis=list(ORGANISATION_KPIS)), settings)
-        organisation = org_result["rows"][0]["kpis"] if org_result["rows"] else {}
+        organisation = _figures_json(org_result.totals())
     contexts = []
     for team, in_team in teams:
         ids = {m.id for m in in_team}
@@ -217,7 +224,7 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
             from_=first, to=stop, kpis=team_wanted, filters={"agent": sorted(ids)}), settings)
         context = Context(
             members={m.id: m for m in in_team}, team=team, team_name=team_name(engine, team),
-            start=main["from"], end=main["to"],
+            start=main.from_.isoformat(), end=main.to.isoformat(),
             # only the team's own KPIs, as when it is gathered alone
             per_agent={agent: {name: result for name, result in kpis.items()
                                if name in team_wanted}
@@ -228,7 +235,7 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
                             if key == "period" or key in team_scored} for row in rows]
                    for agent, rows in trend.items() if agent in ids},
             trend_period=trend_period,
-            team_kpis=team_result["rows"][0]["kpis"] if team_result["rows"] else {},
+            team_kpis=_figures_json(team_result.totals()),
             organisation_kpis=organisation if _needs_organisation(in_team) else {},
             minimum_sample=_minimum_sample(settings), settings=settings)
         context.medians = {kpi: _median(flag_rules.team_values(_individuals(context), kpi))
