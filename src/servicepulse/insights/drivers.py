@@ -352,7 +352,9 @@ class DriversRunner:
         `window`: the days to look at when the query leaves them open (the pages' default
         window, which reads the store and loads the web's modules): called only when no
         result is kept, since a kept one is looked up by the query as asked and today's
-        date (the store unchanged, they decide the window)."""
+        date (the store unchanged, they decide the window; the window's rule itself, in the
+        web layer, is not part of the key: a new rule shows from the next day, or after the
+        next write to the store)."""
         from servicepulse.insights.kept import store_stamp
 
         if query.method == "embeddings":
