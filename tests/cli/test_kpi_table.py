@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from servicepulse.cli.kpi import default_kpis, render_table
 from servicepulse.cli.main import app
 from servicepulse.kpi.definitions import KPIS
+from servicepulse.kpi.results import KpiResult
 from tests.kpi.helpers import WEEK, load
 
 RUNNER = CliRunner()
@@ -53,7 +54,7 @@ def _document(names: list[str], agents: list[str | None], weeks: list[str]
 def _render(document: dict[str, Any], width: int) -> str:
     console = Console(width=width, record=True, color_system=None)
     with console.capture() as capture:
-        render_table(document, console)
+        render_table(KpiResult.from_json(document), console)
     return capture.get()
 
 

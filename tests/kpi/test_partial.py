@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from servicepulse.cli.kpi import render_csv
 from servicepulse.kpi.engine import is_partial, run_kpi_query
 from servicepulse.kpi.query import KpiQuery
-from servicepulse.web.csv_export import kpi_document_rows
+from servicepulse.web.csv_export import kpi_result_rows
 from tests.scorecards.builders import load
 
 SPAN = (date(2026, 9, 2), date(2026, 9, 15))
@@ -99,7 +99,7 @@ def test_engine_marks_partial_rows(store: Engine) -> None:
             for row in by_channel["rows"]] == [("phone", "2026-09-07", False),
                                                ("phone", "2026-09-14", True)]
     # the CSV of the API: a partial column after the groups
-    rows = kpi_document_rows(weeks)
+    rows = kpi_result_rows(weeks)
     assert [(row["period"], row["partial"]) for row in rows] == [
         ("2026-08-31", True), ("2026-09-07", False), ("2026-09-14", True)]
     assert list(rows[0])[:3] == ["period", "partial", "contacts"]

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from sqlalchemy import Engine
 
 from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.readers import read_paths
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiResult
 from servicepulse.store.database import open_store
 from servicepulse.web.app import create_app
-from servicepulse.web.kpi import KpiRequest
 from servicepulse.web.users import create_token, create_user
 from tests.conftest import FIXTURES
 
@@ -69,22 +70,24 @@ def load_centre(engine: Engine) -> Tokens:
     )
 
 
-def fake_kpi(_engine: Engine, request: KpiRequest) -> dict[str, Any]:
-    """A stand-in for the KPI engine with its document's shape: one row per value of the
+def fake_kpi(_engine: Engine, query: KpiQuery) -> KpiResult:
+    """A stand-in for the KPI engine with its result's shape: one row per value of the
     first `by` dimension that the filters name (else "a1"), value 1 and n 1 for every KPI."""
-    names = request.kpis or ["contacts"]
-    result = {"value": 1.0, "n": 1, "ci": [0.5, 1.5], "low_sample": True,
+    names = query.kpis or ["contacts"]
+    figure = {"value": 1.0, "n": 1, "ci": [0.5, 1.5], "low_sample": True,
               "previous": {"value": 2.0, "n": 1}, "change": -1.0}
     groups: list[dict[str, Any]] = [{}]
-    if request.by:
-        dimension = request.by[0]
-        groups = [{dimension: key} for key in request.filters.get(dimension, ["a1"])]
-    if request.period != "all":
-        groups = [{**group, "period": str(request.from_)} for group in groups]
-    return {"from": str(request.from_), "to": str(request.to), "by": request.by,
-            "period": request.period, "filters": request.filters,
-            "rows": [{"group": group, "kpis": {name: dict(result) for name in names}}
-                     for group in groups]}
+    if query.by:
+        dimension = query.by[0]
+        groups = [{dimension: key} for key in query.filters.get(dimension, ["a1"])]
+    if query.period != "all":
+        groups = [{**group, "period": str(query.from_)} for group in groups]
+    first = query.from_ or date(2026, 11, 2)
+    return KpiResult.from_json({
+        "from": first.isoformat(), "to": (query.to or first + timedelta(days=7)).isoformat(),
+        "by": query.by, "period": query.period, "filters": query.filters, "timezone": "UTC",
+        "rows": [{"group": group, "kpis": {name: dict(figure) for name in names}}
+                 for group in groups]})
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiResult
 from servicepulse.web.app import create_app
-from servicepulse.web.kpi import KpiRequest
 from servicepulse.web.services import PageCache, Services
 from tests.web.conftest import Tokens, fake_kpi
 
@@ -87,10 +87,10 @@ def test_kpi_api_answers_the_json_text_of_the_document(client: TestClient,
 
 def test_kpi_api_writes_a_value_that_is_not_a_number_as_null(
         centre: tuple[Engine, Tokens]) -> None:
-    def not_a_number(engine: Engine, request: KpiRequest) -> dict[str, Any]:
-        document = fake_kpi(engine, request)
-        document["rows"][0]["kpis"]["csat"]["value"] = float("nan")
-        return document
+    def not_a_number(engine: Engine, query: KpiQuery) -> KpiResult:
+        result = fake_kpi(engine, query)
+        result.rows[0].figures["csat"].value = float("nan")
+        return result
 
     app = create_app(centre[0], kpi=not_a_number, serve_stale=False, prewarm=False)
     with TestClient(app) as client:

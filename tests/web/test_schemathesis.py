@@ -32,19 +32,19 @@ from schemathesis.core.result import Ok
 from sqlalchemy import Engine
 
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiResult
 from servicepulse.store.database import open_store
 from servicepulse.web.app import create_app
-from servicepulse.web.kpi import KpiRequest
 from tests.web.conftest import Tokens, _free_port, fake_kpi
 
 ROOT = Path(__file__).parents[2]
 STORE_VARIABLE = "SERVICEPULSE_SCHEMATHESIS_STORE"
 
 
-def validating_fake_kpi(engine: Engine, request: KpiRequest) -> dict[str, Any]:
+def validating_fake_kpi(engine: Engine, query: KpiQuery) -> KpiResult:
     # The engine's own query validation runs, so bad parameters take the real path (422).
-    KpiQuery.model_validate(request.as_query_data())
-    return fake_kpi(engine, request)
+    KpiQuery.model_validate(query.model_dump(by_alias=True))
+    return fake_kpi(engine, query)
 
 
 def served_app() -> FastAPI:

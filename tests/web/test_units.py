@@ -4,14 +4,16 @@ access filters, the result cache."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
+from servicepulse.kpi.results import KpiResult
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.targets import resolve_targets
 from servicepulse.web.access import Access, Forbidden
 from servicepulse.web.cache import ResultCache
-from servicepulse.web.kpi import format_value, merge_documents, target_status, target_text
+from servicepulse.web.kpi import format_value, merge_results, target_status, target_text
 from servicepulse.web.templating import sparkline
 
 
@@ -52,18 +54,24 @@ def test_configured_targets_and_profile_move_the_target_line() -> None:
     assert target_status("occupancy", 88.0, targets) == "met"
 
 
-def test_merge_documents_joins_rows_by_group() -> None:
-    rollup = {"by": ["agent"], "rows": [
-        {"group": {"agent": "b"}, "kpis": {"csat": {"value": 50}}},
-        {"group": {"agent": "a"}, "kpis": {"csat": {"value": 90}}}]}
-    exact = {"by": ["agent"], "rows": [
-        {"group": {"agent": "a"}, "kpis": {"occupancy": {"value": 80}}},
-        {"group": {"agent": None}, "kpis": {"occupancy": {"value": 10}}}]}
-    merged = merge_documents(rollup, exact)
-    assert merged["rows"] == [
+def test_merge_results_joins_rows_by_group() -> None:
+    def result(rows: list[dict[str, Any]]) -> KpiResult:
+        return KpiResult.from_json({"from": "2026-11-02", "to": "2026-11-09", "by": ["agent"],
+                                    "rows": rows})
+
+    rollup = result([
+        {"group": {"agent": "b"}, "kpis": {"csat": {"value": 50}}, "partial": False},
+        {"group": {"agent": "a"}, "kpis": {"csat": {"value": 90}}, "partial": True}])
+    exact = result([
+        {"group": {"agent": "a"}, "kpis": {"occupancy": {"value": 80}}, "partial": False},
+        {"group": {"agent": None}, "kpis": {"occupancy": {"value": 10}}}])
+    merged = merge_results(rollup, exact)
+    assert [row.to_json() for row in merged.rows] == [
         {"group": {"agent": None}, "kpis": {"occupancy": {"value": 10}}},
-        {"group": {"agent": "a"}, "kpis": {"csat": {"value": 90}, "occupancy": {"value": 80}}},
-        {"group": {"agent": "b"}, "kpis": {"csat": {"value": 50}}}]
+        {"group": {"agent": "a"}, "kpis": {"csat": {"value": 90}, "occupancy": {"value": 80}},
+         "partial": True},  # partial in either
+        {"group": {"agent": "b"}, "kpis": {"csat": {"value": 50}}, "partial": False}]
+    assert (merged.from_, merged.by) == (rollup.from_, ["agent"])
 
 
 def test_sparkline_scales_to_the_box() -> None:

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import calendar
 import time
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine, event, inspect
 
 from servicepulse.ingest.importer import import_rows
 from servicepulse.ingest.sources import SourceRow
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiResult
 from servicepulse.web.access import Access
-from servicepulse.web.kpi import KpiRequest
 from servicepulse.web.runners import RunContext, WallboardRunner
 
 
-def _no_kpi(_engine: Engine, _request: KpiRequest) -> dict[str, object]:
-    return {"rows": []}
+def _no_kpi(_engine: Engine, query: KpiQuery) -> KpiResult:
+    return KpiResult(date(2026, 11, 2), date(2026, 11, 3), [], "all", {}, "UTC")
 
 
 def test_the_open_contacts_index_exists(store: Engine) -> None:

@@ -19,7 +19,6 @@ from servicepulse.kpi.rollup import refresh_rollups
 from servicepulse.web.access import Access
 from servicepulse.web.kpi import (
     WALLBOARD_KPIS,
-    KpiRequest,
     dashboard_kpi_function,
     engine_kpi_function,
 )
@@ -59,8 +58,8 @@ def test_a_new_record_counts_in_the_tiles_before_the_rollup_is_rebuilt(store: En
         refresh_rollups(connection)
     context = RunContext(engine=store, kpi=dashboard_kpi_function(), access=Access(),
                          exact_kpi=engine_kpi_function())
-    request = KpiRequest(**{"from": DAY, "to": DAY + timedelta(days=1),
-                            "kpis": list(WALLBOARD_KPIS)})
+    request = KpiQuery.model_validate({"from": DAY, "to": DAY + timedelta(days=1),
+                                       "kpis": list(WALLBOARD_KPIS)})
     try:
         # service level: 1 answered within its threshold / (2 answered + 1 abandoned);
         # abandon rate 1 of 3 offered; first response within target: 10 s is within phone's
@@ -75,11 +74,10 @@ def test_a_new_record_counts_in_the_tiles_before_the_rollup_is_rebuilt(store: En
         assert tiles == {"service_level": third, "frt_within_target": round(200 / 3, 4),
                          "abandon_rate": third, "csat": None, "contacts": 4.0}
         # the dashboards' rollup read has not seen it yet (nothing rebuilt it) ...
-        dashboard = context.query(request)["rows"][0]["kpis"]
-        assert dashboard["contacts"]["value"] == 3
+        dashboard = context.query(request).figures()
+        assert dashboard["contacts"].value == 3
         # ... and the tiles are what `servicepulse kpi` says
-        exact = run_kpi_query(store, KpiQuery.model_validate(request.as_query_data()))
-        assert {name: result["value"] for name, result in exact["rows"][0]["kpis"].items()} \
-            == tiles
+        exact = run_kpi_query(store, request)
+        assert {name: figure.value for name, figure in exact.figures().items()} == tiles
     finally:
         close_backends(store)

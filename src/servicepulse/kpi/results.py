@@ -17,7 +17,9 @@ by every figure of a KPI), so `to_json` gives back the same keys in the same ord
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
@@ -39,6 +41,35 @@ _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 def shared_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
     """The one kept copy of a key tuple."""
     return _KEYS.setdefault(keys, keys)
+
+
+# Key tuple (by identity: figures share one tuple a KPI, and hashing a tuple hashes all its
+# strings every time) -> (the tuple, kept alive so its id stays its own; its slots).
+_SLOTS: dict[int, tuple[tuple[str, ...], tuple[tuple[str, int], ...]]] = {}
+
+
+def _slots(keys: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """Each key with the position of its typed field in STANDARD_FIELDS (-1: an extra),
+    worked out once per key tuple (a document has a few)."""
+    found = _SLOTS.get(id(keys))
+    if found is None or found[0] is not keys:
+        order = list(STANDARD_FIELDS)
+        found = _SLOTS[id(keys)] = (keys, tuple(
+            (key, order.index(key) if key in STANDARD_FIELDS else -1) for key in keys))
+    return found[1]
+
+
+@contextmanager
+def _no_garbage_collection() -> Iterator[None]:
+    """The cyclic collector paused while a document's many small dicts are made (none can
+    form a cycle; as `kpi.columns.no_garbage_collection`, without its numpy import)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(slots=True)
@@ -105,30 +136,16 @@ class KpiFigure:
 
     def to_json(self) -> dict[str, Any]:
         """The figure as the document has it (same keys, same order)."""
-        extras = self.extras
-        out: dict[str, Any] = {}
-        for key in self.keys if self.keys is not None else self._standard_keys():
-            if key == "value":
-                out[key] = self.value
-            elif key == "n":
-                out[key] = self.n
-            elif key == "ci":
-                interval = self.interval
-                out[key] = [interval[0], interval[1]] if interval is not None else None
-            elif key == "low_sample":
-                out[key] = self.low_sample
-            elif key == "previous":
-                previous = self.previous
-                out[key] = previous.to_json() if previous is not None else None
-            elif key == "change":
-                out[key] = self.change
-            elif key == "significant":
-                out[key] = self.significant
-            elif key == "unavailable":
-                out[key] = self.unavailable
-            else:
-                out[key] = extras[key]
-        return out
+        interval, previous, extras = self.interval, self.previous, self.extras
+        # the typed fields in STANDARD_FIELDS' order: a key's slot picks its value
+        values = (self.value, self.n,
+                  [interval[0], interval[1]] if interval is not None else None,
+                  self.low_sample,
+                  {"value": previous.value, "n": previous.n} if previous is not None else None,
+                  self.change, self.significant, self.unavailable)
+        return {key: values[slot] if slot >= 0 else extras[key]
+                for key, slot in _slots(self.keys if self.keys is not None
+                                        else self._standard_keys())}
 
     def _standard_keys(self) -> tuple[str, ...]:
         unavailable = ("unavailable",) if self.unavailable is not None else ()
@@ -202,7 +219,9 @@ class KpiResult:
     def __iter__(self) -> Iterator[KpiRow]:
         return iter(self.rows)
 
-    # TEMPORARY (removed once every consumer reads the typed result): the document's keys.
+    # The document's top-level keys, made from to_json() at each call: for tests and scripts
+    # that check the JSON shape (`result["rows"][0]["kpis"]`). The program's own modules
+    # read the typed fields; this is no way to read figures in a loop.
     def __getitem__(self, key: str) -> Any:
         return self.to_json()[key]
 
@@ -242,7 +261,8 @@ class KpiResult:
                                "timezone": self.timezone}
         if self.source is not None:
             out["source"] = self.source
-        out["rows"] = [row.to_json() for row in self.rows]
+        with _no_garbage_collection():
+            out["rows"] = [row.to_json() for row in self.rows]
         if self.stale_days is not None:
             out["stale_days"] = [day.isoformat() for day in self.stale_days]
         return out

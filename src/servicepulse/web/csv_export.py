@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
+from servicepulse.kpi.results import KpiResult
 from servicepulse.web.runners import KpiCell, TableOutput
 
 
@@ -52,22 +53,19 @@ def table_rows(table: TableOutput, key_name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def kpi_document_rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The `servicepulse kpi --format json` rows flattened: group columns, whether the
-    period is partial, then per KPI value, n, interval and low-sample flag."""
+def kpi_result_rows(result: KpiResult) -> list[dict[str, Any]]:
+    """A KPI result's rows flattened: group columns, whether the period is partial, then per
+    KPI value, n, interval and low-sample flag (empty where the figure has none)."""
     out = []
-    for row in document.get("rows") or []:
-        flat: dict[str, Any] = dict(row.get("group") or {})
-        if "partial" in row:
-            flat["partial"] = row["partial"]
-        for name, result in (row.get("kpis") or {}).items():
-            result = result or {}
-            ci = result.get("ci")
-            low, high = (ci.get("low"), ci.get("high")) if isinstance(ci, dict) else (
-                tuple(ci) if isinstance(ci, list | tuple) and len(ci) == 2 else (None, None))
-            flat.update({name: result.get("value"), f"{name}_n": result.get("n"),
-                         f"{name}_ci_low": low, f"{name}_ci_high": high,
-                         f"{name}_low_sample": result.get("low_sample")})
+    for row in result.rows:
+        flat: dict[str, Any] = dict(row.group)
+        if row.partial is not None:
+            flat["partial"] = row.partial
+        for name, figure in row.figures.items():
+            flat.update({name: figure.value, f"{name}_n": figure.n,
+                         f"{name}_ci_low": figure.ci_low, f"{name}_ci_high": figure.ci_high,
+                         f"{name}_low_sample": figure.low_sample
+                         if figure.reports("low_sample") else None})
         out.append(flat)
     return out
 

@@ -30,9 +30,10 @@ from servicepulse.kpi.change import (
     summary,
 )
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiResult
 from servicepulse.web.access import Access
 from servicepulse.web.deps import ContextDep, CurrentUser, ServicesDep
-from servicepulse.web.kpi import DIMENSIONS, KpiRequest, kpi_info
+from servicepulse.web.kpi import DIMENSIONS, kpi_info
 from servicepulse.web.periods import comparable, coverage_of, days_text, page_window
 from servicepulse.web.routes.params import Filters, FromDate, ToDate, split_values
 from servicepulse.web.runners import RunContext
@@ -123,10 +124,9 @@ def periods(context: RunContext, params: ExplainInput
 def run_explanation(context: RunContext, params: ExplainInput) -> ExplanationOut:
     now, before = periods(context, params)
 
-    def run(query: KpiQuery) -> dict[str, Any]:
+    def run(query: KpiQuery) -> KpiResult:
         # the caller's scope is added to every query (RunContext.query)
-        return context.query(KpiRequest.model_validate(query.model_dump(by_alias=True)),
-                             exact=True)
+        return context.query(query, exact=True)
 
     explanation = explain_change(run, params.kpi, now, before,
                                  params.by or default_by(context.access), params.filters,

@@ -1,61 +1,33 @@
 """The web service's view of the KPI engine: queries, labels, units, targets and formatting.
 
 The engine (`servicepulse.kpi`) computes; this module only asks it and presents the answer.
-`KpiFunction` is what the app calls, so tests can hand in a stand-in.
+`KpiFunction` is what the app calls, so tests can hand in a stand-in: it takes the engine's
+own `KpiQuery` (routes get one through `web.routes.params.KpiQueryParams`) and returns its
+typed `KpiResult`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.display import format_duration as format_duration  # views import it here
 from servicepulse.kpi.display import format_unit
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.query import PeriodName as Period  # the engine's: views import them here
+from servicepulse.kpi.results import KpiResult, KpiRow
+from servicepulse.kpi.sources import DIMENSIONS as DIMENSIONS
 
 if TYPE_CHECKING:
-    from servicepulse.kpi.query import KpiQuery
     from servicepulse.kpi.settings import KpiSettings
     from servicepulse.kpi.targets import ResolvedTargets, Target
 
-Period = Literal["day", "week", "month", "quarter", "all"]
-DIMENSIONS = ("agent", "team", "role", "channel", "queue", "category", "language", "segment")
+__all__ = ["DIMENSIONS", "Period", "format_duration"]
 
-
-class KpiRequest(BaseModel):
-    """The query the web layer asks the engine (mirrors `servicepulse.kpi.query.KpiQuery`)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-    by: list[str] = Field(default_factory=list)
-    period: Period = "all"
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None  # exclusive
-    kpis: list[str] | None = None
-    filters: dict[str, list[str]] = Field(default_factory=dict)
-    compare: bool = True  # False: no previous period (see KpiQuery.compare)
-
-    def as_query_data(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
-
-    def as_query(self) -> KpiQuery:
-        """The engine's query; what its validators refuse (an unknown KPI, a backwards
-        window) is an InvalidRequest, a 422."""
-        from pydantic import ValidationError
-
-        from servicepulse.kpi.query import KpiQuery
-
-        try:
-            return KpiQuery.model_validate(self.as_query_data())
-        except ValidationError as error:
-            raise InvalidRequest.of(error) from None
-
-
-KpiFunction = Callable[[Engine, KpiRequest], dict[str, Any]]
+KpiFunction = Callable[[Engine, KpiQuery], KpiResult]
 
 
 def engine_kpi_function(settings: KpiSettings | None = None) -> KpiFunction:
@@ -64,8 +36,8 @@ def engine_kpi_function(settings: KpiSettings | None = None) -> KpiFunction:
     by the app factory); None: the documented defaults."""
     from servicepulse.kpi.kept_backends import backends_for
 
-    def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
-        return backends_for(engine).run(request.as_query(), settings)
+    def run(engine: Engine, query: KpiQuery) -> KpiResult:
+        return backends_for(engine).run(query, settings)
 
     return run
 
@@ -85,9 +57,8 @@ def dashboard_kpi_function(settings: KpiSettings | None = None) -> KpiFunction:
 
     resolved = kpi_settings(settings)
 
-    def run(engine: Engine, request: KpiRequest) -> dict[str, Any]:
+    def run(engine: Engine, query: KpiQuery) -> KpiResult:
         exact_engine = partial(backends_for(engine).run, settings=resolved)
-        query = request.as_query()
         wanted = query.kpis if query.kpis is not None else None
         if wanted is None:
             return exact_engine(query)
@@ -101,37 +72,39 @@ def dashboard_kpi_function(settings: KpiSettings | None = None) -> KpiFunction:
             document = query_rollup(engine, rollup_query, resolved, allow_stale=True)
         if document is None:
             return exact_engine(query)
-        document = _marked(engine, document, resolved.timezone)
+        document = _marked(engine, document)
         if not rest:
             return document
         exact = exact_engine(query.model_copy(update={"kpis": rest}))
-        return merge_documents(document, exact)
+        return merge_results(document, exact)
 
     return run
 
 
-def _marked(engine: Engine, document: dict[str, Any], default_zone: str) -> dict[str, Any]:
-    """A rollup document with the exact engine's partial marks (see kpi.engine.is_partial)."""
+def _marked(engine: Engine, result: KpiResult) -> KpiResult:
+    """A rollup result with the exact engine's partial marks (see kpi.engine.is_partial)."""
     from servicepulse.kpi.engine import mark_partial
     from servicepulse.web.periods import data_span, local_today
 
-    timezone = str(document.get("timezone") or default_zone)
-    return mark_partial(document, data_span(engine, timezone), local_today(timezone))
+    return mark_partial(result, data_span(engine, result.timezone),
+                        local_today(result.timezone))
 
 
-def merge_documents(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """Rows of two KPI documents over the same query, joined by group (KPIs side by side;
-    a row is partial when it is in either)."""
-    rows: dict[str, dict[str, Any]] = {}
-    for document in (first, second):
-        for row in document.get("rows") or []:
-            key = repr(sorted((row.get("group") or {}).items()))
-            merged = rows.setdefault(key, {"group": row.get("group") or {}, "kpis": {}})
-            merged["kpis"].update(row.get("kpis") or {})
-            if "partial" in row:
-                merged["partial"] = bool(merged.get("partial")) or bool(row["partial"])
-    return {**first, "rows": sorted(rows.values(), key=lambda r: repr(sorted(
-        (k, "" if v is None else str(v)) for k, v in r["group"].items())))}
+def merge_results(first: KpiResult, second: KpiResult) -> KpiResult:
+    """Rows of two KPI results over the same query, joined by group (KPIs side by side;
+    a row is partial when it is in either); the header is the first's."""
+    from dataclasses import replace
+
+    rows: dict[str, KpiRow] = {}
+    for result in (first, second):
+        for row in result.rows:
+            key = repr(sorted(row.group.items()))
+            merged = rows.setdefault(key, KpiRow(row.group, {}))
+            merged.figures.update(row.figures)
+            if row.partial is not None:
+                merged.partial = bool(merged.partial) or row.partial
+    return replace(first, rows=sorted(rows.values(), key=lambda r: repr(sorted(
+        (k, "" if v is None else str(v)) for k, v in r.group.items()))))
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from servicepulse.ingest.sources import SourceRow
+from servicepulse.kpi.results import KpiResult
 from servicepulse.records.validate import RecordError
 from servicepulse.web.cache import with_as_of
 from servicepulse.web.csv_export import (
     all_columns,
     cells_row,
     csv_response,
-    kpi_document_rows,
+    kpi_result_rows,
     table_rows,
 )
 from servicepulse.web.deps import (
@@ -31,7 +32,7 @@ from servicepulse.web.deps import (
     ManagerUser,
     ServicesDep,
 )
-from servicepulse.web.kpi import DIMENSIONS, KpiRequest, Period
+from servicepulse.web.kpi import DIMENSIONS
 from servicepulse.web.routes.params import (
     Filters,
     Format,
@@ -39,6 +40,7 @@ from servicepulse.web.routes.params import (
     InteractionSort,
     InteractionState,
     InteractionText,
+    KpiQueryParams,
     Page,
     PageSize,
     ToDate,
@@ -217,39 +219,23 @@ class KpiDocument(BaseModel):
 
 @router.get("/kpi", responses={200: {"model": KpiDocument}},
             summary="KPIs grouped and filtered, as `servicepulse kpi --format json`")
-async def get_kpi(services: ServicesDep, context: ContextDep, filters: Filters,
-                  from_: FromDate = None, to: ToDate = None,
-                  by: Annotated[str | None, Query(max_length=200,
-                                                  description="comma-separated dimensions")]
-                  = None,
-                  period: Period = "all",
-                  kpi: Annotated[list[str] | None, Query(max_length=500)] = None,
+async def get_kpi(services: ServicesDep, context: ContextDep, query: KpiQueryParams,
                   format: Format = "json") -> Response:
-    for name, day in (("from", from_), ("to", to)):
-        if day is not None and not 1970 <= day.year <= 9000:
-            raise HTTPException(422, f"{name}: {day} is out of range; use a day between 1970 "
-                                     "and 9000")
-    groups = split_values([by] if by else None)
-    unknown = [g for g in groups if g not in DIMENSIONS]
-    if unknown:
-        raise HTTPException(422, f"by: {', '.join(unknown)} is not a dimension; use "
-                                 f"{', '.join(DIMENSIONS)}")
-    request = KpiRequest(**{"by": groups, "period": period, "from": from_, "to": to,
-                            "kpis": split_values(kpi) or None, "filters": filters})
     # cached with its JSON text, so a cached answer costs no serialising
     document, body = await services.run_cached(
-        "kpi", context, cache_key(request.as_query_data()),
-        lambda: json_document(context.query(request, exact=True)))
+        "kpi", context, cache_key(query.model_dump(by_alias=True)),
+        lambda: json_document(context.query(query, exact=True)))
     if format == "csv":
-        rows = kpi_document_rows(document)
+        rows = kpi_result_rows(KpiResult.from_json(document))
         return csv_response(rows, "kpi.csv", all_columns(rows))
     return Response(with_as_of(body, services.kpi_settings.timezone),
                     media_type="application/json")
 
 
-def json_document(document: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    """The document as plain JSON types, and its JSON text (NaN and infinity as null)."""
-    plain = jsonable_encoder(document)
+def json_document(result: KpiResult) -> tuple[dict[str, Any], bytes]:
+    """The result's document as plain JSON types, and its JSON text (NaN and infinity as
+    null)."""
+    plain = jsonable_encoder(result.to_json())
     return plain, orjson.dumps(plain, option=orjson.OPT_NON_STR_KEYS)
 
 

@@ -31,8 +31,10 @@ from servicepulse.insights.anomalies import (
 from servicepulse.insights.drivers import DriversQuery, DriversResult, DriversRunner
 from servicepulse.insights.sentiment import coverage
 from servicepulse.insights.topics import DEFAULT_METHOD, METHOD_NAMES
+from servicepulse.kpi.query import kpi_query
+from servicepulse.kpi.results import KpiFigure, KpiResult
 from servicepulse.web.deps import ContextDep, CurrentUser, ManagerUser, ServicesDep
-from servicepulse.web.kpi import DIMENSIONS, KpiRequest
+from servicepulse.web.kpi import DIMENSIONS
 from servicepulse.web.periods import page_window
 from servicepulse.web.routes.params import Filters, FromDate, ToDate, split_values
 from servicepulse.web.runners.base import RunContext, ViewOutput, Window
@@ -43,8 +45,7 @@ from servicepulse.web.users import User
 router = APIRouter()
 pages = APIRouter(include_in_schema=False)
 
-SENTIMENT_FIELDS = ("value", "ci", "low_sample", "positive", "neutral", "negative",
-                    "unscored")
+SENTIMENT_EXTRAS = ("positive", "neutral", "negative", "unscored")  # the figure's own fields
 
 
 # --- runners ------------------------------------------------------------------------------
@@ -90,17 +91,21 @@ class SentimentRunner:
 
     def run(self) -> SentimentOutput:
         window = page_window(self.context, self.params.from_, self.params.to)
-        document = self.context.query(KpiRequest.model_validate({
+        result = self.context.query(kpi_query({
             "by": self.params.by, "from": window.from_, "to": window.to,
             "kpis": ["sentiment"], "filters": self.params.filters}))
         rows = []
-        for row in document["rows"]:
-            result = row["kpis"].get("sentiment") or {}
+        for row in result.rows:
+            figure = row.figure("sentiment") or KpiFigure(None, 0)
+            fields = {"value": figure.value,
+                      "ci": list(figure.interval) if figure.interval is not None else None,
+                      "low_sample": figure.low_sample,
+                      **{name: figure.extra(name) for name in SENTIMENT_EXTRAS}}
             rows.append(SentimentRow(
                 group={key: (None if value is None else str(value))
-                       for key, value in row["group"].items()},
-                **{name: result[name] for name in SENTIMENT_FIELDS
-                   if result.get(name) is not None}, n=int(result.get("n") or 0)))
+                       for key, value in row.group.items()},
+                **{name: value for name, value in fields.items() if value is not None},
+                n=int(figure.n or 0)))
         items: list[CoverageItem] | None = None
         access = self.context.access
         if access.agent_ids is None and access.team_ids is None:
@@ -141,8 +146,8 @@ class AnomaliesRunner:
         params = self.params
         window = page_window(self.context, params.from_, params.to)
 
-        def run_query(data: dict[str, Any]) -> dict[str, Any]:
-            return self.context.query(KpiRequest.model_validate(data))
+        def run_query(data: dict[str, Any]) -> KpiResult:
+            return self.context.query(kpi_query(data))
 
         found = find_kpi_anomalies(
             self.context.engine, params.kpis, window.from_, window.to, by=params.by,

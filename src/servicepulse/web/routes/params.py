@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Depends, HTTPException, Query
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from servicepulse.kpi.query import KpiQuery, PeriodName, kpi_query
 from servicepulse.web.access import Access
 from servicepulse.web.deps import CurrentUser, ServicesDep
 from servicepulse.web.kpi import DIMENSIONS
@@ -90,3 +91,29 @@ async def resolved_window(services: ServicesDep, from_: FromDate = None,
 
 
 PageWindow = Annotated[Window, Depends(resolved_window)]
+
+
+async def kpi_query_params(
+    filters: Filters, from_: FromDate = None, to: ToDate = None,
+    by: Annotated[str | None, Query(max_length=200, description="comma-separated dimensions")]
+    = None,
+    period: PeriodName = "all",
+    kpi: Annotated[list[str] | None, Query(max_length=500)] = None,
+) -> KpiQuery:
+    """The engine's query of a KPI request's parameters (`by`, `period`, `from`, `to`, `kpi`
+    and the dimension filters, checked against the caller's scope): a day out of range, an
+    unknown dimension or KPI or a backwards window answers 422 saying which."""
+    for name, day in (("from", from_), ("to", to)):
+        if day is not None and not 1970 <= day.year <= 9000:
+            raise HTTPException(422, f"{name}: {day} is out of range; use a day between 1970 "
+                                     "and 9000")
+    groups = split_values([by] if by else None)
+    unknown = [g for g in groups if g not in DIMENSIONS]
+    if unknown:
+        raise HTTPException(422, f"by: {', '.join(unknown)} is not a dimension; use "
+                                 f"{', '.join(DIMENSIONS)}")
+    return kpi_query({"by": groups, "period": period, "from": from_, "to": to,
+                      "kpis": split_values(kpi) or None, "filters": filters})
+
+
+KpiQueryParams = Annotated[KpiQuery, Depends(kpi_query_params)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +16,8 @@ from sqlalchemy import Engine, func, select
 
 from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.display import kpi_details
+from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiFigure, KpiResult, KpiRow
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.sources import local_midnight
 from servicepulse.kpi.targets import ResolvedTargets, resolve_targets
@@ -24,7 +25,6 @@ from servicepulse.store.tables import interactions
 from servicepulse.web.access import Access
 from servicepulse.web.kpi import (
     KpiFunction,
-    KpiRequest,
     Period,
     display_value,
     format_shown,
@@ -65,10 +65,11 @@ class RunContext:
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.settings.timezone)).date()
 
-    def query(self, request: KpiRequest, exact: bool = False) -> dict[str, Any]:
-        request = request.model_copy(update={"filters": self.access.kpi_filters(request.filters)})
+    def query(self, query: KpiQuery, exact: bool = False) -> KpiResult:
+        """The engine's answer to `query` within the caller's scope (its filters narrowed)."""
+        query = query.model_copy(update={"filters": self.access.kpi_filters(query.filters)})
         run = self.exact_kpi if exact and self.exact_kpi is not None else self.kpi
-        return run(self.engine, request)
+        return run(self.engine, query)
 
 
 class ViewOutput(BaseModel):
@@ -144,13 +145,11 @@ class KpiCell(BaseModel):
     details: list[str] = Field(default_factory=list)  # small print (FRT per channel)
 
 
-def _interval(name: str, raw: Any) -> tuple[float, float] | None:
-    if isinstance(raw, dict):
-        low, high = raw.get("low"), raw.get("high")
-    elif isinstance(raw, list | tuple) and len(raw) == 2:
-        low, high = raw
-    else:
+def _interval(name: str, interval: tuple[float, float] | None
+              ) -> tuple[float, float] | None:
+    if interval is None:
         return None
+    low, high = interval
     low_shown, high_shown = display_value(name, low), display_value(name, high)
     if low_shown is None or high_shown is None:
         return None
@@ -160,40 +159,34 @@ def _interval(name: str, raw: Any) -> tuple[float, float] | None:
     return (low_shown, high_shown)
 
 
-def cell(name: str, result: dict[str, Any] | None, targets: ResolvedTargets) -> KpiCell:
-    """One KPI's figure as shown, judged against `targets` (the context's: `RunContext.targets`)."""
+def cell(name: str, figure: KpiFigure | None, targets: ResolvedTargets) -> KpiCell:
+    """One KPI's figure as shown, judged against `targets` (the context's: `RunContext.targets`);
+    no figure: an empty cell."""
     info = kpi_info(name)
-    result = result or {}
-    raw_value = result.get("value")
+    raw_value = figure.value if figure is not None else None
     value = display_value(name, raw_value)
-    ci = _interval(name, result.get("ci"))
+    ci = _interval(name, figure.interval if figure is not None else None)
     ci_text = None
     if ci is not None:
         ci_text = f"{format_shown(name, ci[0])} – {format_shown(name, ci[1])}"
-    n = result.get("n")
+    n = figure.n if figure is not None else None
     return KpiCell(
         name=name, label=info.label, unit=info.unit, value=value,
         text=format_value(name, raw_value), n=int(n) if n is not None else None, ci=ci,
-        ci_text=ci_text, low_sample=bool(result.get("low_sample")),
+        ci_text=ci_text, low_sample=figure is not None and figure.low_sample,
         status=target_status(name, value, targets), target=target_text(name, targets),
-        details=kpi_details(name, result),
+        details=kpi_details(name, figure),
     )
 
 
-def rows_of(document: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = document.get("rows") or []
-    return [row for row in rows if isinstance(row, dict)]
+def rows_of(result: KpiResult) -> list[KpiRow]:
+    return result.rows
 
 
-def period_of(row: dict[str, Any]) -> str | None:
-    """The period a row belongs to, wherever the engine put it."""
-    group = row.get("group") or {}
-    for key in ("period", "period_start", "start"):
-        if key in group and group[key] is not None:
-            return str(group[key])[:10]
-        if key in row and row[key] is not None:
-            return str(row[key])[:10]
-    return None
+def period_of(row: KpiRow) -> str | None:
+    """The period a row belongs to (its first day, ISO), None for a result over one period."""
+    period = row.group.get("period")
+    return str(period)[:10] if period is not None else None
 
 
 def sparkline_period(window: Window) -> Period:

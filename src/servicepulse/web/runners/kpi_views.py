@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from servicepulse.errors import InvalidRequest, NotFound
+from servicepulse.kpi.query import KpiQuery, kpi_query
+from servicepulse.kpi.results import KpiFigure, KpiResult, KpiRow
 from servicepulse.kpi.sources import REPEAT_KPIS
 from servicepulse.store.tables import agents, teams
 from servicepulse.web.kpi import (
@@ -18,7 +20,6 @@ from servicepulse.web.kpi import (
     DIMENSIONS,
     FIRST_RESPONSE_CHANNELS,
     OVERVIEW_KPIS,
-    KpiRequest,
     Period,
     format_duration,
     format_shown,
@@ -126,14 +127,15 @@ class OverviewRunner:
         targets = self.context.targets
         tiles = []
         for name in kpis:
-            result = current.get(name) or {}
+            result = current.get(name)
             now_cell = cell(name, result, targets)
             compared_cell = None
             if compared is None:
                 before_cell = cell(name, None, targets)
                 basis = None
             elif compared.whole:
-                before_cell = cell(name, result.get("previous"), targets)
+                before_cell = cell(name, result.previous.as_figure() if result is not None
+                                   and result.previous is not None else None, targets)
                 basis = now_cell
             else:
                 compared_cell = cell(name, part.get(name), targets)
@@ -148,7 +150,7 @@ class OverviewRunner:
                 change_text=_change_text(name, change),
                 change_good=None if change is None or higher is None or change == 0
                 else (change > 0) == higher,
-                sparkline=[cell(name, (row.get("kpis") or {}).get(name), targets).value
+                sparkline=[cell(name, row.figure(name), targets).value
                            for _, row in spark_rows],
                 compared=compared_cell,
                 note=_repeats_note(name, window, span, self.context.settings.repeat_window_days),
@@ -162,20 +164,19 @@ class OverviewRunner:
             partial_note="; ".join(covered.notes) or None,
             comparison_text=_comparison_text(compared, window),
             first_response=self._first_response(window),
-            spark_partial=[bool(row.get("partial")) for _, row in spark_rows])
+            spark_partial=[bool(row.partial) for _, row in spark_rows])
 
     def _first_response(self, window: Window) -> list[ChannelFirstResponse]:
         """Each channel's first response against its own target, phone as service level."""
         document = self.context.query(_request(window, ["frt", "service_level"],
                                                self.params.filters, by=["channel"]))
-        found = {str((row.get("group") or {}).get("channel")): row.get("kpis") or {}
-                 for row in rows_of(document)}
+        found = {str(row.group.get("channel")): row for row in rows_of(document)}
         # each channel's target as the organisation resolves it (the configuration's
         # frt_target_s, or a [targets] channel entry): the scorecards' too
         targets = self.context.targets
         out = []
         for channel in FIRST_RESPONSE_CHANNELS:
-            frt = cell("frt", (found.get(channel) or {}).get("frt"), targets)
+            frt = cell("frt", _figure(found.get(channel), "frt"), targets)
             resolved = targets.get("frt", channel)
             target = resolved.target if resolved is not None else None
             status = None
@@ -185,7 +186,7 @@ class OverviewRunner:
                 channel=channel, cell=frt, target_s=target, status=status,
                 target_text=(f"≤ {format_duration(target)}" if target is not None
                              else "no target")))
-        phone = cell("service_level", (found.get("phone") or {}).get("service_level"), targets)
+        phone = cell("service_level", _figure(found.get("phone"), "service_level"), targets)
         out.append(ChannelFirstResponse(channel="phone", cell=phone, target_s=None,
                                         target_text=(phone.target or "no target").replace(
                                             "target ", ""), status=phone.status))
@@ -236,16 +237,21 @@ def _change_text(name: str, change: float | None) -> str | None:
 
 def _request(window: Window, kpis: list[str] | None, filters: dict[str, list[str]],
              by: list[str] | None = None, period: Period = "all",
-             compare: bool = True) -> KpiRequest:
-    return KpiRequest(**{"by": by or [], "period": period, "from": window.from_,
-                         "to": window.to, "kpis": kpis, "filters": filters,
-                         "compare": compare})
+             compare: bool = True) -> KpiQuery:
+    """The engine's query of a view (a KPI or dimension the caller named and the engine
+    does not know: an InvalidRequest, 422)."""
+    return kpi_query({"by": by or [], "period": period, "from": window.from_,
+                      "to": window.to, "kpis": kpis, "filters": filters, "compare": compare})
 
 
-def _totals(document: dict[str, Any]) -> dict[str, Any]:
-    """The KPIs of an ungrouped query (its single row)."""
-    rows = rows_of(document)
-    return dict(rows[0].get("kpis") or {}) if rows else {}
+def _totals(result: KpiResult) -> dict[str, KpiFigure]:
+    """The figures of an ungrouped query (its single row)."""
+    rows = rows_of(result)
+    return dict(rows[0].figures) if rows else {}
+
+
+def _figure(row: KpiRow | None, name: str) -> KpiFigure | None:
+    return row.figure(name) if row is not None else None
 
 
 # -- tables grouped by a dimension ------------------------------------------------------------
@@ -282,11 +288,10 @@ def _grouped(context: RunContext, window: Window, dimension: str, kpis: list[str
     total = _totals(context.query(_request(window, kpis, filters)))
     rows = []
     for row in rows_of(grouped):
-        key = (row.get("group") or {}).get(dimension)
+        key = row.group.get(dimension)
         key = "" if key is None else str(key)
-        values = row.get("kpis") or {}
         rows.append(GroupRow(key=key, label=(names or {}).get(key, key or "(none)"),
-                             cells=[cell(name, values.get(name), context.targets)
+                             cells=[cell(name, row.figure(name), context.targets)
                                     for name in kpis]))
     rows.sort(key=lambda r: r.label.lower())
     return TableOutput(window=window, kpis=kpis, labels=[kpi_info(k).label for k in kpis],
@@ -387,7 +392,7 @@ class AgentRunner:
         kpis = list(AGENT_KPIS)
         mine = {"agent": [self.params.agent_id]}
         values = _totals(self.context.query(_request(window, kpis, mine)))
-        team_values: dict[str, Any] = {}
+        team_values: dict[str, KpiFigure] = {}
         if team_id is not None:
             # The team comparison is computed without the caller's agent restriction: an agent
             # may see their team's aggregate, never a colleague's own numbers.
@@ -403,7 +408,7 @@ class AgentRunner:
             cells=[cell(k, values.get(k), self.context.targets) for k in kpis],
             team_cells=[cell(k, team_values.get(k), self.context.targets) for k in kpis],
             trend_labels=[label for label, _ in trend_rows],
-            trend={k: [cell(k, (r.get("kpis") or {}).get(k), self.context.targets).value
+            trend={k: [cell(k, r.figure(k), self.context.targets).value
                        for _, r in trend_rows]
                    for k in AGENT_TREND_KPIS},
             **_marks(self.context, window, self.params),
@@ -464,11 +469,10 @@ class TrendRunner:
         for row in rows_of(document):
             label = period_of(row) or ""
             labels.add(label)
-            if row.get("partial"):
+            if row.partial:
                 partial.add(label)
-            key = str((row.get("group") or {}).get(params.by, "")) if params.by else "all"
-            value = cell(params.kpi, (row.get("kpis") or {}).get(params.kpi),
-                         self.context.targets).value
+            key = str(row.group.get(params.by, "")) if params.by else "all"
+            value = cell(params.kpi, row.figure(params.kpi), self.context.targets).value
             by_series.setdefault(key, {})[label] = value
         ordered = sorted(labels)
         series = [TrendSeries(name=name, values=[points.get(x) for x in ordered])

@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from servicepulse.errors import InvalidRequest
 from servicepulse.ingest import quarantine as quarantine_service
+from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.sources import NOT_CONTACT_STATUSES
 from servicepulse.store.tables import (
     agent_states,
@@ -41,7 +42,7 @@ from servicepulse.store.tables import (
 )
 from servicepulse.store.times import from_epoch
 from servicepulse.web.access import CustomerNotFound
-from servicepulse.web.kpi import WALLBOARD_KPIS, KpiRequest
+from servicepulse.web.kpi import WALLBOARD_KPIS
 from servicepulse.web.runners.base import KpiCell, RunContext, Window, cell, rows_of
 from servicepulse.workforce.adherence import out_of_adherence
 
@@ -550,11 +551,11 @@ class WallboardRunner:
         background, would show a new contact only seconds later. The tiles show no change
         against yesterday, so yesterday is not computed (half the work or more)."""
         day, _, _ = self._day_bounds()
-        document = self.context.query(KpiRequest(**{
+        result = self.context.query(KpiQuery.model_validate({
             "from": day, "to": day + timedelta(days=1), "kpis": list(WALLBOARD_KPIS),
             "compare": False}), exact=True)
-        rows = rows_of(document)
-        values = (rows[0].get("kpis") or {}) if rows else {}
+        rows = rows_of(result)
+        values = rows[0].figures if rows else {}
         return {"cells": [cell(name, values.get(name), self.context.targets).model_dump()
                           for name in WALLBOARD_KPIS]}
 
