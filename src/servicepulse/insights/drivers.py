@@ -182,9 +182,7 @@ class _TopicView:
     def __getattr__(self, name: str) -> Any:
         from servicepulse.kpi import analytical
 
-        # (the engine names these attributes privately: it offers no other way to say that
-        # a backend's tables are not the store's)
-        if name in (analytical._SCHEMA, analytical._COLUMNS):
+        if name in analytical.STORE_MARKS:  # this view's tables are not the store's
             raise AttributeError(name)
         return getattr(self._backend, name)
 

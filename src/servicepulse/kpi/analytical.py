@@ -194,6 +194,10 @@ _BOUNDS = "_servicepulse_time_bounds"
 _SCHEMA = "_servicepulse_schema_digest"
 _COLUMNS = "_servicepulse_store_columns"
 _FILE = "_servicepulse_store_file"
+# What marks a backend as the store's own tables: a view that changes what a table holds (the
+# drivers' topics as queues) hides these, so that statements kept for the store's tables are
+# never run on it and its columns are read afresh.
+STORE_MARKS = frozenset({_SCHEMA, _COLUMNS})
 
 
 def schema_digest(backend: BaseBackend) -> str | None:
