@@ -8,9 +8,6 @@ arrays into the plain values of the KPI document (None for null, rounded as `rou
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -111,23 +108,6 @@ def json_flags(values: np.ndarray, known: np.ndarray) -> list[bool | None]:
     for index in np.flatnonzero(~known):
         flags[index] = None
     return flags
-
-
-@contextmanager
-def no_garbage_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small containers.
-
-    A scorecard document holds about a million dicts and lists; allocating them triggers
-    full collections that walk every one of them again (a third of the time), and none of
-    them can form a cycle.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def records(fields: dict[str, list[Any]]) -> list[dict[str, Any]]:

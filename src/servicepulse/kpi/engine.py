@@ -45,7 +45,6 @@ from servicepulse.kpi.columns import (
     json_flags,
     json_floats,
     json_ints,
-    no_garbage_collection,
     records,
     round_like_python,
 )
@@ -66,6 +65,7 @@ from servicepulse.kpi.results import (
     KpiResult,
     KpiRow,
     PreviousFigure,
+    no_garbage_collection,
 )
 from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.kpi.sources import (

@@ -60,9 +60,14 @@ def _slots(keys: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
 
 
 @contextmanager
-def _no_garbage_collection() -> Iterator[None]:
-    """The cyclic collector paused while a document's many small dicts are made (none can
-    form a cycle; as `kpi.columns.no_garbage_collection`, without its numpy import)."""
+def no_garbage_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small containers.
+
+    A scorecard document holds about a million dicts and lists; allocating them triggers
+    full collections that walk every one of them again (a third of the time), and none of
+    them can form a cycle. (Here rather than in `kpi.columns`, which imports numpy: a
+    result's JSON is made without it.)
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -133,6 +138,13 @@ class KpiFigure:
     @property
     def previous_value(self) -> Number | None:
         return self.previous.value if self.previous is not None else None
+
+    def previous_figure(self) -> KpiFigure:
+        """The previous period as a figure of its own: its value and n, no interval (the
+        engine gives none for it); value None and n 0 when the figure has no previous
+        period. What a consumer judging the period before reads in place of this one."""
+        previous = self.previous
+        return previous.as_figure() if previous is not None else KpiFigure(None, 0)
 
     def to_json(self) -> dict[str, Any]:
         """The figure as the document has it (same keys, same order)."""
@@ -261,7 +273,7 @@ class KpiResult:
                                "timezone": self.timezone}
         if self.source is not None:
             out["source"] = self.source
-        with _no_garbage_collection():
+        with no_garbage_collection():
             out["rows"] = [row.to_json() for row in self.rows]
         if self.stale_days is not None:
             out["stale_days"] = [day.isoformat() for day in self.stale_days]
