@@ -142,6 +142,11 @@ def test_a_figure_made_in_code_and_its_json() -> None:
         1, 2, 3.5, None, ("value", "n", "mean", "previous"))
     assert read.to_json() == {"value": 1, "n": 2, "mean": 3.5, "previous": None}
     assert PreviousFigure(70.0, 38).as_figure().to_json() == {"value": 70.0, "n": 38}
+    # the period before as a figure of its own: value and n, no interval; none -> (None, 0)
+    before = figure.previous_figure()
+    assert (before.value, before.n, before.interval, before.previous) == (70.0, 38, None, None)
+    empty = read.previous_figure()
+    assert (empty.value, empty.n, empty.interval) == (None, 0, None)
     row = KpiRow({"agent": "a1"}, {"csat": figure})
     assert row.value("csat") == 75.0 and row.value("fcr") is None
     assert row.to_json() == {"group": {"agent": "a1"}, "kpis": {"csat": figure.to_json()}}

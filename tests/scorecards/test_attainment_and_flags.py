@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from servicepulse.kpi.results import KpiFigure
 from servicepulse.kpi.targets import Target
 from servicepulse.scorecards import flags
 from servicepulse.scorecards.attainment import (
@@ -69,8 +70,8 @@ def test_balanced_score_caps_each_kpi_and_weighs() -> None:
         2.8862, abs=1e-4)
 
 
-def _team(**agents: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]:
-    return {name: {kpi: {"value": value, "n": 50} for kpi, value in kpis.items()}
+def _team(**agents: dict[str, float]) -> dict[str, dict[str, KpiFigure]]:
+    return {name: {kpi: KpiFigure(value, 50) for kpi, value in kpis.items()}
             for name, kpis in agents.items()}
 
 
@@ -95,7 +96,7 @@ def test_busy_not_effective() -> None:
     # b is in the top quarter too (110 ≥ 110) but only 1.1 × the median: not busy, though
     # its CSAT (sorted 80, 82, 84, 85, 90: 25th percentile 82) is in the bottom quarter
     assert flags.busy_not_effective(TEAM["b"], TEAM, minimum_sample=30) is None
-    busy_b = {**TEAM["b"], "contacts": {"value": 120, "n": 120}}  # 1.2 × the median
+    busy_b = {**TEAM["b"], "contacts": KpiFigure(120, 120)}  # 1.2 × the median
     flag_b = flags.busy_not_effective(busy_b, TEAM, minimum_sample=30)
     assert flag_b is not None and "CSAT 80.0% against a peer median of 84.0%" in flag_b.evidence
     # ... but b's CSAT 80 meets a target of 80: not "not effective" however the peers do
@@ -103,14 +104,14 @@ def test_busy_not_effective() -> None:
     assert flags.busy_not_effective(TEAM["d"], TEAM, 30, {"csat": 80.0, "fcr": 70.0}) \
         is not None  # d's FCR 38 misses 70
     # a dip that is not significant: b's CSAT interval reaches above the median 84
-    wide = {**busy_b, "csat": {"value": 80, "n": 50, "ci": [68.0, 88.0]}}
+    wide = {**busy_b, "csat": KpiFigure(80, 50, (68.0, 88.0))}
     assert flags.busy_not_effective(wide, TEAM, minimum_sample=30) is None
-    narrow = {**busy_b, "csat": {"value": 80, "n": 50, "ci": [78.0, 83.0]}}
+    narrow = {**busy_b, "csat": KpiFigure(80, 50, (78.0, 83.0))}
     assert flags.busy_not_effective(narrow, TEAM, minimum_sample=30) is not None
     # e is not busy
     assert flags.busy_not_effective(TEAM["e"], TEAM, minimum_sample=30) is None
     # a quality KPI below the minimum sample does not count
-    thin = {**TEAM, "d": {**TEAM["d"], "fcr": {"value": 38, "n": 10}}}
+    thin = {**TEAM, "d": {**TEAM["d"], "fcr": KpiFigure(38, 10)}}
     assert flags.busy_not_effective(thin["d"], thin, minimum_sample=30) is None
 
 
@@ -127,7 +128,7 @@ def test_rushing() -> None:
     assert slow_channel is not None and slow_channel.evidence.startswith(
         "AHT 200 s is 50% of the team median for this channel mix 400 s")
     assert flags.rushing(TEAM["a"], TEAM) is None
-    fast_but_fine = {**TEAM["d"], "repeat_contact_rate": {"value": 12, "n": 50}}
+    fast_but_fine = {**TEAM["d"], "repeat_contact_rate": KpiFigure(12, 50)}
     assert flags.rushing(fast_but_fine, TEAM) is None
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from servicepulse.kpi.results import KpiFigure
 from servicepulse.scorecards.coaching import coaching_data, compare_with_team, write_report
 from servicepulse.scorecards.scorecard import Context
 
@@ -40,11 +41,11 @@ def test_gaps_only_where_significant_with_their_sources(team_store: Engine,
 
 def test_compare_with_team_needs_significance() -> None:
     # 21/30 = 70% against a team of 220/300 (rest 199/270 = 73.7%): not significant
-    result = compare_with_team("csat", {"value": 70.0, "n": 30}, {"value": 73.3333, "n": 300})
+    result = compare_with_team("csat", KpiFigure(70.0, 30), KpiFigure(73.3333, 300))
     assert result is not None and result["significant"] is False
     # means: 200 ± 1.96·10 against 300 ± 1.96·10: z = 100 / 14.1 → significant
-    result = compare_with_team("ttr", {"value": 200.0, "n": 40, "ci": [180.4, 219.6]},
-                               {"value": 300.0, "n": 400, "ci": [280.4, 319.6]})
+    result = compare_with_team("ttr", KpiFigure(200.0, 40, (180.4, 219.6)),
+                               KpiFigure(300.0, 400, (280.4, 319.6)))
     assert result is not None and result["significant"] is True
     # in units, never raw seconds: 200 s and 300 s
     assert (result["value_text"], result["versus"]) == ("3.3 min", "the team's 5.0 min")

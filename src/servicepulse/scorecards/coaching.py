@@ -36,6 +36,7 @@ from servicepulse.kpi import statistics
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
+from servicepulse.kpi.results import KpiFigure
 from servicepulse.scorecards import explain
 from servicepulse.scorecards.quality import pulling_down
 from servicepulse.scorecards.scorecard import (
@@ -43,6 +44,7 @@ from servicepulse.scorecards.scorecard import (
     Context,
     agent_scorecard,
     build_scorecards,
+    figure_of,
     gather,
 )
 from servicepulse.store import tables
@@ -60,18 +62,17 @@ def _better(name: str) -> int:
     return {"higher": 1, "lower": -1}.get(direction, 0)
 
 
-def _se(result: dict[str, Any]) -> float | None:
-    ci = result.get("ci")
-    if not ci or ci[0] is None or ci[1] is None:
+def _se(result: KpiFigure) -> float | None:
+    low, high = result.ci_low, result.ci_high
+    if low is None or high is None:
         return None
-    return abs(ci[1] - ci[0]) / (2 * Z_95)
+    return abs(high - low) / (2 * Z_95)
 
 
-def compare_with_team(name: str, agent: dict[str, Any], team: dict[str, Any]
-                      ) -> dict[str, Any] | None:
+def compare_with_team(name: str, agent: KpiFigure, team: KpiFigure) -> dict[str, Any] | None:
     """The agent's difference from the team on one KPI and whether it is significant."""
-    value, n = agent.get("value"), int(agent.get("n") or 0)
-    team_value, team_n = team.get("value"), int(team.get("n") or 0)
+    value, n = agent.value, agent.n
+    team_value, team_n = team.value, team.n
     if value is None or team_value is None or n == 0:
         return None
     difference = value - team_value
@@ -184,8 +185,8 @@ def coaching_data(engine: sqlalchemy.Engine, agent: str, *, start: date | None =
             # judged per channel on the card: a median over phone seconds and email hours
             # together, the agent's against the team's, would compare channel mixes
             continue
-        comparison = compare_with_team(name, mine.get(name, {}),
-                                       context.team_kpis.get(name, {}))
+        comparison = compare_with_team(name, figure_of(mine, name),
+                                       figure_of(context.team_kpis, name))
         if comparison is None or not comparison["significant"]:
             continue
         better = comparison["difference"] * _better(name) > 0
@@ -205,7 +206,7 @@ def coaching_data(engine: sqlalchemy.Engine, agent: str, *, start: date | None =
             "focus": suggested_focus(card, gaps, quality),
             "team": {"id": context.team, "name": context.team_name,
                      "kpis": {name: explain.value_text(
-                         name, context.team_kpis.get(name, {}).get("value"))
+                         name, figure_of(context.team_kpis, name).value)
                               for name in card["kpis"] if name != "frt"}},
             "from": context.start, "to": context.end,
             "charts": {"attainment": attainment_chart(card),

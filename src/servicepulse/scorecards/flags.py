@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from servicepulse.kpi.results import KpiFigure
+
 MIN_TEAM = 4
 MIN_DAYS = 2
 # "Busy" is well above the usual volume: in a team where volumes are close, the top quarter
@@ -42,7 +44,13 @@ LABELS = {"csat": "CSAT", "fcr": "FCR", "aht": "AHT", "repeat_contact_rate": "re
 # contact was settled (FCR) and what QA reviewers found (the internal quality score).
 QUALITY_SIGNALS = ("fcr", "csat", "iqs")
 
-AgentKpis = Mapping[str, Mapping[str, Any]]  # kpi -> {"value", "n", ...}
+AgentKpis = Mapping[str, KpiFigure]  # kpi -> the engine's figure
+
+
+def _value(kpis: AgentKpis, kpi: str) -> float | int | None:
+    """The KPI's value, None when the agent has no figure for it."""
+    figure = kpis.get(kpi)
+    return figure.value if figure is not None else None
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,9 @@ class Flag:
 
 
 def team_values(team: Mapping[str, AgentKpis], kpi: str, minimum_n: int = 1) -> list[float]:
-    return [float(kpis[kpi]["value"]) for kpis in team.values()
-            if kpi in kpis and kpis[kpi].get("value") is not None
-            and int(kpis[kpi].get("n") or 0) >= minimum_n]
+    return [float(figure.value) for kpis in team.values()
+            if (figure := kpis.get(kpi)) is not None and figure.value is not None
+            and figure.n >= minimum_n]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -74,7 +82,7 @@ def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
     """`targets`: the agent's CSAT, FCR and IQS targets; a KPI that meets its target is never
     "not effective", however the peers do."""
     volumes = team_values(team, "contacts")
-    contacts = agent.get("contacts", {}).get("value")
+    contacts = _value(agent, "contacts")
     if contacts is None or len(volumes) < MIN_TEAM:
         return None
     top, typical = percentile(volumes, 75), percentile(volumes, 50)
@@ -82,14 +90,13 @@ def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
         return None
     reasons = []
     for kpi in QUALITY_SIGNALS:
-        result = agent.get(kpi, {})
-        value, n = result.get("value"), int(result.get("n") or 0)
+        result = agent.get(kpi)
+        value, n = (result.value, result.n) if result is not None else (None, 0)
         values = team_values(team, kpi, minimum_sample)
-        if value is None or n < minimum_sample or len(values) < MIN_TEAM:
+        if result is None or value is None or n < minimum_sample or len(values) < MIN_TEAM:
             continue
         bottom, median = percentile(values, 25), percentile(values, 50)
-        ci = result.get("ci")
-        high = float(ci[1]) if ci and ci[1] is not None else value
+        high = float(result.ci_high) if result.ci_high is not None else value
         target = (targets or {}).get(kpi)
         if value <= bottom and high < median and (target is None or value < target):
             reasons.append(f"{LABELS[kpi]} {_pct(value)} against a peer median of "
@@ -104,8 +111,7 @@ def busy_not_effective(agent: AgentKpis, team: Mapping[str, AgentKpis],
 def rushing(agent: AgentKpis, team: Mapping[str, AgentKpis],
             aht_benchmark: float | None = None) -> Flag | None:
     """`aht_benchmark`: the agent's AHT yardstick (default: the peers' median AHT)."""
-    aht, repeat = agent.get("aht", {}).get("value"), agent.get(
-        "repeat_contact_rate", {}).get("value")
+    aht, repeat = _value(agent, "aht"), _value(agent, "repeat_contact_rate")
     ahts, repeats = team_values(team, "aht"), team_values(team, "repeat_contact_rate")
     if aht is None or repeat is None or len(ahts) < MIN_TEAM or len(repeats) < MIN_TEAM:
         return None

@@ -30,6 +30,7 @@ from servicepulse.scorecards.flags import percentile, team_values
 from servicepulse.scorecards.scorecard import (
     LEAD_ROLES,
     Context,
+    Figures,
     agent_scorecard,
     gather_teams,
     load_members,
@@ -44,16 +45,11 @@ CSAT_BADGE_ANSWERS = 30
 Z_95 = 1.959964
 
 
-def _previous(result: dict[str, Any]) -> dict[str, Any]:
-    previous = result.get("previous") or {}
-    return {"value": previous.get("value"), "n": previous.get("n") or 0, "ci": None}
-
-
 def previous_context(context: Context) -> Context:
     """The same team judged on the engine's previous-period figures (the period of the same
     length just before), for improvement."""
-    def shift(kpis: dict[str, Any]) -> dict[str, Any]:
-        return {name: _previous(result) for name, result in kpis.items()}
+    def shift(kpis: Figures) -> Figures:
+        return {name: figure.previous_figure() for name, figure in kpis.items()}
 
     shifted = replace(
         context,

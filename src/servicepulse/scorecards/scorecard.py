@@ -19,7 +19,7 @@ from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.kpi.definitions import KPIS
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
-from servicepulse.kpi.results import KpiResult, KpiRow
+from servicepulse.kpi.results import KpiFigure, KpiResult, KpiRow
 from servicepulse.kpi.targets import ResolvedTargets, resolve_targets
 from servicepulse.scorecards import explain
 from servicepulse.scorecards import flags as flag_rules
@@ -71,22 +71,27 @@ class Member:
     active: bool = True
 
 
+# A group's figures by KPI name, as the engine returned them.
+Figures = dict[str, KpiFigure]
+
+
 @dataclass
 class Context:
-    """Everything the engine returned for one team and period."""
+    """Everything the engine returned for one team and period, as its typed figures (a
+    card, made from them, is the JSON document)."""
 
     members: dict[str, Member]
     team: str | None
     team_name: str | None
     start: str
     end: str
-    per_agent: dict[str, dict[str, Any]]
-    per_channel: dict[tuple[str, str], dict[str, Any]]
+    per_agent: dict[str, Figures]
+    per_channel: dict[tuple[str, str], Figures]
     daily_occupancy: dict[str, list[float]]
-    trend: dict[str, list[dict[str, Any]]]  # agent -> [{"period", kpi: value...}]
+    trend: dict[str, list[KpiRow]]  # agent -> its rows by period (group["period"])
     trend_period: str
-    team_kpis: dict[str, Any]
-    organisation_kpis: dict[str, Any]
+    team_kpis: Figures
+    organisation_kpis: Figures
     minimum_sample: int
     settings: Any
     medians: dict[str, float | None] = field(default_factory=dict)
@@ -110,18 +115,29 @@ def team_name(engine: sqlalchemy.Engine, team: str | None) -> str | None:
             tables.teams.c.id == team)).scalar()
 
 
-def _rows(result: KpiResult, by: list[str]) -> dict[Any, dict[str, Any]]:
-    """Each group's figures (by its `by` values) as the cards read them: a card is a JSON
-    document made of its figures' JSON fields (value, n, ci, ...)."""
-    out: dict[Any, dict[str, Any]] = {}
+def _rows(result: KpiResult, by: list[str]) -> dict[Any, Figures]:
+    """Each group's figures by its `by` values (one value: the value itself)."""
+    out: dict[Any, Figures] = {}
     for row in result.rows:
         key = tuple(row.group.get(name) for name in by)
-        out[key[0] if len(key) == 1 else key] = _figures_json(row)
+        out[key[0] if len(key) == 1 else key] = row.figures
     return out
 
 
-def _figures_json(row: KpiRow | None) -> dict[str, Any]:
-    return {name: figure.to_json() for name, figure in row.figures.items()} if row else {}
+def _figures(row: KpiRow | None) -> Figures:
+    return dict(row.figures) if row is not None else {}
+
+
+def figure_of(figures: Figures, name: str) -> KpiFigure:
+    """The KPI's figure; one with no value and n = 0 when the engine gave none."""
+    found = figures.get(name)
+    return found if found is not None else KpiFigure(None, 0)
+
+
+def ci_json(figure: KpiFigure) -> list[float] | None:
+    """The figure's interval as a card writes it (JSON `ci`: [low, high] or null)."""
+    interval = figure.interval
+    return [interval[0], interval[1]] if interval is not None else None
 
 
 def _trend_period(start: date, end: date) -> str:
@@ -194,11 +210,9 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
     trend_result = run_kpi_query(engine, KpiQuery(
         by=["agent"], period=trend_period, from_=first, to=stop, kpis=scored,
         filters=filters), settings)
-    trend: dict[str, list[dict[str, Any]]] = {}
+    trend: dict[str, list[KpiRow]] = {}
     for row in trend_result.rows:
-        trend.setdefault(row.group["agent"], []).append(
-            {"period": row.group["period"],
-             **{k: {"value": v.value, "n": v.n} for k, v in row.figures.items()}})
+        trend.setdefault(row.group["agent"], []).append(row)
     if trend_period == "day":
         daily_source = trend_result
     else:
@@ -210,11 +224,11 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
         value = row.value("occupancy")
         if value is not None:
             daily.setdefault(row.group["agent"], []).append(float(value))
-    organisation: dict[str, Any] = {}
+    organisation: Figures = {}
     if any(_needs_organisation(in_team) for _team, in_team in teams):
         org_result = run_kpi_query(engine, KpiQuery(from_=first, to=stop,
                                                     kpis=list(ORGANISATION_KPIS)), settings)
-        organisation = _figures_json(org_result.totals())
+        organisation = _figures(org_result.totals())
     contexts = []
     for team, in_team in teams:
         ids = {m.id for m in in_team}
@@ -229,13 +243,15 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
             per_agent={agent: {name: result for name, result in kpis.items()
                                if name in team_wanted}
                        for agent, kpis in per_agent.items() if agent in ids},
-            per_channel={key: kpis for key, kpis in per_channel.items() if key[0] in ids},
+            per_channel={key: figures for key, figures in per_channel.items()
+                         if key[0] in ids},
             daily_occupancy={agent: days for agent, days in daily.items() if agent in ids},
-            trend={agent: [{key: value for key, value in row.items()
-                            if key == "period" or key in team_scored} for row in rows]
+            trend={agent: [KpiRow(row.group, {name: figure
+                                              for name, figure in row.figures.items()
+                                              if name in team_scored}) for row in rows]
                    for agent, rows in trend.items() if agent in ids},
             trend_period=trend_period,
-            team_kpis=_figures_json(team_result.totals()),
+            team_kpis=_figures(team_result.totals()),
             organisation_kpis=organisation if _needs_organisation(in_team) else {},
             minimum_sample=_minimum_sample(settings), settings=settings)
         context.medians = {kpi: _median(flag_rules.team_values(_individuals(context), kpi))
@@ -263,17 +279,16 @@ def aht_benchmarks(context: Context) -> dict[str, float]:
     individuals = _individuals(context)
     per_channel: dict[str, list[float]] = {}
     for (agent, channel), kpis in context.per_channel.items():
-        aht = kpis.get("aht", {})
-        if (agent in individuals and aht.get("value") is not None
-                and int(aht.get("n") or 0) >= AHT_CHANNEL_MIN):
-            per_channel.setdefault(channel, []).append(float(aht["value"]))
+        aht = figure_of(kpis, "aht")
+        if agent in individuals and aht.value is not None and aht.n >= AHT_CHANNEL_MIN:
+            per_channel.setdefault(channel, []).append(float(aht.value))
     medians = {channel: flag_rules.percentile(values, 50)
                for channel, values in per_channel.items()}
     out: dict[str, float] = {}
     for agent in context.members:
         weighted = total = 0.0
         for (who, channel), kpis in context.per_channel.items():
-            n = int(kpis.get("aht", {}).get("n") or 0)
+            n = figure_of(kpis, "aht").n
             if who == agent and n and channel in medians:
                 weighted += n * medians[channel]
                 total += n
@@ -302,7 +317,7 @@ def _needed_kpis(roles: list[str]) -> list[str]:
     return sorted(name for name in names if name in KPIS)
 
 
-def _individuals(context: Context) -> dict[str, dict[str, Any]]:
+def _individuals(context: Context) -> dict[str, Figures]:
     """Agents compared with each other: everyone but team leads and managers."""
     return {agent: kpis for agent, kpis in context.per_agent.items()
             if agent in context.members and context.members[agent].role not in LEAD_ROLES}
@@ -311,14 +326,15 @@ def _individuals(context: Context) -> dict[str, dict[str, Any]]:
 # --- one KPI entry -------------------------------------------------------------------------
 
 
-def _entry(name: str, result: dict[str, Any] | None, targets: ResolvedTargets,
+def _entry(name: str, result: KpiFigure | None, targets: ResolvedTargets,
            context: Context, quality: dict[str, float],
            benchmark: float | None = None) -> dict[str, Any]:
     """One KPI of a card. `benchmark` is AHT's yardstick (the agent's channel-mix median);
     `quality` the attainments of the card's quality KPIs, which cap AHT's."""
-    result = result or {"value": None, "n": 0}
+    result = result if result is not None else KpiFigure(None, 0)
     target = targets.get(name)
-    value, n = result.get("value"), int(result.get("n") or 0)
+    value, n = result.value, result.n
+    ci = ci_json(result)
     definition = KPIS.get(name)
     sampled = definition is None or definition.statistic.kind != "sum"
     yardstick = benchmark if benchmark is not None else context.medians.get(name)
@@ -329,24 +345,24 @@ def _entry(name: str, result: dict[str, Any] | None, targets: ResolvedTargets,
     if att is not None and cap is not None:
         att = min(att, cap)
     entry: dict[str, Any] = {
-        "value": value, "n": n, "ci": result.get("ci"),
+        "value": value, "n": n, "ci": ci,
         "target": target.describe() if target else None,
         "attainment": att,
         "status": status(value, n, att, context.minimum_sample, sampled),
         "weight": target.weight if target else 0.0,
         "set_by": target.set_by if target else None,
     }
-    if "unavailable" in result:
-        entry["unavailable"] = result["unavailable"]
+    if result.reports("unavailable"):
+        entry["unavailable"] = result.unavailable
     if target is not None and target.direction == "relative" and yardstick is not None:
         entry["benchmark"] = yardstick
-    if target is not None and value is not None and result.get("ci"):
-        low, high = result["ci"]
+    if target is not None and value is not None and ci:
+        low, high = ci
         ends = [attainment(target, x, yardstick) for x in (low, high)]
         entry["attainment_interval"] = sorted(
             min(x, cap) if cap is not None else x for x in ends if x is not None) or None
     entry |= {"label": explain.label(name), "value_text": explain.value_text(name, value),
-              "interval_text": explain.interval_text(name, result.get("ci")),
+              "interval_text": explain.interval_text(name, ci),
               "target_text": explain.target_text(name, target, yardstick)}
     entry["reason"] = explain.reason(name, entry, target, context.minimum_sample,
                                      benchmark=yardstick,
@@ -369,13 +385,13 @@ def _frt_entry(agent: str, targets: ResolvedTargets, context: Context,
             continue
         name = "service_level" if channel == "phone" else "frt"
         target = targets.get(name, channel)
-        channel_result = kpis.get(name, {})
-        value, n = channel_result.get("value"), int(channel_result.get("n") or 0)
+        channel_result = figure_of(kpis, name)
+        value, n, ci = channel_result.value, channel_result.n, ci_json(channel_result)
         if target is None or target.target is None or value is None or n == 0:
             continue
         att = attainment(target, value)
         assert att is not None
-        part = {"kpi": name, "value": value, "n": n, "ci": channel_result.get("ci"),
+        part = {"kpi": name, "value": value, "n": n, "ci": ci,
                 "target": target.describe(), "attainment": att, "set_by": target.set_by,
                 "status": status(value, n, att, context.minimum_sample)}
         part |= {"value_text": explain.channel_text(channel, part),
@@ -384,8 +400,8 @@ def _frt_entry(agent: str, targets: ResolvedTargets, context: Context,
         parts[channel] = part
         weighted += n * att
         total += n
-        ci = channel_result.get("ci") or [value, value]
-        ends = [attainment(target, ci[0]) or 0.0, attainment(target, ci[1]) or 0.0]
+        low, high = ci or [value, value]
+        ends = [attainment(target, low) or 0.0, attainment(target, high) or 0.0]
         low_sum += n * min(ends)
         high_sum += n * max(ends)
     att_all = round(weighted / total, 4) if total else None
@@ -437,8 +453,9 @@ def _frt_entry(agent: str, targets: ResolvedTargets, context: Context,
 
 def _trend(context: Context, agent: str, kpis: list[str]) -> dict[str, list[Any]]:
     rows = context.trend.get(agent, [])
-    return {kpi: [{"period": row["period"], "value": row.get(kpi, {}).get("value"),
-                   "n": row.get(kpi, {}).get("n")} for row in rows]
+    return {kpi: [{"period": row.group["period"], "value": row.value(kpi),
+                   "n": figure.n if (figure := row.figure(kpi)) is not None else None}
+                  for row in rows]
             for kpi in kpis if kpi in KPIS and kpi not in ORGANISATION_KPIS}
 
 
@@ -488,9 +505,10 @@ def agent_scorecard(context: Context, agent: str) -> dict[str, Any]:
                                   and e["weight"] > 0 and e.get("attainment_interval")
                                   and len(e["attainment_interval"]) == 2])
     found = agent_flags(context, agent, entries)
-    context_kpis = {name: {"value": source.get(name, {}).get("value"),
-                           "n": source.get(name, {}).get("n")}
-                    for name in CONTEXT_KPIS if name not in entries}
+    context_kpis = {name: {"value": figure.value if figure is not None else None,
+                           "n": figure.n if figure is not None else None}
+                    for name in CONTEXT_KPIS if name not in entries
+                    for figure in [source.get(name)]}
     return {
         "agent": agent, "name": member.name, "role": member.role, "team": member.team,
         "balanced_score": score, "balanced_score_se": error,
@@ -507,34 +525,34 @@ def _team_frt(context: Context, targets: ResolvedTargets) -> dict[str, Any]:
     return _frt_entry("__team__", targets, merged, None)
 
 
-def _team_channels(context: Context) -> dict[tuple[str, str], dict[str, Any]]:
+def _team_channels(context: Context) -> dict[tuple[str, str], Figures]:
     """The team's per-channel first response attainment inputs: the n-weighted mean of the
     members' per-channel medians and service levels (only attainment uses them)."""
     sums: dict[str, dict[str, list[float]]] = {}
     for (_agent, channel), kpis in context.per_channel.items():
         name = "service_level" if channel == "phone" else "frt"
-        result = kpis.get(name, {})
-        if result.get("value") is None or not result.get("n"):
+        result = figure_of(kpis, name)
+        if result.value is None or not result.n:
             continue
         bucket = sums.setdefault(channel, {"v": [], "n": []})
-        bucket["v"].append(float(result["value"]) * int(result["n"]))
-        bucket["n"].append(int(result["n"]))
-    out: dict[tuple[str, str], dict[str, Any]] = {}
+        bucket["v"].append(float(result.value) * result.n)
+        bucket["n"].append(result.n)
+    out: dict[tuple[str, str], Figures] = {}
     for channel, bucket in sums.items():
         n = int(sum(bucket["n"]))
         name = "service_level" if channel == "phone" else "frt"
-        out[("__team__", channel)] = {name: {"value": round(sum(bucket["v"]) / n, 4), "n": n}}
+        out[("__team__", channel)] = {name: KpiFigure(round(sum(bucket["v"]) / n, 4), n)}
     return out
 
 
 def main_channel(context: Context, agent: str) -> str | None:
     """The channel of most of the agent's contacts."""
-    counts = {channel: int(kpis.get("contacts", {}).get("value") or 0)
+    counts = {channel: int(figure_of(kpis, "contacts").value or 0)
               for (who, channel), kpis in context.per_channel.items() if who == agent}
     return max(sorted(counts), key=lambda c: counts[c]) if any(counts.values()) else None
 
 
-def _peers(context: Context, agent: str) -> dict[str, dict[str, Any]]:
+def _peers(context: Context, agent: str) -> dict[str, Figures]:
     """Whom an agent's volume and quality are compared with: the team's agents of the same
     role working mainly the same channel, when there are at least MIN_TEAM of them, else the
     same role. An email agent closes more contacts a day than a phone agent and a chat
@@ -570,7 +588,7 @@ def agent_flags(context: Context, agent: str,
         if band.low is not None and band.high is not None:
             occupancy = flag_rules.occupancy_flags(context.daily_occupancy.get(agent, []),
                                                    band.low, band.high,
-                                                   mine.get("occupancy", {}).get("value"))
+                                                   figure_of(mine, "occupancy").value)
             if occupancy is not None:
                 found.append(occupancy)
     labels = {name: KPIS[name].label if name in KPIS else name for name in entries}
@@ -592,18 +610,18 @@ def team_summary(context: Context, cards: list[dict[str, Any]]) -> dict[str, Any
     targets = resolve_targets(context.settings, team=context.team)
     kpis: dict[str, Any] = {}
     for name in ("csat", "fcr", "aht", "occupancy", "contacts", "repeat_contact_rate"):
-        result = context.team_kpis.get(name, {})
+        found = context.team_kpis.get(name)
+        result = found if found is not None else KpiFigure(None, 0)
         target = targets.get(name)
-        att = attainment(target, result.get("value"), context.medians.get(name))
+        att = attainment(target, result.value, context.medians.get(name))
         sampled = name in KPIS and KPIS[name].statistic.kind != "sum"
-        kpis[name] = {"value": result.get("value"), "n": result.get("n"),
-                      "ci": result.get("ci"), "target": target.describe() if target else None,
+        kpis[name] = {"value": result.value, "n": found.n if found is not None else None,
+                      "ci": ci_json(result), "target": target.describe() if target else None,
                       "attainment": None if name == "aht" else att,
                       "status": "info" if name == "aht" else status(
-                          result.get("value"), int(result.get("n") or 0), att,
-                          context.minimum_sample, sampled),
+                          result.value, result.n, att, context.minimum_sample, sampled),
                       "label": explain.label(name),
-                      "value_text": explain.value_text(name, result.get("value")),
+                      "value_text": explain.value_text(name, result.value),
                       "target_text": explain.target_text(name, target,
                                                          context.medians.get(name))}
     flag_counts: dict[str, int] = {}
