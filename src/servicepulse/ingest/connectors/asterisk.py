@@ -36,7 +36,7 @@ from servicepulse.ingest.connectors.base import (
     error_row,
     iso,
     iso_epoch,
-    load_settings,
+    load_mapping_file,
     open_text,
     record_row,
     zone,
@@ -93,7 +93,7 @@ class AsteriskSettings:
 
 
 def settings_from(options: ConnectorOptions) -> AsteriskSettings:
-    raw = load_settings(options.mapping)
+    raw = load_mapping_file(options.mapping)
     pause = {str(k).lower(): str(v) for k, v in dict(raw.get("pause_reasons", {})).items()}
     for reason, state in pause.items():
         if state not in AGENT_STATES:

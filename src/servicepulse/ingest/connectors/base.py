@@ -172,8 +172,9 @@ def is_json_lines(path: Path) -> bool:
     return bool(suffixes) and suffixes[-1] in (".jsonl", ".ndjson")
 
 
-def load_settings(path: Path | None) -> dict[str, Any]:
-    """The TOML mapping/settings file as a dict ({} without one)."""
+def load_mapping_file(path: Path | None) -> dict[str, Any]:
+    """A connector's own TOML mapping file (`--mapping`) as a dict ({} without one); not the
+    configuration, which only the composition roots load (servicepulse.config.load_settings)."""
     if path is None:
         return {}
     try:

@@ -48,7 +48,7 @@ from servicepulse.ingest.connectors.base import (
     iso,
     iter_json_items,
     json_error_row,
-    load_settings,
+    load_mapping_file,
     parse_time,
     prefixed,
     record_row,
@@ -137,7 +137,7 @@ class ChatwootMapping:
     cannot become a record; the reader and the webhooks turn that into an error row."""
 
     def __init__(self, options: ConnectorOptions) -> None:
-        raw = load_settings(options.mapping)
+        raw = load_mapping_file(options.mapping)
         self.prefix = options.id_prefix or str(raw.get("id_prefix", DEFAULT_PREFIX))
         self.role = str(raw.get("role", "frontline"))
         # an account in another language: its activity phrases (settings [activities]) are

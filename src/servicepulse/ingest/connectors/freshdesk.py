@@ -41,7 +41,7 @@ from servicepulse.ingest.connectors.base import (
     iso,
     iter_json_items,
     json_error_row,
-    load_settings,
+    load_mapping_file,
     parse_time,
     prefixed,
     record_row,
@@ -194,7 +194,7 @@ class _State:
 
 class _Freshdesk:
     def __init__(self, options: ConnectorOptions) -> None:
-        raw = load_settings(options.mapping)
+        raw = load_mapping_file(options.mapping)
         self.prefix = options.id_prefix or str(raw.get("id_prefix", DEFAULT_PREFIX))
         points = raw.get("survey_points")
         if points not in (None, 2, 3, 5, 7):

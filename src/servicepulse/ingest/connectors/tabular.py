@@ -27,7 +27,7 @@ from servicepulse.ingest.connectors.base import (
     damage_row,
     error_row,
     iso,
-    load_settings,
+    load_mapping_file,
     open_text,
     parse_time,
     record_row,
@@ -319,7 +319,7 @@ def read_csv_mapped(paths: Sequence[Path], options: ConnectorOptions) -> Iterato
     if options.mapping is None:
         raise MappingError("the csv format needs a mapping file (--mapping FILE.toml) from the "
                            "export's columns to canonical fields; see docs/connectors.md")
-    mapping = parse_mapping(load_settings(options.mapping), options, str(options.mapping))
+    mapping = parse_mapping(load_mapping_file(options.mapping), options, str(options.mapping))
     return _tables(paths, mapping)
 
 
@@ -368,7 +368,7 @@ def _header(path: Path) -> tuple[list[str], str | None]:
 
 def read_social(paths: Sequence[Path], options: ConnectorOptions) -> Iterator[SourceRow]:
     given: Mapping_ | None = None
-    raw = load_settings(options.mapping)
+    raw = load_mapping_file(options.mapping)
     if "fields" not in raw and "records" not in raw:
         # no column mapping, only settings for the recognised exports (timezone of Meta's
         # local publish times)

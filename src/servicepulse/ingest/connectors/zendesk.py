@@ -46,7 +46,7 @@ from servicepulse.ingest.connectors.base import (
     iso,
     iter_json_items,
     json_error_row,
-    load_settings,
+    load_mapping_file,
     page_scalars,
     parse_time,
     plus_minutes,
@@ -134,7 +134,7 @@ def settings_from(options: ConnectorOptions) -> ZendeskSettings:
     """The connector's settings from the options' settings file and the configuration.
 
     Raises MappingError when either is wrong (before any row is read)."""
-    raw = load_settings(options.mapping)
+    raw = load_mapping_file(options.mapping)
     roles = {"agent": "frontline", "admin": "frontline"}
     roles.update({str(k): str(v) for k, v in dict(raw.get("roles", {})).items()})
     valid = {r.value for r in Role}
