@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from servicepulse.kpi.definitions import DefaultTarget
 from servicepulse.kpi.results import KpiFigure
-from servicepulse.kpi.targets import Target
 from servicepulse.scorecards import flags
 from servicepulse.scorecards.attainment import (
     attainment,
@@ -14,12 +14,12 @@ from servicepulse.scorecards.attainment import (
     status,
 )
 
-CSAT = Target("csat", "higher", 80.0)
-NPS = Target("nps", "higher", 50.0, floor=-100.0)
-CES = Target("ces", "higher", 5.0, floor=1.0)
-ESCALATION = Target("escalation_rate", "lower", 10.0)
-OCCUPANCY = Target("occupancy", "band", low=75.0, high=85.0)
-AHT = Target("aht", "relative")
+CSAT = DefaultTarget("higher", 80.0)
+NPS = DefaultTarget("higher", 50.0, floor=-100.0)
+CES = DefaultTarget("higher", 5.0, floor=1.0)
+ESCALATION = DefaultTarget("lower", 10.0)
+OCCUPANCY = DefaultTarget("band", low=75.0, high=85.0)
+AHT = DefaultTarget("relative")
 
 
 @pytest.mark.parametrize(("target", "value", "median", "expected"), [
@@ -37,9 +37,9 @@ AHT = Target("aht", "relative")
     (AHT, 400.0, 300.0, 0.75),  # 300 / 400
     (AHT, 200.0, 300.0, 1.0),  # faster than the median: on target
     (AHT, 200.0, None, None),  # no team to compare with
-    (Target("reach", "info"), 5000.0, None, None),
+    (DefaultTarget("info"), 5000.0, None, None),
 ])
-def test_attainment(target: Target, value: float, median: float | None,
+def test_attainment(target: DefaultTarget, value: float, median: float | None,
                     expected: float | None) -> None:
     assert attainment(target, value, median) == expected
 

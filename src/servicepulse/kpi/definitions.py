@@ -53,7 +53,8 @@ class DefaultTarget:
     scale, so that attainment of a higher-is-better KPI is (value − floor) / (target − floor);
     `weight` is its weight in the balanced score (0: never scores). A KPI judged per channel
     (first response) has no `target` of its own: its channel targets are the configuration's
-    `frt_target_s`, with `channel_stretch` beside them."""
+    `frt_target_s`, with `channel_stretch` beside them. Resolved (a profile's and the
+    configuration's overrides applied), it is what a `kpi.targets.Target` is `judged_by`."""
 
     direction: TargetDirection
     target: float | None = None

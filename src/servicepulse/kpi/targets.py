@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from servicepulse.errors import InvalidRequest
-from servicepulse.kpi.definitions import KPIS, DefaultTarget, TargetDirection
+from servicepulse.kpi.definitions import KPIS, DefaultTarget
 
 CHANNELS = ("phone", "email", "chat", "social", "sms", "web", "in_person")
 ROLES = ("frontline", "technical_support", "customer_success", "social_media",
@@ -46,37 +46,46 @@ class TargetError(InvalidRequest):
 
 @dataclass(frozen=True)
 class Target:
-    """What a KPI is judged against (a `DefaultTarget` once resolved, with its KPI and the level
-    that set it). `floor` is the worst value of the KPI's scale, so that attainment of a
-    higher-is-better KPI is (value − floor) / (target − floor)."""
+    """What one KPI (or one channel of it) is judged against once resolved: the KPI, its
+    `DefaultTarget` with every level's overrides applied, and the level that set it last."""
 
     kpi: str
-    direction: TargetDirection
-    target: float | None = None
-    stretch: float | None = None
-    low: float | None = None  # band KPIs (occupancy)
-    high: float | None = None
-    floor: float = 0.0
-    weight: float = 1.0
+    # Named for what it is to the KPI (the numbers it is judged by), not "default": once a
+    # profile or the configuration overrides it, it is no longer the definition's default.
+    # The code that judges a value (attainment, explain, alerts, the web's target lines) needs
+    # these numbers only, so it takes this, not the Target.
+    judged_by: DefaultTarget
     set_by: str = "default"
 
-    @classmethod
-    def of(cls, kpi: str, default: DefaultTarget) -> Target:
-        return cls(kpi, default.direction, default.target, default.stretch, default.low,
-                   default.high, default.floor, default.weight)
-
     def describe(self) -> str:
-        if self.direction == "band":
-            return f"{_number(self.low)}–{_number(self.high)}"
-        if self.direction == "relative":
+        values = self.judged_by
+        if values.direction == "band":
+            return f"{_number(values.low)}–{_number(values.high)}"
+        if values.direction == "relative":
             return "team median"
-        if self.direction == "info":
+        if values.direction == "info":
             return "none (shown, not scored)"
-        if self.target is None:
+        if values.target is None:
             return "per channel (phone: service level)"
-        sign = "≥" if self.direction == "higher" else "≤"
-        text = f"{sign} {_number(self.target)}"
-        return text + (f" (stretch {_number(self.stretch)})" if self.stretch is not None else "")
+        sign = "≥" if values.direction == "higher" else "≤"
+        text = f"{sign} {_number(values.target)}"
+        stretch = values.stretch
+        return text + (f" (stretch {_number(stretch)})" if stretch is not None else "")
+
+
+def _resolved(kpi: str, default: DefaultTarget) -> Target:
+    # `channel_stretch` is the definition's input to first response's channel targets, which
+    # `_channel_defaults` reads from the definition and makes Targets of their own (each with
+    # its `stretch`); a resolved target carries none, so that it can never disagree with a
+    # channel's stretch a level overrides.
+    return Target(kpi, replace(default, channel_stretch={}))
+
+
+def _changed(resolved: Target, set_by: str | None = None, /, **values: Any) -> Target:
+    """`resolved` with some of its numbers changed (`target=` among them: hence positional
+    only), set by `set_by` (None: the level that set it before)."""
+    return Target(resolved.kpi, replace(resolved.judged_by, **values),
+                  resolved.set_by if set_by is None else set_by)
 
 
 def _number(value: float | None) -> str:
@@ -99,9 +108,9 @@ SHOWN_ORDER = ("csat", "nps", "fcr", "iqs", "frt", "service_level", "occupancy",
 
 
 def _defaults() -> dict[str, Target]:
-    found = {name: Target.of(name, definition.target) for name, definition in KPIS.items()
+    found = {name: _resolved(name, definition.target) for name, definition in KPIS.items()
              if definition.target is not None}
-    found.update({name: Target.of(name, default) for name, default in NOT_IN_ENGINE.items()})
+    found.update({name: _resolved(name, default) for name, default in NOT_IN_ENGINE.items()})
     rank = {name: index for index, name in enumerate(SHOWN_ORDER)}
     return dict(sorted(found.items(), key=lambda item: rank.get(item[0], len(rank))))
 
@@ -135,9 +144,10 @@ class ResolvedTargets:
 
     def as_json(self) -> dict[str, Any]:
         def one(target: Target) -> dict[str, Any]:
-            return {"direction": target.direction, "target": target.target,
-                    "stretch": target.stretch, "low": target.low, "high": target.high,
-                    "weight": target.weight, "set_by": target.set_by,
+            values = target.judged_by
+            return {"direction": values.direction, "target": values.target,
+                    "stretch": values.stretch, "low": values.low, "high": values.high,
+                    "weight": values.weight, "set_by": target.set_by,
                     "describe": target.describe()}
 
         result: dict[str, Any] = {name: one(target) for name, target in self.kpis.items()}
@@ -178,9 +188,9 @@ def _channel_defaults(settings: Any) -> dict[tuple[str, str], Target]:
         if channel == "phone" or channel not in CHANNELS:
             continue
         configured = built_in.get(channel) != seconds
-        found[("frt", channel)] = replace(
-            frt, target=float(seconds), stretch=stretch.get(channel),
-            set_by="configuration frt_target_s" if configured else "default")
+        found[("frt", channel)] = _changed(
+            frt, "configuration frt_target_s" if configured else "default",
+            target=float(seconds), stretch=stretch.get(channel))
     return found
 
 
@@ -198,13 +208,14 @@ def _apply(target: Target, entry: Any, level: str, key: str) -> Target:
             raise TargetError(f"targets: {key}.{name} = {value!r}: must be a number")
     if "weight" in values and values["weight"] < 0:
         raise TargetError(f"targets: {key}.weight = {values['weight']!r}: must be >= 0")
-    if target.direction == "band" and "target" in values:
+    band = target.judged_by.direction == "band"
+    if band and "target" in values:
         raise TargetError(f"targets: {key}: {target.kpi} is a band; set low and high")
-    low, high = values.get("low", target.low), values.get("high", target.high)
-    if target.direction == "band" and low is not None and high is not None and low > high:
+    low = values.get("low", target.judged_by.low)
+    high = values.get("high", target.judged_by.high)
+    if band and low is not None and high is not None and low > high:
         raise TargetError(f"targets: {key}: low ({low}) is above high ({high})")
-    changes: dict[str, Any] = {name: float(value) for name, value in values.items()}
-    return replace(target, **changes, set_by=level)
+    return _changed(target, level, **{name: float(value) for name, value in values.items()})
 
 
 def _level(resolved: ResolvedTargets, table: dict[str, Any], level: str, prefix: str) -> None:
@@ -256,14 +267,14 @@ def resolve_targets(settings: Any = None, role: str | None = None,
                           f"{', '.join(PROFILES)}")
     overrides, weights = PROFILES[profile]
     for kpi, value in overrides.items():
-        resolved.kpis[kpi] = replace(resolved.kpis[kpi], target=value,
-                                     set_by=f"industry profile {profile}")
+        resolved.kpis[kpi] = _changed(resolved.kpis[kpi], f"industry profile {profile}",
+                                      target=value)
     for kpi, weight in weights.items():
-        resolved.kpis[kpi] = replace(resolved.kpis[kpi], weight=weight,
-                                     set_by=f"industry profile {profile}")
+        resolved.kpis[kpi] = _changed(resolved.kpis[kpi], f"industry profile {profile}",
+                                      weight=weight)
         for key, target in list(resolved.channels.items()):
             if key[0] == kpi:
-                resolved.channels[key] = replace(target, weight=weight)
+                resolved.channels[key] = _changed(target, weight=weight)
     _level(resolved, table, "organisation", "")
     for kind, name in (("role", role), ("team", team)):
         levels = table.get(kind, {})

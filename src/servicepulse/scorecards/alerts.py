@@ -249,11 +249,12 @@ def _judge(rule: AlertRule, subject: str, value: float | None, n: int, minimum: 
         return Observation(subject, value, n, rule.threshold, value > rule.threshold,
                            f"above {rule.threshold:g}")
     target = resolve_targets(settings, role=role, team=team).get(rule.kpi)
-    if target is None or target.direction in ("info", "relative"):
+    if target is None or target.judged_by.direction in ("info", "relative"):
         raise AlertError(f"alert rule {rule.name!r}: {rule.kpi} has no target to miss; use "
                          "condition below or above with a threshold")
-    att = attainment(target, value)
-    threshold = target.target if target.direction != "band" else None
+    judged_by = target.judged_by
+    att = attainment(judged_by, value)
+    threshold = judged_by.target if judged_by.direction != "band" else None
     return Observation(subject, value, n, threshold, att is not None and att < 1.0,
                        f"target {target.describe()} ({target.set_by})")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from servicepulse.kpi.targets import Target
+from servicepulse.kpi.definitions import DefaultTarget
 
 ATTAINMENT_CAP = 2.0
 SCORE_CAP = 1.25  # attainment that earns a KPI's full marks in the balanced score
@@ -28,7 +28,7 @@ NEAR = 0.9  # attainment from which a miss is "near"
 Status = Literal["meets", "near", "misses", "not_enough_data", "info"]
 
 
-def attainment(target: Target | None, value: float | None,
+def attainment(target: DefaultTarget | None, value: float | None,
                team_median: float | None = None) -> float | None:
     if target is None or value is None:
         return None

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from servicepulse.kpi.definitions import DefaultTarget
 from servicepulse.kpi.display import MISSING, format_duration, format_unit, kpi_unit
-from servicepulse.kpi.targets import Target
 from servicepulse.scorecards.attainment import NEAR
 
 # The short names a contact centre uses; the definition's label follows in brackets.
@@ -48,7 +48,8 @@ def interval_text(name: str, ci: list[float] | None) -> str:
     return f"{format_unit(unit, ci[0])} – {format_unit(unit, ci[1])}"
 
 
-def target_text(name: str, target: Target | None, benchmark: float | None = None) -> str:
+def target_text(name: str, target: DefaultTarget | None,
+                benchmark: float | None = None) -> str:
     """The target with its unit: '≥ 80.0%', '≤ 1.0 min (stretch 30 s)', '75.0%–85.0%',
     'team median for this channel mix: ≤ 5.7 min'."""
     if target is None:
@@ -73,7 +74,7 @@ def _share(att: float) -> str:
     return f"{100 * att:.0f}% of target"
 
 
-def reason(name: str, entry: dict[str, Any], target: Target | None, minimum_sample: int,
+def reason(name: str, entry: dict[str, Any], target: DefaultTarget | None, minimum_sample: int,
            *, benchmark: float | None = None, quality_cap: tuple[str, float] | None = None,
            uncapped: float | None = None) -> str:
     """Why the entry has its status, in one sentence that names the numbers."""
@@ -135,7 +136,7 @@ def channel_short(channel: str, part: dict[str, Any]) -> str:
     return f"{name} {format_duration(part['value'])}"
 
 
-def channel_target_text(channel: str, part: dict[str, Any], target: Target) -> str:
+def channel_target_text(channel: str, part: dict[str, Any], target: DefaultTarget) -> str:
     name = CHANNEL_NAMES.get(channel, channel)
     measure = " service level" if part["kpi"] == "service_level" else ""
     return f"{name}{measure} {target_text(part['kpi'], target)}"

@@ -73,10 +73,11 @@ def points(card: dict[str, Any], previous_score: float | None,
         total += POINTS_MEETS
         detail.append(f"{name} meets target +{POINTS_MEETS}")
         target = targets.get(name)
+        judged_by = target.judged_by if target is not None else None
         value = entry["value"]
-        if target is not None and target.stretch is not None and value is not None and (
-                (target.direction == "higher" and value >= target.stretch)
-                or (target.direction == "lower" and value <= target.stretch)):
+        if judged_by is not None and judged_by.stretch is not None and value is not None and (
+                (judged_by.direction == "higher" and value >= judged_by.stretch)
+                or (judged_by.direction == "lower" and value <= judged_by.stretch)):
             total += POINTS_STRETCH
             detail.append(f"{name} reaches stretch +{POINTS_STRETCH}")
     score = card["balanced_score"]
@@ -117,13 +118,14 @@ def badges(card: dict[str, Any], targets: Any, minimum_sample: int) -> list[dict
             CSAT_BADGE_ANSWERS, minimum_sample):
         found.append({"badge": "csat_90",
                       "evidence": f"CSAT {csat['value']:.1f}% on {answers} answers"})
-    fcr_target = targets.get("fcr")
+    fcr = targets.get("fcr")
+    fcr_target = fcr.judged_by.target if fcr is not None else None
     trend = card.get("trend", {}).get("kpis", {}).get("fcr")
-    if trend and fcr_target is not None and fcr_target.target is not None:
-        length, first, last = fcr_streak(trend, fcr_target.target)
+    if trend and fcr_target is not None:
+        length, first, last = fcr_streak(trend, fcr_target)
         if length >= FCR_STREAK:
             found.append({"badge": "fcr_streak",
-                          "evidence": f"FCR ≥ {fcr_target.target:g}% on {length} "
+                          "evidence": f"FCR ≥ {fcr_target:g}% on {length} "
                                       f"{card['trend']['period']}s in a row ({first} – {last})"})
     statuses = [card["kpis"].get(name, {}).get("status") for name in ("csat", "fcr")]
     if statuses == ["meets", "meets"]:

@@ -85,7 +85,7 @@ def customer_health(engine: sqlalchemy.Engine, *, end: date | None = None,
     resolved = kpi_settings(settings)
     # the organisation's CSAT target: the definition's unless the configuration sets one
     # (no target: no CSAT penalty)
-    csat_target = resolve_targets(settings).kpis["csat"].target or 0.0
+    csat_target = resolve_targets(settings).kpis["csat"].judged_by.target or 0.0
     zone = ZoneInfo(resolved.timezone)
     window_days = window_days or _default_window_days(settings)
     first_contact, last_contact = _contact_span(engine)

@@ -333,12 +333,13 @@ def _entry(name: str, result: KpiFigure | None, targets: ResolvedTargets,
     `quality` the attainments of the card's quality KPIs, which cap AHT's."""
     result = result if result is not None else KpiFigure(None, 0)
     target = targets.get(name)
+    judged_by = target.judged_by if target is not None else None
     value, n = result.value, result.n
     ci = ci_json(result)
     definition = KPIS.get(name)
     sampled = definition is None or definition.statistic.kind != "sum"
     yardstick = benchmark if benchmark is not None else context.medians.get(name)
-    att = attainment(target, value, yardstick)
+    att = attainment(judged_by, value, yardstick)
     uncapped = att
     weakest = min(quality.items(), key=lambda item: item[1]) if quality else None
     cap = weakest[1] if name == "aht" and weakest else None  # speed never beats quality
@@ -349,22 +350,22 @@ def _entry(name: str, result: KpiFigure | None, targets: ResolvedTargets,
         "target": target.describe() if target else None,
         "attainment": att,
         "status": status(value, n, att, context.minimum_sample, sampled),
-        "weight": target.weight if target else 0.0,
+        "weight": judged_by.weight if judged_by else 0.0,
         "set_by": target.set_by if target else None,
     }
     if result.reports("unavailable"):
         entry["unavailable"] = result.unavailable
-    if target is not None and target.direction == "relative" and yardstick is not None:
+    if judged_by is not None and judged_by.direction == "relative" and yardstick is not None:
         entry["benchmark"] = yardstick
-    if target is not None and value is not None and ci:
+    if judged_by is not None and value is not None and ci:
         low, high = ci
-        ends = [attainment(target, x, yardstick) for x in (low, high)]
+        ends = [attainment(judged_by, x, yardstick) for x in (low, high)]
         entry["attainment_interval"] = sorted(
             min(x, cap) if cap is not None else x for x in ends if x is not None) or None
     entry |= {"label": explain.label(name), "value_text": explain.value_text(name, value),
               "interval_text": explain.interval_text(name, ci),
-              "target_text": explain.target_text(name, target, yardstick)}
-    entry["reason"] = explain.reason(name, entry, target, context.minimum_sample,
+              "target_text": explain.target_text(name, judged_by, yardstick)}
+    entry["reason"] = explain.reason(name, entry, judged_by, context.minimum_sample,
                                      benchmark=yardstick,
                                      quality_cap=weakest if cap is not None else None,
                                      uncapped=uncapped)
@@ -387,21 +388,22 @@ def _frt_entry(agent: str, targets: ResolvedTargets, context: Context,
         target = targets.get(name, channel)
         channel_result = figure_of(kpis, name)
         value, n, ci = channel_result.value, channel_result.n, ci_json(channel_result)
-        if target is None or target.target is None or value is None or n == 0:
+        if target is None or target.judged_by.target is None or value is None or n == 0:
             continue
-        att = attainment(target, value)
+        judged_by = target.judged_by
+        att = attainment(judged_by, value)
         assert att is not None
         part = {"kpi": name, "value": value, "n": n, "ci": ci,
                 "target": target.describe(), "attainment": att, "set_by": target.set_by,
                 "status": status(value, n, att, context.minimum_sample)}
         part |= {"value_text": explain.channel_text(channel, part),
-                 "target_text": explain.channel_target_text(channel, part, target)}
-        part["reason"] = explain.reason(name, part, target, context.minimum_sample)
+                 "target_text": explain.channel_target_text(channel, part, judged_by)}
+        part["reason"] = explain.reason(name, part, judged_by, context.minimum_sample)
         parts[channel] = part
         weighted += n * att
         total += n
         low, high = ci or [value, value]
-        ends = [attainment(target, low) or 0.0, attainment(target, high) or 0.0]
+        ends = [attainment(judged_by, low) or 0.0, attainment(judged_by, high) or 0.0]
         low_sum += n * min(ends)
         high_sum += n * max(ends)
     att_all = round(weighted / total, 4) if total else None
@@ -418,7 +420,7 @@ def _frt_entry(agent: str, targets: ResolvedTargets, context: Context,
                             f"{p['target']}" for c, p in parts.items()) or None,
         "attainment": att_all,
         "status": judged,
-        "weight": frt_target.weight if frt_target else 1.0,
+        "weight": frt_target.judged_by.weight if frt_target else 1.0,
         "set_by": ", ".join(sorted({p["set_by"] for p in parts.values()})) or None,
         "channels": parts,
         "label": explain.label("frt") if channels is None else "FRT (first response on social)",
@@ -575,7 +577,7 @@ def agent_flags(context: Context, agent: str,
         peers = _peers(context, agent)
         mine = context.per_agent.get(agent, {})
         targets = resolve_targets(context.settings, role=member.role, team=member.team)
-        quality_targets = {kpi: target.target for kpi in QUALITY_KPIS
+        quality_targets = {kpi: target.judged_by.target for kpi in QUALITY_KPIS
                            if (target := targets.get(kpi)) is not None}
         for flag in (flag_rules.busy_not_effective(mine, peers, context.minimum_sample,
                                                    quality_targets),
@@ -584,7 +586,7 @@ def agent_flags(context: Context, agent: str,
                 found.append(flag)
         # the band that applies to the agent: occupancy's definition's (75-85 %) unless the
         # configuration sets one; a band is always set (kpi.targets refuses removing it)
-        band = targets.kpis["occupancy"]
+        band = targets.kpis["occupancy"].judged_by
         if band.low is not None and band.high is not None:
             occupancy = flag_rules.occupancy_flags(context.daily_occupancy.get(agent, []),
                                                    band.low, band.high,
@@ -613,7 +615,8 @@ def team_summary(context: Context, cards: list[dict[str, Any]]) -> dict[str, Any
         found = context.team_kpis.get(name)
         result = found if found is not None else KpiFigure(None, 0)
         target = targets.get(name)
-        att = attainment(target, result.value, context.medians.get(name))
+        judged_by = target.judged_by if target is not None else None
+        att = attainment(judged_by, result.value, context.medians.get(name))
         sampled = name in KPIS and KPIS[name].statistic.kind != "sum"
         kpis[name] = {"value": result.value, "n": found.n if found is not None else None,
                       "ci": ci_json(result), "target": target.describe() if target else None,
@@ -622,7 +625,7 @@ def team_summary(context: Context, cards: list[dict[str, Any]]) -> dict[str, Any
                           result.value, result.n, att, context.minimum_sample, sampled),
                       "label": explain.label(name),
                       "value_text": explain.value_text(name, result.value),
-                      "target_text": explain.target_text(name, target,
+                      "target_text": explain.target_text(name, judged_by,
                                                          context.medians.get(name))}
     flag_counts: dict[str, int] = {}
     for card in cards:

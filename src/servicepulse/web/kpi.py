@@ -22,8 +22,9 @@ from servicepulse.kpi.results import KpiResult, KpiRow
 from servicepulse.kpi.sources import DIMENSIONS as DIMENSIONS
 
 if TYPE_CHECKING:
+    from servicepulse.kpi.definitions import DefaultTarget
     from servicepulse.kpi.settings import KpiSettings
-    from servicepulse.kpi.targets import ResolvedTargets, Target
+    from servicepulse.kpi.targets import ResolvedTargets
 
 __all__ = ["DIMENSIONS", "Period", "format_duration"]
 
@@ -143,7 +144,8 @@ def kpi_info(name: str, targets: ResolvedTargets | None = None) -> KpiInfo:
     from servicepulse.kpi.definitions import KPIS
 
     definition = KPIS.get(name)
-    kind, low, high = _target_line(targets.get(name) if targets is not None else None)
+    target = targets.get(name) if targets is not None else None
+    kind, low, high = _target_line(target.judged_by if target is not None else None)
     if definition is None:
         return KpiInfo(name, name.replace("_", " ").capitalize(), "count", None, low, kind, high)
     direction = definition.direction
@@ -151,7 +153,7 @@ def kpi_info(name: str, targets: ResolvedTargets | None = None) -> KpiInfo:
     return KpiInfo(name, definition.label, definition.unit, higher, low, kind, high)
 
 
-def _target_line(target: Target | None) -> tuple[
+def _target_line(target: DefaultTarget | None) -> tuple[
         Literal["min", "max", "band"] | None, float | None, float | None]:
     """(kind, target or the band's low end, the band's high end) of a resolved target."""
     if target is None:

@@ -178,7 +178,7 @@ class OverviewRunner:
         for channel in FIRST_RESPONSE_CHANNELS:
             frt = cell("frt", _figure(found.get(channel), "frt"), targets)
             resolved = targets.get("frt", channel)
-            target = resolved.target if resolved is not None else None
+            target = resolved.judged_by.target if resolved is not None else None
             status = None
             if frt.value is not None and target is not None:
                 status = "met" if frt.value <= target else "missed"
