@@ -170,3 +170,28 @@ def test_the_plan_counts_until_now(store: Engine, tmp_path: Path) -> None:
         ("b2",): {"adherence": (100.0, 1), "conformance": (100.0, 1)},
         ("b4",): {"adherence": (50.0, 1), "conformance": (50.0, 1)},
     }
+
+
+def test_an_agent_filter_gives_the_agents_own_figures(store: Engine) -> None:
+    # The filter is applied to the states, shifts and activities before they are joined
+    # (kpi.sources.Frame.of_agents): a2's figures are those of the unfiltered query.
+    load(store, FIXTURE)
+    assert _query(store, by=["agent"], period="day", filters={"agent": ["a2"]}) == {
+        ("a2", "2026-03-02"): {"adherence": (100.0, 1), "conformance": (150.0, 1)},
+        ("a2", "2026-03-03"): {"adherence": (50.0, 1), "conformance": (100.0, 1)},
+    }
+    assert _query(store, by=["agent"], period="all", filters={"agent": ["a1", "a3"]}) == {
+        ("a1",): {"adherence": (92.7083, 1), "conformance": (119.2308, 1)},
+        ("a3",): {"adherence": (None, 0), "conformance": (None, 0)},
+    }
+
+
+def test_a_week_clipped_to_its_first_day_leaves_out_the_days_before(store: Engine) -> None:
+    # 2 March 2026 is a Monday: the week of 3 March has key 2 March but starts on 3 March.
+    # Spans of 2 March lie in that calendar week yet before the period: a1's whole day and
+    # the first part of a2's night shift are left out; a2's 3 March part stays (60 of 120
+    # min adherent, 60 min of work against 60 planned).
+    load(store, FIXTURE)
+    assert _query(store, by=["agent"], period="week", **{"from": "2026-03-03"}) == {
+        ("a2", "2026-03-02"): {"adherence": (50.0, 1), "conformance": (100.0, 1)},
+    }

@@ -116,7 +116,9 @@ def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | No
     if not query.compare:
         periods = [period for period in periods if period.current]
     frame = Frame(backend, resolved, query.period, periods, kpis=set(names),
-                  dimensions=frozenset(query.by) | frozenset(query.filters))
+                  dimensions=frozenset(query.by) | frozenset(query.filters),
+                  agents=frozenset(query.filters["agent"]) if "agent" in query.filters
+                  else None)
     runner = Runner(frame, query, [KPIS[name] for name in names], expressions=expressions)
     header = KpiResult(first, end, list(query.by), query.period,
                        {name: list(values) for name, values in query.filters.items()},

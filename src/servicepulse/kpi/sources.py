@@ -142,6 +142,10 @@ class Frame:
     # tables behind the others only when asked (agents for team and role, customers for
     # segment): each join is an index lookup per row, most of a day's query on SQLite
     dimensions: frozenset[str] | None = None
+    # the agents the query is filtered to (None: every agent), so that the sources of agent
+    # time read only theirs before joining spans by overlapping time (the query's filter
+    # still applies after: this only spares the joins the others' rows)
+    agents: frozenset[str] | None = None
     _tables: dict[str, ir.Table] = field(default_factory=dict)
     _uncategorised: bool | None = None
 
@@ -233,6 +237,40 @@ class Frame:
             within = (instant >= start) & (instant < end)
             condition = within if condition is None else condition | within
         return ibis.literal(False) if condition is None else condition
+
+    def of_agents(self, table: ir.Table) -> ir.Table:
+        """`table`'s rows of the query's agents (all rows when it asks for every agent); a
+        row without an agent is the agent "(none)", as the `agent` dimension has it."""
+        if self.agents is None:
+            return table
+        wanted = table.agent_id.isin(sorted(self.agents - {NONE}))
+        return table.filter(wanted | table.agent_id.isnull() if NONE in self.agents
+                            else wanted)
+
+    def clipped_to_periods(self, spans: ir.Table) -> ir.Table:
+        """Time spans (`start`, `end`) joined with each period they overlap, as `period`,
+        `p_start`, `p_end`, and `seconds`: the part of the span within the period.
+
+        A span within one calendar period (almost every agent state, shift and activity in
+        day, week or month periods) is joined to it by the period's key, which engines
+        look up (SQLite builds an index for the join); only a span whose start and end
+        fall in different periods is joined by overlapping times, which SQLite can only
+        test against every period in turn. Both keep the overlap test, so a period clipped
+        to the query's first day is clipped as before."""
+        periods = self.periods_table()
+        keyed = spans.mutate(_first_period=self.period_key(spans.start),
+                             _last_period=self.period_key(spans.end))
+        within = keyed.filter(keyed._first_period == keyed._last_period)
+        within = within.join(periods, [within._first_period == periods.period,
+                                       within.start < periods.p_end,
+                                       within.end > periods.p_start])
+        across = keyed.filter(keyed._first_period != keyed._last_period)
+        across = across.join(periods, [across.start < periods.p_end,
+                                       across.end > periods.p_start])
+        clipped = within.union(across).drop("_first_period", "_last_period")
+        return clipped.mutate(
+            seconds=ibis.least(clipped.end, clipped.p_end) - ibis.greatest(clipped.start,
+                                                                           clipped.p_start))
 
     def periods_table(self) -> ir.Table:
         return ibis.memtable({
@@ -565,17 +603,13 @@ def qa_scores_source(frame: Frame) -> ir.Table:
 def agent_time_source(frame: Frame) -> ir.Table:
     """Agent-state segments and shifts clipped to each period (`state` "shift" for shifts);
     an open state runs until now."""
-    periods = frame.periods_table()
-    states = frame.table("agent_states")
-    shifts = frame.table("shifts")
+    states = frame.of_agents(frame.table("agent_states"))
+    shifts = frame.of_agents(frame.table("shifts"))
     spans = _uniform(states.select("agent_id", "state", "start",
                                    end=states.end.fill_null(frame.now))) \
         .union(_uniform(shifts.select("agent_id", state=ibis.literal("shift"),
                                       start=shifts.start, end=shifts.end)))
-    clipped = spans.join(periods, [spans.start < periods.p_end, spans.end > periods.p_start])
-    clipped = clipped.mutate(
-        seconds=ibis.least(clipped.end, clipped.p_end) - ibis.greatest(clipped.start,
-                                                                       clipped.p_start))
+    clipped = frame.clipped_to_periods(spans)
     agents = _agent_attributes(frame)
     joined = clipped.left_join(agents, clipped.agent_id == agents.a_id)
     logged_in = (joined.state != "offline") & (joined.state != "shift")
@@ -613,25 +647,34 @@ def schedule_source(frame: Frame) -> ir.Table:
     An open state runs until now; the plan counts until now too (the part of a running shift
     still to come has no states yet, and a shift not begun is not counted)."""
     start, end, now = frame.range_start, frame.range_end, frame.now
-    shifts = frame.table("shifts")
+    # The longest shift and planned activity stored: a span overlapping another one starts
+    # at most that long before it, which bounds each overlap join to a range of the
+    # (agent_id, start) index rather than every earlier span of the agent. Asked of the data
+    # in the statement itself, so it is never stale.
+    longest = {name: (frame.table(name).end - frame.table(name).start).max().as_scalar()
+               for name in ("shifts", "shift_activities")}
+    shifts = frame.of_agents(frame.table("shifts"))
     shifts = shifts.filter((shifts.start < end) & (shifts.end > start)
                            & (shifts.start < now)).select(
         "agent_id", "start", end=ibis.least(shifts.end, now))
-    planned = frame.table("shift_activities")
+    planned = frame.of_agents(frame.table("shift_activities"))
     planned = planned.filter((planned.start < end) & (planned.end > start)
                              & (planned.start < now)).select(
         "agent_id", "start", "kind", end=ibis.least(planned.end, now))
-    states = frame.table("agent_states")
+    states = frame.of_agents(frame.table("agent_states"))
     states = states.mutate(end=states.end.fill_null(frame.now))
     states = states.filter((states.start < end) & (states.end > start))
     states = states.select("agent_id", "start", "end", kind=state_kind(states.state))
     work = states.filter(states.kind == "work")
 
-    def overlap(left: ir.Table, right: ir.Table, same_kind: bool = False) -> ir.Table:
+    def overlap(left: ir.Table, right: ir.Table, longest: ir.Scalar,
+                same_kind: bool = False) -> ir.Table:
         right = right.select(r_agent=right.agent_id, r_start=right.start, r_end=right.end,
                              r_kind=right.kind if "kind" in right.columns else ibis.null())
+        # r_end > left.start and r_end - r_start <= longest give r_start >= left.start -
+        # longest: the bound changes no result, it only narrows the index range read
         conditions = [left.agent_id == right.r_agent, left.start < right.r_end,
-                      left.end > right.r_start]
+                      left.end > right.r_start, right.r_start >= left.start - longest]
         if same_kind:
             conditions.append(left.kind == right.r_kind)
         joined = left.join(right, conditions)
@@ -644,16 +687,12 @@ def schedule_source(frame: Frame) -> ir.Table:
 
     everything = spans(shifts, "scheduled").union(spans(planned, "planned_other")) \
         .union(spans(work, "worked")) \
-        .union(spans(overlap(work, shifts), "in_shift_work")) \
-        .union(spans(overlap(work, planned), "in_other_work")) \
-        .union(spans(overlap(states.filter(states.kind != "work"), planned, same_kind=True),
+        .union(spans(overlap(work, shifts, longest["shifts"]), "in_shift_work")) \
+        .union(spans(overlap(work, planned, longest["shift_activities"]), "in_other_work")) \
+        .union(spans(overlap(states.filter(states.kind != "work"), planned,
+                             longest["shift_activities"], same_kind=True),
                      "in_other_adherent"))
-    periods = frame.periods_table()
-    clipped = everything.join(periods, [everything.start < periods.p_end,
-                                        everything.end > periods.p_start])
-    clipped = clipped.mutate(
-        seconds=ibis.least(clipped.end, clipped.p_end) - ibis.greatest(clipped.start,
-                                                                       clipped.p_start))
+    clipped = frame.clipped_to_periods(everything)
     agents = _agent_attributes(frame)
     joined = clipped.left_join(agents, clipped.agent_id == agents.a_id)
     return joined.mutate(agent=_text(joined.agent_id), team=_text(joined.a_team),
