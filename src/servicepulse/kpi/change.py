@@ -37,7 +37,6 @@ from fractions import Fraction
 from typing import Any
 
 from pydantic import ValidationError
-from scipy import special
 
 from servicepulse.errors import InvalidRequest
 from servicepulse.kpi import statistics
@@ -246,7 +245,10 @@ def _exact_value(kind: str, result: KpiFigure) -> tuple[Fraction | None, dict[st
     figures = {"n": float(n), "mean": float(value)}
     ci = result.interval
     if n >= 2 and ci is not None and ci[0] is not None and ci[1] is not None:
-        # the t interval's half width is t(n−1) · std / √n
+        # the t interval's half width is t(n−1) · std / √n; scipy imported only here, where
+        # a mean's change needs it (issue 16: importing this module should not cost 0.15 s)
+        from scipy import special
+
         t = float(special.stdtrit(n - 1, 0.5 + statistics.COMPARISON_CONFIDENCE / 2))
         figures["std"] = (float(ci[1]) - float(ci[0])) / 2 * math.sqrt(n) / t
     return Fraction(repr(value)), figures

@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-# scipy.special only: its ufuncs are what scipy.stats computes with, and importing
-# scipy.stats costs the KPI engine half a second a process (issue 16)
-from scipy import special
+# scipy.special is imported by the functions that use it, not here (issue 16): importing it
+# costs a process 0.15 s (with numpy.f2py and charset_normalizer, which its array-API layer
+# pulls in), and a command that computes no interval or test should not pay that. Only its
+# ufuncs, never scipy.stats: they are what scipy.stats computes with, without its half second.
 
 COMPARISON_CONFIDENCE = 0.95
 SIGNIFICANCE_LEVEL = 1 - COMPARISON_CONFIDENCE
@@ -50,6 +51,8 @@ def _two_sided_z(confidence: float) -> float:
     distribution objects' argument checking, which costs tens of microseconds a call and a
     scorecard asks for hundreds of thousands of intervals and tests.
     """
+    from scipy import special
+
     _check_confidence(confidence)
     return float(special.ndtri(0.5 + confidence / 2))
 
@@ -128,6 +131,8 @@ def _binomial_quantile(probability: float, n: int, q: float) -> int:
     probability < 1: what `scipy.stats.binom.ppf` answers (tests/kpi/test_binomial_quantile.py
     checks that they agree), from the ufuncs of scipy.special. `bdtrik` inverts the CDF;
     the exact CDF `bdtr` then moves to the integer the definition names (a step or none)."""
+    from scipy import special
+
     rank = min(n, max(0, math.ceil(float(special.bdtrik(probability, n, q)))))
     while rank > 0 and special.bdtr(rank - 1, n, q) >= probability:
         rank -= 1
@@ -198,6 +203,8 @@ def _comparison(difference: float, standard_error: float, p_value: float) -> Com
 
 
 def _z_p_value(difference: float, standard_error: float) -> float:
+    from scipy import special
+
     if standard_error == 0:
         # No spread at all: any difference is certain, none is no evidence.
         return 1.0 if difference == 0 else 0.0
@@ -241,6 +248,8 @@ def compare_means(
     The interval uses the same Welch–Satterthwaite degrees of freedom as the test, so
     `significant` is exactly "the interval excludes 0".
     """
+    from scipy import special
+
     if n_1 < 2 or n_2 < 2:
         return None
     if std_1 < 0 or std_2 < 0:
@@ -416,6 +425,8 @@ def mean_std_arrays(n: IntArray, total: FloatArray, total_of_squares: FloatArray
 def t_half_widths(std: FloatArray, n: IntArray, confidence: float = 0.95) -> FloatArray:
     """Half the width of the Student-t interval of each group's mean, t · std / √n (t at
     n − 1 degrees of freedom); NaN for n < 2."""
+    from scipy import special
+
     # the t quantile once per distinct n (a few dozen), not once per group
     sizes, group_size = np.unique(n, return_inverse=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -443,6 +454,8 @@ def _nps_variances(promoters: IntArray, detractors: IntArray, n: IntArray) -> Fl
 
 
 def _z_p_values(difference: FloatArray, standard_error: FloatArray) -> FloatArray:
+    from scipy import special
+
     with np.errstate(divide="ignore", invalid="ignore"):
         tested = 2 * special.ndtr(-(np.abs(difference) / standard_error))
     return np.where(standard_error == 0, np.where(difference == 0, 1.0, 0.0), tested)
@@ -462,6 +475,8 @@ def proportion_p_values(successes_1: IntArray, n_1: IntArray, successes_2: IntAr
 def mean_p_values(mean_1: FloatArray, std_1: FloatArray, n_1: IntArray,
                   mean_2: FloatArray, std_2: FloatArray, n_2: IntArray) -> FloatArray:
     """The p-value of `compare_means` (Welch) for every pair; NaN where a side has n < 2."""
+    from scipy import special
+
     with np.errstate(divide="ignore", invalid="ignore"):
         difference = mean_1 - mean_2
         variance_1, variance_2 = std_1**2 / n_1, std_2**2 / n_2
