@@ -5,12 +5,14 @@ and store schema; a damaged cache is ignored."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine
 
-from servicepulse.kpi import compiled_sql
+from servicepulse.kpi import compiled_sql, sources
 from servicepulse.kpi.bound_sql import BoundStatement
 from servicepulse.kpi.engine import run_kpi_query
 from servicepulse.kpi.query import KpiQuery
@@ -136,3 +138,38 @@ FRT_A1 = KpiQuery.model_validate({"from": "2026-03-02", "to": "2026-03-09", "kpi
 def _frt(store: Engine) -> dict[str, float]:
     frt = run_kpi_query(store, FRT_A1)["rows"][0]["kpis"]["frt"]
     return {"n": frt["n"], "median": frt["value"]}
+
+
+ADHERENCE = KpiQuery.model_validate({"from": "2026-03-02", "to": "2026-03-03", "period": "all",
+                                     "kpis": ["adherence"]})
+
+
+def test_a_kept_statement_reading_the_clock_counts_until_the_runs_own_now(
+        sqlite_store: Engine, cache_file: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Shift 09:00-17:00 on 2 March; available 09:00-10:00, then on break with no end (open)
+    # and no break planned. The plan and the open state count until now:
+    # at 11:00, 1 h of work of 2 h scheduled: 50 %; at 13:00, 1 h of 4 h: 25 %.
+    # The statement is compiled at 11:00 and kept; at 13:00 it runs with 13:00 put in.
+    path = tmp_path / "open.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in (
+        {"type": "agent", "id": "a1", "name": "A", "role": "frontline"},
+        {"type": "shift", "id": "sh1", "agent_id": "a1", "start": "2026-03-02T09:00:00Z",
+         "end": "2026-03-02T17:00:00Z"},
+        {"type": "agent_state", "id": "st1", "agent_id": "a1", "state": "available",
+         "start": "2026-03-02T09:00:00Z", "end": "2026-03-02T10:00:00Z"},
+        {"type": "agent_state", "id": "st2", "agent_id": "a1", "state": "break",
+         "start": "2026-03-02T10:00:00Z"})))
+    load(sqlite_store, path)
+
+    def adherence_at(hour: int) -> float:
+        at = datetime(2026, 3, 2, hour, tzinfo=UTC).timestamp()
+        monkeypatch.setattr(sources, "time_module", SimpleNamespace(time=lambda: at))
+        return run_kpi_query(sqlite_store, ADHERENCE).totals().figure("adherence").value
+
+    first = _fresh()
+    assert adherence_at(11) == 50.0
+    assert (first.hits, first.misses) == (0, 1)
+    again = _fresh()
+    assert adherence_at(13) == 25.0
+    assert (again.hits, again.misses) == (1, 0)

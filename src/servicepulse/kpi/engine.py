@@ -14,9 +14,10 @@ the document of `servicepulse kpi --format json` (see docs/kpis.md).
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache, partial
 from itertools import repeat
@@ -71,6 +72,7 @@ from servicepulse.kpi.settings import KpiSettings, kpi_settings
 from servicepulse.kpi.sources import (
     BEFORE,
     NONE,
+    NOW_STAND_IN,
     REPEAT_KPIS,
     SOURCES,
     Frame,
@@ -314,6 +316,8 @@ class Runner:
         self._tables: dict[str, ir.Table] = {}
         self.execute: Executor = execute or _executor(frame.backend)
         self._own_executor = execute is None
+        if self._keeps_statements():  # the clock goes into each statement as it runs
+            self.frame = frame = replace(frame, now_stand_in=NOW_STAND_IN)
         self.query = query
         self.definitions = definitions
         self.by = list(query.by)
@@ -344,7 +348,7 @@ class Runner:
                 frame: Frame | None = None) -> Any:
         """`build()`, or the expression an identical earlier query built (see
         `ExpressionCache`)."""
-        if self.expressions is None or not SOURCES[source].reusable:
+        if self.expressions is None or not self._reusable(source, frame):
             return build()
         return self.expressions.get(self._query_key(source, part, frame), build)
 
@@ -495,7 +499,7 @@ class Runner:
         `frame`): kept across processes when the source is reusable and the backend's
         schema is known (`kpi.compiled_sql`), else built and compiled."""
         executor = bound_executor(self.frame.backend)
-        kept = kept_sql() if SOURCES[source].reusable else None
+        kept = kept_sql() if self._reusable(source, frame) else None
         digest = schema_digest(self.frame.backend)
         key = (kept.key(self._query_key(source, part, frame), digest)
                if kept is not None and digest is not None else None)
@@ -506,13 +510,55 @@ class Runner:
             # own execute would
             self.frame.backend._run_pre_execute_hooks(expression)
             statement = executor.statement(expression)
-            # a query joining an in-memory table (registered by this process) is not kept
-            if kept is not None and key is not None and not expression.op().find(
-                    ops.InMemoryTable):
+            if kept is not None and key is not None and self._keepable(expression):
                 kept.put(key, statement)
         else:
             ensure_views(self.frame.backend, statement.sql)  # built lazily, by `table()`
-        return statement
+            self._register_periods(statement.sql)
+        return self._clocked(source, statement)
+
+    def _keepable(self, expression: ir.Table) -> bool:
+        """Whether a statement may be kept across processes: it joins no in-memory table
+        (registered by this process), or, on SQLite, only the periods' table, which the
+        process running the kept statement registers again under its name (the periods
+        are part of the statement's key, so its rows are the same)."""
+        memtables = expression.op().find(ops.InMemoryTable)
+        return not memtables or (self.frame.backend.name == "sqlite" and all(
+            tuple(table.schema.names) == PERIOD_COLUMNS for table in memtables))
+
+    def _register_periods(self, sql: str) -> None:
+        """The periods' table under each in-memory table name a kept SQLite statement
+        reads (see `_keepable`), unless this connection has it already."""
+        if self.frame.backend.name != "sqlite":
+            return
+        rows = [(p.key, p.start_utc, p.end_utc) for p in self.frame.periods]
+        con: Any = self.frame.backend.con
+        for name in sorted(set(_MEMTABLE_NAME.findall(sql))):
+            con.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{name}" '
+                        '("period" INTEGER, "p_start" REAL, "p_end" REAL)')
+            if con.execute(f'SELECT COUNT(*) FROM temp."{name}"').fetchone()[0] == 0:
+                con.executemany(f'INSERT INTO temp."{name}" VALUES (?, ?, ?)', rows)
+
+    def _reusable(self, source: str, frame: Frame | None = None) -> bool:
+        """Whether a source's expression and statement may serve a later query: built from
+        the frame alone, or reading the clock through the stand-in (`Frame.now_stand_in`)."""
+        kind = SOURCES[source]
+        return kind.reusable and (not kind.reads_clock
+                                  or (frame or self.frame).now_stand_in is not None)
+
+    def _clocked(self, source: str, statement: BoundStatement) -> BoundStatement:
+        """The statement with this run's `now` where the clock's stand-in is (see
+        `Frame.now_stand_in`): numbers stay literal in the SQL (`kpi.bound_sql`)."""
+        stand_in = self.frame.now_stand_in
+        if stand_in is None:
+            return statement
+        text = repr(stand_in)
+        if text not in statement.sql:
+            if SOURCES[source].reads_clock:  # never run a clock-reading query without it
+                raise RuntimeError(f"the {source} query does not hold the clock's stand-in")
+            return statement
+        return BoundStatement(statement.sql.replace(text, repr(float(self.frame.now))),
+                              statement.values, statement.schema)
 
     def _at_ranks(self, source: str, part: Hashable,
                   build: Callable[[list[int]], ir.Table], pairs: set[int],
@@ -524,7 +570,9 @@ class Runner:
         statement = self._statement(source, part, partial(build, list(_STAND_IN)), frame)
         stand_in = ", ".join(str(pair) for pair in _STAND_IN)
         if statement.sql.count(stand_in) != 1:  # never seen; the full query, compiled
-            return self.execute(build(sorted(pairs)))
+            executor = bound_executor(self.frame.backend)
+            return self._statement_frame(
+                self._clocked(source, executor.statement(build(sorted(pairs)))))
         wanted = ", ".join(str(pair) for pair in sorted(pairs))
         return self._statement_frame(BoundStatement(
             statement.sql.replace(stand_in, wanted), statement.values, statement.schema))
@@ -878,6 +926,9 @@ def _run_aside(path: str, statements: list[BoundStatement]) -> list[pd.DataFrame
 
 # Ibis names the in-memory tables it registers `ibis_<format>_memtable_<id>`
 _MEMTABLE = "_memtable_"
+# the names Ibis gives in-memory tables (letters and digits after its prefix)
+_MEMTABLE_NAME = re.compile(r'"(ibis_[a-z]+_memtable_[a-z0-9]+)"')
+PERIOD_COLUMNS = ("period", "p_start", "p_end")  # Frame.periods_table()
 RANK_KEY = 10**9  # (n, rank) packed into one integer: n * RANK_KEY + rank
 # (n, rank) pairs no group has (ranks above n), standing in for the wanted ones in a kept
 # order-statistics statement (Runner._at_ranks)

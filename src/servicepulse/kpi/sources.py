@@ -29,6 +29,9 @@ from ibis.common.exceptions import TableNotFound
 
 from servicepulse.kpi.settings import KpiSettings
 
+# Where `now` goes in a statement kept across processes (see Frame.now_stand_in): a time
+# no record holds (the year 2282) whose text the SQL generators write as it is.
+NOW_STAND_IN = 9_876_543_210.5
 NONE = "(none)"  # a missing dimension value: groups and joins like any other value
 BEFORE = -1_000_000  # the period key of "before the first period" (cumulative sources)
 DAY_S = 86_400.0
@@ -137,7 +140,7 @@ class Frame:
     period: str
     periods: list[Period]
     kpis: set[str] = field(default_factory=set)
-    now: float = field(default_factory=time_module.time)
+    now: float = field(default_factory=lambda: time_module.time())  # the clock, looked up
     # the dimensions the query groups or filters by (None: any), so a source joins the
     # tables behind the others only when asked (agents for team and role, customers for
     # segment): each join is an index lookup per row, most of a day's query on SQLite
@@ -146,8 +149,18 @@ class Frame:
     # time read only theirs before joining spans by overlapping time (the query's filter
     # still applies after: this only spares the joins the others' rows)
     agents: frozenset[str] | None = None
+    # Set by a run whose statements are kept across processes: the sources that read the
+    # clock write this number where `now` goes, and the run puts its own `now` into the
+    # statement's text before running it (`engine.Runner._clocked`), so that a statement
+    # with open agent states is compiled once, not at every query.
+    now_stand_in: float | None = None
     _tables: dict[str, ir.Table] = field(default_factory=dict)
     _uncategorised: bool | None = None
+
+    @property
+    def clock(self) -> float:
+        """`now` as the sources write it into a query (see `now_stand_in`)."""
+        return self.now if self.now_stand_in is None else self.now_stand_in
 
     @property
     def zone(self) -> ZoneInfo:
@@ -273,6 +286,7 @@ class Frame:
                                                                            clipped.p_start))
 
     def periods_table(self) -> ir.Table:
+        """The periods as an in-memory table (`period`, `p_start`, `p_end`)."""
         return ibis.memtable({
             "period": [p.key for p in self.periods],
             "p_start": [p.start_utc for p in self.periods],
@@ -606,7 +620,7 @@ def agent_time_source(frame: Frame) -> ir.Table:
     states = frame.of_agents(frame.table("agent_states"))
     shifts = frame.of_agents(frame.table("shifts"))
     spans = _uniform(states.select("agent_id", "state", "start",
-                                   end=states.end.fill_null(frame.now))) \
+                                   end=states.end.fill_null(frame.clock))) \
         .union(_uniform(shifts.select("agent_id", state=ibis.literal("shift"),
                                       start=shifts.start, end=shifts.end)))
     clipped = frame.clipped_to_periods(spans)
@@ -646,7 +660,7 @@ def schedule_source(frame: Frame) -> ir.Table:
       within it. Adherent time = in_shift_work − in_other_work + in_other_adherent.
     An open state runs until now; the plan counts until now too (the part of a running shift
     still to come has no states yet, and a shift not begun is not counted)."""
-    start, end, now = frame.range_start, frame.range_end, frame.now
+    start, end, now = frame.range_start, frame.range_end, frame.clock
     # The longest shift and planned activity stored: a span overlapping another one starts
     # at most that long before it, which bounds each overlap join to a range of the
     # (agent_id, start) index rather than every earlier span of the agent. Asked of the data
@@ -662,7 +676,7 @@ def schedule_source(frame: Frame) -> ir.Table:
                              & (planned.start < now)).select(
         "agent_id", "start", "kind", end=ibis.least(planned.end, now))
     states = frame.of_agents(frame.table("agent_states"))
-    states = states.mutate(end=states.end.fill_null(frame.now))
+    states = states.mutate(end=states.end.fill_null(frame.clock))
     states = states.filter((states.start < end) & (states.end > start))
     states = states.select("agent_id", "start", "end", kind=state_kind(states.state))
     work = states.filter(states.kind == "work")
@@ -832,6 +846,9 @@ class Source:
     # built from the frame's settings, periods, KPIs and dimensions and the tables' schemas
     # alone (not the clock, not the data): a repeated query may reuse the built expression
     reusable: bool = False
+    # reads the clock (open agent states run until now): reusable only when the run puts
+    # its own time into the statement (`Frame.now_stand_in`)
+    reads_clock: bool = False
 
 
 SOURCES: dict[str, Source] = {source.name: source for source in (
@@ -847,9 +864,10 @@ SOURCES: dict[str, Source] = {source.name: source for source in (
            ("qa_review", "interaction", "agent", "customer"), reusable=True),
     Source("qa_scores", qa_scores_source, INTERACTION_DIMENSIONS,
            ("qa_review", "interaction", "agent", "customer"), reusable=True),
-    # open states run until now: built anew for every query
-    Source("agent_time", agent_time_source, AGENT_DIMENSIONS, ("agent_state", "shift", "agent")),
-    Source("schedule", schedule_source, AGENT_DIMENSIONS, ("shift", "agent_state", "agent")),
+    Source("agent_time", agent_time_source, AGENT_DIMENSIONS, ("agent_state", "shift", "agent"),
+           reusable=True, reads_clock=True),
+    Source("schedule", schedule_source, AGENT_DIMENSIONS, ("shift", "agent_state", "agent"),
+           reusable=True, reads_clock=True),
     Source("customers", customers_source, CUSTOMER_DIMENSIONS, ("customer",), reusable=True),
     Source("customer_value", customer_value_source, CUSTOMER_DIMENSIONS, ("customer", "order"),
            reusable=True),
