@@ -3,6 +3,7 @@ in the range has no category; the store answers that from a partial index."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,34 @@ def test_the_check_reads_the_partial_index_on_sqlite(sqlite_store: Engine) -> No
         plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
             f"EXPLAIN QUERY PLAN {sql}"))
     assert "ix_interactions_uncategorised" in plan, plan
+
+
+def test_a_repeat_handled_by_another_agent_counts_for_the_filtered_agent(
+        store: Engine, tmp_path: Path) -> None:
+    # c1 calls a1 on 2 March (resolved) and calls again on 4 March, handled by a2: a1's
+    # contact is not a first contact resolution, and is a repeat. Asked for a1 alone, the
+    # windows read only a1's customers' contacts (kpi.sources._repeat_candidates), a2's
+    # among them. c2's contact with a1 has no repeat; a contact without a customer, handled
+    # by a1, counts as resolved with no repeat (and is not in the repeat rate, which reads
+    # contacts with a customer). a1: FCR 2 of 3, repeat rate 1 of 2.
+    path = tmp_path / "others.jsonl"
+    rows = [
+        ("i1", "a1", "c1", "2026-03-02T10:00:00Z"), ("i2", "a2", "c1", "2026-03-04T10:00:00Z"),
+        ("i3", "a1", "c2", "2026-03-03T10:00:00Z"), ("i4", "a1", None, "2026-03-03T11:00:00Z"),
+        ("i5", "a2", "c3", "2026-03-03T12:00:00Z"), ("i6", "a2", "c3", "2026-03-05T12:00:00Z"),
+    ]
+    path.write_text("".join(json.dumps({
+        "type": "interaction", "id": id_, "channel": "phone", "direction": "inbound",
+        "agent_id": agent, **({"customer_id": customer} if customer else {}),
+        "category": "billing", "created_at": at, "answered_at": at,
+        "resolved_at": at.replace(":00:00Z", ":05:00Z")}) + "\n"
+        for id_, agent, customer, at in rows))
+    load(store, path)
+    found = kpis(store, **WEEK_QUERY, kpis=["fcr", "repeat_contact_rate"],
+                 filters={"agent": ["a1"]})
+    assert (found["fcr"]["value"], found["fcr"]["n"]) == (66.6667, 3)
+    assert (found["repeat_contact_rate"]["value"], found["repeat_contact_rate"]["n"]) \
+        == (50.0, 2)
+    # a2: i2 (no later contact of c1), i5 (repeated by i6), i6: FCR 2 of 3
+    found = kpis(store, **WEEK_QUERY, kpis=["fcr"], filters={"agent": ["a2"]})
+    assert (found["fcr"]["value"], found["fcr"]["n"]) == (66.6667, 3)

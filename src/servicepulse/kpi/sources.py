@@ -363,7 +363,9 @@ def _interactions_enriched(frame: Frame, window_end: float, start: float | None 
     interactions = interactions.filter(created < window_end if start is None
                                        else (created >= start) & (created < window_end))
     if repeats:
-        interactions = _with_repeats(frame, interactions)
+        interactions = _with_repeats(frame, _repeat_candidates(frame, interactions))
+    else:  # the query's agents only, read through the (agent_id, created_at) index
+        interactions = frame.of_agents(interactions)
     # Both joins are on unique keys (left joins: never more or fewer rows), so leaving one
     # out changes only the dimensions it supplies, which the query then does not read.
     joined = interactions
@@ -385,6 +387,20 @@ def _interactions_enriched(frame: Frame, window_end: float, start: float | None 
         language=_text(joined.language),
         segment=_text(joined.c_segment) if with_customers else unread,
     )
+
+
+def _repeat_candidates(frame: Frame, rows: ir.Table) -> ir.Table:
+    """The contacts whose repeat windows a query filtered by agent can read: those of the
+    customers its agents served in the range (a repeat is any later contact of the same
+    customer, whoever handles it), and those without a customer (their own partition, never
+    a repeat). The rest could only be counted for other agents, whom the filter drops."""
+    if frame.agents is None:
+        return rows
+    served = frame.of_agents(contacts_table(frame))
+    served = served.filter((served.created_at >= frame.range_start)
+                           & (served.created_at < frame.range_end)
+                           & served.customer_id.notnull())
+    return rows.filter(rows.customer_id.isnull() | rows.customer_id.isin(served.customer_id))
 
 
 def _with_repeats(frame: Frame, rows: ir.Table) -> ir.Table:
@@ -495,7 +511,7 @@ def interactions_source(frame: Frame) -> ir.Table:
             "id", "customer_id", "category", "created_at", "direction")
         narrow = narrow.filter((narrow.created_at >= frame.range_start)
                                & (narrow.created_at < _repeats_end(frame)))
-        marked = _with_repeats(frame, narrow)
+        marked = _with_repeats(frame, _repeat_candidates(frame, narrow))
         flags = marked.select(r_id=marked.id, r_repeat=marked.repeat,
                               r_fcr_repeat=marked.fcr_repeat)
         rows = _interactions_enriched(frame, frame.range_end, frame.range_start)
