@@ -116,7 +116,7 @@ def test_a_backlog_created_before_the_records_begin_does_not_cover_its_days(
     """A weekend's emails created before the centre's records begin (the backlog it opens
     with) do not make the days before count as covered: the data covers from its first
     contact or its first resolution, whichever is later (here 2 Sep, as without them)."""
-    from servicepulse.web.periods import data_span
+    from servicepulse.kpi.window import data_span
 
     records = _contacts()
     records.append({"type": "interaction", "id": "E-backlog", "channel": "email",

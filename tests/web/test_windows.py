@@ -1,4 +1,5 @@
-"""The one default window and like-with-like comparison (servicepulse.web.periods), by hand.
+"""Like-with-like comparison of the pages' windows (servicepulse.web.periods), by hand; the
+default window itself: tests/kpi/test_window.py.
 
 Dates: today is Monday 7 December 2026 in each case (passed in, not read from the clock).
 """
@@ -11,8 +12,8 @@ import pytest
 
 from servicepulse.config import ConfigError, Settings, load_settings
 from servicepulse.kpi.settings import kpi_settings
-from servicepulse.web.periods import comparable, coverage, default_end, window_text
-from servicepulse.web.runners.base import Window
+from servicepulse.kpi.window import Window
+from servicepulse.web.periods import comparable, coverage, window_text
 
 TODAY = date(2026, 12, 7)
 LIVE = (date(2026, 10, 21), TODAY)  # a living store: data from 21 Oct up to now
@@ -21,13 +22,6 @@ OLD = (date(2026, 8, 21), date(2026, 9, 23))  # an old export, cut at 03:57 on 2
 
 def window(first: date, end: date) -> Window:
     return Window(**{"from": first, "to": end})
-
-
-def test_default_end_leaves_out_the_last_day_and_today() -> None:
-    assert default_end(LIVE, TODAY) == TODAY  # the last 28 days end on 6 Dec
-    assert default_end(OLD, TODAY) == date(2026, 9, 23)  # 23 Sep holds 4 hours
-    assert default_end((TODAY, TODAY), TODAY) == date(2026, 12, 8)  # only today: show it
-    assert default_end(None, TODAY) == TODAY
 
 
 def test_coverage_names_what_is_missing() -> None:

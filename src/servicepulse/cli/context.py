@@ -76,17 +76,13 @@ def parse_date(value: str | None, option: str) -> date | None:
 def default_window(engine: Any, first: date | None, last: date | None,
                    settings: KpiSettings) -> tuple[date, date]:
     """The days asked for, else the window every page opens on: the last
-    `default_window_days` whole days with data (`servicepulse.web.periods`); `last` exclusive.
+    `default_window_days` whole days with data (`servicepulse.kpi.window`); `last` exclusive.
     One default for the pages and the commands, so both show the same numbers."""
-    # the runners first: servicepulse.web.periods imported alone meets an import cycle
-    from servicepulse.web.runners.base import resolve_window  # isort: skip
-    from servicepulse.web.periods import data_span, default_end, local_today  # isort: skip
+    from servicepulse.kpi.window import window_for  # SQLAlchemy and pydantic: on first use
 
-    timezone = settings.timezone
-    if first is None and last is None:
-        last = default_end(data_span(engine, timezone), local_today(timezone))
     try:
-        window = resolve_window(engine, first, last, settings.default_window_days, timezone)
+        window = window_for(engine, first, last, settings.default_window_days,
+                            settings.timezone)
     except InvalidRequest as error:
         raise typer.BadParameter(str(error), param_hint="--from/--to") from None
     return window.from_, window.to

@@ -85,10 +85,9 @@ def dashboard_kpi_function(settings: KpiSettings | None = None) -> KpiFunction:
 def _marked(engine: Engine, result: KpiResult) -> KpiResult:
     """A rollup result with the exact engine's partial marks (see kpi.engine.is_partial)."""
     from servicepulse.kpi.engine import mark_partial
-    from servicepulse.web.periods import data_span, local_today
+    from servicepulse.kpi.window import data_span, today_in
 
-    return mark_partial(result, data_span(engine, result.timezone),
-                        local_today(result.timezone))
+    return mark_partial(result, data_span(engine, result.timezone), today_in(result.timezone))
 
 
 def merge_results(first: KpiResult, second: KpiResult) -> KpiResult:

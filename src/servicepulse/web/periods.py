@@ -1,10 +1,8 @@
-"""Windows and periods as the pages show them: one default window, and like-with-like.
+"""Windows and periods as the pages show them: the default window, and like-with-like.
 
-Every page that shows a window of days opens on the same one, the last `default_window_days`
-(a setting, docs/configuration.md) whole days with data: it ends the day before the data's
-last day (the data covers that day only up to its last record; when it is today, today is
-not over either), so a window is never compared, unfairly, with whole days. The page says
-which days it shows.
+Every page that shows a window of days opens on the product's one default window
+(`servicepulse.kpi.window`: the last `default_window_days` whole days with data, the same
+the commands show). The page says which days it shows.
 
 A window the data covers only in part (it reaches beyond the data's first or last day, or
 into today) is marked partial, and compared with the previous window over the same days of
@@ -15,66 +13,20 @@ never a whole window against a part of one, nor against days without data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, func, select
+from servicepulse.kpi.window import Window, data_span, today_in, window_for
 
-from servicepulse.store import tables
-from servicepulse.web.runners.base import RunContext, Window, resolve_window
-
-
-def data_span(engine: Engine, timezone: str) -> tuple[date, date] | None:
-    """The local days the data covers, first and last (each only in part), by the KPI
-    engine's rule (`servicepulse.kpi.engine.coverage_days`): from the first record of the
-    interactions and surveys, or the first resolution when it is later (a backlog created
-    before the records begin does not cover its days), to the last record. One min or max a
-    statement, each an index seek."""
-    zone = ZoneInfo(timezone)
-
-    def days(columns: tuple[Any, ...]) -> tuple[date, date] | None:
-        instants: list[float] = []
-        with engine.connect() as connection:
-            for column in columns:
-                for aggregate in (func.min, func.max):
-                    value = connection.execute(select(aggregate(column))).scalar()
-                    if value is not None:
-                        instants.append(float(value))
-        if not instants:
-            return None
-        return (datetime.fromtimestamp(min(instants), zone).date(),
-                datetime.fromtimestamp(max(instants), zone).date())
-
-    span = days((tables.interactions.c.created_at, tables.surveys.c.submitted_at))
-    work = days((tables.interactions.c.resolved_at,))
-    if span is not None and work is not None and span[0] < work[0] <= span[1]:
-        return work[0], span[1]
-    return span
-
-
-def local_today(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date()
-
-
-def default_end(span: tuple[date, date] | None, today: date) -> date:
-    """The end (exclusive) of the default window: the data's last day, which it covers only
-    up to its last record (today, when the data reaches it, is not over either), so the
-    window holds whole days; the day after it when the data holds a single day."""
-    if span is None:
-        return today
-    end = min(span[1], today)
-    return end if end > span[0] else span[1] + timedelta(days=1)
+if TYPE_CHECKING:  # annotations only: the runners import this module (no cycle at run time)
+    from servicepulse.web.runners.base import RunContext
 
 
 def page_window(context: RunContext, from_: date | None, to: date | None,
                 days: int | None = None) -> Window:
     """The window a page shows: as asked, else the default (see the module docstring)."""
     days = days or context.settings.default_window_days  # loaded once, at the app's start
-    if to is None and from_ is None:
-        timezone = context.settings.timezone
-        to = default_end(data_span(context.engine, timezone), local_today(timezone))
-    return resolve_window(context.engine, from_, to, days, context.settings.timezone)
+    return window_for(context.engine, from_, to, days, context.settings.timezone)
 
 
 def short_day(day: date, with_year: bool = True) -> str:
@@ -166,4 +118,4 @@ def comparable(window: Window, span: tuple[date, date] | None, today: date
 def coverage_of(context: RunContext) -> tuple[tuple[date, date] | None, date]:
     """The data's days and today, for `coverage` and `comparable`."""
     timezone = context.settings.timezone
-    return data_span(context.engine, timezone), local_today(timezone)
+    return data_span(context.engine, timezone), today_in(timezone)

@@ -33,11 +33,12 @@ from servicepulse.insights.sentiment import coverage
 from servicepulse.insights.topics import DEFAULT_METHOD, METHOD_NAMES
 from servicepulse.kpi.query import kpi_query
 from servicepulse.kpi.results import KpiFigure, KpiResult
+from servicepulse.kpi.window import Window
 from servicepulse.web.deps import ContextDep, CurrentUser, ManagerUser, ServicesDep
 from servicepulse.web.kpi import DIMENSIONS
 from servicepulse.web.periods import page_window
 from servicepulse.web.routes.params import Filters, FromDate, ToDate, split_values
-from servicepulse.web.runners.base import RunContext, ViewOutput, Window
+from servicepulse.web.runners.base import RunContext, ViewOutput
 from servicepulse.web.services import cache_key
 from servicepulse.web.templating import templates
 from servicepulse.web.users import User

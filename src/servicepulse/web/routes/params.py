@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from servicepulse.kpi.query import KpiQuery, PeriodName, kpi_query
+from servicepulse.kpi.window import Window
 from servicepulse.web.access import Access
 from servicepulse.web.deps import CurrentUser, ServicesDep
 from servicepulse.web.kpi import DIMENSIONS
 from servicepulse.web.periods import page_window
-from servicepulse.web.runners.base import Window
 
 Format = Annotated[Literal["json", "csv"],
                    Query(description="json (default) or csv: a download of the same rows")]

@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import Engine, func, select
 from starlette.concurrency import run_in_threadpool
 
+from servicepulse.kpi.window import Window
 from servicepulse.scorecards import alerts as alert_rules
 from servicepulse.scorecards.coaching import coaching_data, render_html, team_digest
 from servicepulse.scorecards.gamification import build_leaderboard
@@ -43,7 +44,6 @@ from servicepulse.web.deps import CurrentUser, LeadUser, ServicesDep
 from servicepulse.web.guards import csp_allowing_inline
 from servicepulse.web.periods import comparable, coverage_of, page_window, window_text
 from servicepulse.web.routes.params import FromDate, ToDate
-from servicepulse.web.runners.base import Window
 from servicepulse.web.runners.records import visible_customer_ids
 from servicepulse.web.services import Services, cache_key
 from servicepulse.web.templating import templates

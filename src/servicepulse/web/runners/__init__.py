@@ -1,6 +1,6 @@
 """One runner per dashboard view: typed input, `run()`, typed output (pages and API share them)."""
 
-from servicepulse.web.runners.base import KpiCell, RunContext, Window
+from servicepulse.web.runners.base import KpiCell, RunContext
 from servicepulse.web.runners.kpi_views import (
     AgentInput,
     AgentOutput,
@@ -32,5 +32,5 @@ __all__ = [
     "CustomerRunner", "DrillDownRunner", "InteractionPage", "InteractionQuery", "KpiCell",
     "OverviewOutput", "OverviewRunner", "RunContext", "TableOutput", "TeamInput", "TeamOutput",
     "TeamRunner", "TrendInput", "TrendOutput", "TrendRunner", "WallboardOutput",
-    "WallboardRunner", "Window", "WindowInput",
+    "WallboardRunner", "WindowInput",
 ]

@@ -7,21 +7,20 @@ and the store, and a typed output the page template and the JSON API both render
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, func, select
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 
-from servicepulse.errors import InvalidRequest
 from servicepulse.kpi.display import kpi_details
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.results import KpiFigure, KpiResult, KpiRow
 from servicepulse.kpi.settings import KpiSettings
 from servicepulse.kpi.sources import local_midnight
 from servicepulse.kpi.targets import ResolvedTargets, resolve_targets
-from servicepulse.store.tables import interactions
+from servicepulse.kpi.window import DEFAULT_WINDOW_DAYS, Window, resolve_window, today_in
 from servicepulse.web.access import Access
 from servicepulse.web.kpi import (
     KpiFunction,
@@ -33,8 +32,6 @@ from servicepulse.web.kpi import (
     target_status,
     target_text,
 )
-
-DEFAULT_WINDOW_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class RunContext:
         return resolve_window(self.engine, from_, to, days, self.settings.timezone)
 
     def today(self) -> date:
-        return datetime.now(ZoneInfo(self.settings.timezone)).date()
+        return today_in(self.settings.timezone)
 
     def query(self, query: KpiQuery, exact: bool = False) -> KpiResult:
         """The engine's answer to `query` within the caller's scope (its filters narrowed)."""
@@ -79,53 +76,6 @@ class ViewOutput(BaseModel):
     as_of: datetime | None = Field(
         default=None, description="when the figures were computed (ISO 8601, the "
         "organisation's time zone); a cached view keeps the time of its computation")
-
-
-class Window(BaseModel):
-    """A reporting window: `from` inclusive, `to` exclusive, both dates (UTC days)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-    from_: date = Field(alias="from")
-    to: date
-
-    @property
-    def days(self) -> int:
-        return (self.to - self.from_).days
-
-    def previous(self) -> Window:
-        return Window(**{"from": self.from_ - timedelta(days=self.days), "to": self.from_})
-
-
-def data_end(engine: Engine, timezone: str = "UTC") -> date:
-    """The day after the newest interaction (tomorrow when the store is empty), local dates."""
-    zone = ZoneInfo(timezone)
-    with engine.connect() as connection:
-        newest = connection.execute(select(func.max(interactions.c.created_at))).scalar()
-    if newest is None:
-        return datetime.now(zone).date() + timedelta(days=1)
-    return datetime.fromtimestamp(float(newest), zone).date() + timedelta(days=1)
-
-
-MAX_WINDOW_DAYS = 3660  # ten years: a longer window is a typo, not a question
-EARLIEST = date(1970, 1, 2)  # the store's times are epoch seconds
-
-
-def resolve_window(engine: Engine, from_: date | None, to: date | None,
-                   days: int = DEFAULT_WINDOW_DAYS, timezone: str = "UTC") -> Window:
-    """Fill in a missing end (the newest data) or start (`days` before the end)."""
-    try:
-        end = to or (from_ + timedelta(days=days) if from_ else data_end(engine, timezone))
-        start = from_ or end - timedelta(days=days)
-    except OverflowError:
-        raise InvalidRequest("dates out of range: use days between 1970 and 9999") from None
-    if end <= start:
-        raise InvalidRequest(f"'to' ({end}) must be after 'from' ({start}); 'to' is exclusive")
-    if (end - start).days > MAX_WINDOW_DAYS:
-        raise InvalidRequest(f"the window {start} to {end} is longer than ten years; narrow it")
-    if start < EARLIEST + (end - start) or end.year > 9000:
-        raise InvalidRequest(f"the window {start} to {end} (and the period before it, which it is "
-                         "compared with) must lie between 1970 and 9000")
-    return Window(**{"from": start, "to": end})
 
 
 class KpiCell(BaseModel):

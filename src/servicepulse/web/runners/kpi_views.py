@@ -13,6 +13,7 @@ from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.kpi.query import KpiQuery, kpi_query
 from servicepulse.kpi.results import KpiFigure, KpiResult, KpiRow
 from servicepulse.kpi.sources import REPEAT_KPIS
+from servicepulse.kpi.window import Window, default_end
 from servicepulse.store.tables import agents, teams
 from servicepulse.web.kpi import (
     AGENT_KPIS,
@@ -31,7 +32,6 @@ from servicepulse.web.periods import (
     coverage,
     coverage_of,
     days_text,
-    default_end,
     page_window,
     short_day,
     window_text,
@@ -40,7 +40,6 @@ from servicepulse.web.runners.base import (
     KpiCell,
     RunContext,
     ViewOutput,
-    Window,
     cell,
     period_of,
     rows_of,

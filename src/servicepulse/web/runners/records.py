@@ -30,6 +30,7 @@ from servicepulse.errors import InvalidRequest
 from servicepulse.ingest import quarantine as quarantine_service
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.sources import NOT_CONTACT_STATUSES
+from servicepulse.kpi.window import Window
 from servicepulse.store.tables import (
     agent_states,
     agents,
@@ -43,7 +44,7 @@ from servicepulse.store.tables import (
 from servicepulse.store.times import from_epoch
 from servicepulse.web.access import CustomerNotFound
 from servicepulse.web.kpi import WALLBOARD_KPIS
-from servicepulse.web.runners.base import KpiCell, RunContext, Window, cell, rows_of
+from servicepulse.web.runners.base import KpiCell, RunContext, cell, rows_of
 from servicepulse.workforce.adherence import out_of_adherence
 
 VOICE_CHAT = ("phone", "chat")
