@@ -171,7 +171,8 @@ def drivers(
                                          "max_topics": max_topics, "method": method.value})
     started = time.time()  # the figures are as of the computation's start
     try:
-        # the default window (it loads the web's modules) only when no result is kept
+        # the default window (it asks the store for its first and last days) only when no
+        # result is kept
         result = DriversRunner(engine, settings).run(
             query, window=lambda: default_window(engine, first, last, settings))
     except EmbeddingModelMissing as error:

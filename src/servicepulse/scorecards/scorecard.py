@@ -207,9 +207,12 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
     per_channel = _rows(channel_result, ["agent", "channel"])
     trend_period = _trend_period(first, stop)
     scored = _scored_kpis(everyone)
+    # The trend and the daily occupancy are read period by period, never against the
+    # periods before them (`gamification.previous_context` leaves them out): without the
+    # comparison the store reads the window's rows only, not a window as long again before.
     trend_result = run_kpi_query(engine, KpiQuery(
         by=["agent"], period=trend_period, from_=first, to=stop, kpis=scored,
-        filters=filters), settings)
+        filters=filters, compare=False), settings)
     trend: dict[str, list[KpiRow]] = {}
     for row in trend_result.rows:
         trend.setdefault(row.group["agent"], []).append(row)
@@ -218,7 +221,7 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
     else:
         daily_source = run_kpi_query(engine, KpiQuery(
             by=["agent"], period="day", from_=first, to=stop, kpis=["occupancy"],
-            filters=filters), settings)
+            filters=filters, compare=False), settings)
     daily: dict[str, list[float]] = {}
     for row in daily_source.rows:
         value = row.value("occupancy")
