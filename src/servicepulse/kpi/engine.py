@@ -106,12 +106,70 @@ def run_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None =
     return mark_partial(result, coverage_days(backend, resolved), local_today(resolved))
 
 
-def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None,
-                       expressions: ExpressionCache | None = None
-                       ) -> tuple[KpiResult, KpiColumns]:
-    """The result's header (without rows) and its figures column-wise (before building
-    one figure per group and KPI, which a caller that wants a table can skip)."""
-    resolved = kpi_settings(settings)
+@dataclass(frozen=True)
+class AgentGroup:
+    """Agents whose figures are wanted together (a team's members), and the KPIs asked."""
+
+    agents: list[str]
+    kpis: list[str]
+
+
+def run_with_group_totals(engine: sqlalchemy.Engine, query: KpiQuery,
+                          groups: dict[str, AgentGroup], settings: Any | None = None
+                          ) -> tuple[KpiResult, dict[str, KpiResult]]:
+    """`query` (grouped by agent, every group's agents among its filter), and each group's
+    figures over its agents together: the document of the same query without `by`,
+    filtered to the group's agents, and with the group's KPIs.
+
+    From one pass over the store: a figure is made from sums (counts, sums, sums of
+    squares, seconds), and a group's sums are its agents' sums added up, so only the
+    medians and p90s, which are not sums, are asked of the store again (their rank query,
+    over the group's agents). A scorecard's team totals thus cost a rank query, not
+    another pass over every source."""
+    if query.by != ["agent"] or "agent" not in query.filters:
+        raise ValueError("group totals come from a query by agent, filtered to its agents")
+    asked = set(query.filters["agent"])
+    with analytical_store(engine) as backend:
+        resolved = kpi_settings(settings)
+        header, runner = _run(backend, query, resolved)
+        result = header
+        result.rows = runner.columns().rows()
+        span, today = coverage_days(backend, resolved), local_today(resolved)
+        totals: dict[str, KpiResult] = {}
+        for name, group in groups.items():
+            if not set(group.agents) <= asked or not set(group.kpis) <= set(
+                    runner.frame.kpis):
+                raise ValueError(f"group {name!r}: its agents and KPIs must be among the "
+                                 "query's")
+            totals[name] = mark_partial(_group_totals(runner, group, header), span, today)
+    return mark_partial(result, span, today), totals
+
+
+def _group_totals(runner: Runner, group: AgentGroup, header: KpiResult) -> KpiResult:
+    """A group's figures from the by-agent run's sums (see `run_with_group_totals`)."""
+    query = runner.query.model_copy(update={
+        "by": [], "kpis": list(group.kpis), "filters": {"agent": sorted(group.agents)}})
+    frame = replace(runner.frame, kpis=set(group.kpis), agents=frozenset(group.agents))
+    totals = Runner(frame, query, [KPIS[name] for name in group.kpis], compute=False)
+    sums = [name for name in totals.measure_names() if name in runner.table]
+    mine = runner.table[runner.table["agent"].isin(group.agents)]
+    # every period of the run has its row, with or without data (as a query without `by`)
+    table = mine.groupby("period", sort=True)[sums].sum(min_count=1).reset_index()
+    totals.add_columns(table)
+    distributions: dict[str, dict[str, Quantiles]] = defaultdict(dict)
+    for prefix, request in totals.quantile_requests().items():
+        distributions[request.source][prefix] = request
+    for source, requests in distributions.items():
+        totals._order_statistics(source, requests)
+    result = KpiResult(header.from_, header.to, [], query.period,
+                       {"agent": sorted(group.agents)}, header.timezone)
+    result.rows = totals.columns().rows()
+    return result
+
+
+def _run(backend: BaseBackend, query: KpiQuery, resolved: KpiSettings,
+         expressions: ExpressionCache | None = None) -> tuple[KpiResult, Runner]:
+    """The result's header (without rows) and the runner holding its figures' sums."""
     names = query.kpis if query.kpis is not None else list(KPIS)
     first, end = _date_range(backend, query, resolved)
     periods = periods_for(first, end, query.period, resolved)
@@ -125,6 +183,15 @@ def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | No
     header = KpiResult(first, end, list(query.by), query.period,
                        {name: list(values) for name, values in query.filters.items()},
                        resolved.timezone)
+    return header, runner
+
+
+def columns_on_backend(backend: BaseBackend, query: KpiQuery, settings: Any | None = None,
+                       expressions: ExpressionCache | None = None
+                       ) -> tuple[KpiResult, KpiColumns]:
+    """The result's header (without rows) and its figures column-wise (before building
+    one figure per group and KPI, which a caller that wants a table can skip)."""
+    header, runner = _run(backend, query, kpi_settings(settings), expressions)
     return header, runner.columns()
 
 

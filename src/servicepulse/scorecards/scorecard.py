@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from servicepulse.errors import InvalidRequest, NotFound
 from servicepulse.kpi.definitions import KPIS
-from servicepulse.kpi.engine import run_kpi_query
+from servicepulse.kpi.engine import AgentGroup, run_kpi_query, run_with_group_totals
 from servicepulse.kpi.query import KpiQuery
 from servicepulse.kpi.results import KpiFigure, KpiResult, KpiRow
 from servicepulse.kpi.targets import ResolvedTargets, resolve_targets
@@ -197,8 +197,12 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
     everyone = [m for _team, in_team in teams for m in in_team]
     filters = {"agent": sorted({m.id for m in everyone})}
     wanted = _needed_kpis([m.role for m in everyone])
-    main = run_kpi_query(engine, KpiQuery(by=["agent"], from_=start, to=end, kpis=wanted,
-                                          filters=filters), settings)
+    # each team's totals from the same pass as its agents' figures (their sums added up)
+    main, team_totals = run_with_group_totals(
+        engine, KpiQuery(by=["agent"], from_=start, to=end, kpis=wanted, filters=filters),
+        {str(index): AgentGroup(sorted({m.id for m in in_team}),
+                                _needed_kpis([m.role for m in in_team]))
+         for index, (_team, in_team) in enumerate(teams)}, settings)
     first, stop = main.from_, main.to
     per_agent = _rows(main, ["agent"])
     channel_result = run_kpi_query(engine, KpiQuery(
@@ -233,12 +237,11 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
                                                     kpis=list(ORGANISATION_KPIS)), settings)
         organisation = _figures(org_result.totals())
     contexts = []
-    for team, in_team in teams:
+    for index, (team, in_team) in enumerate(teams):
         ids = {m.id for m in in_team}
         team_wanted = _needed_kpis([m.role for m in in_team])
         team_scored = set(_scored_kpis(in_team))
-        team_result = run_kpi_query(engine, KpiQuery(
-            from_=first, to=stop, kpis=team_wanted, filters={"agent": sorted(ids)}), settings)
+        team_result = team_totals[str(index)]
         context = Context(
             members={m.id: m for m in in_team}, team=team, team_name=team_name(engine, team),
             start=main.from_.isoformat(), end=main.to.isoformat(),
