@@ -256,7 +256,7 @@ class Frame:
         row without an agent is the agent "(none)", as the `agent` dimension has it."""
         if self.agents is None:
             return table
-        wanted = table.agent_id.isin(sorted(self.agents - {NONE}))
+        wanted = table.agent_id.isin(sorted(self.agents))
         return table.filter(wanted | table.agent_id.isnull() if NONE in self.agents
                             else wanted)
 

@@ -198,11 +198,11 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
     filters = {"agent": sorted({m.id for m in everyone})}
     wanted = _needed_kpis([m.role for m in everyone])
     # each team's totals from the same pass as its agents' figures (their sums added up)
+    groups = [AgentGroup(sorted({m.id for m in in_team}), _needed_kpis([m.role for m in in_team]))
+              for _team, in_team in teams]
     main, team_totals = run_with_group_totals(
         engine, KpiQuery(by=["agent"], from_=start, to=end, kpis=wanted, filters=filters),
-        {str(index): AgentGroup(sorted({m.id for m in in_team}),
-                                _needed_kpis([m.role for m in in_team]))
-         for index, (_team, in_team) in enumerate(teams)}, settings)
+        {str(index): group for index, group in enumerate(groups)}, settings)
     first, stop = main.from_, main.to
     per_agent = _rows(main, ["agent"])
     channel_result = run_kpi_query(engine, KpiQuery(
@@ -238,8 +238,7 @@ def _contexts(engine: sqlalchemy.Engine, teams: list[tuple[str | None, list[Memb
         organisation = _figures(org_result.totals())
     contexts = []
     for index, (team, in_team) in enumerate(teams):
-        ids = {m.id for m in in_team}
-        team_wanted = _needed_kpis([m.role for m in in_team])
+        ids, team_wanted = set(groups[index].agents), groups[index].kpis
         team_scored = set(_scored_kpis(in_team))
         team_result = team_totals[str(index)]
         context = Context(
